@@ -1,0 +1,23 @@
+// ikeway command line: one yargs program, one file per subcommand under ./commands.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { versionCommand } from './commands/version.ts';
+
+export function buildCli(argv: string[]) {
+  return yargs(argv)
+    .scriptName('ikeway')
+    .usage(
+      '$0 <command> [options]\n\nIKEv2 daemon for Linux XFRM: site-to-site IPsec tunnels configured in YAML.',
+    )
+    .command(versionCommand)
+    .demandCommand(1, 'Give a command; see the list above.')
+    .strict()
+    .recommendCommands()
+    .completion('completion', 'Print a shell completion script (bash/zsh)')
+    .help()
+    .alias('h', 'help')
+    .version(false)
+    .wrap(Math.min(110, process.stdout.columns ?? 110));
+}
+
+await buildCli(hideBin(process.argv)).parseAsync();
