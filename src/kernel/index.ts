@@ -1,0 +1,3 @@
+// Public surface of the kernel layer: the interface, its errors, and the implementations.
+export type * from './types.ts';
+export { KernelError, errnoName, type KernelErrorKind } from './errors.ts';
