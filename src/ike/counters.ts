@@ -1,0 +1,63 @@
+// Named drop/event counters (iked keeps "a counter for every reason a packet is dropped"). One registry
+// per daemon, shared by the transport and every exchange runner; `ikeway status` prints a snapshot.
+// Names are a closed union so a typo is a compile error, and the status output is stable.
+
+/** Every counter the engine knows, grouped by the layer that increments it. */
+export const COUNTER_NAMES = [
+  // src/net: datagrams that never reach the IKE parser.
+  'net.rx_packets',
+  'net.tx_packets',
+  'net.tx_errors',
+  'net.drop_too_short', // shorter than an IKE header (RFC 7296 §3.1: 28 octets)
+  'net.drop_too_long',
+  'net.drop_natt_keepalive', // RFC 3948 §2.3: one octet 0xff on port 4500
+  'net.drop_esp_on_natt', // RFC 3948 §2.2: non-zero SPI on port 4500 is ESP, not IKE
+  'net.drop_no_handler',
+  // src/ike/exchange: message-ID window and retransmission (RFC 7296 §2.1-§2.3).
+  'ike.drop_msgid_old', // a request below the window, already answered and forgotten
+  'ike.drop_msgid_future', // a request beyond the window (window size 1)
+  'ike.drop_request_in_progress', // a retransmitted request whose response is still being built
+  'ike.drop_unexpected_response', // a response to no outstanding request
+  'ike.drop_retransmit_fragment', // a non-first fragment of an already answered request (RFC 7383 §2.6.1)
+  'ike.drop_queue_full',
+  'ike.retransmit_answered', // a duplicate request answered from the cached response
+  'ike.retransmit_sent', // our own request sent again after a timeout
+  'ike.request_sent',
+  'ike.response_sent',
+  'ike.give_up', // retransmissions exhausted; the IKE SA is dead (RFC 7296 §2.4)
+] as const;
+
+export type CounterName = (typeof COUNTER_NAMES)[number];
+
+/** A registry of monotonically increasing counters. */
+export class Counters {
+  readonly #values = new Map<CounterName, number>();
+
+  inc(name: CounterName, by = 1): void {
+    this.#values.set(name, (this.#values.get(name) ?? 0) + by);
+  }
+
+  get(name: CounterName): number {
+    return this.#values.get(name) ?? 0;
+  }
+
+  /** All counters, zero ones included, in declaration order (stable for `ikeway status`). */
+  snapshot(): ReadonlyMap<CounterName, number> {
+    return new Map(COUNTER_NAMES.map((n) => [n, this.get(n)]));
+  }
+
+  /** Only the counters that moved, as a plain object (for JSON status output and test messages). */
+  nonZero(): Partial<Record<CounterName, number>> {
+    const out: Partial<Record<CounterName, number>> = {};
+    for (const [n, v] of this.#values) if (v !== 0) out[n] = v;
+    return out;
+  }
+
+  reset(): void {
+    this.#values.clear();
+  }
+}
+
+export function isCounterName(name: string): name is CounterName {
+  return (COUNTER_NAMES as readonly string[]).includes(name);
+}
