@@ -13,10 +13,23 @@ export interface TimerHandle {
   cancel(): boolean;
 }
 
-interface Entry extends TimerHandle {
-  readonly seq: number;
-  readonly fn: () => void;
+class Entry implements TimerHandle {
   index: number; // position in the heap, -1 once removed
+  constructor(
+    readonly deadline: number,
+    readonly seq: number,
+    readonly fn: () => void,
+    index: number,
+    readonly remove: (e: Entry) => boolean,
+  ) {
+    this.index = index;
+  }
+  get active(): boolean {
+    return this.index >= 0;
+  }
+  cancel(): boolean {
+    return this.remove(this);
+  }
 }
 
 export interface TimerQueueOptions {
@@ -60,19 +73,7 @@ export class TimerQueue {
   /** Runs `fn` at absolute clock time `deadline`. Timers with equal deadlines run in insertion order. */
   at(deadline: number, fn: () => void): TimerHandle {
     if (Number.isNaN(deadline)) throw new RangeError('timer deadline is NaN');
-    const queue = this;
-    const entry: Entry = {
-      deadline,
-      seq: this.#seq++,
-      fn,
-      index: this.#heap.length,
-      get active() {
-        return this.index >= 0;
-      },
-      cancel() {
-        return queue.#remove(entry);
-      },
-    };
+    const entry = new Entry(deadline, this.#seq++, fn, this.#heap.length, this.#removeFn);
     this.#heap.push(entry);
     this.#up(entry.index);
     this.#rearm();
@@ -124,6 +125,8 @@ export class TimerQueue {
         this.runDue();
       });
   }
+
+  readonly #removeFn = (e: Entry): boolean => this.#remove(e);
 
   #remove(entry: Entry, rearm = true): boolean {
     const i = entry.index;

@@ -44,13 +44,13 @@ test('a callback may schedule and cancel timers; one due now runs on the next al
   const clock = new FakeClock();
   const q = new TimerQueue(clock);
   const log: string[] = [];
-  let later: ReturnType<TimerQueue['after']> | undefined;
+  const handles: ReturnType<TimerQueue['after']>[] = [];
   q.after(5, () => {
     log.push('first');
     q.after(0, () => log.push('zero-delay'));
-    later?.cancel();
+    handles[0]?.cancel();
   });
-  later = q.after(6, () => log.push('cancelled-one'));
+  handles.push(q.after(6, () => log.push('cancelled-one')));
   clock.advance(10);
   assert.deepEqual(log, ['first', 'zero-delay']);
 });
