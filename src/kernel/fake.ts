@@ -1,0 +1,246 @@
+// An in-memory Kernel for engine tests. It behaves like the real one where engines depend on it:
+// EEXIST on duplicate adds, ESRCH/ENOENT on missing objects, unique SPIs within the range, batch
+// results per operation, events delivered to subscribers. Tests can set counters, inject events
+// and failures, and read every call made (`calls`), keys replaced by their length.
+import { constants } from 'node:os';
+import { KernelError } from './errors.ts';
+import type {
+  AllocSpiParams,
+  IpProto,
+  Kernel,
+  KernelEvent,
+  KernelOp,
+  LifeCurrent,
+  PolicyId,
+  PolicyInfo,
+  PolicyParams,
+  SaId,
+  SaInfo,
+  SaParams,
+  Selector,
+} from './types.ts';
+import { formatCidr, parseAddr, parseCidr } from './xfrm/addr.ts';
+import { buildPolicy, buildSa, describePolicy, describeSa } from './xfrm/codec.ts';
+
+const { EEXIST, ESRCH, ENOENT } = constants.errno;
+
+export interface FakeCall {
+  method: string;
+  /** The argument, with key bytes replaced by `{ keyLength }`. */
+  arg: unknown;
+}
+
+const canonAddr = (a: string): string => {
+  const p = parseAddr(a);
+  return formatCidr(p.family, p.bytes, 0, 0).replace(/\/0$/, '');
+};
+const canonSel = (s: Selector): string => {
+  const c = (x: string): string => {
+    const p = parseCidr(x);
+    return formatCidr(p.family, p.bytes, 0, p.prefix);
+  };
+  return `${c(s.src)}>${c(s.dst)}:${s.proto ?? 0}:${s.sport ?? 0}:${s.dport ?? 0}:${s.ifindex ?? 0}`;
+};
+const markKey = (m?: { value: number; mask: number }): string =>
+  m ? `${m.value >>> 0}/${m.mask >>> 0}` : '0/0';
+const saKey = (id: SaId): string => `${canonAddr(id.dst)}|${id.spi >>> 0}|${id.proto}|${markKey(id.mark)}`;
+const polKey = (p: { selector: Selector; dir: string; mark?: PolicyId['mark']; ifId?: number }): string =>
+  `${canonSel(p.selector)}|${p.dir}|${markKey(p.mark)}|${p.ifId ?? 0}`;
+
+function redact(x: unknown): unknown {
+  if (x instanceof Uint8Array) return { keyLength: x.length };
+  if (Array.isArray(x)) return x.map(redact);
+  if (x && typeof x === 'object')
+    return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, redact(v)]));
+  return x;
+}
+
+export class FakeKernel implements Kernel {
+  readonly calls: FakeCall[] = [];
+  private readonly sas = new Map<string, SaInfo>();
+  private readonly policies = new Map<string, PolicyInfo>();
+  private readonly listeners = new Set<(e: KernelEvent) => void>();
+  private readonly failures: { method: string; error: KernelError }[] = [];
+  private nextIndex = 1;
+  private closed = false;
+  /** Clock for addTime (Unix seconds); tests may replace it. */
+  now: () => number = () => Math.floor(Date.now() / 1000);
+  /** Deterministic randomness for SPI choice; tests may replace it. */
+  random: () => number = Math.random;
+
+  /** Makes the next call of `method` fail with `error` (e.g. a KernelError with ENOBUFS). */
+  failNext(method: keyof Kernel, error: KernelError): void {
+    this.failures.push({ method, error });
+  }
+  /** Delivers an event to every subscriber, as the kernel's multicast would. */
+  emit(e: KernelEvent): void {
+    for (const l of [...this.listeners]) l(e);
+  }
+  /** Sets an SA's current lifetime counters (bytes, packets, addTime, useTime). */
+  setCounters(id: SaId, cur: Partial<LifeCurrent>): void {
+    const sa = this.sas.get(saKey(id));
+    if (!sa) throw KernelError.fromErrno(ESRCH, 'setCounters', describeSa(id));
+    sa.current = { ...sa.current, ...cur };
+  }
+  /** Installed SAs and policies, for assertions. */
+  get saCount(): number {
+    return this.sas.size;
+  }
+  get policyCount(): number {
+    return this.policies.size;
+  }
+
+  private enter(method: string, arg: unknown): void {
+    this.calls.push({ method, arg: redact(arg) });
+    if (this.closed) throw KernelError.closed(method, 'fake');
+    const i = this.failures.findIndex((f) => f.method === method);
+    if (i >= 0) throw this.failures.splice(i, 1)[0]!.error;
+  }
+
+  async allocSpi(p: AllocSpiParams): Promise<number> {
+    this.enter('allocSpi', p);
+    const min = p.min ?? 0xc0000000;
+    const max = p.max ?? 0xcfffffff;
+    if (min < 256 || max < min || max > 0xffffffff)
+      throw KernelError.invalid('XFRM_MSG_ALLOCSPI', `${p.proto} ${p.src}->${p.dst}`, 'bad SPI range');
+    for (let tries = 0; tries < 64; tries++) {
+      const spi = min + Math.floor(this.random() * (max - min + 1));
+      const id = { dst: p.dst, spi, proto: p.proto, ...(p.mark ? { mark: p.mark } : {}) };
+      if (this.sas.has(saKey(id))) continue;
+      this.sas.set(saKey(id), this.info({ ...id, src: p.src, mode: 'transport', reqid: p.reqid ?? 0 }));
+      return spi;
+    }
+    throw KernelError.fromErrno(ENOENT, 'XFRM_MSG_ALLOCSPI', `${p.proto} ${p.src}->${p.dst}`, 'no free SPI');
+  }
+
+  private info(p: SaParams): SaInfo {
+    const { aead, crypt, auth, selector, ...rest } = p;
+    const algorithms: SaInfo['algorithms'] = {};
+    if (aead) algorithms.aead = { name: aead.name, keyBits: aead.key.length * 8, icvBits: aead.icvBits };
+    if (crypt) algorithms.crypt = { name: crypt.name, keyBits: crypt.key.length * 8 };
+    if (auth) algorithms.auth = { name: auth.name, keyBits: auth.key.length * 8, truncBits: auth.truncBits };
+    return {
+      ...structuredClone(rest),
+      selector: selector ? { ...selector } : undefined,
+      algorithms,
+      current: { bytes: 0n, packets: 0n, addTime: this.now(), useTime: 0 },
+      stats: { replayWindow: p.replayWindow ?? 0, replay: 0, integrityFailed: 0 },
+    };
+  }
+
+  async addSa(p: SaParams): Promise<void> {
+    this.enter('addSa', p);
+    buildSa(p); // same validation as the real encoder
+    if (this.sas.has(saKey(p))) throw KernelError.fromErrno(EEXIST, 'XFRM_MSG_NEWSA', describeSa(p));
+    this.sas.set(saKey(p), this.info(p));
+  }
+  async updateSa(p: SaParams): Promise<void> {
+    this.enter('updateSa', p);
+    buildSa(p, true);
+    const old = this.sas.get(saKey(p));
+    if (!old) throw KernelError.fromErrno(ESRCH, 'XFRM_MSG_UPDSA', describeSa(p));
+    this.sas.set(saKey(p), { ...this.info(p), current: old.current });
+  }
+  async getSa(id: SaId): Promise<SaInfo> {
+    this.enter('getSa', id);
+    const sa = this.sas.get(saKey(id));
+    if (!sa) throw KernelError.fromErrno(ESRCH, 'XFRM_MSG_GETSA', describeSa(id));
+    return structuredClone(sa);
+  }
+  async deleteSa(id: SaId): Promise<void> {
+    this.enter('deleteSa', id);
+    if (!this.sas.delete(saKey(id))) throw KernelError.fromErrno(ESRCH, 'XFRM_MSG_DELSA', describeSa(id));
+  }
+  async dumpSas(): Promise<SaInfo[]> {
+    this.enter('dumpSas', undefined);
+    return [...this.sas.values()].map((s) => structuredClone(s));
+  }
+  async flushSas(proto?: IpProto): Promise<void> {
+    this.enter('flushSas', proto);
+    for (const [k, v] of this.sas) if (!proto || v.proto === proto) this.sas.delete(k);
+  }
+
+  async addPolicy(p: PolicyParams): Promise<void> {
+    this.enter('addPolicy', p);
+    buildPolicy(p);
+    if (this.policies.has(polKey(p)))
+      throw KernelError.fromErrno(EEXIST, 'XFRM_MSG_NEWPOLICY', describePolicy(p));
+    this.storePolicy(p);
+  }
+  async updatePolicy(p: PolicyParams): Promise<void> {
+    this.enter('updatePolicy', p);
+    buildPolicy(p, true);
+    this.storePolicy(p); // UPDPOLICY creates the policy if missing, like the kernel
+  }
+  private storePolicy(p: PolicyParams): void {
+    const old = this.policies.get(polKey(p));
+    const index = p.index || old?.index || this.nextIndex++ * 8 + ['in', 'out', 'fwd'].indexOf(p.dir);
+    const current = old?.current ?? { bytes: 0n, packets: 0n, addTime: this.now(), useTime: 0 };
+    this.policies.set(polKey(p), { ...structuredClone(p), index, current });
+  }
+  private findPolicy(id: PolicyId): [string, PolicyInfo] | undefined {
+    if (id.index) return [...this.policies].find(([, v]) => v.index === id.index);
+    const k = polKey(id);
+    const v = this.policies.get(k);
+    return v ? [k, v] : undefined;
+  }
+  async getPolicy(id: PolicyId): Promise<PolicyInfo> {
+    this.enter('getPolicy', id);
+    const f = this.findPolicy(id);
+    if (!f) throw KernelError.fromErrno(ENOENT, 'XFRM_MSG_GETPOLICY', describePolicy(id));
+    return structuredClone(f[1]);
+  }
+  async deletePolicy(id: PolicyId): Promise<void> {
+    this.enter('deletePolicy', id);
+    const f = this.findPolicy(id);
+    if (!f) throw KernelError.fromErrno(ENOENT, 'XFRM_MSG_DELPOLICY', describePolicy(id));
+    this.policies.delete(f[0]);
+  }
+  async dumpPolicies(): Promise<PolicyInfo[]> {
+    this.enter('dumpPolicies', undefined);
+    return [...this.policies.values()].map((p) => structuredClone(p));
+  }
+  async flushPolicies(): Promise<void> {
+    this.enter('flushPolicies', undefined);
+    this.policies.clear();
+  }
+
+  async batch(ops: readonly KernelOp[]): Promise<(KernelError | null)[]> {
+    this.enter('batch', { count: ops.length });
+    const run = (op: KernelOp): Promise<void> => {
+      switch (op.op) {
+        case 'addSa':
+          return this.addSa(op.sa);
+        case 'updateSa':
+          return this.updateSa(op.sa);
+        case 'deleteSa':
+          return this.deleteSa(op.id);
+        case 'addPolicy':
+          return this.addPolicy(op.policy);
+        case 'updatePolicy':
+          return this.updatePolicy(op.policy);
+        case 'deletePolicy':
+          return this.deletePolicy(op.id);
+      }
+    };
+    const out: (KernelError | null)[] = [];
+    for (const op of ops) {
+      try {
+        await run(op);
+        out.push(null);
+      } catch (e) {
+        out.push(e instanceof KernelError ? e : KernelError.invalid(op.op, 'batch', String(e)));
+      }
+    }
+    return out;
+  }
+
+  onEvent(listener: (e: KernelEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  async close(): Promise<void> {
+    this.closed = true;
+    this.listeners.clear();
+  }
+}
