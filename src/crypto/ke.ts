@@ -3,11 +3,14 @@
 // value is validated before use; a bad one is a typed INVALID_PUBLIC_KEY error (the engine answers
 // INVALID_SYNTAX / drops, RFC 7296 §2.21).
 import {
+  createDiffieHellman,
   createDiffieHellmanGroup,
   createECDH,
+  createPrivateKey,
   createPublicKey,
   diffieHellman,
   generateKeyPairSync,
+  type DiffieHellman,
   type KeyObject,
 } from 'node:crypto';
 import { inspect } from 'node:util';
@@ -28,13 +31,27 @@ export interface KeyExchange {
 export function createKeyExchange(groupId: number): KeyExchange {
   const g = lookupKeGroup(groupId);
   if (!g) fail('UNSUPPORTED', `key exchange group ${groupId}`);
+  return build(g);
+}
+
+/**
+ * A KeyExchange from a known private key, for known-answer tests (RFC 5903 §8, RFC 7748 §6) and
+ * interop captures. Production code uses createKeyExchange / KeyExchangePool.
+ */
+export function importKeyExchange(groupId: number, privateKey: Uint8Array): KeyExchange {
+  const g = lookupKeGroup(groupId);
+  if (!g) fail('UNSUPPORTED', `key exchange group ${groupId}`);
+  return build(g, privateKey);
+}
+
+function build(g: KeGroup, priv?: Uint8Array): KeyExchange {
   switch (g.kind) {
     case 'modp':
-      return new ModpKeyExchange(g);
+      return new ModpKeyExchange(g, priv);
     case 'ecp':
-      return new EcpKeyExchange(g);
+      return new EcpKeyExchange(g, priv);
     case 'montgomery':
-      return new MontgomeryKeyExchange(g);
+      return new MontgomeryKeyExchange(g, priv);
   }
 }
 
@@ -83,11 +100,18 @@ function modpPrime(name: string): bigint {
 }
 
 class ModpKeyExchange extends BaseKeyExchange {
-  #dh: ReturnType<typeof createDiffieHellmanGroup> | undefined;
+  #dh: ReturnType<typeof createDiffieHellmanGroup> | DiffieHellman | undefined;
   readonly publicKey: Uint8Array;
-  constructor(g: KeGroup) {
+  constructor(g: KeGroup, priv?: Uint8Array) {
     super(g);
-    this.#dh = createDiffieHellmanGroup(g.node);
+    if (priv) {
+      const named = createDiffieHellmanGroup(g.node);
+      const dh = createDiffieHellman(named.getPrime(), named.getGenerator());
+      dh.setPrivateKey(priv);
+      this.#dh = dh;
+    } else {
+      this.#dh = createDiffieHellmanGroup(g.node);
+    }
     this.publicKey = leftPad(this.#dh.generateKeys(), g.publicLen);
   }
   protected derive(peer: Uint8Array): Uint8Array {
@@ -112,11 +136,12 @@ class ModpKeyExchange extends BaseKeyExchange {
 class EcpKeyExchange extends BaseKeyExchange {
   #ecdh: ReturnType<typeof createECDH> | undefined;
   readonly publicKey: Uint8Array;
-  constructor(g: KeGroup) {
+  constructor(g: KeGroup, priv?: Uint8Array) {
     super(g);
     this.#ecdh = createECDH(g.node);
+    if (priv) this.#ecdh.setPrivateKey(priv);
     // Uncompressed SEC1 point 0x04 | x | y; RFC 5903 §7 sends x | y without the prefix.
-    this.publicKey = this.#ecdh.generateKeys().subarray(1);
+    this.publicKey = (priv ? this.#ecdh.getPublicKey() : this.#ecdh.generateKeys()).subarray(1);
   }
   protected derive(peer: Uint8Array): Uint8Array {
     const point = Buffer.allocUnsafe(peer.length + 1);
@@ -141,16 +166,33 @@ const SPKI_PREFIX: Readonly<Record<string, Buffer>> = {
   x448: Buffer.from('3042300506032b656f033900', 'hex'),
 };
 
+/** DER PKCS#8 prefixes for raw X25519 / X448 private keys (RFC 8410 §7). */
+const PKCS8_PREFIX: Readonly<Record<string, Buffer>> = {
+  x25519: Buffer.from('302e020100300506032b656e04220420', 'hex'),
+  x448: Buffer.from('3046020100300506032b656f043a0438', 'hex'),
+};
+
 class MontgomeryKeyExchange extends BaseKeyExchange {
   #priv: KeyObject | undefined;
   readonly publicKey: Uint8Array;
   readonly #prefix: Buffer;
-  constructor(g: KeGroup) {
+  constructor(g: KeGroup, priv?: Uint8Array) {
     super(g);
-    const kp = g.node === 'x448' ? generateKeyPairSync('x448') : generateKeyPairSync('x25519');
-    this.#priv = kp.privateKey;
     this.#prefix = SPKI_PREFIX[g.node]!;
-    this.publicKey = kp.publicKey.export({ format: 'der', type: 'spki' }).subarray(this.#prefix.length);
+    let pub: KeyObject;
+    if (priv) {
+      if (priv.length !== g.secretLen)
+        fail('INVALID_KEY', `${g.name} private key must be ${g.secretLen} bytes`);
+      const der = Buffer.concat([PKCS8_PREFIX[g.node]!, priv]);
+      this.#priv = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+      der.fill(0);
+      pub = createPublicKey(this.#priv);
+    } else {
+      const kp = g.node === 'x448' ? generateKeyPairSync('x448') : generateKeyPairSync('x25519');
+      this.#priv = kp.privateKey;
+      pub = kp.publicKey;
+    }
+    this.publicKey = pub.export({ format: 'der', type: 'spki' }).subarray(this.#prefix.length);
   }
   protected derive(peer: Uint8Array): Uint8Array {
     let secret: Buffer;
