@@ -22,7 +22,7 @@ import * as g from '../vectors/codec/golden.ts';
 
 const bytes = (n: number, v: number) => new Uint8Array(n).fill(v);
 const only = <K extends Payload['kind']>(ps: readonly Payload[], kind: K) =>
-  ps.filter((p): p is Extract<Payload, { kind: K }> => p.kind === kind);
+  ps.filter((p): p is Payload & { kind: K } => p.kind === kind);
 
 function codecError(fn: () => unknown): CodecError {
   try {
