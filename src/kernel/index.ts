@@ -3,3 +3,11 @@ export type * from './types.ts';
 export { KernelError, errnoName, type KernelErrorKind } from './errors.ts';
 export { openXfrmKernel, type XfrmKernelOptions } from './xfrm/netlink.ts';
 export { FakeKernel, type FakeCall } from './fake.ts';
+export { OwnedKernel, type OwnedObject } from './ownership.ts';
+export {
+  installIkeBypass,
+  removeIkeBypass,
+  ikeBypassPolicies,
+  IKE_BYPASS_PRIORITY,
+  type IkeBypassOptions,
+} from './bypass.ts';

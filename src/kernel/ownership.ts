@@ -1,0 +1,222 @@
+// Ownership of kernel objects: the daemon removes exactly the SAs and policies it installed, never
+// flushes others' (strongSwan's or an admin's), and on start removes what its own previous run left
+// behind. OwnedKernel wraps any Kernel and keeps a write-ahead record under the state directory:
+// an object is recorded *before* it is added (a crash between the two leaves a record of a missing
+// object, which reconcile() skips as not found) and forgotten after it is deleted.
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KernelError } from './errors.ts';
+import type {
+  AllocSpiParams,
+  IpProto,
+  Kernel,
+  KernelEvent,
+  KernelOp,
+  PolicyId,
+  PolicyInfo,
+  PolicyParams,
+  SaId,
+  SaInfo,
+  SaParams,
+} from './types.ts';
+
+export type OwnedObject = { kind: 'sa'; id: SaId } | { kind: 'policy'; id: PolicyId };
+
+const RECORD = 'kernel-objects.json';
+
+function keyOf(o: OwnedObject): string {
+  if (o.kind === 'sa')
+    return `sa|${o.id.dst}|${o.id.spi}|${o.id.proto}|${o.id.mark?.value ?? 0}/${o.id.mark?.mask ?? 0}`;
+  const s = o.id.selector;
+  return `pol|${o.id.dir}|${s.src}|${s.dst}|${s.proto ?? 0}|${s.sport ?? 0}|${s.dport ?? 0}|${o.id.mark?.value ?? 0}/${o.id.mark?.mask ?? 0}|${o.id.ifId ?? 0}`;
+}
+const saObj = (p: SaId): OwnedObject => ({
+  kind: 'sa',
+  id: { dst: p.dst, spi: p.spi, proto: p.proto, ...(p.mark ? { mark: p.mark } : {}) },
+});
+const polObj = (p: PolicyId): OwnedObject => ({
+  kind: 'policy',
+  id: {
+    selector: p.selector,
+    dir: p.dir,
+    ...(p.mark ? { mark: p.mark } : {}),
+    ...(p.ifId !== undefined ? { ifId: p.ifId } : {}),
+  },
+});
+
+export class OwnedKernel implements Kernel {
+  private readonly owned = new Map<string, OwnedObject>();
+  private readonly file: string;
+  /** What the previous run left in the record (consumed by reconcile()). */
+  private leftovers: OwnedObject[];
+
+  /** `stateDir` is created if missing; the record file inside it is private to this daemon. */
+  constructor(
+    readonly inner: Kernel,
+    stateDir: string,
+  ) {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    this.file = join(stateDir, RECORD);
+    this.leftovers = this.load();
+  }
+
+  private load(): OwnedObject[] {
+    let text: string;
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch {
+      return [];
+    }
+    try {
+      const j = JSON.parse(text) as { objects?: OwnedObject[] };
+      return Array.isArray(j.objects) ? j.objects : [];
+    } catch {
+      throw KernelError.invalid('ownership', this.file, 'record file is not valid JSON');
+    }
+  }
+
+  private save(): void {
+    const objects = [...this.leftovers, ...this.owned.values()];
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ version: 1, objects }, null, 1), { mode: 0o600 });
+    renameSync(tmp, this.file);
+  }
+
+  /** Objects this run installed and has not removed. */
+  list(): OwnedObject[] {
+    return [...this.owned.values()];
+  }
+
+  /** Deletes what the previous run recorded and did not remove; returns what was actually removed. */
+  async reconcile(): Promise<OwnedObject[]> {
+    const removed: OwnedObject[] = [];
+    for (const o of this.leftovers) if (await this.remove(o)) removed.push(o);
+    this.leftovers = [];
+    this.save();
+    return removed;
+  }
+
+  /** Clean shutdown: removes every object this run owns (and any unreconciled leftovers). */
+  async removeAll(): Promise<number> {
+    let n = 0;
+    for (const o of [...this.leftovers, ...this.owned.values()].reverse()) if (await this.remove(o)) n++;
+    this.leftovers = [];
+    this.owned.clear();
+    this.save();
+    return n;
+  }
+
+  /** Deletes one object; false if it was already gone. */
+  private async remove(o: OwnedObject): Promise<boolean> {
+    try {
+      if (o.kind === 'sa') await this.inner.deleteSa(o.id);
+      else await this.inner.deletePolicy(o.id);
+      return true;
+    } catch (e) {
+      if (e instanceof KernelError && e.isNotFound) return false;
+      throw e;
+    }
+  }
+
+  /** Write-ahead: record, run, and forget again if the kernel refused (not ours then). */
+  private async adding(o: OwnedObject, run: () => Promise<void>): Promise<void> {
+    const k = keyOf(o);
+    const had = this.owned.has(k);
+    this.owned.set(k, o);
+    if (!had) this.save();
+    try {
+      await run();
+    } catch (e) {
+      if (!had) {
+        this.owned.delete(k);
+        this.save();
+      }
+      throw e;
+    }
+  }
+  private async deleting(o: OwnedObject, run: () => Promise<void>): Promise<void> {
+    await run();
+    if (this.owned.delete(keyOf(o))) this.save();
+  }
+
+  async allocSpi(p: AllocSpiParams): Promise<number> {
+    const spi = await this.inner.allocSpi(p);
+    this.owned.set(keyOf(saObj({ ...p, spi })), saObj({ ...p, spi }));
+    this.save();
+    return spi;
+  }
+  addSa(p: SaParams): Promise<void> {
+    return this.adding(saObj(p), () => this.inner.addSa(p));
+  }
+  updateSa(p: SaParams): Promise<void> {
+    return this.adding(saObj(p), () => this.inner.updateSa(p));
+  }
+  getSa(id: SaId): Promise<SaInfo> {
+    return this.inner.getSa(id);
+  }
+  deleteSa(id: SaId): Promise<void> {
+    return this.deleting(saObj(id), () => this.inner.deleteSa(id));
+  }
+  dumpSas(): Promise<SaInfo[]> {
+    return this.inner.dumpSas();
+  }
+  /** Removes only the owned SAs (of `proto`), never the kernel's whole table. */
+  async flushSas(proto?: IpProto): Promise<void> {
+    for (const o of this.list())
+      if (o.kind === 'sa' && (!proto || o.id.proto === proto)) await this.deleteSa(o.id);
+  }
+  addPolicy(p: PolicyParams): Promise<void> {
+    return this.adding(polObj(p), () => this.inner.addPolicy(p));
+  }
+  updatePolicy(p: PolicyParams): Promise<void> {
+    return this.adding(polObj(p), () => this.inner.updatePolicy(p));
+  }
+  getPolicy(id: PolicyId): Promise<PolicyInfo> {
+    return this.inner.getPolicy(id);
+  }
+  deletePolicy(id: PolicyId): Promise<void> {
+    return this.deleting(polObj(id), () => this.inner.deletePolicy(id));
+  }
+  dumpPolicies(): Promise<PolicyInfo[]> {
+    return this.inner.dumpPolicies();
+  }
+  /** Removes only the owned policies. */
+  async flushPolicies(): Promise<void> {
+    for (const o of this.list()) if (o.kind === 'policy') await this.deletePolicy(o.id);
+  }
+
+  async batch(ops: readonly KernelOp[]): Promise<(KernelError | null)[]> {
+    const objOf = (op: KernelOp): OwnedObject =>
+      op.op === 'addSa' || op.op === 'updateSa'
+        ? saObj(op.sa)
+        : op.op === 'deleteSa'
+          ? saObj(op.id)
+          : op.op === 'deletePolicy'
+            ? polObj(op.id)
+            : polObj(op.policy);
+    const fresh = new Set<string>();
+    for (const op of ops) {
+      if (op.op.startsWith('delete')) continue;
+      const o = objOf(op);
+      if (!this.owned.has(keyOf(o))) fresh.add(keyOf(o));
+      this.owned.set(keyOf(o), o);
+    }
+    this.save();
+    const res = await this.inner.batch(ops);
+    ops.forEach((op, i) => {
+      const k = keyOf(objOf(op));
+      if (op.op.startsWith('delete')) {
+        if (!res[i] || res[i]?.isNotFound) this.owned.delete(k);
+      } else if (res[i] && fresh.has(k)) this.owned.delete(k);
+    });
+    this.save();
+    return res;
+  }
+
+  onEvent(listener: (e: KernelEvent) => void): () => void {
+    return this.inner.onEvent(listener);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
