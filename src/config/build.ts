@@ -1,0 +1,239 @@
+// From the walked tree to the typed Config: dynamic defaults (start, ids, subnets), cross-field
+// checks (families, mode vs subnets, lifetimes vs rekey margin, pfs vs proposals, limits), and
+// credential loading. Problems go to the reporter at the position of the key they concern.
+import type { Raw, Reporter } from './walk.ts';
+import { loadCertAuth, loadSecret, type Env } from './creds.ts';
+import { checkProposal } from './proposals-tokens.ts';
+import { formatDuration, normalizeDn, type Identity, type IpAddress } from './values.ts';
+import { buildSubnets, checkOverlaps } from './subnets.ts';
+import type { Config, Connection, Liveness, LivenessAction, PskAuth, CertAuth } from './types.ts';
+
+export interface BuildContext {
+  readonly r: Reporter;
+  readonly env: Env;
+  readonly now: Date;
+  readonly file: string;
+}
+
+/** Returns undefined when something needed is missing (the walker reported why). */
+export function buildConfig(ctx: BuildContext, raw: Raw): Config | undefined {
+  checkGlobals(ctx.r, raw);
+  const local = raw.local as { address?: IpAddress } | undefined;
+  const conns = raw.connections as Record<string, Raw> | undefined;
+  if (local?.address === undefined || conns === undefined) return undefined;
+  const connections: Connection[] = [];
+  for (const [name, c] of Object.entries(conns)) {
+    const built = buildConnection(ctx, name, c, local.address);
+    if (built !== undefined) connections.push(built);
+  }
+  checkOverlaps(ctx.r, connections);
+  const log = raw.log as Config['log'];
+  const ports = raw.ports as { ike: number; natT: number };
+  const limits = raw.limits as Config['limits'];
+  const rt = raw.retransmit as { timeout: number; tries: number; base: number };
+  return {
+    file: ctx.file,
+    local: { address: local.address },
+    connections,
+    log,
+    controlSocket: raw.controlSocket as string,
+    stateDir: raw.stateDir as string,
+    ports,
+    cookieThreshold: raw.cookieThreshold as number,
+    limits,
+    retransmit: { timeoutMs: rt.timeout, tries: rt.tries, base: rt.base },
+  };
+}
+
+function checkGlobals(r: Reporter, raw: Raw): void {
+  const ports = raw.ports as { ike?: number; natT?: number } | undefined;
+  if (ports?.ike !== undefined && ports.ike === ports.natT) {
+    r.add(
+      'E_CONFLICT',
+      r.at('ports.nat-t'),
+      'ports.nat-t',
+      `nat-t and ike are both ${ports.ike}`,
+      'use two ports, e.g. 500 and 4500',
+    );
+  }
+  const limits = raw.limits as { halfOpen?: number } | undefined;
+  const ct = raw.cookieThreshold as number | undefined;
+  if (ct !== undefined && limits?.halfOpen !== undefined && ct > limits.halfOpen) {
+    const msg = `${ct} is above limits.half-open (${limits.halfOpen}), so cookies would never be asked for`;
+    r.add(
+      'E_CONFLICT',
+      r.at('cookie-threshold'),
+      'cookie-threshold',
+      msg,
+      `write at most ${limits.halfOpen}`,
+    );
+  }
+}
+
+function buildConnection(
+  ctx: BuildContext,
+  name: string,
+  c: Raw,
+  globalLocal: IpAddress,
+): Connection | undefined {
+  const { r } = ctx;
+  const path = `connections.${name}`;
+  const localAddress = (c.localAddress as IpAddress | undefined) ?? globalLocal;
+  const remote = c.remote as IpAddress | 'any' | undefined;
+  if (remote !== undefined && remote !== 'any' && remote.family !== localAddress.family) {
+    const where = c.localAddress !== undefined ? `local-address` : 'local.address';
+    const msg = `${remote.address} is IPv${remote.family} but ${where} ${localAddress.address} is IPv${localAddress.family}`;
+    r.add(
+      'E_CONFLICT',
+      r.at(`${path}.remote`),
+      `${path}.remote`,
+      msg,
+      'set local-address of the same family for this connection',
+    );
+  }
+  const auth = buildAuth(ctx, c.auth as Raw | undefined, `${path}.auth`);
+  const mode = c.mode as Connection['mode'];
+  const subnets = buildSubnets(r, c, path, mode, localAddress, remote);
+  const start = buildStart(r, c, path, remote);
+  checkLifetimes(r, c, path);
+  checkPfs(r, c, path);
+  const liveness = buildLiveness(r, c.liveness as Raw | false | undefined, path, remote);
+  if (remote === undefined || auth === undefined || subnets === undefined || liveness === undefined)
+    return undefined;
+  return {
+    name,
+    localAddress,
+    remote,
+    auth,
+    localId: (c.localId as Identity | undefined) ?? defaultLocalId(auth, localAddress),
+    remoteId: (c.remoteId as Identity | undefined) ?? defaultRemoteId(remote),
+    localSubnets: subnets[0],
+    remoteSubnets: subnets[1],
+    mode,
+    start,
+    ikeProposals: c.ikeProposals as string[],
+    espProposals: c.espProposals as string[],
+    ikeLifetimeMs: c.ikeLifetime as number,
+    childLifetimeMs: c.childLifetime as number,
+    childLifetimeBytes: c.childLifetimeBytes as number | undefined,
+    rekeyMarginMs: c.rekeyMargin as number,
+    liveness,
+    encapsulation: c.encapsulation as Connection['encapsulation'],
+    fragmentation: c.fragmentation as boolean,
+    pfs: c.pfs as boolean,
+    esn: c.esn as boolean,
+    replayWindow: c.replayWindow as number,
+    mark: c.mark as Connection['mark'],
+    ifId: c.ifId as number | undefined,
+  };
+}
+
+function buildAuth(ctx: BuildContext, auth: Raw | undefined, path: string): PskAuth | CertAuth | undefined {
+  if (auth?.psk !== undefined) {
+    const psk = loadSecret(ctx.r, auth.psk as Raw, `${path}.psk`, ctx.env);
+    return psk === undefined ? undefined : { kind: 'psk', psk };
+  }
+  if (auth?.cert !== undefined) {
+    const cert = auth.cert as Raw;
+    if (cert.cert === undefined || cert.key === undefined || cert.ca === undefined) return undefined;
+    return loadCertAuth(ctx.r, cert, `${path}.cert`, ctx.now);
+  }
+  return undefined;
+}
+
+/** RFC 7296 §3.5: our ID defaults to the certificate subject (DN), else our address. */
+function defaultLocalId(auth: PskAuth | CertAuth, local: IpAddress): Identity {
+  if (auth.kind === 'cert') return { kind: 'dn', value: normalizeDn(auth.cert.subject) };
+  return { kind: local.family === 4 ? 'ipv4' : 'ipv6', value: local.address };
+}
+
+function defaultRemoteId(remote: IpAddress | 'any'): Identity {
+  if (remote === 'any') return { kind: 'any', value: 'any' };
+  return { kind: remote.family === 4 ? 'ipv4' : 'ipv6', value: remote.address };
+}
+
+function buildStart(
+  r: Reporter,
+  c: Raw,
+  path: string,
+  remote: IpAddress | 'any' | undefined,
+): Connection['start'] {
+  const start = c.start as Connection['start'] | undefined;
+  if (remote === 'any' && start !== undefined && start !== 'wait') {
+    const p = `${path}.start`;
+    r.add(
+      'E_CONFLICT',
+      r.at(p),
+      p,
+      `cannot start "${start}" towards remote: any`,
+      'use start: wait, or give the peer\u2019s address',
+    );
+  }
+  return start ?? (remote === 'any' ? 'wait' : 'now');
+}
+
+function buildLiveness(
+  r: Reporter,
+  raw: Raw | false | undefined,
+  path: string,
+  remote: IpAddress | 'any' | undefined,
+): Liveness | false | undefined {
+  if (raw === false) return false;
+  if (raw === undefined || typeof raw.interval !== 'number' || typeof raw.timeout !== 'number')
+    return undefined;
+  const action = raw.action as LivenessAction | undefined;
+  const p = `${path}.liveness`;
+  if (remote === 'any' && action !== undefined && action !== 'clear') {
+    r.add(
+      'E_CONFLICT',
+      r.at(`${p}.action`),
+      `${p}.action`,
+      `"${action}" needs a known peer address`,
+      'use action: clear',
+    );
+  }
+  if (raw.timeout < raw.interval) {
+    const msg = `timeout ${formatDuration(raw.timeout)} is shorter than interval ${formatDuration(raw.interval)}`;
+    r.add(
+      'E_CONFLICT',
+      r.at(`${p}.timeout`),
+      `${p}.timeout`,
+      msg,
+      `write at least ${formatDuration(raw.interval)}`,
+    );
+  }
+  return {
+    intervalMs: raw.interval,
+    timeoutMs: raw.timeout,
+    action: action ?? (remote === 'any' ? 'clear' : 'restart'),
+  };
+}
+
+function checkLifetimes(r: Reporter, c: Raw, path: string): void {
+  const margin = c.rekeyMargin as number | undefined;
+  if (margin === undefined) return;
+  for (const key of ['ike-lifetime', 'child-lifetime'] as const) {
+    const life = c[key === 'ike-lifetime' ? 'ikeLifetime' : 'childLifetime'] as number | undefined;
+    if (life !== undefined && margin >= life) {
+      const p = `${path}.rekey-margin`;
+      const msg = `${formatDuration(margin)} is not shorter than ${key} ${formatDuration(life)}, so the SA would rekey at once`;
+      r.add('E_CONFLICT', r.at(p), p, msg, `make rekey-margin shorter than ${formatDuration(life)}`);
+    }
+  }
+}
+
+function checkPfs(r: Reporter, c: Raw, path: string): void {
+  if (c.pfs !== false || !Array.isArray(c.espProposals)) return;
+  (c.espProposals as string[]).forEach((prop, i) => {
+    if (checkProposal(prop, 'esp').tokens.some((t) => t.kind === 'ke')) {
+      const p = `${path}.esp-proposals[${i}]`;
+      r.add(
+        'E_CONFLICT',
+        r.at(p),
+        p,
+        `"${prop}" names a key exchange but pfs is false`,
+        'remove the group or set pfs: true',
+      );
+    }
+  });
+}

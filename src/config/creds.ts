@@ -1,0 +1,188 @@
+// Loads secrets and credentials named by the config. Secrets come from files or environment
+// variables (an inline secret is refused unless spelled `insecure-inline`); a file holding a secret
+// or a private key must not be accessible to group or others. Messages name files and variables,
+// never their contents.
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { Secret } from './secret.ts';
+import type { Raw, Reporter } from './walk.ts';
+import type { CertAuth } from './types.ts';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Minimum PSK length before a warning: RFC 7296 §2.15 wants PSKs as strong as the PRF key. */
+const MIN_PSK_BYTES = 16;
+
+/** Read a file that holds key material: refuses group/other permission bits. */
+function readPrivateFile(r: Reporter, file: string, path: string, what: string): Buffer | undefined {
+  const at = r.at(path);
+  try {
+    const st = statSync(file);
+    if (!st.isFile()) {
+      r.add('E_SECRET', at, path, `${file} is not a regular file`, `point ${what} at a file`);
+      return undefined;
+    }
+    if ((st.mode & 0o077) !== 0) {
+      const mode = (st.mode & 0o777).toString(8);
+      r.add(
+        'E_SECRET',
+        at,
+        path,
+        `${file} is accessible by group or others (mode ${mode})`,
+        `run: chmod 600 ${file}`,
+      );
+      return undefined;
+    }
+    return readFileSync(file);
+  } catch (e) {
+    r.add(
+      'E_SECRET',
+      at,
+      path,
+      `cannot read ${file}: ${errText(e)}`,
+      `create it (chmod 600) or fix the path`,
+    );
+    return undefined;
+  }
+}
+
+function errText(e: unknown): string {
+  const code = (e as { code?: string }).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EACCES') return 'permission denied';
+  return code ?? 'unreadable';
+}
+
+/** Secret text: as is, "0x<hex>" or "0s<base64>"; one trailing newline is dropped. */
+function decodeSecret(text: string): Uint8Array | string {
+  const t = text.replace(/\r?\n$/, '');
+  if (t.startsWith('0x')) {
+    const hex = t.slice(2);
+    return /^([0-9a-fA-F]{2})+$/.test(hex) ? Buffer.from(hex, 'hex') : 'is not valid hex after "0x"';
+  }
+  if (t.startsWith('0s')) {
+    const b64 = t.slice(2);
+    return /^[A-Za-z0-9+/]+={0,2}$/.test(b64) ? Buffer.from(b64, 'base64') : 'is not valid base64 after "0s"';
+  }
+  return Buffer.from(t, 'utf8');
+}
+
+/** psk: { file | env | insecure-inline } -> Secret, or undefined with the problem recorded. */
+export function loadSecret(r: Reporter, ref: Raw, path: string, env: Env): Secret | undefined {
+  let text: string | undefined;
+  let source: string;
+  let p: string;
+  if (typeof ref.file === 'string') {
+    p = `${path}.file`;
+    source = `file ${ref.file}`;
+    text = readPrivateFile(r, ref.file, p, 'psk.file')?.toString('utf8');
+  } else if (typeof ref.env === 'string') {
+    p = `${path}.env`;
+    source = `env ${ref.env}`;
+    text = env[ref.env];
+    if (text === undefined || text === '') {
+      r.add(
+        'E_SECRET',
+        r.at(p),
+        p,
+        `environment variable ${ref.env} is not set`,
+        `export ${ref.env}=... before running ikeway`,
+      );
+      return undefined;
+    }
+  } else if (typeof ref.insecureInline === 'string') {
+    p = `${path}.insecure-inline`;
+    source = 'inline';
+    text = ref.insecureInline;
+    const hint = 'move the secret to a file (chmod 600) and write psk: { file: ... }';
+    r.add('W_INSECURE', r.at(p), p, 'the secret is stored in the config file', hint);
+  } else {
+    return undefined;
+  }
+  if (text === undefined) return undefined;
+  const bytes = decodeSecret(text);
+  if (typeof bytes === 'string' || bytes.length === 0) {
+    r.add(
+      'E_SECRET',
+      r.at(p),
+      p,
+      `the secret from ${source} ${typeof bytes === 'string' ? bytes : 'is empty'}`,
+      '',
+    );
+    return undefined;
+  }
+  if (bytes.length < MIN_PSK_BYTES) {
+    const hint = 'use at least 16 random bytes, e.g. openssl rand -base64 32 (RFC 7296 §2.15)';
+    r.add('W_WEAK', r.at(p), p, `the secret from ${source} is only ${bytes.length} bytes`, hint);
+  }
+  return new Secret(bytes, source);
+}
+
+function readCert(r: Reporter, file: string, path: string): X509Certificate | undefined {
+  try {
+    return new X509Certificate(readFileSync(file));
+  } catch (e) {
+    const why =
+      (e as { code?: string }).code?.startsWith('E') === true ? errText(e) : 'not a PEM certificate';
+    r.add(
+      'E_CREDENTIAL',
+      r.at(path),
+      path,
+      `cannot load certificate ${file}: ${why}`,
+      'give a PEM file (-----BEGIN CERTIFICATE-----)',
+    );
+    return undefined;
+  }
+}
+
+function readKey(r: Reporter, file: string, path: string): KeyObject | undefined {
+  const pem = readPrivateFile(r, file, path, 'cert.key');
+  if (pem === undefined) return undefined;
+  try {
+    return createPrivateKey(pem);
+  } catch {
+    const hint = 'give an unencrypted PEM private key (-----BEGIN PRIVATE KEY-----)';
+    r.add('E_CREDENTIAL', r.at(path), path, `cannot load private key ${file}`, hint);
+    return undefined;
+  }
+}
+
+/** cert: { cert, key, ca } -> CertAuth, checking that the key matches and the CAs are CAs. */
+export function loadCertAuth(r: Reporter, raw: Raw, path: string, now: Date): CertAuth | undefined {
+  const certFile = raw.cert as string;
+  const keyFile = raw.key as string;
+  const caFiles = raw.ca as string[];
+  const cert = readCert(r, certFile, `${path}.cert`);
+  const key = readKey(r, keyFile, `${path}.key`);
+  const ca = caFiles.map((f, i) => readCert(r, f, `${path}.ca[${i}]`));
+  if (cert !== undefined && key !== undefined && !cert.checkPrivateKey(key)) {
+    const p = `${path}.key`;
+    r.add(
+      'E_CREDENTIAL',
+      r.at(p),
+      p,
+      `${keyFile} is not the private key of ${certFile}`,
+      'give the key the certificate was issued for',
+    );
+  }
+  ca.forEach((c, i) => {
+    const p = `${path}.ca[${i}]`;
+    if (c !== undefined && !c.ca)
+      r.add('E_CREDENTIAL', r.at(p), p, `${caFiles[i]} is not a CA certificate`, 'give the issuing CA');
+  });
+  for (const [c, p] of [
+    [cert, `${path}.cert`],
+    ...ca.map((c, i) => [c, `${path}.ca[${i}]`] as const),
+  ] as const) {
+    if (c !== undefined) checkValidity(r, c, p, now);
+  }
+  if (cert === undefined || key === undefined || ca.some((c) => c === undefined)) return undefined;
+  return { kind: 'cert', cert, key, ca: ca as X509Certificate[], certFile, keyFile, caFiles };
+}
+
+function checkValidity(r: Reporter, c: X509Certificate, path: string, now: Date): void {
+  if (new Date(c.validTo) < now)
+    r.add('W_CERT', r.at(path), path, `certificate expired on ${c.validTo}`, 'renew it');
+  if (new Date(c.validFrom) > now)
+    r.add('W_CERT', r.at(path), path, `certificate is valid only from ${c.validFrom}`, 'check the clock');
+}

@@ -1,0 +1,83 @@
+// The validated configuration the engine consumes: typed, defaults filled, durations in
+// milliseconds, prefixes normalized, secrets and credentials loaded. Deeply frozen by the loader.
+import type { KeyObject, X509Certificate } from 'node:crypto';
+import type { Secret } from './secret.ts';
+import type { Identity, IpAddress, IpPrefix, Mark } from './values.ts';
+
+export type { Identity, IpAddress, IpPrefix, Mark } from './values.ts';
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace';
+export type Mode = 'tunnel' | 'transport';
+/** now: initiate at startup; on-traffic: install trap policies, initiate on ACQUIRE; wait: responder. */
+export type StartAction = 'now' | 'on-traffic' | 'wait';
+export type LivenessAction = 'restart' | 'clear' | 'trap';
+
+export interface PskAuth {
+  readonly kind: 'psk';
+  readonly psk: Secret;
+}
+
+export interface CertAuth {
+  readonly kind: 'cert';
+  readonly cert: X509Certificate;
+  readonly key: KeyObject;
+  readonly ca: readonly X509Certificate[];
+  /** Absolute paths, for reloads and messages. */
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFiles: readonly string[];
+}
+
+export interface Liveness {
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly action: LivenessAction;
+}
+
+export interface Connection {
+  readonly name: string;
+  readonly localAddress: IpAddress;
+  /** The peer, or 'any' for a responder-only connection. */
+  readonly remote: IpAddress | 'any';
+  readonly auth: PskAuth | CertAuth;
+  readonly localId: Identity;
+  readonly remoteId: Identity;
+  /** Never empty: defaults to our own address as a host prefix. */
+  readonly localSubnets: readonly IpPrefix[];
+  /** Empty only when remote is 'any' and none were given: "the peer's address, whatever it is". */
+  readonly remoteSubnets: readonly IpPrefix[];
+  readonly mode: Mode;
+  readonly start: StartAction;
+  /** Lower-case strongSwan-style proposal strings, most preferred first. */
+  readonly ikeProposals: readonly string[];
+  readonly espProposals: readonly string[];
+  readonly ikeLifetimeMs: number;
+  readonly childLifetimeMs: number;
+  /** Hard byte limit per ESP SA; undefined = none. Soft limit (rekey) at 90%. */
+  readonly childLifetimeBytes: number | undefined;
+  /** Rekey this long before the hard time limit (IKE and CHILD SAs). */
+  readonly rekeyMarginMs: number;
+  readonly liveness: Liveness | false;
+  readonly encapsulation: 'auto' | 'force';
+  readonly fragmentation: boolean;
+  readonly pfs: boolean;
+  readonly esn: boolean;
+  readonly replayWindow: number;
+  readonly mark: Mark | undefined;
+  readonly ifId: number | undefined;
+}
+
+export interface Config {
+  /** Absolute path of the file this came from. */
+  readonly file: string;
+  readonly local: { readonly address: IpAddress };
+  /** In file order; names are unique. */
+  readonly connections: readonly Connection[];
+  readonly log: { readonly level: LogLevel; readonly format: 'text' | 'json' };
+  readonly controlSocket: string;
+  readonly stateDir: string;
+  readonly ports: { readonly ike: number; readonly natT: number };
+  readonly cookieThreshold: number;
+  readonly limits: { readonly halfOpen: number; readonly ikeSasPerPeer: number };
+  readonly retransmit: { readonly timeoutMs: number; readonly tries: number; readonly base: number };
+}
