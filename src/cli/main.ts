@@ -3,7 +3,6 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { versionCommand } from './commands/version.ts';
 import { decodeCommand } from './commands/decode.ts';
-import { decodeCommand } from './commands/decode.ts';
 import { checkCommand } from './commands/check.ts';
 
 export function buildCli(argv: string[]) {
@@ -13,7 +12,6 @@ export function buildCli(argv: string[]) {
       '$0 <command> [options]\n\nIKEv2 daemon for Linux XFRM: site-to-site IPsec tunnels configured in YAML.',
     )
     .command(versionCommand)
-    .command(decodeCommand)
     .command(decodeCommand)
     .command(checkCommand)
     .demandCommand(1, 'Give a command; see the list above.')
