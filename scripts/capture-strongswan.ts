@@ -243,14 +243,14 @@ interface Payload {
   body: Buffer;
 }
 
-/** Walks a generic payload chain (RFC 7296 §3.2); an SK payload (46) ends it, `inner` is its Next Payload. */
+/** Walks a payload chain (RFC 7296 §3.2); SK (46) or SKF (53) ends it, `inner` is its Next Payload. */
 function payloads(first: number, buf: Buffer): { list: Payload[]; inner?: number } {
   const list: Payload[] = [];
   let type = first;
   for (let off = 0; type !== 0 && off + 4 <= buf.length;) {
     const len = buf.readUInt16BE(off + 2);
     list.push({ type, body: buf.subarray(off + 4, off + len) });
-    if (type === 46) return { list, inner: buf[off]! };
+    if (type === 46 || type === 53) return { list, inner: buf[off]! };
     type = buf[off]!;
     off += len;
   }
@@ -266,7 +266,8 @@ const hex = (b: Buffer | undefined): string | undefined => b?.toString('hex');
 
 function connection(s: Scenario, side: 'i' | 'r'): SwanConnection {
   const i = side === 'i';
-  const auth = s.auth === 'psk' ? 'psk' : s.auth === 'ecdsa' ? 'pubkey' : 'rsa/pss-sha256';
+  // RSA-PSS via charon.rsa_pss (auth = rsa/pss-... would also demand PSS-signed certificates).
+  const auth = s.auth === 'psk' ? 'psk' : 'pubkey';
   return {
     name: 'lab',
     localAddrs: [i ? I_ADDR : R_ADDR],
@@ -381,6 +382,7 @@ async function capture(s: Scenario, outDir: string): Promise<void> {
           secrets,
           files,
           logLevels,
+          extraCharonConf: s.auth === 'rsa-pss' ? '  rsa_pss = yes' : '',
         }),
       );
     }
@@ -412,7 +414,7 @@ async function capture(s: Scenario, outDir: string): Promise<void> {
     console.log(`${s.name}: ${(vec.messages as unknown[]).length} messages`);
   } finally {
     await stopDump?.();
-    for (const c of charons) await c.stop();
+    for (const c of charons) await c.stop({ keep: process.env.SWCAP_KEEP === '1' });
     a.delete();
     b.delete();
     rmSync(tmp, { recursive: true, force: true });
@@ -469,7 +471,8 @@ function toMessages(pkts: readonly Packet[], plains: Map<string, string>): Messa
       hex: d.toString('hex'),
     };
     const pl = payloads(d[16]!, d.subarray(28));
-    const sk = find(pl.list, 46);
+    // SK (46), or SKF (53) whose body starts with Fragment Number and Total Fragments (RFC 7383 §2.5)
+    const sk = find(pl.list, 46) ?? find(pl.list, 53)?.subarray(4);
     if (sk) {
       const body = sk.toString('hex');
       for (const [ivCt, plain] of plains) if (body.startsWith(ivCt)) m.plain = plain;
