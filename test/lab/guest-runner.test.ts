@@ -1,0 +1,82 @@
+// The guest-kernel runner itself: the newc writer checked by an independent reader (busybox cpio),
+// option validation, and real boots: exit status, output, env, cwd, and the kill on timeout.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GuestError, runInGuest, runOnHost, stage2Script } from '../../src/lab/guest.ts';
+import { S_IFDIR, S_IFLNK, S_IFREG, buildInitramfs, writeCpio } from '../../src/lab/initramfs.ts';
+
+const isRoot = process.getuid?.() === 0;
+
+test('writeCpio output is read back by busybox cpio, names, modes and bytes intact', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ikw-cpio-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const odd = Uint8Array.from({ length: 1001 }, (_, i) => (i * 13) & 0xff); // forces padding
+  const archive = writeCpio([
+    { name: 'd', mode: S_IFDIR | 0o750 },
+    { name: 'd/odd.bin', mode: S_IFREG | 0o640, data: odd },
+    { name: 'init', mode: S_IFREG | 0o755, data: Buffer.from('#!/bin/sh\n') },
+    { name: 'link', mode: S_IFLNK | 0o777, data: Buffer.from('init') },
+  ]);
+  assert.equal(archive.length % 4, 0);
+  writeFileSync(join(dir, 'a.cpio'), archive);
+  const list = spawnSync('busybox', ['cpio', '-t', '-F', 'a.cpio'], { cwd: dir, encoding: 'utf8' });
+  assert.equal(list.status, 0, list.stderr);
+  assert.deepEqual(list.stdout.trim().split('\n'), ['d', 'd/odd.bin', 'init', 'link']);
+  const x = spawnSync('busybox', ['cpio', '-i', '-d', '-F', 'a.cpio'], { cwd: dir, encoding: 'utf8' });
+  assert.equal(x.status, 0, x.stderr);
+  assert.deepEqual(new Uint8Array(readFileSync(join(dir, 'd/odd.bin'))), odd);
+  assert.equal(readFileSync(join(dir, 'link'), 'utf8'), '#!/bin/sh\n', 'symlink resolves to init');
+  assert.throws(() => writeCpio([{ name: '/abs', mode: S_IFREG }]), { code: 'INITRAMFS_ERROR' });
+});
+
+test('bad runner options are refused with GUEST_BAD_OPTION', () => {
+  const bad = { code: 'GUEST_BAD_OPTION' };
+  assert.throws(() => stage2Script({ command: ['true'], script: 'true' }, '/tmp/x'), bad);
+  assert.throws(() => stage2Script({}, '/tmp/x'), bad);
+  assert.throws(() => stage2Script({ command: [] }, '/tmp/x'), bad);
+  assert.throws(() => stage2Script({ script: 'true', env: { 'A B': '1' } }, '/tmp/x'), bad);
+});
+
+test('runOnHost has the same result shape: status, stdout, stderr, env with quotes', async () => {
+  const r = await runOnHost({ script: 'echo "$V"; echo e >&2; exit 3', env: { V: "it's" } });
+  assert.deepEqual([r.status, r.stdout, r.stderr, r.where], [3, "it's\n", 'e\n', 'host']);
+});
+
+test(
+  'runInGuest runs the command in the guest kernel with cwd and env, returns status and output',
+  {
+    skip: !isRoot && 'needs root',
+  },
+  async () => {
+    const { kernelVersion } = buildInitramfs();
+    const script = 'echo "$V"; pwd; uname -r; test -d /proc/sys/net/ipv4 && echo proc; echo oops >&2; exit 7';
+    const r = await runInGuest({
+      command: ['/bin/sh', '-c', script],
+      cwd: '/usr/share',
+      env: { V: "a 'quoted' value" },
+      timeoutMs: 180_000,
+    });
+    assert.equal(r.where, 'guest');
+    assert.equal(r.status, 7, r.console);
+    assert.deepEqual(r.stdout.split('\n'), ["a 'quoted' value", '/usr/share', kernelVersion, 'proc', '']);
+    assert.equal(r.stderr, 'oops\n');
+    assert.ok(r.bootMs > 0 && r.bootMs < r.wallMs, `boot ${r.bootMs} ms within wall ${r.wallMs} ms`);
+    assert.equal(existsSync(r.outputDir), false, 'temporary results dir removed');
+  },
+);
+
+test('runInGuest kills qemu on timeout and says so', { skip: !isRoot && 'needs root' }, async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'ikw-gto-'));
+  t.after(() => rmSync(out, { recursive: true, force: true }));
+  await assert.rejects(runInGuest({ command: ['sleep', '600'], timeoutMs: 1500, outputDir: out }), (e) => {
+    assert.ok(e instanceof GuestError);
+    assert.equal(e.code, 'GUEST_TIMEOUT');
+    return true;
+  });
+  const left = spawnSync('pgrep', ['-f', `ikw.out=${out}`], { encoding: 'utf8' });
+  assert.equal(left.stdout.trim(), '', 'no qemu left running');
+});
