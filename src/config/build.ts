@@ -79,7 +79,7 @@ function buildConnection(
   const { r } = ctx;
   const path = `connections.${name}`;
   const localAddress = (c.localAddress as IpAddress | undefined) ?? globalLocal;
-  const remote = c.remote as IpAddress | 'any' | undefined;
+  let remote = c.remote as IpAddress | 'any' | undefined;
   if (remote !== undefined && remote !== 'any' && remote.family !== localAddress.family) {
     const where = c.localAddress !== undefined ? `local-address` : 'local.address';
     const msg = `${remote.address} is IPv${remote.family} but ${where} ${localAddress.address} is IPv${localAddress.family}`;
@@ -90,6 +90,7 @@ function buildConnection(
       msg,
       'set local-address of the same family for this connection',
     );
+    remote = undefined; // reported; the checks that depend on it would only repeat it
   }
   const auth = buildAuth(ctx, c.auth as Raw | undefined, `${path}.auth`);
   const mode = c.mode as Connection['mode'];

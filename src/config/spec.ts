@@ -3,6 +3,8 @@
 // (kebab-case); the walker hands the builder camelCase. Defaults are written as a user would write
 // them in YAML and go through the same parser as user input.
 
+import type { ConfigErrorCode } from './errors.ts';
+
 interface Base {
   readonly description: string;
 }
@@ -11,6 +13,8 @@ export interface ObjectSpec extends Base {
   readonly fields: Readonly<Record<string, Field>>;
   /** Exactly one of these keys must be present (a tagged choice such as psk | cert). */
   readonly exactlyOne?: readonly string[];
+  /** The problem to report when a plain value stands where this map belongs. */
+  readonly scalarError?: { readonly code: ConfigErrorCode; readonly message: string; readonly hint: string };
 }
 export interface MapSpec extends Base {
   readonly kind: 'map';
@@ -66,6 +70,11 @@ const secretRef: ObjectSpec = {
     'Where a secret lives: a file (mode 600, relative paths resolve from the config file directory) or an ' +
     'environment variable. Text as is; "0x..." is hex, "0s..." is base64.',
   exactlyOne: ['file', 'env', 'insecure-inline'],
+  scalarError: {
+    code: 'E_SECRET',
+    message: 'an inline secret is refused (config files get copied, backed up and pasted)',
+    hint: 'put it in a file (chmod 600) and write psk: { file: <path> }, or use psk: { env: <NAME> }',
+  },
   fields: {
     file: path('File holding the secret; must not be readable by group or others (chmod 600).'),
     env: {

@@ -111,7 +111,10 @@ export class Walker {
 
   private object(spec: ObjectSpec, node: unknown, path: string, at: Pos): Raw | undefined {
     if (node !== undefined && !isMap(node)) {
-      this.typeError(node, path, at, 'a map of settings (key: value)');
+      if (spec.scalarError !== undefined && isScalar(node)) {
+        const e = spec.scalarError;
+        this.r.add(e.code, at, path, e.message, e.hint);
+      } else this.typeError(node, path, at, 'a map of settings (key: value)');
       return undefined;
     }
     const out: Raw = {};
@@ -363,7 +366,11 @@ export class Walker {
         return take(parseMark(v));
       case 'proposal': {
         const c = checkProposal(v, spec.for);
-        if (!c.ok) return fail(c.message ?? 'bad proposal', c.hint ?? '');
+        if (!c.ok) {
+          const { path, at } = where();
+          this.r.add('E_PROPOSAL', at, path, c.message ?? 'bad proposal', c.hint ?? '');
+          return undefined;
+        }
         if (c.weak.length > 0) {
           const { path, at } = where();
           const msg = `proposal "${v}" uses weak or deprecated ${c.weak.join(', ')} (RFC 8247, RFC 8221)`;
