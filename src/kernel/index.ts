@@ -11,3 +11,5 @@ export {
   IKE_BYPASS_PRIORITY,
   type IkeBypassOptions,
 } from './bypass.ts';
+export { enableEspInUdp, espInUdpMode } from './natt.ts';
+export { openRtnl, type Rtnl, type RouteParams } from './rtnl.ts';
