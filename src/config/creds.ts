@@ -122,8 +122,8 @@ function readCert(r: Reporter, file: string, path: string): X509Certificate | un
   try {
     return new X509Certificate(readFileSync(file));
   } catch (e) {
-    const why =
-      (e as { code?: string }).code?.startsWith('E') === true ? errText(e) : 'not a PEM certificate';
+    const code = (e as { code?: string }).code ?? '';
+    const why = code.startsWith('ERR_') || code === '' ? 'not a PEM certificate' : errText(e);
     r.add(
       'E_CREDENTIAL',
       r.at(path),
