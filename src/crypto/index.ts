@@ -1,0 +1,29 @@
+// Public surface of the crypto layer (transforms, key schedule, key exchange, SK protection, AUTH).
+export { CryptoError, type CryptoErrorCode } from './errors.ts';
+export { wipe, KeyContainer, Secret } from './secret.ts';
+export { prf, prfPlus, HASH_LEN, type HashName } from './prf.ts';
+export * from './registry.ts';
+export {
+  skeyseed,
+  rekeySkeyseed,
+  deriveIkeSaKeys,
+  deriveChildSaKeys,
+  keyLengths,
+  IkeSaKeys,
+  ChildSaKeys,
+  type KeyLengths,
+} from './derive.ts';
+export { createKeyExchange, importKeyExchange, type KeyExchange } from './ke.ts';
+export { KeyExchangePool, type KeyExchangePoolOptions } from './pool.ts';
+export { createSkCipher, type SkCipher, type SkTransforms, type SkKeys } from './sk.ts';
+export { KEY_PAD, pskAuth, verifyPskAuth, signedOctets, type SignedOctetsInput } from './auth.ts';
+export {
+  signAuth,
+  verifyAuth,
+  signLegacy,
+  verifyLegacy,
+  algorithmIdentifier,
+  parseAlgorithmIdentifier,
+  type SignatureScheme,
+  type VerifyOptions,
+} from './signature.ts';
