@@ -6,6 +6,7 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:
 import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { createSkCipher, type SkTransforms } from '../../src/crypto/sk.ts';
+import type { SkCipher as CodecSkCipher } from '../../src/codec/protect.ts';
 import { EncrId, IntegId } from '../../src/codec/iana.ts';
 import { throwsCode, toHex } from './util.ts';
 
@@ -195,4 +196,11 @@ test('bad transform/key combinations are typed errors and ciphers never print ke
   );
   const { out } = make(SUITES[0]!);
   assert.match(inspect(out), /redacted/);
+});
+
+test('the SkCipher satisfies the codec SkCipher contract (src/codec/protect.ts)', () => {
+  const c: CodecSkCipher = make(SUITES[2]!).out; // compile-time check of the structural interface
+  const aad = randomBytes(32);
+  assert.equal(c.sealedLength(3), 8 + 3 + 1 + 16);
+  assert.equal(toHex(c.open(aad, c.seal(aad, Uint8Array.of(1, 2, 3)))), '010203');
 });
