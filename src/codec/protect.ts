@@ -31,15 +31,16 @@ function protectionError(detail: string): CodecError {
 /** Lays out header + SK/SKF (body zero) and seals `plain` into it; one allocation. */
 function seal(
   header: IkeHeaderFields,
+  kind: 'SK' | 'SKF',
   make: (body: Uint8Array) => SkPayload | SkfPayload,
   plain: Uint8Array,
   cipher: SkCipher,
 ): Uint8Array {
   const bodyLen = cipher.sealedLength(plain.length);
-  const headLen = HEADER_LENGTH + (make(new Uint8Array(0)).kind === 'SK' ? SK_HEADER : SKF_HEADER);
+  const headLen = HEADER_LENGTH + (kind === 'SK' ? SK_HEADER : SKF_HEADER);
   const bytes = new Uint8Array(headLen + bodyLen);
   const w = new Writer(bytes);
-  const sk = make(bytes.subarray(headLen)); // body view: writing it copies zeros onto itself
+  const sk = make(bytes.subarray(headLen)); // body is a view of the output: written in place, sealed below
   writeChain(w, HEADER_LENGTH, [sk]);
   writeHeader(w, header, sk.kind === 'SK' ? PayloadType.SK : PayloadType.SKF, bytes.length);
   const body = cipher.seal(bytes.subarray(0, headLen), plain);
@@ -57,7 +58,13 @@ export function encodeProtected(
   cipher: SkCipher,
 ): Uint8Array {
   const plain = encodePayloads(inner);
-  return seal(header, (body) => ({ kind: 'SK', innerFirst: plain.firstType, body }), plain.bytes, cipher);
+  return seal(
+    header,
+    'SK',
+    (body) => ({ kind: 'SK', innerFirst: plain.firstType, body }),
+    plain.bytes,
+    cipher,
+  );
 }
 
 function lastEncrypted(msg: IkeMessage): SkPayload | SkfPayload {
@@ -188,6 +195,7 @@ export function encodeFragments(
   return pieces.map((piece, i) =>
     seal(
       header,
+      'SKF',
       (body) => ({
         kind: 'SKF',
         innerFirst: i === 0 ? plain.firstType : PayloadType.NONE,
