@@ -20,13 +20,17 @@ function bad(what: string, value: string, why: string): KernelError {
   return KernelError.invalid('address', what, `${JSON.stringify(value)}: ${why}`);
 }
 
+const V4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
 /** Parses an IPv4 or IPv6 address (no prefix). */
 export function parseAddr(s: string, what = 'address'): Addr {
   const bytes = new Uint8Array(16);
-  if (isIPv4(s)) {
-    s.split('.').forEach((p, i) => (bytes[i] = Number(p)));
-    return { family: AF_INET, bytes };
+  const m = V4.exec(s);
+  if (m) {
+    for (let i = 0; i < 4; i++) bytes[i] = Number(m[i + 1]);
+    if (bytes.subarray(0, 4).join('.') === s) return { family: AF_INET, bytes }; // rejects 256, 01
   }
+  if (isIPv4(s)) throw bad(what, s, 'not a canonical IPv4 address');
   if (!isIPv6(s) || s.includes('%')) throw bad(what, s, 'not an IPv4 or IPv6 address');
   let text = s;
   // Embedded IPv4 in the last 32 bits (::ffff:192.0.2.1).

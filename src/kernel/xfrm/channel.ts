@@ -48,8 +48,9 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>;
 }
 
-/** Most messages per sendmsg in the pipelined path (bounded so ACKs fit the receive buffer). */
+/** Bounds of one sendmsg in the pipelined path. */
 const MAX_BATCH_BYTES = 64 * 1024;
+const MAX_BATCH_MSGS = 256;
 
 export class NetlinkChannel {
   private seq = Math.floor(Math.random() * 0x7fffffff);
@@ -72,37 +73,45 @@ export class NetlinkChannel {
   }
 
   /**
-   * Sends all requests packed into as few sendmsg calls as possible (64 KiB each) and returns one
-   * promise per request. The kernel handles the messages of one datagram in order.
+   * Sends all requests packed into few sendmsg calls (chunks of at most 64 KiB / 256 messages) and
+   * returns one promise per request. The kernel handles the messages of one datagram in order and
+   * answers each by its seq. At most two chunks are in flight, so the ACKs of a large batch never
+   * overrun a default-sized receive buffer (a lost ACK would look like a timeout).
    */
   pipeline(reqs: readonly ChannelRequest[]): Promise<NlMsg[]>[] {
-    const promises: Promise<NlMsg[]>[] = [];
-    let chunk: Uint8Array[] = [];
-    let chunkSeqs: number[] = [];
+    const chunks: { data: Uint8Array[]; promises: Promise<NlMsg[]>[]; seqs: number[] }[] = [];
+    let cur: (typeof chunks)[number] | undefined;
     let size = 0;
-    const flush = (): void => {
-      if (!chunk.length) return;
-      const seqs = chunkSeqs;
-      this.transport.send(chunk.length === 1 ? chunk[0]! : concat(chunk), (err) => {
-        if (err)
-          for (const s of seqs)
-            this.fail(s, (p) => KernelError.fromErrno(errnoOf(err), p.req.name, p.req.object, 'send failed'));
-      });
-      chunk = [];
-      chunkSeqs = [];
-      size = 0;
-    };
+    const promises: Promise<NlMsg[]>[] = [];
     for (const req of reqs) {
       const seq = this.nextSeq();
       const flags = NLM_F_REQUEST | (req.dump ? NLM_F_DUMP : NLM_F_ACK) | (req.flags ?? 0);
       const msg = encodeNlMsg(req.type, flags, seq, req.payload);
-      promises.push(this.register(seq, req));
-      if (size + msg.length > MAX_BATCH_BYTES) flush();
-      chunk.push(msg);
-      chunkSeqs.push(seq);
+      if (!cur || size + msg.length > MAX_BATCH_BYTES || cur.data.length >= MAX_BATCH_MSGS) {
+        cur = { data: [], promises: [], seqs: [] };
+        chunks.push(cur);
+        size = 0;
+      }
+      const p = this.register(seq, req);
+      promises.push(p);
+      cur.data.push(msg);
+      cur.promises.push(p);
+      cur.seqs.push(seq);
       size += msg.length;
     }
-    flush();
+    const send = (i: number): void => {
+      const c = chunks[i];
+      if (!c || this.closed) return;
+      this.transport.send(c.data.length === 1 ? c.data[0]! : concat(c.data), (err) => {
+        if (err)
+          for (const s of c.seqs)
+            this.fail(s, (p) => KernelError.fromErrno(errnoOf(err), p.req.name, p.req.object, 'send failed'));
+      });
+      // When chunk i is answered, chunk i + 2 goes out (two in flight).
+      void Promise.allSettled(c.promises).then(() => send(i + 2));
+    };
+    send(0);
+    send(1);
     return promises;
   }
 
