@@ -98,3 +98,23 @@ test('proposals: tokens map to IANA ids; impossible combinations are refused', (
   assert.match(no('sha256', 'esp'), /names no encryption/);
   assert.equal(checkProposal('aes256gcm16-prfsha256-x2519', 'ike').hint, 'did you mean "x25519"?');
 });
+
+test('every token the config accepts is also understood by the engine parser (src/ike/proposal-string.ts)', async () => {
+  const { parseProposals } = await import('../../src/ike/proposal-string.ts');
+  const { PROPOSAL_TOKENS } = await import('../../src/config/proposals-tokens.ts');
+  for (const [word, tok] of Object.entries(PROPOSAL_TOKENS)) {
+    const s =
+      tok.kind === 'encr'
+        ? `${word}-${tok.aead === true ? 'prfsha256' : 'sha256'}-x25519`
+        : tok.kind === 'integ'
+          ? `aes256-${word}-x25519`
+          : tok.kind === 'prf'
+            ? `aes256gcm16-${word}-x25519`
+            : tok.kind === 'ke'
+              ? `aes256gcm16-prfsha256-${word}`
+              : `aes256gcm16-${word}`;
+    const kind = tok.kind === 'esn' || word === 'null' ? 'esp' : 'ike';
+    assert.ok(checkProposal(s, kind).ok, s);
+    assert.doesNotThrow(() => parseProposals(s, kind), s);
+  }
+});
