@@ -24,11 +24,13 @@ export function ikeBypassPolicies(opts: IkeBypassOptions): PolicyParams[] {
   const out: PolicyParams[] = [];
   const priority = opts.priority ?? IKE_BYPASS_PRIORITY;
   for (const a of opts.addresses) {
-    const any = parseAddr(a, 'bypass address').family === 2 ? '0.0.0.0/0' : '::/0';
+    const v4 = parseAddr(a, 'bypass address').family === 2;
+    const any = v4 ? '0.0.0.0/0' : '::/0';
+    const host = `${a}/${v4 ? 32 : 128}`; // explicit, so it equals what the kernel reports back
     for (const port of opts.ports ?? [500, 4500]) {
       const base = { action: 'allow' as const, priority, templates: [] };
-      out.push({ ...base, dir: 'in', selector: { src: any, dst: a, proto: UDP, dport: port } });
-      out.push({ ...base, dir: 'out', selector: { src: a, dst: any, proto: UDP, sport: port } });
+      out.push({ ...base, dir: 'in', selector: { src: any, dst: host, proto: UDP, dport: port } });
+      out.push({ ...base, dir: 'out', selector: { src: host, dst: any, proto: UDP, sport: port } });
     }
   }
   return out;
