@@ -25,6 +25,30 @@ export const COUNTER_NAMES = [
   'ike.request_sent',
   'ike.response_sent',
   'ike.give_up', // retransmissions exhausted; the IKE SA is dead (RFC 7296 §2.4)
+  // src/ike/engine: the cheap receive path, before any DH or decryption (ARCHITECTURE principle 6).
+  'ike.drop_too_long', // larger than the engine's maxPacket
+  'ike.drop_bad_header', // major version not 2, or the header does not decode (RFC 7296 §2.5, §3.1)
+  'ike.drop_malformed', // the payload chain does not decode
+  'ike.drop_rules', // payloads not allowed in this exchange (src/codec/rules.ts), unauthenticated
+  'ike.drop_unknown_spi', // no IKE SA with this SPI (RFC 7296 §2.21.4: we stay silent)
+  'ike.drop_unexpected_exchange', // e.g. an IKE_AUTH before IKE_SA_INIT finished, or a response to no request
+  'ike.drop_half_open_limit', // too many half-open SAs, even with cookies
+  'ike.drop_no_connection', // no connection configured for these addresses
+  'ike.drop_bad_cookie', // a COOKIE that was not ours or has expired (RFC 7296 §2.6)
+  'ike.drop_decrypt_failed', // SK/SKF integrity check failed: unauthenticated garbage
+  'ike.drop_fragment', // an SKF that cannot belong to the message being reassembled (RFC 7383 §2.6)
+  'ike.drop_reassembly_limit', // a fragmented message above the memory bounds
+  'ike.drop_response_in_progress', // a duplicate response while the first copy is processed
+  'ike.cookie_sent', // RFC 7296 §2.6: answered with a COOKIE instead of creating state
+  'ike.invalid_ke_sent', // RFC 7296 §1.2: answered INVALID_KE_PAYLOAD
+  'ike.error_notify_sent', // an exchange answered with an error notify
+  'ike.fragments_sent',
+  'ike.fragments_received',
+  'ike.sa_established',
+  'ike.sa_failed',
+  'ike.auth_failed',
+  'ike.child_installed',
+  'ike.child_failed',
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

@@ -8,7 +8,13 @@ export type IkeErrorCode =
   | 'ERR_INVALID_KE_PAYLOAD'
   | 'ERR_PROPOSAL_SYNTAX'
   | 'ERR_TS_UNACCEPTABLE'
-  | 'ERR_TS_SYNTAX';
+  | 'ERR_TS_SYNTAX'
+  | 'ERR_AUTHENTICATION_FAILED'
+  | 'ERR_INVALID_SYNTAX'
+  | 'ERR_PEER_ERROR'
+  | 'ERR_TIMEOUT'
+  | 'ERR_NO_CONNECTION'
+  | 'ERR_KERNEL';
 
 export class IkeError extends Error {
   override readonly name: string = 'IkeError';
@@ -81,5 +87,32 @@ export class TsSyntaxError extends IkeError {
     reason: string,
   ) {
     super('ERR_TS_SYNTAX', `${reason}: "${input}"`);
+  }
+}
+
+/** RFC 7296 §2.21.2: the peer could not be authenticated; the IKE SA is deleted. */
+export class AuthenticationFailedError extends IkeError {
+  override readonly name = 'AuthenticationFailedError';
+  constructor(message: string) {
+    super('ERR_AUTHENTICATION_FAILED', message, NotifyType.AUTHENTICATION_FAILED);
+  }
+}
+
+/** RFC 7296 §2.21.3: a message that is syntactically wrong after it authenticated. */
+export class InvalidSyntaxError extends IkeError {
+  override readonly name = 'InvalidSyntaxError';
+  constructor(message: string) {
+    super('ERR_INVALID_SYNTAX', message, NotifyType.INVALID_SYNTAX);
+  }
+}
+
+/** The peer answered with an error notify (RFC 7296 §3.10.1); `notifyType` says which. */
+export class PeerError extends IkeError {
+  override readonly name = 'PeerError';
+  constructor(
+    readonly notifyType: number,
+    message: string,
+  ) {
+    super('ERR_PEER_ERROR', message);
   }
 }

@@ -1,0 +1,96 @@
+// A Child SA (RFC 7296 §1.3, §2.17): one pair of ESP SAs with its traffic selectors, keys and kernel
+// state. Created by the child-create task, installed through the Kernel interface (kernel-install.ts).
+import type { ChildSaKeys, EncrSpec, IntegAlgorithm } from '../crypto/index.ts';
+import type { Kernel } from '../kernel/types.ts';
+import type { Logger } from './logger.ts';
+import type { Proposal } from './proposals.ts';
+import { CHILD_TRANSITIONS, StateMachine, type ChildSaState } from './state.ts';
+import type { TrafficSelector } from './ts.ts';
+import { installChildSa, uninstallChildSa, type InstallContext } from './kernel-install.ts';
+import { formatTs } from './ts.ts';
+
+export interface ChildSaInit {
+  readonly id: number;
+  readonly name: string;
+  readonly reqid: number;
+  /** Our inbound SPI, allocated with Kernel.allocSpi (a larval SA until installed). */
+  readonly spiIn: number;
+  /** Our address: where the larval inbound SA lives until install (for cleanup on failure). */
+  readonly localAddr: string;
+  readonly mark?: { readonly value: number; readonly mask: number };
+  readonly logger: Logger;
+}
+
+export class ChildSa {
+  readonly id: number;
+  readonly name: string;
+  readonly reqid: number;
+  readonly spiIn: number;
+  readonly #larval: {
+    readonly dst: string;
+    readonly mark?: { readonly value: number; readonly mask: number };
+  };
+  spiOut = 0;
+  mode: 'tunnel' | 'transport' = 'tunnel';
+  proposal: Proposal | undefined;
+  encr: EncrSpec | undefined;
+  integ: IntegAlgorithm | undefined;
+  esn = false;
+  /** Our side's and the peer's selectors after narrowing (RFC 7296 §2.9). */
+  localTs: readonly TrafficSelector[] = [];
+  remoteTs: readonly TrafficSelector[] = [];
+  keys: ChildSaKeys | undefined;
+  /** True when we initiated the exchange that created this Child SA (key direction, §2.17). */
+  initiator = false;
+  /** What was installed, for removal (kept after install: addresses may change later). */
+  installed: InstallContext | undefined;
+  readonly #state: StateMachine<ChildSaState>;
+
+  constructor(init: ChildSaInit) {
+    this.id = init.id;
+    this.name = init.name;
+    this.reqid = init.reqid;
+    this.spiIn = init.spiIn;
+    this.#larval = { dst: init.localAddr, ...(init.mark ? { mark: init.mark } : {}) };
+    this.#state = new StateMachine<ChildSaState>(
+      'created',
+      CHILD_TRANSITIONS,
+      `CHILD_SA ${init.name}{${init.id}}`,
+      init.logger,
+    );
+  }
+
+  get state(): ChildSaState {
+    return this.#state.state;
+  }
+  setState(s: ChildSaState): void {
+    this.#state.set(s);
+  }
+
+  /** Inbound SA first, then outbound, then policies (RFC 4301 §4.4: never a policy without its SA). */
+  async install(kernel: Kernel, ctx: InstallContext): Promise<void> {
+    this.setState('installing');
+    await installChildSa(kernel, this, ctx);
+    this.installed = ctx;
+    this.setState('installed');
+    // The kernel holds its own copy now; ours is only needed for rekeying-from-scratch, never again.
+    this.keys?.destroy();
+  }
+
+  /** Removes policies and SAs (errors for already missing objects are ignored) and wipes keys. */
+  async destroy(kernel: Kernel): Promise<void> {
+    if (this.state === 'destroyed') return;
+    const ctx = this.installed;
+    this.keys?.destroy();
+    this.setState('destroyed');
+    if (ctx) await uninstallChildSa(kernel, this, ctx);
+    else await kernel.deleteSa({ ...this.#larval, spi: this.spiIn, proto: 'esp' }).catch(() => undefined);
+  }
+
+  describe(): string {
+    const l = this.localTs.map(formatTs).join(',');
+    const r = this.remoteTs.map(formatTs).join(',');
+    const spi = (n: number) => n.toString(16).padStart(8, '0');
+    return `${this.name}{${this.id}} ${this.mode} SPIs ${spi(this.spiIn)}_i ${spi(this.spiOut)}_o ${l} === ${r}`;
+  }
+}

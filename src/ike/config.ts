@@ -1,0 +1,92 @@
+// The engine's own connection configuration: a plain typed object the daemon builds from the
+// validated YAML config (src/config/types.ts) and tests build directly. No parsing here.
+import type { Proposal } from './proposals.ts';
+import type { TrafficSelector } from './ts.ts';
+import type { RetransmitPolicy } from './exchange/retransmit.ts';
+import type { Credentials } from './credentials.ts';
+
+/** An IKE identity (RFC 7296 §3.5): type and identification data as on the wire. */
+export interface IkeIdentity {
+  /** IdType value. */
+  readonly type: number;
+  readonly data: Uint8Array;
+}
+
+export type IkeAuthConfig =
+  | { readonly kind: 'psk'; readonly psk: Uint8Array }
+  /** RFC 7427 signatures with certificates; the credentials module holds the private key. */
+  | { readonly kind: 'cert'; readonly credentials: Credentials };
+
+export interface IkeConnection {
+  /** Unique name; IkeSa.name and engine.initiate(name) use it. */
+  readonly name: string;
+  readonly localAddr: string;
+  /** The peer's address, or undefined for a responder-only connection matching any peer. */
+  readonly remoteAddr?: string;
+  readonly localId: IkeIdentity;
+  /** The identity the peer must prove; undefined = accept any (responder). */
+  readonly remoteId?: IkeIdentity;
+  /** RFC 7296 §2.4 / §3.5: send IDr in IKE_AUTH requests (optional IDr). Default false. */
+  readonly sendIdr?: boolean;
+  readonly auth: IkeAuthConfig;
+  /** IKE proposals (protocol IKE), most preferred first (parseProposals(..., 'ike')). */
+  readonly ikeProposals: readonly Proposal[];
+  /** ESP proposals for Child SAs, most preferred first. */
+  readonly espProposals: readonly Proposal[];
+  /** Our side's selectors (TSi when we initiate). */
+  readonly localTs: readonly TrafficSelector[];
+  /** The peer's side (TSr when we initiate). */
+  readonly remoteTs: readonly TrafficSelector[];
+  readonly mode: 'tunnel' | 'transport';
+  /** Child SA lifetimes (ms): soft = rekey time, hard = lifetime (RFC 7296 §2.8). */
+  readonly childRekeyMs?: number;
+  readonly childLifetimeMs?: number;
+  readonly childLifetimeBytes?: bigint;
+  readonly ikeRekeyMs?: number;
+  readonly ikeLifetimeMs?: number;
+  /** RFC 7383: offer and use IKE fragmentation. Default true. */
+  readonly fragmentation?: boolean;
+  /** RFC 3948: force UDP encapsulation by faking a NAT (§2.23 allows it). Default false. */
+  readonly forceEncap?: boolean;
+  readonly replayWindow?: number;
+  /** XFRM mark and interface id for route-based setups. */
+  readonly mark?: { readonly value: number; readonly mask: number };
+  readonly ifId?: number;
+  /** Kernel reqid; default allocated per Child SA by the engine. */
+  readonly reqid?: number;
+  /** Policy priority for the Child SA's policies (lower wins). Default 1000. */
+  readonly policyPriority?: number;
+}
+
+export interface EngineOptions {
+  /** IKE_SA_INIT requests are answered with a COOKIE above this many half-open SAs (RFC 7296 §2.6). */
+  readonly cookieThreshold?: number;
+  /** Hard limit of half-open responder SAs; requests beyond it are dropped. */
+  readonly halfOpenLimit?: number;
+  /** How long a cookie secret lives before rotation (ms). */
+  readonly cookieSecretLifetimeMs?: number;
+  /** Half-open SAs are dropped after this (ms). */
+  readonly halfOpenTimeoutMs?: number;
+  readonly retransmit?: Partial<RetransmitPolicy>;
+  /** RFC 7383 §2.5.1: largest IKE message (header + payloads) before fragmenting. Default 1280. */
+  readonly fragmentSize?: number;
+  /** Largest reassembled message and most fragments we keep per message (bounded memory). */
+  readonly maxReassembly?: number;
+  readonly maxFragments?: number;
+  /** Largest datagram the engine looks at. */
+  readonly maxPacket?: number;
+  /** ESP SPI range (kernel allocSpi). */
+  readonly spiMin?: number;
+  readonly spiMax?: number;
+}
+
+export const ENGINE_DEFAULTS = {
+  cookieThreshold: 128,
+  halfOpenLimit: 4096,
+  cookieSecretLifetimeMs: 120_000,
+  halfOpenTimeoutMs: 30_000,
+  fragmentSize: 1280,
+  maxReassembly: 64 * 1024,
+  maxFragments: 64,
+  maxPacket: 65_535,
+} as const;

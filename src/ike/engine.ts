@@ -1,0 +1,320 @@
+// The engine: owns the IKE SA tables, receives datagrams from a Transport and dispatches them to IKE
+// SAs after the cheap checks (size, header, SPI lookup, half-open limit, cookies), and starts
+// connections. All side effects are injected (transport, kernel, timers, randomness, logger).
+import { randomBytes as nodeRandomBytes } from 'node:crypto';
+import {
+  ExchangeType,
+  HeaderFlag,
+  NotifyType,
+  checkExchangeRules,
+  decodeMessage,
+  encodeMessage,
+  type IkeMessage,
+} from '../codec/index.ts';
+import { KeyExchangePool } from '../crypto/index.ts';
+import type { Kernel } from '../kernel/types.ts';
+import type { PacketPath, Transport } from '../net/transport.ts';
+import { IKE_PORT, NATT_PORT } from '../net/transport.ts';
+import { ENGINE_DEFAULTS, type EngineOptions, type IkeConnection, type IkeIdentity } from './config.ts';
+import { CookieJar } from './cookie.ts';
+import { Counters } from './counters.ts';
+import { IkeError } from './errors.ts';
+import { IkeSa } from './ike-sa.ts';
+import { nullLogger, type Logger } from './logger.ts';
+import type { EngineEvent, EngineServices, ResolvedEngineOptions } from './services.ts';
+import type { TaskRegistry } from './task.ts';
+import { defaultTaskRegistry, initiatorTasks } from './tasks/index.ts';
+import type { TimerQueue } from './timers.ts';
+import { bytesEqual, findNotify, findPayload, hex, notify } from './wire.ts';
+
+export interface EngineInit {
+  readonly transport: Transport;
+  readonly kernel: Kernel;
+  readonly timers: TimerQueue;
+  readonly connections: readonly IkeConnection[];
+  readonly options?: EngineOptions;
+  readonly logger?: Logger;
+  readonly counters?: Counters;
+  readonly pool?: KeyExchangePool;
+  readonly tasks?: TaskRegistry;
+  readonly randomBytes?: (n: number) => Uint8Array;
+  /** The transport's ports (default 500 / 4500). */
+  readonly ports?: { readonly ike: number; readonly natt: number };
+}
+
+const peerKey = (addr: string, spiI: Uint8Array) => `${addr}|${hex(spiI)}`;
+
+export class Engine implements EngineServices {
+  readonly transport: Transport;
+  readonly kernel: Kernel;
+  readonly timers: TimerQueue;
+  readonly counters: Counters;
+  readonly logger: Logger;
+  readonly pool: KeyExchangePool;
+  readonly options: ResolvedEngineOptions;
+  readonly tasks: TaskRegistry;
+  readonly ports: { readonly ike: number; readonly natt: number };
+  readonly #connections = new Map<string, IkeConnection>();
+  /** O(1) lookup by our own SPI (hex). */
+  readonly #bySpi = new Map<string, IkeSa>();
+  /** Responder SAs by the peer's address and SPIi: IKE_SA_INIT retransmissions find their SA. */
+  readonly #byPeerSpi = new Map<string, IkeSa>();
+  readonly #halfOpen = new Set<IkeSa>();
+  readonly #all = new Set<IkeSa>();
+  readonly #listeners = new Set<(e: EngineEvent) => void>();
+  readonly #pending = new Set<Promise<void>>();
+  readonly #cookies: CookieJar;
+  readonly #random: (n: number) => Uint8Array;
+  #reqid = 0;
+  #childId = 0;
+  #closed = false;
+
+  constructor(init: EngineInit) {
+    this.transport = init.transport;
+    this.kernel = init.kernel;
+    this.timers = init.timers;
+    this.counters = init.counters ?? new Counters();
+    this.logger = init.logger ?? nullLogger;
+    this.pool = init.pool ?? new KeyExchangePool({ groups: [], size: 0 });
+    this.options = { ...ENGINE_DEFAULTS, ...init.options };
+    this.tasks = init.tasks ?? defaultTaskRegistry();
+    this.ports = init.ports ?? { ike: IKE_PORT, natt: NATT_PORT };
+    this.#random = init.randomBytes ?? ((n) => new Uint8Array(nodeRandomBytes(n)));
+    for (const c of init.connections) this.addConnection(c);
+    this.#cookies = new CookieJar(() => this.timers.now(), this.#random, this.options.cookieSecretLifetimeMs);
+    this.transport.onReceive((packet, path) => this.#receive(packet, path));
+  }
+
+  addConnection(c: IkeConnection): void {
+    if (this.#connections.has(c.name))
+      throw new IkeError('ERR_NO_CONNECTION', `duplicate connection ${c.name}`);
+    this.#connections.set(c.name, c);
+  }
+  connection(name: string): IkeConnection | undefined {
+    return this.#connections.get(name);
+  }
+
+  // ---- EngineServices ----
+  randomBytes(n: number): Uint8Array {
+    return this.#random(n);
+  }
+  send(packet: Uint8Array, path: PacketPath): void {
+    this.transport.send(packet, path).catch((e: unknown) => {
+      this.logger.log('debug', 'send failed', { error: e instanceof Error ? e.message : String(e) });
+    });
+  }
+  allocReqid(): number {
+    return ++this.#reqid;
+  }
+  nextChildId(): number {
+    return ++this.#childId;
+  }
+  emit(e: EngineEvent): void {
+    if (e.type === 'ike-established') this.#halfOpen.delete(e.sa);
+    for (const l of [...this.#listeners]) l(e);
+  }
+  findByPeerId(conn: IkeConnection, id: IkeIdentity): IkeSa[] {
+    return [...this.#all].filter(
+      (sa) =>
+        sa.config.name === conn.name &&
+        sa.established &&
+        sa.peerId !== undefined &&
+        sa.peerId.type === id.type &&
+        bytesEqual(sa.peerId.data, id.data),
+    );
+  }
+  indexSa(sa: IkeSa): void {
+    this.#all.add(sa);
+    this.#bySpi.set(hex(sa.localSpi), sa);
+    if (!sa.initiator) this.#byPeerSpi.set(peerKey(sa.path.remoteAddr, sa.spiI), sa);
+  }
+  unindexSa(sa: IkeSa): void {
+    this.#all.delete(sa);
+    this.#halfOpen.delete(sa);
+    if (this.#bySpi.get(hex(sa.localSpi)) === sa) this.#bySpi.delete(hex(sa.localSpi));
+    for (const [k, v] of this.#byPeerSpi) if (v === sa) this.#byPeerSpi.delete(k);
+  }
+
+  // ---- public API ----
+  /** Subscribes to engine events; returns the unsubscribe function. */
+  onEvent(listener: (e: EngineEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+  /** Every live IKE SA. */
+  sas(): IkeSa[] {
+    return [...this.#all];
+  }
+  /** The live IKE SAs of a connection ("get an IkeSa by name"). */
+  sasOf(name: string): IkeSa[] {
+    return this.sas().filter((sa) => sa.config.name === name);
+  }
+  /** O(1): the IKE SA whose own SPI is `spi`. */
+  findBySpi(spi: Uint8Array): IkeSa | undefined {
+    return this.#bySpi.get(hex(spi));
+  }
+  get halfOpenCount(): number {
+    return this.#halfOpen.size;
+  }
+
+  /** Starts a connection as initiator: IKE_SA_INIT, then IKE_AUTH with the first Child SA. */
+  initiate(name: string): IkeSa {
+    const config = this.#connections.get(name);
+    if (!config?.remoteAddr)
+      throw new IkeError('ERR_NO_CONNECTION', `no connection ${name} with a peer address`);
+    const sa = new IkeSa({
+      services: this,
+      config,
+      initiator: true,
+      spiI: this.#newSpi(),
+      path: {
+        localAddr: config.localAddr,
+        localPort: this.ports.ike,
+        remoteAddr: config.remoteAddr,
+        remotePort: IKE_PORT,
+      },
+    });
+    this.indexSa(sa);
+    for (const t of initiatorTasks(sa)) sa.tasks.queue(t);
+    this.run(sa, () => sa.tasks.initiate());
+    return sa;
+  }
+
+  /** Runs work on an SA in its serial order, tracked by idle(). */
+  run(sa: IkeSa, fn: () => Promise<void>): void {
+    this.#track(sa.tasks.serialize(fn));
+  }
+
+  /** Resolves once no message processing or task work is in flight (tests, shutdown). */
+  async idle(): Promise<void> {
+    for (let i = 0; i < 1000 && this.#pending.size > 0; i++) await Promise.allSettled([...this.#pending]);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const sa of this.sas()) await sa.destroy();
+    await this.idle();
+    this.#cookies.destroy();
+  }
+
+  #track(p: Promise<void>): void {
+    this.#pending.add(p);
+    void p.finally(() => this.#pending.delete(p));
+  }
+
+  /** RFC 7296 §2.6: SPIs are random 8 octets, never zero, unique here. */
+  #newSpi(): Uint8Array {
+    for (let i = 0; i < 16; i++) {
+      const spi = this.#random(8);
+      if (spi.some((b) => b !== 0) && !this.#bySpi.has(hex(spi))) return spi;
+    }
+    throw new IkeError('ERR_NO_CONNECTION', 'no unique IKE SPI found');
+  }
+
+  #drop(reason: Parameters<Counters['inc']>[0]): void {
+    this.counters.inc(reason);
+  }
+
+  /** The cheap receive path: nothing here costs a DH, a signature or a decryption. */
+  #receive(packet: Uint8Array, path: PacketPath): void {
+    if (this.#closed) return;
+    if (packet.length > this.options.maxPacket) return this.#drop('ike.drop_too_long');
+    // RFC 7296 §3.1: fixed header fields, read before any payload parsing.
+    const dv = new DataView(packet.buffer, packet.byteOffset, packet.length);
+    if (packet[17]! >> 4 !== 2 || dv.getUint32(24) !== packet.length)
+      return this.#drop('ike.drop_bad_header');
+    const exchange = packet[18]!;
+    const flags = packet[19]!;
+    const spiI = packet.subarray(0, 8);
+    const spiR = packet.subarray(8, 16);
+    const response = (flags & HeaderFlag.RESPONSE) !== 0;
+    const fromInitiator = (flags & HeaderFlag.INITIATOR) !== 0;
+    let sa: IkeSa | undefined;
+    if (exchange === ExchangeType.IKE_SA_INIT && !response) {
+      if (!fromInitiator || spiR.some((b) => b !== 0)) return this.#drop('ike.drop_bad_header');
+      sa = this.#byPeerSpi.get(peerKey(path.remoteAddr, spiI));
+      if (!sa) return this.#newResponder(packet, path);
+    } else {
+      sa = this.#bySpi.get(hex(fromInitiator ? spiR : spiI));
+      // The I flag must say the peer has the other role (RFC 7296 §3.1).
+      if (!sa || sa.initiator === fromInitiator) return this.#drop('ike.drop_unknown_spi');
+    }
+    const msg = this.#decode(packet);
+    if (!msg) return;
+    const target = sa;
+    this.run(target, () => target.tasks.receive(packet, msg, path));
+  }
+
+  #decode(packet: Uint8Array): IkeMessage | undefined {
+    try {
+      return decodeMessage(packet);
+    } catch {
+      this.#drop('ike.drop_malformed');
+      return undefined;
+    }
+  }
+
+  #findResponderConnection(path: PacketPath): IkeConnection | undefined {
+    for (const c of this.#connections.values()) {
+      if (c.localAddr !== path.localAddr) continue;
+      if (c.remoteAddr === undefined || c.remoteAddr === path.remoteAddr) return c;
+    }
+    return undefined;
+  }
+
+  #newResponder(packet: Uint8Array, path: PacketPath): void {
+    if (this.#halfOpen.size >= this.options.halfOpenLimit) return this.#drop('ike.drop_half_open_limit');
+    const msg = this.#decode(packet);
+    if (!msg) return;
+    try {
+      checkExchangeRules(msg);
+    } catch {
+      return this.#drop('ike.drop_rules');
+    }
+    const config = this.#findResponderConnection(path);
+    if (!config) return this.#drop('ike.drop_no_connection');
+    if (this.#halfOpen.size >= this.options.cookieThreshold && !this.#cookieOk(msg, path)) return;
+    const sa = new IkeSa({
+      services: this,
+      config,
+      initiator: false,
+      spiI: msg.header.spiI.slice(),
+      spiR: this.#newSpi(),
+      path: { ...path },
+    });
+    this.indexSa(sa);
+    this.#halfOpen.add(sa);
+    // Half-open SAs must not live forever (RFC 7296 §2.6 resource exhaustion).
+    sa.after(this.options.halfOpenTimeoutMs, () => {
+      if (!sa.established) this.run(sa, () => sa.fail('half-open timeout'));
+    });
+    this.run(sa, () => sa.tasks.receive(packet, msg, path));
+  }
+
+  /**
+   * RFC 7296 §2.6: under load, answer without state with a COOKIE and proceed only when the initiator
+   * returns it. Returns true when the request carries a valid cookie.
+   */
+  #cookieOk(msg: IkeMessage, path: PacketPath): boolean {
+    const nonce = findPayload(msg.payloads, 'NONCE');
+    if (!nonce) return false;
+    const cookie = findNotify(msg.payloads, NotifyType.COOKIE);
+    const spiI = msg.header.spiI;
+    if (cookie) {
+      if (this.#cookies.verify(cookie.data, nonce.data, path.remoteAddr, spiI)) return true;
+      this.#drop('ike.drop_bad_cookie');
+      return false;
+    }
+    const data = this.#cookies.make(nonce.data, path.remoteAddr, spiI);
+    const header = {
+      spiI,
+      spiR: new Uint8Array(8),
+      exchangeType: ExchangeType.IKE_SA_INIT,
+      flags: HeaderFlag.RESPONSE,
+      messageId: 0,
+    };
+    this.send(encodeMessage({ header, payloads: [notify(NotifyType.COOKIE, data)] }), path);
+    this.counters.inc('ike.cookie_sent');
+    return false;
+  }
+}

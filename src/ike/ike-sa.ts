@@ -1,0 +1,173 @@
+// The IKE SA (RFC 7296 §1, §2): SPIs, role, state, negotiated keys, the path to the peer, its Child
+// SAs, one exchange runner (message IDs, retransmits) and one task manager. Everything that dies with
+// the SA (keys, timers, Child SAs, runner) is released by destroy().
+import type { KeyExchange } from '../crypto/index.ts';
+import type { PacketPath } from '../net/transport.ts';
+import type { ChildSa } from './child-sa.ts';
+import type { IkeConnection, IkeIdentity } from './config.ts';
+import { ExchangeRunner } from './exchange/runner.ts';
+import { TaskManager } from './exchange/tasks.ts';
+import type { IkeKeymat, NegotiatedIke } from './keymat.ts';
+import { withFields, type Logger } from './logger.ts';
+import type { Proposal } from './proposals.ts';
+import type { EngineServices } from './services.ts';
+import { IKE_TRANSITIONS, StateMachine, type IkeSaState } from './state.ts';
+import type { TimerHandle } from './timers.ts';
+import { hex } from './wire.ts';
+
+let uniqueIds = 0;
+
+export interface IkeSaInit {
+  readonly services: EngineServices;
+  readonly config: IkeConnection;
+  /** True when we are the original initiator (RFC 7296 §2.2: decides the I flag and key directions). */
+  readonly initiator: boolean;
+  readonly path: PacketPath;
+  readonly spiI: Uint8Array;
+  readonly spiR?: Uint8Array;
+}
+
+export class IkeSa {
+  /** Unique per process, for logs and `ikeway status` ("name[id]"). */
+  readonly id = ++uniqueIds;
+  readonly services: EngineServices;
+  readonly initiator: boolean;
+  readonly logger: Logger;
+  readonly runner: ExchangeRunner;
+  readonly tasks: TaskManager;
+  config: IkeConnection;
+  spiI: Uint8Array;
+  spiR: Uint8Array;
+  /** Where we send to and from; updated on NAT-T port switch (RFC 7296 §2.23). */
+  path: PacketPath;
+
+  // Negotiation results (IKE_SA_INIT).
+  proposal: Proposal | undefined;
+  algorithms: NegotiatedIke | undefined;
+  keGroup: number | undefined;
+  ke: KeyExchange | undefined;
+  nonceI: Uint8Array | undefined;
+  nonceR: Uint8Array | undefined;
+  /** RFC 7296 §2.15: the IKE_SA_INIT messages as sent (RealMessage1, RealMessage2). */
+  initRequest: Uint8Array | undefined;
+  initResponse: Uint8Array | undefined;
+  keymat: IkeKeymat | undefined;
+  /** RFC 7296 §2.23: NAT in front of us / in front of the peer. */
+  natLocal = false;
+  natRemote = false;
+  /** RFC 7383 §2.3: both sides sent IKEV2_FRAGMENTATION_SUPPORTED. */
+  fragmentation = false;
+  /** RFC 7427 §4: the hash algorithms the peer announced. */
+  peerHashes: readonly number[] = [];
+  /** The identity the peer proved in IKE_AUTH. */
+  peerId: IkeIdentity | undefined;
+  readonly children: ChildSa[] = [];
+  readonly #timers = new Set<TimerHandle>();
+  readonly #state: StateMachine<IkeSaState>;
+
+  constructor(init: IkeSaInit) {
+    this.services = init.services;
+    this.config = init.config;
+    this.initiator = init.initiator;
+    this.path = init.path;
+    this.spiI = init.spiI;
+    this.spiR = init.spiR ?? new Uint8Array(8);
+    this.logger = withFields(init.services.logger, { sa: `${init.config.name}[${this.id}]` });
+    this.#state = new StateMachine<IkeSaState>(
+      'created',
+      IKE_TRANSITIONS,
+      `IKE_SA ${this.name}`,
+      this.logger,
+    );
+    const s = init.services;
+    this.runner = new ExchangeRunner({
+      timers: s.timers,
+      counters: s.counters,
+      send: (packets) => {
+        for (const p of packets) s.send(p, this.path);
+      },
+      onGiveUp: (messageId, request) => {
+        this.logger.log('warn', 'giving up after retransmissions', { messageId, request: request.name });
+        void this.fail(`no response to ${request.name ?? 'request'} (RFC 7296 §2.4)`);
+      },
+      ...(s.options.retransmit ? { retransmit: s.options.retransmit } : {}),
+    });
+    this.tasks = new TaskManager(this);
+  }
+
+  get name(): string {
+    return `${this.config.name}[${this.id}]`;
+  }
+  get state(): IkeSaState {
+    return this.#state.state;
+  }
+  /** The one guarded transition (refuses illegal moves, logs "a -> b"). */
+  setState(s: IkeSaState): void {
+    this.#state.set(s);
+  }
+  get established(): boolean {
+    return this.state === 'established' || this.state === 'rekeying';
+  }
+  /** Our own SPI: what the engine's table is keyed by. */
+  get localSpi(): Uint8Array {
+    return this.initiator ? this.spiI : this.spiR;
+  }
+  get remoteSpi(): Uint8Array {
+    return this.initiator ? this.spiR : this.spiI;
+  }
+  describe(): string {
+    return `${this.name} ${hex(this.spiI)}_i ${hex(this.spiR)}_r ${this.state}`;
+  }
+
+  /** A timer that dies with the SA (rekey, DPD, half-open ... hooks for later tasks). */
+  after(delayMs: number, fn: () => void): TimerHandle {
+    const h = this.services.timers.after(delayMs, () => {
+      this.#timers.delete(h);
+      fn();
+    });
+    this.#timers.add(h);
+    return h;
+  }
+
+  addChild(child: ChildSa): void {
+    this.children.push(child);
+  }
+
+  async removeChild(child: ChildSa): Promise<void> {
+    const i = this.children.indexOf(child);
+    if (i >= 0) this.children.splice(i, 1);
+    await child.destroy(this.services.kernel);
+    this.services.emit({ type: 'child-destroyed', sa: this, child });
+  }
+
+  /** The SA failed (auth, negotiation, timeout): report and destroy. */
+  async fail(reason: string): Promise<void> {
+    if (this.state === 'destroyed') return;
+    this.logger.log('warn', 'IKE SA failed', { reason });
+    this.services.counters.inc('ike.sa_failed');
+    this.services.emit({ type: 'ike-failed', sa: this, reason });
+    await this.destroy();
+  }
+
+  /**
+   * Releases everything: runner and timers stopped, pending tasks aborted, Child SAs removed from the
+   * kernel, keys wiped, the SA unindexed. Idempotent.
+   */
+  async destroy(): Promise<void> {
+    if (this.state === 'destroyed') return;
+    this.setState('destroyed');
+    this.runner.close();
+    for (const t of this.#timers) t.cancel();
+    this.#timers.clear();
+    this.services.unindexSa(this);
+    await this.tasks.abortAll();
+    for (const child of this.children.splice(0)) {
+      await child.destroy(this.services.kernel);
+      this.services.emit({ type: 'child-destroyed', sa: this, child });
+    }
+    this.ke?.destroy();
+    this.keymat?.destroy();
+    this.logger.log('info', 'IKE SA destroyed');
+    this.services.emit({ type: 'ike-destroyed', sa: this });
+  }
+}

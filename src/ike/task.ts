@@ -1,0 +1,76 @@
+// The task model (strongSwan libcharon, ARCHITECTURE.md): one task per concern, each with `build` and
+// `process`, its role fixed at construction. An exchange is the list of tasks sharing an exchange type:
+//   initiator: build(request) for each task, send; on the response process(response) for each task.
+//   responder: process(request) for each task, then build(response) for each task, send.
+// Tasks never touch the network or netlink directly: they add payloads to messages, read payloads
+// from messages, and reach the kernel through ChildSa.install (src/ike/kernel-install.ts).
+import type { IkeHeader, Payload } from '../codec/index.ts';
+import type { PacketPath } from '../net/transport.ts';
+import type { IkeSa } from './ike-sa.ts';
+
+/** A message under construction. For IKE_SA_INIT `payloads` is the clear chain, otherwise the SK content. */
+export interface OutboundMessage {
+  readonly exchangeType: number;
+  readonly response: boolean;
+  readonly payloads: Payload[];
+  add(...p: Payload[]): void;
+  /** Runs `fn` once the message has been handed to the transport (e.g. destroy after a Delete reply). */
+  after(fn: () => void | Promise<void>): void;
+}
+
+/** A received, authenticated (decrypted, reassembled, rule-checked) message. */
+export interface InboundMessage {
+  readonly header: IkeHeader;
+  /** Clear payloads for IKE_SA_INIT, the decrypted inner chain otherwise. */
+  readonly payloads: readonly Payload[];
+  /** The message as received (for IKE_SA_INIT: the bytes the AUTH payload signs, RFC 7296 §2.15). */
+  readonly bytes: Uint8Array;
+  readonly path: PacketPath;
+}
+
+/**
+ * 'done': the task finished. 'retry' (initiator only): send this exchange again with the same message
+ * ID after rebuilding every task (RFC 7296 §2.6 COOKIE, §1.2 INVALID_KE_PAYLOAD).
+ */
+export type TaskResult = 'done' | 'retry';
+
+export interface Task {
+  /** For logs, e.g. "ike-init". */
+  readonly name: string;
+  /** ExchangeType value of the exchange the task runs in. */
+  readonly exchange: number;
+  build(msg: OutboundMessage): void | Promise<void>;
+  /**
+   * Throwing an IkeError with a notify makes a responder answer with that notify alone; on the
+   * initiator a throw fails the exchange (and the IKE SA when it is IKE_SA_INIT or IKE_AUTH).
+   */
+  process(msg: InboundMessage): TaskResult | void | Promise<TaskResult | void>;
+  /** The exchange ended without the task completing (error, give-up, IKE SA destroyed): clean up. */
+  abort?(): void | Promise<void>;
+}
+
+/** Creates the responder tasks for one received request. */
+export type ResponderFactory = (sa: IkeSa, request: InboundMessage) => Task[];
+
+/**
+ * Which tasks answer which exchange as responder. Later exchanges (CREATE_CHILD_SA, INFORMATIONAL)
+ * register here; several factories per exchange type are concatenated in registration order.
+ */
+export class TaskRegistry {
+  readonly #factories = new Map<number, ResponderFactory[]>();
+
+  register(exchangeType: number, factory: ResponderFactory): this {
+    const list = this.#factories.get(exchangeType) ?? [];
+    list.push(factory);
+    this.#factories.set(exchangeType, list);
+    return this;
+  }
+
+  has(exchangeType: number): boolean {
+    return this.#factories.has(exchangeType);
+  }
+
+  create(sa: IkeSa, request: InboundMessage): Task[] {
+    return (this.#factories.get(request.header.exchangeType) ?? []).flatMap((f) => f(sa, request));
+  }
+}

@@ -1,0 +1,175 @@
+// IKE_AUTH (RFC 7296 §1.2, §2.15): identities, AUTH by PSK or RFC 7427 signature (via the Credentials
+// interface), CERT/CERTREQ (§3.6, §3.7), optional IDr (§3.5), INITIAL_CONTACT (§2.4).
+// AUTHENTICATION_FAILED in the response kills the IKE SA (§2.21.2).
+import {
+  AuthMethod,
+  CertEncoding,
+  ExchangeType,
+  NotifyType,
+  isErrorNotify,
+  type IdPayload,
+} from '../../codec/index.ts';
+import { HASH_LEN, pskAuth, signedOctets, verifyPskAuth } from '../../crypto/index.ts';
+import type { IkeIdentity } from '../config.ts';
+import { AuthenticationFailedError, InvalidSyntaxError, PeerError } from '../errors.ts';
+import type { IkeSa } from '../ike-sa.ts';
+import type { InboundMessage, OutboundMessage, Task } from '../task.ts';
+import { bytesEqual, findNotify, findPayload, notify } from '../wire.ts';
+
+/** Child SA errors that leave the IKE SA up (RFC 7296 §1.2: "the IKE SA is still created"). */
+export const CHILD_ERRORS: ReadonlySet<number> = new Set([
+  NotifyType.NO_PROPOSAL_CHOSEN,
+  NotifyType.TS_UNACCEPTABLE,
+  NotifyType.SINGLE_PAIR_REQUIRED,
+  NotifyType.INTERNAL_ADDRESS_FAILURE,
+  NotifyType.FAILED_CP_REQUIRED,
+  NotifyType.INVALID_SELECTORS,
+]);
+
+/** RFC 7296 §2.15: RestOfInitIDPayload / RestOfRespIDPayload = ID Type | RESERVED | data. */
+export function idBody(id: IkeIdentity): Uint8Array {
+  const out = new Uint8Array(4 + id.data.length);
+  out[0] = id.type;
+  out.set(id.data, 4);
+  return out;
+}
+
+const sameId = (a: IkeIdentity, b: IkeIdentity) => a.type === b.type && bytesEqual(a.data, b.data);
+
+export class IkeAuth implements Task {
+  readonly name = 'ike-auth';
+  readonly exchange = ExchangeType.IKE_AUTH;
+
+  constructor(private readonly sa: IkeSa) {}
+
+  /** The octets one side signs: its own IKE_SA_INIT message, the peer's nonce, prf(SK_p, ID). */
+  #octets(ofInitiator: boolean, id: IkeIdentity): Uint8Array {
+    const sa = this.sa;
+    const hash = sa.algorithms!.prf.hash;
+    return signedOctets(hash, {
+      realMessage: ofInitiator ? sa.initRequest! : sa.initResponse!,
+      peerNonce: ofInitiator ? sa.nonceR! : sa.nonceI!,
+      skP: sa.keymat!.skP(ofInitiator),
+      idPayloadBody: idBody(id),
+    });
+  }
+
+  #addOwn(msg: OutboundMessage): void {
+    const sa = this.sa;
+    const c = sa.config;
+    const kind = sa.initiator ? 'IDi' : 'IDr';
+    const octets = this.#octets(sa.initiator, c.localId);
+    const id: IdPayload = { kind, idType: c.localId.type, data: c.localId.data };
+    msg.add(id);
+    if (c.auth.kind === 'psk') {
+      const data = pskAuth(sa.algorithms!.prf.hash, c.auth.psk, octets);
+      this.#addPeerIdRequest(msg);
+      msg.add({ kind: 'AUTH', method: AuthMethod.SHARED_KEY_MIC, data });
+      return;
+    }
+    const creds = c.auth.credentials;
+    const local = creds.localAuth(octets, sa.peerHashes);
+    for (const cert of local.certs) msg.add({ kind: 'CERT', encoding: cert.encoding, data: cert.data });
+    const hashes = creds.certReqHashes();
+    if (sa.initiator && hashes.length > 0)
+      msg.add({ kind: 'CERTREQ', encoding: CertEncoding.X509_SIGNATURE, data: hashes });
+    this.#addPeerIdRequest(msg);
+    msg.add({ kind: 'AUTH', method: local.method, data: local.data });
+  }
+
+  /** §3.5: the initiator may name the responder identity it wants (optional IDr). */
+  #addPeerIdRequest(msg: OutboundMessage): void {
+    const c = this.sa.config;
+    if (this.sa.initiator && c.sendIdr && c.remoteId)
+      msg.add({ kind: 'IDr', idType: c.remoteId.type, data: c.remoteId.data });
+  }
+
+  build(msg: OutboundMessage): void {
+    const sa = this.sa;
+    this.#addOwn(msg);
+    if (sa.initiator) {
+      // §2.4: INITIAL_CONTACT when we hold no other IKE SA with this peer.
+      const peer = sa.config.remoteId;
+      if (!peer || sa.services.findByPeerId(sa.config, peer).length === 0)
+        msg.add(notify(NotifyType.INITIAL_CONTACT));
+      return;
+    }
+    this.#established();
+  }
+
+  process(msg: InboundMessage): void {
+    const sa = this.sa;
+    if (sa.initiator) {
+      const err = msg.payloads.find(
+        (p) => p.kind === 'NOTIFY' && isErrorNotify(p.notifyType) && !CHILD_ERRORS.has(p.notifyType),
+      );
+      if (err?.kind === 'NOTIFY') {
+        if (err.notifyType === NotifyType.AUTHENTICATION_FAILED) sa.services.counters.inc('ike.auth_failed');
+        throw new PeerError(err.notifyType, `IKE_AUTH refused with notify ${err.notifyType}`);
+      }
+    }
+    const idP = findPayload(msg.payloads, sa.initiator ? 'IDr' : 'IDi');
+    const auth = findPayload(msg.payloads, 'AUTH');
+    if (!idP || !auth) throw new InvalidSyntaxError('IKE_AUTH without ID or AUTH');
+    const id: IkeIdentity = { type: idP.idType, data: idP.data.slice() };
+    const want = sa.config.remoteId;
+    if (want && !sameId(want, id))
+      throw new AuthenticationFailedError('peer identity does not match the configuration');
+    this.#verify(id, auth.method, auth.data, msg);
+    sa.peerId = id;
+    if (!sa.initiator && findNotify(msg.payloads, NotifyType.INITIAL_CONTACT)) this.#initialContact(id);
+    if (sa.initiator) this.#established();
+  }
+
+  #verify(id: IkeIdentity, method: number, data: Uint8Array, msg: InboundMessage): void {
+    const sa = this.sa;
+    const octets = this.#octets(!sa.initiator, id);
+    const auth = sa.config.auth;
+    try {
+      if (auth.kind === 'psk') {
+        if (method !== AuthMethod.SHARED_KEY_MIC || data.length !== HASH_LEN[sa.algorithms!.prf.hash]) {
+          throw new Error(`AUTH method ${method} where a shared key was expected`);
+        }
+        verifyPskAuth(sa.algorithms!.prf.hash, auth.psk, octets, data);
+      } else {
+        const certs = msg.payloads.flatMap((p) =>
+          p.kind === 'CERT' ? [{ encoding: p.encoding, data: p.data }] : [],
+        );
+        auth.credentials.verifyPeer({
+          id,
+          method,
+          authData: data,
+          octets,
+          certs,
+          allowedHashes: auth.credentials.hashes,
+        });
+      }
+    } catch (e) {
+      // The reason goes to the log, never to the peer (§2.21.2: just AUTHENTICATION_FAILED).
+      sa.logger.log('warn', 'peer authentication failed', {
+        error: e instanceof Error ? e.message : String(e),
+      });
+      throw new AuthenticationFailedError('peer authentication failed');
+    }
+  }
+
+  /** §2.4: "the receiver MAY delete other IKE SAs" with the same authenticated identity; they are dead. */
+  #initialContact(id: IkeIdentity): void {
+    const sa = this.sa;
+    for (const other of sa.services.findByPeerId(sa.config, id)) {
+      if (other === sa) continue;
+      sa.logger.log('info', 'INITIAL_CONTACT: deleting an older IKE SA of the same peer', {
+        other: other.name,
+      });
+      sa.services.run(other, () => other.destroy());
+    }
+  }
+
+  #established(): void {
+    const sa = this.sa;
+    sa.setState('established');
+    sa.services.counters.inc('ike.sa_established');
+    sa.logger.log('info', 'IKE SA established', { spis: sa.describe() });
+    sa.services.emit({ type: 'ike-established', sa });
+  }
+}

@@ -1,0 +1,176 @@
+// IKE_SA_INIT (RFC 7296 §1.2): SA, KE, Nonce; proposal selection (§2.7), INVALID_KE_PAYLOAD retry
+// (§1.2), COOKIE retry (§2.6), IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383 §2.3) and
+// SIGNATURE_HASH_ALGORITHMS (RFC 7427 §4). Derives the IKE SA keys (§2.14).
+import { ExchangeType, HashAlgorithm, NotifyType, isErrorNotify, type Payload } from '../../codec/index.ts';
+import { wipe } from '../../crypto/index.ts';
+import { IkeError, InvalidSyntaxError, PeerError } from '../errors.ts';
+import type { IkeSa } from '../ike-sa.ts';
+import { IkeKeymat, resolveIke } from '../keymat.ts';
+import { checkKeGroup, keGroupOf, selectProposal, verifyChosen } from '../proposals.ts';
+import type { InboundMessage, OutboundMessage, Task, TaskResult } from '../task.ts';
+import { findNotify, findPayload, notify, proposalFromWire, proposalToWire } from '../wire.ts';
+
+/** RFC 7296 §2.10: nonces at least half the PRF key size and 128 bits; 32 octets covers SHA-512. */
+const NONCE_LEN = 32;
+/** Bounded retries (COOKIE and INVALID_KE together) so two confused peers cannot loop forever. */
+const MAX_RETRIES = 4;
+const SIG_HASHES = [
+  HashAlgorithm.SHA2_256,
+  HashAlgorithm.SHA2_384,
+  HashAlgorithm.SHA2_512,
+  HashAlgorithm.IDENTITY,
+];
+
+function hashList(hashes: readonly number[]): Uint8Array {
+  const out = new Uint8Array(hashes.length * 2);
+  hashes.forEach((h, i) => out.set([h >> 8, h & 0xff], 2 * i));
+  return out;
+}
+
+function parseHashes(data: Uint8Array): number[] {
+  const out: number[] = [];
+  for (let i = 0; i + 1 < data.length; i += 2) out.push((data[i]! << 8) | data[i + 1]!);
+  return out;
+}
+
+export class IkeInit implements Task {
+  readonly name = 'ike-init';
+  readonly exchange = ExchangeType.IKE_SA_INIT;
+  #cookie: Uint8Array | undefined;
+  #retries = 0;
+  /** Our KE public value (the responder destroys its private value in process(), before build()). */
+  #public: Uint8Array | undefined;
+
+  constructor(private readonly sa: IkeSa) {}
+
+  #common(msg: OutboundMessage): void {
+    const sa = this.sa;
+    if (sa.config.fragmentation !== false) msg.add(notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED));
+    const hashes = sa.config.auth.kind === 'cert' ? sa.config.auth.credentials.hashes : SIG_HASHES;
+    msg.add(notify(NotifyType.SIGNATURE_HASH_ALGORITHMS, hashList(hashes)));
+  }
+
+  #peerCapabilities(payloads: readonly Payload[]): void {
+    const sa = this.sa;
+    sa.fragmentation =
+      sa.config.fragmentation !== false && !!findNotify(payloads, NotifyType.IKEV2_FRAGMENTATION_SUPPORTED);
+    const h = findNotify(payloads, NotifyType.SIGNATURE_HASH_ALGORITHMS);
+    sa.peerHashes = h ? parseHashes(h.data) : [];
+  }
+
+  build(msg: OutboundMessage): void {
+    const sa = this.sa;
+    if (!sa.initiator) return this.#buildResponse(msg);
+    if (sa.state === 'created') sa.setState('connecting');
+    const group = (sa.keGroup ??= sa.config.ikeProposals.map(keGroupOf).find((g) => g !== undefined));
+    if (group === undefined) throw new IkeError('ERR_NO_PROPOSAL_CHOSEN', 'no key exchange group configured');
+    if (sa.ke?.group !== group) {
+      sa.ke?.destroy();
+      sa.ke = sa.services.pool.take(group);
+    }
+    sa.nonceI ??= sa.services.randomBytes(NONCE_LEN); // §2.6: a cookie retry keeps Ni
+    if (this.#cookie) msg.add(notify(NotifyType.COOKIE, this.#cookie)); // §2.6: the COOKIE comes first
+    msg.add(
+      { kind: 'SA', proposals: sa.config.ikeProposals.map(proposalToWire) },
+      { kind: 'KE', group, data: sa.ke.publicKey },
+      { kind: 'NONCE', data: sa.nonceI },
+    );
+    this.#common(msg);
+  }
+
+  process(msg: InboundMessage): TaskResult | void {
+    return this.sa.initiator ? this.#processResponse(msg) : this.#processRequest(msg);
+  }
+
+  #processRequest(msg: InboundMessage): void {
+    const sa = this.sa;
+    sa.setState('connecting');
+    const saP = findPayload(msg.payloads, 'SA');
+    const ke = findPayload(msg.payloads, 'KE');
+    const nonce = findPayload(msg.payloads, 'NONCE');
+    if (!saP || !ke || !nonce) throw new InvalidSyntaxError('IKE_SA_INIT request lacks SA, KE or Nonce');
+    // §2.7 selection; §1.2: prefer the group the initiator already sent a KE for.
+    const chosen = selectProposal(saP.proposals.map(proposalFromWire), sa.config.ikeProposals, {
+      preferKeGroup: ke.group,
+    });
+    checkKeGroup(chosen, ke.group); // throws InvalidKePayloadError -> INVALID_KE_PAYLOAD with our group
+    sa.proposal = chosen;
+    sa.algorithms = resolveIke(chosen);
+    sa.keGroup = ke.group;
+    sa.ke = sa.services.pool.take(ke.group);
+    this.#public = sa.ke.publicKey;
+    sa.nonceI = nonce.data.slice();
+    sa.nonceR = sa.services.randomBytes(NONCE_LEN);
+    sa.initRequest = msg.bytes.slice();
+    this.#peerCapabilities(msg.payloads);
+    this.#derive(ke.data);
+  }
+
+  #buildResponse(msg: OutboundMessage): void {
+    const sa = this.sa;
+    msg.add(
+      { kind: 'SA', proposals: [proposalToWire(sa.proposal!)] },
+      { kind: 'KE', group: sa.keGroup!, data: this.#public! },
+      { kind: 'NONCE', data: sa.nonceR! },
+    );
+    this.#common(msg);
+  }
+
+  #processResponse(msg: InboundMessage): TaskResult {
+    const sa = this.sa;
+    const cookie = findNotify(msg.payloads, NotifyType.COOKIE);
+    const invalidKe = findNotify(msg.payloads, NotifyType.INVALID_KE_PAYLOAD);
+    if ((cookie || invalidKe) && ++this.#retries > MAX_RETRIES) {
+      throw new IkeError('ERR_INVALID_SYNTAX', `gave up after ${MAX_RETRIES} IKE_SA_INIT retries`);
+    }
+    if (cookie) {
+      // RFC 7296 §2.6: retry with the COOKIE as the first payload, same Ni, same SPIi.
+      this.#cookie = cookie.data.slice();
+      sa.logger.log('info', 'responder asked for a COOKIE, retrying');
+      return 'retry';
+    }
+    if (invalidKe) {
+      // RFC 7296 §1.2: retry with the group the responder wants, if we offered it.
+      const wanted = invalidKe.data.length >= 2 ? (invalidKe.data[0]! << 8) | invalidKe.data[1]! : -1;
+      const offered = sa.config.ikeProposals.some((p) =>
+        p.transforms.some((t) => t.type === 4 && t.id === wanted),
+      );
+      if (!offered || wanted === sa.keGroup)
+        throw new PeerError(NotifyType.INVALID_KE_PAYLOAD, `responder wants group ${wanted}, not offered`);
+      sa.logger.log('info', 'INVALID_KE_PAYLOAD, retrying', { group: wanted });
+      sa.keGroup = wanted;
+      return 'retry';
+    }
+    const err = msg.payloads.find((p) => p.kind === 'NOTIFY' && isErrorNotify(p.notifyType));
+    if (err?.kind === 'NOTIFY')
+      throw new PeerError(err.notifyType, `IKE_SA_INIT refused with notify ${err.notifyType}`);
+    const saP = findPayload(msg.payloads, 'SA');
+    const ke = findPayload(msg.payloads, 'KE');
+    const nonce = findPayload(msg.payloads, 'NONCE');
+    if (!saP || !ke || !nonce) throw new InvalidSyntaxError('IKE_SA_INIT response lacks SA, KE or Nonce');
+    const chosen = verifyChosen(sa.config.ikeProposals, saP.proposals.map(proposalFromWire));
+    if (keGroupOf(chosen) !== sa.keGroup || ke.group !== sa.keGroup) {
+      throw new InvalidSyntaxError(`responder chose group ${ke.group}, our KE was ${sa.keGroup}`);
+    }
+    sa.proposal = chosen;
+    sa.algorithms = resolveIke(chosen);
+    sa.spiR = msg.header.spiR.slice();
+    sa.nonceR = nonce.data.slice();
+    sa.initResponse = msg.bytes.slice();
+    this.#peerCapabilities(msg.payloads);
+    this.#derive(ke.data);
+    return 'done';
+  }
+
+  #derive(peerPublic: Uint8Array): void {
+    const sa = this.sa;
+    const gir = sa.ke!.computeSecret(peerPublic);
+    try {
+      sa.keymat = new IkeKeymat(sa.algorithms!, gir, sa.nonceI!, sa.nonceR!, sa.spiI, sa.spiR, sa.initiator);
+    } finally {
+      wipe(gir);
+      sa.ke!.destroy(); // the private value is not needed after g^ir (RFC 7296 §2.12)
+      sa.ke = undefined;
+    }
+  }
+}
