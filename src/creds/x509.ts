@@ -64,7 +64,7 @@ export class Certificate {
     const [tbs] = children(readExactly(this.der, TAG.SEQUENCE, 'Certificate'), TAG.SEQUENCE, 'Certificate');
     const f = children(tbs, TAG.SEQUENCE, 'TBSCertificate');
     const hasVersion = f[0]?.tag === ctx(0, true);
-    const [, , issuer, validity, subject, spki, ...rest] = hasVersion ? f : [undefined, ...f];
+    const [, , , issuer, validity, subject, spki, ...rest] = hasVersion ? f : [undefined, ...f];
     this.issuer = need(issuer, TAG.SEQUENCE, 'issuer').der;
     this.subject = need(subject, TAG.SEQUENCE, 'subject').der;
     this.issuerDn = decodeName(issuer!);
