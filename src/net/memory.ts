@@ -54,8 +54,21 @@ export interface NetworkStats {
   undeliverable: number;
 }
 
+/**
+ * A NAPT in front of one address (RFC 3948 / RFC 7296 §2.23 test double): datagrams from `inside`
+ * leave with source `outside` and a mapped port; datagrams to `outside` on a mapped port go back to
+ * `inside` and the original port; anything else sent to `outside` is dropped, like a real NAT.
+ */
+export interface NatOptions {
+  readonly inside: string;
+  readonly outside: string;
+  /** First public port handed out (default 40000). */
+  readonly portBase?: number;
+}
+
 export interface MemoryNetworkOptions {
   readonly seed?: number;
+  readonly nat?: NatOptions;
   readonly faults?: Faults;
   /** How many datagrams `log` keeps (oldest dropped first); default 10 000. */
   readonly logLimit?: number;
@@ -74,6 +87,10 @@ export class MemoryNetwork {
   /** Every datagram sent, in order (bounded by logLimit). */
   readonly log: WireDatagram[] = [];
   faults: Faults;
+  readonly nat: NatOptions | undefined;
+  /** inside port -> public port, and back. */
+  readonly #natOut = new Map<number, number>();
+  readonly #natIn = new Map<number, number>();
   readonly #random: () => number;
   readonly #byAddr = new Map<string, MemoryTransport>();
   readonly #logLimit: number;
@@ -82,6 +99,7 @@ export class MemoryNetwork {
   constructor(timers: TimerQueue, opts: MemoryNetworkOptions = {}) {
     this.timers = timers;
     this.faults = opts.faults ?? {};
+    this.nat = opts.nat;
     this.#random = seededRandom(opts.seed ?? 1);
     this.#logLimit = opts.logLimit ?? 10_000;
   }
@@ -103,6 +121,23 @@ export class MemoryNetwork {
 
   /** @internal called by MemoryTransport.send */
   transmit(data: Uint8Array, srcAddr: string, srcPort: number, dstAddr: string, dstPort: number): void {
+    const nat = this.nat;
+    if (nat && srcAddr === nat.inside) {
+      let pub = this.#natOut.get(srcPort);
+      if (pub === undefined) {
+        pub = (nat.portBase ?? 40000) + this.#natOut.size;
+        this.#natOut.set(srcPort, pub);
+        this.#natIn.set(pub, srcPort);
+      }
+      [srcAddr, srcPort] = [nat.outside, pub];
+    } else if (nat && dstAddr === nat.outside) {
+      const priv = this.#natIn.get(dstPort);
+      if (priv === undefined) {
+        this.stats.undeliverable++;
+        return;
+      }
+      [dstAddr, dstPort] = [nat.inside, priv];
+    }
     const d: WireDatagram = { seq: this.#seq++, srcAddr, srcPort, dstAddr, dstPort, data };
     this.stats.sent++;
     this.log.push(d);
