@@ -19,7 +19,7 @@ import type {
   SaParams,
   Selector,
 } from './types.ts';
-import { formatCidr, parseAddr, parseCidr } from './xfrm/addr.ts';
+import { formatAddr, formatCidr, parseAddr, parseCidr } from './xfrm/addr.ts';
 import { buildPolicy, buildSa, describePolicy, describeSa } from './xfrm/codec.ts';
 
 const { EEXIST, ESRCH, ENOENT } = constants.errno;
@@ -32,7 +32,7 @@ export interface FakeCall {
 
 const canonAddr = (a: string): string => {
   const p = parseAddr(a);
-  return formatCidr(p.family, p.bytes, 0, 0).replace(/\/0$/, '');
+  return formatAddr(p.family, p.bytes);
 };
 const canonSel = (s: Selector): string => {
   const c = (x: string): string => {
