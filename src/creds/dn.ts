@@ -199,10 +199,11 @@ export function parseDn(text: string): Dn {
 }
 
 function escapeValue(v: string): string {
-  let s = v.replace(/[\\,+="]/g, (c) => `\\${c}`);
-  if (/^\s/.test(s)) s = `\\${s}`;
-  if (/\s$/.test(s)) s = `${s.slice(0, -1)}\\${s.slice(-1)}`;
-  return s;
+  const chars = [...v];
+  const last = chars.length - 1;
+  return chars
+    .map((c, i) => (/[\\,+="]/.test(c) || ((i === 0 || i === last) && /\s/.test(c)) ? `\\${c}` : c))
+    .join('');
 }
 
 /** Text form; parseDn(formatDn(dn)) gives the same DN (tags aside). */
