@@ -8,8 +8,18 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { HashAlgorithm, IdType } from '../../src/codec/iana.ts';
 import { Secret } from '../../src/config/secret.ts';
+import { normalizeDn } from '../../src/config/values.ts';
 import type { CredsError } from '../../src/creds/index.ts';
-import { CredentialStore, formatId, loadPrivateKey, parseId, splitCertReq } from '../../src/creds/index.ts';
+import {
+  CredentialStore,
+  KeyUsage,
+  formatId,
+  loadCertificate,
+  loadCertificates,
+  loadPrivateKey,
+  parseId,
+  splitCertReq,
+} from '../../src/creds/index.ts';
 import { HOST, makePki, type Pki } from './pki.ts';
 import { throwsCode, toHex } from './util.ts';
 
@@ -138,6 +148,34 @@ describe('CERTREQ (RFC 7296 §3.7)', () => {
   });
 });
 
+describe('certificate fields read once with our DER reader, cross-checked with node:crypto', () => {
+  test('validity, basicConstraints, keyUsage, subjectAltName', () => {
+    const ee = new CredentialStore().addLocal({
+      cert: pki.ee.p256.certPem,
+      key: pki.ee.p256.keyPem,
+    }).certificate;
+    const x = new X509Certificate(pki.ee.p256.certPem);
+    assert.equal(ee.notBefore.getTime(), Date.parse(x.validFrom));
+    assert.equal(ee.notAfter.getTime(), Date.parse(x.validTo));
+    assert.equal(ee.ca, false);
+    assert.equal(ee.keyUsage, 1 << KeyUsage.digitalSignature);
+    assert.deepEqual(ee.san.dns, ['p256.example.com']);
+    assert.deepEqual(ee.san.email, ['p256@example.com']);
+    assert.deepEqual(ee.san.ip.map(toHex), [
+      `c00002${HOST.p256.toString(16).padStart(2, '0')}`,
+      `20010db8${'0'.repeat(22)}${HOST.p256}`,
+    ]);
+    const inter = loadCertificate(pki.inter.certPem);
+    assert.equal(inter.ca, new X509Certificate(pki.inter.certPem).ca);
+    assert.equal(inter.pathLen, 0);
+    assert.ok(inter.hasKeyUsage(KeyUsage.keyCertSign) && !inter.hasKeyUsage(KeyUsage.digitalSignature));
+    assert.equal(loadCertificate(pki.root.certPem).pathLen, undefined);
+    assert.equal(loadCertificates(pki.root.certPem + pki.inter.certPem).length, 2);
+    throwsCode(() => loadCertificate(pki.root.certPem + pki.inter.certPem), 'MALFORMED', /one certificate/);
+    throwsCode(() => loadCertificates('hello'), 'MALFORMED');
+  });
+});
+
 describe('loading credentials', () => {
   test('addCa refuses an end-entity certificate', () => {
     throwsCode(() => new CredentialStore().addCa(pki.ee.p256.certPem), 'CERT_INVALID', /not a CA/);
@@ -161,6 +199,24 @@ describe('loading credentials', () => {
       () => loadPrivateKey(ko.export({ format: 'der', type: 'pkcs8' }).subarray(0, 40)),
       'MALFORMED',
     );
+  });
+  test('fromConnection: a DN local ID (as src/config writes it) is sent as the subject bytes', () => {
+    const x = new X509Certificate(pki.ee.p256.certPem);
+    const s = CredentialStore.fromConnection({
+      auth: {
+        kind: 'cert',
+        cert: x,
+        key: createPrivateKey(pki.ee.p256.keyPem),
+        ca: [new X509Certificate(pki.root.certPem)],
+        certFile: '/x',
+        keyFile: '/y',
+        caFiles: ['/z'],
+      },
+      localId: { kind: 'dn', value: normalizeDn(x.subject) },
+      remoteId: { kind: 'any', value: 'any' },
+    });
+    const signer = s.localSigner();
+    assert.equal(toHex(signer.id.data), toHex(signer.certificate.subject));
   });
   test('fromConnection: certificate auth from the config shape', () => {
     const s = CredentialStore.fromConnection({

@@ -3,7 +3,7 @@
 // against an injected clock; IDs are bound to certificates (RFC 4945 §3.1).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { constants, randomBytes, sign } from 'node:crypto';
 import { AuthMethod, HashAlgorithm } from '../../src/codec/iana.ts';
 import { CredentialStore, parseId, type LocalSigner } from '../../src/creds/index.ts';
 import { makePki, type Issued, type Pki } from './pki.ts';
@@ -123,6 +123,15 @@ describe('signing and verification per key type (RFC 7427 §3)', () => {
     }
     throwsCode(() => local(pki.ee.rsa).sign(octets, undefined), 'UNSUPPORTED');
     throwsCode(() => local(pki.ee.ed25519).sign(octets, undefined), 'UNSUPPORTED');
+  });
+
+  test('legacy RSA_SIG (method 1, PKCS#1 v1.5 SHA-1, RFC 7296 §3.8) from a peer verifies', () => {
+    const signer = local(pki.ee.rsa);
+    const data = sign('sha1', octets, { key: pki.ee.rsa.keyPem, padding: constants.RSA_PKCS1_PADDING });
+    const input = { peerId: signer.id, certs: signer.certificates, authMethod: AuthMethod.RSA_SIG, octets };
+    assert.equal(verifier().verifyPeerAuth({ ...input, authData: data }).scheme, 'legacy-1');
+    data[3]! ^= 1;
+    throwsCode(() => verifier().verifyPeerAuth({ ...input, authData: data }), 'BAD_SIGNATURE');
   });
 
   test('AUTH method 2 (shared key) is not a signature method', () => {
