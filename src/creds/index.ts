@@ -16,6 +16,7 @@
 //   // the peer's AUTH
 //   store.verifyPeerAuth({ peerId: idFromPayload(p.idType, p.data), expectedId, certs, authMethod,
 //                          authData, octets, allowedHashes });   // throws CredsError
+//   // a peer that sends no CERT payload: store.addPeerCert(pem) beforehand (found by its ID)
 //   // PSK: pskAuth(prf, store.psk(localId, peerId).bytes(), octets) from src/crypto
 export { CredsError, type CredsErrorCode } from './errors.ts';
 export {

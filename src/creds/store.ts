@@ -99,6 +99,7 @@ const toId = (id: IdInput | undefined): IkeId =>
 export class CredentialStore {
   readonly #anchors: Certificate[] = [];
   readonly #locals: Local[] = [];
+  readonly #peers: Certificate[] = [];
   readonly #psks: PskEntry[] = [];
   readonly #clock: () => Date;
   readonly #opts: SignOptions;
@@ -136,6 +137,16 @@ export class CredentialStore {
     }
     for (const c of certs) if (!this.#anchors.some((a) => bytesEqual(a.der, c.der))) this.#anchors.push(c);
     return certs;
+  }
+
+  /**
+   * Trust a peer's end-entity certificate as configured (strongSwan's remote certs), for peers that
+   * send no CERT payload; it is used when the peer's ID is bound to it and it is within validity.
+   */
+  addPeerCert(input: CertInput): Certificate {
+    const c = loadCertificate(input);
+    this.#peers.push(c);
+    return c;
   }
 
   /** Add our certificate and private key. Throws NO_KEY (key does not fit) or ID_MISMATCH. */
@@ -219,18 +230,7 @@ export class CredentialStore {
     if (input.expectedId && !idMatches(input.expectedId, input.peerId)) {
       fail('ID_MISMATCH', `peer ID ${formatId(input.peerId)} does not match ${formatId(input.expectedId)}`);
     }
-    const [eeDer, ...rest] = input.certs;
-    if (eeDer === undefined) fail('CERT_UNTRUSTED', 'the peer sent no certificate');
-    if (input.certs.length > MAX_PEER_CERTS)
-      fail('CERT_UNTRUSTED', `the peer sent ${input.certs.length} certificates`);
-    const ee = new Certificate(eeDer);
-    requireId(ee, input.peerId);
-    const path = verifyChain(
-      ee,
-      rest.map((d) => new Certificate(d)),
-      this.#anchors,
-      this.#clock(),
-    );
+    const { ee, path } = this.#peerPath(input.certs, input.peerId);
     const scheme = verifySignature(
       ee.publicKey,
       input.authMethod,
@@ -239,6 +239,32 @@ export class CredentialStore {
       input.allowedHashes,
     );
     return { ok: true, subject: ee.subjectText, scheme, path };
+  }
+
+  /** The peer's certificate path: from its CERT payloads, or a configured peer certificate. */
+  #peerPath(certs: readonly Uint8Array[], peerId: IkeId): { ee: Certificate; path: Certificate[] } {
+    const now = this.#clock();
+    const [eeDer, ...rest] = certs;
+    if (certs.length > MAX_PEER_CERTS) fail('CERT_UNTRUSTED', `the peer sent ${certs.length} certificates`);
+    const sent = eeDer === undefined ? undefined : new Certificate(eeDer);
+    // RFC 7296 §3.6: CERT payloads are optional; a configured peer certificate is trusted as it is.
+    const configured = this.#peers.find((c) => (sent ? bytesEqual(c.der, sent.der) : certHasId(c, peerId)));
+    const ee = sent ?? configured;
+    if (ee === undefined) fail('CERT_UNTRUSTED', `no certificate sent or configured for ${formatId(peerId)}`);
+    requireId(ee, peerId);
+    if (configured === undefined) {
+      return {
+        ee,
+        path: verifyChain(
+          ee,
+          rest.map((d) => new Certificate(d)),
+          this.#anchors,
+          now,
+        ),
+      };
+    }
+    if (now < ee.notBefore || now > ee.notAfter) fail('CERT_EXPIRED', `"${ee.subjectText}" is not valid now`);
+    return { ee, path: [ee] };
   }
 
   #chainHashes(l: Local): Uint8Array[] {
@@ -265,7 +291,7 @@ export class CredentialStore {
   }
 
   [inspect.custom](): string {
-    return `CredentialStore(${this.#anchors.length} CA, ${this.#locals.length} local, ${this.#psks.length} PSK)`;
+    return `CredentialStore(${this.#anchors.length} CA, ${this.#locals.length} local, ${this.#peers.length} peer, ${this.#psks.length} PSK)`;
   }
 
   toJSON(): string {

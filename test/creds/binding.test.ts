@@ -111,6 +111,42 @@ describe('ID bound to the certificate (RFC 4945 §3.1)', () => {
   });
 });
 
+describe('configured peer certificates (no CERT payload, RFC 7296 §3.6)', () => {
+  const signer = () =>
+    new CredentialStore().addLocal({
+      cert: pki.ee.p256.certPem,
+      key: pki.ee.p256.keyPem,
+      id: 'p256.example.com',
+    });
+  const check = (certs: 'none' | 'sent', peerId: string, clock?: () => Date) => {
+    const me = signer();
+    const v = new CredentialStore(clock ? { clock } : {});
+    v.addPeerCert(pki.ee.p256.certPem);
+    const auth = me.sign(octets, HASHES);
+    return v.verifyPeerAuth({
+      peerId: parseId(peerId),
+      certs: certs === 'none' ? [] : me.certificates,
+      authMethod: auth.method,
+      authData: auth.data,
+      octets,
+    });
+  };
+  test('found by the peer ID and trusted without a CA', () => {
+    assert.equal(check('none', 'p256.example.com').path.length, 1);
+    assert.equal(check('sent', 'p256.example.com').path.length, 1);
+  });
+  test('another ID, or outside validity, is refused', () => {
+    throwsCode(
+      () => check('none', 'p384.example.com'),
+      'CERT_UNTRUSTED',
+      /no certificate sent or configured/,
+    );
+    throwsCode(() => check('sent', 'p384.example.com'), 'ID_MISMATCH');
+    const later = () => new Date(Date.now() + 400 * 86_400_000);
+    throwsCode(() => check('none', 'p256.example.com', later), 'CERT_EXPIRED');
+  });
+});
+
 describe('CERTREQ (RFC 7296 §3.7)', () => {
   test('caHashes: SHA-1 of the SubjectPublicKeyInfo, as openssl computes it', () => {
     const s = new CredentialStore();
@@ -288,6 +324,6 @@ describe('pre-shared keys', () => {
       assert.ok(!t.includes('wildcard-secret'), `PSK leaked: ${t}`);
       assert.ok(!t.includes(keyB64), `private key leaked: ${t}`);
     }
-    assert.match(inspect(s), /CredentialStore\(0 CA, 1 local, 2 PSK\)/);
+    assert.match(inspect(s), /CredentialStore\(0 CA, 1 local, 0 peer, 2 PSK\)/);
   });
 });
