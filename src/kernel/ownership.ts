@@ -87,10 +87,17 @@ export class OwnedKernel implements Kernel {
     return [...this.owned.values()];
   }
 
-  /** Deletes what the previous run recorded and did not remove; returns what was actually removed. */
+  /**
+   * Deletes what the previous run recorded and did not remove; returns what was actually removed.
+   * Objects this run has already re-installed (same identity, e.g. the daemon's fail-closed policies
+   * replaced in place at start) are now owned by this run and are kept.
+   */
   async reconcile(): Promise<OwnedObject[]> {
     const removed: OwnedObject[] = [];
-    for (const o of this.leftovers) if (await this.remove(o)) removed.push(o);
+    for (const o of this.leftovers) {
+      if (this.owned.has(keyOf(o))) continue;
+      if (await this.remove(o)) removed.push(o);
+    }
     this.leftovers = [];
     this.save();
     return removed;
