@@ -90,6 +90,14 @@ export class Engine implements EngineServices {
       throw new IkeError('ERR_NO_CONNECTION', `duplicate connection ${c.name}`);
     this.#connections.set(c.name, c);
   }
+  /** Forgets a connection (daemon reload); its live SAs keep their config until they are deleted. */
+  removeConnection(name: string): boolean {
+    return this.#connections.delete(name);
+  }
+  /** Every configured connection, in insertion order. */
+  connections(): IkeConnection[] {
+    return [...this.#connections.values()];
+  }
   connection(name: string): IkeConnection | undefined {
     return this.#connections.get(name);
   }
