@@ -2,7 +2,9 @@
 // runs in (a netlink socket belongs to the namespace of the process that opens it). Plain JS so
 // it starts fast under TCG. One JSON object per line each way; payloads base64:
 //   in:  {c,op:'open'} {c,op:'send',n,d} {c,op:'join',g} {c,op:'close'}
+//        {c,op:'udp',n,src,sport,dst,dport,d}: send one UDP datagram from this namespace
 //   out: {c,op:'sent',n,e?} {c,op:'msg',d} {c,op:'error',e}
+import { createSocket } from 'node:dgram';
 import { createInterface } from 'node:readline';
 import { RawNetlinkSocket } from 'netlink';
 
@@ -25,6 +27,16 @@ function handle(m) {
         emit({ c: m.c, op: 'sent', n: m.n, e: e ? String(e) : undefined }),
       );
       return;
+    case 'udp': {
+      const u = createSocket(m.dst.includes(':') ? 'udp6' : 'udp4');
+      const done = (e) => {
+        u.close();
+        emit({ c: m.c, op: 'sent', n: m.n, e: e ? String(e) : undefined });
+      };
+      u.once('error', done);
+      u.bind(m.sport, m.src, () => u.send(Buffer.from(m.d, 'base64'), m.dport, m.dst, done));
+      return;
+    }
     case 'join':
       s.addMembership(m.g);
       return;
