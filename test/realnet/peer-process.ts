@@ -13,7 +13,7 @@ export interface PeerEvent {
 }
 
 export interface PeerDescription {
-  readonly kernel: 'memory' | 'xfrm';
+  readonly kernel: 'memory' | 'xfrm' | 'xfrm-policies';
   readonly addresses: readonly string[];
   readonly connections: readonly ConnectionSpec[];
   readonly initiate?: readonly string[];

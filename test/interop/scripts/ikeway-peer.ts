@@ -10,14 +10,24 @@ import type { EngineOptions } from '../../../src/ike/config.ts';
 import { formatProposal } from '../../../src/ike/proposal-string.ts';
 import { formatTs } from '../../../src/ike/ts.ts';
 import { TimerQueue } from '../../../src/ike/timers.ts';
-import { FakeKernel, installIkeBypass, openXfrmKernel, type Kernel } from '../../../src/kernel/index.ts';
+import {
+  FakeKernel,
+  installIkeBypass,
+  openXfrmKernel,
+  removeIkeBypass,
+  type Kernel,
+} from '../../../src/kernel/index.ts';
 import { UdpTransport } from '../../../src/net/udp.ts';
 import { connectionFromSpec, type ConnectionSpec } from '../../../src/load/spec.ts';
 import { KeyExchangePool } from '../../../src/crypto/index.ts';
 import { TransformType } from '../../../src/codec/index.ts';
 
 export interface PeerDescription {
-  readonly kernel: 'memory' | 'xfrm';
+  /**
+   * 'memory': FakeKernel. 'xfrm': the host kernel over netlink. 'xfrm-policies': SAs in memory,
+   * policies in the host kernel (a host without ESP still shows the engine's policies in `ip xfrm`).
+   */
+  readonly kernel: 'memory' | 'xfrm' | 'xfrm-policies';
   /** Addresses to bind UDP 500/4500 on. */
   readonly addresses: readonly string[];
   readonly connections: readonly ConnectionSpec[];
@@ -74,6 +84,26 @@ function recording(k: Kernel): Kernel {
   });
 }
 
+const POLICY_METHODS = new Set(['addPolicy', 'updatePolicy', 'deletePolicy', 'getPolicy', 'dumpPolicies']);
+
+/** SAs (and SPI allocation) in `sas`, policies in `policies`. */
+function split(sas: Kernel, policies: Kernel): Kernel {
+  return new Proxy(sas, {
+    get(target, prop, receiver) {
+      if (prop === 'close') return async () => (await sas.close(), await policies.close());
+      const from = typeof prop === 'string' && POLICY_METHODS.has(prop) ? policies : target;
+      const v = Reflect.get(from, prop, from === target ? receiver : from) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(from) : v;
+    },
+  });
+}
+
+async function openKernel(kind: PeerDescription['kernel']): Promise<Kernel> {
+  if (kind === 'memory') return new FakeKernel();
+  if (kind === 'xfrm') return openXfrmKernel();
+  return split(new FakeKernel(), await openXfrmKernel());
+}
+
 function readDescription(): PeerDescription {
   const arg = process.argv[2];
   if (arg === undefined) throw new Error('usage: ikeway-peer.ts <json | file | ->');
@@ -85,7 +115,7 @@ function readDescription(): PeerDescription {
 async function main(): Promise<void> {
   const d = readDescription();
   const connections = d.connections.map((c, i) => connectionFromSpec(c, `connections[${i}]`));
-  const base = d.kernel === 'xfrm' ? await openXfrmKernel() : new FakeKernel();
+  const base = await openKernel(d.kernel);
   if (d.bypass) {
     const pols = await installIkeBypass(base, { addresses: d.addresses });
     out({ event: 'bypass', policies: pols.length });
@@ -143,6 +173,7 @@ async function main(): Promise<void> {
     await engine.close();
     await transport.close();
     timers.clear();
+    if (d.bypass) await removeIkeBypass(base, { addresses: d.addresses });
     await base.close();
     out({ event: 'closed' });
     process.exit(0);
