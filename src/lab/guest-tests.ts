@@ -24,6 +24,8 @@ export interface EspTestsResult {
 }
 
 export interface EspTestsOptions extends Pick<RunOptions, 'timeoutMs' | 'memoryMb' | 'smp' | 'env'> {
+  /** Kill one file's run after this long (default 180 s); the other files' results survive. */
+  readonly fileTimeoutMs?: number;
   /** Files run at the same time (default 2). */
   readonly concurrency?: number;
   /** Where: 'guest', 'host', or decided by the ESP probe (default). */
@@ -31,11 +33,11 @@ export interface EspTestsOptions extends Pick<RunOptions, 'timeoutMs' | 'memoryM
 }
 
 /** The shell script that runs one file in a fresh namespace: `sh run-one.sh <index> <file>`. */
-function runOneScript(out: string): string {
-  return `i="$1"; f="$2"; ns="ikw-gt$i-$$"
+function runOneScript(out: string, fileTimeoutSec: number): string {
+  return `i="$1"; f="$2"; ns="ikw-gt-$$-$i"
 ip netns add "$ns" || { echo 125 > ${shQuote(out)}/"$i.status"; exit 0; }
 ip -n "$ns" link set lo up
-ip netns exec "$ns" ${shQuote(process.execPath)} --import tsx --test-reporter=tap "$f" \\
+timeout -s KILL ${fileTimeoutSec} ip netns exec "$ns" ${shQuote(process.execPath)} --import tsx --test-reporter=tap "$f" \\
   > ${shQuote(out)}/"$i.log" 2>&1 < /dev/null
 echo $? > ${shQuote(out)}/"$i.status"
 for p in $(ip netns pids "$ns"); do kill -9 "$p"; done
@@ -58,7 +60,10 @@ export async function runEspTestFiles(
   const place = opts.place ?? espKernelPlace();
   const out = mkdtempSync(join(tmpdir(), 'ikw-gtests-'));
   try {
-    writeFileSync(join(out, 'run-one.sh'), runOneScript(out));
+    writeFileSync(
+      join(out, 'run-one.sh'),
+      runOneScript(out, Math.ceil((opts.fileTimeoutMs ?? 180_000) / 1000)),
+    );
     const script = `printf '%s\\n' ${abs.map((f, i) => shQuote(`${i} ${f}`)).join(' ')} |
   xargs -P ${opts.concurrency ?? 2} -L 1 sh ${shQuote(join(out, 'run-one.sh'))}\n`;
     const runOpts: RunOptions = {

@@ -88,6 +88,7 @@ export const GUEST_MODULES = [
 ] as const;
 
 const CONSOLE_LIMIT = 64 * 1024;
+const DEFAULT_TIMEOUT_MS = 300_000;
 const SAFE_PATH = /^\/[\w./+-]*$/;
 
 /** Quotes a string for /bin/sh. */
@@ -141,7 +142,9 @@ read up1 _ < /proc/uptime; echo "modules loaded $up1" > /dev/console
 read up _ < /proc/uptime
 echo "$up" > ${shQuote(`${out}/uptime`)}
 cd ${shQuote(cwd)} || echo "ikw-stage2: cannot cd ${cwd}" >&2
-${commandLine(opts)} < /dev/null > ${shQuote(`${out}/stdout`)} 2> ${shQuote(`${out}/stderr`)}
+# Bounded inside too, so a guest whose host process died still powers off by itself.
+timeout -s KILL ${Math.ceil((opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000)} ${commandLine(opts)} \\
+  < /dev/null > ${shQuote(`${out}/stdout`)} 2> ${shQuote(`${out}/stderr`)}
 echo $? > ${shQuote(`${out}/status.tmp`)}
 mv ${shQuote(`${out}/status.tmp`)} ${shQuote(`${out}/status`)}
 sync
@@ -191,7 +194,7 @@ export async function runInGuest(opts: RunOptions): Promise<RunResult> {
   try {
     writeFileSync(join(out, 'stage2.sh'), stage2Script(opts, out), { mode: 0o755 });
     const { kernel, path: initrd } = buildInitramfs();
-    const console = await runQemu(qemuArgs(kernel, initrd, out, opts), opts.timeoutMs ?? 300_000);
+    const console = await runQemu(qemuArgs(kernel, initrd, out, opts), opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     const statusFile = join(out, 'status');
     if (!existsSync(statusFile))
       throw new GuestError('GUEST_BOOT_FAILED', 'the guest stopped without running the command', console);
@@ -288,7 +291,7 @@ export async function withEspKernel(opts: RunOptions): Promise<RunResult> {
 export function runOnHost(opts: RunOptions): Promise<RunResult> {
   const started = Date.now();
   const line = commandLine(opts);
-  const timeoutMs = opts.timeoutMs ?? 300_000;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
     const child = spawn('/bin/sh', ['-c', line], {
       cwd: opts.cwd ?? process.cwd(),
