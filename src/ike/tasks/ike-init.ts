@@ -1,7 +1,14 @@
 // IKE_SA_INIT (RFC 7296 §1.2): SA, KE, Nonce; proposal selection (§2.7), INVALID_KE_PAYLOAD retry
 // (§1.2), COOKIE retry (§2.6), IKEV2_FRAGMENTATION_SUPPORTED (RFC 7383 §2.3) and
 // SIGNATURE_HASH_ALGORITHMS (RFC 7427 §4). Derives the IKE SA keys (§2.14).
-import { ExchangeType, HashAlgorithm, NotifyType, isErrorNotify, type Payload } from '../../codec/index.ts';
+import {
+  CertEncoding,
+  ExchangeType,
+  HashAlgorithm,
+  NotifyType,
+  isErrorNotify,
+  type Payload,
+} from '../../codec/index.ts';
 import { wipe } from '../../crypto/index.ts';
 import { IkeError, InvalidSyntaxError, PeerError } from '../errors.ts';
 import type { IkeSa } from '../ike-sa.ts';
@@ -113,6 +120,14 @@ export class IkeInit implements Task {
       { kind: 'KE', group: sa.keGroup!, data: this.#public! },
       { kind: 'NONCE', data: sa.nonceR! },
     );
+    // RFC 7296 §1.2 / §3.7: a responder using certificates asks for the initiator's certificate here.
+    // Peers that send CERT only when asked (strongSwan's default send_cert = ifasked) need it, or
+    // their IKE_AUTH carries no certificate to verify.
+    if (sa.config.auth.kind === 'cert') {
+      const hashes = sa.config.auth.credentials.certReqHashes();
+      if (hashes.length > 0)
+        msg.add({ kind: 'CERTREQ', encoding: CertEncoding.X509_SIGNATURE, data: hashes });
+    }
     this.#common(msg);
   }
 
