@@ -6,7 +6,8 @@ import type { Logger } from './logger.ts';
 import type { Proposal } from './proposals.ts';
 import { CHILD_TRANSITIONS, StateMachine, type ChildSaState } from './state.ts';
 import type { TrafficSelector } from './ts.ts';
-import { installChildSa, uninstallChildSa, type InstallContext } from './kernel-install.ts';
+import type { PolicyParams } from '../kernel/types.ts';
+import { installChildSa, policyParams, uninstallChildSa, type InstallContext } from './kernel-install.ts';
 import { formatTs } from './ts.ts';
 
 export interface ChildSaInit {
@@ -44,6 +45,13 @@ export class ChildSa {
   initiator = false;
   /** What was installed, for removal (kept after install: addresses may change later). */
   installed: InstallContext | undefined;
+  /**
+   * RFC 7296 §2.8.1: the peer's rekey of this Child SA that we answered while rekeying it ourselves
+   * (its two nonces and the Child SA it created), for the nonce rule once our own exchange completes.
+   */
+  peerRekey: { readonly nonces: readonly Uint8Array[]; readonly child: ChildSa } | undefined;
+  /** The Child SA that replaced this one (rekey), if any. */
+  successor: ChildSa | undefined;
   readonly #state: StateMachine<ChildSaState>;
 
   constructor(init: ChildSaInit) {
@@ -77,13 +85,23 @@ export class ChildSa {
     this.keys?.destroy();
   }
 
-  /** Removes policies and SAs (errors for already missing objects are ignored) and wipes keys. */
-  async destroy(kernel: Kernel): Promise<void> {
+  /** The policies this Child SA installed (empty before install). */
+  policies(): PolicyParams[] {
+    return this.installed && this.state !== 'destroyed' ? policyParams(this, this.installed) : [];
+  }
+
+  /**
+   * Removes policies and SAs (errors for already missing objects are ignored) and wipes keys.
+   * Policies in `keep` (shared with a Child SA that replaced this one) stay.
+   */
+  async destroy(kernel: Kernel, keep: readonly PolicyParams[] = []): Promise<void> {
     if (this.state === 'destroyed') return;
     const ctx = this.installed;
     this.keys?.destroy();
+    this.peerRekey = undefined;
+    this.successor = undefined;
     this.setState('destroyed');
-    if (ctx) await uninstallChildSa(kernel, this, ctx);
+    if (ctx) await uninstallChildSa(kernel, this, ctx, keep);
     else await kernel.deleteSa({ ...this.#larval, spi: this.spiIn, proto: 'esp' }).catch(() => undefined);
   }
 

@@ -56,6 +56,18 @@ export interface IkeConnection {
   readonly reqid?: number;
   /** Policy priority for the Child SA's policies (lower wins). Default 1000. */
   readonly policyPriority?: number;
+  /**
+   * RFC 7296 §2.4 liveness: when nothing authenticated arrived from the peer for this long (ms), send
+   * an empty INFORMATIONAL request. Undefined or 0: no liveness checks.
+   */
+  readonly dpdDelayMs?: number;
+  /**
+   * What to do when the peer is deemed dead (retransmissions of any request exhausted on an
+   * established IKE SA): 'clear' removes everything (default); 'restart' removes and initiates
+   * again; 'trap' removes and installs trap policies so the next matching packet (kernel ACQUIRE)
+   * initiates again.
+   */
+  readonly dpdAction?: 'clear' | 'restart' | 'trap';
 }
 
 export interface EngineOptions {
@@ -78,6 +90,16 @@ export interface EngineOptions {
   /** ESP SPI range (kernel allocSpi). */
   readonly spiMin?: number;
   readonly spiMax?: number;
+  /**
+   * After a rekey, the replaced Child SA stays in the kernel this long (ms) so packets already in
+   * flight on it are still accepted (RFC 7296 §2.8: "a node MUST accept incoming packets through
+   * either SA"). Default 5000.
+   */
+  readonly rekeyGraceMs?: number;
+  /** RFC 3948 §4: NAT-keepalive interval when we are behind a NAT (ms). Default 20000. */
+  readonly keepaliveMs?: number;
+  /** Delay before retrying a rekey the peer answered with TEMPORARY_FAILURE (RFC 7296 §2.25). */
+  readonly rekeyRetryMs?: number;
 }
 
 export const ENGINE_DEFAULTS = {
@@ -89,4 +111,7 @@ export const ENGINE_DEFAULTS = {
   maxReassembly: 64 * 1024,
   maxFragments: 64,
   maxPacket: 65_535,
+  rekeyGraceMs: 5_000,
+  keepaliveMs: 20_000,
+  rekeyRetryMs: 2_000,
 } as const;

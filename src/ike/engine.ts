@@ -20,6 +20,8 @@ import { CookieJar } from './cookie.ts';
 import { Counters } from './counters.ts';
 import { IkeError } from './errors.ts';
 import { IkeSa } from './ike-sa.ts';
+import type { ChildSa } from './child-sa.ts';
+import { Lifecycle } from './lifecycle.ts';
 import { nullLogger, type Logger } from './logger.ts';
 import type { EngineEvent, EngineServices, ResolvedEngineOptions } from './services.ts';
 import type { TaskRegistry } from './task.ts';
@@ -54,6 +56,8 @@ export class Engine implements EngineServices {
   readonly options: ResolvedEngineOptions;
   readonly tasks: TaskRegistry;
   readonly ports: { readonly ike: number; readonly natt: number };
+  /** Rekeys, deletes, liveness, keepalives and kernel events (src/ike/lifecycle.ts). */
+  readonly lifecycle: Lifecycle;
   readonly #connections = new Map<string, IkeConnection>();
   /** O(1) lookup by our own SPI (hex). */
   readonly #bySpi = new Map<string, IkeSa>();
@@ -83,6 +87,7 @@ export class Engine implements EngineServices {
     for (const c of init.connections) this.addConnection(c);
     this.#cookies = new CookieJar(() => this.timers.now(), this.#random, this.options.cookieSecretLifetimeMs);
     this.transport.onReceive((packet, path) => this.#receive(packet, path));
+    this.lifecycle = new Lifecycle(this);
   }
 
   addConnection(c: IkeConnection): void {
@@ -113,6 +118,9 @@ export class Engine implements EngineServices {
   }
   allocReqid(): number {
     return ++this.#reqid;
+  }
+  newIkeSpi(): Uint8Array {
+    return this.#newSpi();
   }
   nextChildId(): number {
     return ++this.#childId;
@@ -198,8 +206,50 @@ export class Engine implements EngineServices {
     for (let i = 0; i < 1000 && this.#pending.size > 0; i++) await Promise.allSettled([...this.#pending]);
   }
 
+  /** RFC 7296 §1.3.1: an additional Child SA on an established IKE SA of connection `name`. */
+  createChild(name: string): IkeSa {
+    const sa = this.#liveSa(name);
+    this.lifecycle.createChild(sa);
+    return sa;
+  }
+  /** RFC 7296 §1.3.3: rekeys a Child SA (with PFS when the ESP proposals carry a KE group). */
+  rekeyChild(sa: IkeSa, child: ChildSa): void {
+    this.lifecycle.rekeyChild(sa, child);
+  }
+  /** RFC 7296 §1.3.2: rekeys an IKE SA; its Child SAs move to the new one (event 'ike-rekeyed'). */
+  rekeyIke(sa: IkeSa): void {
+    this.lifecycle.rekeyIke(sa);
+  }
+  /** RFC 7296 §1.4.1: deletes one Child SA with the peer, then from the kernel. */
+  terminateChild(sa: IkeSa, child: ChildSa): void {
+    this.lifecycle.deleteChild(sa, child);
+  }
+  /** RFC 7296 §1.4.1: deletes every IKE SA of a connection (with their Child SAs); returns how many. */
+  terminate(name: string): number {
+    const sas = this.sasOf(name).filter((sa) => sa.state !== 'destroyed');
+    for (const sa of sas) {
+      if (sa.established || sa.state === 'rekeyed') this.lifecycle.deleteIke(sa);
+      else this.run(sa, () => sa.destroy()); // nothing authenticated to send a Delete with
+    }
+    return sas.length;
+  }
+
+  #liveSa(name: string): IkeSa {
+    const sa = this.sasOf(name).find((s) => s.state === 'established');
+    if (!sa) throw new IkeError('ERR_NO_CONNECTION', `no established IKE SA for ${name}`);
+    return sa;
+  }
+
+  /**
+   * Shuts down: every established IKE SA sends its Delete (RFC 7296 §1.4.1) without waiting for the
+   * answer, then everything is destroyed locally (kernel state removed, keys wiped).
+   */
   async close(): Promise<void> {
+    if (this.#closed) return;
+    for (const sa of this.sas()) if (sa.established || sa.state === 'rekeyed') this.lifecycle.deleteIke(sa);
+    this.lifecycle.close();
     this.#closed = true;
+    await this.idle();
     for (const sa of this.sas()) await sa.destroy();
     await this.idle();
     this.#cookies.destroy();

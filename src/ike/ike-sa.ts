@@ -62,6 +62,17 @@ export class IkeSa {
   /** The identity the peer proved in IKE_AUTH. */
   peerId: IkeIdentity | undefined;
   readonly children: ChildSa[] = [];
+  /** Clock time of the last authenticated message from the peer (RFC 7296 §2.4 liveness). */
+  lastInbound = 0;
+  /** True once the SA was established: a later failure is a lost peer (dpdAction applies). */
+  wasEstablished = false;
+  /**
+   * RFC 7296 §2.8.2: the peer's rekey of this IKE SA that we answered while rekeying it ourselves
+   * (its nonces and the new IKE SA it created), for the nonce rule once our own exchange completes.
+   */
+  peerRekey: { readonly nonces: readonly Uint8Array[]; readonly sa: IkeSa } | undefined;
+  /** The IKE SA that replaced this one after a rekey (its Child SAs moved there). */
+  successor: IkeSa | undefined;
   readonly #timers = new Set<TimerHandle>();
   readonly #state: StateMachine<IkeSaState>;
 
@@ -133,10 +144,13 @@ export class IkeSa {
     this.children.push(child);
   }
 
+  /** Removes a Child SA; policies shared with our other Child SAs (a rekey's successor) stay. */
   async removeChild(child: ChildSa): Promise<void> {
     const i = this.children.indexOf(child);
     if (i >= 0) this.children.splice(i, 1);
-    await child.destroy(this.services.kernel);
+    if (child.state === 'destroyed') return;
+    const keep = this.children.filter((c) => c.reqid === child.reqid).flatMap((c) => c.policies());
+    await child.destroy(this.services.kernel, keep);
     this.services.emit({ type: 'child-destroyed', sa: this, child });
   }
 
@@ -167,6 +181,7 @@ export class IkeSa {
     }
     this.ke?.destroy();
     this.keymat?.destroy();
+    this.peerRekey = undefined;
     this.logger.log('info', 'IKE SA destroyed');
     this.services.emit({ type: 'ike-destroyed', sa: this });
   }

@@ -134,9 +134,24 @@ export async function installChildSa(kernel: Kernel, child: ChildSa, ctx: Instal
   for (const p of policyParams(child, ctx)) await kernel.updatePolicy(p);
 }
 
-export async function uninstallChildSa(kernel: Kernel, child: ChildSa, ctx: InstallContext): Promise<void> {
+/** Identity of a policy in the kernel: selector, direction, mark, interface id. */
+const policyKey = (p: PolicyParams): string =>
+  JSON.stringify([p.selector, p.dir, p.mark ?? null, p.ifId ?? null]);
+
+/**
+ * Removes a Child SA's policies and SAs. Policies listed in `keep` (those of a Child SA replacing this
+ * one, RFC 7296 §2.8: same reqid and selectors) stay in place.
+ */
+export async function uninstallChildSa(
+  kernel: Kernel,
+  child: ChildSa,
+  ctx: InstallContext,
+  keep: readonly PolicyParams[] = [],
+): Promise<void> {
   const quiet = (p: Promise<void>) => p.catch(() => undefined); // already gone: an outcome, not an error
+  const kept = new Set(keep.map(policyKey));
   for (const p of policyParams(child, ctx)) {
+    if (kept.has(policyKey(p))) continue;
     await quiet(
       kernel.deletePolicy({
         selector: p.selector,

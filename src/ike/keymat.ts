@@ -9,6 +9,7 @@ import {
   lookupEncr,
   lookupInteg,
   lookupPrf,
+  rekeySkeyseed,
   skeyseed,
   wipe,
   type ChildSaKeys,
@@ -72,9 +73,14 @@ export class IkeKeymat {
     spiI: Uint8Array,
     spiR: Uint8Array,
     readonly initiator: boolean,
+    /** IKE SA rekey (RFC 7296 §2.18): the old SA's PRF and SK_d. */
+    rekeyFrom?: { readonly prf: PrfAlgorithm; readonly skD: Uint8Array },
   ) {
     // RFC 7296 §2.14: SKEYSEED = prf(Ni | Nr, g^ir); the key stream is prf+(SKEYSEED, Ni|Nr|SPIi|SPIr).
-    const seed = skeyseed(alg.prf, ni, nr, gir);
+    // §2.18: a rekey uses SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr) with the old SA's PRF.
+    const seed = rekeyFrom
+      ? rekeySkeyseed(rekeyFrom.prf, rekeyFrom.skD, gir, ni, nr)
+      : skeyseed(alg.prf, ni, nr, gir);
     try {
       this.keys = deriveIkeSaKeys(alg.prf, keyLengths(alg.encr, alg.integ), seed, ni, nr, spiI, spiR);
     } finally {

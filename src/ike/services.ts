@@ -17,7 +17,11 @@ export type EngineEvent =
   | { readonly type: 'ike-destroyed'; readonly sa: IkeSa }
   | { readonly type: 'child-installed'; readonly sa: IkeSa; readonly child: ChildSa }
   | { readonly type: 'child-failed'; readonly sa: IkeSa; readonly reason: string; readonly notify?: number }
-  | { readonly type: 'child-destroyed'; readonly sa: IkeSa; readonly child: ChildSa };
+  | { readonly type: 'child-destroyed'; readonly sa: IkeSa; readonly child: ChildSa }
+  /** RFC 7296 §2.18: `sa` replaced `old` (Child SAs moved over). */
+  | { readonly type: 'ike-rekeyed'; readonly sa: IkeSa; readonly old: IkeSa }
+  /** RFC 7296 §2.8: `child` replaced `old` (same reqid and policies). */
+  | { readonly type: 'child-rekeyed'; readonly sa: IkeSa; readonly child: ChildSa; readonly old: ChildSa };
 
 export type ResolvedEngineOptions = Required<Omit<EngineOptions, 'retransmit' | 'spiMin' | 'spiMax'>> &
   Pick<EngineOptions, 'retransmit' | 'spiMin' | 'spiMax'>;
@@ -36,6 +40,8 @@ export interface EngineServices {
   /** Hands one IKE message to the transport (errors are counted there; retransmission covers loss). */
   send(packet: Uint8Array, path: PacketPath): void;
   allocReqid(): number;
+  /** RFC 7296 §2.6: a fresh, unique, non-zero 8-octet IKE SPI of ours (IKE SA rekey, §2.18). */
+  newIkeSpi(): Uint8Array;
   nextChildId(): number;
   emit(e: EngineEvent): void;
   /** Runs work on an SA in that SA's serial order, tracked by engine.idle(). */

@@ -17,7 +17,8 @@ export type ChildSaState =
 export const IKE_TRANSITIONS: Readonly<Record<IkeSaState, readonly IkeSaState[]>> = {
   created: ['connecting', 'destroyed'],
   connecting: ['established', 'deleting', 'destroyed'],
-  established: ['rekeying', 'deleting', 'destroyed'],
+  // established -> rekeyed: we answered the peer's rekey of this SA (RFC 7296 §2.18).
+  established: ['rekeying', 'rekeyed', 'deleting', 'destroyed'],
   rekeying: ['established', 'rekeyed', 'deleting', 'destroyed'],
   rekeyed: ['deleting', 'destroyed'],
   deleting: ['destroyed'],
@@ -27,7 +28,8 @@ export const IKE_TRANSITIONS: Readonly<Record<IkeSaState, readonly IkeSaState[]>
 export const CHILD_TRANSITIONS: Readonly<Record<ChildSaState, readonly ChildSaState[]>> = {
   created: ['installing', 'destroyed'],
   installing: ['installed', 'destroyed'],
-  installed: ['rekeying', 'deleting', 'destroyed'],
+  // installed -> rekeyed: we answered the peer's rekey of this Child SA (RFC 7296 §2.8).
+  installed: ['rekeying', 'rekeyed', 'deleting', 'destroyed'],
   rekeying: ['installed', 'rekeyed', 'deleting', 'destroyed'],
   rekeyed: ['deleting', 'destroyed'],
   deleting: ['destroyed'],

@@ -231,6 +231,8 @@ export class TaskManager {
       c.inc('ike.drop_rules');
       return undefined;
     }
+    // RFC 7296 §2.4: an authenticated message is proof of liveness (DPD looks at this).
+    sa.lastInbound = sa.services.timers.now();
     // RFC 7296 §2.23: behind a NAT, follow the address and port authenticated messages come from.
     if ((sa.natLocal || sa.natRemote) && !isResponse(h)) sa.path = { ...path };
     return { header: h, payloads, bytes, path };

@@ -1,0 +1,214 @@
+// What happens to IKE and Child SAs after establishment, in one place (wireguard-go keeps all timers
+// in one file with hooks named after protocol events): IKE rekey and lifetime timers (RFC 7296 §2.8),
+// liveness checks and the action on a dead peer (§2.4), NAT-keepalives (RFC 3948 §4), and the kernel
+// events that drive the engine: soft EXPIRE -> rekey, hard EXPIRE -> delete, ACQUIRE -> initiate.
+import type { KernelEvent, PolicyParams } from '../kernel/types.ts';
+import type { ChildSa } from './child-sa.ts';
+import type { IkeConnection } from './config.ts';
+import type { Engine } from './engine.ts';
+import type { IkeSa } from './ike-sa.ts';
+import { selectorPairs } from './kernel-install.ts';
+import type { EngineEvent } from './services.ts';
+import type { Task } from './task.ts';
+import { CreateChildSa } from './tasks/child-sa-create.ts';
+import { queueChildDelete } from './tasks/child-rekey.ts';
+import { Dpd } from './tasks/dpd.ts';
+import { queueIkeDelete } from './tasks/ike-delete.ts';
+import { IkeRekey } from './tasks/ike-rekey.ts';
+import { tsContains, tsFromCidr } from './ts.ts';
+
+const live = (sa: IkeSa) => sa.state === 'established';
+
+export class Lifecycle {
+  readonly #engine: Engine;
+  /** reqid of installed trap policies -> connection name (ACQUIRE lookup). */
+  readonly #traps = new Map<number, string>();
+  /** IKE SAs that failed after establishment: the dpdAction runs once they are destroyed. */
+  readonly #lost = new Set<IkeSa>();
+  readonly #unsubscribe: () => void;
+  #closed = false;
+
+  constructor(engine: Engine) {
+    this.#engine = engine;
+    engine.onEvent((e) => this.#onEvent(e));
+    this.#unsubscribe = engine.kernel.onEvent((e) => this.#onKernel(e));
+  }
+
+  // ---- operations (engine.* delegates here) ----
+
+  /** RFC 7296 §1.3.1: an additional Child SA of the connection's policy on an established IKE SA. */
+  createChild(sa: IkeSa): void {
+    this.#start(sa, new CreateChildSa(sa, true));
+  }
+  /** RFC 7296 §1.3.3: rekeys a Child SA (with PFS when the ESP proposals carry a KE group). */
+  rekeyChild(sa: IkeSa, child: ChildSa): void {
+    if (child.state === 'installed') this.#start(sa, new CreateChildSa(sa, true, { rekey: child }));
+  }
+  /** RFC 7296 §1.3.2: rekeys the IKE SA; its Child SAs move to the new one. */
+  rekeyIke(sa: IkeSa): void {
+    if (live(sa)) this.#start(sa, new IkeRekey(sa, true));
+  }
+  /** RFC 7296 §1.4.1: deletes one Child SA (Delete to the peer, then the kernel state). */
+  deleteChild(sa: IkeSa, child: ChildSa): void {
+    if (child.state !== 'destroyed' && child.state !== 'deleting') queueChildDelete(sa, [child]);
+  }
+  /** RFC 7296 §1.4.1: deletes the IKE SA and with it every Child SA. */
+  deleteIke(sa: IkeSa): void {
+    if (sa.state !== 'deleting' && sa.state !== 'destroyed') queueIkeDelete(sa);
+  }
+  /** Sends a liveness check now unless an exchange is already in flight (RFC 7296 §2.4). */
+  checkLiveness(sa: IkeSa): void {
+    if (sa.established && !sa.tasks.active && sa.tasks.queued.length === 0) this.#start(sa, new Dpd());
+  }
+
+  /**
+   * Installs outbound trap policies for a connection: traffic matching them makes the kernel send
+   * an ACQUIRE, which initiates the connection. Returns the reqid used.
+   */
+  async trap(conn: IkeConnection): Promise<number> {
+    const e = this.#engine;
+    const reqid = conn.reqid ?? e.allocReqid();
+    for (const selector of selectorPairs(conn.localTs, conn.remoteTs)) {
+      const p: PolicyParams = {
+        selector,
+        dir: 'out',
+        action: 'allow',
+        priority: conn.policyPriority ?? 1000,
+        templates: [{ src: conn.localAddr, dst: conn.remoteAddr!, proto: 'esp', mode: conn.mode, reqid }],
+        ...(conn.mark ? { mark: { ...conn.mark } } : {}),
+        ...(conn.ifId !== undefined ? { ifId: conn.ifId } : {}),
+      };
+      await e.kernel.updatePolicy(p);
+    }
+    this.#traps.set(reqid, conn.name);
+    return reqid;
+  }
+
+  /** Stops reacting to kernel events (engine.close). */
+  close(): void {
+    this.#closed = true;
+    this.#unsubscribe();
+  }
+
+  #start(sa: IkeSa, task: Task): void {
+    if (this.#closed || sa.state === 'destroyed') return;
+    sa.tasks.queue(task);
+    this.#engine.run(sa, () => sa.tasks.initiate());
+  }
+
+  // ---- engine events ----
+
+  #onEvent(e: EngineEvent): void {
+    if (this.#closed) return;
+    switch (e.type) {
+      case 'ike-established':
+        e.sa.wasEstablished = true;
+        this.#arm(e.sa);
+        break;
+      case 'ike-rekeyed':
+        this.#arm(e.sa);
+        break;
+      case 'ike-failed':
+        if (e.sa.wasEstablished && !e.sa.successor) this.#lost.add(e.sa);
+        break;
+      case 'ike-destroyed':
+        if (this.#lost.delete(e.sa)) void this.#peerLost(e.sa);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Per-IKE-SA timers; they die with the SA (IkeSa.after). */
+  #arm(sa: IkeSa): void {
+    const c = sa.config;
+    if (c.dpdDelayMs) this.#dpd(sa, c.dpdDelayMs, c.dpdDelayMs);
+    if (sa.natLocal) this.#keepalive(sa);
+    // RFC 7296 §2.8: rekey at the soft lifetime; delete at the hard one if the rekey never succeeded.
+    if (c.ikeRekeyMs) sa.after(c.ikeRekeyMs, () => this.rekeyIke(sa));
+    if (c.ikeLifetimeMs) sa.after(c.ikeLifetimeMs, () => this.deleteIke(sa));
+  }
+
+  /** RFC 7296 §2.4: probe only when nothing authenticated arrived for `delay` ms. */
+  #dpd(sa: IkeSa, delay: number, wait: number): void {
+    sa.after(wait, () => {
+      if (!sa.established) return;
+      const idle = this.#engine.timers.now() - sa.lastInbound;
+      if (idle >= delay) this.checkLiveness(sa);
+      this.#dpd(sa, delay, idle >= delay ? delay : delay - idle);
+    });
+  }
+
+  /** RFC 3948 §4: "a NAT-keepalive packet ... every 20 seconds" while we are behind a NAT. */
+  #keepalive(sa: IkeSa): void {
+    sa.after(this.#engine.options.keepaliveMs, () => {
+      if (sa.state === 'destroyed' || !sa.natLocal) return;
+      this.#engine.transport.sendKeepalive(sa.path).catch(() => undefined);
+      this.#keepalive(sa);
+    });
+  }
+
+  /** The peer is gone (RFC 7296 §2.4): everything was removed; now the configured action. */
+  async #peerLost(sa: IkeSa): Promise<void> {
+    const c = this.#engine.connection(sa.config.name);
+    const action = c?.dpdAction ?? 'clear';
+    sa.logger.log('info', 'peer lost', { action });
+    if (!c || this.#closed || action === 'clear') return;
+    if (action === 'restart' && c.remoteAddr) this.#engine.initiate(c.name);
+    if (action === 'trap' && c.remoteAddr) await this.trap(c);
+  }
+
+  // ---- kernel events ----
+
+  #onKernel(e: KernelEvent): void {
+    if (this.#closed) return;
+    if (e.type === 'expire') {
+      const found = this.#findChild(e.sa.spi);
+      if (!found) return;
+      const [sa, child] = found;
+      // RFC 7296 §2.8: the soft lifetime starts the rekey; at the hard one the kernel dropped the SA
+      // and we tell the peer with a Delete.
+      if (e.hard) this.deleteChild(sa, child);
+      else if (live(sa)) this.rekeyChild(sa, child);
+    } else if (e.type === 'acquire') {
+      this.#acquire(e);
+    }
+  }
+
+  #findChild(spi: number): [IkeSa, ChildSa] | undefined {
+    for (const sa of this.#engine.sas())
+      for (const c of sa.children)
+        if ((c.spiIn === spi || c.spiOut === spi) && c.state !== 'destroyed') return [sa, c];
+    return undefined;
+  }
+
+  /** RFC 4301 §5.2 / RFC 7296 §1.3: a packet met a policy without an SA: start the connection. */
+  #acquire(e: Extract<KernelEvent, { type: 'acquire' }>): void {
+    const eng = this.#engine;
+    const name = this.#traps.get(e.template.reqid) ?? this.#connectionFor(e.selector.src, e.selector.dst);
+    const conn = name === undefined ? undefined : eng.connection(name);
+    if (!conn?.remoteAddr) return;
+    const sas = eng.sasOf(conn.name).filter((s) => s.state !== 'destroyed');
+    if (sas.some((s) => s.state === 'created' || s.state === 'connecting')) return; // under way
+    const up = sas.find(live);
+    if (up) {
+      if (!up.children.some((c) => c.state === 'installed' || c.state === 'installing')) this.createChild(up);
+      return;
+    }
+    eng.initiate(conn.name);
+  }
+
+  #connectionFor(src: string, dst: string): string | undefined {
+    let s, d;
+    try {
+      s = tsFromCidr(src);
+      d = tsFromCidr(dst);
+    } catch {
+      return undefined;
+    }
+    const inside = (list: IkeConnection['localTs'], t: typeof s) => list.some((x) => tsContains(x, t));
+    for (const c of this.#engine.connections())
+      if (inside(c.localTs, s) && inside(c.remoteTs, d)) return c.name;
+    return undefined;
+  }
+}

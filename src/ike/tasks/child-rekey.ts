@@ -1,0 +1,126 @@
+// The end of a Child SA rekey (RFC 7296 §2.8): the old SA is retired once the new one is installed,
+// and a simultaneous rekey by both peers is resolved by the nonce rule of §2.8.1. The exchange itself
+// is CreateChildSa (child-sa-create.ts) with a REKEY_SA notify.
+import { NotifyType } from '../../codec/index.ts';
+import type { ChildSa } from '../child-sa.ts';
+import { IkeError } from '../errors.ts';
+import type { IkeSa } from '../ike-sa.ts';
+import type { InboundMessage } from '../task.ts';
+import { findNotify, u32 } from '../wire.ts';
+import { ChildDelete } from './child-delete.ts';
+
+/** Lexicographic order of two nonces (a shorter prefix sorts first), as "lowest" in RFC 7296 §2.8.1. */
+export function compareNonces(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
+/** The lowest nonce of a list. */
+function lowest(nonces: readonly Uint8Array[]): Uint8Array {
+  return nonces.reduce((m, n) => (compareNonces(n, m) < 0 ? n : m));
+}
+
+/**
+ * RFC 7296 §2.8.1: of two colliding rekeys, "the SA created with the lowest of the four nonces used in
+ * the two exchanges is redundant". True when that is the exchange with nonces `ours`.
+ */
+export function oursIsRedundant(ours: readonly Uint8Array[], theirs: readonly Uint8Array[]): boolean {
+  return compareNonces(lowest(ours), lowest(theirs)) < 0;
+}
+
+/**
+ * Responder: the Child SA a REKEY_SA notify names (our outbound SPI is the peer's inbound one), or
+ * undefined for a new Child SA. §2.25: CHILD_SA_NOT_FOUND if it does not exist, TEMPORARY_FAILURE if
+ * we are closing it.
+ */
+export function rekeyTarget(sa: IkeSa, msg: InboundMessage): ChildSa | undefined {
+  const n = findNotify(msg.payloads, NotifyType.REKEY_SA);
+  if (!n) return undefined;
+  const spi = n.spi.length === 4 ? u32(n.spi) : -1;
+  const old = sa.children.find((c) => c.spiOut === spi && c.state !== 'destroyed');
+  if (!old)
+    throw new IkeError('ERR_NO_CONNECTION', 'rekey of an unknown Child SA', NotifyType.CHILD_SA_NOT_FOUND);
+  if (old.state !== 'installed' && old.state !== 'rekeying')
+    throw new IkeError(
+      'ERR_TIMEOUT',
+      `rekey of a Child SA that is ${old.state}`,
+      NotifyType.TEMPORARY_FAILURE,
+    );
+  return old;
+}
+
+/** What a finished rekey exchange knows: the old and new Child SA and the exchange's nonces. */
+export interface RekeyOutcome {
+  readonly old: ChildSa | undefined;
+  readonly child: ChildSa | undefined;
+  readonly nonceI: Uint8Array | undefined;
+  readonly nonceR: Uint8Array | undefined;
+}
+
+/** Queues the Delete of Child SAs we are responsible for closing, and starts it. */
+export function queueChildDelete(sa: IkeSa, children: ChildSa[]): void {
+  sa.tasks.queue(new ChildDelete(sa, children));
+  sa.services.run(sa, () => sa.tasks.initiate());
+}
+
+function replaced(sa: IkeSa, old: ChildSa, child: ChildSa): void {
+  old.successor = child;
+  if (old.state !== 'rekeyed') old.setState('rekeyed');
+  sa.services.emit({ type: 'child-rekeyed', sa, child, old });
+}
+
+/**
+ * Called once the new Child SA of a rekey is installed. Responder: remember the exchange if we are
+ * rekeying the same SA ourselves (collision), else wait for the initiator's Delete of the old SA.
+ * Initiator: apply the nonce rule if the peer rekeyed the same SA meanwhile, then Delete what we own.
+ */
+export async function childRekeyed(sa: IkeSa, r: RekeyOutcome, initiator: boolean): Promise<void> {
+  const { old, child, nonceI, nonceR } = r;
+  if (!old || !child || !nonceI || !nonceR) return;
+  if (!initiator) {
+    // §2.8.1: "If a peer receives a request to rekey a Child SA that it is currently trying to rekey,
+    // it SHOULD reply as usual, and SHOULD prepare to delete redundant SAs later based on the nonces."
+    if (old.state === 'rekeying') old.peerRekey = { nonces: [nonceI, nonceR], child };
+    else replaced(sa, old, child);
+    return;
+  }
+  if (old.state !== 'rekeying') {
+    // The peer deleted the old SA meanwhile; the new one stands on its own.
+    sa.services.emit({ type: 'child-rekeyed', sa, child, old });
+    return;
+  }
+  const peer = old.peerRekey;
+  old.peerRekey = undefined;
+  if (peer && peer.child.state !== 'destroyed' && oursIsRedundant([nonceI, nonceR], peer.nonces)) {
+    // We lost: our new SA is the redundant one and we created it, so we close it; the peer closes
+    // the old one.
+    sa.logger.log('info', 'Child SA rekey collision lost: deleting our redundant Child SA', {
+      child: child.id,
+    });
+    child.successor = peer.child;
+    replaced(sa, old, peer.child);
+    queueChildDelete(sa, [child]);
+    return;
+  }
+  if (peer) {
+    sa.logger.log('info', 'Child SA rekey collision won: the peer deletes its redundant Child SA', {
+      child: peer.child.id,
+    });
+    peer.child.successor = child;
+  }
+  // §2.8: "create a new, equivalent SA ..., and when the new one is established, delete the old one."
+  replaced(sa, old, child);
+  queueChildDelete(sa, [old]);
+}
+
+/**
+ * Removes a Child SA that was closed by a Delete exchange. One that a rekey replaced stays in the
+ * kernel for the grace period: §2.8 "When there are two SAs eligible to receive packets, a node MUST
+ * accept incoming packets through either SA."
+ */
+export async function retireChild(sa: IkeSa, child: ChildSa): Promise<void> {
+  if (child.state === 'destroyed') return;
+  if (!child.successor) return sa.removeChild(child);
+  sa.after(sa.services.options.rekeyGraceMs, () => sa.services.run(sa, () => sa.removeChild(child)));
+}

@@ -1,0 +1,306 @@
+// CREATE_CHILD_SA for a Child SA (RFC 7296 §1.3.1 new Child SA, §1.3.3 rekey with REKEY_SA, §2.17
+// KEYMAT with g^ir when a KE payload gives perfect forward secrecy, §2.8.1 rekey collisions). One task,
+// both roles: the initiator's role comes from the IKE SA's task queue, the responder's from the
+// registry. The rekey-specific ending (old SA retired, nonce rule) lives in child-rekey.ts.
+import { ExchangeType, NotifyType, ProtocolId, isErrorNotify } from '../../codec/index.ts';
+import { wipe, type KeyExchange } from '../../crypto/index.ts';
+import { ChildSa } from '../child-sa.ts';
+import { IkeError, InvalidSyntaxError, NoProposalChosenError, TsUnacceptableError } from '../errors.ts';
+import type { IkeSa } from '../ike-sa.ts';
+import { resolveEsp } from '../keymat.ts';
+import { checkKeGroup, keGroupOf, selectProposal, verifyChosen, type Proposal } from '../proposals.ts';
+import type { InboundMessage, OutboundMessage, Task } from '../task.ts';
+import { narrowPair, tsContains, type TrafficSelector } from '../ts.ts';
+import {
+  findNotify,
+  findPayload,
+  notify,
+  proposalFromWire,
+  proposalToWire,
+  tsFromWire,
+  tsToWire,
+  u32,
+  u32Bytes,
+} from '../wire.ts';
+import { installContext } from './child-create.ts';
+import { childRekeyed, rekeyTarget } from './child-rekey.ts';
+
+/** RFC 7296 §2.10: at least 128 bits and half the PRF key; 32 octets covers SHA-512. */
+export const NONCE_LEN = 32;
+
+export interface CreateChildOptions {
+  /** Rekey this Child SA (RFC 7296 §1.3.3) instead of creating an additional one. */
+  readonly rekey?: ChildSa;
+}
+
+/** The parts of one CREATE_CHILD_SA negotiation both roles fill in. */
+interface Negotiated {
+  chosen: Proposal;
+  spiOut: number;
+  localTs: readonly TrafficSelector[];
+  remoteTs: readonly TrafficSelector[];
+  gir: Uint8Array | undefined;
+}
+
+export class CreateChildSa implements Task {
+  readonly name: string;
+  readonly exchange = ExchangeType.CREATE_CHILD_SA;
+  child: ChildSa | undefined;
+  /** The Child SA being rekeyed (initiator: given; responder: found by REKEY_SA). */
+  old: ChildSa | undefined;
+  nonceI: Uint8Array | undefined;
+  nonceR: Uint8Array | undefined;
+  #ke: KeyExchange | undefined;
+  #offer: Proposal[] = [];
+  #negotiated: Negotiated | undefined;
+  #transport = false;
+
+  constructor(
+    private readonly sa: IkeSa,
+    private readonly initiator: boolean,
+    opts: CreateChildOptions = {},
+  ) {
+    this.old = opts.rekey;
+    this.name = opts.rekey ? 'child-rekey' : 'child-create';
+  }
+
+  async #allocate(reqid: number): Promise<ChildSa> {
+    const sa = this.sa;
+    const c = sa.config;
+    const o = sa.services.options;
+    const spi = await sa.services.kernel.allocSpi({
+      src: sa.path.remoteAddr,
+      dst: sa.path.localAddr,
+      proto: 'esp',
+      reqid,
+      ...(c.mark ? { mark: c.mark } : {}),
+      ...(o.spiMin !== undefined ? { min: o.spiMin } : {}),
+      ...(o.spiMax !== undefined ? { max: o.spiMax } : {}),
+    });
+    const child = new ChildSa({
+      id: sa.services.nextChildId(),
+      name: c.name,
+      reqid,
+      spiIn: spi,
+      localAddr: sa.path.localAddr,
+      ...(c.mark ? { mark: c.mark } : {}),
+      logger: sa.logger,
+    });
+    child.initiator = this.initiator;
+    return child;
+  }
+
+  /** A rekey keeps the reqid so the policies stay (RFC 7296 §2.8: "an equivalent SA"). */
+  #reqid(): number {
+    return this.old?.reqid ?? this.sa.config.reqid ?? this.sa.services.allocReqid();
+  }
+
+  build(msg: OutboundMessage): Promise<void> {
+    return this.initiator ? this.#buildRequest(msg) : this.#buildResponse(msg);
+  }
+
+  process(msg: InboundMessage): Promise<void> {
+    return this.initiator ? this.#processResponse(msg) : this.#processRequest(msg);
+  }
+
+  async #buildRequest(msg: OutboundMessage): Promise<void> {
+    const sa = this.sa;
+    const old = this.old;
+    if (!sa.established) throw new IkeError('ERR_TIMEOUT', 'IKE SA not established');
+    if (old) {
+      // The Child SA may have been deleted or rekeyed by the peer while this task waited.
+      if (old.state !== 'installed')
+        throw new IkeError('ERR_NO_CONNECTION', `Child SA ${old.id} is ${old.state}, not rekeyed`);
+      old.setState('rekeying');
+    }
+    this.child ??= await this.#allocate(this.#reqid());
+    this.nonceI ??= sa.services.randomBytes(NONCE_LEN);
+    // §1.3.1: the KE transforms stay in the offer here; the KE payload carries the first group.
+    this.#offer = sa.config.espProposals.map((p) => ({ ...p, spi: u32Bytes(this.child!.spiIn) }));
+    const group = this.#offer.map(keGroupOf).find((g) => g !== undefined);
+    if (group !== undefined && this.#ke?.group !== group) {
+      this.#ke?.destroy();
+      this.#ke = sa.services.pool.take(group);
+    }
+    // §1.3.3: REKEY_SA names the rekeyed SA by the SPI we receive on (protocol ESP).
+    if (old) msg.add(notify(NotifyType.REKEY_SA, new Uint8Array(0), ProtocolId.ESP, u32Bytes(old.spiIn)));
+    const mode = old ? old.mode : sa.config.mode;
+    if (mode === 'transport') msg.add(notify(NotifyType.USE_TRANSPORT_MODE));
+    msg.add({ kind: 'SA', proposals: this.#offer.map(proposalToWire) }, { kind: 'NONCE', data: this.nonceI });
+    if (this.#ke) msg.add({ kind: 'KE', group: this.#ke.group, data: this.#ke.publicKey });
+    // §2.8: "the new Child SA SHOULD NOT have different Traffic Selectors" than the old one.
+    const [l, r] = old ? [old.localTs, old.remoteTs] : [sa.config.localTs, sa.config.remoteTs];
+    msg.add({ kind: 'TSi', selectors: l.map(tsToWire) }, { kind: 'TSr', selectors: r.map(tsToWire) });
+  }
+
+  async #processRequest(msg: InboundMessage): Promise<void> {
+    const sa = this.sa;
+    // §2.25: while the IKE SA itself is being rekeyed, Child SA work waits.
+    if (sa.state !== 'established')
+      throw new IkeError('ERR_TIMEOUT', `IKE SA is ${sa.state}`, NotifyType.TEMPORARY_FAILURE);
+    this.old = rekeyTarget(sa, msg);
+    const saP = findPayload(msg.payloads, 'SA');
+    const nonce = findPayload(msg.payloads, 'NONCE');
+    const tsi = findPayload(msg.payloads, 'TSi');
+    const tsr = findPayload(msg.payloads, 'TSr');
+    if (!saP || !nonce || !tsi || !tsr) throw new InvalidSyntaxError('CREATE_CHILD_SA without SA, Ni or TS');
+    const child = (this.child = await this.#allocate(this.#reqid()));
+    const chosen = selectProposal(saP.proposals.map(proposalFromWire), sa.config.espProposals, {
+      spi: u32Bytes(child.spiIn),
+    });
+    const peerSpi = saP.proposals.find((p) => p.num === chosen.number)?.spi;
+    if (chosen.protocol !== ProtocolId.ESP || !peerSpi || peerSpi.length !== 4)
+      throw new NoProposalChosenError('only ESP with 4-octet SPIs');
+    // §1.3.1 / §1.2: with a KE transform chosen, KEi must be of that group (else INVALID_KE_PAYLOAD).
+    const group = keGroupOf(chosen);
+    const ke = findPayload(msg.payloads, 'KE');
+    let gir: Uint8Array | undefined;
+    if (group !== undefined) {
+      if (!ke) throw new InvalidSyntaxError('a KE transform was chosen but no KEi sent');
+      checkKeGroup(chosen, ke.group);
+      this.#ke = sa.services.pool.take(group);
+      gir = this.#ke.computeSecret(ke.data);
+    }
+    // §2.9: narrow the initiator's selectors to our policy (its side = our remoteTs).
+    const narrowed = narrowPair(
+      { tsi: tsFromWire(tsi.selectors), tsr: tsFromWire(tsr.selectors) },
+      { tsi: sa.config.remoteTs, tsr: sa.config.localTs },
+    );
+    this.nonceI = nonce.data.slice();
+    this.nonceR = sa.services.randomBytes(NONCE_LEN);
+    this.#negotiated = {
+      chosen,
+      spiOut: u32(peerSpi),
+      localTs: narrowed.tsr,
+      remoteTs: narrowed.tsi,
+      gir,
+    };
+    const mode = this.old ? this.old.mode : sa.config.mode;
+    this.#transport = !!findNotify(msg.payloads, NotifyType.USE_TRANSPORT_MODE) && mode === 'transport';
+  }
+
+  async #buildResponse(msg: OutboundMessage): Promise<void> {
+    const child = this.child!;
+    const n = this.#negotiated!;
+    child.mode = this.#transport ? 'transport' : 'tunnel';
+    this.#keys(child, n);
+    await this.#install(child);
+    if (this.#transport) msg.add(notify(NotifyType.USE_TRANSPORT_MODE));
+    msg.add({ kind: 'SA', proposals: [proposalToWire(n.chosen)] }, { kind: 'NONCE', data: this.nonceR! });
+    if (this.#ke) msg.add({ kind: 'KE', group: this.#ke.group, data: this.#ke.publicKey });
+    msg.add(
+      { kind: 'TSi', selectors: child.remoteTs.map(tsToWire) },
+      { kind: 'TSr', selectors: child.localTs.map(tsToWire) },
+    );
+    this.#dropKe();
+    if (this.old) await childRekeyed(this.sa, this, false);
+  }
+
+  async #processResponse(msg: InboundMessage): Promise<void> {
+    const sa = this.sa;
+    const child = this.child;
+    if (!child) return;
+    const err = msg.payloads.find((p) => p.kind === 'NOTIFY' && isErrorNotify(p.notifyType));
+    if (err?.kind === 'NOTIFY') {
+      this.#retryLater(err.notifyType);
+      throw new PeerRefused(err.notifyType);
+    }
+    const saP = findPayload(msg.payloads, 'SA');
+    const nonce = findPayload(msg.payloads, 'NONCE');
+    const tsi = findPayload(msg.payloads, 'TSi');
+    const tsr = findPayload(msg.payloads, 'TSr');
+    if (!saP || !nonce || !tsi || !tsr) throw new InvalidSyntaxError('CREATE_CHILD_SA response incomplete');
+    const chosen = verifyChosen(this.#offer, saP.proposals.map(proposalFromWire));
+    const group = keGroupOf(chosen);
+    const ke = findPayload(msg.payloads, 'KE');
+    let gir: Uint8Array | undefined;
+    if (group !== undefined) {
+      if (!ke || !this.#ke || ke.group !== this.#ke.group)
+        throw new InvalidSyntaxError(`responder chose group ${group} without a matching KEr`);
+      gir = this.#ke.computeSecret(ke.data);
+    }
+    const local = tsFromWire(tsi.selectors);
+    const remote = tsFromWire(tsr.selectors);
+    const [l, r] = this.old ? [this.old.localTs, this.old.remoteTs] : [sa.config.localTs, sa.config.remoteTs];
+    // §2.9: the responder may only narrow what we proposed.
+    const inside = (got: TrafficSelector[], ours: readonly TrafficSelector[]) =>
+      got.length > 0 && got.every((g) => ours.some((o) => tsContains(o, g)));
+    if (!inside(local, l) || !inside(remote, r)) {
+      if (gir) wipe(gir);
+      throw new TsUnacceptableError('responder returned selectors wider than proposed');
+    }
+    this.nonceR = nonce.data.slice();
+    child.mode = findNotify(msg.payloads, NotifyType.USE_TRANSPORT_MODE) ? 'transport' : 'tunnel';
+    this.#keys(child, { chosen, spiOut: u32(chosen.spi), localTs: local, remoteTs: remote, gir });
+    this.#dropKe();
+    await this.#install(child);
+    if (this.old) await childRekeyed(sa, this, true);
+  }
+
+  /** §2.25: "TEMPORARY_FAILURE ... the initiator ... retries later" -- a rekey is tried again. */
+  #retryLater(notifyType: number): void {
+    const sa = this.sa;
+    const old = this.old;
+    if (notifyType !== NotifyType.TEMPORARY_FAILURE || !old) return;
+    sa.after(sa.services.options.rekeyRetryMs, () => {
+      if (old.state !== 'installed' || sa.state !== 'established') return;
+      sa.tasks.queue(new CreateChildSa(sa, true, { rekey: old }));
+      sa.services.run(sa, () => sa.tasks.initiate());
+    });
+  }
+
+  /** §2.17: KEYMAT = prf+(SK_d, Ni | Nr), or prf+(SK_d, g^ir (new) | Ni | Nr) with PFS. */
+  #keys(child: ChildSa, n: Negotiated): void {
+    const esp = resolveEsp(n.chosen);
+    child.proposal = n.chosen;
+    child.encr = esp.encr;
+    child.integ = esp.integ;
+    child.esn = esp.esn;
+    child.spiOut = n.spiOut;
+    child.localTs = n.localTs;
+    child.remoteTs = n.remoteTs;
+    try {
+      child.keys = this.sa.keymat!.childKeys(esp, this.nonceI!, this.nonceR!, n.gir);
+    } finally {
+      if (n.gir) wipe(n.gir);
+      n.gir = undefined;
+    }
+  }
+
+  /** Inbound SA first, then outbound, then policies (kernel-install.ts): no packet meets a gap. */
+  async #install(child: ChildSa): Promise<void> {
+    const sa = this.sa;
+    await child.install(sa.services.kernel, installContext(sa));
+    sa.addChild(child);
+    sa.services.counters.inc('ike.child_installed');
+    sa.logger.log('info', this.old ? 'Child SA rekeyed' : 'Child SA installed', { child: child.describe() });
+    sa.services.emit({ type: 'child-installed', sa, child });
+  }
+
+  #dropKe(): void {
+    this.#ke?.destroy(); // the private value is not needed after g^ir (RFC 7296 §2.12)
+    this.#ke = undefined;
+  }
+
+  async abort(): Promise<void> {
+    const sa = this.sa;
+    this.#dropKe();
+    const child = this.child;
+    this.child = undefined;
+    if (child && child.state !== 'installed') await child.destroy(sa.services.kernel);
+    // A failed rekey leaves the old Child SA as it was; a retry comes from the lifecycle.
+    if (this.initiator && this.old?.state === 'rekeying') this.old.setState('installed');
+    if (!this.old && this.initiator) {
+      sa.services.counters.inc('ike.child_failed');
+      sa.services.emit({ type: 'child-failed', sa, reason: 'CREATE_CHILD_SA failed' });
+    }
+  }
+}
+
+/** The responder refused our CREATE_CHILD_SA with an error notify (RFC 7296 §2.21). */
+export class PeerRefused extends IkeError {
+  override readonly name = 'PeerRefused';
+  constructor(readonly notifyType: number) {
+    super('ERR_PEER_ERROR', `CREATE_CHILD_SA refused with notify ${notifyType}`);
+  }
+}

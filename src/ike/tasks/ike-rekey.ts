@@ -1,0 +1,232 @@
+// Rekeying the IKE SA with CREATE_CHILD_SA (RFC 7296 §1.3.2, §2.18): SA (protocol IKE, the new SPI in
+// the proposal), Nonce and KE -- "implementations MUST perform a new Diffie-Hellman exchange". The new
+// IKE SA takes over the Child SAs; its initiator deletes the old one. Collisions: §2.8.2 nonce rule.
+import { ExchangeType, NotifyType, ProtocolId, isErrorNotify } from '../../codec/index.ts';
+import { wipe, type KeyExchange } from '../../crypto/index.ts';
+import { IkeError, InvalidSyntaxError, NoProposalChosenError } from '../errors.ts';
+import { IkeSa } from '../ike-sa.ts';
+import { IkeKeymat, resolveIke } from '../keymat.ts';
+import { checkKeGroup, keGroupOf, selectProposal, verifyChosen, type Proposal } from '../proposals.ts';
+import type { InboundMessage, OutboundMessage, Task } from '../task.ts';
+import { findPayload, proposalFromWire, proposalToWire } from '../wire.ts';
+import { NONCE_LEN, PeerRefused } from './child-sa-create.ts';
+import { oursIsRedundant } from './child-rekey.ts';
+import { queueIkeDelete } from './ike-delete.ts';
+
+interface NewSaParams {
+  readonly initiator: boolean;
+  readonly spiI: Uint8Array;
+  readonly spiR: Uint8Array;
+  readonly chosen: Proposal;
+  readonly gir: Uint8Array;
+  readonly nonceI: Uint8Array;
+  readonly nonceR: Uint8Array;
+}
+
+/** §2.18: the new IKE SA, keyed from the old SK_d, inheriting identity, path and NAT state. */
+function createRekeyedSa(old: IkeSa, p: NewSaParams): IkeSa {
+  const s = old.services;
+  const sa = new IkeSa({
+    services: s,
+    config: old.config,
+    initiator: p.initiator,
+    path: { ...old.path },
+    spiI: p.spiI,
+    spiR: p.spiR,
+  });
+  sa.proposal = p.chosen;
+  sa.algorithms = resolveIke(p.chosen);
+  sa.keGroup = keGroupOf(p.chosen);
+  sa.nonceI = p.nonceI;
+  sa.nonceR = p.nonceR;
+  // "Because the rekeying exchange belongs to the old IKE SA, it is the old IKE SA's PRF that is used
+  // to generate SKEYSEED" (§2.18).
+  sa.keymat = new IkeKeymat(sa.algorithms, p.gir, p.nonceI, p.nonceR, p.spiI, p.spiR, p.initiator, {
+    prf: old.algorithms!.prf,
+    skD: old.keymat!.keys.skD,
+  });
+  sa.natLocal = old.natLocal;
+  sa.natRemote = old.natRemote;
+  sa.fragmentation = old.fragmentation;
+  sa.peerHashes = old.peerHashes;
+  sa.peerId = old.peerId;
+  sa.lastInbound = s.timers.now();
+  sa.wasEstablished = true;
+  s.indexSa(sa);
+  sa.setState('connecting');
+  sa.setState('established');
+  sa.logger.log('info', 'IKE SA rekeyed', { old: old.name, spis: sa.describe() });
+  return sa;
+}
+
+/** Moves every Child SA of `from` to `to` and reports the rekey. */
+function handOver(from: IkeSa, to: IkeSa): void {
+  to.children.push(...from.children.splice(0));
+  from.successor = to;
+  if (from.state !== 'rekeyed') from.setState('rekeyed');
+  from.services.emit({ type: 'ike-rekeyed', sa: to, old: from });
+}
+
+export class IkeRekey implements Task {
+  readonly name = 'ike-rekey';
+  readonly exchange = ExchangeType.CREATE_CHILD_SA;
+  #ke: KeyExchange | undefined;
+  #spi: Uint8Array | undefined;
+  #nonce: Uint8Array | undefined;
+  #offer: Proposal[] = [];
+  #chosen: Proposal | undefined;
+  #peerSpi: Uint8Array | undefined;
+  #peerNonce: Uint8Array | undefined;
+  #gir: Uint8Array | undefined;
+
+  constructor(
+    private readonly sa: IkeSa,
+    private readonly initiator: boolean,
+  ) {}
+
+  build(msg: OutboundMessage): void {
+    return this.initiator ? this.#buildRequest(msg) : this.#buildResponse(msg);
+  }
+  process(msg: InboundMessage): void {
+    return this.initiator ? this.#processResponse(msg) : this.#processRequest(msg);
+  }
+
+  #buildRequest(msg: OutboundMessage): void {
+    const sa = this.sa;
+    if (sa.state !== 'established') throw new IkeError('ERR_TIMEOUT', `IKE SA is ${sa.state}, not rekeyed`);
+    sa.setState('rekeying');
+    this.#spi = sa.services.newIkeSpi();
+    this.#nonce = sa.services.randomBytes(NONCE_LEN);
+    this.#offer = sa.config.ikeProposals.map((p) => ({ ...p, spi: this.#spi! }));
+    const group = sa.keGroup ?? this.#offer.map(keGroupOf).find((g) => g !== undefined);
+    if (group === undefined)
+      throw new IkeError('ERR_NO_PROPOSAL_CHOSEN', 'no key exchange group for the rekey');
+    this.#ke = sa.services.pool.take(group);
+    msg.add(
+      { kind: 'SA', proposals: this.#offer.map(proposalToWire) },
+      { kind: 'NONCE', data: this.#nonce },
+      { kind: 'KE', group, data: this.#ke.publicKey },
+    );
+  }
+
+  #processRequest(msg: InboundMessage): void {
+    const sa = this.sa;
+    // §2.25: TEMPORARY_FAILURE while we close the IKE SA or work on one of its Child SAs.
+    const busy = sa.children.some((c) => c.state === 'rekeying' || c.state === 'installing');
+    if ((sa.state !== 'established' && sa.state !== 'rekeying') || busy)
+      throw new IkeError('ERR_TIMEOUT', `IKE SA is ${sa.state}`, NotifyType.TEMPORARY_FAILURE);
+    const saP = findPayload(msg.payloads, 'SA');
+    const nonce = findPayload(msg.payloads, 'NONCE');
+    const ke = findPayload(msg.payloads, 'KE');
+    if (!saP || !nonce || !ke) throw new InvalidSyntaxError('IKE rekey without SA, Ni or KEi');
+    this.#spi = sa.services.newIkeSpi();
+    const chosen = selectProposal(saP.proposals.map(proposalFromWire), sa.config.ikeProposals, {
+      preferKeGroup: ke.group,
+      spi: this.#spi,
+    });
+    const peerSpi = saP.proposals.find((p) => p.num === chosen.number)?.spi;
+    if (chosen.protocol !== ProtocolId.IKE || !peerSpi || peerSpi.length !== 8)
+      throw new NoProposalChosenError('IKE rekey needs protocol IKE with an 8-octet SPI');
+    // §2.18: "a responder MUST NOT accept" a proposal without a key exchange.
+    if (keGroupOf(chosen) === undefined) throw new NoProposalChosenError('IKE rekey without a KE transform');
+    checkKeGroup(chosen, ke.group);
+    this.#chosen = chosen;
+    this.#peerSpi = peerSpi.slice();
+    this.#peerNonce = nonce.data.slice();
+    this.#nonce = sa.services.randomBytes(NONCE_LEN);
+    this.#ke = sa.services.pool.take(ke.group);
+    this.#gir = this.#ke.computeSecret(ke.data);
+  }
+
+  #buildResponse(msg: OutboundMessage): void {
+    const old = this.sa;
+    msg.add(
+      { kind: 'SA', proposals: [proposalToWire(this.#chosen!)] },
+      { kind: 'NONCE', data: this.#nonce! },
+      { kind: 'KE', group: this.#ke!.group, data: this.#ke!.publicKey },
+    );
+    const sa = this.#create(false, this.#peerSpi!, this.#spi!, this.#peerNonce!, this.#nonce!);
+    if (old.state === 'rekeying') {
+      // §2.8.2: we rekey it too; the Child SAs stay until our own exchange applies the nonce rule.
+      old.peerRekey = { nonces: [this.#peerNonce!, this.#nonce!], sa };
+      return;
+    }
+    handOver(old, sa); // the initiator of the rekey deletes the old IKE SA (§2.18)
+  }
+
+  #processResponse(msg: InboundMessage): void {
+    const old = this.sa;
+    const err = msg.payloads.find((p) => p.kind === 'NOTIFY' && isErrorNotify(p.notifyType));
+    if (err?.kind === 'NOTIFY') {
+      // §2.25: after TEMPORARY_FAILURE the rekey is retried a little later.
+      if (err.notifyType === NotifyType.TEMPORARY_FAILURE)
+        old.after(old.services.options.rekeyRetryMs, () => {
+          if (old.state !== 'established') return;
+          old.tasks.queue(new IkeRekey(old, true));
+          old.services.run(old, () => old.tasks.initiate());
+        });
+      throw new PeerRefused(err.notifyType);
+    }
+    const saP = findPayload(msg.payloads, 'SA');
+    const nonce = findPayload(msg.payloads, 'NONCE');
+    const ke = findPayload(msg.payloads, 'KE');
+    if (!saP || !nonce || !ke) throw new InvalidSyntaxError('IKE rekey response without SA, Nr or KEr');
+    const chosen = verifyChosen(this.#offer, saP.proposals.map(proposalFromWire));
+    if (chosen.spi.length !== 8 || ke.group !== this.#ke!.group || keGroupOf(chosen) !== ke.group)
+      throw new InvalidSyntaxError('IKE rekey response with a bad SPI or KE group');
+    this.#chosen = chosen;
+    this.#gir = this.#ke!.computeSecret(ke.data);
+    const ours = this.#create(true, this.#spi!, chosen.spi.slice(), this.#nonce!, nonce.data.slice());
+    const peer = old.peerRekey;
+    old.peerRekey = undefined;
+    if (peer && peer.sa.state !== 'destroyed' && oursIsRedundant([this.#nonce!, nonce.data], peer.nonces)) {
+      // §2.8.2: the new IKE SA with the lowest nonce is redundant; we created it, so we delete it.
+      old.logger.log('info', 'IKE SA rekey collision lost: deleting our redundant IKE SA');
+      handOver(old, peer.sa);
+      ours.successor = peer.sa;
+      queueIkeDelete(ours);
+      return;
+    }
+    if (peer) {
+      old.logger.log('info', 'IKE SA rekey collision won: the peer deletes its redundant IKE SA');
+      ours.children.push(...peer.sa.children.splice(0));
+      peer.sa.successor = ours;
+    }
+    handOver(old, ours);
+    queueIkeDelete(old);
+  }
+
+  #create(initiator: boolean, spiI: Uint8Array, spiR: Uint8Array, ni: Uint8Array, nr: Uint8Array): IkeSa {
+    try {
+      return createRekeyedSa(this.sa, {
+        initiator,
+        spiI,
+        spiR,
+        chosen: this.#chosen!,
+        gir: this.#gir!,
+        nonceI: ni,
+        nonceR: nr,
+      });
+    } finally {
+      this.#release();
+    }
+  }
+
+  #release(): void {
+    if (this.#gir) wipe(this.#gir);
+    this.#gir = undefined;
+    this.#ke?.destroy();
+    this.#ke = undefined;
+  }
+
+  abort(): void {
+    this.#release();
+    const sa = this.sa;
+    if (!this.initiator || sa.state !== 'rekeying') return;
+    // Our rekey failed. If we answered the peer's rekey meanwhile, that one stands (§2.8.2).
+    const peer = sa.peerRekey;
+    sa.peerRekey = undefined;
+    if (peer && peer.sa.state !== 'destroyed') handOver(sa, peer.sa);
+    else sa.setState('established');
+  }
+}

@@ -1,0 +1,78 @@
+// The responder side of INFORMATIONAL (RFC 7296 §1.4): Delete payloads for the IKE SA or its Child
+// SAs (§1.4.1), an empty request as a liveness check (§2.4), notifies logged. "The recipient of an
+// INFORMATIONAL exchange request MUST send some response ... That response MAY be an empty message."
+import { ExchangeType, ProtocolId, isErrorNotify, type DeletePayload } from '../../codec/index.ts';
+import type { ChildSa } from '../child-sa.ts';
+import type { IkeSa } from '../ike-sa.ts';
+import type { InboundMessage, OutboundMessage, Task } from '../task.ts';
+import { u32, u32Bytes } from '../wire.ts';
+import { retireChild } from './child-rekey.ts';
+
+export class Informational implements Task {
+  readonly name = 'informational';
+  readonly exchange = ExchangeType.INFORMATIONAL;
+  #deleteIke = false;
+  /** Child SAs the peer closed; `answer` false when we had sent our own Delete (crossing deletes). */
+  readonly #children: { child: ChildSa; answer: boolean }[] = [];
+
+  constructor(private readonly sa: IkeSa) {}
+
+  process(msg: InboundMessage): void {
+    const sa = this.sa;
+    for (const p of msg.payloads) {
+      if (p.kind === 'NOTIFY' && isErrorNotify(p.notifyType))
+        sa.logger.log('info', 'peer reported an error in INFORMATIONAL', { notify: p.notifyType });
+      if (p.kind !== 'DELETE') continue;
+      if (p.protocolId === ProtocolId.IKE) this.#deleteIke = true;
+      else this.#childDeletes(p);
+    }
+  }
+
+  #childDeletes(p: DeletePayload): void {
+    if (p.protocolId !== ProtocolId.ESP || p.spiSize !== 4) return;
+    for (const spi of p.spis) {
+      // The peer lists its inbound SPIs: our outbound ones. Unknown SPIs (already gone) are ignored.
+      const v = u32(spi);
+      const child = this.sa.children.find((c) => c.spiOut === v && c.state !== 'destroyed');
+      if (!child || this.#children.some((x) => x.child === child)) continue;
+      // §1.4.1: "If a node receives a delete request for SAs for which it has already issued a delete
+      // request, ... the responses MUST NOT include Delete payloads for the deleted SAs".
+      this.#children.push({ child, answer: child.state !== 'deleting' });
+    }
+  }
+
+  build(msg: OutboundMessage): void {
+    const sa = this.sa;
+    if (this.#deleteIke) {
+      // §1.4.1: "The response to a request that deletes the IKE SA is an empty INFORMATIONAL response."
+      if (sa.state !== 'deleting') sa.setState('deleting');
+      msg.after(() => closeIke(sa));
+      return;
+    }
+    const answered = this.#children.filter((x) => x.answer).map((x) => x.child);
+    for (const c of answered) c.setState('deleting');
+    // §1.4.1: "the response ... will contain Delete payloads for the paired SAs going in the other direction."
+    if (answered.length > 0)
+      msg.add({
+        kind: 'DELETE',
+        protocolId: ProtocolId.ESP,
+        spiSize: 4,
+        spis: answered.map((c) => u32Bytes(c.spiIn)),
+      });
+    msg.after(async () => {
+      for (const { child } of this.#children) await retireChild(sa, child);
+    });
+  }
+}
+
+/**
+ * Destroys an IKE SA the peer deleted. If it was replaced by a rekey whose exchange is still settling
+ * (RFC 7296 §2.8.2 collisions), its Child SAs move to the new IKE SA instead of dying with it.
+ */
+export async function closeIke(sa: IkeSa): Promise<void> {
+  const heir = sa.successor ?? sa.peerRekey?.sa;
+  if (heir && heir.state !== 'destroyed' && sa.children.length > 0) {
+    heir.children.push(...sa.children.splice(0));
+  }
+  await sa.destroy();
+}
