@@ -4,6 +4,12 @@ import { hideBin } from 'yargs/helpers';
 import { versionCommand } from './commands/version.ts';
 import { decodeCommand } from './commands/decode.ts';
 import { checkCommand } from './commands/check.ts';
+import { loadCommand } from './commands/load.ts';
+import { daemonCommand } from './commands/daemon.ts';
+import { statusCommand } from './commands/status.ts';
+import { upCommand } from './commands/up.ts';
+import { downCommand } from './commands/down.ts';
+import { reloadCommand } from './commands/reload.ts';
 
 export function buildCli(argv: string[]) {
   return yargs(argv)
@@ -14,6 +20,12 @@ export function buildCli(argv: string[]) {
     .command(versionCommand)
     .command(decodeCommand)
     .command(checkCommand)
+    .command(loadCommand)
+    .command(daemonCommand)
+    .command(statusCommand)
+    .command(upCommand)
+    .command(downCommand)
+    .command(reloadCommand)
     .demandCommand(1, 'Give a command; see the list above.')
     .strict()
     .recommendCommands()

@@ -1,0 +1,63 @@
+// Human output of `ikeway status`: one block per connection, its IKE SAs and their Child SAs.
+import type { ChildStatus, IkeSaStatus, StatusReport } from '../daemon/status.ts';
+
+export function duration(s: number | undefined): string {
+  if (s === undefined) return '-';
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  const h = Math.floor(s / 3600);
+  return h < 48
+    ? `${h}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+    : `${Math.floor(h / 24)}d${h % 24}h`;
+}
+
+export function bytes(n: number | undefined): string {
+  if (n === undefined) return '-';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  for (; v >= 1024 && i < units.length - 1; i++) v /= 1024;
+  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
+}
+
+function child(c: ChildStatus): string[] {
+  const traffic =
+    c.countersError !== undefined
+      ? `counters unavailable (${c.countersError})`
+      : `in ${bytes(c.bytesIn)} / ${c.packetsIn ?? '-'} pkts, out ${bytes(c.bytesOut)} / ${c.packetsOut ?? '-'} pkts`;
+  return [
+    `    CHILD_SA {${c.id}} ${c.state}, ${c.mode}, reqid ${c.reqid}, SPIs ${c.spiIn}_i ${c.spiOut}_o, ${c.algorithms || '-'}`,
+    `      ${c.localTs.join(',') || '-'} === ${c.remoteTs.join(',') || '-'}`,
+    `      installed ${duration(c.installedSeconds)} ago, rekey in ${duration(c.rekeySeconds)}; ${traffic}`,
+  ];
+}
+
+function ike(sa: IkeSaStatus): string[] {
+  const nat = sa.nat.local || sa.nat.remote ? `, NAT ${sa.nat.local ? 'here' : 'at peer'}` : '';
+  return [
+    `  IKE_SA ${sa.name} ${sa.state} (${sa.initiator ? 'initiator' : 'responder'}), ${sa.local} <-> ${sa.remote}${nat}`,
+    `    SPIs ${sa.spiI}_i ${sa.spiR}_r, ${sa.algorithms ?? '-'}`,
+    `    ${sa.localId} <-> ${sa.remoteId ?? '?'}, established ${duration(sa.establishedSeconds)} ago, rekey in ${duration(sa.rekeySeconds)}`,
+    ...sa.children.flatMap(child),
+  ];
+}
+
+export function renderStatus(r: StatusReport): string {
+  const d = r.daemon;
+  const out = [
+    `ikeway ${d.version}, pid ${d.pid}, up ${duration(d.uptimeSeconds)}, kernel ${d.kernel}, ${d.config}`,
+  ];
+  if (d.kernelWarning) out.push(`WARNING: ${d.kernelWarning}`);
+  for (const c of r.connections) {
+    out.push('');
+    const sas =
+      c.ikeSas.length === 0 ? 'no IKE SA' : `${c.ikeSas.length} IKE SA${c.ikeSas.length > 1 ? 's' : ''}`;
+    out.push(`${c.name}: ${c.local} -> ${c.remote}, ${c.mode}, start ${c.start}, ${sas}`);
+    out.push(
+      `  ${c.localSubnets.join(',')} === ${c.remoteSubnets.join(',') || '(peer address)'}; fail-closed policies: ${c.failClosedPolicies}`,
+    );
+    for (const sa of c.ikeSas) out.push(...ike(sa));
+  }
+  if (r.connections.length === 0) out.push('', 'no connections configured');
+  return `${out.join('\n')}\n`;
+}

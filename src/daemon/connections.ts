@@ -1,0 +1,104 @@
+// Validated config (src/config) -> the engine's connection objects (src/ike/config.ts). Pure apart
+// from reading the secrets' bytes, which go to the engine as bytes and are never logged. Also the
+// fingerprint used by reload to tell changed connections from unchanged ones.
+import { createHash, KeyObject, X509Certificate } from 'node:crypto';
+import type { Connection } from '../config/index.ts';
+import { Secret } from '../config/index.ts';
+import { CredentialStore, idFromConfig } from '../creds/index.ts';
+import type { IkeConnection } from '../ike/config.ts';
+import { storeCredentials } from '../ike/creds-adapter.ts';
+import { parseProposals } from '../ike/proposal-string.ts';
+import { tsAny, tsFromCidr, type TrafficSelector } from '../ike/ts.ts';
+
+/** Per-connection options the daemon decides (not in the YAML). */
+export interface MapOptions {
+  /** Kernel reqid for the connection's Child SAs and fail-closed policies (stable per name). */
+  readonly reqid?: number;
+}
+
+/** RFC 4303 §2.2.1: `esn: true` adds the ESN transform to proposals that do not name one. */
+function espProposalStrings(c: Connection): string[] {
+  if (!c.esn) return [...c.espProposals];
+  return c.espProposals.map((p) => (/(^|-)(no)?esn(-|$)/.test(p) ? p : `${p}-esn`));
+}
+
+function selectors(c: Connection): { local: TrafficSelector[]; remote: TrafficSelector[] } {
+  const local = c.localSubnets.map((p) => tsFromCidr(p.text));
+  // remote: any with no remote-subnets: "whatever the peer's address is"; the responder narrows
+  // the peer's proposal to its own address range (RFC 7296 §2.9), so offer the whole family.
+  const remote =
+    c.remoteSubnets.length > 0
+      ? c.remoteSubnets.map((p) => tsFromCidr(p.text))
+      : [...new Set(local.map((t) => t.type))].map((t) => tsAny(t));
+  return { local, remote };
+}
+
+/** The engine's view of one connection. Lifetimes: rekey `rekeyMarginMs` before the hard limit. */
+export function toIkeConnection(c: Connection, opts: MapOptions = {}): IkeConnection {
+  const localId = idFromConfig(c.localId);
+  const remoteId = c.remoteId.kind === 'any' ? undefined : idFromConfig(c.remoteId);
+  const auth: IkeConnection['auth'] =
+    c.auth.kind === 'psk'
+      ? { kind: 'psk', psk: c.auth.psk.bytes() }
+      : {
+          kind: 'cert',
+          credentials: storeCredentials(CredentialStore.fromConnection(c), {
+            localId,
+            ...(remoteId ? { expectedId: remoteId } : {}),
+          }),
+        };
+  const ts = selectors(c);
+  const margin = (ms: number) => Math.max(1000, ms - c.rekeyMarginMs);
+  return {
+    name: c.name,
+    localAddr: c.localAddress.address,
+    ...(c.remote !== 'any' ? { remoteAddr: c.remote.address } : {}),
+    localId,
+    ...(remoteId ? { remoteId } : {}),
+    auth,
+    ikeProposals: parseProposals(c.ikeProposals, 'ike'),
+    espProposals: parseProposals(espProposalStrings(c), 'esp'),
+    localTs: ts.local,
+    remoteTs: ts.remote,
+    mode: c.mode,
+    childRekeyMs: margin(c.childLifetimeMs),
+    childLifetimeMs: c.childLifetimeMs,
+    ...(c.childLifetimeBytes !== undefined ? { childLifetimeBytes: BigInt(c.childLifetimeBytes) } : {}),
+    ikeRekeyMs: margin(c.ikeLifetimeMs),
+    ikeLifetimeMs: c.ikeLifetimeMs,
+    fragmentation: c.fragmentation,
+    forceEncap: c.encapsulation === 'force',
+    replayWindow: c.replayWindow,
+    ...(c.mark ? { mark: { value: c.mark.value, mask: c.mark.mask } } : {}),
+    ...(c.ifId !== undefined ? { ifId: c.ifId } : {}),
+    ...(opts.reqid !== undefined ? { reqid: opts.reqid } : {}),
+  };
+}
+
+const digest = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
+
+/**
+ * A stable text of everything that defines a connection, for reload's "changed?" question. Secrets
+ * and keys enter only as SHA-256 digests (the fingerprint is compared, never logged or sent).
+ */
+export function connectionFingerprint(c: Connection): string {
+  const json = JSON.stringify(c, (_k, v: unknown) => {
+    if (v instanceof Secret) return `secret:${digest(v.bytes())}`;
+    if (v instanceof X509Certificate) return `cert:${v.fingerprint256}`;
+    if (v instanceof KeyObject) {
+      const der =
+        v.type === 'private'
+          ? v.export({ type: 'pkcs8', format: 'der' })
+          : v.export({ type: 'spki', format: 'der' });
+      return `key:${digest(der)}`;
+    }
+    if (typeof v === 'bigint') return v.toString();
+    return v;
+  });
+  return digest(json);
+}
+
+/** Whether a connection can be reached by traffic: a fixed peer (trap policies need its address). */
+export function hasFixedPeer(c: Connection): boolean {
+  return c.remote !== 'any';
+}

@@ -1,0 +1,121 @@
+// `ikeway daemon`: the foreground process systemd runs. Claims the control socket first (so a second
+// daemon cannot touch the first one's kernel state), starts the Daemon, logs "ready", and serves
+// SIGHUP (reload), SIGTERM/SIGINT (clean stop, exit 0) until stopped.
+import { ConfigErrors, formatProblem, type Config } from '../config/index.ts';
+import { ControlError, stringArg, type ControlRequest } from '../control/protocol.ts';
+import { ControlServer } from '../control/server.ts';
+import type { LogLevel } from '../ike/logger.ts';
+import { Daemon } from './daemon.ts';
+import { DaemonLogger, type LogFormat } from './log.ts';
+import type { KernelKind } from './runtime.ts';
+
+export interface RunOptions {
+  readonly configFile: string;
+  readonly kernel: KernelKind;
+  /** Overrides of the config's log settings and control socket. */
+  readonly logLevel?: LogLevel;
+  readonly logFormat?: LogFormat;
+  readonly socket?: string;
+  readonly version: string;
+  readonly retryMs?: number;
+}
+
+/** Exit status for an invalid config (sysexits EX_CONFIG; the unit does not restart on it). */
+export const EXIT_CONFIG = 78;
+/** Hard limit for a stop; past it the process exits 1 whatever is still pending. */
+export const STOP_FORCE_MS = 12_000;
+
+export function controlHandler(d: () => Daemon | undefined, version: string) {
+  return async (req: ControlRequest): Promise<unknown> => {
+    const daemon = d();
+    if (req.cmd === 'version') return { version, node: process.version };
+    if (!daemon) throw new ControlError('ERR_BUSY', 'the daemon is still starting; try again in a moment');
+    switch (req.cmd) {
+      case 'status': {
+        const name = req.args?.name;
+        if (name !== undefined && typeof name !== 'string')
+          throw new ControlError('ERR_BAD_ARGS', 'status: name must be a string');
+        return daemon.status(name);
+      }
+      case 'up':
+        return daemon.up(stringArg(req, 'name'));
+      case 'down':
+        return daemon.down(stringArg(req, 'name'));
+      case 'reload':
+        return daemon.reload();
+      case 'counters':
+        return daemon.counters();
+    }
+  };
+}
+
+/** Runs until stopped; resolves with the process exit status. */
+export async function runDaemon(o: RunOptions): Promise<number> {
+  const logger = new DaemonLogger({
+    ...(o.logLevel ? { level: o.logLevel } : {}),
+    ...(o.logFormat ? { format: o.logFormat } : {}),
+  });
+  const applyLogSettings = (c: Config) => {
+    logger.level = o.logLevel ?? c.log.level;
+    logger.format = o.logFormat ?? c.log.format;
+  };
+  let daemon: Daemon | undefined;
+  let control: ControlServer | undefined;
+  const onConfig = async (c: Config) => {
+    control = await ControlServer.listen(
+      o.socket ?? c.controlSocket,
+      controlHandler(() => daemon, o.version),
+      logger,
+    );
+  };
+  try {
+    daemon = await Daemon.start({
+      configFile: o.configFile,
+      kernel: o.kernel,
+      logger,
+      applyLogSettings,
+      onConfig,
+      version: o.version,
+      ...(o.retryMs !== undefined ? { retryMs: o.retryMs } : {}),
+    });
+  } catch (e) {
+    await control?.close();
+    if (e instanceof ConfigErrors) {
+      for (const p of e.problems) process.stderr.write(`${formatProblem(p)}\n`);
+      process.stderr.write(
+        `ikeway: ${o.configFile} is invalid; fix it (ikeway check ${o.configFile}) and start again\n`,
+      );
+      return EXIT_CONFIG;
+    }
+    logger.log('error', 'cannot start', {
+      component: 'daemon',
+      error: e instanceof Error ? e.message : String(e),
+    });
+    return 1;
+  }
+  const d = daemon;
+  logger.log('info', 'ready', { component: 'daemon', socket: control?.path, pid: process.pid });
+  return new Promise<number>((resolve) => {
+    const onHup = () => {
+      d.reload().catch(() => undefined); // the daemon logged why
+    };
+    const onStop = (sig: string) => {
+      logger.log('info', `${sig} received`, { component: 'daemon' });
+      process.off('SIGHUP', onHup);
+      const force = setTimeout(() => {
+        logger.log('error', 'stop took too long; exiting', { component: 'daemon' });
+        resolve(1);
+      }, STOP_FORCE_MS);
+      force.unref();
+      void (async () => {
+        await control?.close();
+        await d.stop();
+        clearTimeout(force);
+        resolve(0);
+      })();
+    };
+    process.on('SIGHUP', onHup);
+    process.once('SIGTERM', () => onStop('SIGTERM'));
+    process.once('SIGINT', () => onStop('SIGINT'));
+  });
+}

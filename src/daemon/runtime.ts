@@ -1,0 +1,73 @@
+// What the daemon runs on: the kernel backend (real XFRM with an ownership record, or the in-memory
+// kernel for IKE-only tests), the IKE bypass policies and the UDP sockets. Opened in this order at
+// start and closed in reverse at stop.
+import type { Config } from '../config/index.ts';
+import type { Counters } from '../ike/counters.ts';
+import type { Logger } from '../ike/logger.ts';
+import { FakeKernel, OwnedKernel, installIkeBypass, openXfrmKernel, type Kernel } from '../kernel/index.ts';
+import { UdpTransport } from '../net/udp.ts';
+
+export type KernelKind = 'xfrm' | 'memory';
+
+export const MEMORY_KERNEL_WARNING =
+  'IN-MEMORY KERNEL: no SA or policy reaches the Linux kernel, traffic is NOT protected (IKE-only testing)';
+
+export interface Runtime {
+  readonly kind: KernelKind;
+  readonly kernel: Kernel;
+  /** The ownership wrapper (xfrm only): reconcile() after the fail-closed policies are back. */
+  readonly owned: OwnedKernel | undefined;
+  readonly transport: UdpTransport;
+}
+
+export async function openKernel(
+  kind: KernelKind,
+  config: Config,
+  logger: Logger,
+): Promise<Pick<Runtime, 'kernel' | 'owned'>> {
+  if (kind === 'memory') {
+    logger.log('warn', MEMORY_KERNEL_WARNING, { component: 'kernel' });
+    return { kernel: new FakeKernel(), owned: undefined };
+  }
+  const owned = new OwnedKernel(await openXfrmKernel(), config.stateDir);
+  return { kernel: owned, owned };
+}
+
+/** RFC 7296 §2.23 / RFC 4301 §5.1: IKE's own packets bypass every tunnel policy. */
+export async function installBypass(kernel: Kernel, config: Config): Promise<void> {
+  await installIkeBypass(kernel, {
+    addresses: [config.local.address.address],
+    ports: [config.ports.ike, config.ports.natT],
+  });
+}
+
+/**
+ * Binds UDP 500/4500 on the local address. With XFRM the NAT-T socket gets UDP_ENCAP_ESPINUDP
+ * (RFC 3948) so the kernel decapsulates ESP-in-UDP; if the kernel refuses, IKE still runs and the
+ * refusal is logged (NAT-T Child SAs would then carry no traffic).
+ */
+export async function openTransport(
+  kind: KernelKind,
+  config: Config,
+  counters: Counters,
+  logger: Logger,
+): Promise<UdpTransport> {
+  const base = {
+    addresses: [config.local.address.address],
+    ikePort: config.ports.ike,
+    nattPort: config.ports.natT,
+    counters,
+  };
+  if (kind === 'memory') return UdpTransport.open(base);
+  try {
+    return await UdpTransport.open({ ...base, kernelEspInUdp: true });
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (/EADDRINUSE|EADDRNOTAVAIL|EACCES/.test(msg)) throw e;
+    logger.log('warn', 'ESP-in-UDP (UDP_ENCAP) refused by the kernel; NAT-T traffic will not flow', {
+      component: 'net',
+      error: msg,
+    });
+    return UdpTransport.open(base);
+  }
+}

@@ -1,0 +1,196 @@
+// `ikeway status`: a snapshot of connections, IKE SAs and Child SAs with their algorithms, ages,
+// time to rekey and the kernel's traffic counters. Plain JSON-able data (no secrets, no keys: the
+// kernel never returns key bytes and the engine's keys are not read here).
+import type { Connection } from '../config/index.ts';
+import { formatId } from '../creds/index.ts';
+import type { ChildSa } from '../ike/child-sa.ts';
+import type { Engine } from '../ike/engine.ts';
+import type { IkeSa } from '../ike/ike-sa.ts';
+import { formatProposal } from '../ike/proposal-string.ts';
+import { formatTs } from '../ike/ts.ts';
+import { hex } from '../ike/wire.ts';
+import type { Kernel, SaId } from '../kernel/types.ts';
+
+export interface ChildStatus {
+  readonly id: number;
+  readonly state: string;
+  readonly mode: 'tunnel' | 'transport';
+  readonly spiIn: string;
+  readonly spiOut: string;
+  readonly reqid: number;
+  readonly localTs: readonly string[];
+  readonly remoteTs: readonly string[];
+  readonly algorithms: string;
+  readonly installedSeconds?: number;
+  readonly rekeySeconds?: number;
+  readonly bytesIn?: number;
+  readonly bytesOut?: number;
+  readonly packetsIn?: number;
+  readonly packetsOut?: number;
+  /** Why the kernel counters are missing (e.g. the in-memory kernel, or a query error). */
+  readonly countersError?: string;
+}
+
+export interface IkeSaStatus {
+  readonly id: number;
+  readonly name: string;
+  readonly state: string;
+  readonly initiator: boolean;
+  readonly spiI: string;
+  readonly spiR: string;
+  readonly local: string;
+  readonly remote: string;
+  readonly localId: string;
+  readonly remoteId?: string;
+  readonly algorithms?: string;
+  readonly nat: { readonly local: boolean; readonly remote: boolean };
+  readonly establishedSeconds?: number;
+  readonly rekeySeconds?: number;
+  readonly children: readonly ChildStatus[];
+}
+
+export interface ConnectionStatus {
+  readonly name: string;
+  readonly local: string;
+  readonly remote: string;
+  readonly mode: string;
+  readonly start: string;
+  readonly localSubnets: readonly string[];
+  readonly remoteSubnets: readonly string[];
+  readonly ikeProposals: readonly string[];
+  readonly espProposals: readonly string[];
+  readonly failClosedPolicies: number;
+  readonly ikeSas: readonly IkeSaStatus[];
+}
+
+export interface DaemonStatus {
+  readonly version: string;
+  readonly pid: number;
+  readonly uptimeSeconds: number;
+  readonly config: string;
+  /** 'memory' means no kernel IPsec at all: IKE only, traffic is NOT protected. */
+  readonly kernel: 'xfrm' | 'memory';
+  readonly kernelWarning?: string;
+  readonly socket: string;
+  readonly ports: { readonly ike: number; readonly natT: number };
+}
+
+export interface StatusReport {
+  readonly daemon: DaemonStatus;
+  readonly connections: readonly ConnectionStatus[];
+  readonly counters: Readonly<Record<string, number>>;
+}
+
+/** Times the daemon recorded from engine events (monotonic ms), keyed by the SA objects. */
+export interface SaTimes {
+  readonly ike: WeakMap<IkeSa, number>;
+  readonly child: WeakMap<ChildSa, number>;
+}
+
+const host = (a: string) => (a.includes(':') ? `[${a}]` : a);
+const spi32 = (n: number) => n.toString(16).padStart(8, '0');
+const secs = (ms: number) => Math.max(0, Math.round(ms / 1000));
+
+async function childStatus(
+  kernel: Kernel,
+  sa: IkeSa,
+  c: ChildSa,
+  times: SaTimes,
+  now: number,
+): Promise<ChildStatus> {
+  const installedAt = times.child.get(c);
+  const rekeyMs = sa.config.childRekeyMs;
+  const base: ChildStatus = {
+    id: c.id,
+    state: c.state,
+    mode: c.mode,
+    spiIn: spi32(c.spiIn),
+    spiOut: spi32(c.spiOut),
+    reqid: c.reqid,
+    localTs: c.localTs.map(formatTs),
+    remoteTs: c.remoteTs.map(formatTs),
+    algorithms: c.proposal ? formatProposal(c.proposal) : '',
+    ...(installedAt !== undefined ? { installedSeconds: secs(now - installedAt) } : {}),
+    ...(installedAt !== undefined && rekeyMs !== undefined
+      ? { rekeySeconds: secs(installedAt + rekeyMs - now) }
+      : {}),
+  };
+  if (c.state !== 'installed' && c.state !== 'rekeying') return base;
+  const mark = sa.config.mark ? { mark: { ...sa.config.mark } } : {};
+  const ctx = c.installed;
+  if (!ctx) return base;
+  const inId: SaId = { dst: ctx.localAddr, spi: c.spiIn, proto: 'esp', ...mark };
+  const outId: SaId = { dst: ctx.remoteAddr, spi: c.spiOut, proto: 'esp', ...mark };
+  try {
+    const [i, o] = await Promise.all([kernel.getSa(inId), kernel.getSa(outId)]);
+    return {
+      ...base,
+      bytesIn: Number(i.current.bytes),
+      packetsIn: Number(i.current.packets),
+      bytesOut: Number(o.current.bytes),
+      packetsOut: Number(o.current.packets),
+    };
+  } catch (e) {
+    return { ...base, countersError: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+async function ikeStatus(kernel: Kernel, sa: IkeSa, times: SaTimes, now: number): Promise<IkeSaStatus> {
+  const at = times.ike.get(sa);
+  const p = sa.path;
+  const children = await Promise.all(sa.children.map((c) => childStatus(kernel, sa, c, times, now)));
+  return {
+    id: sa.id,
+    name: sa.name,
+    state: sa.state,
+    initiator: sa.initiator,
+    spiI: hex(sa.spiI),
+    spiR: hex(sa.spiR),
+    local: `${host(p.localAddr)}:${p.localPort}`,
+    remote: `${host(p.remoteAddr)}:${p.remotePort}`,
+    localId: formatId(sa.config.localId),
+    ...(sa.peerId ? { remoteId: formatId(sa.peerId) } : {}),
+    ...(sa.proposal ? { algorithms: formatProposal(sa.proposal) } : {}),
+    nat: { local: sa.natLocal, remote: sa.natRemote },
+    ...(at !== undefined ? { establishedSeconds: secs(now - at) } : {}),
+    ...(at !== undefined && sa.config.ikeRekeyMs !== undefined
+      ? { rekeySeconds: secs(at + sa.config.ikeRekeyMs - now) }
+      : {}),
+    children,
+  };
+}
+
+export interface StatusInput {
+  readonly daemon: DaemonStatus;
+  readonly engine: Engine;
+  readonly kernel: Kernel;
+  readonly connections: readonly Connection[];
+  readonly failClosed: (name: string) => number;
+  readonly times: SaTimes;
+  /** Monotonic now (same clock as `times`). */
+  readonly now: number;
+  /** Only this connection (ikeway status NAME). */
+  readonly only?: string;
+}
+
+export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
+  const conns = inp.connections.filter((c) => inp.only === undefined || c.name === inp.only);
+  const connections = await Promise.all(
+    conns.map(async (c): Promise<ConnectionStatus> => ({
+      name: c.name,
+      local: c.localAddress.address,
+      remote: c.remote === 'any' ? 'any' : c.remote.address,
+      mode: c.mode,
+      start: c.start,
+      localSubnets: c.localSubnets.map((p) => p.text),
+      remoteSubnets: c.remoteSubnets.map((p) => p.text),
+      ikeProposals: c.ikeProposals,
+      espProposals: c.espProposals,
+      failClosedPolicies: inp.failClosed(c.name),
+      ikeSas: await Promise.all(
+        inp.engine.sasOf(c.name).map((sa) => ikeStatus(inp.kernel, sa, inp.times, inp.now)),
+      ),
+    })),
+  );
+  return { daemon: inp.daemon, connections, counters: inp.engine.counters.nonZero() };
+}
