@@ -82,14 +82,16 @@ const digest = (b: Uint8Array | string) => createHash('sha256').update(b).digest
  * and keys enter only as SHA-256 digests (the fingerprint is compared, never logged or sent).
  */
 export function connectionFingerprint(c: Connection): string {
-  const json = JSON.stringify(c, (_k, v: unknown) => {
-    if (v instanceof Secret) return `secret:${digest(v.bytes())}`;
-    if (v instanceof X509Certificate) return `cert:${v.fingerprint256}`;
-    if (v instanceof KeyObject) {
+  // toJSON() runs before a replacer sees the value (Secret's gives "<redacted>"): look at the raw one.
+  const json = JSON.stringify(c, function (this: Record<string, unknown>, k: string, v: unknown) {
+    const raw = this[k];
+    if (raw instanceof Secret) return `secret:${digest(raw.bytes())}`;
+    if (raw instanceof X509Certificate) return `cert:${raw.fingerprint256}`;
+    if (raw instanceof KeyObject) {
       const der =
-        v.type === 'private'
-          ? v.export({ type: 'pkcs8', format: 'der' })
-          : v.export({ type: 'spki', format: 'der' });
+        raw.type === 'private'
+          ? raw.export({ type: 'pkcs8', format: 'der' })
+          : raw.export({ type: 'spki', format: 'der' });
       return `key:${digest(der)}`;
     }
     if (typeof v === 'bigint') return v.toString();
