@@ -90,6 +90,11 @@ export class ChildSa {
     return this.installed && this.state !== 'destroyed' ? policyParams(this, this.installed) : [];
   }
 
+  /** Installs our policies again (another Child SA with the same selectors was removed). */
+  async refreshPolicies(kernel: Kernel): Promise<void> {
+    for (const p of this.policies()) await kernel.updatePolicy(p);
+  }
+
   /**
    * Removes policies and SAs (errors for already missing objects are ignored) and wipes keys.
    * Policies in `keep` (shared with a Child SA that replaced this one) stay.

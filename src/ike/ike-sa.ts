@@ -16,6 +16,7 @@ import type { TimerHandle } from './timers.ts';
 import { hex } from './wire.ts';
 
 let uniqueIds = 0;
+const big = (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);
 
 export interface IkeSaInit {
   readonly services: EngineServices;
@@ -149,8 +150,18 @@ export class IkeSa {
     const i = this.children.indexOf(child);
     if (i >= 0) this.children.splice(i, 1);
     if (child.state === 'destroyed') return;
-    const keep = this.children.filter((c) => c.reqid === child.reqid).flatMap((c) => c.policies());
+    const others = this.children.filter((c) => c.state === 'installed' || c.state === 'rekeyed');
+    const same = (a: ChildSa, b: ChildSa) =>
+      a.localTs.length === b.localTs.length &&
+      a.localTs.every((t, j) => JSON.stringify(t, big) === JSON.stringify(b.localTs[j], big)) &&
+      a.remoteTs.every((t, j) => JSON.stringify(t, big) === JSON.stringify(b.remoteTs[j], big));
+    // Policies shared with another Child SA (a rekey's successor: same reqid) stay; one with the same
+    // selectors but its own reqid gets its policies back, pointing at its own SAs.
+    const keep = others.flatMap((c) => c.policies());
     await child.destroy(this.services.kernel, keep);
+    for (const c of others)
+      if (c.reqid !== child.reqid && same(c, child))
+        await c.refreshPolicies(this.services.kernel).catch(() => undefined);
     this.services.emit({ type: 'child-destroyed', sa: this, child });
   }
 
