@@ -114,8 +114,28 @@ export class Lifecycle {
       case 'ike-destroyed':
         if (this.#lost.delete(e.sa)) void this.#peerLost(e.sa);
         break;
+      case 'child-destroyed':
+        this.#restorePolicies(e.sa, e.child);
+        break;
       default:
         break;
+    }
+  }
+
+  /**
+   * Policies are keyed by selectors, not by SA: a Child SA removed with another IKE SA (a stale one
+   * after INITIAL_CONTACT, RFC 7296 §2.4) may have taken the policies a live Child SA with the same
+   * selectors relies on. Those get theirs back.
+   */
+  #restorePolicies(from: IkeSa, gone: ChildSa): void {
+    const key = (c: ChildSa) =>
+      JSON.stringify([c.localTs, c.remoteTs], (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+    const k = key(gone);
+    for (const sa of this.#engine.sas()) {
+      if (sa === from || sa.state === 'destroyed') continue;
+      for (const c of sa.children)
+        if (c.state === 'installed' && key(c) === k)
+          this.#engine.run(sa, () => c.refreshPolicies(this.#engine.kernel).catch(() => undefined));
     }
   }
 
