@@ -59,10 +59,16 @@ export class Lab {
   readonly sides: Side[] = [];
   readonly #procs = new Set<ChildProcess>();
   readonly #dirs: string[] = [];
+  readonly #extraNs: string[] = [];
 
-  /** One namespace per address; all joined through a bridge-less veth pair (two sides at most). */
+  /** One namespace per address, all on one bridge (in a namespace of its own), a /24 between them. */
   constructor(addrs: readonly string[]) {
-    if (addrs.length > 2) throw new RangeError('at most two sides');
+    if (addrs.length < 1 || addrs.length > 8) throw new RangeError('1..8 sides');
+    const br = `${this.id}br`;
+    this.#extraNs.push(br);
+    ip('netns', 'add', br);
+    nsExec(br, ['ip', 'link', 'add', 'br0', 'type', 'bridge']);
+    nsExec(br, ['ip', 'link', 'set', 'br0', 'up']);
     addrs.forEach((addr, i) => {
       const ns = `${this.id}${String.fromCharCode(97 + i)}`;
       ip('netns', 'add', ns);
@@ -72,36 +78,11 @@ export class Lab {
       writeFileSync(join(dir, 'psk'), PSK, { mode: 0o600 });
       chmodSync(dir, 0o700);
       this.sides.push({ ns, addr, dir, config: join(dir, 'ikeway.yaml'), socket: join(dir, 'ctl.sock') });
+      ip('link', 'add', 'eth0', 'netns', ns, 'type', 'veth', 'peer', 'name', `p${i}`, 'netns', br);
+      nsExec(br, ['ip', 'link', 'set', `p${i}`, 'master', 'br0', 'up']);
+      nsExec(ns, ['ip', 'addr', 'add', `${addr}/24`, 'dev', 'eth0']);
+      nsExec(ns, ['ip', 'link', 'set', 'eth0', 'up']);
     });
-    if (this.sides.length === 2) {
-      const [a, b] = this.sides as [Side, Side];
-      ip(
-        'link',
-        'add',
-        `${this.id}va`,
-        'netns',
-        a.ns,
-        'type',
-        'veth',
-        'peer',
-        'name',
-        `${this.id}vb`,
-        'netns',
-        b.ns,
-      );
-      for (const [s, dev] of [
-        [a, `${this.id}va`],
-        [b, `${this.id}vb`],
-      ] as const) {
-        nsExec(s.ns, ['ip', 'addr', 'add', `${s.addr}/24`, 'dev', dev]);
-        nsExec(s.ns, ['ip', 'link', 'set', dev, 'up']);
-      }
-    } else if (this.sides[0]) {
-      const s = this.sides[0];
-      nsExec(s.ns, ['ip', 'link', 'add', 'dummy0', 'type', 'dummy']);
-      nsExec(s.ns, ['ip', 'addr', 'add', `${s.addr}/24`, 'dev', 'dummy0']);
-      nsExec(s.ns, ['ip', 'link', 'set', 'dummy0', 'up']);
-    }
   }
 
   side(i: number): Side {
@@ -144,9 +125,9 @@ export class Lab {
 
   close(): void {
     for (const p of this.#procs) p.kill('SIGKILL');
-    for (const s of this.sides) {
+    for (const ns of [...this.sides.map((s) => s.ns), ...this.#extraNs]) {
       try {
-        ip('netns', 'del', s.ns);
+        ip('netns', 'del', ns);
       } catch {
         // already gone
       }
