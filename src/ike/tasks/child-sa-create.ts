@@ -285,6 +285,8 @@ export class CreateChildSa implements Task {
   async abort(): Promise<void> {
     const sa = this.sa;
     this.#dropKe();
+    if (this.#negotiated?.gir) wipe(this.#negotiated.gir); // g^ir never outlives the exchange
+    this.#negotiated = undefined;
     const child = this.child;
     this.child = undefined;
     if (child && child.state !== 'installed') await child.destroy(sa.services.kernel);
