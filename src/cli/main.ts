@@ -5,6 +5,7 @@ import { versionCommand } from './commands/version.ts';
 import { decodeCommand } from './commands/decode.ts';
 import { checkCommand } from './commands/check.ts';
 import { loadCommand } from './commands/load.ts';
+import { loadCommand } from './commands/load.ts';
 import { daemonCommand } from './commands/daemon.ts';
 import { statusCommand } from './commands/status.ts';
 import { upCommand } from './commands/up.ts';
@@ -20,6 +21,7 @@ export function buildCli(argv: string[]) {
     .command(versionCommand)
     .command(decodeCommand)
     .command(checkCommand)
+    .command(loadCommand)
     .command(loadCommand)
     .command(daemonCommand)
     .command(statusCommand)

@@ -39,6 +39,8 @@ export interface PeerDescription {
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const printable = (b: Uint8Array) =>
+  /^[\x21-\x7e]+$/.test(Buffer.from(b).toString('latin1')) ? Buffer.from(b).toString('latin1') : hex(b);
 const spi32 = (n: number) => n.toString(16).padStart(8, '0');
 const out = (o: Record<string, unknown>) =>
   process.stdout.write(JSON.stringify(o, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v)) + '\n');
@@ -143,6 +145,8 @@ async function main(): Promise<void> {
           event: e.type,
           ...ike,
           proposal: sa.proposal ? formatProposal(sa.proposal) : undefined,
+          // ID data as text (FQDN, RFC822) or hex (addresses, DNs): enough to tell peers apart.
+          peerId: sa.peerId ? printable(sa.peerId.data) : undefined,
         });
       case 'child-installed': {
         const c = e.child;
