@@ -5,7 +5,6 @@ import { versionCommand } from './commands/version.ts';
 import { decodeCommand } from './commands/decode.ts';
 import { checkCommand } from './commands/check.ts';
 import { loadCommand } from './commands/load.ts';
-import { loadCommand } from './commands/load.ts';
 import { daemonCommand } from './commands/daemon.ts';
 import { statusCommand } from './commands/status.ts';
 import { upCommand } from './commands/up.ts';
@@ -21,7 +20,6 @@ export function buildCli(argv: string[]) {
     .command(versionCommand)
     .command(decodeCommand)
     .command(checkCommand)
-    .command(loadCommand)
     .command(loadCommand)
     .command(daemonCommand)
     .command(statusCommand)
