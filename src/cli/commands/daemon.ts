@@ -1,6 +1,5 @@
 // `ikeway daemon -c FILE`: run the IKE daemon in the foreground (systemd Type=simple).
 import type { Argv, CommandModule } from 'yargs';
-import { runDaemon } from '../../daemon/main.ts';
 import { LOG_LEVELS, type LogFormat } from '../../daemon/log.ts';
 import type { LogLevel } from '../../ike/logger.ts';
 import { packageVersion } from './version.ts';
@@ -42,6 +41,8 @@ export const daemonCommand: CommandModule<object, DaemonArgs> = {
         'IKE-only test run',
       ) as Argv<DaemonArgs>,
   handler: async (a) => {
+    // Loaded on demand: the engine, crypto and kernel modules would slow every other command.
+    const { runDaemon } = await import('../../daemon/main.ts');
     process.exitCode = await runDaemon({
       configFile: a.config,
       kernel: a.kernel,
