@@ -71,6 +71,8 @@ export function toIkeConnection(c: Connection, opts: MapOptions = {}): IkeConnec
     replayWindow: c.replayWindow,
     ...(c.mark ? { mark: { value: c.mark.value, mask: c.mark.mask } } : {}),
     ...(c.ifId !== undefined ? { ifId: c.ifId } : {}),
+    // RFC 7296 §2.4 liveness: probe after this much silence; the configured action when the peer is dead.
+    ...(c.liveness ? { dpdDelayMs: c.liveness.intervalMs, dpdAction: c.liveness.action } : {}),
     ...(opts.reqid !== undefined ? { reqid: opts.reqid } : {}),
   };
 }

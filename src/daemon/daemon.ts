@@ -12,7 +12,7 @@ import type { IkeSa } from '../ike/ike-sa.ts';
 import type { Logger } from '../ike/logger.ts';
 import type { EngineEvent } from '../ike/services.ts';
 import { TimerQueue, type TimerHandle } from '../ike/timers.ts';
-import type { KernelEvent, PolicyParams } from '../kernel/types.ts';
+import type { PolicyParams } from '../kernel/types.ts';
 import { toIkeConnection } from './connections.ts';
 import { failClosedPolicies, installPolicies, policyId, removePolicies } from './failclosed.ts';
 import { planReload, type ReloadPlan } from './reload.ts';
@@ -127,7 +127,6 @@ export class Daemon {
       const removed = await owned.reconcile();
       if (removed.length > 0) log('removed leftovers of a previous run', { objects: removed.length });
     }
-    kernel.onEvent((e) => this.#onKernelEvent(e));
     const transport = await openTransport(this.#o.kernel, c, this.#counters, this.#log);
     this.#rt = { ...this.#rt, transport };
     this.#engine = new Engine({
@@ -227,28 +226,6 @@ export class Daemon {
     }
   }
 
-  /** ACQUIRE (RFC 4301 §5.2): traffic hit a trap policy; start its connection if nothing runs. */
-  #onKernelEvent(e: KernelEvent): void {
-    if (e.type !== 'acquire' || this.#stopping || !this.#engine) return;
-    const s = [...this.#conns.values()].find((x) => x.reqid === e.template.reqid);
-    if (!s || !s.wantUp || this.#engine.sasOf(s.conn.name).length > 0) return;
-    this.#log.log('info', 'traffic for a trapped connection, initiating', {
-      component: 'daemon',
-      conn: s.conn.name,
-      src: e.selector.src,
-      dst: e.selector.dst,
-    });
-    try {
-      this.#engine.initiate(s.conn.name);
-    } catch (err) {
-      this.#log.log('error', 'cannot initiate', {
-        component: 'daemon',
-        conn: s.conn.name,
-        error: String(err),
-      });
-    }
-  }
-
   /** Runs control operations one at a time (reload vs up/down never interleave). */
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.#serial.then(fn, fn);
@@ -265,15 +242,20 @@ export class Daemon {
     return s;
   }
 
-  /** Tears down the IKE SAs of a connection (their Child SAs and kernel state go with them). */
-  async #terminate(name: string): Promise<number> {
-    const sas = this.#engine.sasOf(name);
-    for (const sa of sas) await this.#deleteSa(sa);
+  /**
+   * Deletes the IKE SAs of a connection with the peer (RFC 7296 §1.4.1, engine.terminate), waits a
+   * bounded time for the exchanges, then removes what is left locally (a peer that does not answer).
+   */
+  async #terminate(name: string, waitMs = 3000): Promise<number> {
+    const n = this.#engine.terminate(name);
+    for (let waited = 0; waited < waitMs && this.#engine.sasOf(name).length > 0; waited += 20)
+      await new Promise((r) => setTimeout(r, 20));
+    for (const sa of this.#engine.sasOf(name)) await this.#destroySa(sa);
     await this.#engine.idle();
-    return sas.length;
+    return n;
   }
 
-  async #deleteSa(sa: IkeSa): Promise<void> {
+  async #destroySa(sa: IkeSa): Promise<void> {
     await new Promise<void>((resolve) => this.#engine.run(sa, () => sa.destroy().finally(resolve)));
   }
 

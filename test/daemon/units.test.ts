@@ -44,6 +44,10 @@ test('toIkeConnection maps addresses, identities, selectors, lifetimes and the P
   assert.equal(k.childRekeyMs, 3_000_000);
   assert.equal(k.forceEncap, true);
   assert.equal(k.reqid, 77);
+  assert.equal(k.dpdDelayMs, 30_000, 'liveness defaults: interval 30s, action restart');
+  assert.equal(k.dpdAction, 'restart');
+  const quiet = toIkeConnection(cfg(`${HQ}    liveness: false\n`).connections[0]!);
+  assert.equal(quiet.dpdDelayMs, undefined);
   // esn: true adds the ESN transform (RFC 4303 §2.2.1) to a proposal that names none.
   const esn = k.espProposals[0]!.transforms.filter((t) => t.type === TransformType.ESN).map((t) => t.id);
   assert.deepEqual(esn, [1]);
