@@ -168,15 +168,13 @@ async function drive(o: LoadOptions, engine: Engine, tr: Tracker, now: () => num
 }
 
 async function deleteAll(engine: Engine, tr: Tracker, timeoutMs: number): Promise<number> {
-  // Engine.terminate(name) (RFC 7296 §1.4.1 INFORMATIONAL Delete) comes with the engine's lifecycle work.
-  const terminate = (engine as unknown as { terminate?: (name: string) => number }).terminate?.bind(engine);
-  if (!terminate) throw new LoadError('this engine cannot delete IKE SAs yet (no Engine.terminate)');
   const live = new Set(tr.established.filter((sa) => sa.state !== 'destroyed'));
   const off = engine.onEvent((e) => {
     if (e.type === 'ike-destroyed') live.delete(e.sa);
   });
   const total = live.size;
-  for (const sa of [...live]) terminate(sa.config.name);
+  // RFC 7296 §1.4.1: an INFORMATIONAL exchange with a Delete payload for each IKE SA.
+  for (const sa of [...live]) engine.terminate(sa.config.name);
   const end = Date.now() + timeoutMs;
   for (let i = 0; i < 100_000 && live.size > 0 && Date.now() < end; i++) await sleep(5);
   off();

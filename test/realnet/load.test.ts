@@ -112,7 +112,7 @@ test(
     const count = 50;
     const { status, report, stderr } = await load(na, [
       ...['--remote', '203.0.113.2', '--count', String(count), '--rate', '500', '--concurrency', '16'],
-      ...['--psk-file', pskFile(t), '--remote-id', 'fqdn:responder.example'],
+      ...['--psk-file', pskFile(t), '--remote-id', 'fqdn:responder.example', '--delete'],
     ]);
     assert.equal(status, 0, stderr);
     checkReport(report, count);
@@ -129,6 +129,10 @@ test(
     assert.equal(new Set(ikes.map((e) => e.peerId)).size, count);
     assert.ok(ikes.every((e) => /^load-\d+\.ikeway\.test$/.test(String(e.peerId))));
     assert.ok(children.every((e) => JSON.stringify(e.localTs) === '["10.2.0.0/24"]'));
+    // --delete: every IKE SA deleted with the responder (RFC 7296 §1.4.1), confirmed on its side.
+    assert.equal(report.deleted, count);
+    await peer.waitFor(() => peer.of('ike-destroyed').length >= count, 10_000, `${count} deletions`);
+    assert.equal(new Set(peer.of('ike-destroyed').map((e) => e.spiI)).size, count);
   },
 );
 
