@@ -129,3 +129,43 @@ test(
     assert.equal(policies(nb).trim(), '');
   },
 );
+
+test(
+  'XFRM kernel: start: on-traffic, a packet hitting the trap (ACQUIRE) brings the IKE SA up',
+  { skip: !isRoot && 'needs root (network namespaces, XFRM)' },
+  async (t) => {
+    const lab = new Lab([A, B]);
+    t.after(() => lab.close());
+    const na = lab.side(0).ns;
+    lab.writeConfig(
+      0,
+      configText(A, [
+        { name: 'site', remote: B, local: '10.1.0.0/24', remoteNet: '10.2.0.0/24', start: 'on-traffic' },
+      ]),
+    );
+    lab.writeConfig(
+      1,
+      configText(B, [
+        { name: 'site', remote: A, local: '10.2.0.0/24', remoteNet: '10.1.0.0/24', start: 'wait' },
+      ]),
+    );
+    const b = await lab.startDaemon(1, 'xfrm');
+    const a = await lab.startDaemon(0, 'xfrm');
+    t.after(() => {
+      a.proc.kill('SIGTERM');
+      b.proc.kill('SIGTERM');
+    });
+    const before = (await request(a.side.socket, 'status')) as StatusReport;
+    assert.equal(before.connections[0]!.ikeSas.length, 0, 'nothing before traffic');
+    nsExec(na, ['ip', 'addr', 'add', '10.1.0.1/24', 'dev', 'lo']);
+    nsExec(na, ['ip', 'route', 'add', '10.2.0.0/24', 'via', B, 'src', '10.1.0.1']);
+    // One datagram from the protected subnet: the trap drops it and the kernel sends an ACQUIRE.
+    nsExec(na, [
+      process.execPath,
+      '-e',
+      "require('dgram').createSocket('udp4').bind(0, '10.1.0.1', function () { this.send('x', 9, '10.2.0.5', () => this.close()); })",
+    ]);
+    await waitStatus(a, established);
+    assert.match(a.log, /IKE SA established/);
+  },
+);
