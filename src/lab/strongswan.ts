@@ -326,7 +326,11 @@ const SAFE_VALUE = /^[\w.:/=,@%*+-]+$/;
 
 /** Values go verbatim into swanctl.conf; reject anything that could break its syntax. */
 function v(value: string, what: string): string {
-  if (!SAFE_VALUE.test(value)) throw new StrongswanError(`unsafe swanctl.conf value for ${what}`, value);
+  if (!SAFE_VALUE.test(value)) {
+    // A secret's value never goes into the error: name the field and its length only.
+    const shown = /secret|psk/i.test(what) ? `<redacted, ${value.length} chars>` : value;
+    throw new StrongswanError(`unsafe swanctl.conf value for ${what}`, shown);
+  }
   return value;
 }
 const list = (xs: readonly string[], what: string): string => xs.map((x) => v(x, what)).join(',');

@@ -105,6 +105,11 @@ test('renderSwanctlConf rejects values that would break swanctl.conf syntax', ()
   const c = conn('198.51.100.1', '198.51.100.2', '10.1.0.1/32', '10.2.0.1/32');
   assert.throws(() => renderSwanctlConf([{ ...c, localId: 'a" }' }], {}), StrongswanError);
   assert.throws(() => renderSwanctlConf([c], { psk: [{ secret: 'x\ny' }] }), StrongswanError);
+  // A rejected secret is never echoed in the error (message or detail).
+  assert.throws(
+    () => renderSwanctlConf([c], { psk: [{ secret: 'hunter2"secret' }] }),
+    (e: Error) => e instanceof StrongswanError && !JSON.stringify({ m: e.message, ...e }).includes('hunter2'),
+  );
   const text = renderSwanctlConf([c], { psk: [{ secret: 'abc', ids: ['198.51.100.2'] }] });
   assert.match(text, /proposals = aes256gcm16-prfsha256-x25519\n/);
   assert.match(text, /secret = "abc"\n {4}id-0 = "198.51.100.2"/);
