@@ -37,6 +37,8 @@ export interface RunOptions {
   readonly smp?: number;
   /** Directory for the results share; kept afterwards. Default: a temp dir, removed afterwards. */
   readonly outputDir?: string;
+  /** Extra kernel command-line arguments (e.g. `nohz=off`); no spaces or quotes inside one. */
+  readonly kernelArgs?: readonly string[];
   /** Extra kernel modules to load in the guest (missing ones are ignored). */
   readonly modules?: readonly string[];
 }
@@ -154,6 +156,8 @@ echo o > /proc/sysrq-trigger
 }
 
 export function qemuArgs(kernel: string, initrd: string, out: string, opts: RunOptions): string[] {
+  for (const a of opts.kernelArgs ?? [])
+    if (!/^[\w.,=:/+-]+$/.test(a)) throw new GuestError('GUEST_BAD_OPTION', `bad kernel argument: ${a}`);
   return [
     '-accel',
     'tcg,thread=multi',
@@ -175,7 +179,7 @@ export function qemuArgs(kernel: string, initrd: string, out: string, opts: RunO
     '-initrd',
     initrd,
     '-append',
-    `console=ttyS0 quiet panic=-1 ikw.out=${out}`,
+    ['console=ttyS0', 'quiet', 'panic=-1', ...(opts.kernelArgs ?? []), `ikw.out=${out}`].join(' '),
     '-virtfs',
     'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
     '-virtfs',

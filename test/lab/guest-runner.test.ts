@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GuestError, runInGuest, runOnHost, stage2Script } from '../../src/lab/guest.ts';
+import { GuestError, qemuArgs, runInGuest, runOnHost, stage2Script } from '../../src/lab/guest.ts';
 import { S_IFDIR, S_IFLNK, S_IFREG, buildInitramfs, writeCpio } from '../../src/lab/initramfs.ts';
 
 const isRoot = process.getuid?.() === 0;
@@ -39,6 +39,19 @@ test('bad runner options are refused with GUEST_BAD_OPTION', () => {
   assert.throws(() => stage2Script({}, '/tmp/x'), bad);
   assert.throws(() => stage2Script({ command: [] }, '/tmp/x'), bad);
   assert.throws(() => stage2Script({ script: 'true', env: { 'A B': '1' } }, '/tmp/x'), bad);
+  assert.throws(() => qemuArgs('/k', '/i', '/tmp/x', { script: 'true', kernelArgs: ['a b'] }), bad);
+  const args = qemuArgs('/k', '/i', '/tmp/x', {
+    script: 'true',
+    kernelArgs: ['nohz=off'],
+    smp: 1,
+    memoryMb: 512,
+  });
+  assert.match(args[args.indexOf('-append') + 1]!, /^console=ttyS0 .*nohz=off ikw\.out=\/tmp\/x$/);
+  assert.deepEqual([args[args.indexOf('-smp') + 1], args[args.indexOf('-m') + 1]], ['1', '512']);
+  assert.ok(
+    args.includes('none') && args[args.indexOf('-nic') + 1] === 'none',
+    'no network card in the guest',
+  );
 });
 
 test('runOnHost has the same result shape: status, stdout, stderr, env with quotes', async () => {
