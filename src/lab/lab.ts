@@ -74,9 +74,9 @@ function veth(a: string, aDev: string, b: string, bDev: string): string[] {
 /** `ip route` for a remote LAN via the WAN next hop, across families (RFC 5549 style) when needed. */
 function routeVia(ns: string, prefix: string, gw: string): string {
   const pf = familyOf(prefix.split('/')[0]!);
-  if (pf === familyOf(gw)) return `ip -n ${ns} -${pf} route replace ${prefix} via ${gw}`;
-  if (pf === 4) return `ip -n ${ns} -4 route replace ${prefix} via inet6 ${gw} dev wan`;
-  return `ip -n ${ns} -6 route replace ${prefix} dev wan`;
+  if (pf === familyOf(gw)) return `ip -n ${ns} route replace ${prefix} via ${gw}`;
+  if (pf === 4) return `ip -n ${ns} route replace ${prefix} via inet6 ${gw} dev wan`;
+  return `ip -n ${ns} route replace ${prefix} dev wan`;
 }
 
 function netemLine(ns: string, dev: string, n: Netem): string {
@@ -96,15 +96,15 @@ function siteLanLines(t: Topology, s: Site, router: string, host: string | undef
   // connected prefix (examples/nat-traversal.yaml: 10.7.0.0/24 on one side, 10.0.0.0/8 on the other).
   for (const f of new Set<Family>(s.lans.map((l) => l.family))) {
     const gw = s.lans.find((l) => l.family === f)!.router;
-    lines.push(`ip -n ${host} -${f} route replace default via ${gw}`);
+    lines.push(`ip -n ${host} route replace default via ${gw}`);
     for (const r of siteOf(t, otherSite(s.name)).lans.filter((l) => l.family === f))
-      lines.push(`ip -n ${host} -${f} route replace ${r.prefix} via ${gw}`);
+      lines.push(`ip -n ${host} route replace ${r.prefix} via ${gw}`);
   }
   return lines;
 }
 
-/** The shell script that builds the topology into the named namespaces (pure; run by buildLab). */
-export function labScript(t: Topology, n: LabNames): string {
+/** The commands that build the topology into the named namespaces, one per line (pure). */
+export function labCommands(t: Topology, n: LabNames): string {
   const [sa, sb] = t.sites;
   const all = [n.ra, n.rb, n.nat, n.ha, n.hb].filter((x): x is string => x !== undefined);
   const lines = all.flatMap((ns) => [`ip netns add ${ns}`, `ip -n ${ns} link set lo up`]);
@@ -140,12 +140,34 @@ export function labScript(t: Topology, n: LabNames): string {
   for (const s of t.sites) {
     const r = s.name === 'a' ? n.ra : n.rb;
     const gw = gatewayOf(t, s.name);
-    lines.push(`ip -n ${r} -${t.family} route replace default via ${gw}`);
+    lines.push(`ip -n ${r} route replace default via ${gw}`);
     for (const l of siteOf(t, otherSite(s.name)).lans) lines.push(routeVia(r, l.prefix, gw));
     if (t.netem) lines.push(netemLine(r, 'wan', t.netem));
   }
   lines.push(...siteLanLines(t, sa, n.ra, n.ha), ...siteLanLines(t, sb, n.rb, n.hb));
   return lines.join('\n') + '\n';
+}
+
+/**
+ * The build as a shell script: labCommands grouped into one `ip -batch` for the host (namespaces,
+ * veth pairs), one per namespace (links, addresses, routes), then the other tools in order.
+ */
+export function labScript(t: Topology, n: LabNames): string {
+  const host: string[] = [];
+  const per = new Map<string, string[]>();
+  const rest: string[] = [];
+  for (const line of labCommands(t, n).trimEnd().split('\n')) {
+    const inNs = /^ip -n (\S+) (.*)$/.exec(line);
+    if (inNs) {
+      const list = per.get(inNs[1]!) ?? [];
+      list.push(inNs[2]!);
+      per.set(inNs[1]!, list);
+    } else if (/^ip (netns add|link add) /.test(line)) host.push(line.slice(3));
+    else rest.push(line);
+  }
+  const batch = (opt: string, lines: string[]) => `ip ${opt}-batch - <<'EOF'\n${lines.join('\n')}\nEOF`;
+  const parts = [batch('', host), ...[...per].map(([ns, lines]) => batch(`-n ${ns} `, lines)), ...rest];
+  return parts.join('\n') + '\n';
 }
 
 /** Names for a topology's namespaces: routers always, hosts for sites with LANs, the NAT router if any. */

@@ -17,6 +17,7 @@ import {
   type StaticTunnel,
   type TunnelParams,
 } from './static-tunnel.ts';
+import type { DaemonCounters } from './daemon-driver.ts';
 import { lanHostAddresses, peerAsSeenBy, siteOf, type SiteName, type Topology } from './topology.ts';
 
 /** How the tunnel comes up: the daemon, static `ip xfrm` SAs, or nothing (a negative control). */
@@ -25,7 +26,9 @@ export interface TunnelDriver {
   up(lab: Lab): Promise<void>;
   /** Lines that help explain a failure (e.g. the tail of each daemon's log). */
   diagnostics(): string[];
-  down(): void;
+  /** The counters the daemons report (`ikeway status`), when the driver runs daemons. */
+  counters?(): Promise<DaemonCounters[]>;
+  down(): void | Promise<void>;
 }
 
 export function staticDriver(p: TunnelParams = DEFAULT_TUNNEL): TunnelDriver {
@@ -62,6 +65,8 @@ export interface LabReport {
   readonly pings: readonly PingResult[];
   readonly sas: readonly SaDirection[];
   readonly capture: CaptureSummary | undefined;
+  /** From `ikeway status` on each router (daemon driver only): must agree with the kernel. */
+  readonly daemonCounters: readonly DaemonCounters[] | undefined;
   readonly diagnostics: readonly string[];
   readonly ms: {
     readonly build: number;
@@ -105,8 +110,17 @@ export function judge(
   pings: readonly PingResult[],
   sas: readonly SaDirection[],
   cap: CaptureSummary | undefined,
+  daemon?: readonly DaemonCounters[],
 ): string[] {
   const problems: string[] = [];
+  if (daemon)
+    for (const name of ['a', 'b'] as const) {
+      const mine = daemon.filter((d) => d.router === name);
+      if (!mine.some((d) => d.packetsIn > 0 && d.packetsOut > 0))
+        problems.push(
+          `router-${name}: ikeway status shows no Child SA with packets both ways (ikeway status --json -s <socket>)`,
+        );
+    }
   for (const p of pings)
     if (p.received === 0)
       problems.push(
@@ -165,10 +179,11 @@ export async function runLab(o: RunLabOptions): Promise<LabReport> {
       ...classify(o.topology, 'a', readSaCounters(lab.a.router)),
       ...classify(o.topology, 'b', readSaCounters(lab.b.router)),
     ];
+    const daemonCounters = await o.driver.counters?.();
     const secret = lanHostAddresses(o.topology);
     const cap = mergeCaptures(await Promise.all(captures.map((c) => c.stop(secret))));
     captures = [];
-    const problems = judge(o.topology, pings, sas, cap);
+    const problems = judge(o.topology, pings, sas, cap, daemonCounters);
     const t3 = Date.now();
     return {
       name: o.topology.name,
@@ -178,13 +193,17 @@ export async function runLab(o: RunLabOptions): Promise<LabReport> {
       pings,
       sas,
       capture: cap,
+      daemonCounters,
       diagnostics: problems.length > 0 ? o.driver.diagnostics() : [],
       ms: { build: t1 - t0, tunnel: t2 - t1, checks: t3 - t2, total: t3 - t0 },
     };
   } finally {
     captures.forEach((c) => c.discard());
-    o.driver.down();
-    lab.teardown();
+    try {
+      await o.driver.down();
+    } finally {
+      lab.teardown();
+    }
   }
 }
 
@@ -198,6 +217,13 @@ export function formatReport(r: LabReport): string[] {
       `  router-${s.router} ${s.direction.padEnd(3)} ${s.src} -> ${s.dst} spi ${s.spi} ${s.mode}${s.udpEncap ? ' udp-encap' : ''}: ${s.packets} packets, ${s.bytes} bytes`,
     );
   if (r.sas.length === 0) lines.push('  (none)');
+  if (r.daemonCounters) {
+    lines.push('daemon Child SA counters (ikeway status):');
+    for (const d of r.daemonCounters)
+      lines.push(
+        `  router-${d.router} in ${d.spiIn}: ${d.packetsIn} packets, ${d.bytesIn} bytes; out ${d.spiOut}: ${d.packetsOut} packets, ${d.bytesOut} bytes`,
+      );
+  }
   if (r.capture) {
     const c = r.capture;
     lines.push(
