@@ -26,7 +26,7 @@ export interface EspTestsResult {
 export interface EspTestsOptions extends Pick<RunOptions, 'timeoutMs' | 'memoryMb' | 'smp' | 'env'> {
   /** Kill one file's run after this long (default 180 s); the other files' results survive. */
   readonly fileTimeoutMs?: number;
-  /** Files run at the same time (default 2). */
+  /** Files run at the same time (default 4: they mostly wait on timers and the network). */
   readonly concurrency?: number;
   /** Where: 'guest', 'host', or decided by the ESP probe (default). */
   readonly place?: 'guest' | 'host';
@@ -65,7 +65,7 @@ export async function runEspTestFiles(
       runOneScript(out, Math.ceil((opts.fileTimeoutMs ?? 180_000) / 1000)),
     );
     const script = `printf '%s\\n' ${abs.map((f, i) => shQuote(`${i} ${f}`)).join(' ')} |
-  xargs -P ${opts.concurrency ?? 2} -L 1 sh ${shQuote(join(out, 'run-one.sh'))}\n`;
+  xargs -P ${opts.concurrency ?? 4} -L 1 sh ${shQuote(join(out, 'run-one.sh'))}\n`;
     const runOpts: RunOptions = {
       script,
       cwd: resolve(import.meta.dirname, '..', '..'),
