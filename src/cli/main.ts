@@ -10,6 +10,7 @@ import { statusCommand } from './commands/status.ts';
 import { upCommand } from './commands/up.ts';
 import { downCommand } from './commands/down.ts';
 import { reloadCommand } from './commands/reload.ts';
+import { labCommand } from './commands/lab.ts';
 
 export function buildCli(argv: string[]) {
   return yargs(argv)
@@ -26,6 +27,7 @@ export function buildCli(argv: string[]) {
     .command(upCommand)
     .command(downCommand)
     .command(reloadCommand)
+    .command(labCommand)
     .demandCommand(1, 'Give a command; see the list above.')
     .strict()
     .recommendCommands()

@@ -43,11 +43,15 @@ export class LabNs {
 }
 
 let counter = 0;
+/** Namespaces made by this process and not yet removed, for signal handlers (removeAllLabNamespaces). */
+const live = new Set<string>();
 
 /** A fresh namespace name for this process: `ikw-<tag>-<pid>-<n>`, tag letters and digits only. */
 export function labNsName(tag: string): string {
   if (!/^[a-z0-9]{1,16}$/.test(tag)) throw new NetnsError('bad namespace tag', [tag], 'use 1-16 of [a-z0-9]');
-  return `ikw-${tag}-${process.pid}-${counter++}`;
+  const name = `ikw-${tag}-${process.pid}-${counter++}`;
+  live.add(name);
+  return name;
 }
 
 /** Shell lines that kill every process in the namespaces and delete them all in parallel. */
@@ -63,4 +67,10 @@ export function teardownScript(names: readonly string[]): string {
 export function removeNamespaces(names: readonly string[]): void {
   if (names.length === 0) return;
   spawnSync('sh', ['-c', teardownScript(names)], { timeout: 60_000 });
+  names.forEach((n) => live.delete(n));
+}
+
+/** Removes every lab namespace this process still has (SIGINT/SIGTERM handlers of the CLI). */
+export function removeAllLabNamespaces(): void {
+  removeNamespaces([...live]);
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { daemonDriver } from './daemon-driver.ts';
 import { prepareExample } from './examples.ts';
 import { noTunnel, runLab, staticDriver, type LabReport, type TunnelDriver } from './run.ts';
-import type { Netem } from './topology.ts';
+import type { Netem, Topology } from './topology.ts';
 
 /** daemon: two ikeway daemons negotiate; static: ip xfrm SAs without IKE; none: the negative control. */
 export type DriverKind = 'daemon' | 'static' | 'none';
@@ -16,6 +16,8 @@ export interface ExampleRunOptions {
   readonly netem?: Netem;
   readonly pings?: number;
   readonly log?: (line: string) => void;
+  /** Called with the topology once the example is prepared, before anything is built. */
+  readonly onTopology?: (t: Topology) => void;
 }
 
 export interface ExampleReport extends LabReport {
@@ -28,6 +30,7 @@ export async function runExample(example: string, o: ExampleRunOptions = {}): Pr
   const dir = mkdtempSync(join(tmpdir(), 'ikw-lab-'));
   try {
     const ex = prepareExample(example, dir, o.netem ? { netem: o.netem } : {});
+    o.onTopology?.(ex.topology);
     const driver: TunnelDriver =
       kind === 'daemon' ? daemonDriver(ex) : kind === 'static' ? staticDriver(ex.tunnel) : noTunnel;
     const report = await runLab({
