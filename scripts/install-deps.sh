@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and labs use (idempotent; skips what is present).
+#  - nftables: the lab NAT router (masquerade)
 #  - iproute2, iputils-ping: network namespaces, veth and reachability checks for host-kernel and lab tests
 #  - qemu-system-x86, linux-image-amd64, busybox-static, kmod: the guest kernel with ESP (docs: KERNEL-LAB)
 #  - strongswan-*: the interoperability peer; openssl: test certificates; tcpdump: lab captures
 set -euo pipefail
-pkgs=(iproute2 iputils-ping kmod qemu-system-x86 linux-image-amd64 busybox-static openssl tcpdump
+pkgs=(iproute2 iputils-ping kmod nftables qemu-system-x86 linux-image-amd64 busybox-static openssl tcpdump
   strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libstrongswan-extra-plugins
   libcharon-extra-plugins strongswan-pki)
 missing=()

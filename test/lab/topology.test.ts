@@ -3,7 +3,17 @@
 // docker/compose.yaml describing the same topology.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { loadConfig } from '../../src/config/index.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -226,4 +236,30 @@ test('docker/compose.yaml is `ikeway lab compose` and has the namespace lab addr
   assert.equal(svc['host-a']!.networks['lan-a']!.ipv4_address, t.sites[0].lans[0]!.host);
   assert.equal(svc['host-b']!.networks['lan-b']!.ipv4_address, t.sites[1].lans[0]!.host);
   assert.deepEqual(svc['router-a']!.cap_add, ['NET_ADMIN']);
+});
+
+test('docker site configs validate and hold the topology addresses; the Dockerfile is node 20 + iproute2', () => {
+  const t = topo();
+  for (const [i, site] of (['a', 'b'] as const).entries()) {
+    const dir = mkdtempSync(join(tmpdir(), 'ikw-dock-'));
+    try {
+      mkdirSync(join(dir, 'secrets'));
+      writeFileSync(join(dir, 'secrets', 'branch.psk'), 'lab-only-key\n', { mode: 0o600 });
+      copyFileSync(join(ROOT, 'docker', `site-${site}`, 'ikeway.yaml'), join(dir, 'ikeway.yaml'));
+      const c = loadConfig(join(dir, 'ikeway.yaml')).config.connections[0]!;
+      const me = t.sites[i]!;
+      const peer = t.sites[1 - i]!;
+      assert.equal(c.localAddress.address, me.wan);
+      assert.equal(c.remote === 'any' ? 'any' : c.remote.address, peer.wan);
+      assert.deepEqual(
+        c.localSubnets.map((p) => p.text),
+        me.lans.map((l) => l.prefix),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const df = readFileSync(join(ROOT, 'docker', 'Dockerfile'), 'utf8');
+  assert.match(df, /^FROM node:20-bookworm-slim$/m);
+  assert.match(df, /iproute2/);
 });
