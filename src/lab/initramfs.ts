@@ -141,7 +141,7 @@ out=""
 for a in $(cat /proc/cmdline); do case "$a" in ikw.out=*) out="\${a#ikw.out=}";; esac; done
 [ -n "$out" ] || fail "no ikw.out= on the command line"
 mkdir -p /lower /upper /newroot
-mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /lower || fail "mount hostroot"
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000 hostroot /lower || fail "mount hostroot"
 mount -t tmpfs -o size=512m tmpfs /upper || fail "mount tmpfs"
 mkdir -p /upper/u /upper/w
 mount -t overlay -o lowerdir=/lower,upperdir=/upper/u,workdir=/upper/w overlay /newroot || fail "overlay"

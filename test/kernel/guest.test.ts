@@ -19,7 +19,9 @@ test('ESP kernel tests (test/kernel/guest/*.gtest.ts)', { skip: !isRoot && 'need
   const r: EspTestsResult = await runEspTestFiles(files, { timeoutMs: 300_000 });
   t.diagnostic(`ran in ${r.run.where}: boot ${r.run.bootMs} ms, wall ${r.run.wallMs} ms`);
   for (const f of r.files)
-    await t.test(f.file, () => {
+    await t.test(f.file, (ft) => {
+      if (f.crashedFirst)
+        ft.diagnostic(`re-run after a crash before any test: ${f.crashedFirst.slice(0, 500)}`);
       const tail = `\n--- ${f.file} output ---\n${f.output.slice(-6000)}`;
       assert.equal(
         f.status,

@@ -1,11 +1,14 @@
 // The life of a Child SA as the IKE engine drives it, on real ESP: the responder's inbound SPI
 // comes from ALLOCSPI and the larval SA is completed by UPDSA (RFC 7296 §1.3 / §3.3.1); extended
 // sequence numbers with a wide replay window (RFC 4303 §2.2.1, §3.4.3); a wrong key is counted as
-// an integrity failure, not accepted (RFC 4303 §3.4.4); a deleted SA carries nothing more.
+// an integrity failure, not accepted (RFC 4303 §3.4.4); a deleted SA carries nothing more; and
+// route-based tunnels, where SAs and policies carry an if_id and traffic is routed into an XFRM
+// interface.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PolicyParams, SaParams } from '../../../src/kernel/index.ts';
 import { KernelError } from '../../../src/kernel/index.ts';
+import { sh } from '../../../src/lab/netns.ts';
 import { ADDR, pingFrom, testKey, twoSides, type TwoSides } from './support.ts';
 
 const A = ADDR.outer4.a;
@@ -157,5 +160,71 @@ test('deleteSa removes the SA: getSa is isNotFound and traffic stops', async () 
     assert.equal((await lab.ka.getSa(ab)).current.packets, 4n, 'A kept sending on its SA');
   } finally {
     await flushBoth();
+  }
+});
+
+/** Packets counted by `ip -s link show dev` as [rx, tx]. */
+function linkPackets(run: (...args: string[]) => string, dev: string): [number, number] {
+  const out = run('-s', 'link', 'show', 'dev', dev);
+  const rx = /RX:[^\n]*\n\s*\d+\s+(\d+)/.exec(out);
+  const tx = /TX:[^\n]*\n\s*\d+\s+(\d+)/.exec(out);
+  return [Number(rx?.[1] ?? -1), Number(tx?.[1] ?? -1)];
+}
+
+test('route-based: SAs and policies with an if_id carry traffic routed into XFRM interfaces', async () => {
+  const IF_ID = 42;
+  const dev = 'ikwxfrm42';
+  const inner = { a: '198.51.100.42', b: '203.0.113.42' };
+  const self = (...args: string[]): string => sh('ip', args);
+  const peer = (...args: string[]): string => lab.b.ip(...args);
+  const sides = [
+    { run: self, k: lab.ka, veth: lab.dev[0], me: inner.a, other: inner.b },
+    { run: peer, k: lab.kb, veth: lab.dev[1], me: inner.b, other: inner.a },
+  ];
+  const ab: SaParams = { ...base(A, B, 0x6401, 65), mode: 'tunnel', ifId: IF_ID };
+  const ba: SaParams = { ...base(B, A, 0x6402, 65), mode: 'tunnel', ifId: IF_ID };
+  try {
+    for (const { run, k, veth, me, other } of sides) {
+      run('link', 'add', dev, 'type', 'xfrm', 'dev', veth, 'if_id', String(IF_ID));
+      run('link', 'set', dev, 'up');
+      run('addr', 'add', `${me}/32`, 'dev', 'lo');
+      run('route', 'add', `${other}/32`, 'dev', dev, 'src', me);
+      await k.addSa(ab);
+      await k.addSa(ba);
+      const [outer, peerOuter] = me === inner.a ? [A, B] : [B, A];
+      for (const [dir, src, dst, tsrc, tdst] of [
+        ['out', me, other, outer, peerOuter],
+        ['in', other, me, peerOuter, outer],
+      ] as const)
+        await k.addPolicy({
+          selector: { src: `${src}/32`, dst: `${dst}/32` },
+          dir,
+          action: 'allow',
+          priority: 100,
+          ifId: IF_ID,
+          templates: [{ src: tsrc, dst: tdst, proto: 'esp', mode: 'tunnel', reqid: 65 }],
+        });
+    }
+    assert.equal(pingFrom(inner.a, inner.b, 3), 3);
+    for (const { k } of sides)
+      for (const s of [ab, ba]) {
+        const got = await k.getSa(s);
+        assert.equal(got.ifId, IF_ID);
+        assert.equal(got.current.packets, 3n);
+      }
+    const pol = await lab.ka.getPolicy({
+      selector: { src: `${inner.a}/32`, dst: `${inner.b}/32` },
+      dir: 'out',
+      ifId: IF_ID,
+    });
+    assert.equal(pol.ifId, IF_ID);
+    assert.deepEqual(linkPackets(self, dev), [3, 3], 'A: 3 replies in, 3 requests out through the interface');
+    assert.deepEqual(linkPackets(peer, dev), [3, 3], 'B: 3 requests in, 3 replies out');
+  } finally {
+    await flushBoth();
+    for (const { run, me } of sides) {
+      run('link', 'del', dev);
+      run('addr', 'del', `${me}/32`, 'dev', 'lo');
+    }
   }
 });
