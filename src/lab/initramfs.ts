@@ -10,6 +10,7 @@ import {
   readFileSync,
   readdirSync,
   renameSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -210,7 +211,18 @@ export function buildInitramfs(kernelVersion?: string, cacheDir = defaultCacheDi
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, gzipSync(writeCpio(entries), { level: 6 }));
   renameSync(tmp, path);
+  removeOldArchives(cacheDir, version, path);
   return { path, kernel, kernelVersion: version, cached: false };
+}
+
+/** Drops archives of earlier builds for this kernel, unless recent (another run may be booting one). */
+function removeOldArchives(cacheDir: string, version: string, keep: string): void {
+  const prefix = `initramfs-${version}-`;
+  for (const name of readdirSync(cacheDir)) {
+    const p = join(cacheDir, name);
+    if (!name.startsWith(prefix) || p === keep) continue;
+    if (Date.now() - statSync(p).mtimeMs > 10 * 60_000) rmSync(p, { force: true });
+  }
 }
 
 function defaultCacheDir(): string {

@@ -6,7 +6,14 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GuestError, qemuArgs, runInGuest, runOnHost, stage2Script } from '../../src/lab/guest.ts';
+import {
+  GuestError,
+  espKernelPlace,
+  qemuArgs,
+  runInGuest,
+  runOnHost,
+  stage2Script,
+} from '../../src/lab/guest.ts';
 import { S_IFDIR, S_IFLNK, S_IFREG, buildInitramfs, writeCpio } from '../../src/lab/initramfs.ts';
 
 const isRoot = process.getuid?.() === 0;
@@ -52,6 +59,18 @@ test('bad runner options are refused with GUEST_BAD_OPTION', () => {
     args.includes('none') && args[args.indexOf('-nic') + 1] === 'none',
     'no network card in the guest',
   );
+});
+
+test('IKEWAY_ESP_KERNEL=guest|host overrides where ESP work runs', (t) => {
+  const saved = process.env['IKEWAY_ESP_KERNEL'];
+  t.after(() => {
+    if (saved === undefined) delete process.env['IKEWAY_ESP_KERNEL'];
+    else process.env['IKEWAY_ESP_KERNEL'] = saved;
+  });
+  for (const place of ['guest', 'host'] as const) {
+    process.env['IKEWAY_ESP_KERNEL'] = place;
+    assert.equal(espKernelPlace(), place);
+  }
 });
 
 test('runOnHost has the same result shape: status, stdout, stderr, env with quotes', async () => {
