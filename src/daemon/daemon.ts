@@ -307,6 +307,34 @@ export class Daemon {
     });
   }
 
+  /**
+   * Rekeys now, as this side's initiative: every installed Child SA of the connection's established
+   * IKE SAs (RFC 7296 §2.8, CREATE_CHILD_SA with REKEY_SA), or the IKE SAs themselves (§2.8). The
+   * exchanges run in the background; returns how many were started.
+   */
+  rekey(name: string, what: 'child' | 'ike'): { name: string; what: string; started: number } {
+    this.#known(name);
+    let started = 0;
+    for (const sa of this.#engine.sasOf(name).filter((s) => s.state === 'established')) {
+      if (what === 'ike') {
+        this.#engine.rekeyIke(sa);
+        started++;
+        continue;
+      }
+      for (const child of sa.children.filter((c) => c.state === 'installed')) {
+        this.#engine.rekeyChild(sa, child);
+        started++;
+      }
+    }
+    if (started === 0)
+      throw new ControlError(
+        'ERR_NO_CONNECTION',
+        `${name}: no established SA to rekey; try: ikeway status ${name}`,
+      );
+    this.#log.log('info', `rekey ${what} requested`, { component: 'daemon', conn: name, started });
+    return { name, what, started };
+  }
+
   /** Validates the file completely first; on any problem nothing changes (ControlError ERR_CONFIG). */
   reload(): Promise<ReloadReport> {
     return this.#exclusive(() => this.#reload());

@@ -41,6 +41,12 @@ export function controlHandler(d: () => Daemon | undefined, version: string) {
         return daemon.up(stringArg(req, 'name'));
       case 'down':
         return daemon.down(stringArg(req, 'name'));
+      case 'rekey': {
+        const what = req.args?.what ?? 'child';
+        if (what !== 'child' && what !== 'ike')
+          throw new ControlError('ERR_BAD_ARGS', 'rekey: what must be "child" or "ike"');
+        return daemon.rekey(stringArg(req, 'name'), what);
+      }
       case 'reload':
         return daemon.reload();
       case 'counters':
