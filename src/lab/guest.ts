@@ -4,7 +4,7 @@
 // second read-write 9p share carries the command's output and exit status back.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { buildInitramfs } from './initramfs.ts';
 import { Netns } from './netns.ts';
@@ -297,11 +297,22 @@ export function runOnHost(opts: RunOptions): Promise<RunResult> {
   const line = commandLine(opts);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
+    // Its own process group, so a timeout kills the command's children too (their open pipes
+    // would otherwise keep 'close' from ever firing).
     const child = spawn('/bin/sh', ['-c', line], {
       cwd: opts.cwd ?? process.cwd(),
       env: { ...process.env, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     });
+    const killGroup = (): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+    process.once('exit', killGroup);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
@@ -309,12 +320,13 @@ export function runOnHost(opts: RunOptions): Promise<RunResult> {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGKILL');
+      killGroup();
     }, timeoutMs);
     child.once('close', (code, signal) => {
       clearTimeout(timer);
+      process.removeListener('exit', killGroup);
       if (timedOut) return reject(new GuestError('GUEST_TIMEOUT', `command killed after ${timeoutMs} ms`));
-      const status = code ?? 128 + (signal === 'SIGKILL' ? 9 : 15);
+      const status = code ?? 128 + (signal ? osConstants.signals[signal] : 0);
       resolve({
         status,
         stdout,

@@ -101,6 +101,20 @@ test(
   },
 );
 
+// Without the group kill, 'close' would wait for the children's `sleep 1000`: the test's own
+// timeout turns that hang into a failure.
+test('runOnHost kills the whole command (children too) on timeout', { timeout: 30_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ikw-roh-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const pids = join(dir, 'pids');
+  const script = `sleep 1000 & echo $! > ${pids}; sleep 1000 & echo $! >> ${pids}; wait`;
+  await assert.rejects(runOnHost({ script, timeoutMs: 500 }), { code: 'GUEST_TIMEOUT' });
+  for (const pid of readFileSync(pids, 'utf8').trim().split('\n')) {
+    const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
+    assert.ok(stat === '' || /^\d+ \(sleep\) Z/.test(stat), `child ${pid} is gone: ${stat}`);
+  }
+});
+
 test('runInGuest kills qemu on timeout and says so', { skip: !isRoot && 'needs root' }, async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'ikw-gto-'));
   t.after(() => rmSync(out, { recursive: true, force: true }));
