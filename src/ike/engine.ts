@@ -23,6 +23,7 @@ import { IkeSa } from './ike-sa.ts';
 import type { ChildSa } from './child-sa.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { nullLogger, type Logger } from './logger.ts';
+import { addressCandidates } from './select.ts';
 import type { EngineEvent, EngineServices, ResolvedEngineOptions } from './services.ts';
 import type { TaskRegistry } from './task.ts';
 import { defaultTaskRegistry, initiatorTasks } from './tasks/index.ts';
@@ -128,6 +129,9 @@ export class Engine implements EngineServices {
   emit(e: EngineEvent): void {
     if (e.type === 'ike-established') this.#halfOpen.delete(e.sa);
     for (const l of [...this.#listeners]) l(e);
+  }
+  responderCandidates(path: PacketPath): IkeConnection[] {
+    return addressCandidates([...this.#connections.values()], path);
   }
   findByPeerId(conn: IkeConnection, id: IkeIdentity): IkeSa[] {
     return [...this.#all].filter(
@@ -312,14 +316,6 @@ export class Engine implements EngineServices {
     }
   }
 
-  #findResponderConnection(path: PacketPath): IkeConnection | undefined {
-    for (const c of this.#connections.values()) {
-      if (c.localAddr !== path.localAddr) continue;
-      if (c.remoteAddr === undefined || c.remoteAddr === path.remoteAddr) return c;
-    }
-    return undefined;
-  }
-
   #newResponder(packet: Uint8Array, path: PacketPath): void {
     if (this.#halfOpen.size >= this.options.halfOpenLimit) return this.#drop('ike.drop_half_open_limit');
     const msg = this.#decode(packet);
@@ -329,7 +325,8 @@ export class Engine implements EngineServices {
     } catch {
       return this.#drop('ike.drop_rules');
     }
-    const config = this.#findResponderConnection(path);
+    // RFC 7296 §2.15: IKE_SA_INIT only tells addresses; IKE_AUTH re-selects (src/ike/select.ts).
+    const config = this.responderCandidates(path)[0];
     if (!config) return this.#drop('ike.drop_no_connection');
     if (this.#halfOpen.size >= this.options.cookieThreshold && !this.#cookieOk(msg, path)) return;
     const sa = new IkeSa({

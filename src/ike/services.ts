@@ -46,6 +46,8 @@ export interface EngineServices {
   emit(e: EngineEvent): void;
   /** Runs work on an SA in that SA's serial order, tracked by engine.idle(). */
   run(sa: IkeSa, fn: () => Promise<void>): void;
+  /** Responder: connections a peer at `path` may use, best address match first (src/ike/select.ts). */
+  responderCandidates(path: PacketPath): IkeConnection[];
   /** Established IKE SAs of the same connection whose peer proved `id` (RFC 7296 §2.4 INITIAL_CONTACT). */
   findByPeerId(conn: IkeConnection, id: IkeIdentity): IkeSa[];
   /** Called by IkeSa when its SPIs become known or it dies, to keep the lookup tables exact. */

@@ -14,7 +14,8 @@ import type { IkeIdentity } from '../config.ts';
 import { AuthenticationFailedError, InvalidSyntaxError, PeerError } from '../errors.ts';
 import type { IkeSa } from '../ike-sa.ts';
 import type { InboundMessage, OutboundMessage, Task } from '../task.ts';
-import { bytesEqual, findNotify, findPayload, notify } from '../wire.ts';
+import { sameId, selectForAuth } from '../select.ts';
+import { findNotify, findPayload, notify, tsFromWire } from '../wire.ts';
 
 /** Child SA errors that leave the IKE SA up (RFC 7296 §1.2: "the IKE SA is still created"). */
 export const CHILD_ERRORS: ReadonlySet<number> = new Set([
@@ -33,8 +34,6 @@ export function idBody(id: IkeIdentity): Uint8Array {
   out.set(id.data, 4);
   return out;
 }
-
-const sameId = (a: IkeIdentity, b: IkeIdentity) => a.type === b.type && bytesEqual(a.data, b.data);
 
 export class IkeAuth implements Task {
   readonly name = 'ike-auth';
@@ -112,6 +111,7 @@ export class IkeAuth implements Task {
     const auth = findPayload(msg.payloads, 'AUTH');
     if (!idP || !auth) throw new InvalidSyntaxError('IKE_AUTH without ID or AUTH');
     const id: IkeIdentity = { type: idP.idType, data: idP.data.slice() };
+    if (!sa.initiator) this.#selectConnection(id, auth.method, msg);
     const want = sa.config.remoteId;
     if (want && !sameId(want, id))
       throw new AuthenticationFailedError('peer identity does not match the configuration');
@@ -119,6 +119,29 @@ export class IkeAuth implements Task {
     sa.peerId = id;
     if (!sa.initiator && findNotify(msg.payloads, NotifyType.INITIAL_CONTACT)) this.#initialContact(id);
     if (sa.initiator) this.#established();
+  }
+
+  /**
+   * RFC 7296 §2.15 / §2.9: the connection picked by address at IKE_SA_INIT may not be the one the
+   * initiator means; re-select with IDi, IDr (if sent), the AUTH method and the proposed selectors.
+   */
+  #selectConnection(id: IkeIdentity, method: number, msg: InboundMessage): void {
+    const sa = this.sa;
+    const idr = findPayload(msg.payloads, 'IDr');
+    const tsi = findPayload(msg.payloads, 'TSi');
+    const tsr = findPayload(msg.payloads, 'TSr');
+    const chosen = selectForAuth(sa.services.responderCandidates(sa.path), {
+      peerId: id,
+      ...(idr ? { ownId: { type: idr.idType, data: idr.data } } : {}),
+      authMethod: method,
+      ...(sa.proposal ? { ikeProposal: sa.proposal } : {}),
+      ...(tsi && tsr ? { tsi: tsFromWire(tsi.selectors), tsr: tsFromWire(tsr.selectors) } : {}),
+    });
+    if (!chosen) throw new AuthenticationFailedError('no connection matches the peer identity');
+    if (chosen !== sa.config) {
+      sa.logger.log('info', 'switching to the connection matching the peer', { connection: chosen.name });
+      sa.config = chosen;
+    }
   }
 
   #verify(id: IkeIdentity, method: number, data: Uint8Array, msg: InboundMessage): void {
