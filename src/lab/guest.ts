@@ -130,8 +130,12 @@ export function stage2Script(opts: RunOptions, out: string): string {
     '/bin',
   ];
   const modules = [...GUEST_MODULES, ...(opts.modules ?? [])];
+  for (const m of modules)
+    if (!/^[\w-]+$/.test(m)) throw new GuestError('GUEST_BAD_OPTION', `bad module name: ${m}`);
+  const f = (name: string): string => shQuote(`${out}/${name}`);
+  const limitSec = Math.ceil((opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000);
   return `# ikeway guest stage 2 (runs as PID 1)
-read up0 _ < /proc/uptime; echo "stage2 start $up0" > /dev/console
+read up _ < /proc/uptime; echo "stage2 start $up" > /dev/console
 export PATH=${shQuote(path.join(':'))} HOME=/root IKEWAY_IN_GUEST=1 LANG=C.UTF-8
 ${envLines(opts.env ?? {})}
 mkdir -p /run/netns /dev/shm /dev/pts
@@ -140,15 +144,16 @@ mount -t devpts devpts /dev/pts
 hostname ikw-guest
 ip link set lo up
 modprobe -a -q ${modules.join(' ')} 2>/dev/null
-read up1 _ < /proc/uptime; echo "modules loaded $up1" > /dev/console
-read up _ < /proc/uptime
-echo "$up" > ${shQuote(`${out}/uptime`)}
-cd ${shQuote(cwd)} || echo "ikw-stage2: cannot cd ${cwd}" >&2
-# Bounded inside too, so a guest whose host process died still powers off by itself.
-timeout -s KILL ${Math.ceil((opts.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000)} ${commandLine(opts)} \\
-  < /dev/null > ${shQuote(`${out}/stdout`)} 2> ${shQuote(`${out}/stderr`)}
-echo $? > ${shQuote(`${out}/status.tmp`)}
-mv ${shQuote(`${out}/status.tmp`)} ${shQuote(`${out}/status`)}
+read up _ < /proc/uptime; echo "modules loaded $up" > /dev/console; echo "$up" > ${f('uptime')}
+if cd ${shQuote(cwd)}; then
+  # Bounded inside too, so a guest whose host process died still powers off by itself.
+  timeout -s KILL ${limitSec} ${commandLine(opts)} < /dev/null > ${f('stdout')} 2> ${f('stderr')}
+  echo $? > ${f('status.tmp')}
+else
+  echo "ikw-stage2: cannot cd to the working directory" > ${f('stderr')}
+  echo 126 > ${f('status.tmp')}
+fi
+mv ${f('status.tmp')} ${f('status')}
 sync
 busybox poweroff -f 2>/dev/null
 echo o > /proc/sysrq-trigger
@@ -156,15 +161,21 @@ echo o > /proc/sysrq-trigger
 }
 
 export function qemuArgs(kernel: string, initrd: string, out: string, opts: RunOptions): string[] {
+  const smp = opts.smp ?? 2;
+  const mem = opts.memoryMb ?? 2048;
+  if (!Number.isInteger(smp) || smp < 1 || smp > 16)
+    throw new GuestError('GUEST_BAD_OPTION', `bad smp: ${smp}`);
+  if (!Number.isInteger(mem) || mem < 256 || mem > 16384)
+    throw new GuestError('GUEST_BAD_OPTION', `bad memoryMb: ${mem}`);
   for (const a of opts.kernelArgs ?? [])
     if (!/^[\w.,=:/+-]+$/.test(a)) throw new GuestError('GUEST_BAD_OPTION', `bad kernel argument: ${a}`);
   return [
     '-accel',
     'tcg,thread=multi',
     '-smp',
-    String(opts.smp ?? 2),
+    String(smp),
     '-m',
-    String(opts.memoryMb ?? 2048),
+    String(mem),
     '-display',
     'none',
     '-monitor',

@@ -47,6 +47,9 @@ test('bad runner options are refused with GUEST_BAD_OPTION', () => {
   assert.throws(() => stage2Script({ command: [] }, '/tmp/x'), bad);
   assert.throws(() => stage2Script({ script: 'true', env: { 'A B': '1' } }, '/tmp/x'), bad);
   assert.throws(() => qemuArgs('/k', '/i', '/tmp/x', { script: 'true', kernelArgs: ['a b'] }), bad);
+  assert.throws(() => qemuArgs('/k', '/i', '/tmp/x', { script: 'true', smp: 0 }), bad);
+  assert.throws(() => qemuArgs('/k', '/i', '/tmp/x', { script: 'true', memoryMb: 1.5 }), bad);
+  assert.throws(() => stage2Script({ script: 'true', modules: ['esp4; reboot'] }, '/tmp/x'), bad);
   const args = qemuArgs('/k', '/i', '/tmp/x', {
     script: 'true',
     kernelArgs: ['nohz=off'],
