@@ -1,6 +1,7 @@
 // Benchmark (not a test): install N SAs + N policies three ways - our pipelined batch, our
 // one-request-per-round-trip path, and `ip -batch` - and print objects per second and ratios.
-// Usage: node --import tsx bench/xfrm-install.ts --count N [--policies-only] [--in-place]
+// Usage: node --import tsx bench/xfrm-install.ts --count N [--policies-only] [--in-place] [--json]
+// (--json adds one line `BENCH-JSON {objects, sas, policies, batched, oneByOne, ipBatch}`, rates in objects/s)
 // Without --in-place it re-runs itself inside a throwaway network namespace (needs root). In the
 // guest kernel (which has ESP) run it with --in-place from the guest's own namespace.
 import { spawnSync } from 'node:child_process';
@@ -20,6 +21,7 @@ const opt = (name: string): string | undefined => {
 const count = Number(opt('--count') ?? 1000);
 const policiesOnly = argv.includes('--policies-only');
 const inPlace = argv.includes('--in-place');
+const json = argv.includes('--json');
 
 function makeSet(n: number): { sas: SaParams[]; policies: PolicyParams[] } {
   const sas: SaParams[] = [];
@@ -129,6 +131,10 @@ async function inner(): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
   await reset(k);
   await k.close();
+  if (json)
+    console.log(
+      `BENCH-JSON ${JSON.stringify({ objects: n, sas: sas.length, policies: set.policies.length, batched, oneByOne, ipBatch })}`,
+    );
   console.log(
     `ratios: batch/one-by-one ${(batched / oneByOne).toFixed(2)}x, batch/ip -batch ${(batched / ipBatch).toFixed(2)}x, one-by-one/ip -batch ${(oneByOne / ipBatch).toFixed(2)}x`,
   );

@@ -1,0 +1,140 @@
+// The IKE part of the benchmark (issue 7, items 1-3): one responder at a time in the responder
+// namespace, the same load generator (`ikeway load`'s runner, bench/load-driver.ts) in the other.
+// Per responder: warm-up, sequential setups (latency), a measured burst (rate, responder CPU per IKE
+// SA from /proc/<pid>/stat), then filling up to the memory points (RSS growth per IKE SA + Child SA).
+import { join } from 'node:path';
+import type { LoadOptions, LoadReport } from '../../src/load/runner.ts';
+import type { BenchNet } from './netlab.ts';
+import { LOADGEN_ADDR, RESPONDER_ADDR } from './netlab.ts';
+import { cpuMs, rssKb } from './proc.ts';
+import type { AuthSetup, Responder } from './responders.ts';
+
+export const BENCH_PSK = 'bench-psk-Vq3xL9pT2wR7nK4m';
+export const IKE_PROPOSAL = 'aes256gcm16-prfsha256-x25519';
+export const ESP_PROPOSAL = 'aes256gcm16';
+
+export interface IkePlan {
+  readonly warmup: number;
+  readonly sequential: number;
+  readonly burst: number;
+  readonly concurrency: number;
+  /** Total tunnels at which RSS is read (ascending), counted after the warm-up. */
+  readonly memoryPoints: readonly number[];
+}
+
+export interface IkeResult {
+  readonly responder: string;
+  readonly settings: string;
+  readonly latency: LoadReport['latencyMs'];
+  readonly burst: { readonly ratePerSec: number; readonly cpuMsPerSa: number; readonly failed: number };
+  /** Tunnels held -> KiB of RSS growth per tunnel (from the RSS after the warm-up). */
+  readonly memory: readonly {
+    readonly tunnels: number;
+    readonly kbPerTunnel: number;
+    readonly held: number;
+  }[];
+  readonly failures: Readonly<Record<string, number>>;
+}
+
+export class BenchLoadError extends Error {
+  override readonly name = 'BenchLoadError';
+  readonly code = 'ERR_BENCH_LOAD';
+}
+
+const DRIVER = join(import.meta.dirname, '..', 'load-driver.ts');
+let idBase = 0;
+
+/** Runs one load in the load-generator namespace; identities never repeat within a run. */
+export function runLoadIn(
+  net: BenchNet,
+  count: number,
+  concurrency: number,
+  auth: AuthSetup,
+): Promise<LoadReport> {
+  const opts: LoadOptions = {
+    remote: RESPONDER_ADDR,
+    local: LOADGEN_ADDR,
+    count,
+    rate: 0,
+    concurrency,
+    psk: auth.psk ?? '',
+    ike: IKE_PROPOSAL,
+    esp: ESP_PROPOSAL,
+    idTemplate: `fqdn:load-${idBase}-%d.ikeway.test`,
+    localTs: ['0.0.0.0/0'],
+    remoteTs: ['0.0.0.0/0'],
+    timeoutMs: 30_000,
+    delete: false,
+  };
+  idBase++;
+  return new Promise((resolve, reject) => {
+    const p = net.loadgen.spawn(process.execPath, ['--import', 'tsx', DRIVER, JSON.stringify(opts)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    p.stdout?.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    p.stderr?.on('data', (b: Buffer) => (err = (err + b.toString('utf8')).slice(-2000)));
+    const limit = setTimeout(() => p.kill('SIGKILL'), 60_000 + count * 20);
+    p.once('exit', (code) => {
+      clearTimeout(limit);
+      const line = out.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(line) as LoadReport);
+      } catch {
+        reject(new BenchLoadError(`load generator exited ${code}: ${err}`));
+      }
+    });
+  });
+}
+
+function addFailures(into: Map<string, number>, r: LoadReport): void {
+  for (const [k, n] of Object.entries(r.failures)) into.set(k, (into.get(k) ?? 0) + n);
+}
+
+/** Runs the plan against one started responder; the caller stops it. */
+export async function benchResponder(
+  net: BenchNet,
+  r: Responder,
+  auth: AuthSetup,
+  plan: IkePlan,
+): Promise<IkeResult> {
+  const failures = new Map<string, number>();
+  const step = async (count: number, conc: number) => {
+    const rep = await runLoadIn(net, count, conc, auth);
+    addFailures(failures, rep);
+    return rep;
+  };
+  await step(plan.warmup, plan.concurrency);
+  const rss0 = rssKb(r.pid);
+  let held = 0;
+  const seq = await step(plan.sequential, 1);
+  held += seq.established;
+  const c0 = cpuMs(r.pid);
+  const burst = await step(plan.burst, plan.concurrency);
+  const cpu = cpuMs(r.pid) - c0;
+  held += burst.established;
+  const memory: IkeResult['memory'][number][] = [];
+  for (const target of plan.memoryPoints) {
+    // Fill in chunks so that the load generator's own table stays moderate.
+    for (let i = 0; i < 1000 && held < target; i++) {
+      const rep = await step(Math.min(10_000, target - held), plan.concurrency);
+      held += rep.established;
+      if (rep.established === 0) break;
+    }
+    await new Promise((res) => setTimeout(res, 1000)); // let the responder settle (GC, frees)
+    memory.push({ tunnels: target, held, kbPerTunnel: (rssKb(r.pid) - rss0) / Math.max(1, held) });
+  }
+  return {
+    responder: r.name,
+    settings: r.settings,
+    latency: seq.latencyMs,
+    burst: {
+      ratePerSec: burst.ratePerSec,
+      cpuMsPerSa: cpu / Math.max(1, burst.established),
+      failed: burst.failed,
+    },
+    memory,
+    failures: Object.fromEntries(failures),
+  };
+}

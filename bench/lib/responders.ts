@@ -1,0 +1,175 @@
+// The two responders under test, started in the benchmark's responder namespace:
+// - ikeway: `ikeway daemon --kernel memory --log-level warn` (the esbuild bundle of the CLI, as the
+//   lab runs it), cookies and half-open limits raised out of the way, liveness off;
+// - charon (strongSwan 5.9.8): kernel-libipsec (no kernel ESP on the host), ikesa_table_size raised,
+//   DoS protection off, routes not installed, logging quiet.
+// Both accept any initiator with the PSK and narrow to 0.0.0.0/0 <-> 0.0.0.0/0, one Child SA per IKE SA.
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundledCli } from '../../src/lab/bundle.ts';
+import type { Netns } from '../../src/lab/netns.ts';
+import { Charon } from '../../src/lab/strongswan.ts';
+import { RESPONDER_ADDR } from './netlab.ts';
+
+export interface Responder {
+  readonly name: 'ikeway' | 'charon';
+  readonly pid: number;
+  /** What this responder ran with, for the report. */
+  readonly settings: string;
+  stop(): Promise<void>;
+}
+
+export class ResponderError extends Error {
+  override readonly name = 'ResponderError';
+  readonly code = 'ERR_BENCH_RESPONDER';
+}
+
+export const IKEWAY_SETTINGS =
+  'ikeway daemon --kernel memory --log-level warn (esbuild bundle, node ' +
+  `${process.version}); cookie-threshold 1000000, limits.half-open 1000000, liveness off`;
+
+export const CHARON_SETTINGS =
+  'charon 5.9.8, plugins openssl curve25519 ... kernel-libipsec kernel-netlink; ikesa_table_size 1024, ' +
+  'ikesa_table_segments 16, dos_protection no, block_threshold/cookie_threshold/init_limit_half_open ' +
+  '1000000, install_routes no, filelog default -1, threads 16 (default)';
+
+export interface AuthSetup {
+  /** PSK text (both sides). */
+  readonly psk?: string;
+  /** Certificates (ECDSA P-256): responder cert/key PEM and the CA PEM the initiators chain to. */
+  readonly cert?: { readonly certPem: string; readonly keyPem: string; readonly caPem: string };
+  readonly localId: string;
+}
+
+function ikewayConfig(dir: string, auth: AuthSetup): string {
+  const a = auth.psk ? '{ psk: { file: psk } }' : '{ cert: { cert: cert.pem, key: key.pem, ca: [ca.pem] } }';
+  if (auth.psk) writeFileSync(join(dir, 'psk'), auth.psk, { mode: 0o600 });
+  if (auth.cert) {
+    writeFileSync(join(dir, 'cert.pem'), auth.cert.certPem);
+    writeFileSync(join(dir, 'key.pem'), auth.cert.keyPem, { mode: 0o600 });
+    writeFileSync(join(dir, 'ca.pem'), auth.cert.caPem);
+  }
+  return [
+    'log: { level: warn, format: text }',
+    `control-socket: ${join(dir, 'ctl.sock')}`,
+    `state-dir: ${join(dir, 'state')}`,
+    'cookie-threshold: 1000000',
+    'limits: { half-open: 1000000 }',
+    `local: { address: ${RESPONDER_ADDR} }`,
+    'connections:',
+    '  load:',
+    '    remote: any',
+    `    auth: ${a}`,
+    `    local-id: "${auth.localId}"`,
+    '    local-subnets: [0.0.0.0/0]',
+    '    remote-subnets: [0.0.0.0/0]',
+    '    liveness: false',
+    '',
+  ].join('\n');
+}
+
+async function waitForSocket(proc: ChildProcess, path: string, timeoutMs: number): Promise<void> {
+  let log = '';
+  proc.stderr?.on('data', (b: Buffer) => (log = (log + b.toString('utf8')).slice(-4000)));
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; i < 10_000 && Date.now() < deadline; i++) {
+    if (proc.exitCode !== null)
+      throw new ResponderError(`ikeway exited ${proc.exitCode} during start: ${log}`);
+    if (existsSync(path)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new ResponderError(`ikeway: no control socket after ${timeoutMs} ms: ${log}`);
+}
+
+/** Sends SIGTERM, then SIGKILL after graceMs. */
+async function stopProc(proc: ChildProcess, graceMs = 3000): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exit = new Promise<void>((r) => proc.once('exit', () => r()));
+  proc.kill('SIGTERM');
+  const t = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+  await exit;
+  clearTimeout(t);
+}
+
+export async function startIkeway(ns: Netns, auth: AuthSetup): Promise<Responder> {
+  const dir = mkdtempSync(join(tmpdir(), 'ikw-bench-resp-'));
+  const config = join(dir, 'ikeway.yaml');
+  writeFileSync(config, ikewayConfig(dir, auth), { mode: 0o600 });
+  const cli = await bundledCli();
+  const proc = ns.spawn(process.execPath, [cli, 'daemon', '-c', config, '--kernel', 'memory'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  // At log level warn "ready" is not printed: the control socket appears once the daemon serves.
+  proc.stderr?.on('data', () => undefined); // keep draining: a full pipe would block the daemon
+  try {
+    await waitForSocket(proc, join(dir, 'ctl.sock'), 30_000);
+  } catch (e) {
+    proc.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    name: 'ikeway',
+    pid: proc.pid!,
+    settings: IKEWAY_SETTINGS,
+    stop: async () => {
+      await stopProc(proc);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const CHARON_EXTRA = [
+  '  ikesa_table_size = 1024',
+  '  ikesa_table_segments = 16',
+  '  dos_protection = no',
+  '  block_threshold = 1000000',
+  '  cookie_threshold = 1000000',
+  '  init_limit_half_open = 1000000',
+  '  install_routes = no',
+].join('\n');
+
+export async function startCharon(ns: Netns, auth: AuthSetup): Promise<Responder> {
+  const files: Record<string, string> = {};
+  if (auth.cert) {
+    files['x509/me.pem'] = auth.cert.certPem;
+    files['ecdsa/me.pem'] = auth.cert.keyPem;
+    files['x509ca/ca.pem'] = auth.cert.caPem;
+  }
+  const charon = await Charon.start({
+    ns,
+    tag: 'bench',
+    libipsec: true,
+    logLevels: { default: -1 },
+    extraCharonConf: CHARON_EXTRA,
+    files,
+    connections: [
+      {
+        name: 'load',
+        localAddrs: [RESPONDER_ADDR],
+        remoteAddrs: ['%any'],
+        localId: auth.localId,
+        remoteId: '%any',
+        localAuth: auth.psk ? 'psk' : 'pubkey',
+        remoteAuth: auth.psk ? 'psk' : 'pubkey',
+        ...(auth.cert ? { localCerts: ['me.pem'], remoteCaCerts: ['ca.pem'] } : {}),
+        proposals: ['aes256gcm16-prfsha256-x25519'],
+        children: [
+          {
+            name: 'load',
+            localTs: ['0.0.0.0/0'],
+            remoteTs: ['0.0.0.0/0'],
+            espProposals: ['aes256gcm16'],
+          },
+        ],
+      },
+    ],
+    ...(auth.psk ? { secrets: { psk: [{ secret: auth.psk }] } } : {}),
+  });
+  await charon.loadAll();
+  const pid = charon.pid;
+  if (pid === undefined) throw new ResponderError('charon has no pid');
+  return { name: 'charon', pid, settings: CHARON_SETTINGS, stop: () => charon.stop() };
+}

@@ -1,0 +1,165 @@
+// `npm run bench`: ikeway against strongSwan's charon on the same work in one run (issue 7), a table
+// with both figures and the ratio per line, and docs/benchmarks.md from the same rows.
+//   --quick            a few minutes: smaller N, no memory points beyond 2k tunnels, host only
+//   --guest            also the kernel install rate inside the guest kernel (SAs + policies)
+//   --only ike|install run one part
+//   --out FILE         where the report goes (default docs/benchmarks.md; not written with --quick
+//                      unless --out is given)
+// Needs root (network namespaces), charon (strongswan), iproute2.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BenchNet } from './lib/netlab.ts';
+import { benchResponder, BENCH_PSK, type IkePlan, type IkeResult } from './lib/ike.ts';
+import { installOnHost, type InstallResult } from './lib/install.ts';
+import { markdown, table, type Row } from './lib/report.ts';
+import { startCharon, startIkeway, type AuthSetup, type Responder } from './lib/responders.ts';
+
+const argv = process.argv.slice(2);
+const flag = (n: string) => argv.includes(n);
+const opt = (n: string): string | undefined => {
+  const i = argv.indexOf(n);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const quick = flag('--quick');
+const only = opt('--only');
+const outFile =
+  opt('--out') ?? (quick ? undefined : join(import.meta.dirname, '..', 'docs', 'benchmarks.md'));
+
+const plan: IkePlan = quick
+  ? { warmup: 300, sequential: 100, burst: 1000, concurrency: 64, memoryPoints: [2000] }
+  : { warmup: 500, sequential: 300, burst: 3000, concurrency: 64, memoryPoints: [10_000, 40_000] };
+const installCount = quick ? 5000 : 20_000;
+
+async function ikeSection(auth: AuthSetup): Promise<IkeResult[]> {
+  const results: IkeResult[] = [];
+  for (const start of [startIkeway, startCharon]) {
+    const net = new BenchNet();
+    let r: Responder | undefined;
+    try {
+      r = await start(net.responder, auth);
+      process.stderr.write(`bench: ${r.name} responder pid ${r.pid}\n`);
+      results.push(await benchResponder(net, r, auth, plan));
+    } finally {
+      await r?.stop();
+      net.close();
+    }
+  }
+  return results;
+}
+
+function ikeRows(label: string, res: IkeResult[]): Row[] {
+  const [i, c] = [res.find((x) => x.responder === 'ikeway'), res.find((x) => x.responder === 'charon')];
+  const rows: Row[] = [
+    {
+      section: label,
+      metric: 'setup rate, concurrency 64',
+      ikeway: i?.burst.ratePerSec,
+      charon: c?.burst.ratePerSec,
+      unit: 'IKE SAs/s',
+      lowerIsBetter: false,
+    },
+    {
+      section: label,
+      metric: 'responder CPU per IKE SA',
+      ikeway: i?.burst.cpuMsPerSa,
+      charon: c?.burst.cpuMsPerSa,
+      unit: 'ms',
+      lowerIsBetter: true,
+      goal: 0.67,
+    },
+    {
+      section: label,
+      metric: 'tunnel-up latency median, sequential',
+      ikeway: i?.latency.median,
+      charon: c?.latency.median,
+      unit: 'ms',
+      lowerIsBetter: true,
+      goal: 1,
+    },
+    {
+      section: label,
+      metric: 'tunnel-up latency p99, sequential',
+      ikeway: i?.latency.p99,
+      charon: c?.latency.p99,
+      unit: 'ms',
+      lowerIsBetter: true,
+      goal: 1,
+    },
+  ];
+  for (const [k, m] of (i?.memory ?? c?.memory ?? []).entries()) {
+    rows.push({
+      section: label,
+      metric: `RSS growth per tunnel at ${m.tunnels} (held ikeway ${i?.memory[k]?.held ?? '-'}, charon ${c?.memory[k]?.held ?? '-'})`,
+      ikeway: i?.memory[k]?.kbPerTunnel,
+      charon: c?.memory[k]?.kbPerTunnel,
+      unit: 'KiB',
+      lowerIsBetter: true,
+      goal: 1,
+    });
+  }
+  return rows;
+}
+
+function installRows(r: InstallResult): Row[] {
+  const what = r.sas ? 'SA+policy' : 'policies';
+  return [
+    {
+      section: `kernel install (${r.where}, ${what}, N=${r.objects})`,
+      metric: 'ikeway batched vs ip -batch',
+      ikeway: r.batched,
+      charon: r.ipBatch,
+      unit: 'objects/s',
+      lowerIsBetter: false,
+    },
+    {
+      section: `kernel install (${r.where}, ${what}, N=${r.objects})`,
+      metric: 'ikeway one request per round trip vs ip -batch',
+      ikeway: r.oneByOne,
+      charon: r.ipBatch,
+      unit: 'objects/s',
+      lowerIsBetter: false,
+    },
+  ];
+}
+
+const rows: Row[] = [];
+const notes: string[] = [];
+const settings: string[] = [];
+const psk: AuthSetup = { psk: BENCH_PSK, localId: 'responder.ikeway.test' };
+if (!only || only === 'ike') {
+  const res = await ikeSection(psk);
+  rows.push(...ikeRows('IKE PSK/X25519/AES-GCM-16-256 (host, IKE-only)', res));
+  settings.push(...res.map((r) => `${r.responder}: ${r.settings}`));
+  for (const r of res)
+    if (Object.keys(r.failures).length) notes.push(`${r.responder} failures: ${JSON.stringify(r.failures)}`);
+}
+if (!only || only === 'install') {
+  const r = installOnHost(installCount, quick ? 1 : 3);
+  rows.push(...installRows(r));
+  notes.push(
+    'kernel install: the "charon" column is `ip -batch` (iproute2, including its exec) on the same objects; the goal is >= 20,000 objects/s batched.',
+  );
+}
+settings.push(
+  'load generator: `ikeway load` runner (bench/load-driver.ts) in its own namespace, one process per step, PSK, X25519, AES-GCM-16-256 IKE and ESP, one Child SA per IKE SA, 0.0.0.0/0 selectors, distinct identities and SPIs',
+);
+notes.push(
+  'Host kernel (no ESP): ikeway keeps Child SAs in its in-memory kernel, charon in kernel-libipsec (user-space ESP): an IKE-only comparison.',
+  "CPU per IKE SA is the responder process's utime+stime (/proc/<pid>/stat) over the measured burst divided by the SAs established in it; the load generator runs on the same 2 cores.",
+  "RSS growth is measured from after the warm-up; charon's figure includes its libipsec SAs, ikeway's its in-memory kernel.",
+);
+console.log(table(rows));
+if (outFile) {
+  writeFileSync(
+    outFile,
+    markdown({
+      rows,
+      settings,
+      notes,
+      plan: JSON.stringify(plan) + `, kernel install N=${installCount}`,
+      command: `npm run bench -- ${argv.join(' ')}`.trim(),
+      date: new Date().toISOString().slice(0, 10),
+    }),
+  );
+  console.log(`wrote ${outFile}`);
+}
