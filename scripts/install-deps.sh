@@ -23,3 +23,39 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # Debian enables charon via systemd on install; our tests start their own instances.
 systemctl disable --now strongswan-starter strongswan >/dev/null 2>&1 || true
+
+# Libreswan 4.10 (the second interoperability peer) conflicts with the strongSwan packages: installing
+# it would remove them. So it is unpacked with `dpkg -x` into a fixed directory outside the checkout
+# (src/lab/libreswan.ts looks there; LIBRESWAN_ROOT overrides) and only its libraries are installed.
+# strongSwan is never removed. pluto runs from there in a private mount namespace (docs: KERNEL-LAB).
+LIBRESWAN_ROOT="${LIBRESWAN_ROOT:-/opt/ikeway-libreswan}"
+lsw_libs=(libnss3-tools libnss3 libnspr4 libldns3 libunbound8 libevent-core-2.1-7 libevent-pthreads-2.1-7
+  libcurl3-nss libcap-ng0 libaudit1 libldap-2.5-0 libpam0g libselinux1 libsystemd0 util-linux)
+lsw_missing=()
+for p in "${lsw_libs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || lsw_missing+=("$p")
+done
+if [ ${#lsw_missing[@]} -gt 0 ] || [ ! -x "$LIBRESWAN_ROOT/usr/libexec/ipsec/pluto" ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: need root to install Libreswan into $LIBRESWAN_ROOT" >&2
+    exit 1
+  fi
+  if [ ${#lsw_missing[@]} -gt 0 ]; then
+    echo "install-deps: installing ${lsw_missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${lsw_missing[@]}" >/dev/null
+  fi
+  if [ ! -x "$LIBRESWAN_ROOT/usr/libexec/ipsec/pluto" ]; then
+    echo "install-deps: unpacking libreswan into $LIBRESWAN_ROOT"
+    lsw_tmp="$(mktemp -d)"
+    (cd "$lsw_tmp" && apt-get download -qq libreswan 2>/dev/null) || {
+      apt-get update -qq
+      (cd "$lsw_tmp" && apt-get download -qq libreswan)
+    }
+    rm -rf "$LIBRESWAN_ROOT.new"
+    mkdir -p "$LIBRESWAN_ROOT.new"
+    dpkg -x "$lsw_tmp"/libreswan_*.deb "$LIBRESWAN_ROOT.new"
+    rm -rf "$lsw_tmp" "$LIBRESWAN_ROOT"
+    mv "$LIBRESWAN_ROOT.new" "$LIBRESWAN_ROOT"
+  fi
+fi
