@@ -31,7 +31,8 @@ export const CHILD_TRANSITIONS: Readonly<Record<ChildSaState, readonly ChildSaSt
   // installed -> rekeyed: we answered the peer's rekey of this Child SA (RFC 7296 §2.8).
   installed: ['rekeying', 'rekeyed', 'deleting', 'destroyed'],
   rekeying: ['installed', 'rekeyed', 'deleting', 'destroyed'],
-  rekeyed: ['deleting', 'destroyed'],
+  // rekeyed -> installed: the peer deleted the replacement it could not install (RFC 7296 §2.9).
+  rekeyed: ['installed', 'deleting', 'destroyed'],
   deleting: ['destroyed'],
   destroyed: [],
 };

@@ -22,6 +22,7 @@ import {
   u32,
   u32Bytes,
 } from '../wire.ts';
+import { queueOrphanDelete } from './child-delete.ts';
 import { CHILD_ERRORS } from './ike-auth.ts';
 
 const isKe = (t: { type: number }) => t.type === TransformType.KE || (t.type >= 6 && t.type <= 12);
@@ -229,6 +230,8 @@ export class ChildCreate implements Task {
         sa.logger.log('warn', 'responder chose another mode', { mode: child.mode });
       await this.#install(child);
     } catch (e) {
+      // §1.2 / §2.9: the responder answered with its SA, so it holds the Child SA: delete it there.
+      queueOrphanDelete(sa, child.spiIn);
       await this.#fail(
         e instanceof Error ? e.message : String(e),
         e instanceof IkeError ? e.notify : undefined,

@@ -39,3 +39,32 @@ export class ChildDelete implements Task {
     for (const c of this.#sent) await retireChild(this.sa, c);
   }
 }
+
+/**
+ * RFC 7296 §2.9 / §1.2: the responder installed a Child SA that we, the initiator, could not install or
+ * refuse (narrowed selectors, a proposal we did not offer, a kernel error); "the initiator ... MUST
+ * delete" it. Our side is gone already, so the Delete names only the SPI the peer sends to (our
+ * inbound SPI); the peer's answer needs nothing more from us.
+ */
+export class OrphanDelete implements Task {
+  readonly name = 'child-delete-orphan';
+  readonly exchange = ExchangeType.INFORMATIONAL;
+
+  constructor(private readonly spis: readonly number[]) {}
+
+  build(msg: OutboundMessage): void {
+    msg.add({ kind: 'DELETE', protocolId: ProtocolId.ESP, spiSize: 4, spis: this.spis.map(u32Bytes) });
+  }
+
+  process(): void {}
+}
+
+/** Queues and starts the Delete of a Child SA only the peer still holds (see OrphanDelete). */
+export function queueOrphanDelete(sa: IkeSa, spiIn: number): void {
+  if (!sa.established) return;
+  sa.logger.log('info', 'deleting the Child SA the peer installed and we could not', {
+    spi: spiIn.toString(16),
+  });
+  sa.tasks.queue(new OrphanDelete([spiIn]));
+  sa.services.run(sa, () => sa.tasks.initiate());
+}

@@ -121,6 +121,25 @@ export async function childRekeyed(sa: IkeSa, r: RekeyOutcome, initiator: boolea
  */
 export async function retireChild(sa: IkeSa, child: ChildSa): Promise<void> {
   if (child.state === 'destroyed') return;
-  if (!child.successor) return sa.removeChild(child);
+  if (!child.successor) {
+    reinstatePredecessor(sa, child);
+    return sa.removeChild(child);
+  }
   sa.after(sa.services.options.rekeyGraceMs, () => sa.services.run(sa, () => sa.removeChild(child)));
+}
+
+/**
+ * The new Child SA of a rekey we answered is deleted before the old one: the initiator could not
+ * install it (RFC 7296 §2.9, it "MUST delete" it). The old SA carries the traffic on, so it is
+ * `installed` again and can be rekeyed later.
+ */
+function reinstatePredecessor(sa: IkeSa, child: ChildSa): void {
+  for (const c of sa.children)
+    if (c.successor === child && c.state === 'rekeyed') {
+      c.successor = undefined;
+      c.setState('installed');
+      sa.logger.log('info', 'the replacement of a rekeyed Child SA was deleted; the old one stays', {
+        child: c.id,
+      });
+    }
 }

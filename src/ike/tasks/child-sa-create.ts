@@ -23,6 +23,7 @@ import {
   u32Bytes,
 } from '../wire.ts';
 import { installContext } from './child-create.ts';
+import { queueOrphanDelete } from './child-delete.ts';
 import { childRekeyed, rekeyTarget } from './child-rekey.ts';
 
 /** RFC 7296 §2.10: at least 128 bits and half the PRF key; 32 octets covers SHA-512. */
@@ -54,6 +55,8 @@ export class CreateChildSa implements Task {
   #offer: Proposal[] = [];
   #negotiated: Negotiated | undefined;
   #transport = false;
+  /** Initiator: the peer answered with its new Child SA, which we have not installed yet. */
+  #peerInstalled = false;
 
   constructor(
     private readonly sa: IkeSa,
@@ -205,6 +208,9 @@ export class CreateChildSa implements Task {
       this.#retryLater(err.notifyType);
       throw new PeerRefused(err.notifyType);
     }
+    // No error notify: the responder installed its side (§1.3); a failure from here on is ours to clean
+    // up at the peer too (abort()).
+    this.#peerInstalled = true;
     const saP = findPayload(msg.payloads, 'SA');
     const nonce = findPayload(msg.payloads, 'NONCE');
     const tsi = findPayload(msg.payloads, 'TSi');
@@ -234,6 +240,7 @@ export class CreateChildSa implements Task {
     this.#keys(child, { chosen, spiOut: u32(chosen.spi), localTs: local, remoteTs: remote, gir });
     this.#dropKe();
     await this.#install(child);
+    this.#peerInstalled = false;
     if (this.old) await childRekeyed(sa, this, true);
   }
 
@@ -289,6 +296,9 @@ export class CreateChildSa implements Task {
     this.#negotiated = undefined;
     const child = this.child;
     this.child = undefined;
+    // §2.9 / §1.2: "the initiator ... MUST delete" the Child SA the responder installed.
+    if (child && this.#peerInstalled) queueOrphanDelete(sa, child.spiIn);
+    this.#peerInstalled = false;
     if (child && child.state !== 'installed') await child.destroy(sa.services.kernel);
     // A failed rekey leaves the old Child SA as it was; a retry comes from the lifecycle.
     if (this.initiator && this.old?.state === 'rekeying') this.old.setState('installed');
