@@ -177,7 +177,16 @@ export class NetlinkChannel {
         continue;
       }
       if (m.type === NLMSG_ERROR) {
-        const e = parseNlError(m);
+        let e: ReturnType<typeof parseNlError>;
+        try {
+          e = parseNlError(m);
+        } catch (err) {
+          // A malformed NLMSG_ERROR answers its request with the protocol error; it must never
+          // throw out of the socket callback (an uncaught exception would end the daemon).
+          const detail = err instanceof KernelError ? err.message : String(err);
+          this.fail(m.seq, (q) => new KernelError('protocol', 0, q.req.name, q.req.object, detail));
+          continue;
+        }
         this.settle(m.seq);
         if (e.errno === 0) p.resolve(p.replies);
         else p.reject(KernelError.fromErrno(e.errno, p.req.name, p.req.object, e.message));

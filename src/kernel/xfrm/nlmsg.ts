@@ -118,8 +118,11 @@ export function parseNlError(msg: NlMsg): NlError {
   const errno = -v.getInt32(0, true);
   const origLen = v.getUint32(4, true);
   const res: NlError = { errno, seq: v.getUint32(12, true) };
+  // origLen comes from the wire: bound it before aligning (align4 of a value near 2^32 goes
+  // negative in 32-bit bitwise arithmetic and would make the TLV offset point before the buffer).
   if (msg.flags & NLM_F_ACK_TLVS) {
-    const tlvOff = 4 + (msg.flags & NLM_F_CAPPED ? NLMSG_HDRLEN : align4(origLen));
+    const echoed = msg.flags & NLM_F_CAPPED ? NLMSG_HDRLEN : origLen <= p.length ? align4(origLen) : p.length;
+    const tlvOff = 4 + echoed;
     if (tlvOff <= p.length) {
       const text = parseAttrs(p, tlvOff).get(NLMSGERR_ATTR_MSG);
       if (text) res.message = new TextDecoder().decode(text).replace(/\0.*$/s, '');
