@@ -26,7 +26,7 @@ export interface EspTestsResult {
 }
 
 export interface EspTestsOptions extends Pick<RunOptions, 'timeoutMs' | 'memoryMb' | 'smp' | 'env'> {
-  /** Kill one file's run after this long (default 180 s); the other files' results survive. */
+  /** Kill one file's run after this long (default 400 s); the other files' results survive. */
   readonly fileTimeoutMs?: number;
   /** Files run at the same time (default 4: they mostly wait on timers and the network). */
   readonly concurrency?: number;
@@ -80,7 +80,7 @@ export async function runEspTestFiles(
   try {
     writeFileSync(
       join(out, 'run-one.sh'),
-      runOneScript(out, Math.ceil((opts.fileTimeoutMs ?? 180_000) / 1000)),
+      runOneScript(out, Math.ceil((opts.fileTimeoutMs ?? 400_000) / 1000)),
     );
     const script = `printf '%s\\n' ${abs.map((f, i) => shQuote(`${i} ${f}`)).join(' ')} |
   xargs -P ${opts.concurrency ?? 4} -L 1 sh ${shQuote(join(out, 'run-one.sh'))}\n`;

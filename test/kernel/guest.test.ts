@@ -16,7 +16,7 @@ const files = readdirSync(dir)
 
 test('ESP kernel tests (test/kernel/guest/*.gtest.ts)', { skip: !isRoot && 'needs root' }, async (t) => {
   assert.ok(files.length > 0, 'no .gtest.ts files found');
-  const r: EspTestsResult = await runEspTestFiles(files, { timeoutMs: 300_000 });
+  const r: EspTestsResult = await runEspTestFiles(files, { timeoutMs: 600_000 });
   t.diagnostic(`ran in ${r.run.where}: boot ${r.run.bootMs} ms, wall ${r.run.wallMs} ms`);
   for (const f of r.files)
     await t.test(f.file, (ft) => {
