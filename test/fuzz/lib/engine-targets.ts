@@ -158,10 +158,16 @@ class InnerSession extends EngineSession {
 
 /** IKE_AUTH inner chains on a fresh half-open SA each time (AUTH re-signed for most inputs). */
 class AuthSession extends EngineSession {
+  #injecting = false;
+  #n = 0;
+  /** A's own IKE_AUTH never leaves: the fuzzer sends the IKE_AUTH of this SA. */
+  readonly #faults = {
+    drop: (d: { srcAddr: string; data: Uint8Array }) =>
+      !this.#injecting && d.srcAddr === ADDR_A && d.data[18] === ExchangeType.IKE_AUTH,
+  };
   async open(seeds: Inner[]): Promise<this> {
     this.corpus = seeds.filter((s) => s.exchange === ExchangeType.IKE_AUTH).map((s) => s.plain);
-    // A's own IKE_AUTH never leaves: the fuzzer sends the IKE_AUTH of this SA.
-    this.p.net.faults = { drop: (d) => d.srcAddr === ADDR_A && d.data[18] === ExchangeType.IKE_AUTH };
+    this.p.net.faults = this.#faults;
     return this;
   }
   async run(input: Uint8Array): Promise<void> {
@@ -170,11 +176,14 @@ class AuthSession extends EngineSession {
     await this.p.settle(0);
     const b = a.spiR && this.p.b.engine.findBySpi(a.spiR);
     if (!a.keymat || !b) throw new FuzzFinding(`IKE_SA_INIT did not complete (${a.state})`);
-    const plain = (input[0]! & 1) === 0 ? (resign(a, input) ?? input) : input;
+    // Three of four inputs carry a valid AUTH, so the Child SA part behind it is reached too.
+    const plain = this.#n++ % 4 !== 3 ? (resign(a, input) ?? input) : input;
+    this.#injecting = true;
     this.p.net.inject(
       sealRaw(a, a.keymat.outbound, ExchangeType.IKE_AUTH, 1, plain[0]!, plain.subarray(1)),
       TO_B,
     );
+    this.#injecting = false;
     await this.after(input);
     if (b.state === 'established') this.counts.answered++;
     await a.destroy();
@@ -183,7 +192,7 @@ class AuthSession extends EngineSession {
   override async check(): Promise<void> {
     this.p.net.faults = {};
     await super.check();
-    this.p.net.faults = { drop: (d) => d.srcAddr === ADDR_A && d.data[18] === ExchangeType.IKE_AUTH };
+    this.p.net.faults = this.#faults;
   }
 }
 
