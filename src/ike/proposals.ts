@@ -200,3 +200,19 @@ export function checkKeGroup(chosen: Proposal, keGroupReceived: number): void {
   if (wanted !== undefined && wanted !== keGroupReceived)
     throw new InvalidKePayloadError(keGroupReceived, wanted);
 }
+
+/**
+ * RFC 7296 §1.2 / §1.3 / §3.10.1: the group an INVALID_KE_PAYLOAD notify (`data`: 2-octet group)
+ * asks for, if it is one of the KE transforms we offered and not the one we just sent; else undefined
+ * (the exchange fails instead of retrying).
+ */
+export function retryKeGroup(
+  offered: readonly Proposal[],
+  data: Uint8Array,
+  sent: number | undefined,
+): number | undefined {
+  if (data.length < 2) return undefined;
+  const wanted = (data[0]! << 8) | data[1]!;
+  const ok = offered.some((p) => p.transforms.some((t) => t.type === KE && t.id === wanted));
+  return ok && wanted !== sent ? wanted : undefined;
+}

@@ -29,8 +29,9 @@ export interface InboundMessage {
 }
 
 /**
- * 'done': the task finished. 'retry' (initiator only): send this exchange again with the same message
- * ID after rebuilding every task (RFC 7296 §2.6 COOKIE, §1.2 INVALID_KE_PAYLOAD).
+ * 'done': the task finished. 'retry' (initiator only): send this exchange again after rebuilding every
+ * task: IKE_SA_INIT with the same message ID (RFC 7296 §2.6 COOKIE, §1.2 INVALID_KE_PAYLOAD), any
+ * other exchange as a new request (§1.3 INVALID_KE_PAYLOAD in CREATE_CHILD_SA).
  */
 export type TaskResult = 'done' | 'retry';
 

@@ -278,8 +278,11 @@ export class TaskManager {
     try {
       for (const t of active.tasks) if ((await t.process(resp)) === 'retry') retry = true;
       if (retry) {
-        // RFC 7296 §2.6 / §1.2: the same exchange again with message ID 0, tasks rebuilt.
-        await this.#sendRequest(active, true);
+        // RFC 7296 §2.6 / §1.2: IKE_SA_INIT again with message ID 0, tasks rebuilt. Any other exchange
+        // is complete (the peer answered it), so its retry (§1.3 INVALID_KE_PAYLOAD) is a new request.
+        const again = active.exchange !== ExchangeType.IKE_SA_INIT;
+        if (again) sa.runner.completeRequest(resp.header.messageId);
+        await this.#sendRequest(active, !again);
         return;
       }
     } catch (e) {

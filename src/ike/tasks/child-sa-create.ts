@@ -8,8 +8,15 @@ import { ChildSa } from '../child-sa.ts';
 import { IkeError, InvalidSyntaxError, NoProposalChosenError, TsUnacceptableError } from '../errors.ts';
 import type { IkeSa } from '../ike-sa.ts';
 import { resolveEsp } from '../keymat.ts';
-import { checkKeGroup, keGroupOf, selectProposal, verifyChosen, type Proposal } from '../proposals.ts';
-import type { InboundMessage, OutboundMessage, Task } from '../task.ts';
+import {
+  checkKeGroup,
+  keGroupOf,
+  retryKeGroup,
+  selectProposal,
+  verifyChosen,
+  type Proposal,
+} from '../proposals.ts';
+import type { InboundMessage, OutboundMessage, Task, TaskResult } from '../task.ts';
 import { narrowPair, tsContains, type TrafficSelector } from '../ts.ts';
 import {
   findNotify,
@@ -57,6 +64,8 @@ export class CreateChildSa implements Task {
   #transport = false;
   /** Initiator: the peer answered with its new Child SA, which we have not installed yet. */
   #peerInstalled = false;
+  /** §1.3: the group the responder asked for with INVALID_KE_PAYLOAD (one retry). */
+  #retryGroup: number | undefined;
 
   constructor(
     private readonly sa: IkeSa,
@@ -102,7 +111,7 @@ export class CreateChildSa implements Task {
     return this.initiator ? this.#buildRequest(msg) : this.#buildResponse(msg);
   }
 
-  process(msg: InboundMessage): Promise<void> {
+  process(msg: InboundMessage): Promise<TaskResult | void> {
     return this.initiator ? this.#processResponse(msg) : this.#processRequest(msg);
   }
 
@@ -112,7 +121,8 @@ export class CreateChildSa implements Task {
     if (!sa.established) throw new IkeError('ERR_TIMEOUT', 'IKE SA not established');
     if (old) {
       // The Child SA may have been deleted or rekeyed by the peer while this task waited.
-      if (old.state !== 'installed')
+      const retry = this.#retryGroup !== undefined && old.state === 'rekeying';
+      if (old.state !== 'installed' && !retry)
         throw new IkeError('ERR_NO_CONNECTION', `Child SA ${old.id} is ${old.state}, not rekeyed`);
       old.setState('rekeying');
     }
@@ -120,7 +130,7 @@ export class CreateChildSa implements Task {
     this.nonceI ??= sa.services.randomBytes(NONCE_LEN);
     // §1.3.1: the KE transforms stay in the offer here; the KE payload carries the first group.
     this.#offer = sa.config.espProposals.map((p) => ({ ...p, spi: u32Bytes(this.child!.spiIn) }));
-    const group = this.#offer.map(keGroupOf).find((g) => g !== undefined);
+    const group = this.#retryGroup ?? this.#offer.map(keGroupOf).find((g) => g !== undefined);
     if (group !== undefined && this.#ke?.group !== group) {
       this.#ke?.destroy();
       this.#ke = sa.services.pool.take(group);
@@ -148,15 +158,17 @@ export class CreateChildSa implements Task {
     const tsr = findPayload(msg.payloads, 'TSr');
     if (!saP || !nonce || !tsi || !tsr) throw new InvalidSyntaxError('CREATE_CHILD_SA without SA, Ni or TS');
     const child = (this.child = await this.#allocate(this.#reqid()));
+    const ke = findPayload(msg.payloads, 'KE');
+    // §1.3: prefer the group of the KEi we got, as in IKE_SA_INIT (saves an INVALID_KE round trip).
     const chosen = selectProposal(saP.proposals.map(proposalFromWire), sa.config.espProposals, {
       spi: u32Bytes(child.spiIn),
+      ...(ke ? { preferKeGroup: ke.group } : {}),
     });
     const peerSpi = saP.proposals.find((p) => p.num === chosen.number)?.spi;
     if (chosen.protocol !== ProtocolId.ESP || !peerSpi || peerSpi.length !== 4)
       throw new NoProposalChosenError('only ESP with 4-octet SPIs');
     // §1.3.1 / §1.2: with a KE transform chosen, KEi must be of that group (else INVALID_KE_PAYLOAD).
     const group = keGroupOf(chosen);
-    const ke = findPayload(msg.payloads, 'KE');
     let gir: Uint8Array | undefined;
     if (group !== undefined) {
       if (!ke) throw new InvalidSyntaxError('a KE transform was chosen but no KEi sent');
@@ -199,12 +211,13 @@ export class CreateChildSa implements Task {
     if (this.old) await childRekeyed(this.sa, this, false);
   }
 
-  async #processResponse(msg: InboundMessage): Promise<void> {
+  async #processResponse(msg: InboundMessage): Promise<TaskResult | void> {
     const sa = this.sa;
     const child = this.child;
     if (!child) return;
     const err = msg.payloads.find((p) => p.kind === 'NOTIFY' && isErrorNotify(p.notifyType));
     if (err?.kind === 'NOTIFY') {
+      if (err.notifyType === NotifyType.INVALID_KE_PAYLOAD && this.#retryWith(err.data)) return 'retry';
       this.#retryLater(err.notifyType);
       throw new PeerRefused(err.notifyType);
     }
@@ -242,6 +255,21 @@ export class CreateChildSa implements Task {
     await this.#install(child);
     this.#peerInstalled = false;
     if (this.old) await childRekeyed(sa, this, true);
+  }
+
+  /**
+   * RFC 7296 §1.3: "If the responder selects a proposal using a different Diffie-Hellman group ... the
+   * responder will indicate the correct group" -- retry once with it (fresh nonce, same SPI).
+   */
+  #retryWith(data: Uint8Array): boolean {
+    const group =
+      this.#retryGroup === undefined ? retryKeGroup(this.#offer, data, this.#ke?.group) : undefined;
+    if (group === undefined) return false;
+    this.sa.logger.log('info', 'CREATE_CHILD_SA: INVALID_KE_PAYLOAD, retrying', { group });
+    this.#retryGroup = group;
+    this.nonceI = undefined;
+    this.#dropKe();
+    return true;
   }
 
   /** §2.25: "TEMPORARY_FAILURE ... the initiator ... retries later" -- a rekey is tried again. */

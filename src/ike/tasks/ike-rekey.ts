@@ -6,8 +6,15 @@ import { wipe, type KeyExchange } from '../../crypto/index.ts';
 import { IkeError, InvalidSyntaxError, NoProposalChosenError } from '../errors.ts';
 import { IkeSa } from '../ike-sa.ts';
 import { IkeKeymat, resolveIke } from '../keymat.ts';
-import { checkKeGroup, keGroupOf, selectProposal, verifyChosen, type Proposal } from '../proposals.ts';
-import type { InboundMessage, OutboundMessage, Task } from '../task.ts';
+import {
+  checkKeGroup,
+  keGroupOf,
+  retryKeGroup,
+  selectProposal,
+  verifyChosen,
+  type Proposal,
+} from '../proposals.ts';
+import type { InboundMessage, OutboundMessage, Task, TaskResult } from '../task.ts';
 import { findPayload, proposalFromWire, proposalToWire } from '../wire.ts';
 import { NONCE_LEN, PeerRefused } from './child-sa-create.ts';
 import { oursIsRedundant } from './child-rekey.ts';
@@ -78,6 +85,8 @@ export class IkeRekey implements Task {
   #peerSpi: Uint8Array | undefined;
   #peerNonce: Uint8Array | undefined;
   #gir: Uint8Array | undefined;
+  /** §1.3 / §2.18: the group the responder asked for with INVALID_KE_PAYLOAD (one retry). */
+  #retryGroup: number | undefined;
 
   constructor(
     private readonly sa: IkeSa,
@@ -87,18 +96,20 @@ export class IkeRekey implements Task {
   build(msg: OutboundMessage): void {
     return this.initiator ? this.#buildRequest(msg) : this.#buildResponse(msg);
   }
-  process(msg: InboundMessage): void {
+  process(msg: InboundMessage): TaskResult | void {
     return this.initiator ? this.#processResponse(msg) : this.#processRequest(msg);
   }
 
   #buildRequest(msg: OutboundMessage): void {
     const sa = this.sa;
-    if (sa.state !== 'established') throw new IkeError('ERR_TIMEOUT', `IKE SA is ${sa.state}, not rekeyed`);
+    const retry = this.#retryGroup !== undefined && sa.state === 'rekeying';
+    if (sa.state !== 'established' && !retry)
+      throw new IkeError('ERR_TIMEOUT', `IKE SA is ${sa.state}, not rekeyed`);
     sa.setState('rekeying');
-    this.#spi = sa.services.newIkeSpi();
+    this.#spi ??= sa.services.newIkeSpi();
     this.#nonce = sa.services.randomBytes(NONCE_LEN);
     this.#offer = sa.config.ikeProposals.map((p) => ({ ...p, spi: this.#spi! }));
-    const group = sa.keGroup ?? this.#offer.map(keGroupOf).find((g) => g !== undefined);
+    const group = this.#retryGroup ?? sa.keGroup ?? this.#offer.map(keGroupOf).find((g) => g !== undefined);
     if (group === undefined)
       throw new IkeError('ERR_NO_PROPOSAL_CHOSEN', 'no key exchange group for the rekey');
     this.#ke = sa.services.pool.take(group);
@@ -154,10 +165,11 @@ export class IkeRekey implements Task {
     handOver(old, sa); // the initiator of the rekey deletes the old IKE SA (§2.18)
   }
 
-  #processResponse(msg: InboundMessage): void {
+  #processResponse(msg: InboundMessage): TaskResult | void {
     const old = this.sa;
     const err = msg.payloads.find((p) => p.kind === 'NOTIFY' && isErrorNotify(p.notifyType));
     if (err?.kind === 'NOTIFY') {
+      if (err.notifyType === NotifyType.INVALID_KE_PAYLOAD && this.#retryWith(err.data)) return 'retry';
       // §2.25: after TEMPORARY_FAILURE the rekey is retried a little later.
       if (err.notifyType === NotifyType.TEMPORARY_FAILURE)
         old.after(old.services.options.rekeyRetryMs, () => {
@@ -194,6 +206,17 @@ export class IkeRekey implements Task {
     }
     handOver(old, ours);
     queueIkeDelete(old);
+  }
+
+  /** RFC 7296 §1.3: retry once with the group the responder named (same new SPI, fresh nonce). */
+  #retryWith(data: Uint8Array): boolean {
+    const group =
+      this.#retryGroup === undefined ? retryKeGroup(this.#offer, data, this.#ke?.group) : undefined;
+    if (group === undefined) return false;
+    this.sa.logger.log('info', 'IKE rekey: INVALID_KE_PAYLOAD, retrying', { group });
+    this.#retryGroup = group;
+    this.#release();
+    return true;
   }
 
   #create(initiator: boolean, spiI: Uint8Array, spiR: Uint8Array, ni: Uint8Array, nr: Uint8Array): IkeSa {
