@@ -30,7 +30,8 @@ export class StrongswanError extends Error {
 export type LogLevels = Readonly<Record<string, number>>;
 
 export interface CharonOptions {
-  readonly ns: Netns;
+  /** Where charon runs: a Netns (netns.ts) or a lab namespace (lab-ns.ts); only spawn is used. */
+  readonly ns: Pick<Netns, 'spawn'>;
   /** Short name used in paths and error messages. */
   readonly tag: string;
   /** ESP in user space over a TUN device (no kernel ESP needed); default true. */
@@ -177,6 +178,14 @@ export class Charon {
 
   private logTail(lines = 20): string {
     return this.logText().split('\n').slice(-lines).join('\n');
+  }
+
+  /** SIGKILL at once: charon deletes nothing (its kernel SAs stay), as when its host dies. */
+  async kill(): Promise<void> {
+    if (this.exited || this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    const exit = new Promise<void>((res) => this.proc.once('exit', () => res()));
+    this.proc.kill('SIGKILL');
+    await Promise.race([exit, sleep(5_000)]);
   }
 
   /** SIGTERM, wait up to `graceMs`, then SIGKILL; removes the instance directory unless `keep`. */

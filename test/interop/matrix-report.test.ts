@@ -1,0 +1,99 @@
+// The matrix's pure parts: cells as data (one dimension changed from the base cell), their lab
+// topologies, the runner-output parser and the docs/interop.md renderer.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BASE_CELL, CELLS, cellById, cellTopology } from '../../src/lab/interop/cells.ts';
+import { renderReport, type MatrixRun } from '../../src/lab/interop/report.ts';
+import type { CellResult, CellSpec } from '../../src/lab/interop/types.ts';
+import { parseRunnerOutput } from './matrix-harness.ts';
+
+/** The matrix's dimensions; the family dimension covers both WAN and LAN family (mixed cell). */
+const DIMENSIONS: Record<string, (c: CellSpec) => unknown> = {
+  auth: (c) => c.auth,
+  family: (c) => `${c.wanFamily}/${c.lanFamily}`,
+  mode: (c) => c.mode,
+  nat: (c) => c.nat,
+  fragmentation: (c) => c.fragmentation,
+  algorithms: (c) => `${c.ike} ${c.esp}`,
+  liveness: (c) => c.liveness,
+};
+
+test('every cell changes exactly one dimension of the base cell (fragmentation: RSA + chain)', () => {
+  assert.equal(new Set(CELLS.map((c) => c.id)).size, CELLS.length);
+  for (const c of CELLS.filter((x) => x !== BASE_CELL)) {
+    const changed = Object.keys(DIMENSIONS).filter((k) => DIMENSIONS[k]!(c) !== DIMENSIONS[k]!(BASE_CELL));
+    const want = c.id === 'fragmentation' ? ['auth', 'fragmentation'] : [changed[0]];
+    assert.deepEqual(changed, want, c.id);
+    assert.equal(c.rekeys, false, `${c.id}: rekeys are checked in the base cell only`);
+  }
+  assert.throws(() => cellById('nope'), /unknown interop cell nope/);
+});
+
+test('the NAT router stands in front of the initiator; transport cells have no LANs', () => {
+  const nat = cellById('nat');
+  assert.equal(cellTopology(nat, 'initiator').nat?.site, 'a');
+  assert.equal(cellTopology(nat, 'responder').nat?.site, 'b');
+  assert.equal(cellTopology(BASE_CELL, 'initiator').nat, undefined);
+  const tr = cellTopology(cellById('transport'), 'initiator');
+  assert.deepEqual(
+    tr.sites.map((s) => s.lans.length),
+    [0, 0],
+  );
+  const mixed = cellTopology(cellById('mixed'), 'responder');
+  assert.equal(mixed.family, 6);
+  assert.equal(mixed.sites[0].lans[0]!.family, 4);
+});
+
+const result = (o: Partial<CellResult>): CellResult => ({
+  peer: 'strongswan',
+  peerVersion: 'strongSwan 5.9.8',
+  role: 'initiator',
+  cell: 'base',
+  title: 'base | title',
+  result: 'pass',
+  seconds: 12.5,
+  steps: [{ step: 'traffic', ok: true, ms: 10, detail: 'ping a->b 3/3' }],
+  why: '',
+  evidence: [],
+  ...o,
+});
+
+test('runner output: kernel line and result lines, other lines ignored', () => {
+  const r = result({});
+  const out = parseRunnerOutput(`noise\nIKW-MATRIX-KERNEL 6.1.0-x\nIKW-MATRIX-RESULT ${JSON.stringify(r)}\n`);
+  assert.equal(out.kernel, '6.1.0-x');
+  assert.deepEqual(out.results, [r]);
+});
+
+test('report: a row per cell in cell order, failures with their evidence, pipes escaped', () => {
+  const run: MatrixRun = {
+    peer: 'strongswan',
+    part: 'initiator',
+    generatedAt: '2026-11-22T10:00:00Z',
+    where: 'guest',
+    kernel: '6.1.0-x',
+    wallSeconds: 300,
+    command: 'matrix-run.ts strongswan initiator:base',
+    results: [
+      result({
+        cell: 'ipv6',
+        title: 'IPv6',
+        result: 'fail',
+        why: 'up: no agreed tunnel',
+        evidence: ['strongswan: 12[IKE] no proposal'],
+      }),
+      result({}),
+    ],
+  };
+  const md = renderReport([run]);
+  const rows = md.split('\n').filter((l) => l.startsWith('| strongswan |'));
+  assert.equal(rows.length, 2);
+  assert.match(rows[0]!, /\| base: base \\\| title \| initiator \| pass \| 12.5 \| ping a->b 3\/3 \|/);
+  assert.match(rows[1]!, /\| ipv6: IPv6 \| initiator \| \*\*FAIL\*\* \|/);
+  assert.match(
+    md,
+    /### strongswan ipv6 \(ikeway initiator\): fail\n\nup: no agreed tunnel\n\n```\nstrongswan: 12\[IKE\] no proposal\n```/,
+  );
+  assert.match(md, /1 pass, 1 fail, 0 not supported/);
+  assert.match(md, /generated: do not edit/);
+});

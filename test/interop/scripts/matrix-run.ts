@@ -1,0 +1,49 @@
+// Guest-side runner of the interop matrix (test/interop/matrix-*.test.ts): runs the `ROLE:CELL`
+// specs against peer KIND in this one boot, IKW_MATRIX_CONCURRENCY (default 3) at a time (each
+// cell has its own namespaces, daemons and directories), and prints one `IKW-MATRIX-RESULT <json>`
+// line per cell as it ends, plus `IKW-MATRIX-KERNEL <release>`. Never throws past a cell.
+// usage: node matrix-run.ts KIND PKI_DIR|- ROLE:CELL ...
+import { release } from 'node:os';
+import { cellById } from '../../../src/lab/interop/cells.ts';
+import { peerDriver } from '../../../src/lab/interop/peers.ts';
+import { runCell } from '../../../src/lab/interop/run-cell.ts';
+import type { CellResult, Role } from '../../../src/lab/interop/types.ts';
+
+const [kind, pkiDir, ...specs] = process.argv.slice(2);
+const concurrency = Math.max(1, Math.min(8, Number(process.env['IKW_MATRIX_CONCURRENCY'] ?? 3) || 3));
+process.stdout.write(`IKW-MATRIX-KERNEL ${release()}\n`);
+
+async function one(spec: string): Promise<CellResult> {
+  const [role, id] = spec.split(':') as [Role, string];
+  const started = Date.now();
+  try {
+    return await runCell({
+      peer: peerDriver(kind!),
+      cell: cellById(id),
+      role,
+      ...(pkiDir && pkiDir !== '-' && { pkiRoot: pkiDir }),
+      log: (l) => process.stderr.write(`[${kind} ${spec}] ${l}\n`),
+    });
+  } catch (e) {
+    return {
+      peer: kind as CellResult['peer'],
+      peerVersion: '',
+      role,
+      cell: id,
+      title: id,
+      result: 'fail',
+      seconds: Math.round((Date.now() - started) / 100) / 10,
+      steps: [],
+      why: `runner: ${String((e as Error).message ?? e)}`,
+      evidence: [],
+    };
+  }
+}
+
+const queue = [...specs];
+await Promise.all(
+  Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
+    for (let s = queue.shift(); s !== undefined; s = queue.shift())
+      process.stdout.write(`IKW-MATRIX-RESULT ${JSON.stringify(await one(s))}\n`);
+  }),
+);
