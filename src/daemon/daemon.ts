@@ -137,6 +137,7 @@ export class Daemon {
       options: {
         cookieThreshold: c.cookieThreshold,
         halfOpenLimit: c.limits.halfOpen,
+        ikeSasPerPeer: c.limits.ikeSasPerPeer,
         retransmit: c.retransmit,
       },
       logger: this.#log,

@@ -75,6 +75,11 @@ export interface EngineOptions {
   readonly cookieThreshold?: number;
   /** Hard limit of half-open responder SAs; requests beyond it are dropped. */
   readonly halfOpenLimit?: number;
+  /**
+   * IKE SAs (half-open and established) one peer address may hold; a new IKE_SA_INIT beyond it is
+   * dropped before any DH (RFC 7296 §2.6 resource exhaustion). Default 64.
+   */
+  readonly ikeSasPerPeer?: number;
   /** How long a cookie secret lives before rotation (ms). */
   readonly cookieSecretLifetimeMs?: number;
   /** Half-open SAs are dropped after this (ms). */
@@ -105,6 +110,7 @@ export interface EngineOptions {
 export const ENGINE_DEFAULTS = {
   cookieThreshold: 128,
   halfOpenLimit: 4096,
+  ikeSasPerPeer: 64,
   cookieSecretLifetimeMs: 120_000,
   halfOpenTimeoutMs: 30_000,
   fragmentSize: 1280,

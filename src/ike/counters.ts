@@ -33,6 +33,7 @@ export const COUNTER_NAMES = [
   'ike.drop_unknown_spi', // no IKE SA with this SPI (RFC 7296 §2.21.4: we stay silent)
   'ike.drop_unexpected_exchange', // e.g. an IKE_AUTH before IKE_SA_INIT finished, or a response to no request
   'ike.drop_half_open_limit', // too many half-open SAs, even with cookies
+  'ike.drop_peer_limit', // the peer address holds limits.ike-sas-per-peer IKE SAs already
   'ike.drop_no_connection', // no connection configured for these addresses
   'ike.drop_bad_cookie', // a COOKIE that was not ours or has expired (RFC 7296 §2.6)
   'ike.drop_decrypt_failed', // SK/SKF integrity check failed: unauthenticated garbage

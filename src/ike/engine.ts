@@ -21,6 +21,7 @@ import { Counters } from './counters.ts';
 import { IkeError } from './errors.ts';
 import { IkeSa } from './ike-sa.ts';
 import type { ChildSa } from './child-sa.ts';
+import { AdmissionLimits } from './limits.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { nullLogger, type Logger } from './logger.ts';
 import { addressCandidates } from './select.ts';
@@ -69,6 +70,10 @@ export class Engine implements EngineServices {
   readonly #listeners = new Set<(e: EngineEvent) => void>();
   readonly #pending = new Set<Promise<void>>();
   readonly #cookies: CookieJar;
+  /** Half-open and per-peer admission limits (RFC 7296 §2.6), with once-per-burst log lines. */
+  readonly #limits: AdmissionLimits;
+  /** The peer address each SA was counted under in #limits (the path may move with NAT). */
+  readonly #countedAddr = new WeakMap<IkeSa, string>();
   readonly #random: (n: number) => Uint8Array;
   #reqid = 0;
   #childId = 0;
@@ -86,6 +91,7 @@ export class Engine implements EngineServices {
     this.ports = init.ports ?? { ike: IKE_PORT, natt: NATT_PORT };
     this.#random = init.randomBytes ?? ((n) => new Uint8Array(nodeRandomBytes(n)));
     for (const c of init.connections) this.addConnection(c);
+    this.#limits = new AdmissionLimits(this.options, () => this.timers.now(), this.counters, this.logger);
     this.#cookies = new CookieJar(() => this.timers.now(), this.#random, this.options.cookieSecretLifetimeMs);
     this.transport.onReceive((packet, path) => this.#receive(packet, path));
     this.lifecycle = new Lifecycle(this);
@@ -145,11 +151,20 @@ export class Engine implements EngineServices {
   }
   indexSa(sa: IkeSa): void {
     this.#all.add(sa);
+    if (!this.#countedAddr.has(sa)) {
+      this.#countedAddr.set(sa, sa.path.remoteAddr);
+      this.#limits.add(sa.path.remoteAddr);
+    }
     this.#bySpi.set(hex(sa.localSpi), sa);
     if (!sa.initiator) this.#byPeerSpi.set(peerKey(sa.path.remoteAddr, sa.spiI), sa);
   }
   unindexSa(sa: IkeSa): void {
     this.#all.delete(sa);
+    const counted = this.#countedAddr.get(sa);
+    if (counted !== undefined) {
+      this.#countedAddr.delete(sa);
+      this.#limits.remove(counted);
+    }
     this.#halfOpen.delete(sa);
     if (this.#bySpi.get(hex(sa.localSpi)) === sa) this.#bySpi.delete(hex(sa.localSpi));
     for (const [k, v] of this.#byPeerSpi) if (v === sa) this.#byPeerSpi.delete(k);
@@ -175,6 +190,10 @@ export class Engine implements EngineServices {
   }
   get halfOpenCount(): number {
     return this.#halfOpen.size;
+  }
+  /** IKE SAs (any state) held with the peer address `addr` (limits.ike-sas-per-peer). */
+  ikeSasOf(addr: string): number {
+    return this.#limits.ofPeer(addr);
   }
 
   /** Starts a connection as initiator: IKE_SA_INIT, then IKE_AUTH with the first Child SA. */
@@ -317,7 +336,8 @@ export class Engine implements EngineServices {
   }
 
   #newResponder(packet: Uint8Array, path: PacketPath): void {
-    if (this.#halfOpen.size >= this.options.halfOpenLimit) return this.#drop('ike.drop_half_open_limit');
+    // RFC 7296 §2.6: both limits act before any decoding beyond the header, DH or state.
+    if (!this.#limits.admit(path.remoteAddr, this.#halfOpen.size)) return;
     const msg = this.#decode(packet);
     if (!msg) return;
     try {
