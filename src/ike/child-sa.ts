@@ -7,7 +7,13 @@ import type { Proposal } from './proposals.ts';
 import { CHILD_TRANSITIONS, StateMachine, type ChildSaState } from './state.ts';
 import type { TrafficSelector } from './ts.ts';
 import type { PolicyParams } from '../kernel/types.ts';
-import { installChildSa, policyParams, uninstallChildSa, type InstallContext } from './kernel-install.ts';
+import {
+  installChildSa,
+  policyParams,
+  saParams,
+  uninstallChildSa,
+  type InstallContext,
+} from './kernel-install.ts';
 import { formatTs } from './ts.ts';
 
 export interface ChildSaInit {
@@ -81,8 +87,28 @@ export class ChildSa {
     await installChildSa(kernel, this, ctx);
     this.installed = ctx;
     this.setState('installed');
-    // The kernel holds its own copy now; ours is only needed for rekeying-from-scratch, never again.
-    this.keys?.destroy();
+    // The kernel holds its own copy now. Only a UDP-encapsulated SA keeps ours (wiped in destroy()):
+    // a NAT mapping change re-points the SAs, and the kernel wants the keys again (RFC 3948).
+    if (!ctx.encap) this.keys?.destroy();
+  }
+
+  /**
+   * Re-points the installed SAs and policies at a new peer address/port (a NAT mapping change, RFC
+   * 3948 / RFC 7296 §2.23). Inbound SA and a same-address outbound SA are updated in place; an outbound
+   * SA to a new address is added before the old one is removed; policy templates follow.
+   */
+  async repoint(kernel: Kernel, ctx: InstallContext): Promise<void> {
+    const before = this.installed;
+    if (!before || this.state === 'destroyed' || !this.keys || this.keys.destroyed) return;
+    await kernel.updateSa(saParams(this, ctx, true));
+    if (ctx.remoteAddr === before.remoteAddr) await kernel.updateSa(saParams(this, ctx, false));
+    else {
+      await kernel.addSa(saParams(this, ctx, false));
+      const mark = before.mark ? { mark: { ...before.mark } } : {};
+      await kernel.deleteSa({ dst: before.remoteAddr, spi: this.spiOut, proto: 'esp', ...mark });
+    }
+    for (const p of policyParams(this, ctx)) await kernel.updatePolicy(p);
+    this.installed = ctx;
   }
 
   /** The policies this Child SA installed (empty before install). */

@@ -1,7 +1,8 @@
 // What happens to IKE and Child SAs after establishment, in one place (wireguard-go keeps all timers
 // in one file with hooks named after protocol events): IKE rekey and lifetime timers (RFC 7296 §2.8),
 // liveness checks and the action on a dead peer (§2.4), NAT-keepalives (RFC 3948 §4), and the kernel
-// events that drive the engine: soft EXPIRE -> rekey, hard EXPIRE -> delete, ACQUIRE -> initiate.
+// events that drive the engine: soft EXPIRE -> rekey, hard EXPIRE -> delete, ACQUIRE -> initiate,
+// MAPPING -> the peer's new NAT address/port (RFC 3948).
 import type { KernelEvent, PolicyParams } from '../kernel/types.ts';
 import type { ChildSa } from './child-sa.ts';
 import type { IkeConnection } from './config.ts';
@@ -10,6 +11,7 @@ import type { IkeSa } from './ike-sa.ts';
 import { selectorPairs } from './kernel-install.ts';
 import type { EngineEvent } from './services.ts';
 import type { Task } from './task.ts';
+import { installContext } from './tasks/child-create.ts';
 import { CreateChildSa } from './tasks/child-sa-create.ts';
 import { queueChildDelete } from './tasks/child-rekey.ts';
 import { Dpd } from './tasks/dpd.ts';
@@ -192,7 +194,41 @@ export class Lifecycle {
       else if (live(sa)) this.rekeyChild(sa, child);
     } else if (e.type === 'acquire') {
       this.#acquire(e);
+    } else if (e.type === 'mapping') {
+      this.#mapping(e);
     }
+  }
+
+  /**
+   * RFC 3948 / RFC 7296 §2.23: the NAT in front of the peer changed its mapping. The kernel reports it
+   * for an inbound ESP-in-UDP SA once a packet authenticated with that SA's keys came from the new
+   * address/port, so the change is authenticated by the peer. Only for an IKE SA with a NAT detected,
+   * and only when the old mapping is the one in use (stale or repeated events are ignored): the IKE SA
+   * sends from now on to the new address/port, and its Child SAs are re-pointed there.
+   */
+  #mapping(e: Extract<KernelEvent, { type: 'mapping' }>): void {
+    const found = this.#findChild(e.sa.spi);
+    if (!found || found[1].spiIn !== e.sa.spi) return;
+    const [sa] = found;
+    const p = sa.path;
+    if (!live(sa) || !(sa.natLocal || sa.natRemote)) return;
+    if (p.remoteAddr !== e.oldAddr || p.remotePort !== e.oldPort) return;
+    sa.logger.log('info', 'NAT mapping of the peer changed', {
+      from: `${e.oldAddr}:${e.oldPort}`,
+      to: `${e.newAddr}:${e.newPort}`,
+    });
+    sa.path = { ...p, remoteAddr: e.newAddr, remotePort: e.newPort };
+    const ctx = installContext(sa);
+    this.#engine.run(sa, async () => {
+      for (const c of sa.children)
+        if (c.state === 'installed' || c.state === 'rekeying')
+          await c.repoint(this.#engine.kernel, ctx).catch((err: unknown) => {
+            sa.logger.log('warn', 'moving a Child SA to the new NAT mapping failed', {
+              child: c.id,
+              error: err instanceof Error ? err.message : String(err),
+            });
+          });
+    });
   }
 
   #findChild(spi: number): [IkeSa, ChildSa] | undefined {
