@@ -30,7 +30,9 @@ export function buildConfig(ctx: BuildContext, raw: Raw): Config | undefined {
   const log = raw.log as Config['log'];
   const ports = raw.ports as { ike: number; natT: number };
   const limits = raw.limits as Config['limits'];
-  const rt = raw.retransmit as { timeout: number; tries: number; base: number };
+  const rt = raw.retransmit as { timeout: number; tries: number; base: number } | undefined;
+  // A section without a value ("retransmit:" alone) was reported by the walker; nothing to build.
+  if (log === undefined || ports === undefined || limits === undefined || rt === undefined) return undefined;
   return {
     file: ctx.file,
     local: { address: local.address },
