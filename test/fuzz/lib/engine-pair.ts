@@ -35,7 +35,7 @@ export const isTypedError = (e: unknown): boolean =>
 
 const EXCHANGES = [34, 35, 36, 37] as const; // IKE_SA_INIT, IKE_AUTH, CREATE_CHILD_SA, INFORMATIONAL
 
-function guard(task: Task, problems: string[]): Task {
+function guard(task: Task, problems: string[], seen?: unknown[]): Task {
   const wrap =
     <A extends unknown[], R>(what: string, fn: ((...a: A) => R) | undefined) =>
     async (...a: A): Promise<Awaited<R> | undefined> => {
@@ -43,6 +43,7 @@ function guard(task: Task, problems: string[]): Task {
       try {
         return await fn.apply(task, a);
       } catch (e) {
+        seen?.push(e);
         if (!isTypedError(e))
           problems.push(
             `${task.name}.${what}: untyped ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
@@ -60,10 +61,11 @@ function guard(task: Task, problems: string[]): Task {
 }
 
 /** The default responder tasks, each guarded. */
-export function guardedRegistry(problems: string[]): TaskRegistry {
+export function guardedRegistry(problems: string[], seen?: unknown[]): TaskRegistry {
   const base = defaultTaskRegistry();
   const r = new TaskRegistry();
-  for (const x of EXCHANGES) r.register(x, (sa, req) => base.create(sa, req).map((t) => guard(t, problems)));
+  for (const x of EXCHANGES)
+    r.register(x, (sa, req) => base.create(sa, req).map((t) => guard(t, problems, seen)));
   return r;
 }
 
@@ -83,14 +85,16 @@ export class FuzzPair {
   readonly net = new MemoryNetwork(this.timers, { logLimit: 64 });
   /** Untyped errors seen in tasks and escaped exceptions, since the last take(). */
   readonly problems: string[] = [];
+  /** Every error a responder task threw (typed ones included), for the secrets test. */
+  readonly errors: unknown[] = [];
   readonly a: FuzzPeer;
   readonly b: FuzzPeer;
 
-  constructor(optionsB: EngineOptions = {}) {
+  constructor(optionsB: EngineOptions = {}, logLimit = 200) {
     let seed = 1;
     const peer = (side: 'a' | 'b', options: EngineOptions): FuzzPeer => {
       const counters = new Counters();
-      const logger = new MemoryLogger(200);
+      const logger = new MemoryLogger(logLimit);
       const kernel = new RecordingKernel();
       let x = seed++ * 7919;
       kernel.random = () => (x = (x * 48271) % 2147483647) / 2147483647;
@@ -104,7 +108,7 @@ export class FuzzPair {
         counters,
         logger,
         options,
-        tasks: guardedRegistry(this.problems),
+        tasks: guardedRegistry(this.problems, this.errors),
       });
       return { engine, kernel, counters, logger, conn };
     };
