@@ -8,11 +8,10 @@
 // mount namespace (`unshare --mount`) where the unpacked usr/libexec is bind-mounted over
 // /usr/libexec. The host's /usr/libexec, /run and /etc/ipsec.d are never touched. `whack` talks to
 // the instance's control socket from the host.
-import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Netns } from './netns.ts';
 import {
   renderIpsecConf,
   renderIpsecSecrets,
@@ -66,8 +65,13 @@ export interface LswLocalCert {
   readonly chainPems?: readonly string[];
 }
 
+/** Where pluto runs: a namespace handle (Netns of netns.ts or LabNs of lab-ns.ts). */
+export interface PlutoNs {
+  spawn(cmd: string, args: readonly string[], opts?: SpawnOptions): ChildProcess;
+}
+
 export interface PlutoOptions {
-  readonly ns: Netns;
+  readonly ns: PlutoNs;
   /** Short name used in paths and error messages. */
   readonly tag: string;
   readonly connections: readonly LswConnection[];
@@ -396,6 +400,47 @@ export function parseTrafficStatus(text: string): LswTraffic[] {
       outBytes: Number(f.outBytes ?? NaN),
       id: f.id ?? '',
     });
+  }
+  return out;
+}
+
+/** One Child SA's SPIs as the `--status` state lines show them: `esp.<spi>@<address>`. */
+export interface LswChildSpis {
+  readonly serial: number;
+  readonly conn: string;
+  /** Each SPI with the address it belongs to (the receiver of packets that carry it). */
+  readonly spis: readonly { readonly proto: string; readonly spi: string; readonly at: string }[];
+}
+
+/** Parses the SPI lines of `whack --status` (`#2: "c" esp.1a2b@192.0.2.2 esp.3c4d@192.0.2.1 ...`). */
+export function parseChildSpis(text: string): LswChildSpis[] {
+  const out: LswChildSpis[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\d{3} #(\d+): "([^"]+)"(?:\[\d+\])? ((?:(?:esp|ah|comp)\.[0-9a-f]+@\S+ ?)+)/.exec(line);
+    if (!m) continue;
+    const spis = [...m[3]!.matchAll(/(esp|ah|comp)\.([0-9a-f]+)@(\S+)/g)].map((x) => ({
+      proto: x[1]!,
+      spi: x[2]!.padStart(8, '0'),
+      at: x[3]!,
+    }));
+    out.push({ serial: Number(m[1]), conn: m[2]!, spis });
+  }
+  return out;
+}
+
+/**
+ * IKE SPIs per state serial from pluto's `plutodebug=base` log: the `ike_spis` hash-table entry
+ * lines carry SPIi and SPIr (16 bytes) once the responder's SPI is known. pluto 4.10 shows them in
+ * no status command. Later lines win (a state re-hashed after IKE_SA_INIT).
+ */
+export function parseIkeSpis(log: string): Map<number, { spiI: string; spiR: string }> {
+  const out = new Map<number, { spiI: string; spiR: string }>();
+  const re = /ike_spis@\S+ "[^"]+"(?:\[\d+\])? #(\d+): ((?:[0-9a-f]{2}\s+){16})added/g;
+  for (const m of log.matchAll(re)) {
+    const hex = m[2]!.replace(/\s+/g, '');
+    const spiR = hex.slice(16);
+    if (/^0+$/.test(spiR)) continue;
+    out.set(Number(m[1]), { spiI: hex.slice(0, 16), spiR });
   }
   return out;
 }

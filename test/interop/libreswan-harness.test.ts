@@ -13,6 +13,8 @@ import {
   LswConfError,
   Pluto,
   libreswanUnavailable,
+  parseChildSpis,
+  parseIkeSpis,
   parseStates,
   parseTrafficStatus,
   plutoArgs,
@@ -22,6 +24,7 @@ import {
 } from '../../src/lab/libreswan.ts';
 import type { ConnectionSpec } from '../../src/load/spec.ts';
 import { PeerProcess } from '../realnet/peer-process.ts';
+import { toLibreswanProposal } from '../../src/lab/interop/libreswan-peer.ts';
 
 const skip = libreswanUnavailable();
 const LSW = { addr: '198.51.100.1', net: '10.1.0.0/24', fqdn: 'lsw.example' };
@@ -241,3 +244,35 @@ async function waitFor(cond: () => boolean, fail: (e: unknown) => never, ms = 10
   }
   fail(new Error('condition not reached'));
 }
+
+test('toLibreswanProposal maps the matrix proposals; parseChildSpis/parseIkeSpis read pluto output', () => {
+  const cases: [string, 'ike' | 'esp', string][] = [
+    ['aes256gcm16-prfsha256-x25519', 'ike', 'aes_gcm256-sha2_256;dh31'],
+    ['aes256gcm16-x25519', 'esp', 'aes_gcm256;dh31'],
+    ['chacha20poly1305-prfsha256-x25519', 'ike', 'chacha20_poly1305-sha2_256;dh31'],
+    ['aes256-sha256-modp2048', 'esp', 'aes256-sha2_256;modp2048'],
+    ['aes256-sha256-ecp256', 'ike', 'aes256-sha2_256;dh19'],
+    ['aes128gcm16', 'esp', 'aes_gcm128'],
+  ];
+  for (const [p, kind, want] of cases) assert.equal(toLibreswanProposal(p, kind), want, p);
+  assert.throws(() => toLibreswanProposal('aes256-md5-modp768', 'ike'), /md5/);
+  const [c, ...more] = parseChildSpis(
+    '000 #2: "site" esp.c2e0ccc3@198.51.100.2 esp.1234abcd@198.51.100.1 tun.0@198.51.100.2 Traffic: ESPin=0B\n' +
+      '000 #1: "site":500 STATE_V2_ESTABLISHED_IKE_SA (established IKE SA); idle;\n',
+  );
+  assert.equal(more.length, 0);
+  assert.deepEqual(c, {
+    serial: 2,
+    conn: 'site',
+    spis: [
+      { proto: 'esp', spi: 'c2e0ccc3', at: '198.51.100.2' },
+      { proto: 'esp', spi: '1234abcd', at: '198.51.100.1' },
+    ],
+  });
+  const log = [
+    'Nov 22 09:46:44.315168: | entry state hash_table_entries.ike_spis@0x55 "site" #1: de 62 8b 2b  4a 92 eb 74  00 00 00 00  00 00 00 00 added to hash table bucket 0x1',
+    'Nov 22 09:46:44.400196: | entry state hash_table_entries.ike_spis@0x55 "site" #1: de 62 8b 2b  4a 92 eb 74  96 64 b9 f6  33 c7 77 4c added to hash table bucket 0x2',
+  ].join('\n');
+  assert.deepEqual(parseIkeSpis(log).get(1), { spiI: 'de628b2b4a92eb74', spiR: '9664b9f633c7774c' });
+  assert.equal(parseIkeSpis(log.split('\n')[0]!).size, 0, 'a zero SPIr is not an established SA');
+});

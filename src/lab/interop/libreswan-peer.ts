@@ -256,7 +256,7 @@ export class LibreswanPeer implements PeerDriver {
     return [...this.#logs, this.#pluto?.logText() ?? '']
       .join('')
       .split('\n')
-      .filter((l) => !/^\S+ \S+ \| |^[^|]*: \| /.test(l))
+      .filter((l) => !/^[^|]*?: \|/.test(l))
       .join('\n');
   }
 
