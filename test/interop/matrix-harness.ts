@@ -88,9 +88,14 @@ export async function runMatrixPart(t: TestContext, p: MatrixPart): Promise<void
   const run = await withEspKernel({
     command,
     cwd: ROOT,
-    env: { ...(await bundleEnv()), IKW_MATRIX_CONCURRENCY: String(p.concurrency ?? 3) },
+    env: {
+      ...(await bundleEnv()),
+      IKW_MATRIX_CONCURRENCY: String(p.concurrency ?? 3),
+      // Cells still queued after this are reported as not run; a started cell ends within ~4 min.
+      IKW_MATRIX_DEADLINE_MS: String((p.timeoutMs ?? 840_000) - 300_000),
+    },
     modules: [...LAB_MODULES],
-    timeoutMs: p.timeoutMs ?? 900_000,
+    timeoutMs: p.timeoutMs ?? 840_000,
   });
   t.diagnostic(`ran in ${run.where}: boot ${run.bootMs} ms, wall ${run.wallMs} ms, exit ${run.status}`);
   const { kernel, results } = parseRunnerOutput(run.stdout);

@@ -129,7 +129,7 @@ function evidence(peer: PeerDriver, ikeway: IkewayDaemon | undefined): string[] 
     .slice(-8)
     .map((l) => `${peer.kind}: ${l.trim()}`);
   const ikw = (ikeway?.lines ?? [])
-    .filter((l) => /warn|error|fail/i.test(l))
+    .filter((l) => /\b(warn|error|fail\w*)\b/i.test(l) && !/Deprecation|trace-deprecation/.test(l))
     .slice(-8)
     .map((l) => `ikeway: ${l.trim()}`);
   return [...peerLines, ...ikw];
@@ -314,7 +314,7 @@ async function liveness(
   // The peer's host "reboots": its kernel forgets the SAs and policies charon left behind.
   l.b.router.exec('ip', 'xfrm', 'state', 'flush');
   l.b.router.exec('ip', 'xfrm', 'policy', 'flush');
-  await rec.step('peer restarted', () => peer.start(ctx));
+  await rec.step('peer restarted', () => peer.start({ ...ctx, restarted: true }));
   const back = await rec.step(
     `tunnel returns by itself (${role === 'initiator' ? 'ikeway restarts' : `${peer.kind} start action`})`,
     () => waitUp(ikw, peer, 90_000),

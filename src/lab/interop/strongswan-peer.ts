@@ -42,9 +42,9 @@ function swanConnection(ctx: CellContext): SwanConnection {
         remoteTs: ctx.remote.subnets,
         espProposals: [c.esp],
         mode: c.mode,
-        // When ikeway initiates, charon only answers; when charon initiates, the cell calls initiate()
-        // (and after a restart in the liveness cell, start_action brings the tunnel back by itself).
-        startAction: ctx.role === 'responder' ? 'start' : 'none',
+        // The cell calls initiate() when charon is the initiator; only a restarted charon (liveness
+        // cell) brings the tunnel back by itself, with start_action.
+        startAction: ctx.role === 'responder' && ctx.restarted ? 'start' : 'none',
       },
     ],
   };

@@ -84,6 +84,12 @@ export interface CellContext {
   readonly creds: PeerCredentials;
   /** Dead peer detection on the peer side (seconds), so it notices a restarted ikeway. */
   readonly dpdSeconds: number;
+  /**
+   * Set when the liveness cell starts the peer again after killing it: where the peer was the
+   * initiator (ikeway responder) it must bring the tunnel up by itself (a start action), since
+   * nobody calls initiate() then. On the first start the peer must NOT initiate by itself.
+   */
+  readonly restarted?: boolean;
 }
 
 /** The peer's own view of the tunnel (its status command), SPIs as 8 hex digits lower case. */

@@ -11,12 +11,15 @@ import type { CellResult, Role } from '../../../src/lab/interop/types.ts';
 
 const [kind, pkiDir, ...specs] = process.argv.slice(2);
 const concurrency = Math.max(1, Math.min(8, Number(process.env['IKW_MATRIX_CONCURRENCY'] ?? 3) || 3));
+// No cell starts after this (default 10 min): the guest must end, and report, before its host kills it.
+const deadline = Date.now() + (Number(process.env['IKW_MATRIX_DEADLINE_MS'] ?? 600_000) || 600_000);
 process.stdout.write(`IKW-MATRIX-KERNEL ${release()}\n`);
 
 async function one(spec: string): Promise<CellResult> {
   const [role, id] = spec.split(':') as [Role, string];
   const started = Date.now();
   try {
+    if (started > deadline) throw new Error('not run: the time budget of this boot was used up');
     return await runCell({
       peer: peerDriver(kind!),
       cell: cellById(id),
