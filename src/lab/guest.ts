@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { acquireGuestSlot } from './guest-slots.ts';
 import { buildInitramfs } from './initramfs.ts';
 import { Netns } from './netns.ts';
 
@@ -37,6 +38,8 @@ export interface RunOptions {
   readonly smp?: number;
   /** Directory for the results share; kept afterwards. Default: a temp dir, removed afterwards. */
   readonly outputDir?: string;
+  /** Longest wait for a free guest slot (guest-slots.ts) before GUEST_BUSY (default 20 min). */
+  readonly slotWaitMs?: number;
   /** Extra kernel command-line arguments (e.g. `nohz=off`); no spaces or quotes inside one. */
   readonly kernelArgs?: readonly string[];
   /** Extra kernel modules to load in the guest (missing ones are ignored). */
@@ -54,8 +57,10 @@ export interface RunResult {
   readonly where: 'guest' | 'host';
   /** Guest uptime when the command started, i.e. the boot time (ms, guest clock); 0 on host. */
   readonly bootMs: number;
-  /** Wall time of the whole run on the host (ms). */
+  /** Wall time of the whole run on the host (ms), including queuedMs. */
   readonly wallMs: number;
+  /** Time spent waiting for a free guest slot (ms); 0 on the host. */
+  readonly queuedMs: number;
 }
 
 /** Modules the ESP tests need; loaded with modprobe inside the guest, missing ones ignored. */
@@ -209,7 +214,15 @@ export async function runInGuest(opts: RunOptions): Promise<RunResult> {
   try {
     writeFileSync(join(out, 'stage2.sh'), stage2Script(opts, out), { mode: 0o755 });
     const { kernel, path: initrd } = buildInitramfs();
-    const console = await runQemu(qemuArgs(kernel, initrd, out, opts), opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const args = qemuArgs(kernel, initrd, out, opts);
+    const release = await acquireGuestSlot(opts.slotWaitMs);
+    const queuedMs = Date.now() - started;
+    let console: string;
+    try {
+      console = await runQemu(args, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    } finally {
+      release();
+    }
     const statusFile = join(out, 'status');
     if (!existsSync(statusFile))
       throw new GuestError('GUEST_BOOT_FAILED', 'the guest stopped without running the command', console);
@@ -223,6 +236,7 @@ export async function runInGuest(opts: RunOptions): Promise<RunResult> {
       where: 'guest',
       bootMs: Math.round(Number(read('uptime').trim()) * 1000),
       wallMs: Date.now() - started,
+      queuedMs,
     };
   } finally {
     if (temp) rmSync(out, { recursive: true, force: true });
@@ -347,6 +361,7 @@ export function runOnHost(opts: RunOptions): Promise<RunResult> {
         where: 'host',
         bootMs: 0,
         wallMs: Date.now() - started,
+        queuedMs: 0,
       });
     });
   });
