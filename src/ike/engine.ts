@@ -29,7 +29,7 @@ import type { EngineEvent, EngineServices, ResolvedEngineOptions } from './servi
 import type { TaskRegistry } from './task.ts';
 import { defaultTaskRegistry, initiatorTasks } from './tasks/index.ts';
 import type { TimerQueue } from './timers.ts';
-import { bytesEqual, findNotify, findPayload, hex, notify } from './wire.ts';
+import { findNotify, findPayload, hex, notify } from './wire.ts';
 
 export interface EngineInit {
   readonly transport: Transport;
@@ -47,6 +47,7 @@ export interface EngineInit {
 }
 
 const peerKey = (addr: string, spiI: Uint8Array) => `${addr}|${hex(spiI)}`;
+const peerIdKey = (conn: string, id: IkeIdentity) => `${conn}|${id.type}|${hex(id.data)}`;
 
 export class Engine implements EngineServices {
   readonly transport: Transport;
@@ -65,6 +66,9 @@ export class Engine implements EngineServices {
   readonly #bySpi = new Map<string, IkeSa>();
   /** Responder SAs by the peer's address and SPIi: IKE_SA_INIT retransmissions find their SA. */
   readonly #byPeerSpi = new Map<string, IkeSa>();
+  /** Established IKE SAs by connection and authenticated peer identity (see findByPeerId). */
+  readonly #byPeerId = new Map<string, Set<IkeSa>>();
+  readonly #peerIdKeyOf = new WeakMap<IkeSa, string>();
   readonly #halfOpen = new Set<IkeSa>();
   readonly #all = new Set<IkeSa>();
   readonly #listeners = new Set<(e: EngineEvent) => void>();
@@ -133,21 +137,22 @@ export class Engine implements EngineServices {
     return ++this.#childId;
   }
   emit(e: EngineEvent): void {
-    if (e.type === 'ike-established') this.#halfOpen.delete(e.sa);
+    if (e.type === 'ike-established') {
+      this.#halfOpen.delete(e.sa);
+      this.#indexPeerId(e.sa);
+    }
     for (const l of [...this.#listeners]) l(e);
   }
   responderCandidates(path: PacketPath): IkeConnection[] {
     return addressCandidates([...this.#connections.values()], path);
   }
+  /** O(1) in the number of IKE SAs (the responder asks on every INITIAL_CONTACT, RFC 7296 §2.4). */
   findByPeerId(conn: IkeConnection, id: IkeIdentity): IkeSa[] {
-    return [...this.#all].filter(
-      (sa) =>
-        sa.config.name === conn.name &&
-        sa.established &&
-        sa.peerId !== undefined &&
-        sa.peerId.type === id.type &&
-        bytesEqual(sa.peerId.data, id.data),
-    );
+    const set = this.#byPeerId.get(peerIdKey(conn.name, id));
+    if (!set) return [];
+    const out: IkeSa[] = [];
+    for (const sa of set) if (sa.established && sa.config.name === conn.name) out.push(sa);
+    return out;
   }
   indexSa(sa: IkeSa): void {
     this.#all.add(sa);
@@ -157,6 +162,7 @@ export class Engine implements EngineServices {
     }
     this.#bySpi.set(hex(sa.localSpi), sa);
     if (!sa.initiator) this.#byPeerSpi.set(peerKey(sa.path.remoteAddr, sa.spiI), sa);
+    this.#indexPeerId(sa); // a rekeyed IKE SA inherits its peer's identity
   }
   unindexSa(sa: IkeSa): void {
     this.#all.delete(sa);
@@ -167,7 +173,23 @@ export class Engine implements EngineServices {
     }
     this.#halfOpen.delete(sa);
     if (this.#bySpi.get(hex(sa.localSpi)) === sa) this.#bySpi.delete(hex(sa.localSpi));
-    for (const [k, v] of this.#byPeerSpi) if (v === sa) this.#byPeerSpi.delete(k);
+    const pk = sa.initiator ? undefined : peerKey(sa.path.remoteAddr, sa.spiI);
+    if (pk !== undefined && this.#byPeerSpi.get(pk) === sa) this.#byPeerSpi.delete(pk);
+    else for (const [k, v] of this.#byPeerSpi) if (v === sa) this.#byPeerSpi.delete(k);
+    const ik = this.#peerIdKeyOf.get(sa);
+    if (ik !== undefined) {
+      const set = this.#byPeerId.get(ik);
+      set?.delete(sa);
+      if (set?.size === 0) this.#byPeerId.delete(ik);
+    }
+  }
+  #indexPeerId(sa: IkeSa): void {
+    if (sa.peerId === undefined || this.#peerIdKeyOf.has(sa) || !this.#all.has(sa)) return;
+    const k = peerIdKey(sa.config.name, sa.peerId);
+    this.#peerIdKeyOf.set(sa, k);
+    let set = this.#byPeerId.get(k);
+    if (!set) this.#byPeerId.set(k, (set = new Set()));
+    set.add(sa);
   }
 
   // ---- public API ----

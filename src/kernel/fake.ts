@@ -68,6 +68,12 @@ export class FakeKernel implements Kernel {
   /** Deterministic randomness for SPI choice; tests may replace it. */
   random: () => number = Math.random;
 
+  /**
+   * `recordCalls: false` keeps `calls` empty: the daemon's `--kernel memory` runs for days and
+   * must not grow a log of every call (nor spend the time redacting each argument).
+   */
+  constructor(private readonly opts: { readonly recordCalls?: boolean } = {}) {}
+
   /** Makes the next call of `method` fail with `error` (e.g. a KernelError with ENOBUFS). */
   failNext(method: keyof Kernel, error: KernelError): void {
     this.failures.push({ method, error });
@@ -91,7 +97,7 @@ export class FakeKernel implements Kernel {
   }
 
   private enter(method: string, arg: unknown): void {
-    this.calls.push({ method, arg: redact(arg) });
+    if (this.opts.recordCalls !== false) this.calls.push({ method, arg: redact(arg) });
     if (this.closed) throw KernelError.closed(method, 'fake');
     const i = this.failures.findIndex((f) => f.method === method);
     if (i >= 0) throw this.failures.splice(i, 1)[0]!.error;
