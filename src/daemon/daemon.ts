@@ -5,9 +5,6 @@
 // in time. See src/daemon/README.md for the fail-closed design.
 import { ConfigErrors, formatProblem, loadConfig, type Config, type Connection } from '../config/index.ts';
 import { ControlError } from '../control/protocol.ts';
-import { TransformType } from '../codec/index.ts';
-import { KeyExchangePool } from '../crypto/index.ts';
-import type { IkeConnection } from '../ike/config.ts';
 import { RealClock, type Clock } from '../ike/clock.ts';
 import { Counters } from '../ike/counters.ts';
 import { Engine } from '../ike/engine.ts';
@@ -43,6 +40,16 @@ export interface DaemonOptions {
   /** Runs after the config is valid and before the kernel is touched (e.g. claim the control socket). */
   readonly onConfig?: (c: Config) => Promise<void>;
 }
+
+type DestroyedChild = Extract<EngineEvent, { type: 'child-destroyed' }>['child'];
+
+/** A policy's kernel identity (selector, dir, mark, if_id) as text, object keys sorted. */
+const policyKey = (p: PolicyParams): string =>
+  JSON.stringify(policyId(p), (_k, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
+  );
 
 /** reqids of fail-closed policies and Child SAs, far from the engine's own counter (1, 2, ...). */
 const REQID_BASE = 0x10000;
@@ -132,14 +139,11 @@ export class Daemon {
     }
     const transport = await openTransport(this.#o.kernel, c, this.#counters, this.#log);
     this.#rt = { ...this.#rt, transport };
-    const connections = [...this.#conns.values()].map((s) => this.#ikeConn(s));
     this.#engine = new Engine({
       transport,
       kernel,
       timers: this.#timers,
-      connections,
-      // Key pairs made between exchanges, so an IKE_SA_INIT pays for the DH only (not the keygen).
-      pool: new KeyExchangePool({ groups: keGroups(connections), size: 16 }),
+      connections: [...this.#conns.values()].map((s) => this.#ikeConn(s)),
       options: {
         cookieThreshold: c.cookieThreshold,
         halfOpenLimit: c.limits.halfOpen,
@@ -222,15 +226,40 @@ export class Daemon {
         break;
       case 'child-destroyed':
         // The Child SA's policies were the fail-closed ones' replacement: put those back.
-        if (s && !this.#stopping && s.traps.length > 0)
-          installPolicies(this.#rt.kernel, s.traps).catch((err: unknown) =>
-            this.#log.log('error', 'cannot restore fail-closed policies', { ...f, error: String(err) }),
-          );
+        if (s && !this.#stopping && s.traps.length > 0) this.#restoreTraps(s, e.child, f);
         break;
       case 'ike-destroyed':
         if (s && this.#engine.sasOf(name).every((x) => x === e.sa)) this.#scheduleRetry(s);
         break;
     }
+  }
+
+  /**
+   * Fail-closed policies back where the gone Child SA stood, but not over a policy another live
+   * Child SA of the connection holds (a rekey's successor, or the new SA after INITIAL_CONTACT
+   * removed a stale one, RFC 7296 §2.4): updatePolicy would replace that one with the trap
+   * (priority 2000), or with a discard policy for remote: any. Found by test/robust/failure.test.ts.
+   */
+  #restoreTraps(s: ConnState, gone: DestroyedChild, f: Record<string, string>): void {
+    const kernel = this.#rt.kernel;
+    const live = () =>
+      this.#engine
+        .sasOf(s.conn.name)
+        .flatMap((sa) => sa.children)
+        .filter((c) => c !== gone && (c.state === 'installed' || c.state === 'rekeying'));
+    const held = new Set(live().flatMap((c) => c.policies().map(policyKey)));
+    const missing = s.traps.filter((p) => !held.has(policyKey(p)));
+    const written = new Set(missing.map(policyKey));
+    installPolicies(kernel, missing)
+      .then(async () => {
+        // A Child SA installed while the traps were on their way (INITIAL_CONTACT removes the
+        // stale SA inside the exchange that installs the new one): its own policies must win.
+        for (const c of live())
+          if (c.policies().some((p) => written.has(policyKey(p)))) await c.refreshPolicies(kernel);
+      })
+      .catch((err: unknown) =>
+        this.#log.log('error', 'cannot restore fail-closed policies', { ...f, error: String(err) }),
+      );
   }
 
   /** Runs control operations one at a time (reload vs up/down never interleave). */
@@ -496,10 +525,4 @@ async function bounded<T>(p: Promise<T> | undefined, ms: number, late: () => voi
   } finally {
     clearTimeout(t);
   }
-}
-
-/** The key-exchange groups the connections' IKE proposals offer (RFC 7296 §3.3.2, transform type 4). */
-function keGroups(conns: readonly IkeConnection[]): number[] {
-  const ids = conns.flatMap((c) => c.ikeProposals.flatMap((p) => p.transforms));
-  return [...new Set(ids.filter((t) => t.type === TransformType.KE).map((t) => t.id))];
 }
