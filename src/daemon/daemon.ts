@@ -5,6 +5,9 @@
 // in time. See src/daemon/README.md for the fail-closed design.
 import { ConfigErrors, formatProblem, loadConfig, type Config, type Connection } from '../config/index.ts';
 import { ControlError } from '../control/protocol.ts';
+import { TransformType } from '../codec/index.ts';
+import { KeyExchangePool } from '../crypto/index.ts';
+import type { IkeConnection } from '../ike/config.ts';
 import { RealClock, type Clock } from '../ike/clock.ts';
 import { Counters } from '../ike/counters.ts';
 import { Engine } from '../ike/engine.ts';
@@ -139,11 +142,14 @@ export class Daemon {
     }
     const transport = await openTransport(this.#o.kernel, c, this.#counters, this.#log);
     this.#rt = { ...this.#rt, transport };
+    const connections = [...this.#conns.values()].map((s) => this.#ikeConn(s));
     this.#engine = new Engine({
       transport,
       kernel,
       timers: this.#timers,
-      connections: [...this.#conns.values()].map((s) => this.#ikeConn(s)),
+      connections,
+      // Key pairs made between exchanges, so an IKE_SA_INIT pays for the DH only (not the keygen).
+      pool: new KeyExchangePool({ groups: keGroups(connections), size: 16 }),
       options: {
         cookieThreshold: c.cookieThreshold,
         halfOpenLimit: c.limits.halfOpen,
@@ -525,4 +531,10 @@ async function bounded<T>(p: Promise<T> | undefined, ms: number, late: () => voi
   } finally {
     clearTimeout(t);
   }
+}
+
+/** The key-exchange groups the connections' IKE proposals offer (RFC 7296 §3.3.2, transform type 4). */
+function keGroups(conns: readonly IkeConnection[]): number[] {
+  const ids = conns.flatMap((c) => c.ikeProposals.flatMap((p) => p.transforms));
+  return [...new Set(ids.filter((t) => t.type === TransformType.KE).map((t) => t.id))];
 }
