@@ -27,7 +27,7 @@ const outFile =
 
 const plan: IkePlan = quick
   ? { warmup: 300, sequential: 100, burst: 1000, concurrency: 64, memoryPoints: [2000] }
-  : { warmup: 500, sequential: 300, burst: 3000, concurrency: 64, memoryPoints: [10_000, 40_000] };
+  : { warmup: 500, sequential: 300, burst: 1000, concurrency: 64, memoryPoints: [10_000, 40_000] };
 const installCount = quick ? 5000 : 20_000;
 
 async function ikeSection(auth: AuthSetup): Promise<IkeResult[]> {

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import type { LoadOptions, LoadReport } from '../../src/load/runner.ts';
 import type { BenchNet } from './netlab.ts';
-import { LOADGEN_ADDR, RESPONDER_ADDR } from './netlab.ts';
+import { LOADGEN_ADDR, PER_ADDRESS, RESPONDER_ADDR } from './netlab.ts';
 import { cpuMs, rssKb } from './proc.ts';
 import type { AuthSetup, Responder } from './responders.ts';
 
@@ -44,16 +44,17 @@ export class BenchLoadError extends Error {
 const DRIVER = join(import.meta.dirname, '..', 'load-driver.ts');
 let idBase = 0;
 
-/** Runs one load in the load-generator namespace; identities never repeat within a run. */
+/** Runs one load (at most PER_ADDRESS SAs) from a fresh address; identities never repeat in a run. */
 export function runLoadIn(
   net: BenchNet,
   count: number,
   concurrency: number,
   auth: AuthSetup,
+  local: string = net.nextLoadAddr(),
 ): Promise<LoadReport> {
   const opts: LoadOptions = {
     remote: RESPONDER_ADDR,
-    local: LOADGEN_ADDR,
+    local,
     count,
     rate: 0,
     concurrency,
@@ -67,6 +68,7 @@ export function runLoadIn(
     delete: false,
   };
   idBase++;
+  if (count > PER_ADDRESS) throw new BenchLoadError(`one load step holds at most ${PER_ADDRESS} SAs`);
   return new Promise((resolve, reject) => {
     const p = net.loadgen.spawn(process.execPath, ['--import', 'tsx', DRIVER, JSON.stringify(opts)], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -101,7 +103,9 @@ export async function benchResponder(
 ): Promise<IkeResult> {
   const failures = new Map<string, number>();
   const step = async (count: number, conc: number) => {
-    const rep = await runLoadIn(net, count, conc, auth);
+    // charon (no per-address limit) gets every step from one address: with kernel-libipsec it did
+    // not answer a second source address once the first held SAs (0.0.0.0/0 Child SAs).
+    const rep = await runLoadIn(net, count, conc, auth, r.name === 'charon' ? LOADGEN_ADDR : undefined);
     addFailures(failures, rep);
     return rep;
   };
@@ -118,7 +122,7 @@ export async function benchResponder(
   for (const target of plan.memoryPoints) {
     // Fill in chunks so that the load generator's own table stays moderate.
     for (let i = 0; i < 1000 && held < target; i++) {
-      const rep = await step(Math.min(10_000, target - held), plan.concurrency);
+      const rep = await step(Math.min(PER_ADDRESS, target - held), plan.concurrency);
       held += rep.established;
       if (rep.established === 0) break;
     }

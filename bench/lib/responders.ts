@@ -28,7 +28,7 @@ export class ResponderError extends Error {
 
 export const IKEWAY_SETTINGS =
   'ikeway daemon --kernel memory --log-level warn (esbuild bundle, node ' +
-  `${process.version}); cookie-threshold 1000000, limits.half-open 1000000, liveness off`;
+  `${process.version}); cookie-threshold 1000000, limits.half-open 1000000, limits.ike-sas-per-peer 1000 (its maximum; the load comes from one address per 1000 SAs), liveness off`;
 
 export const CHARON_SETTINGS =
   'charon 5.9.8, plugins openssl curve25519 ... kernel-libipsec kernel-netlink; ikesa_table_size 1024, ' +
@@ -56,7 +56,7 @@ function ikewayConfig(dir: string, auth: AuthSetup): string {
     `control-socket: ${join(dir, 'ctl.sock')}`,
     `state-dir: ${join(dir, 'state')}`,
     'cookie-threshold: 1000000',
-    'limits: { half-open: 1000000 }',
+    'limits: { half-open: 1000000, ike-sas-per-peer: 1000 }',
     `local: { address: ${RESPONDER_ADDR} }`,
     'connections:',
     '  load:',
@@ -98,11 +98,17 @@ export async function startIkeway(ns: Netns, auth: AuthSetup): Promise<Responder
   const config = join(dir, 'ikeway.yaml');
   writeFileSync(config, ikewayConfig(dir, auth), { mode: 0o600 });
   const cli = await bundledCli();
-  const proc = ns.spawn(process.execPath, [cli, 'daemon', '-c', config, '--kernel', 'memory'], {
+  // IKEWAY_BENCH_PROF=<dir>: the responder writes a V8 CPU profile there when it stops.
+  const prof = process.env.IKEWAY_BENCH_PROF;
+  const nodeArgs = prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [];
+  const proc = ns.spawn(process.execPath, [...nodeArgs, cli, 'daemon', '-c', config, '--kernel', 'memory'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   // At log level warn "ready" is not printed: the control socket appears once the daemon serves.
-  proc.stderr?.on('data', () => undefined); // keep draining: a full pipe would block the daemon
+  // Keep draining (a full pipe would block the daemon); IKEWAY_BENCH_LOG=1 shows its warnings.
+  proc.stderr?.on('data', (b: Buffer) => {
+    if (process.env.IKEWAY_BENCH_LOG) process.stderr.write(b);
+  });
   try {
     await waitForSocket(proc, join(dir, 'ctl.sock'), 30_000);
   } catch (e) {
