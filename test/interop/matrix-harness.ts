@@ -90,7 +90,7 @@ export async function runMatrixPart(t: TestContext, p: MatrixPart): Promise<void
     cwd: ROOT,
     env: {
       ...(await bundleEnv()),
-      IKW_MATRIX_CONCURRENCY: String(p.concurrency ?? 3),
+      IKW_MATRIX_CONCURRENCY: String(p.concurrency ?? 4),
       // Cells still queued after this are reported as not run; a started cell ends within ~4 min.
       IKW_MATRIX_DEADLINE_MS: String((p.timeoutMs ?? 840_000) - 300_000),
     },

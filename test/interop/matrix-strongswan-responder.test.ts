@@ -1,0 +1,18 @@
+// Interop matrix, strongSwan as the peer, ikeway responding: every cell (src/lab/interop/cells.ts)
+// in one guest boot with real kernel ESP on both routers; writes docs/interop.md.
+import { test } from 'node:test';
+import { existsSync } from 'node:fs';
+import { CELLS } from '../../src/lab/interop/cells.ts';
+import { CHARON_BIN } from '../../src/lab/strongswan.ts';
+import { runMatrixPart } from './matrix-harness.ts';
+
+const skip =
+  process.getuid?.() !== 0 ? 'needs root' : !existsSync(CHARON_BIN) ? 'strongSwan not installed' : false;
+
+test('interop matrix: strongSwan, ikeway responder', { skip, timeout: 900_000 }, (t) =>
+  runMatrixPart(t, {
+    peer: 'strongswan',
+    part: 'responder',
+    specs: CELLS.map((c) => `responder:${c.id}`),
+  }),
+);
