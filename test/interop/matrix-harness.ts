@@ -62,6 +62,10 @@ export function saveRun(run: MatrixRun): void {
   writeAtomic(join(DOCS, 'interop.md'), renderReport(readRuns()));
 }
 
+/** One guest run (840 s) plus the longest wait for a guest slot (src/lab/guest-slots.ts: 20 min):
+ * the two matrix files may be scheduled together and then one queues behind the other's guest. */
+export const MATRIX_TEST_TIMEOUT_MS = 900_000 + 20 * 60_000;
+
 export interface MatrixPart {
   readonly peer: string;
   readonly part: string;

@@ -4,12 +4,12 @@ import { test } from 'node:test';
 import { existsSync } from 'node:fs';
 import { CELLS } from '../../src/lab/interop/cells.ts';
 import { CHARON_BIN } from '../../src/lab/strongswan.ts';
-import { runMatrixPart } from './matrix-harness.ts';
+import { MATRIX_TEST_TIMEOUT_MS, runMatrixPart } from './matrix-harness.ts';
 
 const skip =
   process.getuid?.() !== 0 ? 'needs root' : !existsSync(CHARON_BIN) ? 'strongSwan not installed' : false;
 
-test('interop matrix: strongSwan, ikeway responder', { skip, timeout: 900_000 }, (t) =>
+test('interop matrix: strongSwan, ikeway responder', { skip, timeout: MATRIX_TEST_TIMEOUT_MS }, (t) =>
   runMatrixPart(t, {
     peer: 'strongswan',
     part: 'responder',
