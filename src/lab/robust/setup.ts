@@ -116,9 +116,15 @@ export async function robustLab(o: RobustLabOptions): Promise<RobustLab> {
   try {
     await b.start();
     await a.start();
-    const up = await r.settle(60_000);
-    if (!up.ok)
-      throw new Error(`tunnel not up in 60 s: ${up.problems.join('; ')}\n${a.tail(15)}\n${b.tail(15)}`);
+    // Up: an established IKE SA with an installed Child SA on both routers (settled or not: the
+    // loss lab may already be rekeying when the second router gets there).
+    const isUp = (s: RouterSnapshot) =>
+      s.ikeSas.some((i) => i.state === 'established') && s.children.some((c) => c.state === 'installed');
+    const up = await pollUntil(
+      async () => (isUp(await snapshot('a')) && isUp(await snapshot('b')) ? true : undefined),
+      60_000,
+    );
+    if (!up) throw new Error(`tunnel not up in 60 s:\n${a.tail(15)}\n${b.tail(15)}`);
     return r;
   } catch (e) {
     await r.close();
