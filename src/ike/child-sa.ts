@@ -129,7 +129,8 @@ export class ChildSa {
     if (this.state === 'destroyed') return;
     const ctx = this.installed;
     this.keys?.destroy();
-    this.peerRekey = undefined;
+    // peerRekey stays: a rekey of ours still in flight needs it for the nonce rule (RFC 7296 §2.8.1)
+    // when the peer deleted this SA before our response arrived.
     this.successor = undefined;
     this.setState('destroyed');
     if (ctx) await uninstallChildSa(kernel, this, ctx, keep);

@@ -12,6 +12,7 @@ import { TimerQueue } from '../../src/ike/timers.ts';
 import { tsFromCidr } from '../../src/ike/ts.ts';
 import { FakeKernel } from '../../src/kernel/fake.ts';
 import type { SaParams } from '../../src/kernel/types.ts';
+import { seededRandom } from '../../src/net/prng.ts';
 import { MemoryNetwork, type Faults, type MemoryNetworkOptions } from '../../src/net/memory.ts';
 
 /** A FakeKernel that also keeps the full SaParams (with keys) it was given, for crosswise checks. */
@@ -72,6 +73,14 @@ export interface PairOptions {
   readonly net?: MemoryNetworkOptions;
   /** Extra addresses for A's transport (e.g. a NAT-side address). */
   readonly addrA?: string;
+  /** Seeds the engines' randomness (SPIs, nonces, jitter) for reproducible runs; default node:crypto. */
+  readonly randomSeed?: number;
+}
+
+/** Deterministic bytes from a seeded PRNG: test reproducibility only, never for real keys. */
+function seededBytes(seed: number): (n: number) => Uint8Array {
+  const r = seededRandom(seed);
+  return (n) => Uint8Array.from({ length: n }, () => Math.floor(r() * 256));
 }
 
 export function pair(o: PairOptions = {}) {
@@ -96,6 +105,7 @@ export function pair(o: PairOptions = {}) {
       counters,
       logger,
       ...(options ? { options } : {}),
+      ...(o.randomSeed !== undefined ? { randomBytes: seededBytes(o.randomSeed * 1000 + s) } : {}),
     });
     const events: EngineEvent[] = [];
     engine.onEvent((e) => events.push(e));

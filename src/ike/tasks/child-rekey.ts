@@ -85,21 +85,33 @@ export async function childRekeyed(sa: IkeSa, r: RekeyOutcome, initiator: boolea
     else replaced(sa, old, child);
     return;
   }
+  const peer = old.peerRekey;
+  old.peerRekey = undefined;
+  const lost = !!peer && peer.child.state !== 'destroyed' && oursIsRedundant([nonceI, nonceR], peer.nonces);
   if (old.state !== 'rekeying') {
-    // The peer deleted the old SA meanwhile; the new one stands on its own.
+    // The peer deleted the old SA while our response was on its way (it won the collision of §2.8.1
+    // and our answer to its request told it so). Our new SA is then the redundant one: we close it.
+    if (lost) {
+      sa.logger.log('info', 'Child SA rekey collision lost: deleting our redundant Child SA', {
+        child: child.id,
+      });
+      child.successor = peer.child;
+      sa.services.emit({ type: 'child-rekeyed', sa, child: peer.child, old });
+      queueChildDelete(sa, [child]);
+      return;
+    }
+    // Otherwise the new one stands on its own.
     sa.services.emit({ type: 'child-rekeyed', sa, child, old });
     return;
   }
-  const peer = old.peerRekey;
-  old.peerRekey = undefined;
-  if (peer && peer.child.state !== 'destroyed' && oursIsRedundant([nonceI, nonceR], peer.nonces)) {
+  if (lost) {
     // We lost: our new SA is the redundant one and we created it, so we close it; the peer closes
     // the old one.
     sa.logger.log('info', 'Child SA rekey collision lost: deleting our redundant Child SA', {
       child: child.id,
     });
-    child.successor = peer.child;
-    replaced(sa, old, peer.child);
+    child.successor = peer!.child;
+    replaced(sa, old, peer!.child);
     queueChildDelete(sa, [child]);
     return;
   }
@@ -121,11 +133,28 @@ export async function childRekeyed(sa: IkeSa, r: RekeyOutcome, initiator: boolea
  */
 export async function retireChild(sa: IkeSa, child: ChildSa): Promise<void> {
   if (child.state === 'destroyed') return;
+  const holder = holderOf(sa, child);
   if (!child.successor) {
-    reinstatePredecessor(sa, child);
-    return sa.removeChild(child);
+    reinstatePredecessor(holder, child);
+    return holder.removeChild(child);
   }
-  sa.after(sa.services.options.rekeyGraceMs, () => sa.services.run(sa, () => sa.removeChild(child)));
+  // Not an IKE SA timer: an IKE SA rekey (§2.8) may move the Child SA to the new IKE SA, and the old
+  // one's timers die with it. The timer finds whichever IKE SA holds the Child SA when it fires.
+  sa.services.timers.after(sa.services.options.rekeyGraceMs, () => {
+    if (child.state === 'destroyed') return;
+    const h = holderOf(sa, child);
+    sa.services.run(h, () => h.removeChild(child));
+  });
+}
+
+/**
+ * The IKE SA that holds a Child SA now: `sa`, or the IKE SA that replaced it (RFC 7296 §2.8 IKE
+ * rekeys hand the Child SAs over; the chain is short, bounded anyway).
+ */
+export function holderOf(sa: IkeSa, child: ChildSa): IkeSa {
+  let s: IkeSa | undefined = sa;
+  for (let i = 0; s && i < 16; i++, s = s.successor) if (s.children.includes(child)) return s;
+  return sa;
 }
 
 /**
