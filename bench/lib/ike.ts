@@ -119,13 +119,20 @@ export async function benchResponder(
   const cpu = cpuMs(r.pid) - c0;
   held += burst.established;
   const memory: IkeResult['memory'][number][] = [];
+  let stuck: string | undefined;
   for (const target of plan.memoryPoints) {
     // Fill in chunks so that the load generator's own table stays moderate.
-    for (let i = 0; i < 1000 && held < target; i++) {
-      const rep = await step(Math.min(PER_ADDRESS, target - held), plan.concurrency);
-      held += rep.established;
-      if (rep.established === 0) break;
+    for (let i = 0; i < 1000 && held < target && !stuck; i++) {
+      try {
+        const rep = await step(Math.min(PER_ADDRESS, target - held), plan.concurrency);
+        held += rep.established;
+        if (rep.established === 0) stuck = 'a load step established nothing';
+      } catch (e) {
+        // Report what the responder held when it stopped keeping up, not nothing at all.
+        stuck = e instanceof Error ? e.message.slice(0, 200) : String(e);
+      }
     }
+    if (stuck) failures.set(`memory fill stopped at ${held}: ${stuck}`, 1);
     await new Promise((res) => setTimeout(res, 1000)); // let the responder settle (GC, frees)
     memory.push({ tunnels: target, held, kbPerTunnel: (rssKb(r.pid) - rss0) / Math.max(1, held) });
   }
