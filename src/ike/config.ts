@@ -105,6 +105,12 @@ export interface EngineOptions {
   readonly keepaliveMs?: number;
   /** Delay before retrying a rekey the peer answered with TEMPORARY_FAILURE (RFC 7296 §2.25). */
   readonly rekeyRetryMs?: number;
+  /**
+   * Rekey jitter (strongSwan's rand_time, RFC 7296 §2.8.1 collisions made rare): the Child SA soft
+   * lifetime and the IKE SA rekey timer come earlier by a random 0..rekeyJitter of the margin
+   * between rekey time and lifetime. 0 disables it. Default 0.1.
+   */
+  readonly rekeyJitter?: number;
 }
 
 export const ENGINE_DEFAULTS = {
@@ -120,4 +126,5 @@ export const ENGINE_DEFAULTS = {
   rekeyGraceMs: 5_000,
   keepaliveMs: 20_000,
   rekeyRetryMs: 2_000,
+  rekeyJitter: 0.1,
 } as const;

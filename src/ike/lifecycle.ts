@@ -8,6 +8,7 @@ import type { ChildSa } from './child-sa.ts';
 import type { IkeConnection } from './config.ts';
 import type { Engine } from './engine.ts';
 import type { IkeSa } from './ike-sa.ts';
+import { jitteredRekeyMs } from './jitter.ts';
 import { selectorPairs } from './kernel-install.ts';
 import type { EngineEvent } from './services.ts';
 import type { Task } from './task.ts';
@@ -147,7 +148,13 @@ export class Lifecycle {
     if (c.dpdDelayMs) this.#dpd(sa, c.dpdDelayMs, c.dpdDelayMs);
     if (sa.natLocal) this.#keepalive(sa);
     // RFC 7296 §2.8: rekey at the soft lifetime; delete at the hard one if the rekey never succeeded.
-    if (c.ikeRekeyMs) sa.after(c.ikeRekeyMs, () => this.rekeyIke(sa));
+    if (c.ikeRekeyMs) {
+      const o = this.#engine.options;
+      const ms = jitteredRekeyMs(c.ikeRekeyMs, c.ikeLifetimeMs, o.rekeyJitter, (n) =>
+        this.#engine.randomBytes(n),
+      );
+      sa.after(ms, () => this.rekeyIke(sa));
+    }
     if (c.ikeLifetimeMs) sa.after(c.ikeLifetimeMs, () => this.deleteIke(sa));
   }
 

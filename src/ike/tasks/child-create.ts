@@ -2,6 +2,7 @@
 // §1.2), traffic selectors with narrowing (§2.9), USE_TRANSPORT_MODE (§1.3.1), ESN (RFC 4303 §2.2.1).
 // A failure here (NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE) fails only the Child SA: the IKE SA stays (§1.2).
 // Later CREATE_CHILD_SA tasks can reuse negotiate()/install() with their own nonces and KE.
+import { jitteredRekeyMs } from '../jitter.ts';
 import { ExchangeType, NotifyType, ProtocolId, TransformType, isErrorNotify } from '../../codec/index.ts';
 import { ChildSa } from '../child-sa.ts';
 import { IkeError, NoProposalChosenError, TsUnacceptableError } from '../errors.ts';
@@ -42,7 +43,12 @@ export function installContext(sa: IkeSa): InstallContext {
   const p = sa.path;
   const secs = (ms: number | undefined) =>
     ms === undefined ? undefined : Math.max(1, Math.round(ms / 1000));
-  const soft = secs(c.childRekeyMs);
+  const o = sa.services.options;
+  const rekey =
+    c.childRekeyMs === undefined
+      ? undefined
+      : jitteredRekeyMs(c.childRekeyMs, c.childLifetimeMs, o.rekeyJitter, (n) => sa.services.randomBytes(n));
+  const soft = secs(rekey);
   const hard = secs(c.childLifetimeMs);
   const bytes = c.childLifetimeBytes;
   const lifetime =
