@@ -76,6 +76,35 @@ export function installContext(sa: IkeSa): InstallContext {
   };
 }
 
+/**
+ * Reserves the inbound SPI with the kernel (XFRM_MSG_ALLOCSPI: a larval SA completed at install)
+ * and makes the Child SA object for a new or rekeyed Child SA (RFC 7296 §1.3).
+ */
+export async function allocateChild(sa: IkeSa, reqid: number, initiator: boolean): Promise<ChildSa> {
+  const c = sa.config;
+  const o = sa.services.options;
+  const spi = await sa.services.kernel.allocSpi({
+    src: sa.path.remoteAddr,
+    dst: sa.path.localAddr,
+    proto: 'esp',
+    reqid,
+    ...(c.mark ? { mark: c.mark } : {}),
+    ...(o.spiMin !== undefined ? { min: o.spiMin } : {}),
+    ...(o.spiMax !== undefined ? { max: o.spiMax } : {}),
+  });
+  const child = new ChildSa({
+    id: sa.services.nextChildId(),
+    name: c.name,
+    reqid,
+    spiIn: spi,
+    localAddr: sa.path.localAddr,
+    ...(c.mark ? { mark: c.mark } : {}),
+    logger: sa.logger,
+  });
+  child.initiator = initiator;
+  return child;
+}
+
 export class ChildCreate implements Task {
   readonly name = 'child-create';
   readonly exchange = ExchangeType.IKE_AUTH;
@@ -85,31 +114,8 @@ export class ChildCreate implements Task {
 
   constructor(private readonly sa: IkeSa) {}
 
-  async #allocate(): Promise<ChildSa> {
-    const sa = this.sa;
-    const c = sa.config;
-    const reqid = c.reqid ?? sa.services.allocReqid();
-    const o = sa.services.options;
-    const spi = await sa.services.kernel.allocSpi({
-      src: sa.path.remoteAddr,
-      dst: sa.path.localAddr,
-      proto: 'esp',
-      reqid,
-      ...(c.mark ? { mark: c.mark } : {}),
-      ...(o.spiMin !== undefined ? { min: o.spiMin } : {}),
-      ...(o.spiMax !== undefined ? { max: o.spiMax } : {}),
-    });
-    const child = new ChildSa({
-      id: sa.services.nextChildId(),
-      name: c.name,
-      reqid,
-      spiIn: spi,
-      localAddr: sa.path.localAddr,
-      ...(c.mark ? { mark: c.mark } : {}),
-      logger: sa.logger,
-    });
-    child.initiator = sa.initiator;
-    return child;
+  #allocate(): Promise<ChildSa> {
+    return allocateChild(this.sa, this.sa.config.reqid ?? this.sa.services.allocReqid(), this.sa.initiator);
   }
 
   async build(msg: OutboundMessage): Promise<void> {

@@ -4,7 +4,7 @@
 // registry. The rekey-specific ending (old SA retired, nonce rule) lives in child-rekey.ts.
 import { ExchangeType, NotifyType, ProtocolId, isErrorNotify } from '../../codec/index.ts';
 import { wipe, type KeyExchange } from '../../crypto/index.ts';
-import { ChildSa } from '../child-sa.ts';
+import type { ChildSa } from '../child-sa.ts';
 import { IkeError, InvalidSyntaxError, NoProposalChosenError, TsUnacceptableError } from '../errors.ts';
 import type { IkeSa } from '../ike-sa.ts';
 import { resolveEsp } from '../keymat.ts';
@@ -29,7 +29,7 @@ import {
   u32,
   u32Bytes,
 } from '../wire.ts';
-import { installContext } from './child-create.ts';
+import { allocateChild, installContext } from './child-create.ts';
 import { queueOrphanDelete } from './child-delete.ts';
 import { childRekeyed, rekeyTarget } from './child-rekey.ts';
 
@@ -76,30 +76,8 @@ export class CreateChildSa implements Task {
     this.name = opts.rekey ? 'child-rekey' : 'child-create';
   }
 
-  async #allocate(reqid: number): Promise<ChildSa> {
-    const sa = this.sa;
-    const c = sa.config;
-    const o = sa.services.options;
-    const spi = await sa.services.kernel.allocSpi({
-      src: sa.path.remoteAddr,
-      dst: sa.path.localAddr,
-      proto: 'esp',
-      reqid,
-      ...(c.mark ? { mark: c.mark } : {}),
-      ...(o.spiMin !== undefined ? { min: o.spiMin } : {}),
-      ...(o.spiMax !== undefined ? { max: o.spiMax } : {}),
-    });
-    const child = new ChildSa({
-      id: sa.services.nextChildId(),
-      name: c.name,
-      reqid,
-      spiIn: spi,
-      localAddr: sa.path.localAddr,
-      ...(c.mark ? { mark: c.mark } : {}),
-      logger: sa.logger,
-    });
-    child.initiator = this.initiator;
-    return child;
+  #allocate(reqid: number): Promise<ChildSa> {
+    return allocateChild(this.sa, reqid, this.initiator);
   }
 
   /** A rekey keeps the reqid so the policies stay (RFC 7296 §2.8: "an equivalent SA"). */
