@@ -122,10 +122,11 @@ for (const f of FAMILIES) {
       assert.deepEqual(sa.aead, { name: 'rfc4106(gcm(aes))', key: { keyLength: 36 }, icvBits: 128 });
       // Hard = the Child lifetime (1 h); soft = rekey time (lifetime - 10 min margin) brought forward by
       // the rekey jitter (src/ike/jitter.ts: up to 10% of the margin, so 2940..3000 s).
-      assert.equal(sa.lifetime?.hard?.seconds, 3600);
-      const soft = sa.lifetime?.soft?.seconds ?? 0;
+      const life = sa.lifetime as { soft?: { seconds?: number }; hard?: { seconds?: number } } | undefined;
+      assert.deepEqual(life?.hard, { seconds: 3600 });
+      const soft = life?.soft?.seconds ?? 0;
       assert.ok(soft >= 2940 && soft <= 3000, `soft lifetime ${soft} s`);
-      assert.deepEqual(Object.keys(sa.lifetime?.soft ?? {}), ['seconds']);
+      assert.deepEqual(Object.keys(life?.soft ?? {}), ['seconds']);
       assert.equal(kcall(b, 'addSa').length, 0, 'no outbound SA after the inbound one failed');
       assert.equal(kcall(b, 'updatePolicy').length, 0, 'never a policy without its SA (RFC 4301 §4.4)');
 
