@@ -150,16 +150,16 @@ notes.push(
 );
 console.log(table(rows));
 if (outFile) {
-  writeFileSync(
-    outFile,
-    markdown({
-      rows,
-      settings,
-      notes,
-      plan: JSON.stringify(plan) + `, kernel install N=${installCount}`,
-      command: `npm run bench -- ${argv.join(' ')}`.trim(),
-      date: new Date().toISOString().slice(0, 10),
-    }),
-  );
+  // Formatted as `npm run lint` (prettier --check .) expects of every file in the repository.
+  const prettier = await import('prettier');
+  const md = markdown({
+    rows,
+    settings,
+    notes,
+    plan: JSON.stringify(plan) + `, kernel install N=${installCount}`,
+    command: `npm run bench -- ${argv.join(' ')}`.trim(),
+    date: new Date().toISOString().slice(0, 10),
+  });
+  writeFileSync(outFile, await prettier.format(md, { parser: 'markdown', filepath: outFile }));
   console.log(`wrote ${outFile}`);
 }
