@@ -147,14 +147,19 @@ function readKey(r: Reporter, file: string, path: string): KeyObject | undefined
   }
 }
 
-/** cert: { cert, key, ca } -> CertAuth, checking that the key matches and the CAs are CAs. */
+/**
+ * cert: { cert, key, ca, chain? } -> CertAuth, checking that the key matches, the CAs are CAs and
+ * the chain is in order (each intermediate issued the certificate before it).
+ */
 export function loadCertAuth(r: Reporter, raw: Raw, path: string, now: Date): CertAuth | undefined {
   const certFile = raw.cert as string;
   const keyFile = raw.key as string;
   const caFiles = raw.ca as string[];
+  const chainFiles = (raw.chain as string[] | undefined) ?? [];
   const cert = readCert(r, certFile, `${path}.cert`);
   const key = readKey(r, keyFile, `${path}.key`);
   const ca = caFiles.map((f, i) => readCert(r, f, `${path}.ca[${i}]`));
+  const chain = chainFiles.map((f, i) => readCert(r, f, `${path}.chain[${i}]`));
   if (cert !== undefined && key !== undefined && !cert.checkPrivateKey(key)) {
     const p = `${path}.key`;
     r.add(
@@ -170,14 +175,50 @@ export function loadCertAuth(r: Reporter, raw: Raw, path: string, now: Date): Ce
     if (c !== undefined && !c.ca)
       r.add('E_CREDENTIAL', r.at(p), p, `${caFiles[i]} is not a CA certificate`, 'give the issuing CA');
   });
+  checkChain(r, cert, chain, chainFiles, path);
   for (const [c, p] of [
     [cert, `${path}.cert`],
     ...ca.map((c, i) => [c, `${path}.ca[${i}]`] as const),
+    ...chain.map((c, i) => [c, `${path}.chain[${i}]`] as const),
   ] as const) {
     if (c !== undefined) checkValidity(r, c, p, now);
   }
-  if (cert === undefined || key === undefined || ca.some((c) => c === undefined)) return undefined;
-  return { kind: 'cert', cert, key, ca: ca as X509Certificate[], certFile, keyFile, caFiles };
+  const all = [...ca, ...chain];
+  if (cert === undefined || key === undefined || all.some((c) => c === undefined)) return undefined;
+  return {
+    kind: 'cert',
+    cert,
+    key,
+    ca: ca as X509Certificate[],
+    chain: chain as X509Certificate[],
+    certFile,
+    keyFile,
+    caFiles,
+    chainFiles,
+  };
+}
+
+/** Each chain entry must be a CA that issued the certificate before it (ours, then the chain's). */
+function checkChain(
+  r: Reporter,
+  cert: X509Certificate | undefined,
+  chain: readonly (X509Certificate | undefined)[],
+  files: readonly string[],
+  path: string,
+): void {
+  let below = cert;
+  chain.forEach((c, i) => {
+    const p = `${path}.chain[${i}]`;
+    if (c === undefined) return;
+    if (!c.ca)
+      r.add('E_CREDENTIAL', r.at(p), p, `${files[i]} is not a CA certificate`, 'give an intermediate CA');
+    else if (below !== undefined && !below.checkIssued(c)) {
+      const what = i === 0 ? 'our certificate' : files[i - 1];
+      const hint = 'list the CA that issued our certificate first, then its issuer, and so on';
+      r.add('E_CREDENTIAL', r.at(p), p, `${files[i]} did not issue ${what}`, hint);
+    }
+    below = c;
+  });
 }
 
 function checkValidity(r: Reporter, c: X509Certificate, path: string, now: Date): void {

@@ -103,6 +103,14 @@ const certAuth: ObjectSpec = {
       description: 'CA certificate(s) (PEM) that peers\u2019 certificates must chain to.',
       required: true,
     },
+    chain: {
+      kind: 'list',
+      single: true,
+      items: path('Intermediate CA certificate (PEM)'),
+      description:
+        'Intermediate CA certificate(s) (PEM) sent after ours in CERT payloads (RFC 7296 §3.6), ' +
+        'the one that issued our certificate first.',
+    },
   },
 };
 

@@ -22,10 +22,13 @@ export interface CertAuth {
   readonly cert: X509Certificate;
   readonly key: KeyObject;
   readonly ca: readonly X509Certificate[];
+  /** Intermediate CAs we send after our certificate, issuer of `cert` first. */
+  readonly chain: readonly X509Certificate[];
   /** Absolute paths, for reloads and messages. */
   readonly certFile: string;
   readonly keyFile: string;
   readonly caFiles: readonly string[];
+  readonly chainFiles: readonly string[];
 }
 
 export interface Liveness {

@@ -124,7 +124,12 @@ export class CredentialStore {
       s.addPsk(conn.auth.psk, local, idFromConfig(conn.remoteId));
     } else {
       for (const ca of conn.auth.ca) s.addCa(ca);
-      s.addLocal({ cert: conn.auth.cert, key: conn.auth.key, ...(local.type !== ID_ANY && { id: local }) });
+      s.addLocal({
+        cert: conn.auth.cert,
+        key: conn.auth.key,
+        chain: conn.auth.chain,
+        ...(local.type !== ID_ANY && { id: local }),
+      });
     }
     return s;
   }

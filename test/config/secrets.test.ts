@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { format } from 'node:util';
 import { doc, ENV, ok, problems, PSK_TEXT, tempDir, where } from './helpers.ts';
 import { Secret } from '../../src/config/index.ts';
+import { makeCellPki } from '../../src/lab/interop/pki.ts';
 
 const pskFileDoc = (file: string) =>
   doc('').replace('auth: { psk: { env: PSK } }', `auth: { psk: { file: ${JSON.stringify(file)} } }`);
@@ -134,5 +135,39 @@ test('certificates: loaded, key matched, CA checked, local id from the subject',
   assert.deepEqual(
     later.warnings.map((w) => `${w.code} ${w.path}`),
     ['W_CERT connections.hq.auth.cert.cert', 'W_CERT connections.hq.auth.cert.ca[0]'],
+  );
+});
+
+test('certificates: an intermediate chain is loaded in order, a misordered or non-CA chain is refused', (t) => {
+  const tmp = tempDir();
+  t.after(tmp.cleanup);
+  const pki = makeCellPki(`${tmp.dir}/p`, 'ecdsa', ['gw1.example.net'], 2);
+  const end = pki.ends['gw1.example.net']!;
+  const chainDoc = (chain: string) =>
+    doc('').replace(
+      '{ psk: { env: PSK } }',
+      `{ cert: { cert: ${end.cert}, key: ${end.key}, ca: ${pki.root}, chain: ${chain} } }`,
+    );
+  const [i1, i2] = pki.intermediates as [string, string];
+  // The end certificate was issued by the last intermediate: that one comes first.
+  const good = ok(chainDoc(`[${i2}, ${i1}]`)).config.connections[0]!;
+  assert.ok(good.auth.kind === 'cert');
+  if (good.auth.kind !== 'cert') return;
+  assert.deepEqual(
+    good.auth.chain.map((c) => c.subject),
+    ['O=ikeway interop\nCN=Interop Intermediate CA 2', 'O=ikeway interop\nCN=Interop Intermediate CA 1'],
+  );
+  assert.deepEqual(good.auth.chainFiles, [i2, i1]);
+  const ps = problems(chainDoc(`[${i1}, ${i2}]`));
+  assert.deepEqual(
+    ps.map((p) => `${p.code} ${p.path}`),
+    ['E_CREDENTIAL connections.hq.auth.cert.chain[0]', 'E_CREDENTIAL connections.hq.auth.cert.chain[1]'],
+  );
+  assert.match(ps[0]!.message, /inter1\.pem did not issue our certificate/);
+  assert.match(ps[0]!.hint, /issued our certificate first/);
+  const notCa = problems(chainDoc(`[${end.cert}]`));
+  assert.deepEqual(
+    notCa.map((p) => `${p.code} ${p.path} ${p.message}`),
+    [`E_CREDENTIAL connections.hq.auth.cert.chain[0] ${end.cert} is not a CA certificate`],
   );
 });

@@ -244,9 +244,11 @@ describe('loading credentials', () => {
         cert: x,
         key: createPrivateKey(pki.ee.p256.keyPem),
         ca: [new X509Certificate(pki.root.certPem)],
+        chain: [],
         certFile: '/x',
         keyFile: '/y',
         caFiles: ['/z'],
+        chainFiles: [],
       },
       localId: { kind: 'dn', value: normalizeDn(x.subject) },
       remoteId: { kind: 'any', value: 'any' },
@@ -254,22 +256,29 @@ describe('loading credentials', () => {
     const signer = s.localSigner();
     assert.equal(toHex(signer.id.data), toHex(signer.certificate.subject));
   });
-  test('fromConnection: certificate auth from the config shape', () => {
+  test('fromConnection: certificate auth from the config shape, intermediates sent after ours', () => {
     const s = CredentialStore.fromConnection({
       auth: {
         kind: 'cert',
         cert: new X509Certificate(pki.ee.p256.certPem),
         key: createPrivateKey(pki.ee.p256.keyPem),
         ca: [new X509Certificate(pki.root.certPem)],
+        chain: [new X509Certificate(pki.inter.certPem)],
         certFile: '/x',
         keyFile: '/y',
         caFiles: ['/z'],
+        chainFiles: ['/i'],
       },
       localId: { kind: 'fqdn', value: 'p256.example.com' },
       remoteId: { kind: 'any', value: 'any' },
     });
-    assert.equal(formatId(s.localSigner().id), '@p256.example.com');
+    const signer = s.localSigner();
+    assert.equal(formatId(signer.id), '@p256.example.com');
     assert.equal(s.caHashes().length, 1);
+    assert.deepEqual(
+      signer.certificates.map((c) => new X509Certificate(c).subject),
+      [new X509Certificate(pki.ee.p256.certPem).subject, new X509Certificate(pki.inter.certPem).subject],
+    );
   });
 });
 
