@@ -43,6 +43,8 @@ export class BenchLoadError extends Error {
 
 const DRIVER = join(import.meta.dirname, '..', 'load-driver.ts');
 let idBase = 0;
+/** Certificate runs: SA numbers (identities, certificates of the bundle) never repeat in a run. */
+let certNext = 1;
 
 /** Runs one load (at most PER_ADDRESS SAs) from a fresh address; identities never repeat in a run. */
 export function runLoadIn(
@@ -58,16 +60,20 @@ export function runLoadIn(
     count,
     rate: 0,
     concurrency,
-    psk: auth.psk ?? '',
+    ...(auth.psk !== undefined ? { psk: auth.psk } : {}),
+    ...(auth.loadCert
+      ? { cert: { cert: auth.loadCert.cert, key: auth.loadCert.key, ca: auth.loadCert.ca }, first: certNext }
+      : {}),
     ike: IKE_PROPOSAL,
     esp: ESP_PROPOSAL,
-    idTemplate: `fqdn:load-${idBase}-%d.ikeway.test`,
+    idTemplate: auth.loadCert?.idTemplate ?? `fqdn:load-${idBase}-%d.ikeway.test`,
     localTs: ['0.0.0.0/0'],
     remoteTs: ['0.0.0.0/0'],
     timeoutMs: 30_000,
     delete: false,
   };
   idBase++;
+  if (auth.loadCert) certNext += count;
   if (count > PER_ADDRESS) throw new BenchLoadError(`one load step holds at most ${PER_ADDRESS} SAs`);
   return new Promise((resolve, reject) => {
     const p = net.loadgen.spawn(process.execPath, ['--import', 'tsx', DRIVER, JSON.stringify(opts)], {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundledCli } from '../../src/lab/bundle.ts';
 import type { Netns } from '../../src/lab/netns.ts';
+import type { LoadCert } from '../../src/load/cert-auth.ts';
 import { Charon } from '../../src/lab/strongswan.ts';
 import { RESPONDER_ADDR } from './netlab.ts';
 
@@ -40,6 +41,8 @@ export interface AuthSetup {
   readonly psk?: string;
   /** Certificates (ECDSA P-256): responder cert/key PEM and the CA PEM the initiators chain to. */
   readonly cert?: { readonly certPem: string; readonly keyPem: string; readonly caPem: string };
+  /** The initiators' side of `cert`: files for `ikeway load` and the identity of SA n (`%d`). */
+  readonly loadCert?: LoadCert & { readonly idTemplate: string };
   readonly localId: string;
 }
 

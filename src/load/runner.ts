@@ -14,6 +14,8 @@ import { TimerQueue } from '../ike/timers.ts';
 import { FakeKernel } from '../kernel/fake.ts';
 import type { Transport } from '../net/transport.ts';
 import { UdpTransport } from '../net/udp.ts';
+import { CredsError, parseId } from '../creds/index.ts';
+import { LoadCertError, LoadCredentials, type LoadCert } from './cert-auth.ts';
 import { connectionFromSpec, SpecError, type ConnectionSpec } from './spec.ts';
 import { summarize, type LatencySummary } from './stats.ts';
 
@@ -25,12 +27,16 @@ export interface LoadOptions {
   readonly rate: number;
   /** Most IKE SAs being set up at once. */
   readonly concurrency: number;
-  /** PSK octets (RFC 7296 §2.15), given as text or 0x-hex like the config. */
-  readonly psk: string;
+  /** Exactly one of psk and cert. PSK octets (RFC 7296 §2.15), given as text or 0x-hex like the config. */
+  readonly psk?: string;
+  /** Certificate authentication (RFC 7427 signatures): PEM files, see LoadCert. */
+  readonly cert?: LoadCert;
   readonly ike: string;
   readonly esp: string;
   /** Our identity; `%d` becomes the SA's number (1-based) so every IKE SA has its own. */
   readonly idTemplate: string;
+  /** The number of the first SA (default 1): runs with disjoint identities (and certificates). */
+  readonly first?: number;
   /** The identity the responder must prove; undefined = any. */
   readonly remoteId?: string;
   readonly localTs: readonly string[];
@@ -78,19 +84,68 @@ export function validateLoadOptions(o: LoadOptions): void {
   };
   int(o.count, 'count', 1);
   int(o.concurrency, 'concurrency', 1);
+  int(o.first ?? 1, 'first', 1);
   if (!(o.rate >= 0) || !Number.isFinite(o.rate)) throw new LoadError(`--rate must be >= 0, got ${o.rate}`);
   if (!(o.timeoutMs > 0)) throw new LoadError(`--timeout must be > 0, got ${o.timeoutMs}`);
+  if ((o.psk === undefined) === (o.cert === undefined))
+    throw new LoadError('give exactly one of a PSK (--psk-file) and a certificate (--cert, --key, --ca)');
 }
 
-/** The connection of SA number `n` (1-based): its own name and identity. */
-export function loadConnection(o: LoadOptions, n: number): IkeConnection {
+/** The SA's identity from the template: `%d` becomes n. */
+const idOf = (o: LoadOptions, n: number) => o.idTemplate.replaceAll('%d', String(n));
+
+/** Builds connections; certificate files are read once (LoadCredentials), not per IKE SA. */
+export class LoadConnections {
+  readonly #o: LoadOptions;
+  readonly #creds: LoadCredentials | undefined;
+
+  constructor(o: LoadOptions) {
+    this.#o = o;
+    try {
+      this.#creds = o.cert ? LoadCredentials.fromFiles(o.cert) : undefined;
+    } catch (e) {
+      if (e instanceof LoadCertError) throw new LoadError(e.message);
+      throw e;
+    }
+  }
+
+  /** The connection of the n-th SA of this run (1-based): its own name, identity (and certificate). */
+  connection(i: number): IkeConnection {
+    const o = this.#o;
+    const n = i + (o.first ?? 1) - 1;
+    let auth: Pick<ConnectionSpec, 'psk' | 'credentials'>;
+    try {
+      auth = this.#creds
+        ? {
+            credentials: this.#creds.forSa(
+              n,
+              parseId(idOf(o, n)),
+              o.remoteId === undefined ? undefined : parseId(o.remoteId),
+            ),
+          }
+        : { psk: o.psk! };
+    } catch (e) {
+      if (e instanceof LoadCertError) throw new LoadError(e.message);
+      if (e instanceof CredsError) throw new LoadError(`--id / --remote-id: ${e.message}`);
+      throw e;
+    }
+    return loadConnection(o, n, auth);
+  }
+}
+
+/** The connection of SA number `n` (1-based): its own name and identity; PSK unless `auth` says. */
+export function loadConnection(
+  o: LoadOptions,
+  n: number,
+  auth: Pick<ConnectionSpec, 'psk' | 'credentials'> = { psk: o.psk ?? '' },
+): IkeConnection {
   const spec: ConnectionSpec = {
     name: `load-${n}`,
     localAddr: o.local,
     remoteAddr: o.remote,
-    localId: o.idTemplate.replaceAll('%d', String(n)),
+    localId: idOf(o, n),
     ...(o.remoteId !== undefined ? { remoteId: o.remoteId } : {}),
-    psk: o.psk,
+    ...auth,
     ike: o.ike,
     esp: o.esp,
     localTs: o.localTs,
@@ -135,7 +190,13 @@ function track(engine: Engine, now: () => number): Tracker {
 }
 
 /** Starts SAs on schedule; resolves once all started SAs settled or timed out. */
-async function drive(o: LoadOptions, engine: Engine, tr: Tracker, now: () => number): Promise<void> {
+async function drive(
+  o: LoadOptions,
+  conns: LoadConnections,
+  engine: Engine,
+  tr: Tracker,
+  now: () => number,
+): Promise<void> {
   const t0 = now();
   const interval = o.rate > 0 ? 1000 / o.rate : 0;
   const inflight = () => tr.started.size - tr.done.size;
@@ -155,9 +216,9 @@ async function drive(o: LoadOptions, engine: Engine, tr: Tracker, now: () => num
     const due = t0 + n * interval;
     if (n < o.count && inflight() < o.concurrency && now() >= due) {
       n++;
-      const name = `load-${n}`;
-      engine.addConnection(loadConnection(o, n));
-      tr.started.set(engine.initiate(name), now());
+      const conn = conns.connection(n);
+      engine.addConnection(conn);
+      tr.started.set(engine.initiate(conn.name), now());
       if (n % 64 === 0) await sleep(0); // let replies in while starting a burst
       continue;
     }
@@ -184,8 +245,10 @@ async function deleteAll(engine: Engine, tr: Tracker, timeoutMs: number): Promis
 /** Runs the load; the transport (unless injected) is opened and closed here. */
 export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   validateLoadOptions(o);
+  const conns = new LoadConnections(o);
+  let first: IkeConnection;
   try {
-    loadConnection(o, 1); // fail fast on a bad proposal, identity or selector
+    first = conns.connection(1); // fail fast on a bad proposal, identity, selector or certificate
   } catch (e) {
     if (e instanceof SpecError) throw new LoadError(e.message);
     throw e;
@@ -201,8 +264,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     }));
   const clock = new RealClock();
   const timers = new TimerQueue(clock);
-  const groups = loadConnection(o, 1)
-    .ikeProposals.flatMap((p) => p.transforms)
+  const groups = first.ikeProposals
+    .flatMap((p) => p.transforms)
     .filter((t) => t.type === TransformType.KE)
     .map((t) => t.id);
   const engine = new Engine({
@@ -219,7 +282,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   const tr = track(engine, now);
   const t0 = now();
   try {
-    await drive(o, engine, tr, now);
+    await drive(o, conns, engine, tr, now);
     const elapsedMs = now() - t0;
     const notStarted = o.count - tr.started.size;
     if (notStarted > 0) tr.failures.set('not started (run deadline)', notStarted);

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { CredentialStore, parseId } from '../creds/index.ts';
 import type { IkeConnection } from '../ike/config.ts';
+import type { Credentials } from '../ike/credentials.ts';
 import { storeCredentials } from '../ike/creds-adapter.ts';
 import { parseProposals } from '../ike/proposal-string.ts';
 import { tsFromCidr } from '../ike/ts.ts';
@@ -36,9 +37,11 @@ export interface ConnectionSpec {
   /** Identities as in configs: "fqdn:a.example", "192.0.2.1", "C=XX, O=y, CN=z", "@host" ... */
   readonly localId: string;
   readonly remoteId?: string;
-  /** Exactly one of psk (the octets of this string, or "0x..." hex) and cert. */
+  /** Exactly one of psk (the octets of this string, or "0x..." hex), cert and credentials. */
   readonly psk?: string;
   readonly cert?: CertSpec;
+  /** Ready-made certificate credentials (the load generator builds them once per identity). */
+  readonly credentials?: Credentials;
   /** strongSwan-style proposal strings, e.g. "aes256gcm16-prfsha256-x25519". */
   readonly ike: string;
   readonly esp: string;
@@ -80,10 +83,14 @@ function certAuth(spec: ConnectionSpec, field: string): IkeConnection['auth'] {
 
 /** The engine connection for `spec`; throws SpecError naming the bad field (never echoing a PSK). */
 export function connectionFromSpec(spec: ConnectionSpec, field = 'connection'): IkeConnection {
-  if ((spec.psk === undefined) === (spec.cert === undefined))
-    throw new SpecError(`${field}.auth`, 'give exactly one of psk and cert');
+  const given = [spec.psk, spec.cert, spec.credentials].filter((x) => x !== undefined).length;
+  if (given !== 1) throw new SpecError(`${field}.auth`, 'give exactly one of psk, cert and credentials');
   const auth: IkeConnection['auth'] =
-    spec.psk !== undefined ? { kind: 'psk', psk: pskBytes(spec.psk, `${field}.psk`) } : certAuth(spec, field);
+    spec.psk !== undefined
+      ? { kind: 'psk', psk: pskBytes(spec.psk, `${field}.psk`) }
+      : spec.credentials !== undefined
+        ? { kind: 'cert', credentials: spec.credentials }
+        : certAuth(spec, field);
   const localId = wrap(`${field}.localId`, () => parseId(spec.localId));
   const remoteId =
     spec.remoteId === undefined ? undefined : wrap(`${field}.remoteId`, () => parseId(spec.remoteId!));

@@ -1,22 +1,27 @@
 // `ikeway load`: the initiator load generator (src/load/runner.ts). Sets up many IKE SAs with one Child
 // SA each towards one responder (ikeway or another implementation) and reports established/failed
-// counts, the rate achieved and setup latency (median, p99). The PSK comes from a file, never argv.
+// counts, the rate achieved and setup latency (median, p99). The PSK comes from a file, never argv;
+// or certificates (--cert bundle, one per SA, --key, --ca: RFC 7427 signature authentication).
 import dgram from 'node:dgram';
 import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Argv, CommandModule } from 'yargs';
 import { LoadError, runLoad, type LoadOptions, type LoadReport } from '../../load/runner.ts';
 
-interface LoadArgs {
+export interface LoadArgs {
   remote: string;
   local?: string;
   count: number;
   rate: number;
   concurrency: number;
-  'psk-file': string;
+  'psk-file'?: string;
+  cert?: string;
+  key?: string;
+  ca?: string[];
   proposal: string;
   'esp-proposal': string;
   id: string;
+  first: number;
   'remote-id'?: string;
   'local-ts'?: string[];
   'remote-ts'?: string[];
@@ -36,10 +41,17 @@ export const loadCommand: CommandModule<object, LoadArgs> = {
       .option('count', { type: 'number', default: 100, describe: 'IKE SAs to set up' })
       .option('rate', { type: 'number', default: 100, describe: 'New IKE SAs per second (0 = no limit)' })
       .option('concurrency', { type: 'number', default: 64, describe: 'Most IKE SAs in setup at once' })
-      .option('psk-file', {
+      .option('psk-file', { type: 'string', describe: 'File holding the PSK (0x.. for hex)' })
+      .option('cert', {
         type: 'string',
-        demandOption: true,
-        describe: 'File holding the PSK (0x.. for hex)',
+        describe:
+          'PEM file of end certificates instead of a PSK: SA n uses the n-th (cycling); --id must be in it',
+      })
+      .option('key', { type: 'string', describe: 'PEM private key of the --cert certificates' })
+      .option('ca', {
+        type: 'string',
+        array: true,
+        describe: "PEM CA file(s) for the responder's certificate",
       })
       .option('proposal', {
         type: 'string',
@@ -52,6 +64,7 @@ export const loadCommand: CommandModule<object, LoadArgs> = {
         default: 'fqdn:load-%d.ikeway.test',
         describe: 'Our ID; %d = SA number',
       })
+      .option('first', { type: 'number', default: 1, describe: 'Number of the first SA (%d, certificate)' })
       .option('remote-id', { type: 'string', describe: "Responder's ID to require (default: any)" })
       .option('local-ts', { type: 'string', array: true, describe: 'Our selectors (default: all)' })
       .option('remote-ts', { type: 'string', array: true, describe: "Responder's selectors (default: all)" })
@@ -60,9 +73,10 @@ export const loadCommand: CommandModule<object, LoadArgs> = {
       .option('ike-port', { type: 'number', default: 500, describe: 'Our IKE port (0 = ephemeral)' })
       .option('json', { type: 'boolean', default: false, describe: 'Print the report as JSON' })
       .example('$0 load --remote 192.0.2.2 --count 1000 --rate 200 --psk-file psk.txt', 'PSK load test')
+      .example('$0 load --remote 2001:db8::2 --count 50 --psk-file psk --delete --json', 'IPv6, then delete')
       .example(
-        '$0 load --remote 2001:db8::2 --count 50 --psk-file psk --delete --json',
-        'IPv6, then delete',
+        '$0 load --remote 192.0.2.2 --cert certs.pem --key key.pem --ca ca.pem --id fqdn:load-%d.example',
+        'ECDSA certificates, one per SA',
       ) as Argv<LoadArgs>,
   handler: async (args) => {
     try {
@@ -104,7 +118,19 @@ export function routeSource(remote: string): Promise<string> {
   });
 }
 
+/** PSK or certificates: exactly one, and certificates need their key and a CA. */
+export function authOptions(a: LoadArgs): Pick<LoadOptions, 'psk' | 'cert'> {
+  const cert = a.cert !== undefined || a.key !== undefined || (a.ca?.length ?? 0) > 0;
+  if (cert === (a['psk-file'] !== undefined))
+    throw new LoadError('give exactly one of --psk-file and --cert/--key/--ca');
+  if (!cert) return { psk: readPskFile(a['psk-file']!) };
+  if (a.cert === undefined || a.key === undefined || !a.ca?.length)
+    throw new LoadError('certificate authentication needs all of --cert, --key and --ca');
+  return { cert: { cert: a.cert, key: a.key, ca: a.ca } };
+}
+
 export async function loadOptions(a: LoadArgs): Promise<LoadOptions> {
+  const auth = authOptions(a);
   const fam = isIP(a.remote);
   if (fam === 0) throw new LoadError(`--remote ${a.remote} is not an IP address`);
   const local = a.local ?? (await routeSource(a.remote));
@@ -116,10 +142,11 @@ export async function loadOptions(a: LoadArgs): Promise<LoadOptions> {
     count: a.count,
     rate: a.rate,
     concurrency: a.concurrency,
-    psk: readPskFile(a['psk-file']),
+    ...auth,
     ike: a.proposal,
     esp: a['esp-proposal'],
     idTemplate: a.id,
+    first: a.first,
     ...(a['remote-id'] !== undefined ? { remoteId: a['remote-id'] } : {}),
     localTs: a['local-ts'] ?? all,
     remoteTs: a['remote-ts'] ?? all,
