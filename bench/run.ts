@@ -2,7 +2,7 @@
 // with both figures and the ratio per line, and docs/benchmarks.md from the same rows.
 //   --quick            a few minutes: smaller N, no memory points beyond 2k tunnels, host only
 //   --guest            also the kernel install rate inside the guest kernel (SAs + policies)
-//   --only ike|install run one part
+//   --only ike|cert|install|guest  run one part
 //   --out FILE         where the report goes (default docs/benchmarks.md; not written with --quick
 //                      unless --out is given)
 // Needs root (network namespaces), charon (strongswan), iproute2.
@@ -13,6 +13,7 @@ import { benchResponder, BENCH_PSK, type IkePlan, type IkeResult } from './lib/i
 import { installOnHost, type InstallResult } from './lib/install.ts';
 import { markdown, table, type Row } from './lib/report.ts';
 import { startCharon, startIkeway, type AuthSetup, type Responder } from './lib/responders.ts';
+import { CERT_SETTINGS, certSetup } from './lib/certs.ts';
 
 const argv = process.argv.slice(2);
 const flag = (n: string) => argv.includes(n);
@@ -29,8 +30,12 @@ const plan: IkePlan = quick
   ? { warmup: 300, sequential: 100, burst: 1000, concurrency: 64, memoryPoints: [2000] }
   : { warmup: 500, sequential: 300, burst: 1000, concurrency: 64, memoryPoints: [10_000, 40_000] };
 const installCount = quick ? 5000 : 20_000;
+// ECDSA costs more per SA on both sides (the load generator signs and verifies too): no memory fill.
+const certPlan: IkePlan = quick
+  ? { warmup: 200, sequential: 100, burst: 500, concurrency: 64, memoryPoints: [] }
+  : { warmup: 300, sequential: 200, burst: 1000, concurrency: 64, memoryPoints: [] };
 
-async function ikeSection(auth: AuthSetup): Promise<IkeResult[]> {
+async function ikeSection(auth: AuthSetup, plan: IkePlan): Promise<IkeResult[]> {
   const results: IkeResult[] = [];
   for (const start of [startIkeway, startCharon]) {
     const net = new BenchNet();
@@ -127,11 +132,24 @@ const notes: string[] = [];
 const settings: string[] = [];
 const psk: AuthSetup = { psk: BENCH_PSK, localId: 'responder.ikeway.test' };
 if (!only || only === 'ike') {
-  const res = await ikeSection(psk);
+  const res = await ikeSection(psk, plan);
   rows.push(...ikeRows('IKE PSK/X25519/AES-GCM-16-256 (host, IKE-only)', res));
   settings.push(...res.map((r) => `${r.responder}: ${r.settings}`));
   for (const r of res)
     if (Object.keys(r.failures).length) notes.push(`${r.responder} failures: ${JSON.stringify(r.failures)}`);
+}
+if (!only || only === 'cert') {
+  const pki = certSetup(certPlan);
+  try {
+    const res = await ikeSection(pki.auth, certPlan);
+    rows.push(...ikeRows('IKE ECDSA-P256 certs/X25519/AES-GCM-16-256 (host, IKE-only)', res));
+    for (const r of res)
+      if (Object.keys(r.failures).length)
+        notes.push(`${r.responder} failures (certificates): ${JSON.stringify(r.failures)}`);
+  } finally {
+    pki.cleanup();
+  }
+  settings.push(CERT_SETTINGS, `certificate plan: ${JSON.stringify(certPlan)}`);
 }
 if (!only || only === 'install') {
   const r = installOnHost(installCount, quick ? 1 : 3);

@@ -144,7 +144,7 @@ export async function startCharon(ns: Netns, auth: AuthSetup): Promise<Responder
   const files: Record<string, string> = {};
   if (auth.cert) {
     files['x509/me.pem'] = auth.cert.certPem;
-    files['ecdsa/me.pem'] = auth.cert.keyPem;
+    files['private/me.pem'] = auth.cert.keyPem;
     files['x509ca/ca.pem'] = auth.cert.caPem;
   }
   const charon = await Charon.start({
