@@ -8,6 +8,7 @@ set -euo pipefail
 pkgs=(iproute2 iputils-ping kmod nftables qemu-system-x86 linux-image-amd64 busybox-static openssl tcpdump
   strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libstrongswan-extra-plugins
   libcharon-extra-plugins strongswan-pki)
+pkgs+=(iperf3) # npm run bench: data-plane throughput through the tunnels (bench/lib/dataplane.ts)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
