@@ -1,7 +1,10 @@
 // `npm run bench`: ikeway against strongSwan's charon on the same work in one run (issue 7), a table
 // with both figures and the ratio per line, and docs/benchmarks.md from the same rows.
 //   --quick            a few minutes: smaller N, no memory points beyond 2k tunnels, host only
-//   --guest            also the kernel install rate inside the guest kernel (SAs + policies)
+//   --guest            with --quick: also the guest part, small (the full run always has it): in ONE
+//                      boot of the guest kernel (or on the host when it has ESP) the kernel install
+//                      rate of SAs + policies and the data plane (iperf3 through ikeway's tunnel,
+//                      charon's tunnel and no IPsec)
 //   --only ike|cert|install|guest  run one part
 //   --out FILE         where the report goes (default docs/benchmarks.md; not written with --quick
 //                      unless --out is given)
@@ -14,6 +17,7 @@ import { installOnHost, type InstallResult } from './lib/install.ts';
 import { markdown, table, type Row } from './lib/report.ts';
 import { startCharon, startIkeway, type AuthSetup, type Responder } from './lib/responders.ts';
 import { CERT_SETTINGS, certSetup } from './lib/certs.ts';
+import { dataplaneRows, runGuestBench, throughputByKind } from './lib/guest.ts';
 
 const argv = process.argv.slice(2);
 const flag = (n: string) => argv.includes(n);
@@ -30,6 +34,10 @@ const plan: IkePlan = quick
   ? { warmup: 300, sequential: 100, burst: 1000, concurrency: 64, memoryPoints: [2000] }
   : { warmup: 500, sequential: 300, burst: 1000, concurrency: 64, memoryPoints: [10_000, 40_000] };
 const installCount = quick ? 5000 : 20_000;
+const guestPlan = quick
+  ? { installCount: 2000, iperfSeconds: 3, rounds: 1 }
+  : { installCount: 5000, iperfSeconds: 5, rounds: 2 };
+const doGuest = only ? only === 'guest' : !quick || flag('--guest');
 // ECDSA costs more per SA on both sides (the load generator signs and verifies too): no memory fill.
 const certPlan: IkePlan = quick
   ? { warmup: 200, sequential: 100, burst: 500, concurrency: 64, memoryPoints: [] }
@@ -156,6 +164,31 @@ if (!only || only === 'install') {
   rows.push(...installRows(r));
   notes.push(
     'kernel install: the "charon" column is `ip -batch` (iproute2, including its exec) on the same objects; the goal is >= 20,000 objects/s batched.',
+  );
+}
+if (doGuest) {
+  const g = await runGuestBench(guestPlan);
+  process.stderr.write(
+    `bench: guest part ran in the ${g.where} kernel: boot ${g.bootMs} ms, wall ${g.wallMs} ms\n`,
+  );
+  if (g.install) rows.push(...installRows(g.install));
+  rows.push(...dataplaneRows(g, guestPlan.iperfSeconds));
+  const t = throughputByKind(g.runs);
+  const fmt = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(0));
+  notes.push(
+    `data plane (${g.where}): median Mbit/s plain ${fmt(t.plain)}, ikeway ${fmt(t.ikeway)}, charon ${fmt(t.charon)}; charon/plain ${t.charon && t.plain ? (t.charon / t.plain).toFixed(2) : '-'}. Each IPsec run counted only when the kernel SA byte counters of both routers (a's outbound, b's inbound SA, same SPI) were at least the bytes iperf3 received.`,
+    ...g.runs
+      .filter((r) => r.esp)
+      .map(
+        (r) =>
+          `data plane ${r.kind} round ${r.round}: ${(r.bitsPerSec / 1e6).toFixed(0)} Mbit/s, iperf3 ${r.bytes} bytes, SA a->b ${r.esp!.outBytes} bytes / ${r.esp!.packets} packets`,
+      ),
+    ...g.errors.map((e) => `guest part failed: ${e.part}: ${e.message.split('\n')[0]}`),
+  );
+  settings.push(
+    `guest part: ${g.where === 'guest' ? 'Debian 6.1 guest kernel under qemu TCG (2 vCPUs, 2 GiB; emulated CPU: absolute figures are not comparable to hardware, ratios only)' : 'host kernel'}; plan ${JSON.stringify(guestPlan)}`,
+    'data plane: two namespaces joined by a veth (WAN 192.0.2.1/.2), LAN addresses 10.1.0.1 and 10.2.0.1 routed over it; iperf3 -c 10.2.0.1 -B 10.1.0.1 -t N -O 1 (TCP, one stream, a -> b); rounds alternate the order plain, ikeway, charon / reversed; each IPsec run sets up its tunnel (10.1.0.0/24 <-> 10.2.0.0/24, tunnel mode, AES-GCM-16-256 ESP, X25519, PSK) and tears it down',
+    'data plane ikeway: two `ikeway daemon` (esbuild bundle, kernel xfrm, defaults: liveness on, fail-closed policies), b with start: wait; charon: two charon 5.9.8 with kernel-netlink (no libipsec), install_routes no, swanctl --initiate from a',
   );
 }
 settings.push(
