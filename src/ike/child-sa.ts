@@ -58,6 +58,8 @@ export class ChildSa {
   peerRekey: { readonly nonces: readonly Uint8Array[]; readonly child: ChildSa } | undefined;
   /** The Child SA that replaced this one (rekey), if any. */
   successor: ChildSa | undefined;
+  /** Rekeys of this Child SA retried after a failure (bounded: tasks/rekey-guard.ts). */
+  rekeyRetries = 0;
   readonly #state: StateMachine<ChildSaState>;
 
   constructor(init: ChildSaInit) {

@@ -382,8 +382,10 @@ export class Engine implements EngineServices {
     this.indexSa(sa);
     this.#halfOpen.add(sa);
     // Half-open SAs must not live forever (RFC 7296 §2.6 resource exhaustion).
+    // Only while connecting: an established SA may be rekeyed (§2.18) or deleting by then.
     sa.after(this.options.halfOpenTimeoutMs, () => {
-      if (!sa.established) this.run(sa, () => sa.fail('half-open timeout'));
+      if (sa.state === 'created' || sa.state === 'connecting')
+        this.run(sa, () => sa.fail('half-open timeout'));
     });
     this.run(sa, () => sa.tasks.receive(packet, msg, path));
   }

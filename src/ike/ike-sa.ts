@@ -100,7 +100,14 @@ export class IkeSa {
       },
       onGiveUp: (messageId, request) => {
         this.logger.log('warn', 'giving up after retransmissions', { messageId, request: request.name });
-        void this.fail(`no response to ${request.name ?? 'request'} (RFC 7296 §2.4)`);
+        // In the SA's serial order (never under a task's feet). An unanswered Delete of this IKE SA
+        // ends it as asked: the peer dropped it already when only its response was lost (§1.4.1).
+        const deleting = this.state === 'deleting';
+        s.run(this, () =>
+          deleting
+            ? this.destroy()
+            : this.fail(`no response to ${request.name ?? 'request'} (RFC 7296 §2.4)`),
+        );
       },
       ...(s.options.retransmit ? { retransmit: s.options.retransmit } : {}),
     });

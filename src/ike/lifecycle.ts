@@ -17,6 +17,7 @@ import { CreateChildSa } from './tasks/child-sa-create.ts';
 import { queueChildDelete } from './tasks/child-rekey.ts';
 import { Dpd } from './tasks/dpd.ts';
 import { queueIkeDelete } from './tasks/ike-delete.ts';
+import { rekeyPending } from './tasks/rekey-guard.ts';
 import { IkeRekey } from './tasks/ike-rekey.ts';
 import { tsContains, tsFromCidr } from './ts.ts';
 
@@ -45,7 +46,9 @@ export class Lifecycle {
   }
   /** RFC 7296 §1.3.3: rekeys a Child SA (with PFS when the ESP proposals carry a KE group). */
   rekeyChild(sa: IkeSa, child: ChildSa): void {
-    if (child.state === 'installed') this.#start(sa, new CreateChildSa(sa, true, { rekey: child }));
+    // The kernel sends a soft EXPIRE for each SA of the pair: one rekey per Child SA.
+    if (child.state === 'installed' && !rekeyPending(sa, child))
+      this.#start(sa, new CreateChildSa(sa, true, { rekey: child }));
   }
   /** RFC 7296 §1.3.2: rekeys the IKE SA; its Child SAs move to the new one. */
   rekeyIke(sa: IkeSa): void {

@@ -28,6 +28,47 @@ export class RecordingKernel extends FakeKernel {
   }
 }
 
+/**
+ * A RecordingKernel whose SAs expire like the kernel's (RFC 7296 §2.8 lifetimes): the soft lifetime
+ * sends a soft EXPIRE, the hard one removes the SA and sends a hard EXPIRE, on the test's FakeClock.
+ * The lifetime starts when the SA gets its keys (addSa, or updateSa of a larval SA).
+ */
+export class ExpiringKernel extends RecordingKernel {
+  readonly #armed = new Set<string>();
+  constructor(private readonly timers: TimerQueue) {
+    super();
+  }
+  override async updateSa(p: SaParams): Promise<void> {
+    await super.updateSa(p);
+    this.#arm(p);
+  }
+  override async addSa(p: SaParams): Promise<void> {
+    await super.addSa(p);
+    this.#arm(p);
+  }
+  #arm(p: SaParams): void {
+    const key = `${p.dst}|${p.spi}`;
+    if (this.#armed.has(key)) return; // a re-pointed SA keeps its lifetime
+    this.#armed.add(key);
+    const id = { dst: p.dst, spi: p.spi, proto: p.proto, src: p.src, reqid: p.reqid };
+    const alive = async () => (await this.dumpSas()).some((s) => s.dst === p.dst && s.spi === p.spi);
+    const soft = p.lifetime?.soft?.seconds;
+    const hard = p.lifetime?.hard?.seconds;
+    if (soft !== undefined)
+      this.timers.after(soft * 1000, () => {
+        void alive().then((ok) => ok && this.emit({ type: 'expire', hard: false, sa: id }));
+      });
+    if (hard !== undefined)
+      this.timers.after(hard * 1000, () => {
+        void alive().then(async (ok) => {
+          if (!ok) return;
+          await this.deleteSa(id).catch(() => undefined);
+          this.emit({ type: 'expire', hard: true, sa: id });
+        });
+      });
+  }
+}
+
 export interface Peer {
   readonly name: string;
   readonly engine: Engine;
@@ -75,6 +116,8 @@ export interface PairOptions {
   readonly addrA?: string;
   /** Seeds the engines' randomness (SPIs, nonces, jitter) for reproducible runs; default node:crypto. */
   readonly randomSeed?: number;
+  /** Kernels whose SAs expire at their soft/hard lifetimes on the FakeClock (ExpiringKernel). */
+  readonly expiring?: boolean;
 }
 
 /** Deterministic bytes from a seeded PRNG: test reproducibility only, never for real keys. */
@@ -91,7 +134,7 @@ export function pair(o: PairOptions = {}) {
   const peer = (name: 'a' | 'b', over: Partial<IkeConnection> | undefined, options?: EngineOptions): Peer => {
     const counters = new Counters();
     const logger = new MemoryLogger();
-    const kernel = new RecordingKernel();
+    const kernel = o.expiring ? new ExpiringKernel(timers) : new RecordingKernel();
     const s = seed++;
     let x = s * 7919;
     kernel.random = () => (x = (x * 48271) % 2147483647) / 2147483647; // deterministic SPIs

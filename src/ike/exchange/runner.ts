@@ -13,6 +13,12 @@ export interface OutgoingRequest {
   build(messageId: number): readonly Uint8Array[];
   /** For logs ("IKE_AUTH", "INFORMATIONAL(DPD)"). */
   readonly name?: string;
+  /**
+   * The Delete of the IKE SA (RFC 7296 §1.4.1): the peer drops the SA after answering, so a lost
+   * answer is never repeated. Running out of retransmissions ends the SA as asked and is not
+   * counted as a dead peer (`ike.give_up`).
+   */
+  readonly closing?: boolean;
 }
 
 export type DropReason =
@@ -244,7 +250,7 @@ export class ExchangeRunner {
   #timeout(o: Outstanding): void {
     if (this.#outstanding !== o) return;
     if (o.sends >= this.#delays.length) {
-      this.#count('ike.give_up');
+      if (!o.request.closing) this.#count('ike.give_up');
       this.close();
       this.#o.onGiveUp(o.messageId, o.request);
       return;

@@ -100,8 +100,10 @@ export class TaskManager {
     const sa = this.#sa;
     if (this.#active || this.#queue.length === 0 || sa.state === 'destroyed') return;
     const exchange = this.#queue[0]!.exchange;
-    const tasks: Task[] = [];
-    while (this.#queue[0]?.exchange === exchange) tasks.push(this.#queue.shift()!);
+    const tasks: Task[] = [this.#queue.shift()!];
+    // RFC 7296 §1.3: a CREATE_CHILD_SA exchange creates or rekeys one SA; other tasks of one type share.
+    if (exchange !== ExchangeType.CREATE_CHILD_SA)
+      while (this.#queue[0]?.exchange === exchange) tasks.push(this.#queue.shift()!);
     this.#active = { exchange, tasks };
     try {
       await this.#sendRequest(this.#active, false);
@@ -122,6 +124,7 @@ export class TaskManager {
     if (sa.state === 'destroyed') return;
     const request = {
       name: active.tasks.map((t) => t.name).join('+'),
+      closing: active.tasks.some((t) => t.name === 'ike-delete'),
       build: (messageId: number) => {
         const packets = encodeOutbound(sa, headerFor(sa, active.exchange, messageId, false), msg.payloads);
         if (active.exchange === ExchangeType.IKE_SA_INIT) sa.initRequest = packets[0];

@@ -5,7 +5,7 @@ import type { ChildSa } from '../child-sa.ts';
 import type { IkeSa } from '../ike-sa.ts';
 import type { OutboundMessage, Task } from '../task.ts';
 import { u32Bytes } from '../wire.ts';
-import { retireChild } from './child-rekey.ts';
+import { holderOf, retireChild } from './child-rekey.ts';
 
 export class ChildDelete implements Task {
   readonly name = 'child-delete';
@@ -35,8 +35,23 @@ export class ChildDelete implements Task {
     for (const c of this.#sent) await retireChild(this.sa, c);
   }
 
+  /**
+   * The exchange died. If an IKE SA rekey moved the Child SAs to a live IKE SA (§2.8: the old one was
+   * deleted under our request), the peer may never have seen the Delete: it is sent again there
+   * (unknown SPIs are ignored by the peer, §1.4.1). Otherwise they are closed locally.
+   */
   async abort(): Promise<void> {
-    for (const c of this.#sent) await retireChild(this.sa, c);
+    const sa = this.sa;
+    const again = new Map<IkeSa, ChildSa[]>();
+    for (const c of this.#sent) {
+      const h = holderOf(sa, c);
+      if (h !== sa && h.established && c.state !== 'destroyed') again.set(h, [...(again.get(h) ?? []), c]);
+      else await retireChild(sa, c);
+    }
+    for (const [h, children] of again) {
+      h.tasks.queue(new ChildDelete(h, children));
+      h.services.run(h, () => h.tasks.initiate());
+    }
   }
 }
 

@@ -8,6 +8,7 @@ import type { IkeSa } from '../ike-sa.ts';
 import type { InboundMessage } from '../task.ts';
 import { findNotify, u32 } from '../wire.ts';
 import { ChildDelete } from './child-delete.ts';
+import { expectChildDelete, retryChildRekey } from './rekey-guard.ts';
 
 /** Lexicographic order of two nonces (a shorter prefix sorts first), as "lowest" in RFC 7296 §2.8.1. */
 export function compareNonces(a: Uint8Array, b: Uint8Array): number {
@@ -82,7 +83,10 @@ export async function childRekeyed(sa: IkeSa, r: RekeyOutcome, initiator: boolea
     // §2.8.1: "If a peer receives a request to rekey a Child SA that it is currently trying to rekey,
     // it SHOULD reply as usual, and SHOULD prepare to delete redundant SAs later based on the nonces."
     if (old.state === 'rekeying') old.peerRekey = { nonces: [nonceI, nonceR], child };
-    else replaced(sa, old, child);
+    else {
+      replaced(sa, old, child);
+      expectChildDelete(sa, old); // §2.8: the initiator deletes the old SA
+    }
     return;
   }
   const peer = old.peerRekey;
@@ -112,6 +116,7 @@ export async function childRekeyed(sa: IkeSa, r: RekeyOutcome, initiator: boolea
     });
     child.successor = peer!.child;
     replaced(sa, old, peer!.child);
+    expectChildDelete(sa, old); // the peer won: it deletes the old SA
     queueChildDelete(sa, [child]);
     return;
   }
@@ -120,6 +125,7 @@ export async function childRekeyed(sa: IkeSa, r: RekeyOutcome, initiator: boolea
       child: peer.child.id,
     });
     peer.child.successor = child;
+    expectChildDelete(sa, peer.child);
   }
   // §2.8: "create a new, equivalent SA ..., and when the new one is established, delete the old one."
   replaced(sa, old, child);
@@ -142,18 +148,28 @@ export async function retireChild(sa: IkeSa, child: ChildSa): Promise<void> {
   // one's timers die with it. The timer finds whichever IKE SA holds the Child SA when it fires.
   sa.services.timers.after(sa.services.options.rekeyGraceMs, () => {
     if (child.state === 'destroyed') return;
+    // The holder again when the work runs: an IKE SA rekey queued before it may move the Child SA.
     const h = holderOf(sa, child);
-    sa.services.run(h, () => h.removeChild(child));
+    sa.services.run(h, () => holderOf(h, child).removeChild(child));
   });
 }
 
 /**
- * The IKE SA that holds a Child SA now: `sa`, or the IKE SA that replaced it (RFC 7296 §2.8 IKE
- * rekeys hand the Child SAs over; the chain is short, bounded anyway).
+ * The IKE SA that holds a Child SA now: `sa`, or an IKE SA that replaced it (RFC 7296 §2.8 IKE
+ * rekeys hand the Child SAs over; §2.8.2 collisions may hand them to the peer's new IKE SA). The
+ * links are few; the search is bounded anyway.
  */
 export function holderOf(sa: IkeSa, child: ChildSa): IkeSa {
-  let s: IkeSa | undefined = sa;
-  for (let i = 0; s && i < 16; i++, s = s.successor) if (s.children.includes(child)) return s;
+  const seen = new Set<IkeSa>();
+  const todo: IkeSa[] = [sa];
+  while (todo.length > 0 && seen.size < 32) {
+    const s = todo.shift()!;
+    if (seen.has(s)) continue;
+    seen.add(s);
+    if (s.children.includes(child)) return s;
+    if (s.successor) todo.push(s.successor);
+    if (s.peerRekey) todo.push(s.peerRekey.sa);
+  }
   return sa;
 }
 
@@ -170,5 +186,7 @@ function reinstatePredecessor(sa: IkeSa, child: ChildSa): void {
       sa.logger.log('info', 'the replacement of a rekeyed Child SA was deleted; the old one stays', {
         child: c.id,
       });
+      // Its soft lifetime has passed already: no kernel EXPIRE will start the next rekey (§2.8).
+      retryChildRekey(sa, c, sa.services.options.rekeyRetryMs);
     }
 }

@@ -31,7 +31,8 @@ import {
 } from '../wire.ts';
 import { allocateChild, installContext } from './child-create.ts';
 import { queueOrphanDelete } from './child-delete.ts';
-import { childRekeyed, rekeyTarget } from './child-rekey.ts';
+import { childRekeyed, holderOf, rekeyTarget } from './child-rekey.ts';
+import { expectChildDelete, rekeyPending, retryChildRekey } from './rekey-guard.ts';
 
 /** RFC 7296 §2.10: at least 128 bits and half the PRF key; 32 octets covers SHA-512. */
 export const NONCE_LEN = 32;
@@ -66,6 +67,8 @@ export class CreateChildSa implements Task {
   #peerInstalled = false;
   /** §1.3: the group the responder asked for with INVALID_KE_PAYLOAD (one retry). */
   #retryGroup: number | undefined;
+  /** Initiator of a rekey: we moved the old Child SA to `rekeying` (and must end that state). */
+  #owner = false;
 
   constructor(
     private readonly sa: IkeSa,
@@ -103,6 +106,7 @@ export class CreateChildSa implements Task {
       if (old.state !== 'installed' && !retry)
         throw new IkeError('ERR_NO_CONNECTION', `Child SA ${old.id} is ${old.state}, not rekeyed`);
       old.setState('rekeying');
+      this.#owner = true;
     }
     this.child ??= await this.#allocate(this.#reqid());
     this.nonceI ??= sa.services.randomBytes(NONCE_LEN);
@@ -196,8 +200,7 @@ export class CreateChildSa implements Task {
     const err = msg.payloads.find((p) => p.kind === 'NOTIFY' && isErrorNotify(p.notifyType));
     if (err?.kind === 'NOTIFY') {
       if (err.notifyType === NotifyType.INVALID_KE_PAYLOAD && this.#retryWith(err.data)) return 'retry';
-      this.#retryLater(err.notifyType);
-      throw new PeerRefused(err.notifyType);
+      throw new PeerRefused(err.notifyType); // abort() retries a rekey later (§2.25)
     }
     // No error notify: the responder installed its side (§1.3); a failure from here on is ours to clean
     // up at the peer too (abort()).
@@ -250,18 +253,6 @@ export class CreateChildSa implements Task {
     return true;
   }
 
-  /** §2.25: "TEMPORARY_FAILURE ... the initiator ... retries later" -- a rekey is tried again. */
-  #retryLater(notifyType: number): void {
-    const sa = this.sa;
-    const old = this.old;
-    if (notifyType !== NotifyType.TEMPORARY_FAILURE || !old) return;
-    sa.after(sa.services.options.rekeyRetryMs, () => {
-      if (old.state !== 'installed' || sa.state !== 'established') return;
-      sa.tasks.queue(new CreateChildSa(sa, true, { rekey: old }));
-      sa.services.run(sa, () => sa.tasks.initiate());
-    });
-  }
-
   /** §2.17: KEYMAT = prf+(SK_d, Ni | Nr), or prf+(SK_d, g^ir (new) | Ni | Nr) with PFS. */
   #keys(child: ChildSa, n: Negotiated): void {
     const esp = resolveEsp(n.chosen);
@@ -302,16 +293,43 @@ export class CreateChildSa implements Task {
     this.#negotiated = undefined;
     const child = this.child;
     this.child = undefined;
-    // §2.9 / §1.2: "the initiator ... MUST delete" the Child SA the responder installed.
-    if (child && this.#peerInstalled) queueOrphanDelete(sa, child.spiIn);
+    // §2.9 / §1.2: "the initiator ... MUST delete" the Child SA the responder installed (on the IKE
+    // SA that holds the rekeyed Child SA now, if an IKE SA rekey moved it).
+    const holder = this.old ? holderOf(sa, this.old) : sa;
+    if (child && this.#peerInstalled) queueOrphanDelete(holder, child.spiIn);
     this.#peerInstalled = false;
     if (child && child.state !== 'installed') await child.destroy(sa.services.kernel);
-    // A failed rekey leaves the old Child SA as it was; a retry comes from the lifecycle.
-    if (this.initiator && this.old?.state === 'rekeying') this.old.setState('installed');
-    if (!this.old && this.initiator) {
-      sa.services.counters.inc('ike.child_failed');
-      sa.services.emit({ type: 'child-failed', sa, reason: 'CREATE_CHILD_SA failed' });
+    if (!this.initiator) return;
+    if (this.old) return this.#rekeyFailed(this.old);
+    sa.services.counters.inc('ike.child_failed');
+    sa.services.emit({ type: 'child-failed', sa, reason: 'CREATE_CHILD_SA failed' });
+  }
+
+  /**
+   * Our rekey of `old` failed. If we answered the peer's rekey of it meanwhile, that one replaces it
+   * (§2.8.1, the peer deletes the old SA). Otherwise the old SA carries on and the rekey is tried
+   * again (§2.25 "retries later"; the kernel's soft EXPIRE came once). A rekey of it that another
+   * task owns is left alone.
+   */
+  #rekeyFailed(old: ChildSa): void {
+    const sa = this.sa;
+    if (!this.#owner) {
+      if (old.state === 'installed' && !rekeyPending(holderOf(sa, old), old))
+        retryChildRekey(sa, old, sa.services.options.rekeyRetryMs);
+      return;
     }
+    this.#owner = false;
+    const peer = old.peerRekey;
+    old.peerRekey = undefined;
+    if (old.state === 'rekeying' && peer && peer.child.state !== 'destroyed') {
+      old.successor = peer.child;
+      old.setState('rekeyed');
+      sa.services.emit({ type: 'child-rekeyed', sa: holderOf(sa, old), child: peer.child, old });
+      expectChildDelete(sa, old);
+      return;
+    }
+    if (old.state === 'rekeying') old.setState('installed');
+    if (old.state === 'installed') retryChildRekey(sa, old, sa.services.options.rekeyRetryMs);
   }
 }
 

@@ -3,6 +3,7 @@
 import { ExchangeType, ProtocolId } from '../../codec/index.ts';
 import type { IkeSa } from '../ike-sa.ts';
 import type { OutboundMessage, Task } from '../task.ts';
+import { ikeDeleted } from './rekey-guard.ts';
 
 export class IkeDelete implements Task {
   readonly name = 'ike-delete';
@@ -17,10 +18,12 @@ export class IkeDelete implements Task {
 
   async process(): Promise<void> {
     await this.sa.destroy();
+    ikeDeleted(this.sa);
   }
 
   async abort(): Promise<void> {
     await this.sa.destroy();
+    ikeDeleted(this.sa);
   }
 }
 

@@ -19,6 +19,25 @@ import { findPayload, proposalFromWire, proposalToWire } from '../wire.ts';
 import { NONCE_LEN, PeerRefused } from './child-sa-create.ts';
 import { oursIsRedundant } from './child-rekey.ts';
 import { queueIkeDelete } from './ike-delete.ts';
+import { expectIkeDelete } from './rekey-guard.ts';
+
+/** IKE SA rekeys retried after a failure, per IKE SA (bounded; its lifetime ends it anyway). */
+const retries = new WeakMap<IkeSa, number>();
+const MAX_IKE_REKEY_RETRIES = 8;
+
+/** Tries the rekey of `sa` again after `ms` (§2.25 TEMPORARY_FAILURE, or a failed exchange). */
+function retryIkeRekey(sa: IkeSa, ms: number): void {
+  const n = retries.get(sa) ?? 0;
+  if (n >= MAX_IKE_REKEY_RETRIES) return;
+  retries.set(sa, n + 1);
+  sa.after(ms, () => {
+    if (sa.state !== 'established') return;
+    const tasks = [...sa.tasks.queued, ...(sa.tasks.active?.tasks ?? [])];
+    if (tasks.some((t) => t instanceof IkeRekey)) return;
+    sa.tasks.queue(new IkeRekey(sa, true));
+    sa.services.run(sa, () => sa.tasks.initiate());
+  });
+}
 
 interface NewSaParams {
   readonly initiator: boolean;
@@ -163,6 +182,7 @@ export class IkeRekey implements Task {
       return;
     }
     handOver(old, sa); // the initiator of the rekey deletes the old IKE SA (§2.18)
+    expectIkeDelete(old);
   }
 
   #processResponse(msg: InboundMessage): TaskResult | void {
@@ -170,14 +190,7 @@ export class IkeRekey implements Task {
     const err = msg.payloads.find((p) => p.kind === 'NOTIFY' && isErrorNotify(p.notifyType));
     if (err?.kind === 'NOTIFY') {
       if (err.notifyType === NotifyType.INVALID_KE_PAYLOAD && this.#retryWith(err.data)) return 'retry';
-      // §2.25: after TEMPORARY_FAILURE the rekey is retried a little later.
-      if (err.notifyType === NotifyType.TEMPORARY_FAILURE)
-        old.after(old.services.options.rekeyRetryMs, () => {
-          if (old.state !== 'established') return;
-          old.tasks.queue(new IkeRekey(old, true));
-          old.services.run(old, () => old.tasks.initiate());
-        });
-      throw new PeerRefused(err.notifyType);
+      throw new PeerRefused(err.notifyType); // §2.25: abort() retries a little later
     }
     const saP = findPayload(msg.payloads, 'SA');
     const nonce = findPayload(msg.payloads, 'NONCE');
@@ -195,6 +208,7 @@ export class IkeRekey implements Task {
       // §2.8.2: the new IKE SA with the lowest nonce is redundant; we created it, so we delete it.
       old.logger.log('info', 'IKE SA rekey collision lost: deleting our redundant IKE SA');
       handOver(old, peer.sa);
+      expectIkeDelete(old); // the peer won: it deletes the old IKE SA
       ours.successor = peer.sa;
       queueIkeDelete(ours);
       return;
@@ -203,6 +217,7 @@ export class IkeRekey implements Task {
       old.logger.log('info', 'IKE SA rekey collision won: the peer deletes its redundant IKE SA');
       ours.children.push(...peer.sa.children.splice(0));
       peer.sa.successor = ours;
+      expectIkeDelete(peer.sa, old); // the peer lost: it deletes its redundant IKE SA
     }
     handOver(old, ours);
     queueIkeDelete(old);
@@ -249,7 +264,12 @@ export class IkeRekey implements Task {
     // Our rekey failed. If we answered the peer's rekey meanwhile, that one stands (§2.8.2).
     const peer = sa.peerRekey;
     sa.peerRekey = undefined;
-    if (peer && peer.sa.state !== 'destroyed') handOver(sa, peer.sa);
-    else sa.setState('established');
+    if (peer && peer.sa.state !== 'destroyed') {
+      handOver(sa, peer.sa);
+      expectIkeDelete(sa);
+      return;
+    }
+    sa.setState('established');
+    retryIkeRekey(sa, sa.services.options.rekeyRetryMs);
   }
 }

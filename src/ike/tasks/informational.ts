@@ -33,7 +33,7 @@ export class Informational implements Task {
     for (const spi of p.spis) {
       // The peer lists its inbound SPIs: our outbound ones. Unknown SPIs (already gone) are ignored.
       const v = u32(spi);
-      const child = this.sa.children.find((c) => c.spiOut === v && c.state !== 'destroyed');
+      const child = childrenOf(this.sa).find((c) => c.spiOut === v && c.state !== 'destroyed');
       if (!child || this.#children.some((x) => x.child === child)) continue;
       // §1.4.1: "If a node receives a delete request for SAs for which it has already issued a delete
       // request, ... the responses MUST NOT include Delete payloads for the deleted SAs".
@@ -45,8 +45,12 @@ export class Informational implements Task {
     const sa = this.sa;
     if (this.#deleteIke) {
       // §1.4.1: "The response to a request that deletes the IKE SA is an empty INFORMATIONAL response."
+      // Child SAs named in the same request (they may live on the IKE SA that replaced this one) close too.
       if (sa.state !== 'deleting') sa.setState('deleting');
-      msg.after(() => closeIke(sa));
+      msg.after(async () => {
+        for (const { child } of this.#children) await retireChild(sa, child);
+        await closeIke(sa);
+      });
       return;
     }
     const answered = this.#children.filter((x) => x.answer).map((x) => x.child);
@@ -66,6 +70,17 @@ export class Informational implements Task {
 }
 
 /**
+ * The Child SAs of an IKE SA and of the IKE SAs that replaced it: a Delete the peer sent on the old
+ * IKE SA before it learned of the rekey names Child SAs that moved to the new one (RFC 7296 §2.8).
+ */
+function childrenOf(sa: IkeSa): ChildSa[] {
+  const out: ChildSa[] = [];
+  let s: IkeSa | undefined = sa;
+  for (let i = 0; s && i < 16; i++, s = s.successor) out.push(...s.children);
+  return out;
+}
+
+/**
  * Destroys an IKE SA the peer deleted. If it was replaced by a rekey whose exchange is still settling
  * (RFC 7296 §2.8.2 collisions), its Child SAs move to the new IKE SA instead of dying with it.
  */
@@ -73,6 +88,7 @@ export async function closeIke(sa: IkeSa): Promise<void> {
   const heir = sa.successor ?? sa.peerRekey?.sa;
   if (heir && heir.state !== 'destroyed' && sa.children.length > 0) {
     heir.children.push(...sa.children.splice(0));
+    sa.successor ??= heir; // holderOf() finds them there
   }
   await sa.destroy();
 }
