@@ -3,10 +3,12 @@
 // Argument: one JSON GuestPlan. Prints one `BENCH-GUEST <json>` line per result:
 //   {"install": InstallResult}         kernel install rate, SAs + policies (bench/xfrm-install.ts)
 //   {"throughput": ThroughputRun}      one iperf3 run over the data-plane path (lib/dataplane.ts)
+//   {"setup": GuestSetupResult}        setup rate / responder CPU per SA with real SAs (lib/guest-setup.ts)
 //   {"error": {"part", "message"}}     a part that failed (the others still run)
 import { spawnSync } from 'node:child_process';
 import { Netns } from '../src/lab/netns.ts';
 import { DataplaneLab, throughput, type PathKind } from './lib/dataplane.ts';
+import { guestSetup, type GuestSetupPlan } from './lib/guest-setup.ts';
 import { parseInstallOutput } from './lib/install.ts';
 
 export interface GuestPlan {
@@ -15,6 +17,8 @@ export interface GuestPlan {
   /** iperf3 seconds per run; rounds of plain/ikeway/charon, the order reversed every other round. */
   readonly iperfSeconds: number;
   readonly rounds: number;
+  /** Setup rate with real SAs, both responders; undefined skips it. */
+  readonly setup?: GuestSetupPlan;
   /** The bundled bench/xfrm-install.ts. */
   readonly installScript: string;
 }
@@ -84,5 +88,12 @@ if (plan.rounds > 0) {
     await dataplane(plan);
   } catch (e) {
     fail('dataplane', e);
+  }
+}
+if (plan.setup) {
+  try {
+    for (const r of await guestSetup(plan.setup)) emit({ setup: r });
+  } catch (e) {
+    fail('setup', e);
   }
 }

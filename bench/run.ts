@@ -17,7 +17,7 @@ import { installOnHost, type InstallResult } from './lib/install.ts';
 import { markdown, table, type Row } from './lib/report.ts';
 import { startCharon, startIkeway, type AuthSetup, type Responder } from './lib/responders.ts';
 import { CERT_SETTINGS, certSetup } from './lib/certs.ts';
-import { dataplaneRows, runGuestBench, throughputByKind } from './lib/guest.ts';
+import { dataplaneRows, guestSetupRows, runGuestBench, throughputByKind } from './lib/guest.ts';
 
 const argv = process.argv.slice(2);
 const flag = (n: string) => argv.includes(n);
@@ -35,8 +35,8 @@ const plan: IkePlan = quick
   : { warmup: 500, sequential: 300, burst: 1000, concurrency: 64, memoryPoints: [10_000, 40_000] };
 const installCount = quick ? 5000 : 20_000;
 const guestPlan = quick
-  ? { installCount: 2000, iperfSeconds: 3, rounds: 1 }
-  : { installCount: 5000, iperfSeconds: 5, rounds: 2 };
+  ? { installCount: 2000, iperfSeconds: 3, rounds: 1, setup: { warmup: 30, burst: 100, concurrency: 16 } }
+  : { installCount: 5000, iperfSeconds: 5, rounds: 2, setup: { warmup: 100, burst: 300, concurrency: 16 } };
 const doGuest = only ? only === 'guest' : !quick || flag('--guest');
 // ECDSA costs more per SA on both sides (the load generator signs and verifies too): no memory fill.
 const certPlan: IkePlan = quick
@@ -172,7 +172,11 @@ if (doGuest) {
     `bench: guest part ran in the ${g.where} kernel: boot ${g.bootMs} ms, wall ${g.wallMs} ms\n`,
   );
   if (g.install) rows.push(...installRows(g.install));
-  rows.push(...dataplaneRows(g, guestPlan.iperfSeconds));
+  rows.push(...dataplaneRows(g, guestPlan.iperfSeconds), ...guestSetupRows(g));
+  for (const r of g.setup ?? [])
+    notes.push(
+      `real SAs (${g.where}): ${r.responder} established ${r.established} in the measured burst, ${r.kernelSas} ESP SAs in its kernel afterwards, failures ${JSON.stringify(r.failures)}`,
+    );
   const t = throughputByKind(g.runs);
   const fmt = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(0));
   notes.push(

@@ -8,6 +8,7 @@ import { bundleEnv } from '../../src/lab/bundle.ts';
 import { withEspKernel } from '../../src/lab/guest.ts';
 import type { GuestPlan } from '../guest-run.ts';
 import type { ThroughputRun } from './dataplane.ts';
+import type { GuestSetupResult } from './guest-setup.ts';
 import type { InstallResult } from './install.ts';
 import type { Row } from './report.ts';
 
@@ -17,6 +18,7 @@ export interface GuestResults {
   readonly where: 'guest' | 'host';
   readonly install?: InstallResult;
   readonly runs: readonly ThroughputRun[];
+  readonly setup?: readonly GuestSetupResult[];
   readonly errors: readonly { readonly part: string; readonly message: string }[];
   readonly bootMs: number;
   readonly wallMs: number;
@@ -57,22 +59,27 @@ async function bundle(): Promise<{ dir: string; run: string; install: string }> 
   return { dir, run: join(dir, 'guest-run.mjs'), install: join(dir, 'xfrm-install.mjs') };
 }
 
-export function parseGuestOutput(stdout: string): Pick<GuestResults, 'install' | 'runs' | 'errors'> {
+export function parseGuestOutput(
+  stdout: string,
+): Pick<GuestResults, 'install' | 'runs' | 'errors' | 'setup'> {
   let install: InstallResult | undefined;
   const runs: ThroughputRun[] = [];
+  const setup: GuestSetupResult[] = [];
   const errors: { part: string; message: string }[] = [];
   for (const line of stdout.split('\n')) {
     if (!line.startsWith('BENCH-GUEST ')) continue;
     const o = JSON.parse(line.slice('BENCH-GUEST '.length)) as {
       install?: InstallResult;
       throughput?: ThroughputRun;
+      setup?: GuestSetupResult;
       error?: { part: string; message: string };
     };
     if (o.install) install = o.install;
     if (o.throughput) runs.push(o.throughput);
+    if (o.setup) setup.push(o.setup);
     if (o.error) errors.push(o.error);
   }
-  return { ...(install ? { install } : {}), runs, errors };
+  return { ...(install ? { install } : {}), runs, errors, ...(setup.length ? { setup } : {}) };
 }
 
 export async function runGuestBench(plan: Omit<GuestPlan, 'installScript'>): Promise<GuestResults> {
@@ -128,6 +135,34 @@ export function dataplaneRows(g: GuestResults, seconds: number): Row[] {
       charon: t.plain,
       unit: 'Mbit/s',
       lowerIsBetter: false,
+    },
+  ];
+}
+
+export function guestSetupRows(g: GuestResults): Row[] {
+  const [i, c] = [
+    g.setup?.find((r) => r.responder === 'ikeway'),
+    g.setup?.find((r) => r.responder === 'charon'),
+  ];
+  if (!i && !c) return [];
+  const section = `IKE PSK/X25519/AES-GCM-16-256 (${g.where} kernel, real SAs${g.where === 'guest' ? ', TCG: ratios only' : ''})`;
+  return [
+    {
+      section,
+      metric: 'setup rate',
+      ikeway: i?.ratePerSec,
+      charon: c?.ratePerSec,
+      unit: 'IKE SAs/s',
+      lowerIsBetter: false,
+    },
+    {
+      section,
+      metric: 'responder CPU per IKE SA',
+      ikeway: i?.cpuMsPerSa,
+      charon: c?.cpuMsPerSa,
+      unit: 'ms',
+      lowerIsBetter: true,
+      goal: 0.67,
     },
   ];
 }

@@ -114,9 +114,15 @@ export function markdown(o: {
     '',
     '```sh',
     'bash scripts/install-deps.sh && npm ci',
-    'npm run bench            # full run, writes this file',
-    'npm run bench -- --quick # a few minutes, host only, prints the table (does not write this file)',
+    'npm run bench                    # full run (host + one guest-kernel boot), writes this file',
+    'npm run bench -- --quick         # a few minutes, host only, prints the table (does not write this file)',
+    'npm run bench -- --only guest    # the guest part alone: kernel install rate with SAs, data plane',
+    'npm run bench -- --only cert     # the ECDSA P-256 certificate section alone',
     '```',
+    '',
+    'The guest part runs in a Debian 6.1 kernel under qemu TCG when the host kernel has no ESP: the',
+    'CPU is emulated, so its absolute figures (objects/s, Mbit/s) say nothing about hardware; only the',
+    'ratios between runs in the same boot (ikeway/charon, ikeway/plain, batched/ip -batch) are meaningful.',
     '',
   ].join('\n');
 }

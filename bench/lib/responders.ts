@@ -96,7 +96,12 @@ async function stopProc(proc: ChildProcess, graceMs = 3000): Promise<void> {
   clearTimeout(t);
 }
 
-export async function startIkeway(ns: Netns, auth: AuthSetup): Promise<Responder> {
+/** Where the responder's Child SAs go: the in-memory kernel / libipsec (host), or the real kernel. */
+export interface ResponderKernel {
+  readonly realKernel?: boolean;
+}
+
+export async function startIkeway(ns: Netns, auth: AuthSetup, k: ResponderKernel = {}): Promise<Responder> {
   const dir = mkdtempSync(join(tmpdir(), 'ikw-bench-resp-'));
   const config = join(dir, 'ikeway.yaml');
   writeFileSync(config, ikewayConfig(dir, auth), { mode: 0o600 });
@@ -104,7 +109,8 @@ export async function startIkeway(ns: Netns, auth: AuthSetup): Promise<Responder
   // IKEWAY_BENCH_PROF=<dir>: the responder writes a V8 CPU profile there when it stops.
   const prof = process.env.IKEWAY_BENCH_PROF;
   const nodeArgs = prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [];
-  const proc = ns.spawn(process.execPath, [...nodeArgs, cli, 'daemon', '-c', config, '--kernel', 'memory'], {
+  const kernel = k.realKernel ? [] : ['--kernel', 'memory'];
+  const proc = ns.spawn(process.execPath, [...nodeArgs, cli, 'daemon', '-c', config, ...kernel], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   // At log level warn "ready" is not printed: the control socket appears once the daemon serves.
@@ -113,7 +119,7 @@ export async function startIkeway(ns: Netns, auth: AuthSetup): Promise<Responder
     if (process.env.IKEWAY_BENCH_LOG) process.stderr.write(b);
   });
   try {
-    await waitForSocket(proc, join(dir, 'ctl.sock'), 30_000);
+    await waitForSocket(proc, join(dir, 'ctl.sock'), 90_000); // TCG guests start slowly
   } catch (e) {
     proc.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
@@ -122,7 +128,7 @@ export async function startIkeway(ns: Netns, auth: AuthSetup): Promise<Responder
   return {
     name: 'ikeway',
     pid: proc.pid!,
-    settings: IKEWAY_SETTINGS,
+    settings: k.realKernel ? IKEWAY_SETTINGS.replace('--kernel memory', '(kernel xfrm)') : IKEWAY_SETTINGS,
     stop: async () => {
       await stopProc(proc);
       rmSync(dir, { recursive: true, force: true });
@@ -140,7 +146,7 @@ const CHARON_EXTRA = [
   '  install_routes = no',
 ].join('\n');
 
-export async function startCharon(ns: Netns, auth: AuthSetup): Promise<Responder> {
+export async function startCharon(ns: Netns, auth: AuthSetup, k: ResponderKernel = {}): Promise<Responder> {
   const files: Record<string, string> = {};
   if (auth.cert) {
     files['x509/me.pem'] = auth.cert.certPem;
@@ -150,8 +156,9 @@ export async function startCharon(ns: Netns, auth: AuthSetup): Promise<Responder
   const charon = await Charon.start({
     ns,
     tag: 'bench',
-    libipsec: true,
+    libipsec: !k.realKernel,
     logLevels: { default: -1 },
+    startTimeoutMs: 60_000,
     extraCharonConf: CHARON_EXTRA,
     files,
     connections: [
@@ -180,5 +187,6 @@ export async function startCharon(ns: Netns, auth: AuthSetup): Promise<Responder
   await charon.loadAll();
   const pid = charon.pid;
   if (pid === undefined) throw new ResponderError('charon has no pid');
-  return { name: 'charon', pid, settings: CHARON_SETTINGS, stop: () => charon.stop() };
+  const settings = k.realKernel ? CHARON_SETTINGS.replace('kernel-libipsec ', '') : CHARON_SETTINGS;
+  return { name: 'charon', pid, settings, stop: () => charon.stop() };
 }

@@ -1,0 +1,116 @@
+// Setup rate and responder CPU per SA with real SAs (issue 7, item 4 "the fair setting"), run where
+// the kernel has ESP (the guest): the responder (ikeway with kernel xfrm, or charon with
+// kernel-netlink) installs every Child SA and its policies into the kernel; the load generator is
+// `ikeway load` from the bundled CLI (tsx would start 10-30x slower under TCG) in its own namespace.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundledCli } from '../../src/lab/bundle.ts';
+import type { LoadReport } from '../../src/load/runner.ts';
+import { BENCH_PSK, ESP_PROPOSAL, IKE_PROPOSAL } from './ike.ts';
+import { BenchNet, LOADGEN_ADDR, RESPONDER_ADDR } from './netlab.ts';
+import { cpuMs } from './proc.ts';
+import { startCharon, startIkeway, type Responder } from './responders.ts';
+
+export interface GuestSetupPlan {
+  readonly warmup: number;
+  readonly burst: number;
+  readonly concurrency: number;
+}
+
+export interface GuestSetupResult {
+  readonly responder: 'ikeway' | 'charon';
+  readonly ratePerSec: number;
+  readonly cpuMsPerSa: number;
+  readonly established: number;
+  readonly failed: number;
+  /** ESP SAs in the responder's kernel after the burst (2 per Child SA). */
+  readonly kernelSas: number;
+  readonly failures: Readonly<Record<string, number>>;
+}
+
+export class GuestSetupError extends Error {
+  override readonly name = 'GuestSetupError';
+  readonly code = 'ERR_BENCH_GUEST_SETUP';
+}
+
+async function load(
+  net: BenchNet,
+  pskFile: string,
+  count: number,
+  conc: number,
+  first: number,
+): Promise<LoadReport> {
+  const cli = await bundledCli();
+  const args = [cli, 'load', '--remote', RESPONDER_ADDR, '--local', LOADGEN_ADDR, '--count', String(count)];
+  args.push(
+    '--rate',
+    '0',
+    '--concurrency',
+    String(conc),
+    '--psk-file',
+    pskFile,
+    '--json',
+    '--timeout',
+    '120',
+  );
+  args.push('--proposal', IKE_PROPOSAL, '--esp-proposal', ESP_PROPOSAL, '--first', String(first));
+  args.push('--id', 'fqdn:load-g%d.ikeway.test');
+  const p = net.loadgen.spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  p.stdout?.on('data', (b: Buffer) => (out += b.toString('utf8')));
+  p.stderr?.on('data', (b: Buffer) => (err = (err + b.toString('utf8')).slice(-2000)));
+  const limit = setTimeout(() => p.kill('SIGKILL'), 300_000 + count * 200);
+  const code = await new Promise<number | null>((r) => p.once('exit', r));
+  clearTimeout(limit);
+  try {
+    return JSON.parse(out) as LoadReport;
+  } catch {
+    throw new GuestSetupError(`ikeway load exited ${code}: ${err}`);
+  }
+}
+
+/** Runs warm-up then a measured burst against each responder in turn, real SAs in the kernel. */
+export async function guestSetup(plan: GuestSetupPlan): Promise<GuestSetupResult[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'ikw-bench-gs-'));
+  const pskFile = join(dir, 'psk');
+  writeFileSync(pskFile, BENCH_PSK, { mode: 0o600 });
+  const out: GuestSetupResult[] = [];
+  let first = 1;
+  try {
+    for (const start of [startIkeway, startCharon]) {
+      const net = new BenchNet();
+      let r: Responder | undefined;
+      try {
+        r = await start(
+          net.responder,
+          { psk: BENCH_PSK, localId: 'responder.ikeway.test' },
+          { realKernel: true },
+        );
+        const warm = await load(net, pskFile, plan.warmup, plan.concurrency, first);
+        first += plan.warmup;
+        const c0 = cpuMs(r.pid);
+        const b = await load(net, pskFile, plan.burst, plan.concurrency, first);
+        const cpu = cpuMs(r.pid) - c0;
+        first += plan.burst;
+        const kernelSas = (net.responder.exec('ip', 'xfrm', 'state', 'count').match(/\d+/) ?? ['0'])[0];
+        out.push({
+          responder: r.name,
+          ratePerSec: b.ratePerSec,
+          cpuMsPerSa: cpu / Math.max(1, b.established),
+          established: b.established,
+          failed: b.failed + warm.failed,
+          kernelSas: Number(kernelSas),
+          failures: { ...warm.failures, ...b.failures },
+        });
+      } finally {
+        await r?.stop();
+        net.close();
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
