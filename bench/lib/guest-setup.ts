@@ -71,6 +71,12 @@ async function load(
   }
 }
 
+function sumCounts(...all: Readonly<Record<string, number>>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of all) for (const [k, n] of Object.entries(m)) out[k] = (out[k] ?? 0) + n;
+  return out;
+}
+
 /** Runs warm-up then a measured burst against each responder in turn, real SAs in the kernel. */
 export async function guestSetup(plan: GuestSetupPlan): Promise<GuestSetupResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'ikw-bench-gs-'));
@@ -102,7 +108,7 @@ export async function guestSetup(plan: GuestSetupPlan): Promise<GuestSetupResult
           established: b.established,
           failed: b.failed + warm.failed,
           kernelSas: Number(kernelSas),
-          failures: { ...warm.failures, ...b.failures },
+          failures: sumCounts(warm.failures, b.failures),
         });
       } finally {
         await r?.stop();
