@@ -52,6 +52,11 @@ export interface LswConnection {
   /** Seconds between retransmits / until pluto gives up (retransmit-interval is in ms). */
   readonly retransmitIntervalMs?: number;
   readonly retransmitTimeout?: number;
+  /**
+   * The updown command pluto runs for prepare/route/up/down (leftupdown=). Libreswan's default is
+   * `ipsec _updown`, which on a host with strongSwan runs strongSwan's `ipsec` and its updown.
+   */
+  readonly updown?: string;
   /** Further key=value lines (validated like every other value). */
   readonly extra?: Readonly<Record<string, string>>;
 }
@@ -101,6 +106,7 @@ export function connLines(c: LswConnection): string[] {
   const l: string[] = ['ikev2=insist', `authby=${AUTHBY[c.auth]}`, `type=${c.type ?? 'tunnel'}`];
   l.push(`left=${v(c.left, 'left')}`, `leftid=${id(c.leftId, 'leftid')}`);
   if (c.leftCert) l.push(`leftcert=${v(c.leftCert, 'leftcert')}`, 'leftsendcert=always');
+  if (c.updown) l.push(`leftupdown=${v(c.updown, 'leftupdown')}`);
   l.push(...subnets('left', c.leftSubnets));
   l.push(`right=${v(c.right, 'right')}`, `rightid=${id(c.rightId, 'rightid')}`);
   l.push(...subnets('right', c.rightSubnets));

@@ -25,6 +25,13 @@ export const LIBRESWAN_ROOT = process.env.LIBRESWAN_ROOT ?? '/opt/ikeway-libresw
 export const LIBRESWAN_VERSION = '4.10';
 export const PLUTO_BIN = join(LIBRESWAN_ROOT, 'usr/libexec/ipsec/pluto');
 export const WHACK_BIN = join(LIBRESWAN_ROOT, 'usr/libexec/ipsec/whack');
+/**
+ * Libreswan's own updown as pluto sees it inside its mount namespace (the unpacked usr/libexec is
+ * bound over /usr/libexec). pluto's default, `ipsec _updown`, would run the host's `ipsec`, which is
+ * strongSwan's here: its _updown exits 2 ("unknown interface version") and pluto then tears the
+ * Child SA down and answers TS_UNACCEPTABLE.
+ */
+export const LSW_UPDOWN = '/usr/libexec/ipsec/_updown';
 
 export class LibreswanError extends Error {
   readonly code = 'LIBRESWAN_ERROR';
@@ -302,7 +309,8 @@ function writeInstanceFiles(dir: string, opts: PlutoOptions): void {
   for (const sub of ['run', 'nss', 'ipsec.d']) mkdirSync(join(dir, sub), { mode: 0o700 });
   if (opts.debug === 'private' || opts.debug?.includes('private'))
     throw new LibreswanError('plutodebug=private logs key material; refused');
-  const conf = renderIpsecConf(opts.connections, {
+  const conns = opts.connections.map((c) => ({ updown: LSW_UPDOWN, ...c }));
+  const conf = renderIpsecConf(conns, {
     logfile: join(dir, 'pluto.log'),
     ...(opts.listen ? { listen: opts.listen } : {}),
     ...(opts.debug ? { debug: opts.debug } : {}),

@@ -16,10 +16,10 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { bundleEnv } from '../../src/lab/bundle.ts';
 import { withEspKernel } from '../../src/lab/guest.ts';
-import { cellById } from '../../src/lab/interop/cells.ts';
+import { CELLS, cellById } from '../../src/lab/interop/cells.ts';
 import { renderReport, type MatrixRun } from '../../src/lab/interop/report.ts';
 import { preparePkis } from '../../src/lab/interop/run-cell.ts';
-import type { CellResult } from '../../src/lab/interop/types.ts';
+import type { CellResult, Role } from '../../src/lab/interop/types.ts';
 import { LAB_MODULES } from '../../src/lab/lab.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -66,6 +66,20 @@ export function saveRun(run: MatrixRun): void {
  * the two matrix files may be scheduled together and then one queues behind the other's guest. */
 export const MATRIX_TEST_TIMEOUT_MS = 900_000 + 20 * 60_000;
 
+/**
+ * The Libreswan cells `npm test` runs per role. pluto under TCG is slow, so CI runs the cells that
+ * differ the most from each other; IKW_LSW_ALL=1 runs every cell, IKW_LSW_CELLS=ROLE:CELL,...
+ * exactly the listed ones (local iteration).
+ */
+export const LIBRESWAN_CI_CELLS: readonly string[] = CELLS.map((c) => c.id);
+
+export function libreswanSpecs(role: Role): string[] {
+  const listed = process.env['IKW_LSW_CELLS'];
+  if (listed) return listed.split(',').filter((s) => s.startsWith(`${role}:`));
+  const ids = process.env['IKW_LSW_ALL'] === '1' ? CELLS.map((c) => c.id) : LIBRESWAN_CI_CELLS;
+  return ids.map((id) => `${role}:${id}`);
+}
+
 export interface MatrixPart {
   readonly peer: string;
   readonly part: string;
@@ -89,11 +103,15 @@ export async function runMatrixPart(t: TestContext, p: MatrixPart): Promise<void
     pki,
     ...p.specs,
   ];
+  // IKW_MATRIX_LOGDIR: the guest's output and the peers' whole logs (drivers that keep them) stay there.
+  const logDir = process.env['IKW_MATRIX_LOGDIR'];
   const run = await withEspKernel({
     command,
     cwd: ROOT,
+    ...(logDir && { outputDir: logDir }),
     env: {
       ...(await bundleEnv()),
+      ...(logDir && { IKW_MATRIX_LOGDIR: logDir }),
       IKW_MATRIX_CONCURRENCY: String(p.concurrency ?? 4),
       // Cells still queued after this are reported as not run; a started cell ends within ~4 min.
       IKW_MATRIX_DEADLINE_MS: String((p.timeoutMs ?? 840_000) - 300_000),

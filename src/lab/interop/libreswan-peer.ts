@@ -226,6 +226,18 @@ export class LibreswanPeer implements PeerDriver {
     return { ikeSpiI: spis.spiI, ikeSpiR: spis.spiR, children };
   }
 
+  /**
+   * pluto re-initiates a connection it brought up (POLICY_UP) as soon as the peer deletes it
+   * ("received a Delete/Notify but must remain up per local policy", its revival). The cell checks
+   * that ikeway's Delete empties both sides, so revival is switched off first, with pluto's own
+   * test switch; pluto logs "IMPAIR: skipping revival" when it would have come back.
+   */
+  async beforeDelete(): Promise<string> {
+    if (this.#need().role !== 'responder') return '';
+    await this.#p().whack(['--impair', 'revival']);
+    return 'pluto revival off (whack --impair revival): it initiated, and would re-initiate after the Delete';
+  }
+
   async rekeyChild(): Promise<void> {
     await this.#p().rekey(this.#need().name, 'ipsec');
   }
@@ -240,6 +252,15 @@ export class LibreswanPeer implements PeerDriver {
     if (!p) return;
     this.#logs.push(p.logText());
     await p.stop({ graceMs: 5_000 });
+    this.#keepRawLog();
+  }
+
+  /** IKW_MATRIX_LOGDIR: pluto's whole log (with the `|` debug lines) is kept there per cell. */
+  #keepRawLog(): void {
+    const dir = process.env['IKW_MATRIX_LOGDIR'];
+    const ctx = this.#ctx;
+    if (!dir || !ctx) return;
+    writeFileSync(join(dir, `pluto-${ctx.role}-${ctx.cell.id}.log`), this.#logs.join(''));
   }
 
   async kill(): Promise<void> {

@@ -119,7 +119,7 @@ class Recorder {
 }
 
 const EVIDENCE =
-  /error|fail|invalid|unacceptable|no_proposal|no proposal|not supported|unsupported|no matching|no trusted|refus/i;
+  /error|errno|fail|invalid|unacceptable|no_proposal|no proposal|not supported|unsupported|no matching|no trusted|refus|cannot|exited with status/i;
 
 function evidence(peer: PeerDriver, ikeway: IkewayDaemon | undefined): string[] {
   const peerLines = peer
@@ -329,13 +329,14 @@ async function liveness(
 }
 
 async function cleanDelete(l: Lab, ikw: IkewayDaemon, peer: PeerDriver): Promise<string> {
+  const note = (await peer.beforeDelete?.()) ?? '';
   await ikw.down();
   for (let i = 0; i < 200; i++) {
     const a = espStates(l, 'a').length;
     const b = espStates(l, 'b').length;
     const p = await peer.status();
     if (a === 0 && b === 0 && p === undefined && (await ikw.ikeSas()).length === 0)
-      return 'no ESP state on either router, no IKE SA on either side';
+      return `no ESP state on either router, no IKE SA on either side${note ? ` (${note})` : ''}`;
     await sleep(100);
   }
   throw new Error(

@@ -122,6 +122,12 @@ export interface PeerDriver {
   stop(): Promise<void>;
   /** SIGKILL: nothing deleted, the peer just vanishes. */
   kill(): Promise<void>;
+  /**
+   * Optional, called right before `ikeway down`: stops the peer from bringing the tunnel back by
+   * itself once ikeway deletes it (pluto "revives" a connection it initiated). Returns a note for
+   * the delete step's evidence.
+   */
+  beforeDelete?(): Promise<string>;
   /** The peer's log so far (no secrets: log levels that print keys are never enabled). */
   log(): string;
 }
