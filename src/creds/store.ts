@@ -22,7 +22,13 @@ import {
   type IkeId,
 } from './identity.ts';
 import { signOctets, verifySignature, type AuthData, type SignOptions } from './sign.ts';
-import { Certificate, loadCertificate, loadCertificates, loadPrivateKey } from './x509.ts';
+import {
+  certificateFromDer,
+  loadCertificate,
+  loadCertificates,
+  loadPrivateKey,
+  type Certificate,
+} from './x509.ts';
 
 type CertInput = string | Uint8Array | X509Certificate;
 type IdInput = string | IkeId;
@@ -251,7 +257,7 @@ export class CredentialStore {
     const now = this.#clock();
     const [eeDer, ...rest] = certs;
     if (certs.length > MAX_PEER_CERTS) fail('CERT_UNTRUSTED', `the peer sent ${certs.length} certificates`);
-    const sent = eeDer === undefined ? undefined : new Certificate(eeDer);
+    const sent = eeDer === undefined ? undefined : certificateFromDer(eeDer);
     // RFC 7296 §3.6: CERT payloads are optional; a configured peer certificate is trusted as it is.
     const configured = this.#peers.find((c) => (sent ? bytesEqual(c.der, sent.der) : certHasId(c, peerId)));
     const ee = sent ?? configured;
@@ -262,7 +268,7 @@ export class CredentialStore {
         ee,
         path: verifyChain(
           ee,
-          rest.map((d) => new Certificate(d)),
+          rest.map((d) => certificateFromDer(d)),
           this.#anchors,
           now,
         ),
