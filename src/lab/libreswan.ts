@@ -420,13 +420,15 @@ export interface LswChildSpis {
   readonly spis: readonly { readonly proto: string; readonly spi: string; readonly at: string }[];
 }
 
-/** Parses the SPI lines of `whack --status` (`#2: "c" esp.1a2b@192.0.2.2 esp.3c4d@192.0.2.1 ...`). */
+/** Parses the SPI lines of `whack --status` (`#2: "c" esp.1a2b@192.0.2.2 esp.3c4d@192.0.2.1 ...`,
+ * `esp:1a2b@2001:db8::2` for IPv6). */
 export function parseChildSpis(text: string): LswChildSpis[] {
   const out: LswChildSpis[] = [];
   for (const line of text.split('\n')) {
-    const m = /^\d{3} #(\d+): "([^"]+)"(?:\[\d+\])? ((?:(?:esp|ah|comp)\.[0-9a-f]+@\S+ ?)+)/.exec(line);
+    const m = /^\d{3} #(\d+): "([^"]+)"(?:\[\d+\])? ((?:(?:esp|ah|comp)[.:][0-9a-f]+@\S+ ?)+)/.exec(line);
     if (!m) continue;
-    const spis = [...m[3]!.matchAll(/(esp|ah|comp)\.([0-9a-f]+)@(\S+)/g)].map((x) => ({
+    // pluto writes an SA ID as esp.SPI@ADDR for IPv4 and esp:SPI@ADDR for IPv6.
+    const spis = [...m[3]!.matchAll(/(esp|ah|comp)[.:]([0-9a-f]+)@(\S+)/g)].map((x) => ({
       proto: x[1]!,
       spi: x[2]!.padStart(8, '0'),
       at: x[3]!,

@@ -269,6 +269,13 @@ test('toLibreswanProposal maps the matrix proposals; parseChildSpis/parseIkeSpis
       { proto: 'esp', spi: '1234abcd', at: '198.51.100.1' },
     ],
   });
+  const [v6] = parseChildSpis(
+    '000 #4: "site" esp:c2e0ccc3@2001:db8:0:1::1 esp:0badf00d@2001:db8:0:1::2 tun:0@2001:db8:0:1::1 Traffic: ESPin=0B\n',
+  );
+  assert.deepEqual(v6?.spis, [
+    { proto: 'esp', spi: 'c2e0ccc3', at: '2001:db8:0:1::1' },
+    { proto: 'esp', spi: '0badf00d', at: '2001:db8:0:1::2' },
+  ]);
   const log = [
     'Nov 22 09:46:44.315168: | entry state hash_table_entries.ike_spis@0x55 "site" #1: de 62 8b 2b  4a 92 eb 74  00 00 00 00  00 00 00 00 added to hash table bucket 0x1',
     'Nov 22 09:46:44.400196: | entry state hash_table_entries.ike_spis@0x55 "site" #1: de 62 8b 2b  4a 92 eb 74  96 64 b9 f6  33 c7 77 4c added to hash table bucket 0x2',

@@ -3,6 +3,7 @@
 // docs/interop.md is rendered again from every results file present (src/lab/interop/report.ts).
 import assert from 'node:assert/strict';
 import {
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -17,7 +18,7 @@ import type { TestContext } from 'node:test';
 import { bundleEnv } from '../../src/lab/bundle.ts';
 import { withEspKernel } from '../../src/lab/guest.ts';
 import { CELLS, cellById } from '../../src/lab/interop/cells.ts';
-import { renderReport, type MatrixRun } from '../../src/lab/interop/report.ts';
+import { mergeRun, renderReport, type MatrixRun } from '../../src/lab/interop/report.ts';
 import { preparePkis } from '../../src/lab/interop/run-cell.ts';
 import type { CellResult, Role } from '../../src/lab/interop/types.ts';
 import { LAB_MODULES } from '../../src/lab/lab.ts';
@@ -55,10 +56,18 @@ function writeAtomic(file: string, text: string): void {
   renameSync(`${file}.${process.pid}.tmp`, file);
 }
 
-/** Saves this run and renders docs/interop.md from all runs. */
+/**
+ * Saves this run and renders docs/interop.md from all runs. IKW_MATRIX_MERGE=1 folds a run of a few
+ * cells into the saved run of the same peer and part (src/lab/interop/report.ts mergeRun).
+ */
 export function saveRun(run: MatrixRun): void {
   mkdirSync(join(DOCS, 'interop'), { recursive: true });
-  writeAtomic(join(DOCS, 'interop', `${run.peer}-${run.part}.jsonl`), `${JSON.stringify(run)}\n`);
+  const file = join(DOCS, 'interop', `${run.peer}-${run.part}.jsonl`);
+  const saved =
+    process.env['IKW_MATRIX_MERGE'] === '1' && existsSync(file)
+      ? (JSON.parse(readFileSync(file, 'utf8')) as MatrixRun)
+      : undefined;
+  writeAtomic(file, `${JSON.stringify(mergeRun(saved, run))}\n`);
   writeAtomic(join(DOCS, 'interop.md'), renderReport(readRuns()));
 }
 

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BASE_CELL, CELLS, cellById, cellTopology } from '../../src/lab/interop/cells.ts';
-import { renderReport, type MatrixRun } from '../../src/lab/interop/report.ts';
+import { mergeRun, renderReport, type MatrixRun } from '../../src/lab/interop/report.ts';
 import type { CellResult, CellSpec } from '../../src/lab/interop/types.ts';
 import { parseRunnerOutput } from './matrix-harness.ts';
 
@@ -96,4 +96,41 @@ test('report: a row per cell in cell order, failures with their evidence, pipes 
   );
   assert.match(md, /1 pass, 1 fail, 0 not supported/);
   assert.match(md, /generated: do not edit/);
+});
+
+test('mergeRun: a partial run replaces its cells in the saved run and keeps the others', () => {
+  const saved: MatrixRun = {
+    peer: 'strongswan',
+    part: 'initiator',
+    generatedAt: '2026-11-22T10:00:00Z',
+    where: 'guest',
+    kernel: '6.1.0-x',
+    wallSeconds: 300,
+    command: 'matrix-run.ts strongswan initiator:base initiator:fragmentation',
+    results: [result({}), result({ cell: 'fragmentation', result: 'fail', why: 'old' })],
+  };
+  const partial: MatrixRun = {
+    ...saved,
+    generatedAt: '2026-11-22T12:00:00Z',
+    wallSeconds: 60,
+    command: 'matrix-run.ts strongswan initiator:fragmentation',
+    results: [result({ cell: 'fragmentation', seconds: 40 })],
+  };
+  const m = mergeRun(saved, partial);
+  assert.deepEqual(
+    m.results.map((r) => [r.cell, r.result, r.seconds]),
+    [
+      ['base', 'pass', 12.5],
+      ['fragmentation', 'pass', 40],
+    ],
+  );
+  assert.equal(m.wallSeconds, 360);
+  assert.match(
+    m.command,
+    /initiator:fragmentation; re-run 2026-11-22T12:00:00Z: matrix-run.ts strongswan initiator:fragmentation$/,
+  );
+  assert.equal(m.generatedAt, partial.generatedAt);
+  // Another part (or no saved run) is not merged.
+  assert.equal(mergeRun({ ...saved, part: 'responder' }, partial), partial);
+  assert.equal(mergeRun(undefined, partial), partial);
 });

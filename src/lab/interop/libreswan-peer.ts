@@ -17,7 +17,7 @@ import {
   type LswConnection,
 } from '../libreswan.ts';
 import { LabError } from '../topology.ts';
-import type { CellContext, CellSpec, PeerDriver, PeerSa, Role } from './types.ts';
+import type { CellContext, CellSpec, PeerDriver, PeerFragments, PeerSa, Role } from './types.ts';
 
 const ADDCONN = join(PLUTO_BIN, '..', 'addconn');
 
@@ -270,6 +270,22 @@ export class LibreswanPeer implements PeerDriver {
     await p.kill();
     this.#logs.push(p.logText());
     await p.stop();
+  }
+
+  /**
+   * pluto (plutodebug=base) logs every IKE fragment it encrypts for sending ("recording fragment N")
+   * and every one it receives ("received IKE encrypted fragment number 'N', total number 'T'").
+   */
+  fragments(): PeerFragments {
+    const lines = [...this.#logs, this.#pluto?.logText() ?? ''].join('').split('\n');
+    const sent = lines.filter((l) => /\| recording fragment \d+/.test(l));
+    const received = lines.filter((l) => /received IKE encrypted fragment number '\d+'/.test(l));
+    const show = (l: string | undefined) => (l ? [`pluto: ${l.replace(/^.*?\| /, '').trim()}`] : []);
+    return {
+      sent: sent.length,
+      received: received.length,
+      lines: [...show(sent[sent.length - 1]), ...show(received[received.length - 1])],
+    };
   }
 
   /** pluto's log without the `|` debug lines (kept only for the SPI lookup). */

@@ -17,6 +17,22 @@ export interface MatrixRun {
   readonly results: readonly CellResult[];
 }
 
+/**
+ * A partial run folded into the saved one of the same peer and part: its cells replace the saved
+ * results of the same role and cell, the others stay. The command line records both runs.
+ */
+export function mergeRun(saved: MatrixRun | undefined, run: MatrixRun): MatrixRun {
+  if (!saved || saved.peer !== run.peer || saved.part !== run.part) return run;
+  const key = (r: CellResult) => `${r.role}:${r.cell}`;
+  const fresh = new Set(run.results.map(key));
+  return {
+    ...run,
+    wallSeconds: saved.wallSeconds + run.wallSeconds,
+    command: `${saved.command}; re-run ${run.generatedAt}: ${run.command}`,
+    results: [...saved.results.filter((r) => !fresh.has(key(r))), ...run.results],
+  };
+}
+
 const ICON = { pass: 'pass', fail: '**FAIL**', unsupported: 'not supported' } as const;
 const cellOrder = (id: string) => {
   const i = CELLS.findIndex((c) => c.id === id);

@@ -200,6 +200,12 @@ export async function runCell(o: RunCellOptions): Promise<CellResult> {
     const ikw = ikeway;
     if (role === 'responder') await rec.step('peer initiates', () => peer.initiate());
     let up = await rec.step('up', () => waitUp(ikw, peer, 60_000), describeUp);
+    if (cell.fragmentation)
+      await rec.step(
+        'IKE fragments both ways (RFC 7383)',
+        () => fragmentsSeen(ikw, peer),
+        (s) => s,
+      );
     await rec.step(
       'traffic',
       () => traffic(l, cell, ikw, peer, up),
@@ -326,6 +332,24 @@ async function liveness(
     (s) => s,
   );
   return back;
+}
+
+/**
+ * The fragmentation cell only proves RFC 7383 if fragments really went both ways: ikeway's own
+ * counters (control socket status) and the peer's log must each show fragments sent and received.
+ */
+async function fragmentsSeen(ikw: IkewayDaemon, peer: PeerDriver): Promise<string> {
+  const c = (await ikw.status()).counters;
+  const [sent, received] = [c['ike.fragments_sent'] ?? 0, c['ike.fragments_received'] ?? 0];
+  const p = peer.fragments?.();
+  const shown = [`ikeway counters: ${sent} sent, ${received} received`];
+  if (p) shown.push(`${peer.kind} log: ${p.sent} sent, ${p.received} received`, ...p.lines);
+  const problems: string[] = [];
+  if (!(sent > 0 && received > 0)) problems.push('ikeway did not both send and receive IKE fragments');
+  if (p && !(p.sent > 0 && p.received > 0))
+    problems.push(`${peer.kind} did not both send and receive IKE fragments`);
+  if (problems.length) throw new Error(`${problems.join('; ')} (${shown.join('; ')})`);
+  return shown.join('; ');
 }
 
 async function cleanDelete(l: Lab, ikw: IkewayDaemon, peer: PeerDriver): Promise<string> {

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Charon, CHARON_BIN, type SwanConnection } from '../strongswan.ts';
 import { LabError } from '../topology.ts';
-import type { CellContext, CellSpec, PeerDriver, PeerSa, Role } from './types.ts';
+import type { CellContext, CellSpec, PeerDriver, PeerFragments, PeerSa, Role } from './types.ts';
 
 const KEY_DIR = { ecdsa: 'private', rsa: 'private', ed25519: 'private' } as const;
 
@@ -93,7 +93,9 @@ export class StrongswanPeer implements PeerDriver {
         ? { secrets: { psk: [{ secret: ctx.creds.psk, ids: [ctx.local.id, ctx.remote.id] }] } }
         : {}),
       files: files(ctx),
-      logLevels: { default: 1, ike: 1, cfg: 1, knl: 1, enc: 0, net: 1 },
+      // enc 1 for the fragmentation cell: charon's "splitting IKE message" and "received fragment"
+      // lines (message structure only; key material is level 4 and never enabled).
+      logLevels: { default: 1, ike: 1, cfg: 1, knl: 1, enc: ctx.cell.fragmentation ? 1 : 0, net: 1 },
       // The lab routes the other site's LANs already; charon's table-220 routes are not needed.
       extraCharonConf: '  install_routes = no\n  retransmit_timeout = 1.0\n  retransmit_tries = 4',
       startTimeoutMs: 60_000,
@@ -153,6 +155,20 @@ export class StrongswanPeer implements PeerDriver {
 
   log(): string {
     return [...this.#logs, this.#charon?.logText() ?? ''].join('');
+  }
+
+  /** charon (enc level 1) logs each fragmented message it sends and each fragment it receives. */
+  fragments(): PeerFragments {
+    const lines = this.log().split('\n');
+    const split = lines.filter((l) => /splitting IKE message \(\d+ bytes\) into \d+ fragments/.test(l));
+    const received = lines.filter((l) => /received fragment #\d+ of \d+/.test(l));
+    const sent = split.reduce((n, l) => n + Number(/into (\d+) fragments/.exec(l)?.[1] ?? 0), 0);
+    const show = (l: string | undefined) => (l ? [`charon: ${l.trim()}`] : []);
+    return {
+      sent,
+      received: received.length,
+      lines: [...show(split[split.length - 1]), ...show(received[received.length - 1])],
+    };
   }
 
   #c(): Charon {

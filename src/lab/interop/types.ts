@@ -130,6 +130,15 @@ export interface PeerDriver {
   beforeDelete?(): Promise<string>;
   /** The peer's log so far (no secrets: log levels that print keys are never enabled). */
   log(): string;
+  /** Optional: IKE fragments (RFC 7383) the peer sent and received, counted from its own log. */
+  fragments?(): PeerFragments;
+}
+
+export interface PeerFragments {
+  readonly sent: number;
+  readonly received: number;
+  /** The peer's own log lines that were counted (a few, as evidence). */
+  readonly lines: readonly string[];
 }
 
 export type CellOutcome = 'pass' | 'fail' | 'unsupported';
