@@ -17,7 +17,7 @@ import { CreateChildSa } from './tasks/child-sa-create.ts';
 import { queueChildDelete } from './tasks/child-rekey.ts';
 import { Dpd } from './tasks/dpd.ts';
 import { queueIkeDelete } from './tasks/ike-delete.ts';
-import { rekeyPending } from './tasks/rekey-guard.ts';
+import { rekeyPending, retryChildRekey } from './tasks/rekey-guard.ts';
 import { IkeRekey } from './tasks/ike-rekey.ts';
 import { tsContains, tsFromCidr } from './ts.ts';
 
@@ -202,6 +202,9 @@ export class Lifecycle {
       // and we tell the peer with a Delete.
       if (e.hard) this.deleteChild(sa, child);
       else if (live(sa)) this.rekeyChild(sa, child);
+      // The IKE SA is being rekeyed or closed: the kernel will not repeat the EXPIRE, so the rekey
+      // is tried again later on whichever IKE SA then holds the Child SA (§2.25).
+      else if (child.state === 'installed') retryChildRekey(sa, child, this.#engine.options.rekeyRetryMs);
     } else if (e.type === 'acquire') {
       this.#acquire(e);
     } else if (e.type === 'mapping') {

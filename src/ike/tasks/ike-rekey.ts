@@ -19,7 +19,7 @@ import { findPayload, proposalFromWire, proposalToWire } from '../wire.ts';
 import { NONCE_LEN, PeerRefused } from './child-sa-create.ts';
 import { oursIsRedundant } from './child-rekey.ts';
 import { queueIkeDelete } from './ike-delete.ts';
-import { expectIkeDelete } from './rekey-guard.ts';
+import { expectIkeDelete, retryDelayMs } from './rekey-guard.ts';
 
 /** IKE SA rekeys retried after a failure, per IKE SA (bounded; its lifetime ends it anyway). */
 const retries = new WeakMap<IkeSa, number>();
@@ -30,7 +30,7 @@ function retryIkeRekey(sa: IkeSa, ms: number): void {
   const n = retries.get(sa) ?? 0;
   if (n >= MAX_IKE_REKEY_RETRIES) return;
   retries.set(sa, n + 1);
-  sa.after(ms, () => {
+  sa.after(retryDelayMs(sa.services, ms), () => {
     if (sa.state !== 'established') return;
     const tasks = [...sa.tasks.queued, ...(sa.tasks.active?.tasks ?? [])];
     if (tasks.some((t) => t instanceof IkeRekey)) return;

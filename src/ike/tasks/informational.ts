@@ -85,10 +85,16 @@ function childrenOf(sa: IkeSa): ChildSa[] {
  * (RFC 7296 §2.8.2 collisions), its Child SAs move to the new IKE SA instead of dying with it.
  */
 export async function closeIke(sa: IkeSa): Promise<void> {
+  const announced = sa.successor !== undefined;
   const heir = sa.successor ?? sa.peerRekey?.sa;
-  if (heir && heir.state !== 'destroyed' && sa.children.length > 0) {
+  if (heir && heir.state !== 'destroyed') {
     heir.children.push(...sa.children.splice(0));
-    sa.successor ??= heir; // holderOf() finds them there
+    // The peer's rekey we answered while rekeying ourselves stands (§2.8.2; our exchange dies with
+    // this SA): announced as the replacement, so its rekey, lifetime and liveness timers run.
+    if (!announced) {
+      sa.successor = heir; // holderOf() finds the Child SAs there
+      sa.services.emit({ type: 'ike-rekeyed', sa: heir, old: sa });
+    }
   }
   await sa.destroy();
 }

@@ -24,8 +24,17 @@ export function patienceMs(s: EngineServices): number {
 }
 
 /**
+ * A retry delay of `ms` to 2 x `ms`, random: two peers refusing each other's rekeys with
+ * TEMPORARY_FAILURE (§2.25) must not retry in lockstep forever.
+ */
+export function retryDelayMs(s: EngineServices, ms: number): number {
+  return Math.round(ms * (1 + s.randomBytes(1)[0]! / 256));
+}
+
+/**
  * A Child SA rekey that did not happen (refused with TEMPORARY_FAILURE §2.25, aborted by an IKE SA
- * rekey that moved the Child SA, a failed exchange): tried again after `delayMs` on whichever IKE SA
+ * rekey that moved the Child SA, a failed exchange): tried again after `delayMs` (to twice that,
+ * random) on whichever IKE SA
  * holds the Child SA then, while it is still installed and unreplaced (bounded per Child SA).
  */
 export function retryChildRekey(sa: IkeSa, child: ChildSa, delayMs: number): void {
@@ -36,7 +45,7 @@ export function retryChildRekey(sa: IkeSa, child: ChildSa, delayMs: number): voi
     return;
   }
   child.rekeyRetries++;
-  sa.services.timers.after(delayMs, () => {
+  sa.services.timers.after(retryDelayMs(sa.services, delayMs), () => {
     const h = holderOf(sa, child);
     if (child.state !== 'installed' || h.state !== 'established' || rekeyPending(h, child)) return;
     sa.logger.log('info', 'retrying the rekey of a Child SA', {
