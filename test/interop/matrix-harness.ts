@@ -57,14 +57,14 @@ function writeAtomic(file: string, text: string): void {
 }
 
 /**
- * Saves this run and renders docs/interop.md from all runs. IKW_MATRIX_MERGE=1 folds a run of a few
- * cells into the saved run of the same peer and part (src/lab/interop/report.ts mergeRun).
+ * Saves this run and renders docs/interop.md from all runs. A run of selected cells (IKW_MATRIX_CELLS,
+ * or IKW_MATRIX_MERGE=1) is folded into the saved run of the same peer and part (report.ts mergeRun).
  */
 export function saveRun(run: MatrixRun): void {
   mkdirSync(join(DOCS, 'interop'), { recursive: true });
   const file = join(DOCS, 'interop', `${run.peer}-${run.part}.jsonl`);
   const saved =
-    process.env['IKW_MATRIX_MERGE'] === '1' && existsSync(file)
+    (process.env['IKW_MATRIX_MERGE'] === '1' || process.env['IKW_MATRIX_CELLS']) && existsSync(file)
       ? (JSON.parse(readFileSync(file, 'utf8')) as MatrixRun)
       : undefined;
   writeAtomic(file, `${JSON.stringify(mergeRun(saved, run))}\n`);
@@ -76,17 +76,13 @@ export function saveRun(run: MatrixRun): void {
 export const MATRIX_TEST_TIMEOUT_MS = 900_000 + 20 * 60_000;
 
 /**
- * The Libreswan cells `npm test` runs per role. pluto under TCG is slow, so CI runs the cells that
- * differ the most from each other; IKW_LSW_ALL=1 runs every cell, IKW_LSW_CELLS=ROLE:CELL,...
- * exactly the listed ones (local iteration).
+ * The `ROLE:CELL` specs of one matrix part: every cell, or with IKW_MATRIX_CELLS=ROLE:CELL,...
+ * only the listed ones of this role (their results are folded into the saved ones, see saveRun).
  */
-export const LIBRESWAN_CI_CELLS: readonly string[] = CELLS.map((c) => c.id);
-
-export function libreswanSpecs(role: Role): string[] {
-  const listed = process.env['IKW_LSW_CELLS'];
+export function matrixSpecs(role: Role): string[] {
+  const listed = process.env['IKW_MATRIX_CELLS'];
   if (listed) return listed.split(',').filter((s) => s.startsWith(`${role}:`));
-  const ids = process.env['IKW_LSW_ALL'] === '1' ? CELLS.map((c) => c.id) : LIBRESWAN_CI_CELLS;
-  return ids.map((id) => `${role}:${id}`);
+  return CELLS.map((c) => `${role}:${c.id}`);
 }
 
 export interface MatrixPart {

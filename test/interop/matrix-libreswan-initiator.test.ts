@@ -1,12 +1,13 @@
-// Interop matrix, Libreswan 4.10 (pluto) as the peer, ikeway initiating: the cells of
-// LIBRESWAN_CI_CELLS (IKW_LSW_ALL=1: every cell) in one guest boot with real kernel ESP on both
+// Interop matrix, Libreswan 4.10 (pluto) as the peer, ikeway initiating: every cell (src/lab/interop/
+// cells.ts; IKW_MATRIX_CELLS selects some) in one guest boot with real kernel ESP on both
 // routers; writes docs/interop/libreswan-initiator.jsonl and re-renders docs/interop.md.
 import { test } from 'node:test';
 import { libreswanUnavailable } from '../../src/lab/libreswan.ts';
-import { MATRIX_TEST_TIMEOUT_MS, libreswanSpecs, runMatrixPart } from './matrix-harness.ts';
+import { MATRIX_TEST_TIMEOUT_MS, matrixSpecs, runMatrixPart } from './matrix-harness.ts';
 
-const specs = libreswanSpecs('initiator');
-const skip = libreswanUnavailable() || (specs.length === 0 && 'no initiator cells selected (IKW_LSW_CELLS)');
+const specs = matrixSpecs('initiator');
+const skip =
+  libreswanUnavailable() || (specs.length === 0 && 'no initiator cells selected (IKW_MATRIX_CELLS)');
 
 test('interop matrix: Libreswan, ikeway initiator', { skip, timeout: MATRIX_TEST_TIMEOUT_MS }, (t) =>
   runMatrixPart(t, { peer: 'libreswan', part: 'initiator', specs }),

@@ -1,12 +1,13 @@
-// Interop matrix, Libreswan 4.10 (pluto) as the peer, pluto initiating (ikeway responds): the cells of
-// LIBRESWAN_CI_CELLS (IKW_LSW_ALL=1: every cell) in one guest boot with real kernel ESP on both
+// Interop matrix, Libreswan 4.10 (pluto) as the peer, pluto initiating (ikeway responds): every cell
+// (src/lab/interop/cells.ts; IKW_MATRIX_CELLS selects some) in one guest boot with real kernel ESP on both
 // routers; writes docs/interop/libreswan-responder.jsonl and re-renders docs/interop.md.
 import { test } from 'node:test';
 import { libreswanUnavailable } from '../../src/lab/libreswan.ts';
-import { MATRIX_TEST_TIMEOUT_MS, libreswanSpecs, runMatrixPart } from './matrix-harness.ts';
+import { MATRIX_TEST_TIMEOUT_MS, matrixSpecs, runMatrixPart } from './matrix-harness.ts';
 
-const specs = libreswanSpecs('responder');
-const skip = libreswanUnavailable() || (specs.length === 0 && 'no responder cells selected (IKW_LSW_CELLS)');
+const specs = matrixSpecs('responder');
+const skip =
+  libreswanUnavailable() || (specs.length === 0 && 'no responder cells selected (IKW_MATRIX_CELLS)');
 
 test('interop matrix: Libreswan, ikeway responder', { skip, timeout: MATRIX_TEST_TIMEOUT_MS }, (t) =>
   runMatrixPart(t, { peer: 'libreswan', part: 'responder', specs }),

@@ -53,6 +53,7 @@ function note(r: CellResult): string {
   if (r.result !== 'pass') return r.why.split('\n')[0]!.slice(0, 160);
   const pick = (re: RegExp) => r.steps.find((s) => re.test(s.step))?.detail ?? '';
   if (r.cell === 'liveness') return pick(/killed/);
+  if (r.cell === 'fragmentation' && pick(/IKE fragments/)) return pick(/IKE fragments/);
   if (r.steps.some((s) => /rekey/.test(s.step)))
     return r.steps
       .filter((s) => /rekey by/.test(s.step))
@@ -126,7 +127,20 @@ export function renderReport(runs: readonly MatrixRun[]): string {
     '- Fragmentation: RSA 3072 certificates under an intermediate CA, WAN MTU 1400, and every IP',
     '  fragment dropped on the WAN by nftables, so IKE_AUTH only passes as RFC 7383 fragments. The peer',
     '  sends its intermediate; ikeway (no chain option in its policy file yet) trusts root and',
-    '  intermediate as anchors and sends its end certificate only.',
+    '  intermediate as anchors and sends its end certificate only. The cell then checks that',
+    '  fragments really went both ways: ikeway\u2019s counters (`ike.fragments_sent` / `_received`, control',
+    '  socket) and the peer\u2019s own log (charon `splitting IKE message` / `received fragment`, pluto',
+    '  `recording fragment` / `received IKE encrypted fragment`) must each show some sent and received.',
+    '- Libreswan: Debian\u2019s 4.10 package, unpacked by `scripts/install-deps.sh` (it conflicts with',
+    '  strongSwan\u2019s), pluto with the kernel XFRM stack in a private mount namespace per router. Its',
+    '  updown is Libreswan\u2019s own `_updown`: pluto\u2019s default `ipsec _updown` runs the host\u2019s `ipsec`,',
+    '  which is strongSwan\u2019s, whose updown exits 2 ("unknown interface version"), and pluto then',
+    '  refuses the Child SA (TS_UNACCEPTABLE). pluto logs IKE SPIs only at `plutodebug=base`, which',
+    '  the driver enables (never `private`).',
+    '- Libreswan revival: pluto keeps a connection it brought up; when ikeway deletes the IKE SA it',
+    '  re-initiates at once ("received a Delete/Notify but must remain up per local policy"). Where',
+    '  pluto initiated, the driver turns that off (`whack --impair revival`) right before `ikeway',
+    '  down`, so the delete step can check that both kernels end empty.',
     '',
     '## Steps per cell',
     '',
