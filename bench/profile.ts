@@ -1,41 +1,148 @@
-// Profiles the ikeway responder under the benchmark's load: IKEWAY_BENCH_PROF is set, N IKE SAs are
-// set up, the daemon stops (writing its .cpuprofile) and the top functions by self time are printed.
-// Usage: node --import tsx bench/profile.ts [N]
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+// Profiles the ikeway responder under the benchmark's load (the same daemon, config and load generator
+// as `npm run bench`): N IKE SAs are set up from fresh addresses (PER_ADDRESS each), then
+// - CPU mode (default): the daemon stops, writing a V8 .cpuprofile; the top functions by self and by
+//   inclusive time (percent of busy samples) are printed. Shutdown (deleting every SA) is included.
+// - heap mode (--heap): a heap snapshot of the loaded daemon (SIGUSR2) and the objects holding the
+//   most memory per IKE SA, by V8 type and constructor name; plus RSS growth per IKE SA.
+// Usage: node --import tsx bench/profile.ts [N] [--heap]
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { bundledCli } from '../src/lab/bundle.ts';
 import { BENCH_PSK, runLoadIn } from './lib/ike.ts';
-import { BenchNet } from './lib/netlab.ts';
+import { BenchNet, PER_ADDRESS } from './lib/netlab.ts';
+import { rssKb } from './lib/proc.ts';
 import { startIkeway } from './lib/responders.ts';
 
 interface Node {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   hitCount?: number;
+  children?: number[];
 }
-const n = Number(process.argv[2] ?? 3000);
+const heapMode = process.argv.includes('--heap');
+const n = Number(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 3000);
 const dir = mkdtempSync(join(tmpdir(), 'ikw-prof-'));
-process.env.IKEWAY_BENCH_PROF = dir;
+if (heapMode) process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --heapsnapshot-signal=SIGUSR2`;
+else process.env.IKEWAY_BENCH_PROF = dir;
 const auth = { psk: BENCH_PSK, localId: 'responder.ikeway.test' };
 const net = new BenchNet();
+let established = 0;
 try {
   const r = await startIkeway(net.responder, auth);
-  const rep = await runLoadIn(net, n, 64, auth);
-  console.log(`established ${rep.established}/${n}`);
+  // Warm-up (JIT, pools), then the measured load; RSS growth counts from after the warm-up.
+  await runLoadIn(net, 200, 64, auth);
+  const rss0 = rssKb(r.pid);
+  for (let done = 0; done < n; done += PER_ADDRESS) {
+    const rep = await runLoadIn(net, Math.min(PER_ADDRESS, n - done), 64, auth);
+    established += rep.established;
+  }
+  await new Promise((res) => setTimeout(res, 1000));
+  console.log(
+    `established ${established}/${n}; RSS growth ${((rssKb(r.pid) - rss0) / Math.max(1, established)).toFixed(1)} KiB per IKE SA`,
+  );
+  if (heapMode) await snapshot(r.pid);
   await r.stop();
+  // The bundle is removed at exit: keep a copy so that profile line numbers can be read.
+  copyFileSync(await bundledCli(), join(dir, 'ikeway.mjs'));
 } finally {
   net.close();
 }
-const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-if (!file) throw new Error(`no profile in ${dir}`);
-const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: Node[] };
-const self = new Map<string, number>();
-let total = 0;
-for (const nd of prof.nodes) {
-  const k = `${nd.callFrame.functionName || '(anon)'} ${nd.callFrame.url.split('/').slice(-2).join('/')}:${nd.callFrame.lineNumber}`;
-  self.set(k, (self.get(k) ?? 0) + (nd.hitCount ?? 0));
-  total += nd.hitCount ?? 0;
+if (heapMode) heapSummary(join(dir, 'daemon.heapsnapshot'), established + 200);
+else cpuSummary();
+
+async function snapshot(pid: number): Promise<void> {
+  const mine = (f: string) => f.startsWith('Heap.') && f.includes(`.${pid}.`) && f.endsWith('.heapsnapshot');
+  process.kill(pid, 'SIGUSR2');
+  // The snapshot is written to the daemon's cwd (ours); wait until its size stops changing.
+  let last = -1;
+  for (let i = 0; i < 600; i++) {
+    await new Promise((res) => setTimeout(res, 500));
+    const f = readdirSync('.').find(mine);
+    if (!f) continue;
+    const size = readFileSync(f).length;
+    if (size > 0 && size === last) return renameSync(f, join(dir, 'daemon.heapsnapshot'));
+    last = size;
+  }
+  throw new Error('no heap snapshot from the daemon');
 }
-for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 40))
-  console.log(`${((v * 100) / total).toFixed(1).padStart(5)}%  ${k}`);
-console.log(`profile: ${join(dir, file)}`);
+
+function heapSummary(file: string, sas: number): void {
+  const snap = JSON.parse(readFileSync(file, 'utf8')) as {
+    snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };
+    nodes: number[];
+    strings: string[];
+  };
+  const f = snap.snapshot.meta.node_fields;
+  const [iType, iName, iSize] = ['type', 'name', 'self_size'].map((x) => f.indexOf(x)) as [
+    number,
+    number,
+    number,
+  ];
+  const types = snap.snapshot.meta.node_types[0];
+  const agg = new Map<string, { size: number; count: number }>();
+  let total = 0;
+  for (let i = 0; i < snap.nodes.length; i += f.length) {
+    const type = types[snap.nodes[i + iType]!] ?? '?';
+    const size = snap.nodes[i + iSize]!;
+    const name =
+      type === 'object' || type === 'closure' || type === 'native'
+        ? snap.strings[snap.nodes[i + iName]!]
+        : '';
+    const k = `${type} ${(name ?? '').slice(0, 60)}`;
+    const a = agg.get(k) ?? { size: 0, count: 0 };
+    a.size += size;
+    a.count++;
+    agg.set(k, a);
+    total += size;
+  }
+  console.log(`heap ${(total / 1024 / sas).toFixed(2)} KiB per IKE SA (${sas} SAs incl. warm-up); largest:`);
+  for (const [k, v] of [...agg].sort((a, b) => b[1].size - a[1].size).slice(0, 40))
+    console.log(
+      `${(v.size / sas).toFixed(0).padStart(7)} B/SA ${(v.count / sas).toFixed(1).padStart(6)}/SA  ${k}`,
+    );
+  console.log(`snapshot: ${file}`);
+}
+
+function cpuSummary(): void {
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`no profile in ${dir}`);
+  const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: Node[] };
+  const key = (nd: Node) =>
+    `${nd.callFrame.functionName || '(anon)'} ${nd.callFrame.url.split('/').slice(-2).join('/')}:${nd.callFrame.lineNumber}`;
+  const byId = new Map(prof.nodes.map((nd) => [nd.id, nd]));
+  const parent = new Map<number, number>();
+  for (const nd of prof.nodes) for (const c of nd.children ?? []) parent.set(c, nd.id);
+  const self = new Map<string, number>();
+  // Inclusive: samples under a function anywhere on the stack (counted once per stack).
+  const incl = new Map<string, number>();
+  let total = 0;
+  let idle = 0;
+  for (const nd of prof.nodes) {
+    const hits = nd.hitCount ?? 0;
+    self.set(key(nd), (self.get(key(nd)) ?? 0) + hits);
+    total += hits;
+    if (nd.callFrame.functionName === '(idle)') idle += hits;
+    const seen = new Set<string>();
+    for (let id: number | undefined = nd.id; id !== undefined; id = parent.get(id)) {
+      const k = key(byId.get(id)!);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      incl.set(k, (incl.get(k) ?? 0) + hits);
+    }
+  }
+  const busy = Math.max(1, total - idle);
+  const top = (m: Map<string, number>, count: number) => {
+    const shown = [...m].filter(([k]) => !k.startsWith('(root)') && !k.startsWith('(idle)'));
+    for (const [k, v] of shown.sort((a, b) => b[1] - a[1]).slice(0, count))
+      console.log(`${((v * 100) / busy).toFixed(1).padStart(5)}%  ${k}`);
+  };
+  console.log(
+    `busy ${((busy * 100) / Math.max(1, total)).toFixed(1)}% of samples; percentages are of busy samples`,
+  );
+  console.log('-- self time');
+  top(self, 40);
+  console.log('-- inclusive time');
+  top(incl, 40);
+  console.log(`profile: ${join(dir, file)} (bundle: ${join(dir, 'ikeway.mjs')})`);
+}
