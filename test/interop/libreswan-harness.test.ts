@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Netns, linkVeth } from '../../src/lab/netns.ts';
 import { hostHasEsp } from '../../src/lab/guest.ts';
 import {
+  LIBRESWAN_ROOT,
   LswConfError,
   Pluto,
   libreswanUnavailable,
@@ -168,6 +169,15 @@ for (const ikewayInitiates of [true, false]) {
       }));
       // Everything of this instance lives in its own directory; the PSK file is private.
       assert.ok(existsSync(pluto.ctlSocket));
+      // Libreswan's own updown, never `ipsec _updown` (the host's `ipsec` is strongSwan's).
+      assert.match(
+        readFileSync(join(pluto.dir, 'ipsec.conf'), 'utf8'),
+        /\n\tleftupdown=\/usr\/libexec\/ipsec\/_updown\n/,
+      );
+      assert.match(
+        readFileSync(join(LIBRESWAN_ROOT, 'usr/libexec/ipsec/_updown'), 'utf8'),
+        /_updown\.\$\{PLUTO_STACK\}/,
+      );
       assert.ok(existsSync(join(pluto.dir, 'run', 'pluto.pid')));
       assert.equal(
         readFileSync(join(pluto.dir, 'run', 'pluto.pid'), 'utf8').trim(),
