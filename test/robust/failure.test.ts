@@ -85,13 +85,19 @@ test('loss and failure labs with real ESP', { skip: !isRoot && 'needs root' }, a
         assert.ok(f.ping.received > 0, 'traffic crossed the tunnel');
       }),
     );
-    // Known engine bugs, found by this lab: both ends rekey the Child SA at the same moment (equal
-    // lifetimes, no jitter); under loss the collisions leave Child SAs in `deleting` with their
-    // kernel SAs behind, or an IKE SA fails during its rekey. A todo with the evidence until src/ike
-    // fixes them (docs/robustness.md, "Lab: floods, loss and failure").
+    // RFC 7296 §2.8, §2.8.1, §2.8.2, §2.25: IKE and Child SA rekeys (timer-driven, colliding,
+    // interleaved) under loss end in one SA pair, nothing stuck, no IKE SA failed. The engine paths
+    // are fixed and proven in one process (test/exchange/rekey-interleaved-loss.test.ts,
+    // rekey-guard.test.ts). Still a todo because the scenario cannot observe "settled": its daemons
+    // keep rekeying while it settles (Child SAs every 5-10 s, each old one kept 5 s for the grace
+    // period; IKE SAs every ~22 s), so a quiet instant on both routers at once is rare under TCG.
+    // Last run (after the fixes): 15 Child and 6 IKE SAs in 100 s, ike.sa_failed 0, ike.give_up 0,
+    // and only transient states at the end ("IKE SAs: rekeyed", "Child SAs: deleting,installed",
+    // "rekeying"; status and `ip xfrm` read at different instants). Needs the scenario
+    // (src/lab/robust/scenarios.ts) to stop rekeying before it settles.
     await t.test(
       'after rekeys under loss: one SA pair per Child, nothing stuck',
-      { todo: 'engine: rekey collisions under loss leave Child SAs deleting / fail an IKE SA' },
+      { todo: 'lab: the loss scenario settles while its daemons keep rekeying every 5-10 s' },
       explained(() => {
         const f = facts<LossFacts>('loss');
         assert.ok(f.childSpisSeen >= 3, `Child SA rekeys: ${f.childSpisSeen - 1}`);
