@@ -28,7 +28,7 @@ import { addressCandidates } from './select.ts';
 import type { EngineEvent, EngineServices, ResolvedEngineOptions } from './services.ts';
 import type { TaskRegistry } from './task.ts';
 import { defaultTaskRegistry, initiatorTasks } from './tasks/index.ts';
-import type { TimerQueue } from './timers.ts';
+import type { TimerHandle, TimerQueue } from './timers.ts';
 import { findNotify, findPayload, hex, notify } from './wire.ts';
 
 export interface EngineInit {
@@ -66,10 +66,14 @@ export class Engine implements EngineServices {
   readonly #bySpi = new Map<string, IkeSa>();
   /** Responder SAs by the peer's address and SPIi: IKE_SA_INIT retransmissions find their SA. */
   readonly #byPeerSpi = new Map<string, IkeSa>();
-  /** Established IKE SAs by connection and authenticated peer identity (see findByPeerId). */
-  readonly #byPeerId = new Map<string, Set<IkeSa>>();
+  /**
+   * Established IKE SAs by connection and authenticated peer identity (see findByPeerId): the SA
+   * itself while it is the only one (the common case: no Set per peer), else a Set.
+   */
+  readonly #byPeerId = new Map<string, IkeSa | Set<IkeSa>>();
   readonly #peerIdKeyOf = new WeakMap<IkeSa, string>();
-  readonly #halfOpen = new Set<IkeSa>();
+  /** Responder SAs not yet established, with their half-open timer (cancelled once established). */
+  readonly #halfOpen = new Map<IkeSa, TimerHandle>();
   readonly #all = new Set<IkeSa>();
   readonly #listeners = new Set<(e: EngineEvent) => void>();
   readonly #pending = new Set<Promise<void>>();
@@ -138,7 +142,7 @@ export class Engine implements EngineServices {
   }
   emit(e: EngineEvent): void {
     if (e.type === 'ike-established') {
-      this.#halfOpen.delete(e.sa);
+      this.#leaveHalfOpen(e.sa);
       this.#indexPeerId(e.sa);
     }
     for (const l of [...this.#listeners]) l(e);
@@ -148,10 +152,11 @@ export class Engine implements EngineServices {
   }
   /** O(1) in the number of IKE SAs (the responder asks on every INITIAL_CONTACT, RFC 7296 §2.4). */
   findByPeerId(conn: IkeConnection, id: IkeIdentity): IkeSa[] {
-    const set = this.#byPeerId.get(peerIdKey(conn.name, id));
-    if (!set) return [];
+    const held = this.#byPeerId.get(peerIdKey(conn.name, id));
+    if (!held) return [];
     const out: IkeSa[] = [];
-    for (const sa of set) if (sa.established && sa.config.name === conn.name) out.push(sa);
+    for (const sa of held instanceof Set ? held : [held])
+      if (sa.established && sa.config.name === conn.name) out.push(sa);
     return out;
   }
   indexSa(sa: IkeSa): void {
@@ -171,25 +176,34 @@ export class Engine implements EngineServices {
       this.#countedAddr.delete(sa);
       this.#limits.remove(counted);
     }
-    this.#halfOpen.delete(sa);
+    this.#leaveHalfOpen(sa);
     if (this.#bySpi.get(hex(sa.localSpi)) === sa) this.#bySpi.delete(hex(sa.localSpi));
-    const pk = sa.initiator ? undefined : peerKey(sa.path.remoteAddr, sa.spiI);
-    if (pk !== undefined && this.#byPeerSpi.get(pk) === sa) this.#byPeerSpi.delete(pk);
-    else for (const [k, v] of this.#byPeerSpi) if (v === sa) this.#byPeerSpi.delete(k);
+    // Indexed under the peer address of its IKE_SA_INIT (#countedAddr), whatever the path is now:
+    // one lookup, never a scan of every SA (unindexing 10^5 SAs must not be quadratic).
+    if (!sa.initiator)
+      for (const addr of new Set([sa.path.remoteAddr, counted])) {
+        if (addr === undefined) continue;
+        const pk = peerKey(addr, sa.spiI);
+        if (this.#byPeerSpi.get(pk) === sa) this.#byPeerSpi.delete(pk);
+      }
     const ik = this.#peerIdKeyOf.get(sa);
     if (ik !== undefined) {
-      const set = this.#byPeerId.get(ik);
-      set?.delete(sa);
-      if (set?.size === 0) this.#byPeerId.delete(ik);
+      const held = this.#byPeerId.get(ik);
+      if (held === sa) this.#byPeerId.delete(ik);
+      else if (held instanceof Set) {
+        held.delete(sa);
+        if (held.size === 1) this.#byPeerId.set(ik, held.values().next().value as IkeSa);
+      }
     }
   }
   #indexPeerId(sa: IkeSa): void {
     if (sa.peerId === undefined || this.#peerIdKeyOf.has(sa) || !this.#all.has(sa)) return;
     const k = peerIdKey(sa.config.name, sa.peerId);
     this.#peerIdKeyOf.set(sa, k);
-    let set = this.#byPeerId.get(k);
-    if (!set) this.#byPeerId.set(k, (set = new Set()));
-    set.add(sa);
+    const held = this.#byPeerId.get(k);
+    if (held === undefined) this.#byPeerId.set(k, sa);
+    else if (held instanceof Set) held.add(sa);
+    else if (held !== sa) this.#byPeerId.set(k, new Set([held, sa]));
   }
 
   // ---- public API ----
@@ -344,8 +358,23 @@ export class Engine implements EngineServices {
     }
     const msg = this.#decode(packet);
     if (!msg) return;
-    const target = sa;
-    this.run(target, () => target.tasks.receive(packet, msg, path));
+    this.#receiveOn(sa, packet, msg, path);
+  }
+
+  /** Hands a message to its SA; once IKE_AUTH is done the SA drops its setup state (memory). */
+  #receiveOn(sa: IkeSa, packet: Uint8Array, msg: IkeMessage, path: PacketPath): void {
+    this.run(sa, async () => {
+      await sa.tasks.receive(packet, msg, path);
+      if (sa.initRequest !== undefined) sa.releaseSetupState();
+    });
+  }
+
+  /** The SA is no longer half-open (established or gone): its half-open timer goes too. */
+  #leaveHalfOpen(sa: IkeSa): void {
+    const timer = this.#halfOpen.get(sa);
+    if (timer === undefined) return;
+    this.#halfOpen.delete(sa);
+    timer.cancel();
   }
 
   #decode(packet: Uint8Array): IkeMessage | undefined {
@@ -380,14 +409,14 @@ export class Engine implements EngineServices {
       path: { ...path },
     });
     this.indexSa(sa);
-    this.#halfOpen.add(sa);
-    // Half-open SAs must not live forever (RFC 7296 §2.6 resource exhaustion).
-    // Only while connecting: an established SA may be rekeyed (§2.18) or deleting by then.
-    sa.after(this.options.halfOpenTimeoutMs, () => {
+    // Half-open SAs must not live forever (RFC 7296 §2.6 resource exhaustion). Cancelled once
+    // established; only while connecting: an established SA may be rekeyed (§2.18) or deleting.
+    const timer = sa.after(this.options.halfOpenTimeoutMs, () => {
       if (sa.state === 'created' || sa.state === 'connecting')
         this.run(sa, () => sa.fail('half-open timeout'));
     });
-    this.run(sa, () => sa.tasks.receive(packet, msg, path));
+    this.#halfOpen.set(sa, timer);
+    this.#receiveOn(sa, packet, msg, path);
   }
 
   /**

@@ -8,7 +8,7 @@ import type { IkeConnection, IkeIdentity } from './config.ts';
 import { ExchangeRunner } from './exchange/runner.ts';
 import { TaskManager } from './exchange/tasks.ts';
 import type { IkeKeymat, NegotiatedIke } from './keymat.ts';
-import { withFields, type Logger } from './logger.ts';
+import type { LogFields, LogLevel, Logger } from './logger.ts';
 import type { Proposal } from './proposals.ts';
 import type { EngineServices } from './services.ts';
 import { IKE_TRANSITIONS, StateMachine, type IkeSaState } from './state.ts';
@@ -28,12 +28,14 @@ export interface IkeSaInit {
   readonly spiR?: Uint8Array;
 }
 
-export class IkeSa {
+/** A logger that can tell whether a level is on (DaemonLogger), so that fields are not built for nothing. */
+type LevelLogger = Logger & { enabled?(level: LogLevel): boolean };
+
+export class IkeSa implements Logger {
   /** Unique per process, for logs and `ikeway status` ("name[id]"). */
   readonly id = ++uniqueIds;
   readonly services: EngineServices;
   readonly initiator: boolean;
-  readonly logger: Logger;
   readonly runner: ExchangeRunner;
   readonly tasks: TaskManager;
   config: IkeConnection;
@@ -74,7 +76,8 @@ export class IkeSa {
   peerRekey: { readonly nonces: readonly Uint8Array[]; readonly sa: IkeSa } | undefined;
   /** The IKE SA that replaced this one after a rekey (its Child SAs moved there). */
   successor: IkeSa | undefined;
-  readonly #timers = new Set<TimerHandle>();
+  /** Timers that die with the SA (fired ones are pruned as new ones come); created on first use. */
+  #timers: TimerHandle[] | undefined;
   readonly #state: StateMachine<IkeSaState>;
 
   constructor(init: IkeSaInit) {
@@ -84,7 +87,6 @@ export class IkeSa {
     this.path = init.path;
     this.spiI = init.spiI;
     this.spiR = init.spiR ?? new Uint8Array(8);
-    this.logger = withFields(init.services.logger, { sa: `${init.config.name}[${this.id}]` });
     this.#state = new StateMachine<IkeSaState>(
       'created',
       IKE_TRANSITIONS,
@@ -117,6 +119,18 @@ export class IkeSa {
   get name(): string {
     return `${this.config.name}[${this.id}]`;
   }
+  /**
+   * The SA's logger: the engine's, every entry tagged with sa=name[id]. The SA is its own logger, so
+   * that 10^5 SAs do not hold 10^5 closures and field objects (memory per IKE SA, issue 7).
+   */
+  get logger(): Logger {
+    return this;
+  }
+  log(level: LogLevel, message: string, fields?: LogFields): void {
+    const base = this.services.logger as LevelLogger;
+    if (base.enabled && !base.enabled(level)) return;
+    base.log(level, message, { sa: this.name, ...fields });
+  }
   get state(): IkeSaState {
     return this.#state.state;
   }
@@ -140,12 +154,31 @@ export class IkeSa {
 
   /** A timer that dies with the SA (rekey, DPD, half-open ... hooks for later tasks). */
   after(delayMs: number, fn: () => void): TimerHandle {
-    const h = this.services.timers.after(delayMs, () => {
-      this.#timers.delete(h);
-      fn();
-    });
-    this.#timers.add(h);
+    const h = this.services.timers.after(delayMs, fn);
+    const list = (this.#timers ??= []);
+    // Handles that fired or were cancelled (re-arming liveness/keepalive timers, the half-open
+    // timer) go, so that they do not pile up nor keep their callbacks alive. The list is tiny.
+    let j = 0;
+    for (const t of list) if (t.active) list[j++] = t;
+    list.length = j;
+    list.push(h);
     return h;
+  }
+
+  /**
+   * Once IKE_AUTH is done (RFC 7296 §2.15: the IKE_SA_INIT messages and nonces only feed the AUTH
+   * payloads and the first Child SA's KEYMAT, §2.17), drops what the SA no longer needs: the two
+   * IKE_SA_INIT messages, the nonces and the key-exchange private key (g^ir is in SK_* already).
+   * Called by the engine after an exchange of an established SA completed.
+   */
+  releaseSetupState(): void {
+    if (!this.established) return;
+    this.initRequest = undefined;
+    this.initResponse = undefined;
+    this.nonceI = undefined;
+    this.nonceR = undefined;
+    this.ke?.destroy();
+    this.ke = undefined;
   }
 
   addChild(child: ChildSa): void {
@@ -189,8 +222,8 @@ export class IkeSa {
     if (this.state === 'destroyed') return;
     this.setState('destroyed');
     this.runner.close();
-    for (const t of this.#timers) t.cancel();
-    this.#timers.clear();
+    for (const t of this.#timers ?? []) t.cancel();
+    this.#timers = undefined;
     this.services.unindexSa(this);
     await this.tasks.abortAll();
     for (const child of this.children.splice(0)) {
