@@ -91,16 +91,21 @@ export async function childRekeyed(sa: IkeSa, r: RekeyOutcome, initiator: boolea
   }
   const peer = old.peerRekey;
   old.peerRekey = undefined;
-  const lost = !!peer && peer.child.state !== 'destroyed' && oursIsRedundant([nonceI, nonceR], peer.nonces);
+  const redundant = !!peer && oursIsRedundant([nonceI, nonceR], peer.nonces);
+  const lost = redundant && peer.child.state !== 'destroyed';
   if (old.state !== 'rekeying') {
     // The peer deleted the old SA while our response was on its way (it won the collision of §2.8.1
-    // and our answer to its request told it so). Our new SA is then the redundant one: we close it.
-    if (lost) {
+    // and our answer to its request told it so). Our new SA is then the redundant one: we close it,
+    // also when the peer's SA is gone meanwhile (rekeyed again: our response came very late) -- the
+    // peer deleted its side of ours already or never installs it.
+    if (redundant) {
       sa.logger.log('info', 'Child SA rekey collision lost: deleting our redundant Child SA', {
         child: child.id,
       });
-      child.successor = peer.child;
-      sa.services.emit({ type: 'child-rekeyed', sa, child: peer.child, old });
+      if (peer.child.state !== 'destroyed') {
+        child.successor = peer.child;
+        sa.services.emit({ type: 'child-rekeyed', sa, child: peer.child, old });
+      }
       queueChildDelete(sa, [child]);
       return;
     }
