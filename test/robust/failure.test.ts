@@ -93,8 +93,10 @@ test('loss and failure labs with real ESP', { skip: !isRoot && 'needs root' }, a
     // period; IKE SAs every ~22 s), so a quiet instant on both routers at once is rare under TCG.
     // Last run (after the fixes): 15 Child and 6 IKE SAs in 100 s, ike.sa_failed 0, ike.give_up 0,
     // and only transient states at the end ("IKE SAs: rekeyed", "Child SAs: deleting,installed",
-    // "rekeying"; status and `ip xfrm` read at different instants). Needs the scenario
-    // (src/lab/robust/scenarios.ts) to stop rekeying before it settles.
+    // "rekeying"; status and `ip xfrm` read at different instants). In one process with the lab's
+    // timings and the loss left on, an exact check every second found both sides at rest within
+    // 30 s for only 4 of 8 seeds (all rest once the loss stops). Needs the scenario
+    // (src/lab/robust/scenarios.ts) to stop rekeying (or the loss) before it settles.
     await t.test(
       'after rekeys under loss: one SA pair per Child, nothing stuck',
       { todo: 'lab: the loss scenario settles while its daemons keep rekeying every 5-10 s' },
