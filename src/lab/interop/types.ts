@@ -9,9 +9,10 @@
 //   2. Add `kind: () => new YourPeer()` to `PEER_DRIVERS` in src/lab/interop/peers.ts and the kind
 //      to `PeerKind`. Cells the peer cannot do at all go in `PeerDriver.unsupported()` with the
 //      peer's own evidence (a log line or documented limit): the report shows them, not green.
-//   3. Run the cells with test/interop/scripts/matrix-run.ts `<kind> <role> <cell> ...` inside the
-//      guest (see test/interop/matrix-strongswan.test.ts); results go to docs/interop/<kind>-*.json
-//      and docs/interop.md is re-rendered from every results file present.
+//   3. Add test/interop/matrix-<kind>-{initiator,responder}.test.ts (two lines each, see the
+//      strongSwan and Libreswan ones): test/interop/scripts/matrix-run.ts runs the cells inside the
+//      guest, results go to docs/interop/<kind>-<role>.jsonl and docs/interop.md is re-rendered
+//      from every results file present.
 // The cell runner (run-cell.ts) does everything else: topology, ikeway daemon on router-a, traffic
 // both ways, kernel counters on both routers, rekeys, delete, liveness.
 import type { LabNs } from '../lab-ns.ts';
