@@ -80,12 +80,20 @@ export function selectForAuth(
   candidates: readonly IkeConnection[],
   f: AuthRequestFacts,
 ): IkeConnection | undefined {
-  let best: IkeConnection | undefined;
-  let bestScore = -1;
-  for (const c of candidates) {
-    if (!accepts(c, f)) continue;
-    const score = (tsFits(c, f) ? 4 : 0) + (c.remoteId ? 2 : 0) + (c.remoteAddr !== undefined ? 1 : 0);
-    if (score > bestScore) [best, bestScore] = [c, score];
-  }
-  return best;
+  return rankForAuth(candidates, f)[0];
+}
+
+/**
+ * Every eligible connection, best first (selectForAuth's order; ties keep `candidates` order). The
+ * responder tries them in turn until one verifies the peer's AUTH: two connections may take the
+ * same peer ID with different keys or CAs (strongSwan's peer-config lookup does the same).
+ */
+export function rankForAuth(candidates: readonly IkeConnection[], f: AuthRequestFacts): IkeConnection[] {
+  const score = (c: IkeConnection) =>
+    (tsFits(c, f) ? 4 : 0) + (c.remoteId ? 2 : 0) + (c.remoteAddr !== undefined ? 1 : 0);
+  return candidates
+    .filter((c) => accepts(c, f))
+    .map((c, i) => ({ c, s: score(c), i }))
+    .sort((a, b) => b.s - a.s || a.i - b.i)
+    .map((e) => e.c);
 }

@@ -119,3 +119,20 @@ test('a remote-any connection takes a peer from any address; an exact one is pre
   assert.deepEqual(names, ['roam@203.0.113.3', 'site@203.0.113.1']);
   await c.close();
 });
+
+test('two connections for the same peer with different PSKs: the one whose key verifies is taken', async (t) => {
+  const other = new TextEncoder().encode('the second connection has another key');
+  const h = pair({ a: { auth: { kind: 'psk', psk: other } } });
+  t.after(() => h.close());
+  // B's "site" (listed first, same peer ID and selectors) has the harness PSK; "alt" has A's key.
+  h.b.engine.addConnection(connection('b', { name: 'alt', auth: { kind: 'psk', psk: other } }));
+  h.a.engine.initiate('site');
+  await h.settle(0);
+  assert.equal(established(h.a).length, 1);
+  assert.deepEqual(
+    established(h.b).map((sa) => sa.config.name),
+    ['alt'],
+  );
+  assert.equal(h.b.counters.get('ike.auth_failed') ?? 0, 0);
+  assert.equal(h.b.kernel.saCount, 2);
+});

@@ -14,7 +14,7 @@ import type { IkeIdentity } from '../config.ts';
 import { AuthenticationFailedError, InvalidSyntaxError, PeerError } from '../errors.ts';
 import type { IkeSa } from '../ike-sa.ts';
 import type { InboundMessage, OutboundMessage, Task } from '../task.ts';
-import { sameId, selectForAuth } from '../select.ts';
+import { rankForAuth, sameId } from '../select.ts';
 import { findNotify, findPayload, notify, tsFromWire } from '../wire.ts';
 
 /** Child SA errors that leave the IKE SA up (RFC 7296 §1.2: "the IKE SA is still created"). */
@@ -111,11 +111,14 @@ export class IkeAuth implements Task {
     const auth = findPayload(msg.payloads, 'AUTH');
     if (!idP || !auth) throw new InvalidSyntaxError('IKE_AUTH without ID or AUTH');
     const id: IkeIdentity = { type: idP.idType, data: idP.data.slice() };
-    if (!sa.initiator) this.#selectConnection(id, auth.method, msg);
-    const want = sa.config.remoteId;
-    if (want && !sameId(want, id))
-      throw new AuthenticationFailedError('peer identity does not match the configuration');
-    this.#verify(id, auth.method, auth.data, msg);
+    if (sa.initiator) {
+      const want = sa.config.remoteId;
+      if (want && !sameId(want, id))
+        throw new AuthenticationFailedError('peer identity does not match the configuration');
+      this.#verify(id, auth.method, auth.data, msg);
+    } else {
+      this.#selectAndVerify(id, auth.method, auth.data, msg);
+    }
     sa.peerId = id;
     if (!sa.initiator && findNotify(msg.payloads, NotifyType.INITIAL_CONTACT)) this.#initialContact(id);
     if (sa.initiator) this.#established();
@@ -125,22 +128,35 @@ export class IkeAuth implements Task {
    * RFC 7296 §2.15 / §2.9: the connection picked by address at IKE_SA_INIT may not be the one the
    * initiator means; re-select with IDi, IDr (if sent), the AUTH method and the proposed selectors.
    */
-  #selectConnection(id: IkeIdentity, method: number, msg: InboundMessage): void {
+  #selectAndVerify(id: IkeIdentity, method: number, data: Uint8Array, msg: InboundMessage): void {
     const sa = this.sa;
     const idr = findPayload(msg.payloads, 'IDr');
     const tsi = findPayload(msg.payloads, 'TSi');
     const tsr = findPayload(msg.payloads, 'TSr');
-    const chosen = selectForAuth(sa.services.responderCandidates(sa.path), {
+    const ranked = rankForAuth(sa.services.responderCandidates(sa.path), {
       peerId: id,
       ...(idr ? { ownId: { type: idr.idType, data: idr.data } } : {}),
       authMethod: method,
       ...(sa.proposal ? { ikeProposal: sa.proposal } : {}),
       ...(tsi && tsr ? { tsi: tsFromWire(tsi.selectors), tsr: tsFromWire(tsr.selectors) } : {}),
     });
-    if (!chosen) throw new AuthenticationFailedError('no connection matches the peer identity');
-    if (chosen !== sa.config) {
-      sa.logger.log('info', 'switching to the connection matching the peer', { connection: chosen.name });
-      sa.config = chosen;
+    if (ranked.length === 0) throw new AuthenticationFailedError('no connection matches the peer identity');
+    // The first connection whose credentials verify the AUTH wins; each failure is logged (§2.21.2:
+    // the peer only ever learns AUTHENTICATION_FAILED).
+    const first = sa.config;
+    for (const [i, c] of ranked.entries()) {
+      sa.config = c;
+      try {
+        this.#verify(id, method, data, msg);
+        if (c !== first)
+          sa.logger.log('info', 'switching to the connection matching the peer', { connection: c.name });
+        return;
+      } catch (e) {
+        if (!(e instanceof AuthenticationFailedError) || i === ranked.length - 1) {
+          sa.config = first;
+          throw e;
+        }
+      }
     }
   }
 
@@ -170,6 +186,7 @@ export class IkeAuth implements Task {
     } catch (e) {
       // The reason goes to the log, never to the peer (§2.21.2: just AUTHENTICATION_FAILED).
       sa.logger.log('warn', 'peer authentication failed', {
+        connection: sa.config.name,
         error: e instanceof Error ? e.message : String(e),
       });
       throw new AuthenticationFailedError('peer authentication failed');
