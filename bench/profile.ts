@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { bundledCli } from '../src/lab/bundle.ts';
 import { BENCH_PSK, runLoadIn } from './lib/ike.ts';
 import { BenchNet, PER_ADDRESS } from './lib/netlab.ts';
-import { rssKb } from './lib/proc.ts';
+import { cpuMs, rssKb } from './lib/proc.ts';
 import { startIkeway } from './lib/responders.ts';
 
 interface Node {
@@ -33,13 +33,17 @@ try {
   // Warm-up (JIT, pools), then the measured load; RSS growth counts from after the warm-up.
   await runLoadIn(net, 200, 64, auth);
   const rss0 = rssKb(r.pid);
+  const cpu0 = cpuMs(r.pid);
   for (let done = 0; done < n; done += PER_ADDRESS) {
     const rep = await runLoadIn(net, Math.min(PER_ADDRESS, n - done), 64, auth);
     established += rep.established;
   }
+  const cpu = (cpuMs(r.pid) - cpu0) / Math.max(1, established);
   await new Promise((res) => setTimeout(res, 1000));
+  const rss = (rssKb(r.pid) - rss0) / Math.max(1, established);
+  // CPU is utime+stime of the daemon (GC helper threads included); profiling (CPU mode) inflates it.
   console.log(
-    `established ${established}/${n}; RSS growth ${((rssKb(r.pid) - rss0) / Math.max(1, established)).toFixed(1)} KiB per IKE SA`,
+    `established ${established}/${n}; responder CPU ${cpu.toFixed(2)} ms per IKE SA; RSS growth ${rss.toFixed(1)} KiB per IKE SA`,
   );
   if (heapMode) await snapshot(r.pid);
   await r.stop();

@@ -3,6 +3,9 @@
 // chain of an SK payload) point at the byte in the whole message.
 import { CodecError, CodecErrorCode, encodeError } from './errors.ts';
 
+/** Zero octets; frozen so that no one can give it properties. */
+const EMPTY: Uint8Array = Object.freeze(new Uint8Array(0)) as Uint8Array;
+
 export class Reader {
   readonly view: DataView;
 
@@ -37,9 +40,12 @@ export class Reader {
     return this.view.getUint32(off);
   }
 
-  /** A view (no copy) of buf[start, end). */
+  /**
+   * A view (no copy) of buf[start, end). An empty field (the IKE SA proposal's SPI, RFC 7296 §3.3.1)
+   * is one shared empty array, not a view that keeps the whole received message alive.
+   */
   slice(start: number, end: number): Uint8Array {
-    return this.buf.subarray(start, end);
+    return end > start ? this.buf.subarray(start, end) : EMPTY;
   }
 
   fail(off: number, detail: string, code: CodecErrorCode = CodecErrorCode.BAD_VALUE): never {

@@ -58,11 +58,15 @@ export class IkeSaKeys extends KeyContainer {
   }
 }
 
+/**
+ * Views of consecutive parts of the prf+ stream, which the keys then own together: one buffer per
+ * key set instead of one per key (memory per IKE SA; destroy() wipes each view, so the whole stream).
+ */
 function split(buf: Uint8Array, lens: number[]): Uint8Array[] {
   const out: Uint8Array[] = [];
   let o = 0;
   for (const l of lens) {
-    out.push(buf.slice(o, o + l));
+    out.push(buf.subarray(o, o + l));
     o += l;
   }
   return out;
@@ -101,7 +105,6 @@ export function deriveIkeSaKeys(
     Uint8Array,
     Uint8Array,
   ];
-  wipe(stream);
   return new IkeSaKeys(d, ai, ar, ei, er, pi, pr);
 }
 
@@ -140,6 +143,5 @@ export function deriveChildSaKeys(
   const stream = prfPlus(p.hash, skD, seed, 2 * (e + a));
   wipe(seed);
   const [ei, ai, er, ar] = split(stream, [e, a, e, a]) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
-  wipe(stream);
   return new ChildSaKeys(ei, ai, er, ar);
 }

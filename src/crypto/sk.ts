@@ -62,17 +62,26 @@ export function createSkCipher(t: SkTransforms, keys: SkKeys): SkCipher {
   return new CbcHmacSkCipher(encr, integ, keys.encKey, keys.integKey);
 }
 
+/**
+ * The nonce of one seal/open (salt | IV), filled right before createCipheriv, which copies it: one
+ * scratch buffer for every SA instead of one per SA and direction (JS runs one seal/open at a time).
+ */
+const scratchNonce = Buffer.alloc(12);
+
 class AeadSkCipher implements SkCipher {
   readonly #key: KeyObject;
   readonly #cipher: CipherGCMTypes | CipherChaCha20Poly1305Types;
-  readonly #nonce = Buffer.alloc(12);
+  /** RFC 5282 §4 / RFC 7634 §2: the 4-octet salt, the nonce's first part. */
+  readonly #salt: number;
   readonly #icvLen: number;
   /** RFC 5282 §3.1: the IV must never repeat under one key; a 64-bit counter guarantees it. */
   #counter = 0n;
 
   constructor(encr: EncrSpec, keyMat: Uint8Array) {
     this.#key = createSecretKey(keyMat.subarray(0, encr.keyLen));
-    this.#nonce.set(keyMat.subarray(encr.keyLen), 0);
+    const salt = keyMat.subarray(encr.keyLen);
+    if (salt.length !== 4) fail('INVALID_KEY', `${encr.alg.name} salt must be 4 bytes, got ${salt.length}`);
+    this.#salt = new DataView(salt.buffer, salt.byteOffset, 4).getUint32(0);
     this.#cipher = encr.alg.nodeCipher(encr.keyBits) as CipherGCMTypes | CipherChaCha20Poly1305Types;
     this.#icvLen = encr.alg.icvLen;
   }
@@ -81,12 +90,18 @@ class AeadSkCipher implements SkCipher {
     return 8 + plainLen + 1 + this.#icvLen; // no padding needed for AEAD (RFC 5282 §3), pad length 0
   }
 
+  /** salt | the 8-octet IV at the start of `body` (RFC 5282 §4). */
+  #nonceFor(body: Uint8Array): Buffer {
+    scratchNonce.writeUInt32BE(this.#salt, 0);
+    scratchNonce.set(body.subarray(0, 8), 4);
+    return scratchNonce;
+  }
+
   seal(aad: Uint8Array, plain: Uint8Array): Uint8Array {
     if (this.#counter >= 0xffffffffffffffffn) fail('IV_EXHAUSTED', 'AEAD IV counter exhausted; rekey');
     const out = Buffer.allocUnsafe(this.sealedLength(plain.length));
     out.writeBigUInt64BE(this.#counter++, 0);
-    this.#nonce.set(out.subarray(0, 8), 4);
-    const c = createCipheriv(this.#cipher as CipherGCMTypes, this.#key, this.#nonce, {
+    const c = createCipheriv(this.#cipher as CipherGCMTypes, this.#key, this.#nonceFor(out), {
       authTagLength: this.#icvLen,
     });
     c.setAAD(aad);
@@ -101,8 +116,7 @@ class AeadSkCipher implements SkCipher {
   open(aad: Uint8Array, body: Uint8Array): Uint8Array {
     const ctLen = body.length - 8 - this.#icvLen;
     if (ctLen < 1) fail('MALFORMED', `SK body of ${body.length} bytes is shorter than IV + pad length + ICV`);
-    this.#nonce.set(body.subarray(0, 8), 4);
-    const d = createDecipheriv(this.#cipher as CipherGCMTypes, this.#key, this.#nonce, {
+    const d = createDecipheriv(this.#cipher as CipherGCMTypes, this.#key, this.#nonceFor(body), {
       authTagLength: this.#icvLen,
     });
     d.setAAD(aad);
