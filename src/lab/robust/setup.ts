@@ -29,14 +29,23 @@ export interface RobustLab {
   daemon(site: SiteName): LabDaemon;
   /** The daemon's and the kernel's view of one router (status missing when the daemon is down). */
   snapshot(site: SiteName, ignoreSpis?: readonly string[]): Promise<RouterSnapshot>;
-  /** Polls until both routers are settled (unsettled() empty); returns the last problems. */
-  settle(
-    ms: number,
-    ignoreSpis?: readonly string[],
-  ): Promise<{ ok: boolean; ms: number; problems: string[] }>;
+  /**
+   * Polls until both routers are settled (unsettled() empty); returns the last problems and the
+   * snapshots that were judged (the settled ones when ok).
+   */
+  settle(ms: number, ignoreSpis?: readonly string[]): Promise<Settled>;
+  /** The WAN impairment of both routers replaced by `netem` (e.g. the loss stops, the delay stays). */
+  setNetem(netem: { delayMs?: number; lossPct?: number; reorderPct?: number }): void;
   /** A background ping from host-a to host-b every intervalS, until stopped (bounded by count). */
   pingFlow(count: number, intervalS: number): PingFlow;
   close(): Promise<void>;
+}
+
+export interface Settled {
+  readonly ok: boolean;
+  readonly ms: number;
+  readonly problems: string[];
+  readonly last: Record<SiteName, RouterSnapshot> | undefined;
 }
 
 export interface PingFlow {
@@ -91,12 +100,21 @@ export async function robustLab(o: RobustLabOptions): Promise<RobustLab> {
     settle: async (ms, ignore = []) => {
       const t0 = Date.now();
       let problems: string[] = [];
+      let last: Record<SiteName, RouterSnapshot> | undefined;
       const ok = await pollUntil(async () => {
         const [sa, sb] = [await snapshot('a', ignore), await snapshot('b', ignore)];
+        last = { a: sa, b: sb };
         problems = [...unsettled(sa).map((p) => `a: ${p}`), ...unsettled(sb).map((p) => `b: ${p}`)];
         return problems.length === 0 ? true : undefined;
       }, ms);
-      return { ok: ok === true, ms: Date.now() - t0, problems };
+      return { ok: ok === true, ms: Date.now() - t0, problems, last };
+    },
+    setNetem: (n) => {
+      const args = ['qdisc', 'replace', 'dev', 'wan', 'root', 'netem', 'limit', '10000'];
+      if (n.delayMs) args.push('delay', `${n.delayMs}ms`);
+      if (n.lossPct) args.push('loss', `${n.lossPct}%`);
+      if (n.reorderPct) args.push('reorder', `${n.reorderPct}%`, '50%');
+      for (const site of ['a', 'b'] as const) lab.site(site).router.exec('tc', ...args);
     },
     pingFlow: (count, intervalS) => {
       const p = startPing(lab, count, intervalS);
