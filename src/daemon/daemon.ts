@@ -16,6 +16,7 @@ import type { Logger } from '../ike/logger.ts';
 import type { EngineEvent } from '../ike/services.ts';
 import { TimerQueue, type TimerHandle } from '../ike/timers.ts';
 import type { PolicyParams } from '../kernel/types.ts';
+import { policyParams } from '../ike/kernel-install.ts';
 import { toIkeConnection } from './connections.ts';
 import { failClosedPolicies, installPolicies, policyId, removePolicies } from './failclosed.ts';
 import { planReload, type ReloadPlan } from './reload.ts';
@@ -232,10 +233,13 @@ export class Daemon {
         break;
       case 'child-destroyed':
         // The Child SA's policies were the fail-closed ones' replacement: put those back.
-        if (s && !this.#stopping && s.traps.length > 0) this.#restoreTraps(s, e.child, f);
+        if (s && !this.#stopping && s.traps.length > 0) this.#restoreTraps(s, e.sa, e.child, f);
         break;
       case 'ike-destroyed':
-        if (s && this.#engine.sasOf(name).every((x) => x === e.sa)) this.#scheduleRetry(s);
+        // Only a start: now connection retries; asking first keeps the scan of its SAs off the path
+        // of every other destroy (10^5 responder SAs of one remote: any connection).
+        if (s && s.conn.start === 'now' && this.#engine.sasOf(name).every((x) => x === e.sa))
+          this.#scheduleRetry(s);
         break;
     }
   }
@@ -246,15 +250,28 @@ export class Daemon {
    * removed a stale one, RFC 7296 §2.4): updatePolicy would replace that one with the trap
    * (priority 2000), or with a discard policy for remote: any. Found by test/robust/failure.test.ts.
    */
-  #restoreTraps(s: ConnState, gone: DestroyedChild, f: Record<string, string>): void {
+  #restoreTraps(s: ConnState, owner: IkeSa, gone: DestroyedChild, f: Record<string, string>): void {
     const kernel = this.#rt.kernel;
+    // Only traps the gone Child SA stood on can be missing now (its policies had replaced them).
+    const goneKeys = new Set(gone.installed ? policyParams(gone, gone.installed).map(policyKey) : []);
+    const candidates = s.traps.filter((p) => goneKeys.has(policyKey(p)));
+    if (candidates.length === 0) return;
     const live = () =>
       this.#engine
         .sasOf(s.conn.name)
         .flatMap((sa) => sa.children)
         .filter((c) => c !== gone && (c.state === 'installed' || c.state === 'rekeying'));
-    const held = new Set(live().flatMap((c) => c.policies().map(policyKey)));
-    const missing = s.traps.filter((p) => !held.has(policyKey(p)));
+    // A trap is missing unless a live Child SA holds its place; stop looking once all are held.
+    // The gone Child SA's own IKE SA first: a rekey's successor stands there.
+    const want = new Set(candidates.map(policyKey));
+    const isLive = (c: DestroyedChild) => c !== gone && (c.state === 'installed' || c.state === 'rekeying');
+    for (const sa of [owner, ...this.#engine.sasOf(s.conn.name)]) {
+      for (const c of sa.children)
+        if (want.size > 0 && isLive(c)) for (const p of c.policies()) want.delete(policyKey(p));
+      if (want.size === 0) break;
+    }
+    const missing = candidates.filter((p) => want.has(policyKey(p)));
+    if (missing.length === 0) return;
     const written = new Set(missing.map(policyKey));
     installPolicies(kernel, missing)
       .then(async () => {

@@ -27,7 +27,7 @@ export async function openKernel(
 ): Promise<Pick<Runtime, 'kernel' | 'owned'>> {
   if (kind === 'memory') {
     logger.log('warn', MEMORY_KERNEL_WARNING, { component: 'kernel' });
-    return { kernel: new FakeKernel({ recordCalls: false }), owned: undefined };
+    return { kernel: new FakeKernel({ recordCalls: false, validate: false }), owned: undefined };
   }
   const owned = new OwnedKernel(await openXfrmKernel(), config.stateDir);
   return { kernel: owned, owned };

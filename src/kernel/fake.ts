@@ -18,6 +18,7 @@ import type {
   SaId,
   SaInfo,
   SaParams,
+  SaStats,
   Selector,
 } from './types.ts';
 import { formatAddr, formatCidr, parseAddr, parseCidr } from './xfrm/addr.ts';
@@ -76,6 +77,17 @@ function copy<T>(x: T): T {
   return out as T;
 }
 
+/** SA statistics of a stored SA (never changed here): one shared object per replay window size. */
+const statsShared = new Map<number, Readonly<SaStats>>();
+function statsOf(replayWindow: number): SaStats {
+  let st = statsShared.get(replayWindow);
+  if (!st) {
+    st = Object.freeze({ replayWindow, replay: 0, integrityFailed: 0 });
+    if (statsShared.size < CANON_MAX) statsShared.set(replayWindow, st);
+  }
+  return st;
+}
+
 /** The algorithm descriptions of stored SAs, one shared object per distinct value (memory). */
 const algInfos = new Map<string, Readonly<SaAlgorithmInfo>>();
 function algorithmInfo(p: SaParams): Readonly<SaAlgorithmInfo> {
@@ -118,7 +130,11 @@ export class FakeKernel implements Kernel {
    * `recordCalls: false` keeps `calls` empty: the daemon's `--kernel memory` runs for days and
    * must not grow a log of every call (nor spend the time redacting each argument).
    */
-  constructor(private readonly opts: { readonly recordCalls?: boolean } = {}) {}
+  /**
+   * `validate: false` skips encoding every SA and policy into a netlink message just to validate it
+   * (the daemon's memory kernel: the engine's parameters are validated by its tests with the default).
+   */
+  constructor(private readonly opts: { readonly recordCalls?: boolean; readonly validate?: boolean } = {}) {}
 
   /** Makes the next call of `method` fail with `error` (e.g. a KernelError with ENOBUFS). */
   failNext(method: keyof Kernel, error: KernelError): void {
@@ -165,27 +181,36 @@ export class FakeKernel implements Kernel {
     throw KernelError.fromErrno(ENOENT, 'XFRM_MSG_ALLOCSPI', `${p.proto} ${p.src}->${p.dst}`, 'no free SPI');
   }
 
-  /** What is stored for an SA: its parameters without key bytes; copies are handed out (getSa). */
+  /**
+   * What is stored for an SA: its parameters without key bytes; copies are handed out (getSa). Nested
+   * parameter objects (lifetime, encap, mark) are kept by reference, never modified here: the engine
+   * builds them per Child SA and shares one lifetime between its two SAs (memory per SA).
+   */
   private info(p: SaParams): SaInfo {
     const { aead: _a, crypt: _c, auth: _u, selector, ...rest } = p;
     return {
-      ...copy(rest),
+      ...rest,
       selector: selector ? { ...selector } : undefined,
       algorithms: algorithmInfo(p),
       current: { bytes: 0n, packets: 0n, addTime: this.now(), useTime: 0 },
-      stats: { replayWindow: p.replayWindow ?? 0, replay: 0, integrityFailed: 0 },
+      stats: statsOf(p.replayWindow ?? 0),
     };
+  }
+
+  /** Parameter validation with the real netlink encoder (skipped with `validate: false`). */
+  private check(build: () => unknown): void {
+    if (this.opts.validate !== false) build();
   }
 
   async addSa(p: SaParams): Promise<void> {
     this.enter('addSa', p);
-    buildSa(p); // same validation as the real encoder
+    this.check(() => buildSa(p)); // same validation as the real encoder
     if (this.sas.has(saKey(p))) throw KernelError.fromErrno(EEXIST, 'XFRM_MSG_NEWSA', describeSa(p));
     this.sas.set(saKey(p), this.info(p));
   }
   async updateSa(p: SaParams): Promise<void> {
     this.enter('updateSa', p);
-    buildSa(p, true);
+    this.check(() => buildSa(p, true));
     const old = this.sas.get(saKey(p));
     if (!old) throw KernelError.fromErrno(ESRCH, 'XFRM_MSG_UPDSA', describeSa(p));
     this.sas.set(saKey(p), { ...this.info(p), current: old.current });
@@ -211,14 +236,14 @@ export class FakeKernel implements Kernel {
 
   async addPolicy(p: PolicyParams): Promise<void> {
     this.enter('addPolicy', p);
-    buildPolicy(p);
+    this.check(() => buildPolicy(p));
     if (this.policies.has(polKey(p)))
       throw KernelError.fromErrno(EEXIST, 'XFRM_MSG_NEWPOLICY', describePolicy(p));
     this.storePolicy(p);
   }
   async updatePolicy(p: PolicyParams): Promise<void> {
     this.enter('updatePolicy', p);
-    buildPolicy(p, true);
+    this.check(() => buildPolicy(p, true));
     this.storePolicy(p); // UPDPOLICY creates the policy if missing, like the kernel
   }
   private storePolicy(p: PolicyParams): void {
