@@ -68,6 +68,11 @@ export interface IkeConnection {
    * initiates again.
    */
   readonly dpdAction?: 'clear' | 'restart' | 'trap';
+  /**
+   * Duplicate IKE SAs of this connection with the same peer identity (RFC 7296 §2.4): 'replace'
+   * (default) keeps one, the same on both ends (src/ike/tasks/uniqueness.ts); 'no' keeps all.
+   */
+  readonly unique?: 'replace' | 'no';
 }
 
 export interface EngineOptions {

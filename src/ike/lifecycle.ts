@@ -19,6 +19,7 @@ import { Dpd } from './tasks/dpd.ts';
 import { queueIkeDelete } from './tasks/ike-delete.ts';
 import { rekeyPending, retryChildRekey } from './tasks/rekey-guard.ts';
 import { IkeRekey } from './tasks/ike-rekey.ts';
+import { enforceUniqueness } from './tasks/uniqueness.ts';
 import { tsContains, tsFromCidr } from './ts.ts';
 
 const live = (sa: IkeSa) => sa.state === 'established';
@@ -110,6 +111,7 @@ export class Lifecycle {
       case 'ike-established':
         e.sa.wasEstablished = true;
         this.#arm(e.sa);
+        enforceUniqueness(e.sa);
         break;
       case 'ike-rekeyed':
         this.#arm(e.sa);

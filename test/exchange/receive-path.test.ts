@@ -123,5 +123,13 @@ test('no INITIAL_CONTACT while another IKE SA with the peer exists', async (t) =
   await h.settle(0);
   h.a.engine.initiate('site');
   await h.settle(0);
-  assert.equal(established(h.b).length, 2); // the first SA survives the second's IKE_AUTH
+  // The first SA survives the second's IKE_AUTH (no silent INITIAL_CONTACT delete, RFC 7296 §2.4);
+  // the uniqueness rule (tasks/uniqueness.ts) then keeps one of the two, the same on both ends.
+  assert.doesNotMatch(h.b.logger.text(), /INITIAL_CONTACT: deleting/);
+  assert.match(h.b.logger.text(), /duplicate IKE SA of the same peer/);
+  await h.settle(10_000);
+  const [a, b] = [established(h.a), established(h.b)];
+  assert.equal(a.length, 1);
+  assert.equal(b.length, 1);
+  assert.deepEqual(a[0]!.spiR, b[0]!.spiR);
 });

@@ -16,6 +16,7 @@ import type { IkeSa } from '../ike-sa.ts';
 import type { InboundMessage, OutboundMessage, Task } from '../task.ts';
 import { rankForAuth, sameId } from '../select.ts';
 import { findNotify, findPayload, notify, tsFromWire } from '../wire.ts';
+import { staleOnInitialContact } from './uniqueness.ts';
 
 /** Child SA errors that leave the IKE SA up (RFC 7296 §1.2: "the IKE SA is still created"). */
 export const CHILD_ERRORS: ReadonlySet<number> = new Set([
@@ -197,7 +198,7 @@ export class IkeAuth implements Task {
   #initialContact(id: IkeIdentity): void {
     const sa = this.sa;
     for (const other of sa.services.findByPeerId(sa.config, id)) {
-      if (other === sa) continue;
+      if (other === sa || !staleOnInitialContact(sa, other)) continue;
       sa.logger.log('info', 'INITIAL_CONTACT: deleting an older IKE SA of the same peer', {
         other: other.name,
       });

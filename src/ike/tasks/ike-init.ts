@@ -16,6 +16,7 @@ import { IkeKeymat, resolveIke } from '../keymat.ts';
 import { checkKeGroup, keGroupOf, selectProposal, verifyChosen } from '../proposals.ts';
 import type { InboundMessage, OutboundMessage, Task, TaskResult } from '../task.ts';
 import { findNotify, findPayload, notify, proposalFromWire, proposalToWire } from '../wire.ts';
+import { noteCreated } from './uniqueness.ts';
 
 /** RFC 7296 §2.10: nonces at least half the PRF key size and 128 bits; 32 octets covers SHA-512. */
 const NONCE_LEN = 32;
@@ -92,6 +93,7 @@ export class IkeInit implements Task {
   #processRequest(msg: InboundMessage): void {
     const sa = this.sa;
     sa.setState('connecting');
+    noteCreated(sa);
     const saP = findPayload(msg.payloads, 'SA');
     const ke = findPayload(msg.payloads, 'KE');
     const nonce = findPayload(msg.payloads, 'NONCE');
