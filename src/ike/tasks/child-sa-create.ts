@@ -32,7 +32,13 @@ import {
 import { allocateChild, installContext } from './child-create.ts';
 import { queueOrphanDelete } from './child-delete.ts';
 import { childRekeyed, holderOf, rekeyTarget } from './child-rekey.ts';
-import { expectChildDelete, rekeyPending, retryChildRekey } from './rekey-guard.ts';
+import {
+  expectChildDelete,
+  rekeyPending,
+  replaceLostChild,
+  replacedLost,
+  retryChildRekey,
+} from './rekey-guard.ts';
 
 /** RFC 7296 §2.10: at least 128 bits and half the PRF key; 32 octets covers SHA-512. */
 export const NONCE_LEN = 32;
@@ -40,6 +46,11 @@ export const NONCE_LEN = 32;
 export interface CreateChildOptions {
   /** Rekey this Child SA (RFC 7296 §1.3.3) instead of creating an additional one. */
   readonly rekey?: ChildSa;
+  /**
+   * A new Child SA (no REKEY_SA) that replaces this one, which the peer no longer has (its rekey was
+   * answered CHILD_SA_NOT_FOUND, §2.25): same selectors, mode and reqid; the old one goes after.
+   */
+  readonly replaces?: ChildSa;
 }
 
 /** The parts of one CREATE_CHILD_SA negotiation both roles fill in. */
@@ -57,6 +68,8 @@ export class CreateChildSa implements Task {
   child: ChildSa | undefined;
   /** The Child SA being rekeyed (initiator: given; responder: found by REKEY_SA). */
   old: ChildSa | undefined;
+  /** Initiator: the Child SA the peer lost, which this new one replaces (rekey-guard.ts). */
+  readonly replaces: ChildSa | undefined;
   nonceI: Uint8Array | undefined;
   nonceR: Uint8Array | undefined;
   #ke: KeyExchange | undefined;
@@ -69,6 +82,8 @@ export class CreateChildSa implements Task {
   #retryGroup: number | undefined;
   /** Initiator of a rekey: we moved the old Child SA to `rekeying` (and must end that state). */
   #owner = false;
+  /** Initiator of a rekey: the peer answered CHILD_SA_NOT_FOUND (§2.25). */
+  #notFound = false;
 
   constructor(
     private readonly sa: IkeSa,
@@ -76,6 +91,7 @@ export class CreateChildSa implements Task {
     opts: CreateChildOptions = {},
   ) {
     this.old = opts.rekey;
+    this.replaces = opts.replaces;
     this.name = opts.rekey ? 'child-rekey' : 'child-create';
   }
 
@@ -85,7 +101,8 @@ export class CreateChildSa implements Task {
 
   /** A rekey keeps the reqid so the policies stay (RFC 7296 §2.8: "an equivalent SA"). */
   #reqid(): number {
-    return this.old?.reqid ?? this.sa.config.reqid ?? this.sa.services.allocReqid();
+    const same = this.old ?? this.replaces;
+    return same?.reqid ?? this.sa.config.reqid ?? this.sa.services.allocReqid();
   }
 
   build(msg: OutboundMessage): Promise<void> {
@@ -119,12 +136,13 @@ export class CreateChildSa implements Task {
     }
     // §1.3.3: REKEY_SA names the rekeyed SA by the SPI we receive on (protocol ESP).
     if (old) msg.add(notify(NotifyType.REKEY_SA, new Uint8Array(0), ProtocolId.ESP, u32Bytes(old.spiIn)));
-    const mode = old ? old.mode : sa.config.mode;
+    const base = old ?? this.replaces;
+    const mode = base ? base.mode : sa.config.mode;
     if (mode === 'transport') msg.add(notify(NotifyType.USE_TRANSPORT_MODE));
     msg.add({ kind: 'SA', proposals: this.#offer.map(proposalToWire) }, { kind: 'NONCE', data: this.nonceI });
     if (this.#ke) msg.add({ kind: 'KE', group: this.#ke.group, data: this.#ke.publicKey });
     // §2.8: "the new Child SA SHOULD NOT have different Traffic Selectors" than the old one.
-    const [l, r] = old ? [old.localTs, old.remoteTs] : [sa.config.localTs, sa.config.remoteTs];
+    const [l, r] = base ? [base.localTs, base.remoteTs] : [sa.config.localTs, sa.config.remoteTs];
     msg.add({ kind: 'TSi', selectors: l.map(tsToWire) }, { kind: 'TSr', selectors: r.map(tsToWire) });
   }
 
@@ -200,6 +218,7 @@ export class CreateChildSa implements Task {
     const err = msg.payloads.find((p) => p.kind === 'NOTIFY' && isErrorNotify(p.notifyType));
     if (err?.kind === 'NOTIFY') {
       if (err.notifyType === NotifyType.INVALID_KE_PAYLOAD && this.#retryWith(err.data)) return 'retry';
+      this.#notFound = err.notifyType === NotifyType.CHILD_SA_NOT_FOUND;
       throw new PeerRefused(err.notifyType); // abort() retries a rekey later (§2.25)
     }
     // No error notify: the responder installed its side (§1.3); a failure from here on is ours to clean
@@ -221,7 +240,8 @@ export class CreateChildSa implements Task {
     }
     const local = tsFromWire(tsi.selectors);
     const remote = tsFromWire(tsr.selectors);
-    const [l, r] = this.old ? [this.old.localTs, this.old.remoteTs] : [sa.config.localTs, sa.config.remoteTs];
+    const base = this.old ?? this.replaces;
+    const [l, r] = base ? [base.localTs, base.remoteTs] : [sa.config.localTs, sa.config.remoteTs];
     // §2.9: the responder may only narrow what we proposed.
     const inside = (got: TrafficSelector[], ours: readonly TrafficSelector[]) =>
       got.length > 0 && got.every((g) => ours.some((o) => tsContains(o, g)));
@@ -236,6 +256,7 @@ export class CreateChildSa implements Task {
     await this.#install(child);
     this.#peerInstalled = false;
     if (this.old) await childRekeyed(sa, this, true);
+    else if (this.replaces) replacedLost(sa, this.replaces, child);
   }
 
   /**
@@ -301,6 +322,9 @@ export class CreateChildSa implements Task {
     if (child && child.state !== 'installed') await child.destroy(sa.services.kernel);
     if (!this.initiator) return;
     if (this.old) return this.#rekeyFailed(this.old);
+    // The replacement of a lost Child SA failed: the old one is rekeyed (and maybe replaced) again.
+    if (this.replaces?.state === 'installed')
+      retryChildRekey(sa, this.replaces, sa.services.options.rekeyRetryMs);
     sa.services.counters.inc('ike.child_failed');
     sa.services.emit({ type: 'child-failed', sa, reason: 'CREATE_CHILD_SA failed' });
   }
@@ -329,7 +353,10 @@ export class CreateChildSa implements Task {
       return;
     }
     if (old.state === 'rekeying') old.setState('installed');
-    if (old.state === 'installed') retryChildRekey(sa, old, sa.services.options.rekeyRetryMs);
+    if (old.state !== 'installed') return;
+    // §2.25: the peer does not have it; a new Child SA replaces it (if it is really gone, rekey-guard).
+    if (this.#notFound) replaceLostChild(sa, old, sa.services.options.rekeyRetryMs);
+    else retryChildRekey(sa, old, sa.services.options.rekeyRetryMs);
   }
 }
 

@@ -57,10 +57,64 @@ export function retryChildRekey(sa: IkeSa, child: ChildSa, delayMs: number): voi
   });
 }
 
-/** True when a rekey of `child` is queued or running on `sa`. */
+/** True when a rekey (or a replacement) of `child` is queued or running on `sa`. */
 export function rekeyPending(sa: IkeSa, child: ChildSa): boolean {
   const tasks = [...sa.tasks.queued, ...(sa.tasks.active?.tasks ?? [])];
-  return tasks.some((t) => t instanceof CreateChildSa && t.old === child);
+  return tasks.some((t) => t instanceof CreateChildSa && (t.old === child || t.replaces === child));
+}
+
+const sameTs = (a: ChildSa, b: ChildSa) =>
+  JSON.stringify([a.localTs, a.remoteTs], big) === JSON.stringify([b.localTs, b.remoteTs], big);
+function big(_k: string, v: unknown): unknown {
+  return typeof v === 'bigint' ? v.toString() : v;
+}
+
+/**
+ * Our rekey of `child` was answered CHILD_SA_NOT_FOUND (RFC 7296 §2.25): the peer no longer has it
+ * (a local flush, a lost Delete), and a rekey can never succeed; it would die at its hard lifetime
+ * with nothing after it. After `delayMs` (to twice that), a new Child SA with the same selectors
+ * replaces it, then it is deleted -- but only if it is really gone on both sides: still installed
+ * here and unreplaced (no Delete nor rekey of it from the peer arrived meanwhile: under loss the
+ * answer may be to a rekey of an SA the peer itself just rekeyed in a collision, §2.8.1), and no
+ * other Child SA of ours has these selectors (the peer can hold one only if we hold it too: we
+ * install before we answer). Bounded by the Child SA's rekey retries.
+ */
+export function replaceLostChild(sa: IkeSa, child: ChildSa, delayMs: number): void {
+  if (child.rekeyRetries >= MAX_REKEY_RETRIES) return retryChildRekey(sa, child, delayMs); // logs
+  child.rekeyRetries++;
+  sa.services.timers.after(retryDelayMs(sa.services, delayMs), () => {
+    const h = holderOf(sa, child);
+    if (child.state !== 'installed' || child.successor || child.peerRekey) return;
+    if (h.state !== 'established' || rekeyPending(h, child)) return;
+    const live = new Set(['installing', 'installed', 'rekeying']);
+    const twin = h.children.some((c) => c !== child && live.has(c.state) && sameTs(c, child));
+    // Another pair with these selectors: left to the paths that made it (as before: retried).
+    if (twin) return retryChildRekey(h, child, delayMs);
+    sa.logger.log('info', 'the peer does not have a Child SA we rekey; replacing it', { child: child.id });
+    h.tasks.queue(new CreateChildSa(h, true, { replaces: child }));
+    h.services.run(h, () => h.tasks.initiate());
+  });
+}
+
+/**
+ * The new Child SA `fresh` that replaces `lost` (replaceLostChild) is installed on both sides. If
+ * `lost` is still unreplaced here, it is retired like a rekeyed SA (§2.8: the new one takes its
+ * policies, same reqid) and deleted; if the peer rekeyed it meanwhile after all, `fresh` is the
+ * redundant one and goes.
+ */
+export function replacedLost(sa: IkeSa, lost: ChildSa, fresh: ChildSa): void {
+  const h = holderOf(sa, lost);
+  if (lost.state === 'installed' && !lost.successor) {
+    lost.successor = fresh;
+    lost.setState('rekeyed');
+    sa.services.emit({ type: 'child-rekeyed', sa, child: fresh, old: lost });
+    queueChildDelete(h, [lost]);
+  } else if (lost.successor && lost.successor !== fresh && lost.successor.state !== 'destroyed') {
+    sa.logger.log('info', 'the peer rekeyed the Child SA we replaced; deleting the replacement', {
+      child: fresh.id,
+    });
+    queueChildDelete(sa, [fresh]);
+  }
 }
 
 /**
