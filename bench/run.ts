@@ -185,7 +185,7 @@ if (doGuest) {
       .filter((r) => r.esp)
       .map(
         (r) =>
-          `data plane ${r.kind} round ${r.round}: ${(r.bitsPerSec / 1e6).toFixed(0)} Mbit/s, iperf3 ${r.bytes} bytes, SA a->b ${r.esp!.outBytes} bytes / ${r.esp!.packets} packets sent, ${r.esp!.inBytes} bytes received`,
+          `data plane ${r.kind} round ${r.round}: ${(r.bitsPerSec / 1e6).toFixed(0)} Mbit/s, iperf3 ${r.bytes} bytes, SA a->b ${r.esp!.outBytes} bytes / ${r.esp!.packets} packets sent, ${r.esp!.inBytes} bytes received, daemons' CPU during the run ${r.daemonCpuMs ?? '-'} ms`,
       ),
     ...g.errors.map((e) => `guest part failed: ${e.part}: ${e.message.split('\n')[0]}`),
   );

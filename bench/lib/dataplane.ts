@@ -16,6 +16,7 @@ import { readSaCounters } from '../../src/lab/checks.ts';
 import { linkVeth, Netns } from '../../src/lab/netns.ts';
 import { Charon } from '../../src/lab/strongswan.ts';
 import { ESP_PROPOSAL, IKE_PROPOSAL } from './ike.ts';
+import { cpuMs } from './proc.ts';
 
 export type PathKind = 'plain' | 'ikeway' | 'charon';
 
@@ -27,6 +28,13 @@ export interface ThroughputRun {
   readonly bytes: number;
   /** ESP bytes/packets of router a's outbound SA and router b's inbound SA over the run (IPsec only). */
   readonly esp?: { readonly outBytes: number; readonly inBytes: number; readonly packets: number };
+  /** CPU the two daemons used while iperf3 ran (ms, /proc/<pid>/stat): they should idle. */
+  readonly daemonCpuMs?: number;
+}
+
+interface Tunnel {
+  readonly pids: readonly number[];
+  stop(): Promise<void>;
 }
 
 export class DataplaneError extends Error {
@@ -86,7 +94,7 @@ async function until(what: string, fn: () => boolean, timeoutMs: number): Promis
 const espStates = (ns: Netns) => readSaCounters(ns).filter((s) => s.mode === 'tunnel');
 
 /** Two ikeway daemons; resolves once both routers hold the Child SA pair. Returns the stopper. */
-async function startIkeways(lab: DataplaneLab): Promise<() => Promise<void>> {
+async function startIkeways(lab: DataplaneLab): Promise<Tunnel> {
   const cli = await bundledCli();
   const dir = mkdtempSync(join(tmpdir(), 'ikw-bench-dp-'));
   const procs: ChildProcess[] = [];
@@ -146,11 +154,11 @@ async function startIkeways(lab: DataplaneLab): Promise<() => Promise<void>> {
     await stop();
     throw new DataplaneError(`${(e as Error).message}\n--- a ---\n${logs[0]}\n--- b ---\n${logs[1]}`);
   }
-  return stop;
+  return { pids: procs.map((p) => p.pid!), stop };
 }
 
 /** Two charons with kernel-netlink; a initiates. Returns the stopper. */
-async function startCharons(lab: DataplaneLab): Promise<() => Promise<void>> {
+async function startCharons(lab: DataplaneLab): Promise<Tunnel> {
   const charons: Charon[] = [];
   const stop = async () => {
     await Promise.all(charons.map((c) => c.stop()));
@@ -204,7 +212,7 @@ async function startCharons(lab: DataplaneLab): Promise<() => Promise<void>> {
     await stop();
     throw e;
   }
-  return stop;
+  return { pids: charons.map((c) => c.pid!), stop };
 }
 
 interface IperfResult {
@@ -245,11 +253,14 @@ export async function throughput(
   round: number,
   seconds: number,
 ): Promise<ThroughputRun> {
-  const stop =
+  const tunnel =
     kind === 'ikeway' ? await startIkeways(lab) : kind === 'charon' ? await startCharons(lab) : undefined;
   try {
+    const cpu = () => (tunnel?.pids ?? []).reduce((n, pid) => n + cpuMs(pid), 0);
+    const c0 = cpu();
     const r = await iperf(lab, seconds);
-    if (!stop) {
+    const daemonCpuMs = cpu() - c0;
+    if (!tunnel) {
       if (espStates(lab.a).length > 0) throw new DataplaneError('plain run with SAs installed');
       return { kind, round, ...r };
     }
@@ -261,9 +272,10 @@ export async function throughput(
     // The iperf3 payload went through ESP: the SA carried at least the bytes iperf3 received.
     if (out.bytes < r.bytes || inb.bytes < r.bytes)
       throw new DataplaneError(`${kind}: SA counters ${out.bytes}/${inb.bytes} bytes < iperf3's ${r.bytes}`);
-    return { kind, round, ...r, esp: { outBytes: out.bytes, inBytes: inb.bytes, packets: out.packets } };
+    const esp = { outBytes: out.bytes, inBytes: inb.bytes, packets: out.packets };
+    return { kind, round, ...r, esp, daemonCpuMs };
   } finally {
-    await stop?.();
+    await tunnel?.stop();
     lab.flushXfrm();
   }
 }
