@@ -68,3 +68,36 @@ for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
     await assertConverged(h, `seed ${seed}`);
   });
 }
+
+for (const seed of [1, 2, 3, 4]) {
+  test(`one end restarts while the other re-initiates, seed ${seed}: stale SA gone, one pair left`, async (t) => {
+    const h = pair({ net: { seed }, randomSeed: seed });
+    t.after(() => h.close());
+    h.a.engine.initiate('site');
+    await h.settle(0);
+    const stale = established(h.a)[0]!;
+    // B loses all state silently (a crash); at the same moment A re-initiates (liveness/on-traffic)
+    // while it still holds the stale IKE SA, and B starts again (`start: immediate`).
+    for (const sa of h.b.engine.sas()) await sa.destroy();
+    h.a.engine.initiate('site');
+    h.b.engine.initiate('site');
+    await h.settle(60_000, 1_000);
+    assert.equal(stale.state, 'destroyed', 'INITIAL_CONTACT from B removed the stale IKE SA');
+    await assertConverged(h, `seed ${seed}`);
+  });
+}
+
+test('the Delete of the duplicate never arrives: the other end deletes it after probing the survivor', async (t) => {
+  const h = pair({ randomSeed: 2 });
+  t.after(() => h.close());
+  // Every INFORMATIONAL (exchange type 37 at octet 18 of the IKE header) lost for the first 170 s:
+  // the end that should delete the duplicate gives up and drops it locally (RFC 7296 §1.4.1).
+  h.net.faults = { drop: (d) => h.clock.now() < 170_000 && d.data[18] === 37 };
+  h.a.engine.initiate('site');
+  h.b.engine.initiate('site');
+  await h.settle(0);
+  assert.equal(h.a.engine.sas().length + h.b.engine.sas().length, 4, 'both duplicates came up');
+  await h.settle(800_000, 2_000);
+  await assertConverged(h, 'lost Delete');
+  assert.match(h.a.logger.text() + h.b.logger.text(), /the peer did not delete a duplicate IKE SA/);
+});
