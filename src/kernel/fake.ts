@@ -77,6 +77,21 @@ function copy<T>(x: T): T {
   return out as T;
 }
 
+/**
+ * The kernel's answer as a KernelError, without a stack trace: a missing or existing object is an
+ * expected outcome here (a Child SA's uninstall finds policies another one replaced and removed),
+ * and capturing a stack is most of an Error's cost. The real kernel's errors carry no JS stack either.
+ */
+function kernelError(...args: Parameters<typeof KernelError.fromErrno>): KernelError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return KernelError.fromErrno(...args);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** SA statistics of a stored SA (never changed here): one shared object per replay window size. */
 const statsShared = new Map<number, Readonly<SaStats>>();
 function statsOf(replayWindow: number): SaStats {
@@ -147,7 +162,7 @@ export class FakeKernel implements Kernel {
   /** Sets an SA's current lifetime counters (bytes, packets, addTime, useTime). */
   setCounters(id: SaId, cur: Partial<LifeCurrent>): void {
     const sa = this.sas.get(saKey(id));
-    if (!sa) throw KernelError.fromErrno(ESRCH, 'setCounters', describeSa(id));
+    if (!sa) throw kernelError(ESRCH, 'setCounters', describeSa(id));
     sa.current = { ...sa.current, ...cur };
   }
   /** Installed SAs and policies, for assertions. */
@@ -178,7 +193,7 @@ export class FakeKernel implements Kernel {
       this.sas.set(saKey(id), this.info({ ...id, src: p.src, mode: 'transport', reqid: p.reqid ?? 0 }));
       return spi;
     }
-    throw KernelError.fromErrno(ENOENT, 'XFRM_MSG_ALLOCSPI', `${p.proto} ${p.src}->${p.dst}`, 'no free SPI');
+    throw kernelError(ENOENT, 'XFRM_MSG_ALLOCSPI', `${p.proto} ${p.src}->${p.dst}`, 'no free SPI');
   }
 
   /**
@@ -205,25 +220,25 @@ export class FakeKernel implements Kernel {
   async addSa(p: SaParams): Promise<void> {
     this.enter('addSa', p);
     this.check(() => buildSa(p)); // same validation as the real encoder
-    if (this.sas.has(saKey(p))) throw KernelError.fromErrno(EEXIST, 'XFRM_MSG_NEWSA', describeSa(p));
+    if (this.sas.has(saKey(p))) throw kernelError(EEXIST, 'XFRM_MSG_NEWSA', describeSa(p));
     this.sas.set(saKey(p), this.info(p));
   }
   async updateSa(p: SaParams): Promise<void> {
     this.enter('updateSa', p);
     this.check(() => buildSa(p, true));
     const old = this.sas.get(saKey(p));
-    if (!old) throw KernelError.fromErrno(ESRCH, 'XFRM_MSG_UPDSA', describeSa(p));
+    if (!old) throw kernelError(ESRCH, 'XFRM_MSG_UPDSA', describeSa(p));
     this.sas.set(saKey(p), { ...this.info(p), current: old.current });
   }
   async getSa(id: SaId): Promise<SaInfo> {
     this.enter('getSa', id);
     const sa = this.sas.get(saKey(id));
-    if (!sa) throw KernelError.fromErrno(ESRCH, 'XFRM_MSG_GETSA', describeSa(id));
+    if (!sa) throw kernelError(ESRCH, 'XFRM_MSG_GETSA', describeSa(id));
     return copy(sa);
   }
   async deleteSa(id: SaId): Promise<void> {
     this.enter('deleteSa', id);
-    if (!this.sas.delete(saKey(id))) throw KernelError.fromErrno(ESRCH, 'XFRM_MSG_DELSA', describeSa(id));
+    if (!this.sas.delete(saKey(id))) throw kernelError(ESRCH, 'XFRM_MSG_DELSA', describeSa(id));
   }
   async dumpSas(): Promise<SaInfo[]> {
     this.enter('dumpSas', undefined);
@@ -237,8 +252,7 @@ export class FakeKernel implements Kernel {
   async addPolicy(p: PolicyParams): Promise<void> {
     this.enter('addPolicy', p);
     this.check(() => buildPolicy(p));
-    if (this.policies.has(polKey(p)))
-      throw KernelError.fromErrno(EEXIST, 'XFRM_MSG_NEWPOLICY', describePolicy(p));
+    if (this.policies.has(polKey(p))) throw kernelError(EEXIST, 'XFRM_MSG_NEWPOLICY', describePolicy(p));
     this.storePolicy(p);
   }
   async updatePolicy(p: PolicyParams): Promise<void> {
@@ -262,13 +276,13 @@ export class FakeKernel implements Kernel {
   async getPolicy(id: PolicyId): Promise<PolicyInfo> {
     this.enter('getPolicy', id);
     const f = this.findPolicy(id);
-    if (!f) throw KernelError.fromErrno(ENOENT, 'XFRM_MSG_GETPOLICY', describePolicy(id));
+    if (!f) throw kernelError(ENOENT, 'XFRM_MSG_GETPOLICY', describePolicy(id));
     return copy(f[1]);
   }
   async deletePolicy(id: PolicyId): Promise<void> {
     this.enter('deletePolicy', id);
     const f = this.findPolicy(id);
-    if (!f) throw KernelError.fromErrno(ENOENT, 'XFRM_MSG_DELPOLICY', describePolicy(id));
+    if (!f) throw kernelError(ENOENT, 'XFRM_MSG_DELPOLICY', describePolicy(id));
     this.policies.delete(f[0]);
   }
   async dumpPolicies(): Promise<PolicyInfo[]> {
