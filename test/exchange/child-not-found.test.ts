@@ -3,7 +3,7 @@
 // selectors replaces it and the old one is deleted, so the tunnel does not end at the hard lifetime.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { established, pair, type Peer } from './harness.ts';
+import { ADDR_A, established, pair, type Peer } from './harness.ts';
 
 const kernelSpis = async (p: Peer) => (await p.kernel.dumpSas()).map((x) => x.spi).sort();
 
@@ -73,4 +73,32 @@ test('CHILD_SA_NOT_FOUND while the peer still has a pair for the selectors: no s
   assert.equal(rsa.children.length, 1);
   assert.doesNotMatch(h.a.logger.text(), /replacing it/);
   assert.ok(h.b.counters.get('ike.error_notify_sent') >= 1);
+});
+
+test('CHILD_SA_NOT_FOUND from a peer still waiting for our answer that made the SA: not replaced', async (t) => {
+  const h = pair({ randomSeed: 5 });
+  t.after(() => h.close());
+  const sa = h.a.engine.initiate('site');
+  await h.settle(0);
+  const rsa = established(h.b)[0]!;
+  // A's CREATE_CHILD_SA responses (exchange 36, R flag 0x20 in octet 19) are lost for a while.
+  h.net.faults = { drop: (d) => d.srcAddr === ADDR_A && d.data[18] === 36 && (d.data[19]! & 0x20) !== 0 };
+  h.b.engine.rekeyChild(rsa, rsa.children[0]!);
+  await h.settle(0);
+  const made = sa.children.find((c) => c.state === 'installed')!;
+  assert.equal(sa.children.length, 2, 'A answered B and installed the new Child SA');
+  // A rekeys it at once: B has not got A's answer yet, so it does not know the SA (§2.25).
+  h.a.engine.rekeyChild(sa, made);
+  await h.settle(3_000, 100);
+  h.net.faults = {};
+  await h.settle(200_000, 1_000);
+  assert.match(h.a.logger.text(), /refused with notify 44/, 'B answered CHILD_SA_NOT_FOUND');
+  assert.doesNotMatch(h.a.logger.text(), /replacing it/, 'B had the SA after all: no replacement');
+  assert.equal(sa.children.length, 1);
+  assert.equal(rsa.children.length, 1);
+  const [ca, cb] = [sa.children[0]!, rsa.children[0]!];
+  assert.equal(ca.spiOut, cb.spiIn);
+  assert.equal(cb.spiOut, ca.spiIn);
+  assert.equal(h.a.kernel.saCount, 2);
+  assert.equal(h.b.kernel.saCount, 2);
 });

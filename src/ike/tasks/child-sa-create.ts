@@ -34,6 +34,7 @@ import { queueOrphanDelete } from './child-delete.ts';
 import { childRekeyed, holderOf, rekeyTarget } from './child-rekey.ts';
 import {
   expectChildDelete,
+  notePeerMade,
   rekeyPending,
   replaceLostChild,
   replacedLost,
@@ -158,6 +159,7 @@ export class CreateChildSa implements Task {
     const tsr = findPayload(msg.payloads, 'TSr');
     if (!saP || !nonce || !tsi || !tsr) throw new InvalidSyntaxError('CREATE_CHILD_SA without SA, Ni or TS');
     const child = (this.child = await this.#allocate(this.#reqid()));
+    notePeerMade(sa, child, msg.header.messageId);
     const ke = findPayload(msg.payloads, 'KE');
     // §1.3: prefer the group of the KEi we got, as in IKE_SA_INIT (saves an INVALID_KE round trip).
     const chosen = selectProposal(saP.proposals.map(proposalFromWire), sa.config.espProposals, {

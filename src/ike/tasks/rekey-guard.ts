@@ -63,6 +63,25 @@ export function rekeyPending(sa: IkeSa, child: ChildSa): boolean {
   return tasks.some((t) => t instanceof CreateChildSa && (t.old === child || t.replaces === child));
 }
 
+/** Child SAs a CREATE_CHILD_SA request of the peer made: the IKE SA and the request's message ID. */
+const peerMade = new WeakMap<ChildSa, { readonly sa: WeakRef<IkeSa>; readonly messageId: number }>();
+
+/** We installed `child` answering the peer's CREATE_CHILD_SA request `messageId` on `sa`. */
+export function notePeerMade(sa: IkeSa, child: ChildSa, messageId: number): void {
+  peerMade.set(child, { sa: new WeakRef(sa), messageId }); // the IKE SA may go before the Child SA
+}
+
+/**
+ * May the peer still be waiting for our response that made `child`? Until a later request of the
+ * peer arrives on that IKE SA (window size 1, RFC 7296 §2.3: it sends the next one only after our
+ * response), it may not have installed it -- and answer a rekey of it with CHILD_SA_NOT_FOUND.
+ */
+function peerMayLack(sa: IkeSa, child: ChildSa): boolean {
+  const m = peerMade.get(child);
+  const made = m?.sa.deref();
+  return !!made && holderOf(sa, child) === made && made.runner.expectedRequestId <= m!.messageId + 1;
+}
+
 const sameTs = (a: ChildSa, b: ChildSa) =>
   JSON.stringify([a.localTs, a.remoteTs], big) === JSON.stringify([b.localTs, b.remoteTs], big);
 function big(_k: string, v: unknown): unknown {
@@ -88,8 +107,9 @@ export function replaceLostChild(sa: IkeSa, child: ChildSa, delayMs: number): vo
     if (h.state !== 'established' || rekeyPending(h, child)) return;
     const live = new Set(['installing', 'installed', 'rekeying']);
     const twin = h.children.some((c) => c !== child && live.has(c.state) && sameTs(c, child));
-    // Another pair with these selectors: left to the paths that made it (as before: retried).
-    if (twin) return retryChildRekey(h, child, delayMs);
+    // Another pair with these selectors: left to the paths that made it; or the peer may not have
+    // finished making this one: retried as before.
+    if (twin || peerMayLack(h, child)) return retryChildRekey(h, child, delayMs);
     sa.logger.log('info', 'the peer does not have a Child SA we rekey; replacing it', { child: child.id });
     h.tasks.queue(new CreateChildSa(h, true, { replaces: child }));
     h.services.run(h, () => h.tasks.initiate());
