@@ -35,6 +35,17 @@ async function assertConverged(h: ReturnType<typeof pair>, label: string): Promi
   assert.deepEqual(await spis(h.b), want, `${label}: B kernel holds only that pair`);
   assert.equal(h.a.kernel.policyCount, 3, `${label}: A policies out/in/fwd`);
   assert.equal(h.b.kernel.policyCount, 3, `${label}: B policies out/in/fwd`);
+  // The policies lead to the surviving pair (they are keyed by selector, not by SA).
+  for (const [p, c] of [
+    [h.a, ca],
+    [h.b, cb],
+  ] as const)
+    for (const pol of await p.kernel.dumpPolicies())
+      assert.deepEqual(
+        pol.templates.map((x) => x.reqid),
+        [c.reqid],
+        `${label}: ${p.name}'s ${pol.dir} policy uses the surviving Child SA`,
+      );
 }
 
 for (const seed of [1, 2, 3, 4, 5, 6]) {
