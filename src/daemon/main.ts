@@ -5,6 +5,7 @@ import { ConfigErrors, formatProblem, type Config } from '../config/index.ts';
 import { ControlError, stringArg, type ControlRequest } from '../control/protocol.ts';
 import { ControlServer } from '../control/server.ts';
 import type { LogLevel } from '../ike/logger.ts';
+import { installCrashHandlers } from './crash.ts';
 import { Daemon } from './daemon.ts';
 import { DaemonLogger, type LogFormat } from './log.ts';
 import type { KernelKind } from './runtime.ts';
@@ -61,6 +62,7 @@ export async function runDaemon(o: RunOptions): Promise<number> {
     ...(o.logLevel ? { level: o.logLevel } : {}),
     ...(o.logFormat ? { format: o.logFormat } : {}),
   });
+  installCrashHandlers(logger);
   const applyLogSettings = (c: Config) => {
     logger.level = o.logLevel ?? c.log.level;
     logger.format = o.logFormat ?? c.log.format;
