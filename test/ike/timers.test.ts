@@ -112,15 +112,17 @@ test('RealClock drives the queue with one node timer', async () => {
   const clock = new RealClock({ unref: true });
   const q = new TimerQueue(clock);
   const order: number[] = [];
+  // Deadlines 50 ms apart: the real clock moves while the three calls run (a 1 ms spacing flaked
+  // once in CI on a loaded machine).
   const done = new Promise<void>((resolve) => {
-    q.after(2, () => order.push(2));
-    q.after(1, () => order.push(1));
-    q.after(3, () => {
+    q.after(100, () => order.push(2));
+    q.after(50, () => order.push(1));
+    q.after(150, () => {
       order.push(3);
       resolve();
     });
   });
-  q.after(1, () => order.push(99)).cancel();
+  q.after(50, () => order.push(99)).cancel();
   await done;
   assert.deepEqual(order, [1, 2, 3]);
   assert.ok(clock.now() > 0);
