@@ -123,7 +123,9 @@ test('RealClock drives the queue with one node timer', async () => {
     });
   });
   q.after(50, () => order.push(99)).cancel();
-  await done;
+  // The clock's timer is unref'd (a daemon must not stay up for it): keep the loop alive meanwhile.
+  const alive = setInterval(() => undefined, 1000);
+  await done.finally(() => clearInterval(alive));
   assert.deepEqual(order, [1, 2, 3]);
   assert.ok(clock.now() > 0);
 });
