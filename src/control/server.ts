@@ -5,7 +5,7 @@
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import type { Logger } from '../ike/logger.ts';
+import type { Logger } from '../base/logger.ts';
 import {
   ControlError,
   MAX_LINE,

@@ -4,7 +4,7 @@
 // config objects). Carrying on with half-updated state would be worse than stopping: the kernel keeps
 // our policies, so protected traffic is dropped, never sent in the clear (fail-closed), the next start
 // reconciles the kernel, and systemd restarts the unit (Restart=on-failure).
-import type { LogFields, Logger } from '../ike/logger.ts';
+import type { LogFields, Logger } from '../base/logger.ts';
 
 /** sysexits EX_SOFTWARE: an internal error. */
 export const EXIT_SOFTWARE = 70;

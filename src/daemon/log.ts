@@ -5,7 +5,7 @@
 //
 // text: 2026-11-22T10:00:00.000Z info ike: hq: IKE SA established spi=0a1b... peer=192.0.2.2
 // json: {"time":"2026-11-22T10:00:00.000Z","level":"info","component":"ike","msg":"IKE SA established",...}
-import type { LogFields, LogLevel, Logger } from '../ike/logger.ts';
+import type { LogFields, LogLevel, Logger } from '../base/logger.ts';
 
 export type LogFormat = 'text' | 'json';
 

@@ -4,7 +4,7 @@
 import { ConfigErrors, formatProblem, type Config } from '../config/index.ts';
 import { ControlError, stringArg, type ControlRequest } from '../control/protocol.ts';
 import { ControlServer } from '../control/server.ts';
-import type { LogLevel } from '../ike/logger.ts';
+import type { LogLevel } from '../base/logger.ts';
 import { installCrashHandlers } from './crash.ts';
 import { Daemon } from './daemon.ts';
 import { DaemonLogger, type LogFormat } from './log.ts';

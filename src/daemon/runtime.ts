@@ -2,8 +2,8 @@
 // kernel for IKE-only tests), the IKE bypass policies and the UDP sockets. Opened in this order at
 // start and closed in reverse at stop.
 import type { Config } from '../config/index.ts';
-import type { Counters } from '../ike/counters.ts';
-import type { Logger } from '../ike/logger.ts';
+import type { Counters } from '../base/counters.ts';
+import type { Logger } from '../base/logger.ts';
 import { FakeKernel, OwnedKernel, installIkeBypass, openXfrmKernel, type Kernel } from '../kernel/index.ts';
 import { UdpTransport } from '../net/udp.ts';
 

@@ -2,7 +2,7 @@
 // state. Created by the child-create task, installed through the Kernel interface (kernel-install.ts).
 import type { ChildSaKeys, EncrSpec, IntegAlgorithm } from '../crypto/index.ts';
 import type { Kernel } from '../kernel/types.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../base/logger.ts';
 import type { Proposal } from './proposals.ts';
 import { CHILD_TRANSITIONS, StateMachine, type ChildSaState } from './state.ts';
 import type { TrafficSelector } from './ts.ts';

@@ -17,18 +17,18 @@ import type { PacketPath, Transport } from '../net/transport.ts';
 import { IKE_PORT, NATT_PORT } from '../net/transport.ts';
 import { ENGINE_DEFAULTS, type EngineOptions, type IkeConnection, type IkeIdentity } from './config.ts';
 import { CookieJar } from './cookie.ts';
-import { Counters } from './counters.ts';
+import { Counters } from '../base/counters.ts';
 import { IkeError } from './errors.ts';
 import { IkeSa } from './ike-sa.ts';
 import type { ChildSa } from './child-sa.ts';
 import { AdmissionLimits } from './limits.ts';
 import { Lifecycle } from './lifecycle.ts';
-import { nullLogger, type Logger } from './logger.ts';
+import { nullLogger, type Logger } from '../base/logger.ts';
 import { addressCandidates } from './select.ts';
 import type { EngineEvent, EngineServices, ResolvedEngineOptions } from './services.ts';
 import type { TaskRegistry } from './task.ts';
 import { defaultTaskRegistry, initiatorTasks } from './tasks/index.ts';
-import type { TimerHandle, TimerQueue } from './timers.ts';
+import type { TimerHandle, TimerQueue } from '../base/timers.ts';
 import { findNotify, findPayload, hex, notify } from './wire.ts';
 
 export interface EngineInit {

@@ -8,11 +8,11 @@ import type { IkeConnection, IkeIdentity } from './config.ts';
 import { ExchangeRunner } from './exchange/runner.ts';
 import { TaskManager } from './exchange/tasks.ts';
 import type { IkeKeymat, NegotiatedIke } from './keymat.ts';
-import type { LogFields, LogLevel, Logger } from './logger.ts';
+import type { LogFields, LogLevel, Logger } from '../base/logger.ts';
 import type { Proposal } from './proposals.ts';
 import type { EngineServices } from './services.ts';
 import { IKE_TRANSITIONS, StateMachine, type IkeSaState } from './state.ts';
-import type { TimerHandle } from './timers.ts';
+import type { TimerHandle } from '../base/timers.ts';
 import { hex } from './wire.ts';
 
 let uniqueIds = 0;

@@ -8,7 +8,7 @@ import type { ChildSa } from './child-sa.ts';
 import type { IkeConnection } from './config.ts';
 import type { Engine } from './engine.ts';
 import type { IkeSa } from './ike-sa.ts';
-import { jitteredRekeyMs } from './jitter.ts';
+import { jitteredRekeyMs } from '../base/jitter.ts';
 import { selectorPairs } from './kernel-install.ts';
 import type { EngineEvent } from './services.ts';
 import type { Task } from './task.ts';

@@ -2,8 +2,8 @@
 // and the IKE SAs one peer address may hold. A limit that acts drops the IKE_SA_INIT before any DH,
 // counts it, and logs one line per burst (the first drop, then at most one summary per quiet
 // interval), never one line per packet: a flood must not become a log flood.
-import type { Counters, CounterName } from './counters.ts';
-import type { Logger } from './logger.ts';
+import type { Counters, CounterName } from '../base/counters.ts';
+import type { Logger } from '../base/logger.ts';
 
 export interface LimitOptions {
   /** Half-open responder SAs in total (limits.half-open). */

@@ -5,11 +5,11 @@ import type { Kernel } from '../kernel/types.ts';
 import type { PacketPath } from '../net/transport.ts';
 import type { ChildSa } from './child-sa.ts';
 import type { EngineOptions, IkeConnection, IkeIdentity } from './config.ts';
-import type { Counters } from './counters.ts';
+import type { Counters } from '../base/counters.ts';
 import type { IkeSa } from './ike-sa.ts';
-import type { Logger } from './logger.ts';
+import type { Logger } from '../base/logger.ts';
 import type { TaskRegistry } from './task.ts';
-import type { TimerQueue } from './timers.ts';
+import type { TimerQueue } from '../base/timers.ts';
 
 export type EngineEvent =
   | { readonly type: 'ike-established'; readonly sa: IkeSa }

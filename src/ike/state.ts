@@ -1,6 +1,6 @@
 // The guarded state machines of IKE and Child SAs (iked's sa_state(): one function that refuses
 // illegal moves and logs "a -> b"). RFC 7296 §1 (lifecycle), §2.8 (rekeying), §1.4.1 (deleting).
-import type { Logger } from './logger.ts';
+import type { Logger } from '../base/logger.ts';
 
 export type IkeSaState =
   | 'created' // allocated, nothing sent/received yet

@@ -4,13 +4,13 @@
 // figures measure IKE (and the responder), not our kernel. Reports counts, achieved rate, latency.
 import { KeyExchangePool } from '../crypto/index.ts';
 import { TransformType } from '../codec/index.ts';
-import { RealClock } from '../ike/clock.ts';
+import { RealClock } from '../base/clock.ts';
 import type { EngineOptions, IkeConnection } from '../ike/config.ts';
-import { Counters } from '../ike/counters.ts';
+import { Counters } from '../base/counters.ts';
 import { Engine } from '../ike/engine.ts';
 import type { IkeSa } from '../ike/ike-sa.ts';
 import type { EngineEvent } from '../ike/services.ts';
-import { TimerQueue } from '../ike/timers.ts';
+import { TimerQueue } from '../base/timers.ts';
 import { FakeKernel } from '../kernel/fake.ts';
 import type { Transport } from '../net/transport.ts';
 import { UdpTransport } from '../net/udp.ts';

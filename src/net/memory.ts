@@ -3,8 +3,8 @@
 // drives it), and injects faults deterministically: loss, duplication, reordering and delay, from a
 // seeded PRNG or explicit predicates. The wire carries the same bytes UDP would (non-ESP marker on the
 // NAT-T port), and the receive side runs the same `admit` classification as UdpTransport.
-import type { Counters } from '../ike/counters.ts';
-import type { TimerQueue } from '../ike/timers.ts';
+import type { Counters } from '../base/counters.ts';
+import type { TimerQueue } from '../base/timers.ts';
 import { seededRandom } from './prng.ts';
 import {
   IKE_PORT,

@@ -2,7 +2,7 @@
 // messages and a four-tuple, and receives IKE messages with the four-tuple they arrived on. Two
 // implementations: UdpTransport (./udp.ts, node:dgram on ports 500 and 4500) and MemoryNetwork
 // (./memory.ts, an in-process twin with fault injection for tests). Both apply the same framing below.
-import type { Counters } from '../ike/counters.ts';
+import type { Counters } from '../base/counters.ts';
 
 /** RFC 7296 §2.11 / RFC 3948 §2: the well-known ports. */
 export const IKE_PORT = 500;

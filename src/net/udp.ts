@@ -7,7 +7,7 @@
 import dgram from 'node:dgram';
 import { isIPv4, isIPv6 } from 'node:net';
 import { createRequire } from 'node:module';
-import type { Counters } from '../ike/counters.ts';
+import type { Counters } from '../base/counters.ts';
 import {
   IKE_PORT,
   MAX_DATAGRAM,

@@ -9,7 +9,7 @@ import { request } from '../../src/control/client.ts';
 import { ControlError, parseRequest, stringArg } from '../../src/control/protocol.ts';
 import { ControlServer } from '../../src/control/server.ts';
 import { socketPath } from '../../src/control/socket-path.ts';
-import { MemoryLogger } from '../../src/ike/logger.ts';
+import { MemoryLogger } from '../../src/base/logger.ts';
 
 function tmp(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'ikeway-control-'));

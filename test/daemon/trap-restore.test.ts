@@ -10,7 +10,7 @@ import { Daemon } from '../../src/daemon/daemon.ts';
 import { FAIL_CLOSED_PRIORITY } from '../../src/daemon/failclosed.ts';
 import { ChildSa } from '../../src/ike/child-sa.ts';
 import type { IkeSa } from '../../src/ike/ike-sa.ts';
-import { MemoryLogger, nullLogger } from '../../src/ike/logger.ts';
+import { MemoryLogger, nullLogger } from '../../src/base/logger.ts';
 import { tsFromCidr } from '../../src/ike/ts.ts';
 import type { Kernel } from '../../src/kernel/types.ts';
 

@@ -2,13 +2,13 @@
 // keys included, so tests can compare keys crosswise), joined by a MemoryNetwork driven by a FakeClock.
 import { IdType } from '../../src/codec/index.ts';
 import { Engine } from '../../src/ike/engine.ts';
-import { FakeClock } from '../../src/ike/clock.ts';
+import { FakeClock } from '../../src/base/clock.ts';
 import type { EngineOptions, IkeConnection } from '../../src/ike/config.ts';
-import { Counters } from '../../src/ike/counters.ts';
-import { MemoryLogger } from '../../src/ike/logger.ts';
+import { Counters } from '../../src/base/counters.ts';
+import { MemoryLogger } from '../../src/base/logger.ts';
 import { parseProposals } from '../../src/ike/proposal-string.ts';
 import type { EngineEvent } from '../../src/ike/services.ts';
-import { TimerQueue } from '../../src/ike/timers.ts';
+import { TimerQueue } from '../../src/base/timers.ts';
 import { tsFromCidr } from '../../src/ike/ts.ts';
 import { FakeKernel } from '../../src/kernel/fake.ts';
 import type { SaParams } from '../../src/kernel/types.ts';

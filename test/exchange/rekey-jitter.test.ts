@@ -2,7 +2,7 @@
 // lifetime comes earlier by a random 0..10% of the rekey margin, deterministic with injected randomness.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { jitteredRekeyMs } from '../../src/ike/jitter.ts';
+import { jitteredRekeyMs } from '../../src/base/jitter.ts';
 import { pair } from './harness.ts';
 
 const fixed = (hi: number, lo: number) => () => Uint8Array.from([hi, lo]);

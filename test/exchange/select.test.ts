@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { IdType, NotifyType } from '../../src/codec/index.ts';
 import { Engine } from '../../src/ike/engine.ts';
 import type { IkeConnection } from '../../src/ike/config.ts';
-import { Counters } from '../../src/ike/counters.ts';
+import { Counters } from '../../src/base/counters.ts';
 import { formatTs, tsFromCidr } from '../../src/ike/ts.ts';
 import { FakeKernel } from '../../src/kernel/fake.ts';
 import { connection, established, pair, type Peer } from './harness.ts';

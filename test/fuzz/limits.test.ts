@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { decodeMessage, encodeMessage } from '../../src/codec/index.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import { Daemon } from '../../src/daemon/daemon.ts';
-import { MemoryLogger } from '../../src/ike/logger.ts';
+import { MemoryLogger } from '../../src/base/logger.ts';
 import { ADDR_A, ADDR_B, established, pair } from '../exchange/harness.ts';
 
 const toB = { localAddr: ADDR_B, localPort: 500, remoteAddr: ADDR_A, remotePort: 500 };

@@ -11,7 +11,7 @@ import { DaemonLogger } from '../../src/daemon/log.ts';
 import { buildStatus } from '../../src/daemon/status.ts';
 import type { Engine } from '../../src/ike/engine.ts';
 import { KernelError } from '../../src/kernel/errors.ts';
-import type { MemoryLogger } from '../../src/ike/logger.ts';
+import type { MemoryLogger } from '../../src/base/logger.ts';
 import type { RecordingKernel } from '../exchange/harness.ts';
 import { PSK, pair } from '../exchange/harness.ts';
 import { FuzzPair, TO_B, sealRaw } from './lib/engine-pair.ts';

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ExchangeType } from '../../src/codec/index.ts';
-import type { CounterName } from '../../src/ike/counters.ts';
+import type { CounterName } from '../../src/base/counters.ts';
 import { FuzzPair, TO_B, sealRaw } from './lib/engine-pair.ts';
 import { mutate, rng } from './lib/mutate.ts';
 

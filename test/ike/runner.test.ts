@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { FakeClock } from '../../src/ike/clock.ts';
-import { TimerQueue } from '../../src/ike/timers.ts';
-import { Counters } from '../../src/ike/counters.ts';
+import { FakeClock } from '../../src/base/clock.ts';
+import { TimerQueue } from '../../src/base/timers.ts';
+import { Counters } from '../../src/base/counters.ts';
 import { ExchangeRunner, type ExchangeRunnerOptions } from '../../src/ike/exchange/runner.ts';
 import {
   DEFAULT_RETRANSMIT,

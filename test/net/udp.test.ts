@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { Counters } from '../../src/ike/counters.ts';
+import { Counters } from '../../src/base/counters.ts';
 import { UdpTransport } from '../../src/net/udp.ts';
 import { IKE_HEADER_LEN, type PacketPath } from '../../src/net/transport.ts';
 

@@ -1,7 +1,7 @@
 // `ikeway daemon -c FILE`: run the IKE daemon in the foreground (systemd Type=simple).
 import type { Argv, CommandModule } from 'yargs';
 import { LOG_LEVELS, type LogFormat } from '../../daemon/log.ts';
-import type { LogLevel } from '../../ike/logger.ts';
+import type { LogLevel } from '../../base/logger.ts';
 import { packageVersion } from './version.ts';
 
 interface DaemonArgs {

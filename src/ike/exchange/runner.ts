@@ -3,8 +3,8 @@
 // the caller reads the message ID, the Response flag and (for SKF) the fragment number from the clear
 // header, asks `checkRequest`/`checkResponse` before any decryption, and reports back once the message
 // authenticated. RFC 7296 §2.1 (retransmission), §2.2 (message IDs), §2.3 (window size 1).
-import type { Counters, CounterName } from '../counters.ts';
-import type { TimerHandle, TimerQueue } from '../timers.ts';
+import type { Counters, CounterName } from '../../base/counters.ts';
+import type { TimerHandle, TimerQueue } from '../../base/timers.ts';
 import { retransmitDelays, resolveRetransmit, type RetransmitPolicy } from './retransmit.ts';
 
 /** A request waiting for its turn. `build` runs once, when the window opens, with the message ID. */

@@ -2,7 +2,7 @@
 // §1.2), traffic selectors with narrowing (§2.9), USE_TRANSPORT_MODE (§1.3.1), ESN (RFC 4303 §2.2.1).
 // A failure here (NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE) fails only the Child SA: the IKE SA stays (§1.2).
 // Later CREATE_CHILD_SA tasks can reuse negotiate()/install() with their own nonces and KE.
-import { jitteredRekeyMs } from '../jitter.ts';
+import { jitteredRekeyMs } from '../../base/jitter.ts';
 import { ExchangeType, NotifyType, ProtocolId, TransformType, isErrorNotify } from '../../codec/index.ts';
 import { ChildSa } from '../child-sa.ts';
 import { IkeError, NoProposalChosenError, TsUnacceptableError } from '../errors.ts';

@@ -5,11 +5,11 @@
 // When the daemon (`ikeway daemon`) lands, the tests can move to it.
 import { readFileSync } from 'node:fs';
 import { Engine } from '../../../src/ike/engine.ts';
-import { RealClock } from '../../../src/ike/clock.ts';
+import { RealClock } from '../../../src/base/clock.ts';
 import type { EngineOptions } from '../../../src/ike/config.ts';
 import { formatProposal } from '../../../src/ike/proposal-string.ts';
 import { formatTs } from '../../../src/ike/ts.ts';
-import { TimerQueue } from '../../../src/ike/timers.ts';
+import { TimerQueue } from '../../../src/base/timers.ts';
 import {
   FakeKernel,
   installIkeBypass,

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { FakeClock, FakeClockError, RealClock } from '../../src/ike/clock.ts';
-import { TimerQueue } from '../../src/ike/timers.ts';
-import { Counters, COUNTER_NAMES, isCounterName } from '../../src/ike/counters.ts';
+import { FakeClock, FakeClockError, RealClock } from '../../src/base/clock.ts';
+import { TimerQueue } from '../../src/base/timers.ts';
+import { Counters, COUNTER_NAMES, isCounterName } from '../../src/base/counters.ts';
 
 test('timers fire in deadline order, ties in insertion order, each seeing its own deadline as now', () => {
   const clock = new FakeClock(1000);
