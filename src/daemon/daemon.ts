@@ -7,7 +7,7 @@ import { ConfigErrors, formatProblem, loadConfig, type Config, type Connection }
 import { ControlError } from '../control/protocol.ts';
 import { TransformType } from '../codec/index.ts';
 import { KeyExchangePool } from '../crypto/index.ts';
-import type { IkeConnection } from '../ike/config.ts';
+import { PUZZLE_DEFAULTS, type IkeConnection } from '../ike/config.ts';
 import { RealClock, type Clock } from '../base/clock.ts';
 import { Counters } from '../base/counters.ts';
 import { Engine } from '../ike/engine.ts';
@@ -155,6 +155,9 @@ export class Daemon {
         cookieThreshold: c.cookieThreshold,
         halfOpenLimit: c.limits.halfOpen,
         ikeSasPerPeer: c.limits.ikeSasPerPeer,
+        halfOpenPerSource: c.limits.halfOpenPerSource,
+        halfOpenReserved: c.limits.halfOpenReserved,
+        puzzles: { ...PUZZLE_DEFAULTS, ...c.limits.puzzles },
         retransmit: c.retransmit,
       },
       logger: this.#log,
