@@ -29,6 +29,9 @@ import {
   type Runtime,
 } from './runtime.ts';
 import { buildStatus, type SaTimes, type StatusReport } from './status.ts';
+import { readRcvbufDrops } from '../net/rcvbuf.ts';
+
+const rcvbuf = (n: number | undefined) => (n === undefined ? {} : { rcvbufDrops: n });
 
 export interface DaemonOptions {
   readonly configFile: string;
@@ -82,6 +85,7 @@ export class Daemon {
   readonly #log: Logger;
   readonly #timers: TimerQueue;
   readonly #counters = new Counters();
+  #rcvbufSeen = 0;
   readonly #times: SaTimes = { ike: new WeakMap(), child: new WeakMap() };
   readonly #conns = new Map<string, ConnState>();
   readonly #reqids = new Map<string, number>();
@@ -496,11 +500,23 @@ export class Daemon {
       times: this.#times,
       now: this.#timers.now(),
       ...(only !== undefined ? { only } : {}),
+      ...rcvbuf(this.#rcvbufDrops()),
     });
   }
 
   counters(): Record<string, number> {
+    this.#rcvbufDrops();
     return Object.fromEntries(this.#counters.snapshot());
+  }
+
+  /** Kernel receive-buffer drops of our UDP sockets, folded into net.rcvbuf_drops (src/net/rcvbuf.ts). */
+  #rcvbufDrops(): number | undefined {
+    const n = readRcvbufDrops();
+    if (n !== undefined && n > this.#rcvbufSeen) {
+      this.#counters.inc('net.rcvbuf_drops', n - this.#rcvbufSeen);
+      this.#rcvbufSeen = n;
+    }
+    return n;
   }
 
   /**

@@ -5,6 +5,7 @@ import type { Connection } from '../config/index.ts';
 import { formatId } from '../creds/index.ts';
 import type { ChildSa } from '../ike/child-sa.ts';
 import type { Engine } from '../ike/engine.ts';
+import type { AdmissionStatus } from '../ike/admission.ts';
 import type { IkeSa } from '../ike/ike-sa.ts';
 import { formatProposal } from '../ike/proposal-string.ts';
 import { formatTs } from '../ike/ts.ts';
@@ -75,8 +76,15 @@ export interface DaemonStatus {
   readonly ports: { readonly ike: number; readonly natT: number };
 }
 
+/** Load on the responder (src/ike/admission.ts) and on our sockets (src/net/rcvbuf.ts). */
+export interface LoadStatus extends AdmissionStatus {
+  /** Datagrams the kernel dropped on our full UDP receive buffers (undefined: /proc cannot tell). */
+  readonly rcvbufDrops?: number;
+}
+
 export interface StatusReport {
   readonly daemon: DaemonStatus;
+  readonly load?: LoadStatus;
   readonly connections: readonly ConnectionStatus[];
   readonly counters: Readonly<Record<string, number>>;
 }
@@ -171,6 +179,7 @@ export interface StatusInput {
   readonly now: number;
   /** Only this connection (ikeway status NAME). */
   readonly only?: string;
+  readonly rcvbufDrops?: number;
 }
 
 export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
@@ -192,5 +201,9 @@ export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
       ),
     })),
   );
-  return { daemon: inp.daemon, connections, counters: inp.engine.counters.nonZero() };
+  const load: LoadStatus = {
+    ...inp.engine.admissionStatus(),
+    ...(inp.rcvbufDrops !== undefined ? { rcvbufDrops: inp.rcvbufDrops } : {}),
+  };
+  return { daemon: inp.daemon, load, connections, counters: inp.engine.counters.nonZero() };
 }
