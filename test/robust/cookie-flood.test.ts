@@ -22,8 +22,9 @@ const M = '192.0.2.3'; // a road warrior, matched by `remote: any`
 const F = '192.0.2.4'; // the attacker
 const OWNED = '198.51.100.0/24';
 const RATE = 3000;
-const FLOOD_MS = 20_000;
-const HALF_OPEN = 1000;
+const FLOOD_MS = 30_000;
+/** Below the attacker's 200 x 5 (limits.half-open-per-source): the flood alone fills the table. */
+const HALF_OPEN = 600;
 
 const responderConfig = `log: { level: info, format: text }
 control-socket: ./ctl.sock
@@ -121,7 +122,7 @@ test(
 
     // The attacker fills the half-open table first (bounded wait): its addresses answer cookies.
     let st = await status();
-    for (let i = 0; i < 100 && (st.load?.halfOpen ?? 0) < HALF_OPEN - 64 && flooding; i++) {
+    for (let i = 0; i < 200 && (st.load?.halfOpen ?? 0) < HALF_OPEN - 64 && flooding; i++) {
       await sleep(100);
       st = await status();
     }
