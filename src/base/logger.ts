@@ -6,6 +6,8 @@ export type LogFields = Readonly<Record<string, string | number | boolean | unde
 
 export interface Logger {
   log(level: LogLevel, message: string, fields?: LogFields): void;
+  /** Whether `level` is written now (lets hot paths skip building trace lines). */
+  enabled?(level: LogLevel): boolean;
 }
 
 /** Drops everything (the default in tests and library use). */
