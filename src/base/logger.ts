@@ -29,5 +29,8 @@ export class MemoryLogger implements Logger {
 
 /** A logger that prefixes every entry with fixed fields (e.g. the IKE SA's name and unique id). */
 export function withFields(base: Logger, fixed: LogFields): Logger {
-  return { log: (level, message, fields) => base.log(level, message, { ...fixed, ...fields }) };
+  return {
+    log: (level, message, fields) => base.log(level, message, { ...fixed, ...fields }),
+    ...(base.enabled ? { enabled: (level: LogLevel) => base.enabled!(level) } : {}),
+  };
 }

@@ -59,7 +59,10 @@ export async function openTransport(
     nattPort: config.ports.natT,
     counters,
     // --log-level trace: one line per IKE datagram (header only); no cost at other levels.
-    ...(config.log.level === 'trace' ? { trace: traceDatagrams((m, f) => logger.log('trace', m, f)) } : {}),
+    trace: traceDatagrams(
+      () => logger.enabled?.('trace') ?? false,
+      (m, f) => logger.log('trace', m, f),
+    ),
   };
   if (kind === 'memory') return UdpTransport.open(base);
   try {

@@ -24,11 +24,13 @@ export function headerSummary(p: Uint8Array): Record<string, string | number> | 
   };
 }
 
-/** A TraceFn that writes `rx`/`tx` lines at level trace through `log`. */
+/** A TraceFn that writes `rx`/`tx` lines through `log` while `on()` (the level may change on reload). */
 export function traceDatagrams(
+  on: () => boolean,
   log: (message: string, fields: Record<string, string | number>) => void,
 ): TraceFn {
   return (dir, packet, path) => {
+    if (!on()) return;
     const h = headerSummary(packet);
     if (!h) return;
     log(dir === 'rx' ? 'datagram received' : 'datagram sent', {
