@@ -6,7 +6,7 @@ import { inspect } from 'node:util';
 import { Secret } from '../crypto/secret.ts';
 import { IdType } from '../codec/iana.ts';
 import { certHasId, requireId, verifyChain } from './chain.ts';
-import { bytesEqual } from './der.ts';
+import { bytesEqual } from '../crypto/der.ts';
 import { dnEquals, decodeDn } from './dn.ts';
 import { CredsError, fail } from './errors.ts';
 import {
