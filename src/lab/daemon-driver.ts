@@ -5,7 +5,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { request } from '../control/client.ts';
-import type { ChildStatus, StatusReport } from '../daemon/status.ts';
+import type { ChildStatus, StatusReport } from '../control/status-types.ts';
 import { bundledCli } from './bundle.ts';
 import type { ExampleLab } from './examples.ts';
 import type { Lab } from './lab.ts';

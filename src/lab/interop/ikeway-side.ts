@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { request } from '../../control/client.ts';
-import type { ChildStatus, IkeSaStatus, StatusReport } from '../../daemon/status.ts';
+import type { ChildStatus, IkeSaStatus, StatusReport } from '../../control/status-types.ts';
 import type { LabNs } from '../lab-ns.ts';
 import { LabError } from '../topology.ts';
 import { LIVENESS } from './cells.ts';

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { request } from '../../control/client.ts';
-import type { StatusReport } from '../../daemon/status.ts';
+import type { StatusReport } from '../../control/status-types.ts';
 import type { ExampleLab } from '../examples.ts';
 import type { Lab } from '../lab.ts';
 import { LabError, type SiteName } from '../topology.ts';
