@@ -4,8 +4,9 @@ import { ExchangeType, ProtocolId } from '../../codec/index.ts';
 import type { ChildSa } from '../child-sa.ts';
 import type { IkeSa } from '../ike-sa.ts';
 import type { OutboundMessage, Task } from '../task.ts';
+import { retireChild } from '../child-rekey-end.ts';
+import { holderOf } from '../sa-holder.ts';
 import { u32Bytes } from '../wire.ts';
-import { holderOf, retireChild } from './child-rekey.ts';
 
 export class ChildDelete implements Task {
   readonly name = 'child-delete';
@@ -53,6 +54,12 @@ export class ChildDelete implements Task {
       h.services.run(h, () => h.tasks.initiate());
     }
   }
+}
+
+/** Queues the Delete of Child SAs we are responsible for closing, and starts it. */
+export function queueChildDelete(sa: IkeSa, children: readonly ChildSa[]): void {
+  sa.tasks.queue(new ChildDelete(sa, children));
+  sa.services.run(sa, () => sa.tasks.initiate());
 }
 
 /**
