@@ -1,11 +1,11 @@
 // Deleting Child SAs (RFC 7296 §1.4.1): an INFORMATIONAL request with a Delete payload listing our
 // inbound SPIs; the peer answers with the SPIs of the paired SAs. Both sides then remove the pair.
 import { ExchangeType, ProtocolId } from '../../codec/index.ts';
+import { retireChild } from '../child-rekey-end.ts';
 import type { ChildSa } from '../child-sa.ts';
 import type { IkeSa } from '../ike-sa.ts';
-import type { OutboundMessage, Task } from '../task.ts';
-import { retireChild } from '../child-rekey-end.ts';
 import { holderOf } from '../sa-holder.ts';
+import type { OutboundMessage, Task } from '../task.ts';
 import { u32Bytes } from '../wire.ts';
 
 export class ChildDelete implements Task {

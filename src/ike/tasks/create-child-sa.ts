@@ -4,6 +4,7 @@
 // registry. The rekey-specific ending (old SA retired, nonce rule) lives in ../child-rekey-end.ts.
 import { ExchangeType, NotifyType, ProtocolId, isErrorNotify } from '../../codec/index.ts';
 import { wipe, type KeyExchange } from '../../crypto/index.ts';
+import { childRekeyed, rekeyTarget } from '../child-rekey-end.ts';
 import type { ChildSa } from '../child-sa.ts';
 import { allocateChild, installContext } from '../child-setup.ts';
 import {
@@ -24,6 +25,14 @@ import {
   verifyChosen,
   type Proposal,
 } from '../proposals.ts';
+import {
+  expectChildDelete,
+  notePeerMade,
+  replaceLostChild,
+  replacedLost,
+  retryChildRekey,
+} from '../rekey-guard.ts';
+import { holderOf } from '../sa-holder.ts';
 import type { InboundMessage, OutboundMessage, Task, TaskResult } from '../task.ts';
 import { narrowPair, tsContains, type TrafficSelector } from '../ts.ts';
 import {
@@ -37,15 +46,6 @@ import {
   u32,
   u32Bytes,
 } from '../wire.ts';
-import { childRekeyed, rekeyTarget } from '../child-rekey-end.ts';
-import {
-  expectChildDelete,
-  notePeerMade,
-  replaceLostChild,
-  replacedLost,
-  retryChildRekey,
-} from '../rekey-guard.ts';
-import { holderOf } from '../sa-holder.ts';
 
 export interface CreateChildOptions {
   /** Rekey this Child SA (RFC 7296 §1.3.3) instead of creating an additional one. */

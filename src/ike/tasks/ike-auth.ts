@@ -15,8 +15,8 @@ import { AuthenticationFailedError, CHILD_ERRORS, InvalidSyntaxError, PeerError 
 import type { IkeSa } from '../ike-sa.ts';
 import type { InboundMessage, OutboundMessage, Task } from '../task.ts';
 import { rankForAuth, sameId } from '../select.ts';
-import { findNotify, findPayload, notify, tsFromWire } from '../wire.ts';
 import { staleOnInitialContact } from '../uniqueness.ts';
+import { findNotify, findPayload, notify, tsFromWire } from '../wire.ts';
 
 /** RFC 7296 §2.15: RestOfInitIDPayload / RestOfRespIDPayload = ID Type | RESERVED | data. */
 export function idBody(id: IkeIdentity): Uint8Array {

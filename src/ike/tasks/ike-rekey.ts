@@ -15,9 +15,9 @@ import {
   verifyChosen,
   type Proposal,
 } from '../proposals.ts';
+import { expectIkeDelete, retryDelayMs } from '../rekey-guard.ts';
 import type { InboundMessage, OutboundMessage, Task, TaskResult } from '../task.ts';
 import { findPayload, proposalFromWire, proposalToWire } from '../wire.ts';
-import { expectIkeDelete, retryDelayMs } from '../rekey-guard.ts';
 
 /** IKE SA rekeys retried after a failure, per IKE SA (bounded; its lifetime ends it anyway). */
 const retries = new WeakMap<IkeSa, number>();
