@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeLoadPki } from '../../src/load/pki.ts';
+import { makeLoadPki } from '../../lab/load/pki.ts';
 import type { IkePlan } from './ike.ts';
 import type { AuthSetup } from './responders.ts';
 

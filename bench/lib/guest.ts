@@ -4,8 +4,8 @@
 // Results come back as `BENCH-GUEST` lines; this module turns them into report rows.
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { bundleEnv } from '../../src/lab/bundle.ts';
-import { withEspKernel } from '../../src/lab/guest.ts';
+import { bundleEnv } from '../../lab/guest/bundle.ts';
+import { withEspKernel } from '../../lab/guest/guest.ts';
 import type { GuestPlan } from '../guest-run.ts';
 import type { ThroughputRun } from './dataplane.ts';
 import type { GuestSetupResult } from './guest-setup.ts';

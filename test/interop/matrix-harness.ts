@@ -15,13 +15,13 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { bundleEnv } from '../../src/lab/bundle.ts';
-import { withEspKernel } from '../../src/lab/guest.ts';
-import { CELLS, cellById } from '../../src/lab/interop/cells.ts';
-import { mergeRun, renderReport, type MatrixRun } from '../../src/lab/interop/report.ts';
-import { preparePkis } from '../../src/lab/interop/run-cell.ts';
-import type { CellResult, Role } from '../../src/lab/interop/types.ts';
-import { LAB_MODULES } from '../../src/lab/lab.ts';
+import { bundleEnv } from '../../lab/guest/bundle.ts';
+import { withEspKernel } from '../../lab/guest/guest.ts';
+import { CELLS, cellById } from '../../lab/interop/cells.ts';
+import { mergeRun, renderReport, type MatrixRun } from '../../lab/interop/report.ts';
+import { preparePkis } from '../../lab/interop/run-cell.ts';
+import type { CellResult, Role } from '../../lab/interop/types.ts';
+import { LAB_MODULES } from '../../lab/two-site/lab.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 export const DOCS = join(ROOT, 'docs');

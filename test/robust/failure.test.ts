@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { join } from 'node:path';
-import { bundleEnv } from '../../src/lab/bundle.ts';
-import { withEspKernel } from '../../src/lab/guest.ts';
-import { LAB_MODULES } from '../../src/lab/lab.ts';
-import type { CrashFacts, LossFacts, PeerFacts } from '../../src/lab/robust/scenarios.ts';
+import { bundleEnv } from '../../lab/guest/bundle.ts';
+import { withEspKernel } from '../../lab/guest/guest.ts';
+import { LAB_MODULES } from '../../lab/two-site/lab.ts';
+import type { CrashFacts, LossFacts, PeerFacts } from '../../lab/robust/scenarios.ts';
 
 const isRoot = process.getuid?.() === 0;
 const ROOT = join(import.meta.dirname, '..', '..');

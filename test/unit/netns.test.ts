@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Netns, linkVeth } from '../../src/lab/netns.ts';
+import { Netns, linkVeth } from '../../lab/netns/netns.ts';
 
 test('two namespaces joined by veth reach each other over IPv4 and IPv6, and are removed', (t) => {
   const a = Netns.create('nt');
