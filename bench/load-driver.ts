@@ -1,4 +1,4 @@
-// Runs `ikeway load`'s runner (src/load/runner.ts) once with options given as one JSON argument and
+// Runs `ikeway load`'s runner (lab/load/runner.ts) once with options given as one JSON argument and
 // prints its LoadReport as JSON: the benchmark's load generator, started inside the load-generator
 // namespace by bench/lib/ike.ts. Not a user tool; `ikeway load` is.
 import { runLoad, type LoadOptions } from '../lab/load/runner.ts';

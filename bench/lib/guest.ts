@@ -1,5 +1,5 @@
 // The guest-kernel part of `npm run bench` (issue 7, items 4 and 5): ONE boot of the guest kernel
-// (src/lab/guest.ts; directly on the host when it has ESP) runs bench/guest-run.ts, bundled here
+// (lab/guest/guest.ts; directly on the host when it has ESP) runs bench/guest-run.ts, bundled here
 // with esbuild together with bench/xfrm-install.ts, and the lab's bundled CLI for the daemons.
 // Results come back as `BENCH-GUEST` lines; this module turns them into report rows.
 import { mkdirSync, rmSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// `ikeway load`: the initiator load generator (src/load/runner.ts). Sets up many IKE SAs with one Child
+// `ikeway load`: the initiator load generator (lab/load/runner.ts). Sets up many IKE SAs with one Child
 // SA each towards one responder (ikeway or another implementation) and reports established/failed
 // counts, the rate achieved and setup latency (median, p99). The PSK comes from a file, never argv;
 // or certificates (--cert bundle, one per SA, --key, --ca: RFC 7427 signature authentication).

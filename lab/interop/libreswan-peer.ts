@@ -1,6 +1,6 @@
 // Libreswan 4.10 (pluto, Debian, unpacked next to strongSwan) as the interop peer: pluto with the
 // REAL kernel XFRM stack (protostack=xfrm) in the peer router's namespace, its ipsec.conf and NSS
-// database rendered from the cell (src/lab/libreswan.ts does the running).
+// database rendered from the cell (lab/peers/libreswan.ts does the running).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

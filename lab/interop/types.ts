@@ -1,12 +1,12 @@
 // The interoperability matrix: ikeway against a real peer implementation, in the lab topology
-// (src/lab/topology.ts), inside a kernel with ESP so both kernels carry and count real traffic.
+// (lab/two-site/topology.ts), inside a kernel with ESP so both kernels carry and count real traffic.
 //
 // HOW A PEER KIND PLUGS IN (e.g. Libreswan):
-//   1. Implement `PeerDriver` below in src/lab/interop/<kind>-peer.ts (see strongswan-peer.ts): it
+//   1. Implement `PeerDriver` below in lab/interop/<kind>-peer.ts (see strongswan-peer.ts): it
 //      configures and runs ONE instance of the peer daemon in the peer router's namespace
 //      (`ctx.ns`, site b) from a `CellContext`: addresses, identities, subnets, credentials
 //      (PSK or certificate files made by pki.ts) and the proposals in strongSwan syntax.
-//   2. Add `kind: () => new YourPeer()` to `PEER_DRIVERS` in src/lab/interop/peers.ts and the kind
+//   2. Add `kind: () => new YourPeer()` to `PEER_DRIVERS` in lab/interop/peers.ts and the kind
 //      to `PeerKind`. Cells the peer cannot do at all go in `PeerDriver.unsupported()` with the
 //      peer's own evidence (a log line or documented limit): the report shows them, not green.
 //   3. Add test/interop/matrix-<kind>-{initiator,responder}.test.ts (two lines each, see the

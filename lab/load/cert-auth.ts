@@ -5,7 +5,13 @@
 // connection. Errors name the file and the problem, never key material.
 import { readFileSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
-import { CredentialStore, CredsError, formatId, loadCertificates, loadPrivateKey } from '../../src/creds/index.ts';
+import {
+  CredentialStore,
+  CredsError,
+  formatId,
+  loadCertificates,
+  loadPrivateKey,
+} from '../../src/creds/index.ts';
 import type { Certificate, IkeId } from '../../src/creds/index.ts';
 import type { Credentials } from '../../src/ike/credentials.ts';
 import { storeCredentials } from '../../src/ike/creds-adapter.ts';

@@ -1,5 +1,5 @@
 // The lab's handle on one of its namespaces. Labs make and remove their namespaces with one shell
-// script each (lab.ts): in the TCG guest every process start costs ~0.2 s, so a lab built with one
+// script each (two-site/lab.ts): in the TCG guest every process start costs ~0.2 s, so a lab built with one
 // `sh` is several times faster than one built command by command. Names follow netns.ts's
 // convention (`ikw-<tag>-<pid>-<n>`) so `cleanupStale()` recognises a crashed run's leftovers.
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';

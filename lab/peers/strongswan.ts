@@ -30,7 +30,7 @@ export class StrongswanError extends Error {
 export type LogLevels = Readonly<Record<string, number>>;
 
 export interface CharonOptions {
-  /** Where charon runs: a Netns (netns.ts) or a lab namespace (lab-ns.ts); only spawn is used. */
+  /** Where charon runs: a Netns (netns/netns.ts) or a lab namespace (netns/lab-ns.ts); only spawn is used. */
   readonly ns: Pick<Netns, 'spawn'>;
   /** Short name used in paths and error messages. */
   readonly tag: string;

@@ -1,7 +1,7 @@
 // `ikeway lab demo`: the two-site lab with examples/site-to-site-psk.yaml. The tunnel comes up,
 // the LAN hosts ping each other, and the kernel SA counters of both routers are printed; exit 0
 // only when they prove ESP carried the traffic. Without ESP in the host kernel the same command
-// re-runs itself inside the guest kernel (guest.ts), one boot for the whole demo.
+// re-runs itself inside the guest kernel (guest/guest.ts), one boot for the whole demo.
 import { resolve } from 'node:path';
 import { bundleEnv } from '../guest/bundle.ts';
 import { GuestError, espKernelPlace, runInGuest } from '../guest/guest.ts';

@@ -1,6 +1,6 @@
 // Host side of the interop matrix tests: one guest boot per test file runs a list of cells
 // (scripts/matrix-run.ts), the results are saved to docs/interop/<peer>-<part>.jsonl and
-// docs/interop.md is rendered again from every results file present (src/lab/interop/report.ts).
+// docs/interop.md is rendered again from every results file present (lab/interop/report.ts).
 import assert from 'node:assert/strict';
 import {
   existsSync,
@@ -71,7 +71,7 @@ export function saveRun(run: MatrixRun): void {
   writeAtomic(join(DOCS, 'interop.md'), renderReport(readRuns()));
 }
 
-/** One guest run (840 s) plus the longest wait for a guest slot (src/lab/guest-slots.ts: 20 min):
+/** One guest run (840 s) plus the longest wait for a guest slot (lab/guest/guest-slots.ts: 20 min):
  * the two matrix files may be scheduled together and then one queues behind the other's guest. */
 export const MATRIX_TEST_TIMEOUT_MS = 900_000 + 20 * 60_000;
 

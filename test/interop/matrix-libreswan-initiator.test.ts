@@ -1,4 +1,4 @@
-// Interop matrix, Libreswan 4.10 (pluto) as the peer, ikeway initiating: every cell (src/lab/interop/
+// Interop matrix, Libreswan 4.10 (pluto) as the peer, ikeway initiating: every cell (lab/interop/
 // cells.ts; IKW_MATRIX_CELLS selects some) in one guest boot with real kernel ESP on both
 // routers; writes docs/interop/libreswan-initiator.jsonl and re-renders docs/interop.md.
 import { test } from 'node:test';

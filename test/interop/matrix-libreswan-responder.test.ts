@@ -1,5 +1,5 @@
 // Interop matrix, Libreswan 4.10 (pluto) as the peer, pluto initiating (ikeway responds): every cell
-// (src/lab/interop/cells.ts; IKW_MATRIX_CELLS selects some) in one guest boot with real kernel ESP on both
+// (lab/interop/cells.ts; IKW_MATRIX_CELLS selects some) in one guest boot with real kernel ESP on both
 // routers; writes docs/interop/libreswan-responder.jsonl and re-renders docs/interop.md.
 import { test } from 'node:test';
 import { libreswanUnavailable } from '../../lab/peers/libreswan.ts';

@@ -1,4 +1,4 @@
-// Interop matrix, strongSwan as the peer, ikeway initiating: every cell (src/lab/interop/cells.ts)
+// Interop matrix, strongSwan as the peer, ikeway initiating: every cell (lab/interop/cells.ts)
 // in one guest boot with real kernel ESP on both routers; writes docs/interop.md.
 import { test } from 'node:test';
 import { existsSync } from 'node:fs';

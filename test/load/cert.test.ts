@@ -1,6 +1,6 @@
 // `ikeway load` with certificates (RFC 7427 ECDSA P-256 signatures): the option set (--cert bundle,
 // --key, --ca; exactly one of PSK and certificates), precise errors that never show key material,
-// the in-process load PKI (src/load/pki.ts) checked by openssl, and a real run over UDP against an
+// the in-process load PKI (lab/load/pki.ts) checked by openssl, and a real run over UDP against an
 // ikeway responder in a namespace: every IKE SA authenticated with its own certificate and identity.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,7 +1,7 @@
 // Loss and failure with real ESP (issue 8), in ONE guest-kernel boot when the host kernel has no
 // ESP: 20% loss + delay + reordering with forced rekeys; the peer killed (liveness) and back
 // (INITIAL_CONTACT); the daemon SIGKILLed under traffic with SA loss and a restart (WAN capture,
-// reconciliation), a bad reload, and SIGTERM. The scenarios (src/lab/robust/scenarios.ts) report
+// reconciliation), a bad reload, and SIGTERM. The scenarios (lab/robust/scenarios.ts) report
 // facts; every assertion is here. Times are reported as diagnostics, never asserted.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

@@ -1,4 +1,4 @@
-// The flood generator's pieces (src/lab/flood.ts), without a network: the crafted request is a
+// The flood generator's pieces (lab/robust/flood.ts), without a network: the crafted request is a
 // valid IKE_SA_INIT (RFC 7296 §1.2: HDR, SAi1, KEi, Ni), no two requests share SPI, KE or nonce,
 // replies are told apart, and bad options are refused with LabError before any socket opens.
 import assert from 'node:assert/strict';
