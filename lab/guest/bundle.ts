@@ -4,7 +4,7 @@
 // that `sockopt`/`netlink` (native, left external) and ../../../package.json resolve as from source.
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { LabError } from '../two-site/topology.ts';
+import { LabError } from '../errors.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 let cached: Promise<string> | undefined;

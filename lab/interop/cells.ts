@@ -2,7 +2,8 @@
 // and cells that each change one dimension of it. Every cell runs for every peer and both ikeway
 // roles. Rekeys are checked in the base cell of each peer/role only (to keep the guest time small);
 // every cell still checks up, traffic both ways on both kernels, and a clean delete.
-import { LabError, makeTopology, type Topology } from '../two-site/topology.ts';
+import { LabError } from '../errors.ts';
+import { makeTopology, type Topology } from '../two-site/topology.ts';
 import type { CellSpec, Role } from './types.ts';
 
 export const DEFAULT_IKE = 'aes256gcm16-prfsha256-x25519';

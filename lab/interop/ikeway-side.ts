@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import { request } from '../../src/control/client.ts';
 import type { ChildStatus, IkeSaStatus, StatusReport } from '../../src/daemon/status.ts';
 import type { LabNs } from '../netns/lab-ns.ts';
-import { LabError } from '../two-site/topology.ts';
+import { LabError } from '../errors.ts';
 import { LIVENESS } from './cells.ts';
 import type { CellSpec, Endpoint, Role } from './types.ts';
 

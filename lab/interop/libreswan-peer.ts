@@ -16,7 +16,7 @@ import {
   parseTrafficStatus,
   type LswConnection,
 } from '../peers/libreswan.ts';
-import { LabError } from '../two-site/topology.ts';
+import { LabError } from '../errors.ts';
 import type { CellContext, CellSpec, PeerDriver, PeerFragments, PeerSa, Role } from './types.ts';
 
 const ADDCONN = join(PLUTO_BIN, '..', 'addconn');

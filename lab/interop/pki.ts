@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LabError } from '../two-site/topology.ts';
+import { LabError } from '../errors.ts';
 
 export type KeyType = 'ecdsa' | 'rsa' | 'ed25519';
 

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { Charon, CHARON_BIN, type SwanConnection } from '../peers/strongswan.ts';
-import { LabError } from '../two-site/topology.ts';
+import { LabError } from '../errors.ts';
 import type { CellContext, CellSpec, PeerDriver, PeerFragments, PeerSa, Role } from './types.ts';
 
 const KEY_DIR = { ecdsa: 'private', rsa: 'private', ed25519: 'private' } as const;

@@ -10,7 +10,8 @@ import { request } from '../../src/control/client.ts';
 import type { StatusReport } from '../../src/daemon/status.ts';
 import type { ExampleLab } from '../two-site/examples.ts';
 import type { Lab } from '../two-site/lab.ts';
-import { LabError, type SiteName } from '../two-site/topology.ts';
+import { LabError } from '../errors.ts';
+import { type SiteName } from '../two-site/topology.ts';
 
 const LOG_KEEP = 400;
 

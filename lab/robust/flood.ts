@@ -17,7 +17,7 @@ import {
 } from '../../src/codec/index.ts';
 import { parseProposals } from '../../src/ike/proposal-string.ts';
 import { proposalToWire } from '../../src/ike/wire.ts';
-import { LabError } from '../two-site/topology.ts';
+import { LabError } from '../errors.ts';
 
 /** A request template and where its per-request random fields lie. */
 export interface FloodTemplate {

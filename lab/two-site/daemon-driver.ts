@@ -10,7 +10,8 @@ import { bundledCli } from '../guest/bundle.ts';
 import type { ExampleLab } from './examples.ts';
 import type { Lab } from './lab.ts';
 import type { DaemonCounters, TunnelDriver } from './driver.ts';
-import { LabError, siteOf, type SiteName } from './topology.ts';
+import { LabError } from '../errors.ts';
+import { siteOf, type SiteName } from './topology.ts';
 
 const BIN = resolve(import.meta.dirname, '..', '..', 'bin', 'ikeway.js');
 const LOG_LINES = 40;

@@ -8,7 +8,8 @@ import { GuestError, espKernelPlace, runInGuest } from '../guest/guest.ts';
 import { LAB_MODULES } from './lab.ts';
 import { formatReport } from './run.ts';
 import { runExample, type DriverKind } from './suite.ts';
-import { describeTopology, LabError } from './topology.ts';
+import { LabError } from '../errors.ts';
+import { describeTopology } from './topology.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 export const DEMO_CONFIG = resolve(REPO_ROOT, 'examples', 'site-to-site-psk.yaml');

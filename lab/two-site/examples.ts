@@ -11,7 +11,8 @@ import { readFileSync } from 'node:fs';
 import { parse, parseDocument, stringify } from 'yaml';
 import { ConfigErrors, formatProblem, loadConfig } from '../../src/config/index.ts';
 import type { Config, Connection } from '../../src/config/index.ts';
-import { LabError, makeTopology, type Netem, type SiteName, type Topology } from './topology.ts';
+import { LabError } from '../errors.ts';
+import { makeTopology, type Netem, type SiteName, type Topology } from './topology.ts';
 import type { TunnelParams } from './static-tunnel.ts';
 
 export interface ExampleLab {

@@ -4,8 +4,8 @@
 // policies that traffic would cross the WAN in clear: the checks (checks.ts) tell the two apart.
 import { spawnSync } from 'node:child_process';
 import { LabNs, labNsName, removeNamespaces } from '../netns/lab-ns.ts';
+import { LabError } from '../errors.ts';
 import {
-  LabError,
   familyOf,
   gatewayOf,
   otherSite,

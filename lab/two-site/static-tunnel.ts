@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { sh } from '../netns/netns.ts';
 import type { LabNs } from '../netns/lab-ns.ts';
 import type { Lab } from './lab.ts';
-import { LabError, familyOf, peerAsSeenBy, siteOf, otherSite, type SiteName } from './topology.ts';
+import { LabError } from '../errors.ts';
+import { familyOf, peerAsSeenBy, siteOf, otherSite, type SiteName } from './topology.ts';
 
 export interface TunnelParams {
   readonly mode: 'tunnel' | 'transport';

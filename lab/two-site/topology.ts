@@ -2,23 +2,8 @@
 // link (documentation ranges, RFC 5737 / RFC 3849), optionally a NAT router in front of one site and
 // tc-netem impairment on the WAN. Pure: validated here, built into namespaces by lab.ts.
 import { isIP } from 'node:net';
+import { LabError } from '../errors.ts';
 import { Address4, Address6 } from 'ip-address';
-
-export type LabErrorCode =
-  | 'LAB_TOPOLOGY' // the topology data is inconsistent
-  | 'LAB_BUILD' // a namespace, link, address or route could not be made
-  | 'LAB_EXAMPLE' // an example config cannot be brought up in the lab
-  | 'LAB_UNSUPPORTED' // the kernel or tools lack something the lab needs
-  | 'LAB_TUNNEL'; // installing or starting the tunnel failed
-
-export class LabError extends Error {
-  readonly code: LabErrorCode;
-  constructor(code: LabErrorCode, message: string) {
-    super(message);
-    this.code = code;
-    this.name = 'LabError';
-  }
-}
 
 export type Family = 4 | 6;
 export type SiteName = 'a' | 'b';

@@ -17,7 +17,12 @@ import { loadConfig } from '../../src/config/index.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { DEFAULT_TOPOLOGY_INPUT, makeTopology, peerAsSeenBy, gatewayOf } from '../../lab/two-site/topology.ts';
+import {
+  DEFAULT_TOPOLOGY_INPUT,
+  makeTopology,
+  peerAsSeenBy,
+  gatewayOf,
+} from '../../lab/two-site/topology.ts';
 import { labScript, type LabNames } from '../../lab/two-site/lab.ts';
 import { classifyCapture, parseXfrmStates } from '../../lab/two-site/checks.ts';
 import { judge, type SaDirection } from '../../lab/two-site/run.ts';

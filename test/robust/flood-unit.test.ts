@@ -4,8 +4,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ExchangeType, HeaderFlag, NotifyType, decodeMessage, encodeMessage } from '../../src/codec/index.ts';
-import { classifyReply, floodSources, floodTemplate, freshRequest, runFlood } from '../../lab/robust/flood.ts';
-import { LabError } from '../../lab/two-site/topology.ts';
+import {
+  classifyReply,
+  floodSources,
+  floodTemplate,
+  freshRequest,
+  runFlood,
+} from '../../lab/robust/flood.ts';
+import { LabError } from '../../lab/errors.ts';
 
 test('a crafted request decodes as an IKE_SA_INIT request with SA, KE and Nonce', () => {
   const m = decodeMessage(freshRequest(floodTemplate()));
