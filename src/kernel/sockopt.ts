@@ -37,7 +37,11 @@ function load(request: string, object: string): Libc {
   try {
     koffi = createRequire(import.meta.url)('koffi') as Koffi;
   } catch (e) {
-    throw KernelError.unsupported(request, object, `the koffi FFI module did not load: ${(e as Error).message}`);
+    throw KernelError.unsupported(
+      request,
+      object,
+      `the koffi FFI module did not load: ${(e as Error).message}`,
+    );
   }
   const self = koffi.load(null); // the process's own symbols: libc, glibc or musl alike
   libc = {
@@ -57,7 +61,8 @@ export function setIntOption(socket: Socket, level: number, name: number, value:
   const object = describe(socket);
   const c = load(`setsockopt(${what})`, object);
   const fd = socketFd(socket, c, object);
-  if (c.setsockopt(fd, level, name, new Int32Array([value]), 4) !== 0) throw KernelError.fromErrno(c.errno(), `setsockopt(${what})`, object);
+  if (c.setsockopt(fd, level, name, new Int32Array([value]), 4) !== 0)
+    throw KernelError.fromErrno(c.errno(), `setsockopt(${what})`, object);
 }
 
 /** Reads an int-valued option; throws a KernelError carrying the errno. */
@@ -92,7 +97,8 @@ function describe(socket: Socket): string {
 function socketFd(socket: Socket, c: Libc, object: string): number {
   const want = socket.address();
   const family = want.family === 'IPv6' ? AF_INET6 : AF_INET;
-  const wantAddr = new SocketAddress({ address: want.address, family: family === AF_INET6 ? 'ipv6' : 'ipv4' }).address;
+  const wantAddr = new SocketAddress({ address: want.address, family: family === AF_INET6 ? 'ipv6' : 'ipv4' })
+    .address;
   const found: number[] = [];
   for (const entry of readdirSync('/proc/self/fd')) {
     let target: string;

@@ -64,9 +64,15 @@ test('UDP_ENCAP on a socket that is not bound, or closed: a precise invalid erro
     () => enableEspInUdp(unbound),
     (e: unknown) => e instanceof KernelError && e.kind === 'invalid' && /bound first/.test(e.message),
   );
-  assert.throws(() => espInUdpMode(unbound), (e: unknown) => e instanceof KernelError && e.kind === 'invalid');
+  assert.throws(
+    () => espInUdpMode(unbound),
+    (e: unknown) => e instanceof KernelError && e.kind === 'invalid',
+  );
   unbound.close();
   const s = await bound('udp4', '127.0.0.1');
   await new Promise<void>((res) => s.close(() => res()));
-  assert.throws(() => enableEspInUdp(s), (e: unknown) => e instanceof KernelError && e.kind === 'invalid');
+  assert.throws(
+    () => enableEspInUdp(s),
+    (e: unknown) => e instanceof KernelError && e.kind === 'invalid',
+  );
 });
