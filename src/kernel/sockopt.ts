@@ -99,8 +99,14 @@ function socketFd(socket: Socket, c: Libc, object: string): number {
   const family = want.family === 'IPv6' ? AF_INET6 : AF_INET;
   const wantAddr = new SocketAddress({ address: want.address, family: family === AF_INET6 ? 'ipv6' : 'ipv4' })
     .address;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc/self/fd');
+  } catch (e) {
+    throw KernelError.unsupported('socket descriptor', object, `/proc/self/fd: ${(e as Error).message}`);
+  }
   const found: number[] = [];
-  for (const entry of readdirSync('/proc/self/fd')) {
+  for (const entry of entries) {
     let target: string;
     try {
       target = readlinkSync(`/proc/self/fd/${entry}`);
