@@ -33,23 +33,22 @@ let libc: Libc | undefined;
 /** libc's socket calls, loaded once; throws an 'unsupported' KernelError if koffi cannot load. */
 function load(request: string, object: string): Libc {
   if (libc !== undefined) return libc;
-  let koffi: Koffi;
   try {
-    koffi = createRequire(import.meta.url)('koffi') as Koffi;
+    const koffi = createRequire(import.meta.url)('koffi') as Koffi;
+    const self = koffi.load(null); // the process's own symbols: libc, glibc or musl alike
+    libc = {
+      setsockopt: self.func('int setsockopt(int, int, int, void *, uint32_t)'),
+      getsockopt: self.func('int getsockopt(int, int, int, void *, void *)'),
+      getsockname: self.func('int getsockname(int, void *, void *)'),
+      errno: () => koffi.errno(),
+    };
   } catch (e) {
     throw KernelError.unsupported(
       request,
       object,
-      `the koffi FFI module did not load: ${(e as Error).message}`,
+      `libc through koffi (FFI) did not load: ${(e as Error).message}`,
     );
   }
-  const self = koffi.load(null); // the process's own symbols: libc, glibc or musl alike
-  libc = {
-    setsockopt: self.func('int setsockopt(int, int, int, void *, uint32_t)'),
-    getsockopt: self.func('int getsockopt(int, int, int, void *, void *)'),
-    getsockname: self.func('int getsockname(int, void *, void *)'),
-    errno: () => koffi.errno(),
-  };
   return libc;
 }
 
