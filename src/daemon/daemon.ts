@@ -28,7 +28,8 @@ import {
   type KernelKind,
   type Runtime,
 } from './runtime.ts';
-import { buildStatus, type SaTimes, type StatusReport } from './status.ts';
+import type { StatusReport } from '../control/status-types.ts';
+import { buildStatus, type SaTimes } from './status.ts';
 import { readRcvbufDrops } from '../net/rcvbuf.ts';
 
 const rcvbuf = (n: number | undefined) => (n === undefined ? {} : { rcvbufDrops: n });

@@ -2,12 +2,7 @@
 // SAs after the cheap checks (size, header, SPI lookup, half-open limit, cookies), and starts
 // connections. All side effects are injected (transport, kernel, timers, randomness, logger).
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
-import {
-  ExchangeType,
-  HeaderFlag,
-  decodeMessage,
-  type IkeMessage,
-} from '../codec/index.ts';
+import { ExchangeType, HeaderFlag, decodeMessage, type IkeMessage } from '../codec/index.ts';
 import { KeyExchangePool } from '../crypto/index.ts';
 import type { Kernel } from '../kernel/types.ts';
 import type { PacketPath, Transport } from '../net/transport.ts';
@@ -23,7 +18,7 @@ import { Lifecycle } from './lifecycle.ts';
 import { nullLogger, type Logger } from '../base/logger.ts';
 import { addressCandidates } from './select.ts';
 import type { EngineEvent, EngineServices, ResolvedEngineOptions } from './services.ts';
-import type { TaskRegistry } from './task.ts';
+import type { TaskRegistry } from './task-registry.ts';
 import { defaultTaskRegistry, initiatorTasks } from './tasks/index.ts';
 import type { TimerHandle, TimerQueue } from '../base/timers.ts';
 import { hex } from './wire.ts';

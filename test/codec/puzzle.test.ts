@@ -15,7 +15,7 @@ import {
   encodePuzzleData,
 } from '../../src/codec/index.ts';
 import { puzzleBits, solvePuzzle, trailingZeroBits, verifyPuzzle } from '../../src/crypto/index.ts';
-import { floodTemplate } from '../../src/lab/flood.ts';
+import { floodTemplate } from '../../lab/robust/flood.ts';
 
 let n = 0;
 const rnd = (len: number) => Uint8Array.from({ length: len }, () => ++n & 0xff);

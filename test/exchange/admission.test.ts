@@ -14,7 +14,7 @@ import {
   type Payload,
 } from '../../src/codec/index.ts';
 import { notify } from '../../src/ike/wire.ts';
-import { floodTemplate, freshRequest } from '../../src/lab/flood.ts';
+import { floodTemplate, freshRequest } from '../../lab/robust/flood.ts';
 import { ADDR_A, ADDR_B, connection, established, pair } from './harness.ts';
 
 const tpl = floodTemplate('aes256gcm16-prfsha256-x25519');

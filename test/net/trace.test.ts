@@ -2,7 +2,7 @@
 // the payloads; nothing at all while the level is off.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { floodTemplate, freshRequest } from '../../src/lab/flood.ts';
+import { floodTemplate, freshRequest } from '../../lab/robust/flood.ts';
 import { headerSummary, traceDatagrams } from '../../src/net/trace.ts';
 
 const path = { localAddr: '192.0.2.1', localPort: 500, remoteAddr: '192.0.2.2', remotePort: 500 };

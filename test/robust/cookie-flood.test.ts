@@ -12,8 +12,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../../src/control/client.ts';
-import type { StatusReport } from '../../src/daemon/status.ts';
-import { floodSources } from '../../src/lab/flood.ts';
+import type { StatusReport } from '../../src/control/status-types.ts';
+import { floodSources } from '../../lab/robust/flood.ts';
 import { Lab, isRoot, nsExec } from '../daemon/lab.ts';
 
 const R = '192.0.2.1';

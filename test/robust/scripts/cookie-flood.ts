@@ -6,7 +6,7 @@
 // `IKW-CFLOOD <stats as JSON>` line on stdout.
 import { createSocket, type Socket } from 'node:dgram';
 import { ExchangeType, NotifyType, decodeMessage, encodeMessage } from '../../../src/codec/index.ts';
-import { floodTemplate, freshRequest } from '../../../src/lab/flood.ts';
+import { floodTemplate, freshRequest } from '../../../lab/robust/flood.ts';
 import { notify } from '../../../src/ike/wire.ts';
 
 interface Options {
