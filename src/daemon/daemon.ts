@@ -28,6 +28,7 @@ import {
   type KernelKind,
   type Runtime,
 } from './runtime.ts';
+import { debugKeysWarning } from './keylog.ts';
 import { buildStatus, type SaTimes, type StatusReport } from './status.ts';
 
 export interface DaemonOptions {
@@ -43,6 +44,8 @@ export interface DaemonOptions {
   readonly clock?: Clock;
   /** Runs after the config is valid and before the kernel is touched (e.g. claim the control socket). */
   readonly onConfig?: (c: Config) => Promise<void>;
+  /** Around every reload (systemd RELOADING=1 / READY=1). */
+  readonly onReload?: (phase: 'begin' | 'end') => void;
 }
 
 type DestroyedChild = Extract<EngineEvent, { type: 'child-destroyed' }>['child'];
@@ -396,7 +399,14 @@ export class Daemon {
 
   /** Validates the file completely first; on any problem nothing changes (ControlError ERR_CONFIG). */
   reload(): Promise<ReloadReport> {
-    return this.#exclusive(() => this.#reload());
+    return this.#exclusive(async () => {
+      this.#o.onReload?.('begin');
+      try {
+        return await this.#reload();
+      } finally {
+        this.#o.onReload?.('end');
+      }
+    });
   }
 
   async #reload(): Promise<ReloadReport> {
@@ -473,7 +483,7 @@ export class Daemon {
     await removePolicies(this.#rt.kernel, gone);
   }
 
-  async status(only?: string): Promise<StatusReport> {
+  async status(only?: string, opts: { kernelCounters?: boolean } = {}): Promise<StatusReport> {
     if (only !== undefined) this.#known(only);
     return buildStatus({
       daemon: {
@@ -483,6 +493,7 @@ export class Daemon {
         config: this.#config.file,
         kernel: this.#rt.kind,
         ...(this.#rt.kind === 'memory' ? { kernelWarning: MEMORY_KERNEL_WARNING } : {}),
+        ...(this.#config.debugKeys !== undefined ? { debugKeysWarning: debugKeysWarning(this.#config.debugKeys) } : {}),
         socket: this.#config.controlSocket,
         ports: { ike: this.#rt.transport.ports.ike, natT: this.#rt.transport.ports.natt },
       },
@@ -493,6 +504,7 @@ export class Daemon {
       times: this.#times,
       now: this.#timers.now(),
       ...(only !== undefined ? { only } : {}),
+      ...opts,
     });
   }
 

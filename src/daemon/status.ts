@@ -71,6 +71,8 @@ export interface DaemonStatus {
   /** 'memory' means no kernel IPsec at all: IKE only, traffic is NOT protected. */
   readonly kernel: 'xfrm' | 'memory';
   readonly kernelWarning?: string;
+  /** Set when debug-keys writes SA keys to a file: the file, in a warning sentence. */
+  readonly debugKeysWarning?: string;
   readonly socket: string;
   readonly ports: { readonly ike: number; readonly natT: number };
 }
@@ -97,6 +99,7 @@ async function childStatus(
   c: ChildSa,
   times: SaTimes,
   now: number,
+  kernelCounters = true,
 ): Promise<ChildStatus> {
   const installedAt = times.child.get(c);
   const rekeyMs = sa.config.childRekeyMs;
@@ -115,7 +118,7 @@ async function childStatus(
       ? { rekeySeconds: secs(installedAt + rekeyMs - now) }
       : {}),
   };
-  if (c.state !== 'installed' && c.state !== 'rekeying') return base;
+  if (!kernelCounters || (c.state !== 'installed' && c.state !== 'rekeying')) return base;
   const mark = sa.config.mark ? { mark: { ...sa.config.mark } } : {};
   const ctx = c.installed;
   if (!ctx) return base;
@@ -135,10 +138,18 @@ async function childStatus(
   }
 }
 
-async function ikeStatus(kernel: Kernel, sa: IkeSa, times: SaTimes, now: number): Promise<IkeSaStatus> {
+async function ikeStatus(
+  kernel: Kernel,
+  sa: IkeSa,
+  times: SaTimes,
+  now: number,
+  kernelCounters?: boolean,
+): Promise<IkeSaStatus> {
   const at = times.ike.get(sa);
   const p = sa.path;
-  const children = await Promise.all(sa.children.map((c) => childStatus(kernel, sa, c, times, now)));
+  const children = await Promise.all(
+    sa.children.map((c) => childStatus(kernel, sa, c, times, now, kernelCounters)),
+  );
   return {
     id: sa.id,
     name: sa.name,
@@ -171,6 +182,8 @@ export interface StatusInput {
   readonly now: number;
   /** Only this connection (ikeway status NAME). */
   readonly only?: string;
+  /** false: no per-SA kernel queries (the metrics page reads one SA dump instead). */
+  readonly kernelCounters?: boolean;
 }
 
 export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
@@ -188,7 +201,9 @@ export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
       espProposals: c.espProposals,
       failClosedPolicies: inp.failClosed(c.name),
       ikeSas: await Promise.all(
-        inp.engine.sasOf(c.name).map((sa) => ikeStatus(inp.kernel, sa, inp.times, inp.now)),
+        inp.engine
+          .sasOf(c.name)
+          .map((sa) => ikeStatus(inp.kernel, sa, inp.times, inp.now, inp.kernelCounters)),
       ),
     })),
   );
