@@ -15,7 +15,7 @@ import type { IkeSa } from '../ike/ike-sa.ts';
 import type { Logger } from '../base/logger.ts';
 import type { EngineEvent } from '../ike/services.ts';
 import { TimerQueue, type TimerHandle } from '../base/timers.ts';
-import type { PolicyParams } from '../kernel/types.ts';
+import type { Kernel, PolicyParams } from '../kernel/types.ts';
 import { policyParams } from '../ike/kernel-install.ts';
 import { toIkeConnection } from './connections.ts';
 import { failClosedPolicies, installPolicies, policyId, removePolicies } from './failclosed.ts';
@@ -46,6 +46,8 @@ export interface DaemonOptions {
   readonly onConfig?: (c: Config) => Promise<void>;
   /** Around every reload (systemd RELOADING=1 / READY=1). */
   readonly onReload?: (phase: 'begin' | 'end') => void;
+  /** Wraps the kernel the engine and the daemon use (debug-keys: keylog.ts). */
+  readonly wrapKernel?: (k: Kernel) => Kernel;
 }
 
 type DestroyedChild = Extract<EngineEvent, { type: 'child-destroyed' }>['child'];
@@ -134,7 +136,9 @@ export class Daemon {
   async #bringUp(): Promise<void> {
     const c = this.#config;
     const log = (m: string, f = {}) => this.#log.log('info', m, { component: 'daemon', ...f });
-    const { kernel, owned } = await openKernel(this.#o.kernel, c, this.#log);
+    const opened = await openKernel(this.#o.kernel, c, this.#log);
+    const { owned } = opened;
+    const kernel = this.#o.wrapKernel ? this.#o.wrapKernel(opened.kernel) : opened.kernel;
     this.#rt = { kind: this.#o.kernel, kernel, owned, transport: undefined as never };
     await installBypass(kernel, c);
     // Fail-closed first, then reconcile: a killed run's policies are replaced in place, never
@@ -493,7 +497,9 @@ export class Daemon {
         config: this.#config.file,
         kernel: this.#rt.kind,
         ...(this.#rt.kind === 'memory' ? { kernelWarning: MEMORY_KERNEL_WARNING } : {}),
-        ...(this.#config.debugKeys !== undefined ? { debugKeysWarning: debugKeysWarning(this.#config.debugKeys) } : {}),
+        ...(this.#config.debugKeys !== undefined
+          ? { debugKeysWarning: debugKeysWarning(this.#config.debugKeys) }
+          : {}),
         socket: this.#config.controlSocket,
         ports: { ike: this.#rt.transport.ports.ike, natT: this.#rt.transport.ports.natt },
       },

@@ -212,8 +212,14 @@ function counters(r: Registry) {
     replay: c('child_sa_replay_errors_total', 'Replayed packets dropped by the kernel.', SA),
     replayWindow: c('child_sa_replay_window_errors_total', 'Packets outside the replay window.', SA),
     integrity: c('child_sa_integrity_failures_total', 'Packets failing the ICV check.', SA),
-    drops: c('drops_total', 'Packets dropped, by layer and reason (src/base/counters.ts).', ['layer', 'reason']),
-    events: c('events_total', 'Daemon events since start, by layer (src/base/counters.ts).', ['layer', 'event']),
+    drops: c('drops_total', 'Packets dropped, by layer and reason (src/base/counters.ts).', [
+      'layer',
+      'reason',
+    ]),
+    events: c('events_total', 'Daemon events since start, by layer (src/base/counters.ts).', [
+      'layer',
+      'event',
+    ]),
     kernelErrors: new Counter({
       name: 'ikeway_kernel_dump_errors_total',
       help: 'Kernel SA dumps that failed during a scrape (counters missing from that scrape).',
