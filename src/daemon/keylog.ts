@@ -105,17 +105,18 @@ export class KeyLog {
     this.#seen.add(sa);
     const { encr, integ } = km.alg;
     const k = km.keys;
+    // UAT syntax: byte fields as bare hex, enumerations as quoted names.
     const line = [
       hex(sa.spiI),
       hex(sa.spiR),
       hex(k.skEi),
       hex(k.skEr),
-      IKE_ENCR[`${encr.alg.id}/${encr.keyBits}`] ?? `unsupported by Wireshark: ${encr.alg.name}`,
+      q(IKE_ENCR[`${encr.alg.id}/${encr.keyBits}`] ?? `unsupported by Wireshark: ${encr.alg.name}`),
       integ ? hex(k.skAi) : '',
       integ ? hex(k.skAr) : '',
-      IKE_INTEG[integ?.id ?? 0] ?? `unsupported by Wireshark: ${integ?.name ?? ''}`,
+      q(IKE_INTEG[integ?.id ?? 0] ?? `unsupported by Wireshark: ${integ?.name ?? ''}`),
     ];
-    writeSync(this.#ike, `${line.map(q).join(',')}\n`);
+    writeSync(this.#ike, `${line.join(',')}\n`);
   }
 
   /** The esp_sa line of one ESP SA as the kernel receives it. */
