@@ -105,10 +105,14 @@ test('debug-keys: IKE keys as ikev2_decryption_table lines, ESP keys as esp_sa l
   const cap = join(dir, 'ike.pcap');
   writeFileSync(cap, pcap(h.net.log));
   const run = (uat: string[]) =>
-    spawnSync('tshark', ['-n', '-r', cap, '-V', ...uat.flatMap((l) => ['-o', `uat:ikev2_decryption_table:${l}`])], {
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
+    spawnSync(
+      'tshark',
+      ['-n', '-r', cap, '-V', ...uat.flatMap((l) => ['-o', `uat:ikev2_decryption_table:${l}`])],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
   const without = run([]);
   assert.equal(without.status, 0, without.stderr);
   assert.doesNotMatch(without.stdout, /Payload: Identification - Initiator/);
@@ -124,7 +128,14 @@ test('debug-keys: IKE keys as ikev2_decryption_table lines, ESP keys as esp_sa l
   const espLines = readFileSync(`${file}.esp`, 'utf8').trim().split('\n');
   const e = spawnSync(
     'tshark',
-    ['-n', '-r', cap, '-o', 'esp.enable_encryption_decode:TRUE', ...espLines.flatMap((l) => ['-o', `uat:esp_sa:${l}`])],
+    [
+      '-n',
+      '-r',
+      cap,
+      '-o',
+      'esp.enable_encryption_decode:TRUE',
+      ...espLines.flatMap((l) => ['-o', `uat:esp_sa:${l}`]),
+    ],
     { encoding: 'utf8', timeout: 60_000 },
   );
   assert.equal(e.status, 0, e.stderr);
@@ -135,7 +146,10 @@ test('debug-keys files: an existing file must be ours and 600, never a symlink',
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const open = join(dir, 'open');
   writeFileSync(open, '', { mode: 0o644 });
-  assert.throws(() => KeyLog.open(open), (e: unknown) => e instanceof KeyLogError && /mode 644/.test(e.message));
+  assert.throws(
+    () => KeyLog.open(open),
+    (e: unknown) => e instanceof KeyLogError && /mode 644/.test(e.message),
+  );
   const target = join(dir, 'target');
   writeFileSync(target, '', { mode: 0o600 });
   const link = join(dir, 'link');
