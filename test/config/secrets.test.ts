@@ -6,7 +6,7 @@ import { inspect } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import { format } from 'node:util';
 import { doc, ENV, ok, problems, PSK_TEXT, tempDir, where } from './helpers.ts';
-import { Secret } from '../../src/config/index.ts';
+import { Secret, type Connection } from '../../src/config/index.ts';
 import { makeCellPki } from '../../src/lab/interop/pki.ts';
 
 const pskFileDoc = (file: string) =>
@@ -203,7 +203,7 @@ test('debug-keys off: no key material in the status snapshot, the metrics page, 
     remoteSubnets: [],
     ikeProposals: [],
     espProposals: [],
-  } as unknown as import('../../src/config/index.ts').Connection;
+  } as unknown as Connection;
   const snapshot = (kernelCounters: boolean) =>
     buildStatus({
       daemon: {
