@@ -7,8 +7,8 @@
 // Node 20 has no unix datagram socket (dgram is UDP only, net is SOCK_STREAM only, and a socket
 // cannot be open(2)ed). The datagram must come from the main PID (NotifyAccess=main: systemd
 // checks SCM_CREDENTIALS), so a helper process (systemd-notify, socat) would need NotifyAccess=all
-// and CAP_SYS_ADMIN to speak for us. node-unix-socket (N-API, prebuilt, no compiler) sends it from
-// this process: ~0.24 ms per datagram measured.
+// and CAP_SYS_ADMIN to speak for us. libc's socket/sendto are called through koffi (the FFI addon
+// src/kernel/sockopt.ts already loads; prebuilt, no compiler), from this process.
 import { createRequire } from 'node:module';
 import type { Logger } from '../base/logger.ts';
 
@@ -18,32 +18,55 @@ export interface NotifySink {
   close(): void;
 }
 
-interface DgramSocketLike {
-  sendTo(buf: Buffer, offset: number, length: number, path: string, cb?: (err?: Error) => void): void;
-  close(): void;
+type Native = (...args: unknown[]) => number;
+interface Koffi {
+  load(path: string | null): { func(prototype: string): Native };
+  errno(): number;
 }
 
-/**
- * A datagram sink to `path`; "@name" is an abstract socket (sd_notify(3)), written with the
- * leading NUL the kernel expects.
- */
+const AF_UNIX = 1;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+const MSG_DONTWAIT = 0x40;
+const MSG_NOSIGNAL = 0x4000;
+/** sizeof(struct sockaddr_un): sa_family_t + 108 bytes of path. */
+const SUN_LEN = 110;
+
+/** struct sockaddr_un for `path`; "@name" is an abstract socket (leading NUL, sd_notify(3)). */
+export function sockaddrUn(path: string): { addr: Uint8Array; len: number } {
+  const abstract = path.startsWith('@');
+  const name = Buffer.from(abstract ? `\0${path.slice(1)}` : path, 'utf8');
+  if (name.length > SUN_LEN - 2 - (abstract ? 0 : 1))
+    throw new Error(`NOTIFY_SOCKET path is longer than a unix socket address allows (${name.length} bytes)`);
+  const addr = new Uint8Array(SUN_LEN);
+  new Uint16Array(addr.buffer, 0, 1)[0] = AF_UNIX; // host byte order, like the C struct
+  addr.set(name, 2);
+  return { addr, len: 2 + name.length + (abstract ? 0 : 1) };
+}
+
+/** A datagram sink to `path` through libc (socket(AF_UNIX, SOCK_DGRAM) + sendto). */
 export function unixDatagramSink(path: string): NotifySink {
-  const { DgramSocket } = createRequire(import.meta.url)('node-unix-socket') as {
-    DgramSocket: new () => DgramSocketLike;
-  };
-  const sock = new DgramSocket();
-  const dest = path.startsWith('@') ? `\0${path.slice(1)}` : path;
+  const koffi = createRequire(import.meta.url)('koffi') as Koffi;
+  const self = koffi.load(null);
+  const socket = self.func('int socket(int, int, int)');
+  const sendto = self.func('intptr_t sendto(int, void *, size_t, int, void *, uint32_t)');
+  const close = self.func('int close(int)');
+  const { addr, len } = sockaddrUn(path);
+  const fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw new Error(`socket(AF_UNIX, SOCK_DGRAM) failed: errno ${koffi.errno()}`);
+  let open = true;
   return {
-    send: (message) =>
-      new Promise((resolve, reject) => {
-        const buf = Buffer.from(message, 'utf8');
-        try {
-          sock.sendTo(buf, 0, buf.length, dest, (err) => (err ? reject(err) : resolve()));
-        } catch (e) {
-          reject(e instanceof Error ? e : new Error(String(e)));
-        }
-      }),
-    close: () => sock.close(),
+    send: (message) => {
+      const buf = Buffer.from(message, 'utf8');
+      // Never blocks the event loop: a full receive queue is an error (EAGAIN), not a wait.
+      const n = open ? sendto(fd, buf, buf.length, MSG_DONTWAIT | MSG_NOSIGNAL, addr, len) : -1;
+      if (n === buf.length) return Promise.resolve();
+      return Promise.reject(new Error(open ? `sendto ${path}: errno ${koffi.errno()}` : 'closed'));
+    },
+    close: () => {
+      if (open) close(fd);
+      open = false;
+    },
   };
 }
 

@@ -8,16 +8,59 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { createRequire } from 'node:module';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'ikeway.js');
-const { DgramSocket } = createRequire(import.meta.url)('node-unix-socket') as {
-  DgramSocket: new () => {
-    bind(p: string): void;
-    on(ev: 'data', fn: (b: Buffer) => void): void;
-    close(): void;
-  };
-};
+
+// A real AF_UNIX datagram socket, bound by python3 (Node cannot create one), with SO_PASSCRED so
+// each datagram comes with the sender's pid as the kernel saw it (what NotifyAccess=main checks).
+const LISTENER = `
+import socket, struct, sys, json
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+s.settimeout(float(sys.argv[2]))
+print("bound", flush=True)
+try:
+    while True:
+        msg, anc, _, _ = s.recvmsg(4096, socket.CMSG_SPACE(12))
+        pid = [struct.unpack("iII", d)[0] for l, t, d in anc if t == socket.SCM_CREDENTIALS]
+        print(json.dumps({"pid": pid[0] if pid else None, "msg": msg.decode()}), flush=True)
+except socket.timeout:
+    pass
+`;
+
+interface NotifyListener {
+  msgs: string[];
+  pids: (number | null)[];
+  close(): void;
+}
+
+async function listen(path: string): Promise<NotifyListener> {
+  const py = spawn('python3', ['-c', LISTENER, path, '120'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const l: NotifyListener = { msgs: [], pids: [], close: () => py.kill() };
+  let buf = '';
+  let bound!: () => void;
+  const ready = new Promise<void>((r) => (bound = r));
+  py.stdout.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (line === 'bound') bound();
+      else {
+        const m = JSON.parse(line) as { pid: number | null; msg: string };
+        l.msgs.push(m.msg);
+        l.pids.push(m.pid);
+      }
+    }
+  });
+  const t = setTimeout(() => py.kill(), 60_000);
+  await Promise.race([ready, new Promise((r) => py.once('exit', r))]);
+  clearTimeout(t);
+  assert.equal(py.exitCode, null, 'python3 listener did not start');
+  return l;
+}
 
 function config(dir: string, port: number, extra: string): string {
   const file = join(dir, 'ikeway.yaml');
@@ -67,10 +110,8 @@ async function exited(child: ChildProcess, ms = 20_000): Promise<number | null> 
 test('sd_notify: READY=1 with STATUS, WATCHDOG=1, RELOADING=1 + MONOTONIC_USEC then READY=1, STOPPING=1; metrics served', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ikeway-ops-'));
   const sockPath = join(dir, 'notify.sock');
-  const sock = new DgramSocket();
-  sock.bind(sockPath);
-  const msgs: string[] = [];
-  sock.on('data', (b) => msgs.push(b.toString()));
+  const sock = await listen(sockPath);
+  const msgs = sock.msgs;
   const mport = await freePort();
   const ike = 30000 + (process.pid % 10000) * 2;
   const file = config(dir, ike, `metrics: { address: 127.0.0.1, port: ${mport} }\n`);
@@ -84,6 +125,8 @@ test('sd_notify: READY=1 with STATUS, WATCHDOG=1, RELOADING=1 + MONOTONIC_USEC t
   const ready = msgs.find((x) => x.startsWith('READY=1'))!;
   assert.match(ready, /^STATUS=0\/1 connections up, 0 IKE SAs, 0 Child SAs$/m);
   assert.match(ready, new RegExp(`^MAINPID=${d.child.pid}$`, 'm'));
+  // Sent by the main process itself (SCM_CREDENTIALS), as NotifyAccess=main requires.
+  assert.equal(sock.pids[msgs.indexOf(ready)], d.child.pid);
   // WATCHDOG_USEC 200 ms: a ping every 100 ms from the daemon's event loop.
   await until(msgs, (m) => m.filter((x) => x === 'WATCHDOG=1').length >= 2, 'two WATCHDOG=1');
 
@@ -111,6 +154,10 @@ test('sd_notify: READY=1 with STATUS, WATCHDOG=1, RELOADING=1 + MONOTONIC_USEC t
   d.child.kill('SIGTERM');
   await until(msgs, (m) => m.some((x) => x.startsWith('STOPPING=1')), 'STOPPING=1');
   assert.equal(await exited(d.child), 0, d.log());
+  assert.ok(
+    sock.pids.every((p) => p === d.child.pid),
+    `every datagram from the main pid: ${sock.pids.join(',')}`,
+  );
 });
 
 test('a metrics port already in use: precise error in the log, the daemon runs and notifies READY', async (t) => {
@@ -119,10 +166,8 @@ test('a metrics port already in use: precise error in the log, the daemon runs a
   await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
   const port = (busy.address() as { port: number }).port;
   const sockPath = join(dir, 'notify.sock');
-  const sock = new DgramSocket();
-  sock.bind(sockPath);
-  const msgs: string[] = [];
-  sock.on('data', (b) => msgs.push(b.toString()));
+  const sock = await listen(sockPath);
+  const msgs = sock.msgs;
   const ike = 30000 + (process.pid % 10000) * 2 + 4;
   const d = startDaemon(config(dir, ike, `metrics: { port: ${port} }\n`), { NOTIFY_SOCKET: sockPath });
   t.after(() => {
