@@ -5,7 +5,7 @@
 // the netlink dump are not in it). Run: node --import tsx bench/metrics-scrape.ts [N] [rounds]
 import { ConnEvents } from '../src/daemon/conn-events.ts';
 import { Metrics } from '../src/daemon/metrics.ts';
-import type { ChildStatus, ConnectionStatus, StatusReport } from '../src/daemon/status.ts';
+import type { ChildStatus, ConnectionStatus, StatusReport } from '../src/control/status-types.ts';
 import type { SaInfo } from '../src/kernel/types.ts';
 
 export function syntheticSnapshot(n: number): { report: StatusReport; sas: SaInfo[] } {

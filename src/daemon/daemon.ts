@@ -28,8 +28,9 @@ import {
   type KernelKind,
   type Runtime,
 } from './runtime.ts';
+import type { StatusReport } from '../control/status-types.ts';
+import { buildStatus, type SaTimes } from './status.ts';
 import { debugKeysWarning } from './keylog.ts';
-import { buildStatus, type SaTimes, type StatusReport } from './status.ts';
 
 export interface DaemonOptions {
   readonly configFile: string;

@@ -7,7 +7,7 @@ import { Registry, collectDefaultMetrics, type MetricObjectWithValues, type Metr
 import { COUNTER_NAMES } from '../base/counters.ts';
 import type { SaInfo } from '../kernel/types.ts';
 import { FAILURE_REASONS, type ConnEvents } from './conn-events.ts';
-import type { StatusReport } from './status.ts';
+import type { StatusReport } from '../control/status-types.ts';
 
 export interface MetricsSource {
   /** The status snapshot without per-SA kernel counters (status(undefined, { kernelCounters: false })). */
