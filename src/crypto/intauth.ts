@@ -46,11 +46,13 @@ export interface IntermediateMessage {
 
 /** IntAuth_[i/r]n_A | IntAuth_[i/r]n_P of RFC 9242 §3.3.2, with the adjusted length fields. */
 export function intAuthInput(msg: IntermediateMessage): Uint8Array {
-  if (msg.header.length !== HEADER_LEN) fail('MALFORMED', `IKE header must be 28 bytes, got ${msg.header.length}`);
+  if (msg.header.length !== HEADER_LEN)
+    fail('MALFORMED', `IKE header must be 28 bytes, got ${msg.header.length}`);
   const unenc = msg.unencrypted ?? new Uint8Array(0);
   const payloadLen = 4 + msg.inner.length;
   const total = HEADER_LEN + unenc.length + payloadLen;
-  if (payloadLen > 0xffff) fail('MALFORMED', `inner payloads of ${msg.inner.length} bytes exceed a payload length`);
+  if (payloadLen > 0xffff)
+    fail('MALFORMED', `inner payloads of ${msg.inner.length} bytes exceed a payload length`);
   const out = new Uint8Array(total);
   out.set(msg.header, 0);
   const dv = new DataView(out.buffer);
@@ -83,7 +85,11 @@ export function intAuthStep(
  * IntAuth = IntAuth_iN | IntAuth_rN | IKE_AUTH_MID (RFC 9242 §3.3.2), appended to both sides' signed
  * octets. Both chains must be present: every IKE_INTERMEDIATE exchange has a request and a response.
  */
-export function intAuthOctets(intAuthI: Uint8Array, intAuthR: Uint8Array, ikeAuthMessageId: number): Uint8Array {
+export function intAuthOctets(
+  intAuthI: Uint8Array,
+  intAuthR: Uint8Array,
+  ikeAuthMessageId: number,
+): Uint8Array {
   if (intAuthI.length === 0 || intAuthR.length === 0) fail('MALFORMED', 'IntAuth needs both chains');
   if (!Number.isInteger(ikeAuthMessageId) || ikeAuthMessageId < 0 || ikeAuthMessageId > 0xffffffff) {
     fail('MALFORMED', `IKE_AUTH message ID ${ikeAuthMessageId} is not a 32-bit value`);

@@ -114,18 +114,27 @@ function fromError(e: unknown): KeFailure {
   }
 }
 
-function checkShareLength(info: KeMethodInfo, share: Uint8Array, expected: number, what: string): KeFailure | undefined {
+function checkShareLength(
+  info: KeMethodInfo,
+  share: Uint8Array,
+  expected: number,
+  what: string,
+): KeFailure | undefined {
   if (share.length === expected) return undefined;
   return failure('INVALID_LENGTH', `${info.name} ${what} must be ${expected} bytes, got ${share.length}`);
 }
 
 /** Start a key exchange as initiator: generate our key pair and return the KEi data to send. */
-export function initiatorKeyShare(method: number, opts: KeRoleOptions = {}): KeResult<{ readonly initiator: KeInitiator }> {
+export function initiatorKeyShare(
+  method: number,
+  opts: KeRoleOptions = {},
+): KeResult<{ readonly initiator: KeInitiator }> {
   try {
     const g = lookupKeGroup(method);
     if (g) return { ok: true, initiator: new DhInitiator((opts.createDh ?? createKeyExchange)(method)) };
     const m = lookupKem(method);
-    if (m) return { ok: true, initiator: new MlKemInitiator(m, opts.mlkem ?? mlKemBackend(), opts.mlkemSeed) };
+    if (m)
+      return { ok: true, initiator: new MlKemInitiator(m, opts.mlkem ?? mlKemBackend(), opts.mlkemSeed) };
     return failure('UNSUPPORTED', `key exchange method ${method} is not implemented`);
   } catch (e) {
     return fromError(e);
@@ -246,14 +255,17 @@ class MlKemInitiator extends BaseInitiator {
     this.name = m.name;
     this.responderShareLen = m.ctLen;
     const kp = guarded('INVALID_KEY', `${m.name} key generation`, () => backend.keygen(m, seed));
-    if (kp.ek.length !== m.ekLen) throw new CryptoError('INVALID_KEY', `${m.name} key generation gave a bad ek`);
+    if (kp.ek.length !== m.ekLen)
+      throw new CryptoError('INVALID_KEY', `${m.name} key generation gave a bad ek`);
     this.share = kp.ek;
     this.#dk = kp.dk;
   }
   protected compute(c: Uint8Array): Uint8Array {
     checkCiphertext(this.m, c);
     const dk = this.#dk!;
-    return guarded('INVALID_KEY', `${this.m.name} decapsulation`, () => this.backend.decapsulate(this.m, dk, c));
+    return guarded('INVALID_KEY', `${this.m.name} decapsulation`, () =>
+      this.backend.decapsulate(this.m, dk, c),
+    );
   }
   protected wipeKeys(): void {
     wipePrivate(this.#dk);

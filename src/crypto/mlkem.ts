@@ -76,9 +76,28 @@ function derLen(n: number): number[] {
 
 /** SEQUENCE { SEQUENCE { OID }, BIT STRING (0 unused bits) ek } minus the ek octets. */
 export function spkiPrefix(m: KemMethod): Uint8Array {
-  const algId = [0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x04, OID_LAST[m.paramSet]];
+  const algId = [
+    0x30,
+    0x0b,
+    0x06,
+    0x09,
+    0x60,
+    0x86,
+    0x48,
+    0x01,
+    0x65,
+    0x03,
+    0x04,
+    0x04,
+    OID_LAST[m.paramSet],
+  ];
   const bitString = [0x03, ...derLen(m.ekLen + 1), 0x00];
-  return Uint8Array.from([0x30, ...derLen(algId.length + bitString.length + m.ekLen), ...algId, ...bitString]);
+  return Uint8Array.from([
+    0x30,
+    ...derLen(algId.length + bitString.length + m.ekLen),
+    ...algId,
+    ...bitString,
+  ]);
 }
 
 const nodeName = (m: KemMethod) => m.paramSet.toLowerCase() as 'ml-kem-512';
@@ -87,7 +106,9 @@ export const nodeBackend: MlKemBackend = {
   name: 'node',
   keygen(m, seed) {
     if (seed) fail('UNSUPPORTED', 'node:crypto ML-KEM takes no key generation seed');
-    const kp = (nodeCrypto.generateKeyPairSync as (t: string) => nodeCrypto.KeyPairKeyObjectResult)(nodeName(m));
+    const kp = (nodeCrypto.generateKeyPairSync as (t: string) => nodeCrypto.KeyPairKeyObjectResult)(
+      nodeName(m),
+    );
     const der = kp.publicKey.export({ type: 'spki', format: 'der' });
     const prefix = spkiPrefix(m);
     if (der.length !== prefix.length + m.ekLen || !der.subarray(0, prefix.length).equals(prefix)) {

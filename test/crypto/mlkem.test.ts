@@ -5,7 +5,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { DhGroup, NotifyType } from '../../src/codec/iana.ts';
-import { initiatorKeyShare, responderRespond, type KeInitiator, type KeResult } from '../../src/crypto/ke-roles.ts';
+import {
+  initiatorKeyShare,
+  responderRespond,
+  type KeInitiator,
+  type KeResult,
+} from '../../src/crypto/ke-roles.ts';
 import {
   checkEncapsulationKey,
   mlKemBackend,
@@ -189,14 +194,23 @@ test('the decapsulation key is wiped after finish and destroy; nothing prints ke
   const r = ok(responderRespond(DhGroup.ML_KEM_768, i.share));
   assert.ok(seen[0]!.some((b) => b !== 0));
   ok(i.finish(r.share));
-  assert.ok(seen[0]!.every((b) => b === 0), 'dk wiped after finish');
+  assert.ok(
+    seen[0]!.every((b) => b === 0),
+    'dk wiped after finish',
+  );
   const j = initiator(DhGroup.ML_KEM_512, { mlkem: spy });
   j.destroy();
-  assert.ok(seen[1]!.every((b) => b === 0), 'dk wiped by destroy');
+  assert.ok(
+    seen[1]!.every((b) => b === 0),
+    'dk wiped by destroy',
+  );
   assert.equal(inspect(j), 'KeInitiator(ML_KEM_512, <redacted>)');
   assert.equal(inspect(r.secret), 'Secret(<redacted>)');
   r.secret.destroy();
-  assert.ok(r.secret.bytes.every((b) => b === 0), 'shared secret wiped by Secret.destroy');
+  assert.ok(
+    r.secret.bytes.every((b) => b === 0),
+    'shared secret wiped by Secret.destroy',
+  );
 });
 
 test('backend choice: node:crypto only when it has ML-KEM; noble on Node 20', () => {
