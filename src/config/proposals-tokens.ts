@@ -2,11 +2,12 @@
 // typos and impossible combinations before the engine ever sees them. What a word means comes from
 // the one token grammar, src/crypto/proposal-tokens.ts (the engine's src/ike/proposal-string.ts reads
 // the same); this file keeps which words a config may use and which of them are weak.
-import { EncrId, TransformType } from '../codec/iana.ts';
+import { DhGroup, EncrId, TransformType } from '../codec/iana.ts';
 import { PRF_FOR_INTEG, isAead, parseToken } from '../crypto/proposal-tokens.ts';
 import { editDistance } from './errors.ts';
 
-export type TokenKind = 'encr' | 'integ' | 'prf' | 'ke' | 'esn';
+/** 'addke': an RFC 9370 additional key exchange, written `ke1_<ke>` .. `ke7_<ke>` or `keN_none`. */
+export type TokenKind = 'encr' | 'integ' | 'prf' | 'ke' | 'addke' | 'esn';
 
 export interface Token {
   readonly kind: TokenKind;
@@ -18,6 +19,8 @@ export interface Token {
   readonly weak?: boolean;
   /** For integ tokens in IKE proposals: the PRF implied by the same hash. */
   readonly prf?: number;
+  /** For addke tokens: 1..7, the Additional Key Exchange transform type is 5 + slot (RFC 9370 §2.2.1). */
+  readonly slot?: number;
 }
 
 /**
@@ -35,7 +38,7 @@ const ACCEPTED: readonly string[] = [
   ...['prfmd5', 'prfsha1', 'prfsha256', 'prfsha384', 'prfsha512', 'prfaesxcbc'],
   ...['modp1024', 'modp1536', 'modp2048', 'modp3072', 'modp4096', 'modp6144', 'modp8192'],
   ...['ecp256', 'ecp384', 'ecp521', 'ecp256bp', 'ecp384bp'],
-  ...['x25519', 'curve25519', 'x448', 'curve448', 'mlkem768', 'mlkem1024'],
+  ...['x25519', 'curve25519', 'x448', 'curve448', 'mlkem512', 'mlkem768', 'mlkem1024'],
   'esn',
   'noesn',
 ];
@@ -89,6 +92,14 @@ export function checkProposal(text: string, kind: ProposalFor): ProposalCheck {
   const weak: string[] = [];
   const fail = (message: string, hint: string): ProposalCheck => ({ ok: false, message, hint, weak, tokens });
   for (const w of words) {
+    const add = /^ke(\d+)_(.*)$/.exec(w);
+    if (add) {
+      const r = additionalKe(Number(add[1]), add[2]!, w);
+      if (typeof r === 'string') return fail(r, 'write e.g. x25519-ke1_mlkem768 (slots ke1_ .. ke7_)');
+      if (r.weak === true) weak.push(w);
+      tokens.push(r);
+      continue;
+    }
     const tok = PROPOSAL_TOKENS[w];
     if (tok === undefined) {
       return fail(`unknown algorithm "${w}" in proposal "${text}"`, suggestToken(w, kind));
@@ -115,6 +126,12 @@ export function checkProposal(text: string, kind: ProposalFor): ProposalCheck {
   if (aead === 0 && integ.length === 0 && !encr.every((t) => t.id === EncrId.NULL)) {
     return fail(`proposal "${text}" needs an integrity algorithm`, 'add e.g. -sha256, or use aes256gcm16');
   }
+  if (tokens.some((t) => t.kind === 'addke') && !tokens.some((t) => t.kind === 'ke')) {
+    return fail(
+      `proposal "${text}" has additional key exchanges but no key exchange`,
+      'add the first one, e.g. -x25519-ke1_mlkem768 (RFC 9370 §2.2.1)',
+    );
+  }
   if (kind === 'ike') {
     if (!tokens.some((t) => t.kind === 'ke'))
       return fail(`IKE proposal "${text}" names no key exchange`, 'add e.g. -x25519');
@@ -125,6 +142,18 @@ export function checkProposal(text: string, kind: ProposalFor): ProposalCheck {
       return fail('IKE cannot use null encryption', `write e.g. ${EXAMPLE.ike}`);
   }
   return { ok: true, weak, tokens };
+}
+
+/**
+ * strongSwan's RFC 9370 syntax: `ke<slot>_<key exchange>` or `ke<slot>_none` (the slot is optional),
+ * slot 1..7 for the transform types ADDKE1..ADDKE7. Returns the token or what is wrong.
+ */
+function additionalKe(slot: number, name: string, word: string): Token | string {
+  if (!(slot >= 1 && slot <= 7)) return `"${word}": additional key exchange slots are ke1_ .. ke7_`;
+  if (name === 'none') return { kind: 'addke', id: DhGroup.NONE, slot };
+  const tok = PROPOSAL_TOKENS[name];
+  if (tok?.kind !== 'ke') return `"${word}": "${name}" is not a key exchange method`;
+  return { kind: 'addke', id: tok.id, slot, ...(tok.weak === true ? { weak: true } : {}) };
 }
 
 function suggestToken(w: string, kind: ProposalFor): string {

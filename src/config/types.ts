@@ -94,4 +94,8 @@ export interface Config {
     };
   };
   readonly retransmit: { readonly timeoutMs: number; readonly tries: number; readonly base: number };
+  /** Prometheus endpoint (metrics: in YAML); absent = off. */
+  readonly metrics?: { readonly address: IpAddress; readonly port: number };
+  /** DEBUG: file the SA keys are written to in Wireshark's formats (debug-keys: in YAML); absent = off. */
+  readonly debugKeys?: string;
 }

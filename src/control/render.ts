@@ -48,6 +48,7 @@ export function renderStatus(r: StatusReport): string {
     `ikeway ${d.version}, pid ${d.pid}, up ${duration(d.uptimeSeconds)}, kernel ${d.kernel}, ${d.config}`,
   ];
   if (d.kernelWarning) out.push(`WARNING: ${d.kernelWarning}`);
+  if (d.debugKeysWarning) out.push(`WARNING: ${d.debugKeysWarning}`);
   const l = r.load;
   if (l)
     out.push(

@@ -65,6 +65,8 @@ export interface DaemonStatus {
   /** 'memory' means no kernel IPsec at all: IKE only, traffic is NOT protected. */
   readonly kernel: 'xfrm' | 'memory';
   readonly kernelWarning?: string;
+  /** Set when debug-keys writes SA keys to a file: the file, in a warning sentence. */
+  readonly debugKeysWarning?: string;
   readonly socket: string;
   readonly ports: { readonly ike: number; readonly natT: number };
 }

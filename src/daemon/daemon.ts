@@ -15,7 +15,7 @@ import type { IkeSa } from '../ike/ike-sa.ts';
 import type { Logger } from '../base/logger.ts';
 import type { EngineEvent } from '../ike/services.ts';
 import { TimerQueue, type TimerHandle } from '../base/timers.ts';
-import type { PolicyParams } from '../kernel/types.ts';
+import type { Kernel, PolicyParams } from '../kernel/types.ts';
 import { policyParams } from '../ike/kernel-install.ts';
 import { toIkeConnection } from './connections.ts';
 import { failClosedPolicies, installPolicies, policyId, removePolicies } from './failclosed.ts';
@@ -30,6 +30,7 @@ import {
 } from './runtime.ts';
 import type { StatusReport } from '../control/status-types.ts';
 import { buildStatus, type SaTimes } from './status.ts';
+import { debugKeysWarning } from './keylog.ts';
 import { readRcvbufDrops } from '../net/rcvbuf.ts';
 
 const rcvbuf = (n: number | undefined) => (n === undefined ? {} : { rcvbufDrops: n });
@@ -47,6 +48,10 @@ export interface DaemonOptions {
   readonly clock?: Clock;
   /** Runs after the config is valid and before the kernel is touched (e.g. claim the control socket). */
   readonly onConfig?: (c: Config) => Promise<void>;
+  /** Around every reload (systemd RELOADING=1 / READY=1). */
+  readonly onReload?: (phase: 'begin' | 'end') => void;
+  /** Wraps the kernel the engine and the daemon use (debug-keys: keylog.ts). */
+  readonly wrapKernel?: (k: Kernel) => Kernel;
 }
 
 type DestroyedChild = Extract<EngineEvent, { type: 'child-destroyed' }>['child'];
@@ -136,7 +141,9 @@ export class Daemon {
   async #bringUp(): Promise<void> {
     const c = this.#config;
     const log = (m: string, f = {}) => this.#log.log('info', m, { component: 'daemon', ...f });
-    const { kernel, owned } = await openKernel(this.#o.kernel, c, this.#log);
+    const opened = await openKernel(this.#o.kernel, c, this.#log);
+    const { owned } = opened;
+    const kernel = this.#o.wrapKernel ? this.#o.wrapKernel(opened.kernel) : opened.kernel;
     this.#rt = { kind: this.#o.kernel, kernel, owned, transport: undefined as never };
     await installBypass(kernel, c);
     // Fail-closed first, then reconcile: a killed run's policies are replaced in place, never
@@ -404,7 +411,14 @@ export class Daemon {
 
   /** Validates the file completely first; on any problem nothing changes (ControlError ERR_CONFIG). */
   reload(): Promise<ReloadReport> {
-    return this.#exclusive(() => this.#reload());
+    return this.#exclusive(async () => {
+      this.#o.onReload?.('begin');
+      try {
+        return await this.#reload();
+      } finally {
+        this.#o.onReload?.('end');
+      }
+    });
   }
 
   async #reload(): Promise<ReloadReport> {
@@ -481,7 +495,7 @@ export class Daemon {
     await removePolicies(this.#rt.kernel, gone);
   }
 
-  async status(only?: string): Promise<StatusReport> {
+  async status(only?: string, opts: { kernelCounters?: boolean } = {}): Promise<StatusReport> {
     if (only !== undefined) this.#known(only);
     return buildStatus({
       daemon: {
@@ -491,6 +505,9 @@ export class Daemon {
         config: this.#config.file,
         kernel: this.#rt.kind,
         ...(this.#rt.kind === 'memory' ? { kernelWarning: MEMORY_KERNEL_WARNING } : {}),
+        ...(this.#config.debugKeys !== undefined
+          ? { debugKeysWarning: debugKeysWarning(this.#config.debugKeys) }
+          : {}),
         socket: this.#config.controlSocket,
         ports: { ike: this.#rt.transport.ports.ike, natT: this.#rt.transport.ports.natt },
       },
@@ -501,6 +518,7 @@ export class Daemon {
       times: this.#times,
       now: this.#timers.now(),
       ...(only !== undefined ? { only } : {}),
+      ...opts,
       ...rcvbuf(this.#rcvbufDrops()),
     });
   }
