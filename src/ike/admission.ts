@@ -1,10 +1,10 @@
 // Who gets a half-open responder SA under load (RFC 7296 §2.6; RFC 8019 §4-§7). Every check here
 // runs before any DH or state, in the order of cost, so a flood from addresses that answer cookies
 // cannot crowd out the peers we know:
-//   1. the peer's IKE SAs (limits.ike-sas-per-peer) and its half-open SAs (limits.half-open-per-source),
-//      read from the source address alone, before decoding;
+//   1. the peer's IKE SAs (limits.ike-sas-per-peer), read from the source address alone, before decoding;
 //   2. decoding and the exchange rules; an unknown critical payload is answered
-//      UNSUPPORTED_CRITICAL_PAYLOAD (RFC 7296 §2.5), statelessly;
+//      UNSUPPORTED_CRITICAL_PAYLOAD (RFC 7296 §2.5), statelessly; then the source's half-open SAs
+//      (limits.half-open-per-source), except for peers a connection names by address;
 //   3. the COOKIE above cookie-threshold (§2.6) and, when the request rate is high and puzzles are
 //      enabled, an RFC 8019 puzzle on top of it, both before the global limit;
 //   4. the global half-open limit, of which `halfOpenReserved` is room only for peers a connection
@@ -128,16 +128,18 @@ export class Admission<T> {
     this.#tick();
     const addr = path.remoteAddr;
     if (!this.d.limits.admitPeer(addr)) return undefined;
-    if ((this.#bySource.get(addr)?.size ?? 0) >= this.o.halfOpenPerSource) {
-      this.d.limits.refuse('per-source', { limit: this.o.halfOpenPerSource, peer: addr });
-      return undefined;
-    }
     const msg = this.#decode(packet, path);
     if (!msg) return undefined;
     // RFC 7296 §2.15: IKE_SA_INIT only tells addresses; IKE_AUTH re-selects (src/ike/select.ts).
     const config = pick(path);
     if (!config) return this.#drop('ike.drop_no_connection');
     const reserved = config.remoteAddr !== undefined;
+    // Peers a connection names by address are exempt: a spoofer who sends a few requests with a
+    // branch's address must not fill that branch's quota (the cookie and the reserved room guard them).
+    if (!reserved && (this.#bySource.get(addr)?.size ?? 0) >= this.o.halfOpenPerSource) {
+      this.d.limits.refuse('per-source', { limit: this.o.halfOpenPerSource, peer: addr });
+      return undefined;
+    }
     const busy = this.#entry.size >= this.o.cookieThreshold || this.#difficulty > 0;
     if (busy && !this.#cookieOk(msg, path, reserved)) return undefined;
     const room = this.#room(addr, reserved);

@@ -63,15 +63,29 @@ test('RFC 7296 §2.5: IKE_SA_INIT with an unknown critical payload gets UNSUPPOR
 test('per-source limit: a source holds at most half-open-per-source half-open SAs, the rest dropped before DH', async (t) => {
   const h = pair({ optionsB: { halfOpenPerSource: 3, cookieThreshold: 1000 } });
   t.after(() => h.close());
-  for (let i = 0; i < 7; i++) h.net.inject(freshRequest(tpl), from(ADDR_A));
+  h.b.engine.addConnection(anyConn());
+  const src = '198.51.100.9';
+  for (let i = 0; i < 7; i++) h.net.inject(freshRequest(tpl), from(src));
   await h.settle(0);
-  assert.equal(fromAddr(h, ADDR_A).length, 3);
+  assert.equal(fromAddr(h, src).length, 3);
   assert.equal(h.b.counters.get('ike.drop_source_half_open'), 4);
-  assert.equal(repliesTo(h, ADDR_A).length, 3);
+  assert.equal(repliesTo(h, src).length, 3);
   const st = h.b.engine.admissionStatus();
   assert.equal(st.halfOpen, 3);
   assert.equal(st.maxPerSource, 3);
-  assert.deepEqual(st.topSources, [{ addr: ADDR_A, halfOpen: 3 }]);
+  assert.deepEqual(st.topSources, [{ addr: src, halfOpen: 3 }]);
+});
+
+test('per-source limit: a peer named by address is exempt (spoofed requests cannot use up its quota)', async (t) => {
+  const h = pair({ optionsB: { halfOpenPerSource: 3, cookieThreshold: 1000 } });
+  t.after(() => h.close());
+  for (let i = 0; i < 5; i++) h.net.inject(freshRequest(tpl), from(ADDR_A));
+  await h.settle(0);
+  assert.equal(fromAddr(h, ADDR_A).length, 5);
+  assert.equal(h.b.counters.get('ike.drop_source_half_open'), 0);
+  const sa = h.a.engine.initiate('site');
+  await h.settle(0);
+  assert.equal(sa.state, 'established');
 });
 
 test('a full table: the peer named by address uses the reserved room; a remote-any peer ages out the heaviest source', async (t) => {
