@@ -83,9 +83,17 @@ test('RFC 8019 §8.1: the PUZZLE Notify payload, byte by byte', () => {
   assert.deepEqual(
     [...body],
     [
-      0, 0, 0, 11, // Next Payload 0, C 0, RESERVED, Payload Length 4 + 4 + 3
-      0, 0, 0x40, 0x32, // Protocol ID (=0), SPI Size (=0), Notify Message Type 16434 (PUZZLE, §11)
-      0, 5, 18, // PRF (2 octets): PRF_HMAC_SHA2_256; Difficulty (1 octet): 18 zero bits
+      0,
+      0,
+      0,
+      11, // Next Payload 0, C 0, RESERVED, Payload Length 4 + 4 + 3
+      0,
+      0,
+      0x40,
+      0x32, // Protocol ID (=0), SPI Size (=0), Notify Message Type 16434 (PUZZLE, §11)
+      0,
+      5,
+      18, // PRF (2 octets): PRF_HMAC_SHA2_256; Difficulty (1 octet): 18 zero bits
     ],
   );
 });
@@ -176,8 +184,21 @@ test('§7.1.4 / §8.2: what the responder refuses', () => {
   assert.equal(puzzleLevel(5, new Uint8Array(0), cookie), -1);
   assert.equal(puzzleLevel(5, Uint8Array.of(ones[0]!, ones[0]!, ones[0]!, ones[0]!), cookie), -1);
   // Keys longer than the PRF's preferred key length (32 octets for PRF_HMAC_SHA2_256).
-  assert.equal(puzzleLevel(5, new Uint8Array(4 * 33).map((_, i) => i), cookie), -1);
-  assert.ok(puzzleLevel(5, new Uint8Array(4 * 32).map((_, i) => i), cookie) >= 0);
+  assert.equal(
+    puzzleLevel(
+      5,
+      new Uint8Array(4 * 33).map((_, i) => i),
+      cookie,
+    ),
+    -1,
+  );
+  assert.ok(
+    puzzleLevel(
+      5,
+      new Uint8Array(4 * 32).map((_, i) => i),
+      cookie,
+    ) >= 0,
+  );
   // A PRF we do not support (AES128-XCBC) is neither checked nor solved; maxTries bounds the search.
   assert.equal(puzzleLevel(4, ones, cookie), -1);
   assert.equal(solvePuzzle(2, 4, cookie), undefined);
