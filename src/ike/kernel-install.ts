@@ -77,7 +77,11 @@ export function saParams(child: ChildSaView, ctx: InstallContext, inbound: boole
 }
 
 /** Inbound SA first (completing the larval SA of allocSpi), then outbound. */
-export async function installChildSas(kernel: Kernel, child: ChildSaView, ctx: InstallContext): Promise<void> {
+export async function installChildSas(
+  kernel: Kernel,
+  child: ChildSaView,
+  ctx: InstallContext,
+): Promise<void> {
   await kernel.updateSa(saParams(child, ctx, true));
   await kernel.addSa(saParams(child, ctx, false));
 }

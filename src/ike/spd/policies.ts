@@ -133,16 +133,14 @@ export function failClosedPolicies(c: ConnectionPolicyView): PolicyParams[] {
 
 /** dpdAction 'trap': outbound policies whose first packet makes the kernel send an ACQUIRE. */
 export function trapPolicies(c: ConnectionPolicyView & { readonly remoteAddr: string }, reqid: number) {
-  return selectorPairs(c.localTs, c.remoteTs).map(
-    (selector): PolicyParams => ({
-      selector,
-      dir: 'out',
-      action: 'allow',
-      priority: c.policyPriority ?? CHILD_PRIORITY,
-      templates: [{ src: c.localAddr, dst: c.remoteAddr, proto: 'esp', mode: c.mode, reqid }],
-      ...markAndIf(c.mark, c.ifId),
-    }),
-  );
+  return selectorPairs(c.localTs, c.remoteTs).map((selector): PolicyParams => ({
+    selector,
+    dir: 'out',
+    action: 'allow',
+    priority: c.policyPriority ?? CHILD_PRIORITY,
+    templates: [{ src: c.localAddr, dst: c.remoteAddr, proto: 'esp', mode: c.mode, reqid }],
+    ...markAndIf(c.mark, c.ifId),
+  }));
 }
 
 /** A policy's kernel identity: selector, direction, mark, interface id. */
