@@ -6,7 +6,7 @@
 //   {"setup": GuestSetupResult}        setup rate / responder CPU per SA with real SAs (lib/guest-setup.ts)
 //   {"error": {"part", "message"}}     a part that failed (the others still run)
 import { spawnSync } from 'node:child_process';
-import { Netns } from '../src/lab/netns.ts';
+import { Netns } from '../lab/netns/netns.ts';
 import { DataplaneLab, throughput, type PathKind } from './lib/dataplane.ts';
 import { guestSetup, type GuestSetupPlan } from './lib/guest-setup.ts';
 import { parseInstallOutput } from './lib/install.ts';

@@ -8,7 +8,7 @@
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundledCli } from '../src/lab/bundle.ts';
+import { bundledCli } from '../lab/guest/bundle.ts';
 import { BENCH_PSK, runLoadIn } from './lib/ike.ts';
 import { BenchNet, PER_ADDRESS } from './lib/netlab.ts';
 import { cpuMs, rssKb } from './lib/proc.ts';

@@ -142,7 +142,7 @@ async function inner(): Promise<void> {
 
 if (inPlace) await inner();
 else {
-  const { Netns } = await import('../src/lab/netns.ts');
+  const { Netns } = await import('../lab/netns/netns.ts');
   const ns = Netns.create('bench');
   try {
     const self = fileURLToPath(import.meta.url);

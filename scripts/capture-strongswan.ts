@@ -8,8 +8,8 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Netns, linkVeth, sh } from '../src/lab/netns.ts';
-import { Charon, type SwanConnection } from '../src/lab/strongswan.ts';
+import { Netns, linkVeth, sh } from '../lab/netns/netns.ts';
+import { Charon, type SwanConnection } from '../lab/peers/strongswan.ts';
 
 const PSK = 'ikeway-strongswan-test-psk-0001';
 const I_ADDR = '198.51.100.1';

@@ -27,7 +27,7 @@ systemctl disable --now strongswan-starter strongswan >/dev/null 2>&1 || true
 
 # Libreswan 4.10 (the second interoperability peer) conflicts with the strongSwan packages: installing
 # it would remove them. So it is unpacked with `dpkg -x` into a fixed directory outside the checkout
-# (src/lab/libreswan.ts looks there; LIBRESWAN_ROOT overrides) and only its libraries are installed.
+# (lab/peers/libreswan.ts looks there; LIBRESWAN_ROOT overrides) and only its libraries are installed.
 # strongSwan is never removed. pluto runs from there in a private mount namespace (docs: KERNEL-LAB).
 LIBRESWAN_ROOT="${LIBRESWAN_ROOT:-/opt/ikeway-libreswan}"
 lsw_libs=(libnss3-tools libnss3 libnspr4 libldns3 libunbound8 libevent-core-2.1-7 libevent-pthreads-2.1-7

@@ -1,18 +1,18 @@
 // The certificate section of the benchmark (issue 7, item 1): one throwaway ECDSA P-256 PKI
-// (src/load/pki.ts) per run, the responder's certificate for both daemons and one initiator
+// (lab/load/pki.ts) per run, the responder's certificate for both daemons and one initiator
 // certificate per IKE SA the plan sets up against either responder, so every SA proves its own
 // identity with its own certificate (RFC 7296 §2.15, RFC 7427 ECDSA with SHA-256).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeLoadPki } from '../../src/load/pki.ts';
+import { makeLoadPki } from '../../lab/load/pki.ts';
 import type { IkePlan } from './ike.ts';
 import type { AuthSetup } from './responders.ts';
 
 const RESPONDER_FQDN = 'responder.ikeway.test';
 
 export const CERT_SETTINGS =
-  'certificates: ECDSA P-256 (in-process PKI, src/load/pki.ts): root CA -> end certificates with a dNSName subjectAltName; responder ID fqdn:' +
+  'certificates: ECDSA P-256 (in-process PKI, lab/load/pki.ts): root CA -> end certificates with a dNSName subjectAltName; responder ID fqdn:' +
   `${RESPONDER_FQDN}, one certificate and identity per initiator IKE SA (shared initiator key), CERT and CERTREQ sent, RFC 7427 ECDSA-SHA256 AUTH; charon: auth pubkey, cacerts = the CA`;
 
 export interface CertSetup {

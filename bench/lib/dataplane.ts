@@ -11,10 +11,10 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundledCli } from '../../src/lab/bundle.ts';
-import { readSaCounters } from '../../src/lab/checks.ts';
-import { linkVeth, Netns } from '../../src/lab/netns.ts';
-import { Charon } from '../../src/lab/strongswan.ts';
+import { bundledCli } from '../../lab/guest/bundle.ts';
+import { readSaCounters } from '../../lab/two-site/checks.ts';
+import { linkVeth, Netns } from '../../lab/netns/netns.ts';
+import { Charon } from '../../lab/peers/strongswan.ts';
 import { ESP_PROPOSAL, IKE_PROPOSAL } from './ike.ts';
 import { cpuMs } from './proc.ts';
 

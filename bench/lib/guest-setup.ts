@@ -5,8 +5,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundledCli } from '../../src/lab/bundle.ts';
-import type { LoadReport } from '../../src/load/runner.ts';
+import { bundledCli } from '../../lab/guest/bundle.ts';
+import type { LoadReport } from '../../lab/load/runner.ts';
 import { BENCH_PSK, ESP_PROPOSAL, IKE_PROPOSAL } from './ike.ts';
 import { BenchNet, LOADGEN_ADDR, RESPONDER_ADDR } from './netlab.ts';
 import { cpuMs } from './proc.ts';

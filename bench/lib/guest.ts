@@ -1,11 +1,11 @@
 // The guest-kernel part of `npm run bench` (issue 7, items 4 and 5): ONE boot of the guest kernel
-// (src/lab/guest.ts; directly on the host when it has ESP) runs bench/guest-run.ts, bundled here
+// (lab/guest/guest.ts; directly on the host when it has ESP) runs bench/guest-run.ts, bundled here
 // with esbuild together with bench/xfrm-install.ts, and the lab's bundled CLI for the daemons.
 // Results come back as `BENCH-GUEST` lines; this module turns them into report rows.
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { bundleEnv } from '../../src/lab/bundle.ts';
-import { withEspKernel } from '../../src/lab/guest.ts';
+import { bundleEnv } from '../../lab/guest/bundle.ts';
+import { withEspKernel } from '../../lab/guest/guest.ts';
 import type { GuestPlan } from '../guest-run.ts';
 import type { ThroughputRun } from './dataplane.ts';
 import type { GuestSetupResult } from './guest-setup.ts';
@@ -50,7 +50,7 @@ async function bundle(): Promise<{ dir: string; run: string; install: string }> 
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    external: ['netlink', 'sockopt', 'esbuild'],
+    external: ['netlink', 'koffi', 'esbuild'],
     banner: {
       js: "import { createRequire as __ikwCreateRequire } from 'node:module'; const require = __ikwCreateRequire(import.meta.url);",
     },

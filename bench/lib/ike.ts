@@ -3,7 +3,7 @@
 // Per responder: warm-up, sequential setups (latency), a measured burst (rate, responder CPU per IKE
 // SA from /proc/<pid>/stat), then filling up to the memory points (RSS growth per IKE SA + Child SA).
 import { join } from 'node:path';
-import type { LoadOptions, LoadReport } from '../../src/load/runner.ts';
+import type { LoadOptions, LoadReport } from '../../lab/load/runner.ts';
 import type { BenchNet } from './netlab.ts';
 import { LOADGEN_ADDR, PER_ADDRESS, RESPONDER_ADDR } from './netlab.ts';
 import { cpuMs, rssKb } from './proc.ts';

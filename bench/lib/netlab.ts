@@ -1,7 +1,7 @@
 // Two network namespaces joined by a veth pair for the IKE benchmarks: the responder (ikeway or
-// charon) in one, the load generator in the other. Named with the pid (src/lab/netns.ts), removed
+// charon) in one, the load generator in the other. Named with the pid (lab/netns/netns.ts), removed
 // by close() (call it from finally). Addresses from 198.51.100.0/24 (RFC 5737).
-import { linkVeth, Netns } from '../../src/lab/netns.ts';
+import { linkVeth, Netns } from '../../lab/netns/netns.ts';
 
 export const RESPONDER_ADDR = '198.51.100.1';
 export const LOADGEN_ADDR = '198.51.100.2';

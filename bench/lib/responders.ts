@@ -8,10 +8,10 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundledCli } from '../../src/lab/bundle.ts';
-import type { Netns } from '../../src/lab/netns.ts';
-import type { LoadCert } from '../../src/load/cert-auth.ts';
-import { Charon } from '../../src/lab/strongswan.ts';
+import { bundledCli } from '../../lab/guest/bundle.ts';
+import type { Netns } from '../../lab/netns/netns.ts';
+import type { LoadCert } from '../../lab/load/cert-auth.ts';
+import { Charon } from '../../lab/peers/strongswan.ts';
 import { RESPONDER_ADDR } from './netlab.ts';
 
 export interface Responder {

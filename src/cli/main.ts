@@ -1,41 +1,36 @@
-// ikeway command line: one yargs program, one file per subcommand under ./commands.
-import yargs from 'yargs';
+// The `ikeway` entry point. The development tools (`ikeway lab`, `ikeway load`) are not part of the
+// daemon: they live in the git checkout's lab/ folder and are loaded only when that folder is there.
+// A production install has no lab/, and those two commands then say where to find them.
+import { existsSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+import type { Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { versionCommand } from './commands/version.ts';
-import { decodeCommand } from './commands/decode.ts';
-import { checkCommand } from './commands/check.ts';
-import { loadCommand } from './commands/load.ts';
-import { daemonCommand } from './commands/daemon.ts';
-import { statusCommand } from './commands/status.ts';
-import { upCommand } from './commands/up.ts';
-import { downCommand } from './commands/down.ts';
-import { reloadCommand } from './commands/reload.ts';
-import { labCommand } from './commands/lab.ts';
+import { buildCli, type AddCommands } from './program.ts';
 
-export function buildCli(argv: string[]) {
-  return yargs(argv)
-    .scriptName('ikeway')
-    .usage(
-      '$0 <command> [options]\n\nIKEv2 daemon for Linux XFRM: site-to-site IPsec tunnels configured in YAML.',
-    )
-    .command(versionCommand)
-    .command(decodeCommand)
-    .command(checkCommand)
-    .command(loadCommand)
-    .command(daemonCommand)
-    .command(statusCommand)
-    .command(upCommand)
-    .command(downCommand)
-    .command(reloadCommand)
-    .command(labCommand)
-    .demandCommand(1, 'Give a command; see the list above.')
-    .strict()
-    .recommendCommands()
-    .completion('completion', 'Print a shell completion script (bash/zsh)')
-    .help()
-    .alias('h', 'help')
-    .version(false)
-    .wrap(Math.min(110, process.stdout.columns ?? 110));
+const DEV_CLI = resolve(import.meta.dirname, '..', '..', 'lab', 'cli', 'index.ts');
+const ABSENT = '`ikeway lab`/`load` are development tools, available from a git checkout';
+
+/** Hidden stand-ins for the development commands when lab/ is not installed. */
+function absentDevCommands(y: Argv): Argv {
+  for (const command of ['lab', 'load'])
+    y.command({
+      command,
+      describe: false,
+      builder: (b: Argv) => b.strict(false),
+      handler: () => {
+        console.error(ABSENT);
+        process.exitCode = 1;
+      },
+    });
+  return y;
 }
 
-await buildCli(hideBin(process.argv)).parseAsync();
+async function devCommands(): Promise<AddCommands> {
+  if (!existsSync(DEV_CLI)) return absentDevCommands;
+  // A computed specifier: the daemon's sources never name lab/ statically.
+  const mod = (await import(pathToFileURL(DEV_CLI).href)) as { addDevCommands: AddCommands };
+  return mod.addDevCommands;
+}
+
+await buildCli(hideBin(process.argv), await devCommands()).parseAsync();

@@ -27,7 +27,7 @@ import { nullLogger, type Logger } from '../base/logger.ts';
 import { addressCandidates } from './select.ts';
 import type { EngineEvent, EngineServices, ResolvedEngineOptions } from './services.ts';
 import { Spd } from './spd/spd.ts';
-import type { TaskRegistry } from './task.ts';
+import type { TaskRegistry } from './task-registry.ts';
 import { defaultTaskRegistry, initiatorTasks } from './tasks/index.ts';
 import type { TimerHandle, TimerQueue } from '../base/timers.ts';
 import { findNotify, findPayload, hex, notify } from './wire.ts';

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { format } from 'node:util';
 import { doc, ENV, ok, problems, PSK_TEXT, tempDir, where } from './helpers.ts';
 import { Secret } from '../../src/config/index.ts';
-import { makeCellPki } from '../../src/lab/interop/pki.ts';
+import { makeCellPki } from '../../lab/interop/pki.ts';
 
 const pskFileDoc = (file: string) =>
   doc('').replace('auth: { psk: { env: PSK } }', `auth: { psk: { file: ${JSON.stringify(file)} } }`);

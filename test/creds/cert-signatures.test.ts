@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Certificate, loadCertificate, verifyChain } from '../../src/creds/index.ts';
-import { makeCellPki, type KeyType } from '../../src/lab/interop/pki.ts';
+import { makeCellPki, type KeyType } from '../../lab/interop/pki.ts';
 import { throwsCode } from './util.ts';
 
 // An hour ahead: the certificates are made during the test (notBefore = now, at one-second resolution).

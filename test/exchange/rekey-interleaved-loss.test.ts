@@ -13,7 +13,7 @@ import { established, pair, type Peer } from './harness.ts';
 
 type Pair = ReturnType<typeof pair>;
 
-/** The lab's figures (src/lab/robust/scenarios.ts): Child rekey at 10 s, IKE rekey at 25 s. */
+/** The lab's figures (lab/robust/scenarios.ts): Child rekey at 10 s, IKE rekey at 25 s. */
 const SHORT: Partial<IkeConnection> = {
   childRekeyMs: 10_000,
   childLifetimeMs: 60_000,

@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Netns, linkVeth } from '../../src/lab/netns.ts';
-import { hostHasEsp } from '../../src/lab/guest.ts';
+import { Netns, linkVeth } from '../../lab/netns/netns.ts';
+import { hostHasEsp } from '../../lab/guest/guest.ts';
 import {
   LIBRESWAN_ROOT,
   LswConfError,
@@ -22,10 +22,10 @@ import {
   renderIpsecConf,
   renderIpsecSecrets,
   type LswConnection,
-} from '../../src/lab/libreswan.ts';
-import type { ConnectionSpec } from '../../src/load/spec.ts';
+} from '../../lab/peers/libreswan.ts';
+import type { ConnectionSpec } from '../../lab/load/spec.ts';
 import { PeerProcess } from '../realnet/peer-process.ts';
-import { toLibreswanProposal } from '../../src/lab/interop/libreswan-peer.ts';
+import { toLibreswanProposal } from '../../lab/interop/libreswan-peer.ts';
 
 const skip = libreswanUnavailable();
 const LSW = { addr: '198.51.100.1', net: '10.1.0.0/24', fqdn: 'lsw.example' };

@@ -1,6 +1,6 @@
 // Host side of the interop matrix tests: one guest boot per test file runs a list of cells
 // (scripts/matrix-run.ts), the results are saved to docs/interop/<peer>-<part>.jsonl and
-// docs/interop.md is rendered again from every results file present (src/lab/interop/report.ts).
+// docs/interop.md is rendered again from every results file present (lab/interop/report.ts).
 import assert from 'node:assert/strict';
 import {
   existsSync,
@@ -15,13 +15,13 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { bundleEnv } from '../../src/lab/bundle.ts';
-import { withEspKernel } from '../../src/lab/guest.ts';
-import { CELLS, cellById } from '../../src/lab/interop/cells.ts';
-import { mergeRun, renderReport, type MatrixRun } from '../../src/lab/interop/report.ts';
-import { preparePkis } from '../../src/lab/interop/run-cell.ts';
-import type { CellResult, Role } from '../../src/lab/interop/types.ts';
-import { LAB_MODULES } from '../../src/lab/lab.ts';
+import { bundleEnv } from '../../lab/guest/bundle.ts';
+import { withEspKernel } from '../../lab/guest/guest.ts';
+import { CELLS, cellById } from '../../lab/interop/cells.ts';
+import { mergeRun, renderReport, type MatrixRun } from '../../lab/interop/report.ts';
+import { preparePkis } from '../../lab/interop/run-cell.ts';
+import type { CellResult, Role } from '../../lab/interop/types.ts';
+import { LAB_MODULES } from '../../lab/two-site/lab.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 export const DOCS = join(ROOT, 'docs');
@@ -71,7 +71,7 @@ export function saveRun(run: MatrixRun): void {
   writeAtomic(join(DOCS, 'interop.md'), renderReport(readRuns()));
 }
 
-/** One guest run (840 s) plus the longest wait for a guest slot (src/lab/guest-slots.ts: 20 min):
+/** One guest run (840 s) plus the longest wait for a guest slot (lab/guest/guest-slots.ts: 20 min):
  * the two matrix files may be scheduled together and then one queues behind the other's guest. */
 export const MATRIX_TEST_TIMEOUT_MS = 900_000 + 20 * 60_000;
 

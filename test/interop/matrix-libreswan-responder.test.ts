@@ -1,8 +1,8 @@
 // Interop matrix, Libreswan 4.10 (pluto) as the peer, pluto initiating (ikeway responds): every cell
-// (src/lab/interop/cells.ts; IKW_MATRIX_CELLS selects some) in one guest boot with real kernel ESP on both
+// (lab/interop/cells.ts; IKW_MATRIX_CELLS selects some) in one guest boot with real kernel ESP on both
 // routers; writes docs/interop/libreswan-responder.jsonl and re-renders docs/interop.md.
 import { test } from 'node:test';
-import { libreswanUnavailable } from '../../src/lab/libreswan.ts';
+import { libreswanUnavailable } from '../../lab/peers/libreswan.ts';
 import { MATRIX_TEST_TIMEOUT_MS, matrixSpecs, runMatrixPart } from './matrix-harness.ts';
 
 const specs = matrixSpecs('responder');

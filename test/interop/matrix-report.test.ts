@@ -2,9 +2,9 @@
 // topologies, the runner-output parser and the docs/interop.md renderer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE_CELL, CELLS, cellById, cellTopology } from '../../src/lab/interop/cells.ts';
-import { mergeRun, renderReport, type MatrixRun } from '../../src/lab/interop/report.ts';
-import type { CellResult, CellSpec } from '../../src/lab/interop/types.ts';
+import { BASE_CELL, CELLS, cellById, cellTopology } from '../../lab/interop/cells.ts';
+import { mergeRun, renderReport, type MatrixRun } from '../../lab/interop/report.ts';
+import type { CellResult, CellSpec } from '../../lab/interop/types.ts';
 import { parseRunnerOutput } from './matrix-harness.ts';
 
 /** The matrix's dimensions; the family dimension covers both WAN and LAN family (mixed cell). */

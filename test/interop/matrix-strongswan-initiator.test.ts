@@ -1,8 +1,8 @@
-// Interop matrix, strongSwan as the peer, ikeway initiating: every cell (src/lab/interop/cells.ts)
+// Interop matrix, strongSwan as the peer, ikeway initiating: every cell (lab/interop/cells.ts)
 // in one guest boot with real kernel ESP on both routers; writes docs/interop.md.
 import { test } from 'node:test';
 import { existsSync } from 'node:fs';
-import { CHARON_BIN } from '../../src/lab/strongswan.ts';
+import { CHARON_BIN } from '../../lab/peers/strongswan.ts';
 import { MATRIX_TEST_TIMEOUT_MS, matrixSpecs, runMatrixPart } from './matrix-harness.ts';
 
 const specs = matrixSpecs('initiator');

@@ -6,9 +6,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { Netns, linkVeth } from '../../src/lab/netns.ts';
-import { CHARON_BIN, Charon, type SaInfo, type SwanConnection } from '../../src/lab/strongswan.ts';
-import type { ConnectionSpec } from '../../src/load/spec.ts';
+import { Netns, linkVeth } from '../../lab/netns/netns.ts';
+import { CHARON_BIN, Charon, type SaInfo, type SwanConnection } from '../../lab/peers/strongswan.ts';
+import type { ConnectionSpec } from '../../lab/load/spec.ts';
 import { PeerProcess, type PeerEvent } from '../realnet/peer-process.ts';
 import { makeLabPki, type LabPki } from './lab-pki.ts';
 

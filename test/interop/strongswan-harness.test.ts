@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { Netns, linkVeth } from '../../src/lab/netns.ts';
+import { Netns, linkVeth } from '../../lab/netns/netns.ts';
 import {
   CHARON_BIN,
   Charon,
@@ -13,7 +13,7 @@ import {
   parseListSas,
   renderSwanctlConf,
   type SwanConnection,
-} from '../../src/lab/strongswan.ts';
+} from '../../lab/peers/strongswan.ts';
 
 const isRoot = process.getuid?.() === 0;
 const skip = !isRoot ? 'needs root' : !existsSync(CHARON_BIN) ? 'strongSwan not installed' : false;

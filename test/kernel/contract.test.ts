@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { FakeKernel } from '../../src/kernel/fake.ts';
-import { Netns } from '../../src/lab/netns.ts';
+import { Netns } from '../../lab/netns/netns.ts';
 import { contractCases } from './contract-cases.ts';
 
 const isRoot = process.getuid?.() === 0;

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { runEspTestFiles, type EspTestsResult } from '../../src/lab/guest-tests.ts';
+import { runEspTestFiles, type EspTestsResult } from '../../lab/guest/guest-tests.ts';
 
 const isRoot = process.getuid?.() === 0;
 const dir = join(import.meta.dirname, 'guest');

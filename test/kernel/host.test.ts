@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { Netns, linkVeth } from '../../src/lab/netns.ts';
+import { Netns, linkVeth } from '../../lab/netns/netns.ts';
 
 const SCEN = fileURLToPath(new URL('./scripts/host-scenarios.ts', import.meta.url));
 const UDP = fileURLToPath(new URL('./scripts/udp-probe.ts', import.meta.url));

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FakeKernel } from '../../src/kernel/fake.ts';
 import { OwnedKernel } from '../../src/kernel/ownership.ts';
-import { Netns } from '../../src/lab/netns.ts';
+import { Netns } from '../../lab/netns/netns.ts';
 
 const SCRIPT = fileURLToPath(new URL('./scripts/ownership.ts', import.meta.url));
 

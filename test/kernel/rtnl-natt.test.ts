@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { Netns, linkVeth } from '../../src/lab/netns.ts';
+import { Netns, linkVeth } from '../../lab/netns/netns.ts';
 
 const SCRIPT = fileURLToPath(new URL('./scripts/rtnl-natt.ts', import.meta.url));
 

@@ -13,8 +13,8 @@ import {
   runInGuest,
   runOnHost,
   stage2Script,
-} from '../../src/lab/guest.ts';
-import { S_IFDIR, S_IFLNK, S_IFREG, buildInitramfs, writeCpio } from '../../src/lab/initramfs.ts';
+} from '../../lab/guest/guest.ts';
+import { S_IFDIR, S_IFLNK, S_IFREG, buildInitramfs, writeCpio } from '../../lab/guest/initramfs.ts';
 
 const isRoot = process.getuid?.() === 0;
 

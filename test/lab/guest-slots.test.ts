@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GuestBusyError, acquireGuestSlot } from '../../src/lab/guest-slots.ts';
+import { GuestBusyError, acquireGuestSlot } from '../../lab/guest/guest-slots.ts';
 
 function withSlots(t: { after: (fn: () => void) => void }, n: string): string {
   const saved = process.env['IKEWAY_GUEST_SLOTS'];

@@ -5,10 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { withEspKernel } from '../../src/lab/guest.ts';
-import { LAB_MODULES } from '../../src/lab/lab.ts';
-import { bundleEnv } from '../../src/lab/bundle.ts';
-import type { ExampleReport } from '../../src/lab/suite.ts';
+import { withEspKernel } from '../../lab/guest/guest.ts';
+import { LAB_MODULES } from '../../lab/two-site/lab.ts';
+import { bundleEnv } from '../../lab/guest/bundle.ts';
+import type { ExampleReport } from '../../lab/two-site/suite.ts';
 
 const isRoot = process.getuid?.() === 0;
 const ROOT = join(import.meta.dirname, '..', '..');

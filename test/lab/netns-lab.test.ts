@@ -4,10 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { buildLab } from '../../src/lab/lab.ts';
-import { DEFAULT_TOPOLOGY_INPUT, makeTopology } from '../../src/lab/topology.ts';
-import { noTunnel, runLab } from '../../src/lab/run.ts';
-import { ping } from '../../src/lab/checks.ts';
+import { buildLab } from '../../lab/two-site/lab.ts';
+import { DEFAULT_TOPOLOGY_INPUT, makeTopology } from '../../lab/two-site/topology.ts';
+import { noTunnel, runLab } from '../../lab/two-site/run.ts';
+import { ping } from '../../lab/two-site/checks.ts';
 
 const isRoot = process.getuid?.() === 0;
 const ours = () =>

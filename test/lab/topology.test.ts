@@ -17,13 +17,18 @@ import { loadConfig } from '../../src/config/index.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { DEFAULT_TOPOLOGY_INPUT, makeTopology, peerAsSeenBy, gatewayOf } from '../../src/lab/topology.ts';
-import { labScript, type LabNames } from '../../src/lab/lab.ts';
-import { classifyCapture, parseXfrmStates } from '../../src/lab/checks.ts';
-import { judge, type SaDirection } from '../../src/lab/run.ts';
-import { xfrmAlgorithm } from '../../src/lab/static-tunnel.ts';
-import { prepareExample } from '../../src/lab/examples.ts';
-import { composeFor } from '../../src/lab/compose.ts';
+import {
+  DEFAULT_TOPOLOGY_INPUT,
+  makeTopology,
+  peerAsSeenBy,
+  gatewayOf,
+} from '../../lab/two-site/topology.ts';
+import { labScript, type LabNames } from '../../lab/two-site/lab.ts';
+import { classifyCapture, parseXfrmStates } from '../../lab/two-site/checks.ts';
+import { judge, type SaDirection } from '../../lab/two-site/run.ts';
+import { xfrmAlgorithm } from '../../lab/two-site/static-tunnel.ts';
+import { prepareExample } from '../../lab/two-site/examples.ts';
+import { composeFor } from '../../lab/two-site/compose.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const NAMES: LabNames = { ra: 'RA', rb: 'RB', ha: 'HA', hb: 'HB', nat: 'NAT' };

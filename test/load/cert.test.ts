@@ -1,6 +1,6 @@
 // `ikeway load` with certificates (RFC 7427 ECDSA P-256 signatures): the option set (--cert bundle,
 // --key, --ca; exactly one of PSK and certificates), precise errors that never show key material,
-// the in-process load PKI (src/load/pki.ts) checked by openssl, and a real run over UDP against an
+// the in-process load PKI (lab/load/pki.ts) checked by openssl, and a real run over UDP against an
 // ikeway responder in a namespace: every IKE SA authenticated with its own certificate and identity.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,11 +9,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { authOptions, type LoadArgs } from '../../src/cli/commands/load.ts';
-import { Netns, linkVeth } from '../../src/lab/netns.ts';
-import { LoadCertError, LoadCredentials } from '../../src/load/cert-auth.ts';
-import { makeLoadPki, type LoadPki } from '../../src/load/pki.ts';
-import { LoadError, runLoad, type LoadOptions, type LoadReport } from '../../src/load/runner.ts';
+import { authOptions, type LoadArgs } from '../../lab/cli/load.ts';
+import { Netns, linkVeth } from '../../lab/netns/netns.ts';
+import { LoadCertError, LoadCredentials } from '../../lab/load/cert-auth.ts';
+import { makeLoadPki, type LoadPki } from '../../lab/load/pki.ts';
+import { LoadError, runLoad, type LoadOptions, type LoadReport } from '../../lab/load/runner.ts';
 import { parseId } from '../../src/creds/index.ts';
 import { PeerProcess } from '../realnet/peer-process.ts';
 

@@ -7,11 +7,11 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Netns, linkVeth } from '../../src/lab/netns.ts';
-import { CHARON_BIN, Charon } from '../../src/lab/strongswan.ts';
-import type { LoadReport } from '../../src/load/runner.ts';
-import { percentile, summarize } from '../../src/load/stats.ts';
-import { readPskFile } from '../../src/cli/commands/load.ts';
+import { Netns, linkVeth } from '../../lab/netns/netns.ts';
+import { CHARON_BIN, Charon } from '../../lab/peers/strongswan.ts';
+import type { LoadReport } from '../../lab/load/runner.ts';
+import { percentile, summarize } from '../../lab/load/stats.ts';
+import { readPskFile } from '../../lab/cli/load.ts';
 import { PeerProcess } from './peer-process.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));

@@ -3,7 +3,7 @@
 // come up on both sides, with SPIs that match crosswise (RFC 7296 §3.3.1).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Netns, linkVeth } from '../../src/lab/netns.ts';
+import { Netns, linkVeth } from '../../lab/netns/netns.ts';
 import { PeerProcess, siteSpecs } from './peer-process.ts';
 
 const skip = process.getuid?.() !== 0 ? 'needs root for namespaces' : false;

@@ -2,8 +2,8 @@
 // test can wait for "the IKE SA is up" on real sockets with a bounded timeout and stop it cleanly.
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Netns } from '../../src/lab/netns.ts';
-import type { ConnectionSpec } from '../../src/load/spec.ts';
+import type { Netns } from '../../lab/netns/netns.ts';
+import type { ConnectionSpec } from '../../lab/load/spec.ts';
 
 export const PEER_SCRIPT = fileURLToPath(new URL('../interop/scripts/ikeway-peer.ts', import.meta.url));
 

@@ -6,7 +6,7 @@
 // engine's policies show up in `ip xfrm policy` and disappear again on close.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Netns, linkVeth } from '../../src/lab/netns.ts';
+import { Netns, linkVeth } from '../../lab/netns/netns.ts';
 import { PeerProcess, siteSpecs, type PeerEvent } from './peer-process.ts';
 
 const skip = process.getuid?.() !== 0 ? 'needs root for namespaces' : false;

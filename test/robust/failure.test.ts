@@ -1,15 +1,15 @@
 // Loss and failure with real ESP (issue 8), in ONE guest-kernel boot when the host kernel has no
 // ESP: 20% loss + delay + reordering with forced rekeys; the peer killed (liveness) and back
 // (INITIAL_CONTACT); the daemon SIGKILLed under traffic with SA loss and a restart (WAN capture,
-// reconciliation), a bad reload, and SIGTERM. The scenarios (src/lab/robust/scenarios.ts) report
+// reconciliation), a bad reload, and SIGTERM. The scenarios (lab/robust/scenarios.ts) report
 // facts; every assertion is here. Times are reported as diagnostics, never asserted.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { join } from 'node:path';
-import { bundleEnv } from '../../src/lab/bundle.ts';
-import { withEspKernel } from '../../src/lab/guest.ts';
-import { LAB_MODULES } from '../../src/lab/lab.ts';
-import type { CrashFacts, LossFacts, PeerFacts } from '../../src/lab/robust/scenarios.ts';
+import { bundleEnv } from '../../lab/guest/bundle.ts';
+import { withEspKernel } from '../../lab/guest/guest.ts';
+import { LAB_MODULES } from '../../lab/two-site/lab.ts';
+import type { CrashFacts, LossFacts, PeerFacts } from '../../lab/robust/scenarios.ts';
 
 const isRoot = process.getuid?.() === 0;
 const ROOT = join(import.meta.dirname, '..', '..');

@@ -1,11 +1,17 @@
-// The flood generator's pieces (src/lab/flood.ts), without a network: the crafted request is a
+// The flood generator's pieces (lab/robust/flood.ts), without a network: the crafted request is a
 // valid IKE_SA_INIT (RFC 7296 §1.2: HDR, SAi1, KEi, Ni), no two requests share SPI, KE or nonce,
 // replies are told apart, and bad options are refused with LabError before any socket opens.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ExchangeType, HeaderFlag, NotifyType, decodeMessage, encodeMessage } from '../../src/codec/index.ts';
-import { classifyReply, floodSources, floodTemplate, freshRequest, runFlood } from '../../src/lab/flood.ts';
-import { LabError } from '../../src/lab/topology.ts';
+import {
+  classifyReply,
+  floodSources,
+  floodTemplate,
+  freshRequest,
+  runFlood,
+} from '../../lab/robust/flood.ts';
+import { LabError } from '../../lab/errors.ts';
 
 test('a crafted request decodes as an IKE_SA_INIT request with SA, KE and Nonce', () => {
   const m = decodeMessage(freshRequest(floodTemplate()));

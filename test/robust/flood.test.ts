@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../../src/control/client.ts';
 import type { StatusReport } from '../../src/daemon/status.ts';
-import { floodSources, type FloodOptions, type FloodStats } from '../../src/lab/flood.ts';
+import { floodSources, type FloodOptions, type FloodStats } from '../../lab/robust/flood.ts';
 import { Lab, isRoot, nsExec } from '../daemon/lab.ts';
 
 const R = '192.0.2.1';

@@ -18,7 +18,7 @@ import {
   type Kernel,
 } from '../../../src/kernel/index.ts';
 import { UdpTransport } from '../../../src/net/udp.ts';
-import { connectionFromSpec, type ConnectionSpec } from '../../../src/load/spec.ts';
+import { connectionFromSpec, type ConnectionSpec } from '../../../lab/load/spec.ts';
 import { KeyExchangePool } from '../../../src/crypto/index.ts';
 import { TransformType } from '../../../src/codec/index.ts';
 

@@ -4,10 +4,10 @@
 // line per cell as it ends, plus `IKW-MATRIX-KERNEL <release>`. Never throws past a cell.
 // usage: node matrix-run.ts KIND PKI_DIR|- ROLE:CELL ...
 import { release } from 'node:os';
-import { cellById } from '../../../src/lab/interop/cells.ts';
-import { peerDriver } from '../../../src/lab/interop/peers.ts';
-import { runCell } from '../../../src/lab/interop/run-cell.ts';
-import type { CellResult, Role } from '../../../src/lab/interop/types.ts';
+import { cellById } from '../../../lab/interop/cells.ts';
+import { peerDriver } from '../../../lab/interop/peers.ts';
+import { runCell } from '../../../lab/interop/run-cell.ts';
+import type { CellResult, Role } from '../../../lab/interop/types.ts';
 
 const [kind, pkiDir, ...specs] = process.argv.slice(2);
 const concurrency = Math.max(1, Math.min(8, Number(process.env['IKW_MATRIX_CONCURRENCY'] ?? 3) || 3));

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import type { Kernel, KernelEvent, PolicyParams, SaParams } from '../../../src/kernel/index.ts';
 import { KernelError } from '../../../src/kernel/index.ts';
-import { Netns } from '../../../src/lab/netns.ts';
+import { Netns } from '../../../lab/netns/netns.ts';
 import { kernelIn, linkToPeer, ping, testKey } from './support.ts';
 
 const A = '192.0.2.1';

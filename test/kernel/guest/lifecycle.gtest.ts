@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PolicyParams, SaParams } from '../../../src/kernel/index.ts';
 import { KernelError } from '../../../src/kernel/index.ts';
-import { sh } from '../../../src/lab/netns.ts';
+import { sh } from '../../../lab/netns/netns.ts';
 import { ADDR, pingFrom, testKey, twoSides, type TwoSides } from './support.ts';
 
 const A = ADDR.outer4.a;

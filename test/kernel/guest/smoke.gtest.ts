@@ -3,7 +3,7 @@
 // them, and `ip -s xfrm state` shows the kernel's ESP path counted every packet.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Netns, sh } from '../../../src/lab/netns.ts';
+import { Netns, sh } from '../../../lab/netns/netns.ts';
 import { linkToPeer, ping } from './support.ts';
 
 const A = '192.0.2.1';

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { openXfrmKernel } from '../../../src/kernel/index.ts';
 import type { Kernel } from '../../../src/kernel/index.ts';
 import type { Transport } from '../../../src/kernel/xfrm/channel.ts';
-import { Netns, sh } from '../../../src/lab/netns.ts';
+import { Netns, sh } from '../../../lab/netns/netns.ts';
 
 const RELAY = fileURLToPath(new URL('./netlink-relay.mjs', import.meta.url));
 

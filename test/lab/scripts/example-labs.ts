@@ -1,6 +1,6 @@
 // Guest-side (or ESP-capable host) runner for test/lab/labs.test.ts: runs each `KIND:FILE[:netem]`
 // case in turn and prints one `IKW-LAB-RESULT <json>` line per case; never throws past a case.
-import { runExample, type DriverKind } from '../../../src/lab/suite.ts';
+import { runExample, type DriverKind } from '../../../lab/two-site/suite.ts';
 
 const NETEM = { delayMs: 20, reorderPct: 10, lossPct: 0 };
 for (const spec of process.argv.slice(2)) {

@@ -1,7 +1,7 @@
 // Guest-side (or ESP-capable host) runner for test/robust/failure.test.ts: runs each named
-// scenario of src/lab/robust/scenarios.ts and prints one `IKW-ROBUST-RESULT <json>` line per
+// scenario of lab/robust/scenarios.ts and prints one `IKW-ROBUST-RESULT <json>` line per
 // scenario; never throws past a scenario. Progress goes to stderr.
-import { crashScenario, lossScenario, peerScenario } from '../../../src/lab/robust/scenarios.ts';
+import { crashScenario, lossScenario, peerScenario } from '../../../lab/robust/scenarios.ts';
 
 const RUN: Record<string, () => Promise<unknown>> = {
   loss: () => lossScenario(),

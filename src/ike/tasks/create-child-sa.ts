@@ -1,0 +1,384 @@
+// CREATE_CHILD_SA for a Child SA (RFC 7296 §1.3.1 new Child SA, §1.3.3 rekey with REKEY_SA, §2.17
+// KEYMAT with g^ir when a KE payload gives perfect forward secrecy, §2.8.1 rekey collisions). One task,
+// both roles: the initiator's role comes from the IKE SA's task queue, the responder's from the
+// registry. The rekey-specific ending (old SA retired, nonce rule) lives in ../child-rekey-end.ts.
+import { ExchangeType, NotifyType, ProtocolId, isErrorNotify } from '../../codec/index.ts';
+import { wipe, type KeyExchange } from '../../crypto/index.ts';
+import { childRekeyed, rekeyTarget } from '../child-rekey-end.ts';
+import type { ChildSa } from '../child-sa.ts';
+import { allocateChild, installContext } from '../child-setup.ts';
+import {
+  IkeError,
+  InvalidSyntaxError,
+  NoProposalChosenError,
+  PeerRefused,
+  TsUnacceptableError,
+} from '../errors.ts';
+import type { IkeSa } from '../ike-sa.ts';
+import { resolveEsp } from '../keymat.ts';
+import { NONCE_LEN } from '../nonces.ts';
+import {
+  checkKeGroup,
+  keGroupOf,
+  retryKeGroup,
+  selectProposal,
+  verifyChosen,
+  type Proposal,
+} from '../proposals.ts';
+import {
+  expectChildDelete,
+  notePeerMade,
+  replaceLostChild,
+  replacedLost,
+  retryChildRekey,
+} from '../rekey-guard.ts';
+import { holderOf } from '../sa-holder.ts';
+import type { InboundMessage, OutboundMessage, Task, TaskResult } from '../task.ts';
+import { narrowPair, tsContains, type TrafficSelector } from '../ts.ts';
+import {
+  findNotify,
+  findPayload,
+  notify,
+  proposalFromWire,
+  proposalToWire,
+  tsFromWire,
+  tsToWire,
+  u32,
+  u32Bytes,
+} from '../wire.ts';
+
+export interface CreateChildOptions {
+  /** Rekey this Child SA (RFC 7296 §1.3.3) instead of creating an additional one. */
+  readonly rekey?: ChildSa;
+  /**
+   * A new Child SA (no REKEY_SA) that replaces this one, which the peer no longer has (its rekey was
+   * answered CHILD_SA_NOT_FOUND, §2.25): same selectors, mode and reqid; the old one goes after.
+   */
+  readonly replaces?: ChildSa;
+}
+
+/** The parts of one CREATE_CHILD_SA negotiation both roles fill in. */
+interface Negotiated {
+  chosen: Proposal;
+  spiOut: number;
+  localTs: readonly TrafficSelector[];
+  remoteTs: readonly TrafficSelector[];
+  gir: Uint8Array | undefined;
+}
+
+export class CreateChildSa implements Task {
+  readonly name: string;
+  readonly exchange = ExchangeType.CREATE_CHILD_SA;
+  child: ChildSa | undefined;
+  /** The Child SA being rekeyed (initiator: given; responder: found by REKEY_SA). */
+  old: ChildSa | undefined;
+  /** Initiator: the Child SA the peer lost, which this new one replaces (rekey-guard.ts). */
+  readonly replaces: ChildSa | undefined;
+  nonceI: Uint8Array | undefined;
+  nonceR: Uint8Array | undefined;
+  #ke: KeyExchange | undefined;
+  #offer: Proposal[] = [];
+  #negotiated: Negotiated | undefined;
+  #transport = false;
+  /** Initiator: the peer answered with its new Child SA, which we have not installed yet. */
+  #peerInstalled = false;
+  /** §1.3: the group the responder asked for with INVALID_KE_PAYLOAD (one retry). */
+  #retryGroup: number | undefined;
+  /** Initiator of a rekey: we moved the old Child SA to `rekeying` (and must end that state). */
+  #owner = false;
+  /** Initiator of a rekey: the peer answered CHILD_SA_NOT_FOUND (§2.25). */
+  #notFound = false;
+
+  constructor(
+    private readonly sa: IkeSa,
+    private readonly initiator: boolean,
+    opts: CreateChildOptions = {},
+  ) {
+    this.old = opts.rekey;
+    this.replaces = opts.replaces;
+    this.name = opts.rekey ? 'child-rekey' : 'child-create';
+  }
+
+  #allocate(reqid: number): Promise<ChildSa> {
+    return allocateChild(this.sa, reqid, this.initiator);
+  }
+
+  /** A rekey keeps the reqid so the policies stay (RFC 7296 §2.8: "an equivalent SA"). */
+  #reqid(): number {
+    const same = this.old ?? this.replaces;
+    return same?.reqid ?? this.sa.config.reqid ?? this.sa.services.allocReqid();
+  }
+
+  build(msg: OutboundMessage): Promise<void> {
+    return this.initiator ? this.#buildRequest(msg) : this.#buildResponse(msg);
+  }
+
+  process(msg: InboundMessage): Promise<TaskResult | void> {
+    return this.initiator ? this.#processResponse(msg) : this.#processRequest(msg);
+  }
+
+  async #buildRequest(msg: OutboundMessage): Promise<void> {
+    const sa = this.sa;
+    const old = this.old;
+    if (!sa.established) throw new IkeError('ERR_TIMEOUT', 'IKE SA not established');
+    if (old) {
+      // The Child SA may have been deleted or rekeyed by the peer while this task waited.
+      const retry = this.#retryGroup !== undefined && old.state === 'rekeying';
+      if (old.state !== 'installed' && !retry)
+        throw new IkeError('ERR_NO_CONNECTION', `Child SA ${old.id} is ${old.state}, not rekeyed`);
+      old.setState('rekeying');
+      this.#owner = true;
+    }
+    this.child ??= await this.#allocate(this.#reqid());
+    this.nonceI ??= sa.services.randomBytes(NONCE_LEN);
+    // §1.3.1: the KE transforms stay in the offer here; the KE payload carries the first group.
+    this.#offer = sa.config.espProposals.map((p) => ({ ...p, spi: u32Bytes(this.child!.spiIn) }));
+    const group = this.#retryGroup ?? this.#offer.map(keGroupOf).find((g) => g !== undefined);
+    if (group !== undefined && this.#ke?.group !== group) {
+      this.#ke?.destroy();
+      this.#ke = sa.services.pool.take(group);
+    }
+    // §1.3.3: REKEY_SA names the rekeyed SA by the SPI we receive on (protocol ESP).
+    if (old) msg.add(notify(NotifyType.REKEY_SA, new Uint8Array(0), ProtocolId.ESP, u32Bytes(old.spiIn)));
+    const base = old ?? this.replaces;
+    const mode = base ? base.mode : sa.config.mode;
+    if (mode === 'transport') msg.add(notify(NotifyType.USE_TRANSPORT_MODE));
+    msg.add({ kind: 'SA', proposals: this.#offer.map(proposalToWire) }, { kind: 'NONCE', data: this.nonceI });
+    if (this.#ke) msg.add({ kind: 'KE', group: this.#ke.group, data: this.#ke.publicKey });
+    // §2.8: "the new Child SA SHOULD NOT have different Traffic Selectors" than the old one.
+    const [l, r] = base ? [base.localTs, base.remoteTs] : [sa.config.localTs, sa.config.remoteTs];
+    msg.add({ kind: 'TSi', selectors: l.map(tsToWire) }, { kind: 'TSr', selectors: r.map(tsToWire) });
+  }
+
+  async #processRequest(msg: InboundMessage): Promise<void> {
+    const sa = this.sa;
+    // §2.25: while the IKE SA itself is being rekeyed, Child SA work waits.
+    if (sa.state !== 'established')
+      throw new IkeError('ERR_TIMEOUT', `IKE SA is ${sa.state}`, NotifyType.TEMPORARY_FAILURE);
+    this.old = rekeyTarget(sa, msg);
+    const saP = findPayload(msg.payloads, 'SA');
+    const nonce = findPayload(msg.payloads, 'NONCE');
+    const tsi = findPayload(msg.payloads, 'TSi');
+    const tsr = findPayload(msg.payloads, 'TSr');
+    if (!saP || !nonce || !tsi || !tsr) throw new InvalidSyntaxError('CREATE_CHILD_SA without SA, Ni or TS');
+    const child = (this.child = await this.#allocate(this.#reqid()));
+    notePeerMade(sa, child, msg.header.messageId);
+    const ke = findPayload(msg.payloads, 'KE');
+    // §1.3: prefer the group of the KEi we got, as in IKE_SA_INIT (saves an INVALID_KE round trip).
+    const chosen = selectProposal(saP.proposals.map(proposalFromWire), sa.config.espProposals, {
+      spi: u32Bytes(child.spiIn),
+      ...(ke ? { preferKeGroup: ke.group } : {}),
+    });
+    const peerSpi = saP.proposals.find((p) => p.num === chosen.number)?.spi;
+    if (chosen.protocol !== ProtocolId.ESP || !peerSpi || peerSpi.length !== 4)
+      throw new NoProposalChosenError('only ESP with 4-octet SPIs');
+    // §1.3.1 / §1.2: with a KE transform chosen, KEi must be of that group (else INVALID_KE_PAYLOAD).
+    const group = keGroupOf(chosen);
+    let gir: Uint8Array | undefined;
+    if (group !== undefined) {
+      if (!ke) throw new InvalidSyntaxError('a KE transform was chosen but no KEi sent');
+      checkKeGroup(chosen, ke.group);
+      this.#ke = sa.services.pool.take(group);
+      gir = this.#ke.computeSecret(ke.data);
+    }
+    // §2.9: narrow the initiator's selectors to our policy (its side = our remoteTs).
+    const narrowed = narrowPair(
+      { tsi: tsFromWire(tsi.selectors), tsr: tsFromWire(tsr.selectors) },
+      { tsi: sa.config.remoteTs, tsr: sa.config.localTs },
+    );
+    this.nonceI = nonce.data.slice();
+    this.nonceR = sa.services.randomBytes(NONCE_LEN);
+    this.#negotiated = {
+      chosen,
+      spiOut: u32(peerSpi),
+      localTs: narrowed.tsr,
+      remoteTs: narrowed.tsi,
+      gir,
+    };
+    const mode = this.old ? this.old.mode : sa.config.mode;
+    this.#transport = !!findNotify(msg.payloads, NotifyType.USE_TRANSPORT_MODE) && mode === 'transport';
+  }
+
+  async #buildResponse(msg: OutboundMessage): Promise<void> {
+    const child = this.child!;
+    const n = this.#negotiated!;
+    child.mode = this.#transport ? 'transport' : 'tunnel';
+    this.#keys(child, n);
+    await this.#install(child);
+    if (this.#transport) msg.add(notify(NotifyType.USE_TRANSPORT_MODE));
+    msg.add({ kind: 'SA', proposals: [proposalToWire(n.chosen)] }, { kind: 'NONCE', data: this.nonceR! });
+    if (this.#ke) msg.add({ kind: 'KE', group: this.#ke.group, data: this.#ke.publicKey });
+    msg.add(
+      { kind: 'TSi', selectors: child.remoteTs.map(tsToWire) },
+      { kind: 'TSr', selectors: child.localTs.map(tsToWire) },
+    );
+    this.#dropKe();
+    if (this.old) await childRekeyed(this.sa, this, false);
+  }
+
+  async #processResponse(msg: InboundMessage): Promise<TaskResult | void> {
+    const sa = this.sa;
+    const child = this.child;
+    if (!child) return;
+    const err = msg.payloads.find((p) => p.kind === 'NOTIFY' && isErrorNotify(p.notifyType));
+    if (err?.kind === 'NOTIFY') {
+      if (err.notifyType === NotifyType.INVALID_KE_PAYLOAD && this.#retryWith(err.data)) return 'retry';
+      this.#notFound = err.notifyType === NotifyType.CHILD_SA_NOT_FOUND;
+      throw new PeerRefused(err.notifyType); // abort() retries a rekey later (§2.25)
+    }
+    // No error notify: the responder installed its side (§1.3); a failure from here on is ours to clean
+    // up at the peer too (abort()).
+    this.#peerInstalled = true;
+    const saP = findPayload(msg.payloads, 'SA');
+    const nonce = findPayload(msg.payloads, 'NONCE');
+    const tsi = findPayload(msg.payloads, 'TSi');
+    const tsr = findPayload(msg.payloads, 'TSr');
+    if (!saP || !nonce || !tsi || !tsr) throw new InvalidSyntaxError('CREATE_CHILD_SA response incomplete');
+    const chosen = verifyChosen(this.#offer, saP.proposals.map(proposalFromWire));
+    const group = keGroupOf(chosen);
+    const ke = findPayload(msg.payloads, 'KE');
+    let gir: Uint8Array | undefined;
+    if (group !== undefined) {
+      if (!ke || !this.#ke || ke.group !== this.#ke.group)
+        throw new InvalidSyntaxError(`responder chose group ${group} without a matching KEr`);
+      gir = this.#ke.computeSecret(ke.data);
+    }
+    const local = tsFromWire(tsi.selectors);
+    const remote = tsFromWire(tsr.selectors);
+    const base = this.old ?? this.replaces;
+    const [l, r] = base ? [base.localTs, base.remoteTs] : [sa.config.localTs, sa.config.remoteTs];
+    // §2.9: the responder may only narrow what we proposed.
+    const inside = (got: TrafficSelector[], ours: readonly TrafficSelector[]) =>
+      got.length > 0 && got.every((g) => ours.some((o) => tsContains(o, g)));
+    if (!inside(local, l) || !inside(remote, r)) {
+      if (gir) wipe(gir);
+      throw new TsUnacceptableError('responder returned selectors wider than proposed');
+    }
+    this.nonceR = nonce.data.slice();
+    child.mode = findNotify(msg.payloads, NotifyType.USE_TRANSPORT_MODE) ? 'transport' : 'tunnel';
+    this.#keys(child, { chosen, spiOut: u32(chosen.spi), localTs: local, remoteTs: remote, gir });
+    this.#dropKe();
+    await this.#install(child);
+    this.#peerInstalled = false;
+    if (this.old) await childRekeyed(sa, this, true);
+    else if (this.replaces) replacedLost(sa, this.replaces, child);
+  }
+
+  /**
+   * RFC 7296 §1.3: "If the responder selects a proposal using a different Diffie-Hellman group ... the
+   * responder will indicate the correct group" -- retry once with it (fresh nonce, same SPI).
+   */
+  #retryWith(data: Uint8Array): boolean {
+    const group =
+      this.#retryGroup === undefined ? retryKeGroup(this.#offer, data, this.#ke?.group) : undefined;
+    if (group === undefined) return false;
+    this.sa.logger.log('info', 'CREATE_CHILD_SA: INVALID_KE_PAYLOAD, retrying', { group });
+    this.#retryGroup = group;
+    this.nonceI = undefined;
+    this.#dropKe();
+    return true;
+  }
+
+  /** §2.17: KEYMAT = prf+(SK_d, Ni | Nr), or prf+(SK_d, g^ir (new) | Ni | Nr) with PFS. */
+  #keys(child: ChildSa, n: Negotiated): void {
+    const esp = resolveEsp(n.chosen);
+    child.proposal = n.chosen;
+    child.encr = esp.encr;
+    child.integ = esp.integ;
+    child.esn = esp.esn;
+    child.spiOut = n.spiOut;
+    child.localTs = n.localTs;
+    child.remoteTs = n.remoteTs;
+    try {
+      child.keys = this.sa.keymat!.childKeys(esp, this.nonceI!, this.nonceR!, n.gir);
+    } finally {
+      if (n.gir) wipe(n.gir);
+      n.gir = undefined;
+    }
+  }
+
+  /** Inbound SA first, then outbound, then policies (kernel-install.ts): no packet meets a gap. */
+  async #install(child: ChildSa): Promise<void> {
+    const sa = this.sa;
+    await child.install(sa.services.kernel, installContext(sa));
+    sa.addChild(child);
+    sa.services.counters.inc('ike.child_installed');
+    sa.logger.log('info', this.old ? 'Child SA rekeyed' : 'Child SA installed', { child: child.describe() });
+    sa.services.emit({ type: 'child-installed', sa, child });
+  }
+
+  #dropKe(): void {
+    this.#ke?.destroy(); // the private value is not needed after g^ir (RFC 7296 §2.12)
+    this.#ke = undefined;
+  }
+
+  async abort(): Promise<void> {
+    const sa = this.sa;
+    this.#dropKe();
+    if (this.#negotiated?.gir) wipe(this.#negotiated.gir); // g^ir never outlives the exchange
+    this.#negotiated = undefined;
+    const child = this.child;
+    this.child = undefined;
+    // §2.9 / §1.2: "the initiator ... MUST delete" the Child SA the responder installed (on the IKE
+    // SA that holds the rekeyed Child SA now, if an IKE SA rekey moved it).
+    const holder = this.old ? holderOf(sa, this.old) : sa;
+    if (child && this.#peerInstalled) holder.queueOrphanDelete(child.spiIn);
+    this.#peerInstalled = false;
+    if (child && child.state !== 'installed') await child.destroy(sa.services.kernel);
+    if (!this.initiator) return;
+    if (this.old) return this.#rekeyFailed(this.old);
+    // The replacement of a lost Child SA failed: the old one is rekeyed (and maybe replaced) again.
+    if (this.replaces?.state === 'installed')
+      retryChildRekey(sa, this.replaces, sa.services.options.rekeyRetryMs);
+    sa.services.counters.inc('ike.child_failed');
+    sa.services.emit({ type: 'child-failed', sa, reason: 'CREATE_CHILD_SA failed' });
+  }
+
+  /**
+   * Our rekey of `old` failed. If we answered the peer's rekey of it meanwhile, that one replaces it
+   * (§2.8.1, the peer deletes the old SA). Otherwise the old SA carries on and the rekey is tried
+   * again (§2.25 "retries later"; the kernel's soft EXPIRE came once). A rekey of it that another
+   * task owns is left alone.
+   */
+  #rekeyFailed(old: ChildSa): void {
+    const sa = this.sa;
+    if (!this.#owner) {
+      if (old.state === 'installed' && !holderOf(sa, old).rekeyPending(old))
+        retryChildRekey(sa, old, sa.services.options.rekeyRetryMs);
+      return;
+    }
+    this.#owner = false;
+    const peer = old.peerRekey;
+    old.peerRekey = undefined;
+    if (old.state === 'rekeying' && peer && peer.child.state !== 'destroyed') {
+      old.successor = peer.child;
+      old.setState('rekeyed');
+      sa.services.emit({ type: 'child-rekeyed', sa: holderOf(sa, old), child: peer.child, old });
+      expectChildDelete(sa, old);
+      return;
+    }
+    if (old.state === 'rekeying') old.setState('installed');
+    if (old.state !== 'installed') return;
+    // §2.25: the peer does not have it; a new Child SA replaces it (if it is really gone, rekey-guard).
+    if (this.#notFound) replaceLostChild(sa, old, sa.services.options.rekeyRetryMs);
+    else retryChildRekey(sa, old, sa.services.options.rekeyRetryMs);
+  }
+}
+
+/** Queues a rekey of `child` on `sa` and starts it (RFC 7296 §1.3.3). */
+export function queueChildRekey(sa: IkeSa, child: ChildSa): void {
+  sa.tasks.queue(new CreateChildSa(sa, true, { rekey: child }));
+  sa.services.run(sa, () => sa.tasks.initiate());
+}
+
+/** Queues a new Child SA on `sa` that replaces `lost`, which the peer no longer has (§2.25). */
+export function queueChildReplacement(sa: IkeSa, lost: ChildSa): void {
+  sa.tasks.queue(new CreateChildSa(sa, true, { replaces: lost }));
+  sa.services.run(sa, () => sa.tasks.initiate());
+}
+
+/** True when a rekey (or a replacement) of `child` is queued or running on `sa`. */
+export function rekeyPending(sa: IkeSa, child: ChildSa): boolean {
+  const tasks = [...sa.tasks.queued, ...(sa.tasks.active?.tasks ?? [])];
+  return tasks.some((t) => t instanceof CreateChildSa && (t.old === child || t.replaces === child));
+}
