@@ -238,6 +238,21 @@ const connection: ObjectSpec = {
   },
 };
 
+const metrics: ObjectSpec = {
+  kind: 'object',
+  description:
+    'Prometheus /metrics over HTTP (text exposition format). Off by default; true listens on 127.0.0.1:9814. ' +
+    'The page names connections, peers and SPIs: keep it on loopback or a management network.',
+  fields: {
+    address: {
+      kind: 'address',
+      default: '127.0.0.1',
+      description: 'Address the HTTP listener binds (loopback suggested).',
+    },
+    port: { kind: 'int', min: 1, max: 65535, default: 9814, description: 'TCP port of the listener.' },
+  },
+};
+
 export const CONFIG_SPEC: ObjectSpec = {
   kind: 'object',
   description: 'ikeway policy file',
@@ -317,6 +332,16 @@ export const CONFIG_SPEC: ObjectSpec = {
         },
       },
     },
+    metrics: {
+      kind: 'toggle',
+      object: metrics,
+      default: false,
+      description: metrics.description,
+    },
+    'debug-keys': path(
+      'DEBUG ONLY: write every IKE and ESP SA key to this file (mode 600, Wireshark ikev2_decryption_table ' +
+        'and esp_sa format) so a capture can be decrypted. Anyone who reads it can decrypt the traffic. Off when absent.',
+    ),
     retransmit: {
       kind: 'object',
       defaultEmpty: true,

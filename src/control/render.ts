@@ -1,5 +1,5 @@
 // Human output of `ikeway status`: one block per connection, its IKE SAs and their Child SAs.
-import type { ChildStatus, IkeSaStatus, StatusReport } from '../daemon/status.ts';
+import type { ChildStatus, IkeSaStatus, StatusReport } from '../control/status-types.ts';
 
 export function duration(s: number | undefined): string {
   if (s === undefined) return '-';
@@ -48,6 +48,7 @@ export function renderStatus(r: StatusReport): string {
     `ikeway ${d.version}, pid ${d.pid}, up ${duration(d.uptimeSeconds)}, kernel ${d.kernel}, ${d.config}`,
   ];
   if (d.kernelWarning) out.push(`WARNING: ${d.kernelWarning}`);
+  if (d.debugKeysWarning) out.push(`WARNING: ${d.debugKeysWarning}`);
   for (const c of r.connections) {
     out.push('');
     const sas =

@@ -2,7 +2,7 @@
 // engine -> control socket -> start actions, then "ready". Reload (SIGHUP or `ikeway reload`) is
 // atomic (reloader.ts). Stop (SIGTERM) deletes our SAs and policies, bounded in time. See
 // src/daemon/README.md for the fail-closed design. The parts: registry.ts (connections, start
-// actions), operations.ts (up/down/rekey/terminate), reloader.ts, runtime.ts (kernel, bypass,
+// actions), commands.ts (up/down/rekey/terminate), reloader.ts, runtime.ts (kernel, bypass,
 // sockets), status.ts; every policy is the policy owner's (src/ike/spd).
 import { formatProblem, loadConfig, type Config } from '../config/index.ts';
 import { TransformType } from '../codec/index.ts';
@@ -13,9 +13,10 @@ import { Counters } from '../base/counters.ts';
 import { Engine } from '../ike/engine.ts';
 import { Spd } from '../ike/spd/spd.ts';
 import type { Logger } from '../base/logger.ts';
+import type { Kernel } from '../kernel/types.ts';
 import type { EngineEvent } from '../ike/services.ts';
 import { TimerQueue } from '../base/timers.ts';
-import { down, rekey, up, type UpResult } from './operations.ts';
+import { down, rekey, up, type UpResult } from './commands.ts';
 import { ConnectionRegistry } from './registry.ts';
 import { applyReload, readForReload, type ReloadReport } from './reloader.ts';
 import {
@@ -28,9 +29,11 @@ import {
   type KernelKind,
   type Runtime,
 } from './runtime.ts';
-import { buildStatus, type SaTimes, type StatusReport } from './status.ts';
+import type { StatusReport } from '../control/status-types.ts';
+import { buildStatus, type SaTimes } from './status.ts';
+import { debugKeysWarning } from './keylog.ts';
 
-export type { UpResult } from './operations.ts';
+export type { UpResult } from './commands.ts';
 export type { ReloadReport } from './reloader.ts';
 
 export interface DaemonOptions {
@@ -46,6 +49,10 @@ export interface DaemonOptions {
   readonly clock?: Clock;
   /** Runs after the config is valid and before the kernel is touched (e.g. claim the control socket). */
   readonly onConfig?: (c: Config) => Promise<void>;
+  /** Around every reload (systemd RELOADING=1 / READY=1). */
+  readonly onReload?: (phase: 'begin' | 'end') => void;
+  /** Wraps the kernel the engine and the daemon use (debug-keys: keylog.ts). */
+  readonly wrapKernel?: (k: Kernel) => Kernel;
 }
 
 export class Daemon {
@@ -101,7 +108,9 @@ export class Daemon {
   async #bringUp(): Promise<void> {
     const c = this.#config;
     const log = (m: string, f = {}) => this.#log.log('info', m, { component: 'daemon', ...f });
-    const { kernel, owned } = await openKernel(this.#o.kernel, c, this.#log);
+    const opened = await openKernel(this.#o.kernel, c, this.#log);
+    const { owned } = opened;
+    const kernel = this.#o.wrapKernel ? this.#o.wrapKernel(opened.kernel) : opened.kernel;
     this.#rt = { kind: this.#o.kernel, kernel, owned, transport: undefined as never };
     const spd = new Spd(kernel, this.#log);
     this.#conns = new ConnectionRegistry({
@@ -189,7 +198,7 @@ export class Daemon {
     return this.#exclusive(() => down(this.#engine, this.#conns, name, this.#log));
   }
 
-  /** Rekeys the connection's Child SAs or IKE SAs now (operations.ts); returns how many started. */
+  /** Rekeys the connection's Child SAs or IKE SAs now (commands.ts); returns how many started. */
   rekey(name: string, what: 'child' | 'ike'): { name: string; what: string; started: number } {
     return rekey(this.#engine, this.#conns, name, what, this.#log);
   }
@@ -197,30 +206,39 @@ export class Daemon {
   /** Validates the file completely first; on any problem nothing changes (ControlError ERR_CONFIG). */
   reload(): Promise<ReloadReport> {
     return this.#exclusive(async () => {
-      const file = this.#o.configFile;
-      const next = readForReload(file, this.#o.env, this.#log);
-      const ctx = {
-        engine: this.#engine,
-        registry: this.#conns,
-        log: this.#log,
-        ...(this.#o.applyLogSettings ? { applyLogSettings: this.#o.applyLogSettings } : {}),
-      };
-      const { plan, started } = await applyReload(ctx, this.#config, next);
-      this.#config = next;
-      for (const s of started) this.#conns.startAction(s);
-      this.#log.log('info', 'reloaded', {
-        component: 'daemon',
-        added: plan.added.join(',') || undefined,
-        removed: plan.removed.join(',') || undefined,
-        changed: plan.changed.join(',') || undefined,
-        unchanged: plan.unchanged.length,
-        restart_needed_for: plan.needRestart.join(',') || undefined,
-      });
-      return { file, ...plan };
+      this.#o.onReload?.('begin');
+      try {
+        return await this.#reload();
+      } finally {
+        this.#o.onReload?.('end');
+      }
     });
   }
 
-  async status(only?: string): Promise<StatusReport> {
+  async #reload(): Promise<ReloadReport> {
+    const file = this.#o.configFile;
+    const next = readForReload(file, this.#o.env, this.#log);
+    const ctx = {
+      engine: this.#engine,
+      registry: this.#conns,
+      log: this.#log,
+      ...(this.#o.applyLogSettings ? { applyLogSettings: this.#o.applyLogSettings } : {}),
+    };
+    const { plan, started } = await applyReload(ctx, this.#config, next);
+    this.#config = next;
+    for (const s of started) this.#conns.startAction(s);
+    this.#log.log('info', 'reloaded', {
+      component: 'daemon',
+      added: plan.added.join(',') || undefined,
+      removed: plan.removed.join(',') || undefined,
+      changed: plan.changed.join(',') || undefined,
+      unchanged: plan.unchanged.length,
+      restart_needed_for: plan.needRestart.join(',') || undefined,
+    });
+    return { file, ...plan };
+  }
+
+  async status(only?: string, opts: { kernelCounters?: boolean } = {}): Promise<StatusReport> {
     if (only !== undefined) this.#conns.known(only);
     return buildStatus({
       daemon: {
@@ -230,6 +248,9 @@ export class Daemon {
         config: this.#config.file,
         kernel: this.#rt.kind,
         ...(this.#rt.kind === 'memory' ? { kernelWarning: MEMORY_KERNEL_WARNING } : {}),
+        ...(this.#config.debugKeys !== undefined
+          ? { debugKeysWarning: debugKeysWarning(this.#config.debugKeys) }
+          : {}),
         socket: this.#config.controlSocket,
         ports: { ike: this.#rt.transport.ports.ike, natT: this.#rt.transport.ports.natt },
       },
@@ -240,6 +261,7 @@ export class Daemon {
       times: this.#times,
       now: this.#timers.now(),
       ...(only !== undefined ? { only } : {}),
+      ...opts,
     });
   }
 

@@ -8,7 +8,7 @@ import type { Logger } from '../base/logger.ts';
 import { ConfigErrors, formatProblem, loadConfig, type Config } from '../config/index.ts';
 import { ControlError } from '../control/protocol.ts';
 import type { Engine } from '../ike/engine.ts';
-import { terminate } from './operations.ts';
+import { terminate } from './commands.ts';
 import type { ConnState, ConnectionRegistry } from './registry.ts';
 import { planReload, type ReloadPlan } from './reload.ts';
 

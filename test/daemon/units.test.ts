@@ -11,7 +11,7 @@ import { connectionFingerprint, failClosedPolicies, toIkeConnection } from '../.
 import { FAIL_CLOSED_PRIORITY } from '../../src/ike/spd/policies.ts';
 import { DaemonLogger } from '../../src/daemon/log.ts';
 import { planReload } from '../../src/daemon/reload.ts';
-import type { StatusReport } from '../../src/daemon/status.ts';
+import type { StatusReport } from '../../src/control/status-types.ts';
 import { IdType, TransformType } from '../../src/codec/iana.ts';
 import { formatTs } from '../../src/ike/ts.ts';
 
