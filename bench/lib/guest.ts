@@ -50,7 +50,7 @@ async function bundle(): Promise<{ dir: string; run: string; install: string }> 
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    external: ['netlink', 'sockopt', 'esbuild'],
+    external: ['netlink', 'koffi', 'esbuild'],
     banner: {
       js: "import { createRequire as __ikwCreateRequire } from 'node:module'; const require = __ikwCreateRequire(import.meta.url);",
     },

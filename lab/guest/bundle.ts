@@ -1,7 +1,7 @@
 // The CLI bundled into one plain-JavaScript file for lab daemons. Under TCG, starting the daemon
 // from source through tsx takes 10-30 s (a loader hook per module); the same sources bundled by
 // esbuild (tsx's own transformer) start in about 1 s. The bundle lives under node_modules/.cache so
-// that `sockopt`/`netlink` (native, left external) and ../../../package.json resolve as from source.
+// that `koffi`/`netlink` (native, left external) and ../../../package.json resolve as from source.
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LabError } from '../errors.ts';
@@ -28,7 +28,7 @@ async function build(): Promise<string> {
       platform: 'node',
       format: 'esm',
       target: 'node20',
-      external: ['netlink', 'sockopt'],
+      external: ['netlink', 'koffi'],
       banner: {
         js: "import { createRequire as __ikwCreateRequire } from 'node:module'; const require = __ikwCreateRequire(import.meta.url);",
       },

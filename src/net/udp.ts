@@ -6,8 +6,8 @@
 // real one, RFC 7296 §2.23), and the source address of a send is the socket's own.
 import dgram from 'node:dgram';
 import { isIPv4, isIPv6 } from 'node:net';
-import { createRequire } from 'node:module';
 import type { Counters } from '../base/counters.ts';
+import { enableEspInUdp } from '../kernel/natt.ts';
 import {
   IKE_PORT,
   MAX_DATAGRAM,
@@ -20,11 +20,6 @@ import {
   type ReceiveHandler,
   type Transport,
 } from './transport.ts';
-
-// <linux/udp.h>: SOL_UDP, UDP_ENCAP, UDP_ENCAP_ESPINUDP (RFC 3948 framing, the kernel decapsulates ESP).
-const SOL_UDP = 17;
-const UDP_ENCAP = 100;
-const UDP_ENCAP_ESPINUDP = 2;
 
 export interface UdpTransportOptions {
   /** Local addresses to bind; default the IPv4 and IPv6 wildcards. */
@@ -70,12 +65,8 @@ export class UdpTransport implements Transport {
     try {
       t.#ikePort = await t.#bindAll(addresses, opts.ikePort ?? IKE_PORT, false);
       t.#nattPort = await t.#bindAll(addresses, opts.nattPort ?? NATT_PORT, true);
-      if (opts.kernelEspInUdp) {
-        const { setsockopt } = createRequire(import.meta.url)('sockopt') as {
-          setsockopt: (s: dgram.Socket, level: number, name: number, value: number) => void;
-        };
-        for (const s of t.#sockets) if (s.natt) setsockopt(s.sock, SOL_UDP, UDP_ENCAP, UDP_ENCAP_ESPINUDP);
-      }
+      // UDP_ENCAP_ESPINUDP (RFC 3948 framing): the kernel decapsulates ESP, set and read back.
+      if (opts.kernelEspInUdp) for (const s of t.#sockets) if (s.natt) enableEspInUdp(s.sock);
     } catch (err) {
       await t.close();
       throw err;
