@@ -29,9 +29,9 @@ export function parseRunnerOutput(stdout: string): { kernel: string; results: Ce
   return { kernel, results };
 }
 
-/** One guest run of both roles (1,200 s) plus the longest wait for a guest slot outside the test
- * runner (lab/guest/guest-slots.ts: 20 min; in the runner's guest pass there is no wait). */
-export const MATRIX_TEST_TIMEOUT_MS = 1_260_000 + 20 * 60_000;
+/** One guest run of both roles (1,680 s: the 840 s a role had alone, twice) plus the longest wait
+ * for a guest slot outside the test runner (guest-slots.ts: 20 min; the runner's guest pass has none). */
+export const MATRIX_TEST_TIMEOUT_MS = 1_680_000 + 60_000 + 20 * 60_000;
 
 /**
  * The `ROLE:CELL` specs of the matrix: every cell in both roles, or with IKW_MATRIX_CELLS=ROLE:CELL,...
@@ -82,10 +82,10 @@ export async function runMatrixPart(t: TestContext, p: MatrixPart): Promise<void
       ...(logDir && { IKW_MATRIX_LOGDIR: logDir }),
       IKW_MATRIX_CONCURRENCY: String(p.concurrency ?? 4),
       // Cells still queued after this are reported as not run; a started cell ends within ~4 min.
-      IKW_MATRIX_DEADLINE_MS: String((p.timeoutMs ?? 1_260_000) - 300_000),
+      IKW_MATRIX_DEADLINE_MS: String((p.timeoutMs ?? 1_680_000) - 300_000),
     },
     modules: [...LAB_MODULES],
-    timeoutMs: p.timeoutMs ?? 1_260_000,
+    timeoutMs: p.timeoutMs ?? 1_680_000,
   });
   t.diagnostic(`ran in ${run.where}: boot ${run.bootMs} ms, wall ${run.wallMs} ms, exit ${run.status}`);
   const { kernel, results } = parseRunnerOutput(run.stdout);
