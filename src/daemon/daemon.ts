@@ -7,7 +7,7 @@ import { ConfigErrors, formatProblem, loadConfig, type Config, type Connection }
 import { ControlError } from '../control/protocol.ts';
 import { TransformType } from '../codec/index.ts';
 import { KeyExchangePool } from '../crypto/index.ts';
-import type { IkeConnection } from '../ike/config.ts';
+import { PUZZLE_DEFAULTS, type IkeConnection } from '../ike/config.ts';
 import { RealClock, type Clock } from '../base/clock.ts';
 import { Counters } from '../base/counters.ts';
 import { Engine } from '../ike/engine.ts';
@@ -15,7 +15,7 @@ import type { IkeSa } from '../ike/ike-sa.ts';
 import type { Logger } from '../base/logger.ts';
 import type { EngineEvent } from '../ike/services.ts';
 import { TimerQueue, type TimerHandle } from '../base/timers.ts';
-import type { PolicyParams } from '../kernel/types.ts';
+import type { Kernel, PolicyParams } from '../kernel/types.ts';
 import { policyParams } from '../ike/kernel-install.ts';
 import { toIkeConnection } from './connections.ts';
 import { failClosedPolicies, installPolicies, policyId, removePolicies } from './failclosed.ts';
@@ -28,7 +28,12 @@ import {
   type KernelKind,
   type Runtime,
 } from './runtime.ts';
-import { buildStatus, type SaTimes, type StatusReport } from './status.ts';
+import type { StatusReport } from '../control/status-types.ts';
+import { buildStatus, type SaTimes } from './status.ts';
+import { debugKeysWarning } from './keylog.ts';
+import { readRcvbufDrops } from '../net/rcvbuf.ts';
+
+const rcvbuf = (n: number | undefined) => (n === undefined ? {} : { rcvbufDrops: n });
 
 export interface DaemonOptions {
   readonly configFile: string;
@@ -43,6 +48,10 @@ export interface DaemonOptions {
   readonly clock?: Clock;
   /** Runs after the config is valid and before the kernel is touched (e.g. claim the control socket). */
   readonly onConfig?: (c: Config) => Promise<void>;
+  /** Around every reload (systemd RELOADING=1 / READY=1). */
+  readonly onReload?: (phase: 'begin' | 'end') => void;
+  /** Wraps the kernel the engine and the daemon use (debug-keys: keylog.ts). */
+  readonly wrapKernel?: (k: Kernel) => Kernel;
 }
 
 type DestroyedChild = Extract<EngineEvent, { type: 'child-destroyed' }>['child'];
@@ -82,6 +91,7 @@ export class Daemon {
   readonly #log: Logger;
   readonly #timers: TimerQueue;
   readonly #counters = new Counters();
+  #rcvbufSeen = 0;
   readonly #times: SaTimes = { ike: new WeakMap(), child: new WeakMap() };
   readonly #conns = new Map<string, ConnState>();
   readonly #reqids = new Map<string, number>();
@@ -131,7 +141,9 @@ export class Daemon {
   async #bringUp(): Promise<void> {
     const c = this.#config;
     const log = (m: string, f = {}) => this.#log.log('info', m, { component: 'daemon', ...f });
-    const { kernel, owned } = await openKernel(this.#o.kernel, c, this.#log);
+    const opened = await openKernel(this.#o.kernel, c, this.#log);
+    const { owned } = opened;
+    const kernel = this.#o.wrapKernel ? this.#o.wrapKernel(opened.kernel) : opened.kernel;
     this.#rt = { kind: this.#o.kernel, kernel, owned, transport: undefined as never };
     await installBypass(kernel, c);
     // Fail-closed first, then reconcile: a killed run's policies are replaced in place, never
@@ -155,6 +167,9 @@ export class Daemon {
         cookieThreshold: c.cookieThreshold,
         halfOpenLimit: c.limits.halfOpen,
         ikeSasPerPeer: c.limits.ikeSasPerPeer,
+        halfOpenPerSource: c.limits.halfOpenPerSource,
+        halfOpenReserved: c.limits.halfOpenReserved,
+        puzzles: { ...PUZZLE_DEFAULTS, ...c.limits.puzzles },
         retransmit: c.retransmit,
       },
       logger: this.#log,
@@ -396,7 +411,14 @@ export class Daemon {
 
   /** Validates the file completely first; on any problem nothing changes (ControlError ERR_CONFIG). */
   reload(): Promise<ReloadReport> {
-    return this.#exclusive(() => this.#reload());
+    return this.#exclusive(async () => {
+      this.#o.onReload?.('begin');
+      try {
+        return await this.#reload();
+      } finally {
+        this.#o.onReload?.('end');
+      }
+    });
   }
 
   async #reload(): Promise<ReloadReport> {
@@ -473,7 +495,7 @@ export class Daemon {
     await removePolicies(this.#rt.kernel, gone);
   }
 
-  async status(only?: string): Promise<StatusReport> {
+  async status(only?: string, opts: { kernelCounters?: boolean } = {}): Promise<StatusReport> {
     if (only !== undefined) this.#known(only);
     return buildStatus({
       daemon: {
@@ -483,6 +505,9 @@ export class Daemon {
         config: this.#config.file,
         kernel: this.#rt.kind,
         ...(this.#rt.kind === 'memory' ? { kernelWarning: MEMORY_KERNEL_WARNING } : {}),
+        ...(this.#config.debugKeys !== undefined
+          ? { debugKeysWarning: debugKeysWarning(this.#config.debugKeys) }
+          : {}),
         socket: this.#config.controlSocket,
         ports: { ike: this.#rt.transport.ports.ike, natT: this.#rt.transport.ports.natt },
       },
@@ -493,11 +518,24 @@ export class Daemon {
       times: this.#times,
       now: this.#timers.now(),
       ...(only !== undefined ? { only } : {}),
+      ...opts,
+      ...rcvbuf(this.#rcvbufDrops()),
     });
   }
 
   counters(): Record<string, number> {
+    this.#rcvbufDrops();
     return Object.fromEntries(this.#counters.snapshot());
+  }
+
+  /** Kernel receive-buffer drops of our UDP sockets, folded into net.rcvbuf_drops (src/net/rcvbuf.ts). */
+  #rcvbufDrops(): number | undefined {
+    const n = readRcvbufDrops();
+    if (n !== undefined && n > this.#rcvbufSeen) {
+      this.#counters.inc('net.rcvbuf_drops', n - this.#rcvbufSeen);
+      this.#rcvbufSeen = n;
+    }
+    return n;
   }
 
   /**

@@ -3,6 +3,7 @@
 // start and closed in reverse at stop.
 import type { Config } from '../config/index.ts';
 import type { Counters } from '../base/counters.ts';
+import { traceDatagrams } from '../net/trace.ts';
 import type { Logger } from '../base/logger.ts';
 import { FakeKernel, OwnedKernel, installIkeBypass, openXfrmKernel, type Kernel } from '../kernel/index.ts';
 import { UdpTransport } from '../net/udp.ts';
@@ -57,6 +58,11 @@ export async function openTransport(
     ikePort: config.ports.ike,
     nattPort: config.ports.natT,
     counters,
+    // --log-level trace: one line per IKE datagram (header only); no cost at other levels.
+    trace: traceDatagrams(
+      () => logger.enabled?.('trace') ?? false,
+      (m, f) => logger.log('trace', m, f),
+    ),
   };
   if (kind === 'memory') return UdpTransport.open(base);
   try {
