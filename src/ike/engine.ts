@@ -14,10 +14,11 @@ import { IkeError } from './errors.ts';
 import { IkeSa } from './ike-sa.ts';
 import type { ChildSa } from './child-sa.ts';
 import { AdmissionLimits } from './limits.ts';
-import { Lifecycle } from './lifecycle.ts';
+import { Lifecycle, type LifecycleHost } from './lifecycle.ts';
 import { nullLogger, type Logger } from '../base/logger.ts';
 import { addressCandidates } from './select.ts';
 import type { EngineEvent, EngineServices, ResolvedEngineOptions } from './services.ts';
+import { Spd } from './spd/spd.ts';
 import type { TaskRegistry } from './task-registry.ts';
 import { defaultTaskRegistry, initiatorTasks } from './tasks/index.ts';
 import type { TimerHandle, TimerQueue } from '../base/timers.ts';
@@ -36,12 +37,14 @@ export interface EngineInit {
   readonly randomBytes?: (n: number) => Uint8Array;
   /** The transport's ports (default 500 / 4500). */
   readonly ports?: { readonly ike: number; readonly natt: number };
+  /** The owner of the connections' policies (the daemon's, with its fail-closed ones); default a new one. */
+  readonly spd?: Spd;
 }
 
 const peerKey = (addr: string, spiI: Uint8Array) => `${addr}|${hex(spiI)}`;
 const peerIdKey = (conn: string, id: IkeIdentity) => `${conn}|${id.type}|${hex(id.data)}`;
 
-export class Engine implements EngineServices {
+export class Engine implements EngineServices, LifecycleHost {
   readonly transport: Transport;
   readonly kernel: Kernel;
   readonly timers: TimerQueue;
@@ -53,6 +56,8 @@ export class Engine implements EngineServices {
   readonly ports: { readonly ike: number; readonly natt: number };
   /** Rekeys, deletes, liveness, keepalives and kernel events (src/ike/lifecycle.ts). */
   readonly lifecycle: Lifecycle;
+  /** Every policy of every connection: fail-closed, traps, hand-back on Child SA death (spd/spd.ts). */
+  readonly spd: Spd;
   readonly #connections = new Map<string, IkeConnection>();
   /** O(1) lookup by our own SPI (hex). */
   readonly #bySpi = new Map<string, IkeSa>();
@@ -102,6 +107,8 @@ export class Engine implements EngineServices {
       send: (p, path) => this.send(p, path),
     });
     this.transport.onReceive((packet, path) => this.#receive(packet, path));
+    this.spd = init.spd ?? new Spd(this.kernel, this.logger);
+    this.spd.attach(this);
     this.lifecycle = new Lifecycle(this);
   }
 
@@ -144,7 +151,7 @@ export class Engine implements EngineServices {
     if (e.type === 'ike-established') {
       this.#leaveHalfOpen(e.sa);
       this.#indexPeerId(e.sa);
-    }
+    } else if (e.type === 'child-destroyed') this.spd.childGone(e.sa, e.child);
     for (const l of [...this.#listeners]) l(e);
   }
   responderCandidates(path: PacketPath): IkeConnection[] {
@@ -311,6 +318,7 @@ export class Engine implements EngineServices {
     if (this.#closed) return;
     for (const sa of this.sas()) if (sa.established || sa.state === 'rekeyed') this.lifecycle.deleteIke(sa);
     this.lifecycle.close();
+    this.spd.close();
     this.#closed = true;
     await this.idle();
     for (const sa of this.sas()) await sa.destroy();
