@@ -108,8 +108,6 @@ export async function runDaemon(o: RunOptions): Promise<number> {
     return 1;
   }
   const d = daemon;
-  await ops.started(d);
-  logger.log('info', 'ready', { component: 'daemon', socket: control?.path, pid: process.pid });
   return new Promise<number>((resolve) => {
     const onHup = () => {
       d.reload().catch(() => undefined); // the daemon logged why
@@ -134,5 +132,11 @@ export async function runDaemon(o: RunOptions): Promise<number> {
     process.on('SIGHUP', onHup);
     process.once('SIGTERM', () => onStop('SIGTERM'));
     process.once('SIGINT', () => onStop('SIGINT'));
+    // READY=1 only once the stop handlers stand: a supervisor may send SIGTERM right after READY.
+    void ops
+      .started(d)
+      .then(() =>
+        logger.log('info', 'ready', { component: 'daemon', socket: control?.path, pid: process.pid }),
+      );
   });
 }
