@@ -31,6 +31,9 @@ import {
 import type { StatusReport } from '../control/status-types.ts';
 import { buildStatus, type SaTimes } from './status.ts';
 import { debugKeysWarning } from './keylog.ts';
+import { ikeBypassPolicies } from '../kernel/index.ts';
+import { readPlanConfig, type IntrospectHost } from './introspect.ts';
+import { connectionReqid } from './reqids.ts';
 
 export interface DaemonOptions {
   readonly configFile: string;
@@ -60,9 +63,6 @@ const policyKey = (p: PolicyParams): string =>
       ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)))
       : v,
   );
-
-/** reqids of fail-closed policies and Child SAs, far from the engine's own counter (1, 2, ...). */
-const REQID_BASE = 0x10000;
 
 interface ConnState {
   conn: Connection;
@@ -96,6 +96,7 @@ export class Daemon {
   #engine!: Engine;
   #stopping = false;
   #startedAt: number;
+  readonly #startedWall = Date.now();
   #serial: Promise<unknown> = Promise.resolve();
 
   private constructor(o: DaemonOptions, config: Config) {
@@ -183,15 +184,9 @@ export class Daemon {
     return toIkeConnection(s.conn, s.reqid !== undefined ? { reqid: s.reqid } : {});
   }
 
-  #reqidOf(name: string): number {
-    let r = this.#reqids.get(name);
-    if (r === undefined) this.#reqids.set(name, (r = REQID_BASE + this.#reqids.size));
-    return r;
-  }
-
   /** Registers a connection and installs its fail-closed policies (not yet in the engine). */
   async #addConn(conn: Connection): Promise<ConnState> {
-    const reqid = conn.remote === 'any' ? undefined : this.#reqidOf(conn.name);
+    const reqid = connectionReqid(this.#reqids, conn);
     const s: ConnState = {
       conn,
       reqid,
@@ -513,6 +508,29 @@ export class Daemon {
       ...(only !== undefined ? { only } : {}),
       ...opts,
     });
+  }
+
+  /** The read-only view `explain` and `plan` work on (introspect.ts); `history` from the ops events. */
+  introspection(history: IntrospectHost['history'] = () => undefined): IntrospectHost {
+    const c = this.#config;
+    return {
+      config: c,
+      kernel: this.#rt.kernel,
+      owned: this.#rt.owned,
+      startedWallMs: this.#startedWall,
+      reqids: new Map(this.#reqids),
+      failClosedOf: (n) => this.#conns.get(n)?.traps ?? [],
+      failClosedFor: (conn, reqid) => failClosedPolicies(conn, reqid),
+      bypass: () =>
+        ikeBypassPolicies({
+          addresses: [c.local.address.address],
+          ports: [c.ports.ike, c.ports.natT],
+        }),
+      sasOf: (n) => this.#engine.sasOf(n),
+      history,
+      readConfig: (file) => readPlanConfig(file, this.#o.env),
+      badRequest: () => this.#counters.inc('control.bad_request'),
+    };
   }
 
   counters(): Record<string, number> {
