@@ -93,7 +93,9 @@ export async function explain(
     throw e;
   }
   // The kernel's tables, read now: the verdict comes from these, never from our memory.
-  const [policies, sas] = await Promise.all([h.kernel.dumpPolicies(), h.kernel.dumpSas()]);
+  // One dump at a time: a netlink socket runs one dump at once (EBUSY otherwise).
+  const policies = await h.kernel.dumpPolicies();
+  const sas = await h.kernel.dumpSas();
   const names = h.config.connections.map((c) => c.name);
   const ownedIds = h.owned
     ? new Set(
