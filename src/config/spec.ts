@@ -330,6 +330,44 @@ export const CONFIG_SPEC: ObjectSpec = {
           default: 8,
           description: 'IKE SAs per peer address.',
         },
+        'half-open-per-source': {
+          kind: 'int',
+          min: 1,
+          max: 1_000_000,
+          default: 5,
+          description: 'Half-open IKE SAs one source address may hold; checked before any DH.',
+        },
+        'half-open-reserved': {
+          kind: 'int',
+          min: 0,
+          max: 1_000_000,
+          default: 64,
+          description:
+            'Of half-open, room only for peers a connection names by address (at most half of it).',
+        },
+        puzzles: {
+          kind: 'object',
+          defaultEmpty: true,
+          description: 'RFC 8019 client puzzles on top of cookies, switched on by the request rate.',
+          fields: {
+            enabled: { kind: 'bool', default: false, description: 'Pose puzzles under load.' },
+            above: {
+              kind: 'int',
+              min: 1,
+              max: 10_000_000,
+              default: 1000,
+              description: 'New IKE_SA_INIT requests per second that switch puzzles on.',
+            },
+            difficulty: {
+              kind: 'int',
+              min: 1,
+              max: 32,
+              default: 8,
+              description: 'Zero bits asked at that rate; one more each time the rate doubles.',
+            },
+            'max-difficulty': { kind: 'int', min: 1, max: 32, default: 16, description: 'The most asked.' },
+          },
+        },
       },
     },
     metrics: {

@@ -15,6 +15,7 @@ import type {
   ConnectionStatus,
   DaemonStatus,
   IkeSaStatus,
+  LoadStatus,
   StatusReport,
 } from '../control/status-types.ts';
 
@@ -119,6 +120,7 @@ export interface StatusInput {
   readonly only?: string;
   /** false: no per-SA kernel queries (the metrics page reads one SA dump instead). */
   readonly kernelCounters?: boolean;
+  readonly rcvbufDrops?: number;
 }
 
 export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
@@ -142,5 +144,9 @@ export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
       ),
     })),
   );
-  return { daemon: inp.daemon, connections, counters: inp.engine.counters.nonZero() };
+  const load: LoadStatus = {
+    ...inp.engine.admissionStatus(),
+    ...(inp.rcvbufDrops !== undefined ? { rcvbufDrops: inp.rcvbufDrops } : {}),
+  };
+  return { daemon: inp.daemon, load, connections, counters: inp.engine.counters.nonZero() };
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { parseConfig, type Config } from '../../src/config/index.ts';
-import { failClosedPolicies } from '../../src/daemon/failclosed.ts';
+import { failClosedPolicies } from '../../src/daemon/connections.ts';
 import { planFor, type PlanIkeSa } from '../../src/daemon/plan.ts';
 import { planReload } from '../../src/daemon/reload.ts';
 import { reqidOf, REQID_BASE } from '../../src/daemon/reqids.ts';
