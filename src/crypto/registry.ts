@@ -176,7 +176,13 @@ export const PRF_ALGORITHMS: readonly PrfAlgorithm[] = [
   hmacPrf(PrfId.AES128_XCBC, 'PRF_AES128_XCBC', 'aesxcbc', 16),
 ];
 
-const hmacInteg = (id: IntegId, name: string, hash: PrfName, keyLen: number, icvLen: number): IntegAlgorithm => ({
+const hmacInteg = (
+  id: IntegId,
+  name: string,
+  hash: PrfName,
+  keyLen: number,
+  icvLen: number,
+): IntegAlgorithm => ({
   type: TransformType.INTEG,
   ...{ id, name, hash, keyLen, icvLen },
   xfrm: { name: hash === 'aesxcbc' ? 'xcbc(aes)' : `hmac(${hash})`, bits: icvLen * 8 },
