@@ -10,6 +10,7 @@ import { TransformType } from '../../src/codec/iana.ts';
 import { ConfigErrors, parseConfig, type ConfigProblem } from '../../src/config/index.ts';
 import { PROPOSAL_TOKENS } from '../../src/config/proposals-tokens.ts';
 import { grammarWords, isAead, parseToken, type TokenTransform } from '../../src/crypto/proposal-tokens.ts';
+import { KeyExchangePool } from '../../src/crypto/pool.ts';
 import { espKernelAlgs, lookupEncr, lookupInteg } from '../../src/crypto/registry.ts';
 import { toIkeConnection } from '../../src/daemon/connections.ts';
 import type { Proposal } from '../../src/ike/proposals.ts';
@@ -121,6 +122,12 @@ test('every grammar word is either negotiable in IKE and ESP or refused with the
         continue;
       }
       try {
+        if (tr.type === KE) {
+          // The daemon pre-generates pairs for every configured group at start (src/daemon/daemon.ts).
+          const pool = new KeyExchangePool({ groups: [tr.id], size: 1 });
+          pool.fill();
+          pool.close();
+        }
         await negotiate(word, tr, ikeText, espText, which === 'esp');
         negotiated++;
       } catch (e) {
