@@ -79,6 +79,7 @@ const dockerBaseCommand: CommandModule<object, { out: string }> = {
 export const labCommand: CommandModule = {
   command: 'lab <command>',
   describe: 'Network-namespace labs: a two-site tunnel proven by kernel counters',
-  builder: (y: Argv) => y.command(demoCommand).command(composeCommand).command(dockerBaseCommand).demandCommand(1),
+  builder: (y: Argv) =>
+    y.command(demoCommand).command(composeCommand).command(dockerBaseCommand).demandCommand(1),
   handler: () => undefined,
 };

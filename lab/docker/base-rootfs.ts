@@ -133,11 +133,13 @@ export function stageBaseRootfs(stage: string, root = ROOT): void {
   }
   const libs = new Set(elfs.flatMap(sharedLibraries));
   for (const lib of libs) copyFile(lib, stage, imagePath(lib));
-  writeFileSync(join(stage, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n');
+  writeFileSync(
+    join(stage, 'etc/passwd'),
+    'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n',
+  );
   writeFileSync(join(stage, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n');
   writeFileSync(join(stage, 'etc/nsswitch.conf'), 'hosts: files dns\n');
-  for (const f of ['etc/protocols', 'etc/services'])
-    if (existsSync(`/${f}`)) copyFile(`/${f}`, stage, f);
+  for (const f of ['etc/protocols', 'etc/services']) if (existsSync(`/${f}`)) copyFile(`/${f}`, stage, f);
   writeFileSync(
     join(stage, BASE_MARKER),
     `ikeway local base: node ${process.version}, iproute2, iputils-ping, tcpdump, busybox; ` +
