@@ -63,6 +63,8 @@ export const EXCHANGE_RULES: ReadonlyMap<number, { request: DirectionRule; respo
       { request: { plain: ENCRYPTED, inner: INFO }, response: { plain: ENCRYPTED, inner: INFO } },
     ],
     [
+      // RFC 9370 §2.2.2: HDR, SK {KEi(n)} / HDR, SK {KEr(n)}. KE is optional because other extensions
+      // use IKE_INTERMEDIATE without one (RFC 9242 §3 leaves the content to them, e.g. RFC 9867).
       ExchangeType.IKE_INTERMEDIATE,
       {
         request: { plain: ENCRYPTED, inner: { ...FREE, KE: OPT } },
@@ -70,6 +72,8 @@ export const EXCHANGE_RULES: ReadonlyMap<number, { request: DirectionRule; respo
       },
     ],
     [
+      // RFC 9370 §2.2.4: HDR, SK {KEi(n), N(ADDITIONAL_KEY_EXCHANGE)} / HDR, SK {KEr(n), [N(...)]};
+      // a responder that lost the state answers with a bare STATE_NOT_FOUND error notify.
       ExchangeType.IKE_FOLLOWUP_KE,
       {
         request: { plain: ENCRYPTED, inner: { ...FREE, KE: ONE } },
@@ -77,6 +81,40 @@ export const EXCHANGE_RULES: ReadonlyMap<number, { request: DirectionRule; respo
       },
     ],
   ]);
+
+/**
+ * Notifies an exchange requires (or limits), beyond the payload counts: RFC 9370 §2.2.4, every
+ * IKE_FOLLOWUP_KE request carries exactly one N(ADDITIONAL_KEY_EXCHANGE) linking it to the
+ * CREATE_CHILD_SA it follows; the response carries at most one (none after the last exchange).
+ */
+export const NOTIFY_RULES: ReadonlyMap<number, { request?: NotifyCounts; response?: NotifyCounts }> = new Map(
+  [
+    [
+      ExchangeType.IKE_FOLLOWUP_KE,
+      {
+        request: [[NotifyType.ADDITIONAL_KEY_EXCHANGE, ONE]],
+        response: [[NotifyType.ADDITIONAL_KEY_EXCHANGE, OPT]],
+      },
+    ],
+    // RFC 9370 §2.2.4: a CREATE_CHILD_SA response announces follow-up exchanges with one link notify.
+    [ExchangeType.CREATE_CHILD_SA, { response: [[NotifyType.ADDITIONAL_KEY_EXCHANGE, OPT]] }],
+  ],
+);
+export type NotifyCounts = readonly (readonly [notifyType: NotifyType, count: Count])[];
+
+function checkNotifies(
+  payloads: readonly Payload[],
+  rule: NotifyCounts | undefined,
+  where: string,
+  waiveMin: boolean,
+) {
+  for (const [type, [min, max]] of rule ?? []) {
+    const n = payloads.filter((p) => p.kind === 'NOTIFY' && p.notifyType === type).length;
+    const name = ianaName(NotifyType, type);
+    if (n > max) throw violation(`more than ${max} ${name} notify ${where}`);
+    if (n < min && !waiveMin) throw violation(`${name} notify missing ${where} (RFC 9370 §2.2.4)`);
+  }
+}
 
 function violation(
   detail: string,
@@ -163,7 +201,9 @@ export function checkExchangeRules(msg: IkeMessage, inner?: readonly Payload[]):
     }
     if (inner) {
       const where = `${name} (encrypted)`;
-      checkCounts(inner, dir.inner, where, response && isBareNotifyAnswer(inner));
+      const bare = response && isBareNotifyAnswer(inner);
+      checkCounts(inner, dir.inner, where, bare);
+      checkNotifies(inner, NOTIFY_RULES.get(exchangeType)?.[response ? 'response' : 'request'], where, bare);
       checkStructure(inner, where);
     }
     return;

@@ -1,7 +1,7 @@
 // The validated configuration the engine consumes: typed, defaults filled, durations in
 // milliseconds, prefixes normalized, secrets and credentials loaded. Deeply frozen by the loader.
 import type { KeyObject, X509Certificate } from 'node:crypto';
-import type { Secret } from './secret.ts';
+import type { Secret } from '../crypto/secret.ts';
 import type { Identity, IpAddress, IpPrefix, Mark } from './values.ts';
 
 export type { Identity, IpAddress, IpPrefix, Mark } from './values.ts';

@@ -28,7 +28,8 @@ import {
   type KernelKind,
   type Runtime,
 } from './runtime.ts';
-import { buildStatus, type SaTimes, type StatusReport } from './status.ts';
+import type { StatusReport } from '../control/status-types.ts';
+import { buildStatus, type SaTimes } from './status.ts';
 
 export interface DaemonOptions {
   readonly configFile: string;

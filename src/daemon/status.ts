@@ -10,76 +10,13 @@ import { formatProposal } from '../ike/proposal-string.ts';
 import { formatTs } from '../ike/ts.ts';
 import { hex } from '../ike/wire.ts';
 import type { Kernel, SaId } from '../kernel/types.ts';
-
-export interface ChildStatus {
-  readonly id: number;
-  readonly state: string;
-  readonly mode: 'tunnel' | 'transport';
-  readonly spiIn: string;
-  readonly spiOut: string;
-  readonly reqid: number;
-  readonly localTs: readonly string[];
-  readonly remoteTs: readonly string[];
-  readonly algorithms: string;
-  readonly installedSeconds?: number;
-  readonly rekeySeconds?: number;
-  readonly bytesIn?: number;
-  readonly bytesOut?: number;
-  readonly packetsIn?: number;
-  readonly packetsOut?: number;
-  /** Why the kernel counters are missing (e.g. the in-memory kernel, or a query error). */
-  readonly countersError?: string;
-}
-
-export interface IkeSaStatus {
-  readonly id: number;
-  readonly name: string;
-  readonly state: string;
-  readonly initiator: boolean;
-  readonly spiI: string;
-  readonly spiR: string;
-  readonly local: string;
-  readonly remote: string;
-  readonly localId: string;
-  readonly remoteId?: string;
-  readonly algorithms?: string;
-  readonly nat: { readonly local: boolean; readonly remote: boolean };
-  readonly establishedSeconds?: number;
-  readonly rekeySeconds?: number;
-  readonly children: readonly ChildStatus[];
-}
-
-export interface ConnectionStatus {
-  readonly name: string;
-  readonly local: string;
-  readonly remote: string;
-  readonly mode: string;
-  readonly start: string;
-  readonly localSubnets: readonly string[];
-  readonly remoteSubnets: readonly string[];
-  readonly ikeProposals: readonly string[];
-  readonly espProposals: readonly string[];
-  readonly failClosedPolicies: number;
-  readonly ikeSas: readonly IkeSaStatus[];
-}
-
-export interface DaemonStatus {
-  readonly version: string;
-  readonly pid: number;
-  readonly uptimeSeconds: number;
-  readonly config: string;
-  /** 'memory' means no kernel IPsec at all: IKE only, traffic is NOT protected. */
-  readonly kernel: 'xfrm' | 'memory';
-  readonly kernelWarning?: string;
-  readonly socket: string;
-  readonly ports: { readonly ike: number; readonly natT: number };
-}
-
-export interface StatusReport {
-  readonly daemon: DaemonStatus;
-  readonly connections: readonly ConnectionStatus[];
-  readonly counters: Readonly<Record<string, number>>;
-}
+import type {
+  ChildStatus,
+  ConnectionStatus,
+  DaemonStatus,
+  IkeSaStatus,
+  StatusReport,
+} from '../control/status-types.ts';
 
 /** Times the daemon recorded from engine events (monotonic ms), keyed by the SA objects. */
 export interface SaTimes {

@@ -4,13 +4,10 @@ import type { Proposal } from './proposals.ts';
 import type { TrafficSelector } from './ts.ts';
 import type { RetransmitPolicy } from './exchange/retransmit.ts';
 import type { Credentials } from './credentials.ts';
+import type { IkeIdentity } from './identity.ts';
 
-/** An IKE identity (RFC 7296 §3.5): type and identification data as on the wire. */
-export interface IkeIdentity {
-  /** IdType value. */
-  readonly type: number;
-  readonly data: Uint8Array;
-}
+// Declared in identity.ts (below credentials.ts, which needs it too); exported here with the connection.
+export type { IkeIdentity };
 
 export type IkeAuthConfig =
   | { readonly kind: 'psk'; readonly psk: Uint8Array }
@@ -70,7 +67,7 @@ export interface IkeConnection {
   readonly dpdAction?: 'clear' | 'restart' | 'trap';
   /**
    * Duplicate IKE SAs of this connection with the same peer identity (RFC 7296 §2.4): 'replace'
-   * (default) keeps one, the same on both ends (src/ike/tasks/uniqueness.ts); 'no' keeps all.
+   * (default) keeps one, the same on both ends (src/ike/uniqueness.ts); 'no' keeps all.
    */
   readonly unique?: 'replace' | 'no';
 }

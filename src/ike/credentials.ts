@@ -1,7 +1,7 @@
 // The narrow interface IKE_AUTH needs for certificate (RFC 7427 signature) authentication. The
 // credentials module (src/creds) implements it: it alone holds the private key, verifies chains to a
 // trusted CA and matches the peer's ID against its certificate (RFC 7296 §2.15, §3.6, §3.7).
-import type { IkeIdentity } from './config.ts';
+import type { IkeIdentity } from './identity.ts';
 
 export interface LocalAuth {
   /** AUTH Method (AuthMethod.DIGITAL_SIGNATURE for RFC 7427). */

@@ -26,7 +26,7 @@ import { Lifecycle } from './lifecycle.ts';
 import { nullLogger, type Logger } from '../base/logger.ts';
 import { addressCandidates } from './select.ts';
 import type { EngineEvent, EngineServices, ResolvedEngineOptions } from './services.ts';
-import type { TaskRegistry } from './task.ts';
+import type { TaskRegistry } from './task-registry.ts';
 import { defaultTaskRegistry, initiatorTasks } from './tasks/index.ts';
 import type { TimerHandle, TimerQueue } from '../base/timers.ts';
 import { findNotify, findPayload, hex, notify } from './wire.ts';

@@ -116,3 +116,21 @@ export class PeerError extends IkeError {
     super('ERR_PEER_ERROR', message);
   }
 }
+
+/** The responder refused our CREATE_CHILD_SA with an error notify (RFC 7296 §2.21). */
+export class PeerRefused extends IkeError {
+  override readonly name = 'PeerRefused';
+  constructor(readonly notifyType: number) {
+    super('ERR_PEER_ERROR', `CREATE_CHILD_SA refused with notify ${notifyType}`);
+  }
+}
+
+/** Child SA errors that leave the IKE SA up (RFC 7296 §1.2: "the IKE SA is still created"). */
+export const CHILD_ERRORS: ReadonlySet<number> = new Set([
+  NotifyType.NO_PROPOSAL_CHOSEN,
+  NotifyType.TS_UNACCEPTABLE,
+  NotifyType.SINGLE_PAIR_REQUIRED,
+  NotifyType.INTERNAL_ADDRESS_FAILURE,
+  NotifyType.FAILED_CP_REQUIRED,
+  NotifyType.INVALID_SELECTORS,
+]);

@@ -1,19 +1,100 @@
 // The IKE SA (RFC 7296 §1, §2): SPIs, role, state, negotiated keys, the path to the peer, its Child
 // SAs, one exchange runner (message IDs, retransmits) and one task manager. Everything that dies with
 // the SA (keys, timers, Child SAs, runner) is released by destroy().
-import type { KeyExchange } from '../crypto/index.ts';
+import type { KeyExchange, KeyExchangePool } from '../crypto/index.ts';
+import type { Kernel } from '../kernel/types.ts';
 import type { PacketPath } from '../net/transport.ts';
 import type { ChildSa } from './child-sa.ts';
-import type { IkeConnection, IkeIdentity } from './config.ts';
+import type { EngineOptions, IkeConnection, IkeIdentity } from './config.ts';
+import type { Counters } from '../base/counters.ts';
 import { ExchangeRunner } from './exchange/runner.ts';
 import { TaskManager } from './exchange/tasks.ts';
 import type { IkeKeymat, NegotiatedIke } from './keymat.ts';
 import type { LogFields, LogLevel, Logger } from '../base/logger.ts';
 import type { Proposal } from './proposals.ts';
-import type { EngineServices } from './services.ts';
 import { IKE_TRANSITIONS, StateMachine, type IkeSaState } from './state.ts';
-import type { TimerHandle } from '../base/timers.ts';
+import type { InboundMessage, Task } from './task.ts';
+import type { TimerHandle, TimerQueue } from '../base/timers.ts';
 import { hex } from './wire.ts';
+
+// ---- What an IKE SA and its tasks may use of the engine: injected side effects only (clock,
+// randomness, kernel, transport, logger), so exchanges run in-process and deterministically in tests.
+// Declared here, next to the IKE SA they name (services.ts re-exports them for the engine's users).
+
+export type EngineEvent =
+  | { readonly type: 'ike-established'; readonly sa: IkeSa }
+  | { readonly type: 'ike-failed'; readonly sa: IkeSa; readonly reason: string }
+  | { readonly type: 'ike-destroyed'; readonly sa: IkeSa }
+  | { readonly type: 'child-installed'; readonly sa: IkeSa; readonly child: ChildSa }
+  | { readonly type: 'child-failed'; readonly sa: IkeSa; readonly reason: string; readonly notify?: number }
+  | { readonly type: 'child-destroyed'; readonly sa: IkeSa; readonly child: ChildSa }
+  /** RFC 7296 §2.18: `sa` replaced `old` (Child SAs moved over). */
+  | { readonly type: 'ike-rekeyed'; readonly sa: IkeSa; readonly old: IkeSa }
+  /** RFC 7296 §2.8: `child` replaced `old` (same reqid and policies). */
+  | { readonly type: 'child-rekeyed'; readonly sa: IkeSa; readonly child: ChildSa; readonly old: ChildSa };
+
+export type ResolvedEngineOptions = Required<Omit<EngineOptions, 'retransmit' | 'spiMin' | 'spiMax'>> &
+  Pick<EngineOptions, 'retransmit' | 'spiMin' | 'spiMax'>;
+
+/**
+ * The initiator work that helpers and tasks ask an IKE SA for without naming a task class (strongSwan:
+ * everything but composition goes through the IKE SA's task queue). Each call queues the task on
+ * `sa` and starts it after the exchanges before it. tasks/index.ts provides it.
+ */
+export interface InitiatorFactory {
+  /** RFC 7296 §1.4.1: Delete of Child SAs we are responsible for closing. */
+  queueChildDelete(sa: IkeSa, children: readonly ChildSa[]): void;
+  /** §2.9 / §1.2: Delete of a Child SA only the peer still holds (our inbound SPI). */
+  queueOrphanDelete(sa: IkeSa, spiIn: number): void;
+  /** §1.4.1: Delete of the IKE SA (waits for an exchange already in flight). */
+  queueIkeDelete(sa: IkeSa): void;
+  /** §1.3.3: a rekey of `child`. */
+  queueChildRekey(sa: IkeSa, child: ChildSa): void;
+  /** §2.25: a new Child SA that replaces `lost`, which the peer no longer has (rekey-guard.ts). */
+  queueChildReplacement(sa: IkeSa, lost: ChildSa): void;
+  /** §2.4: an empty INFORMATIONAL request (liveness check). */
+  queueDpd(sa: IkeSa): void;
+  /** True when a rekey (or a replacement) of `child` is queued or running on `sa`. */
+  rekeyPending(sa: IkeSa, child: ChildSa): boolean;
+}
+
+/** The tasks an IKE SA is made of (task-registry.ts): responders per exchange, initiators on demand. */
+export interface SaTaskFactory {
+  has(exchangeType: number): boolean;
+  create(sa: IkeSa, request: InboundMessage): Task[];
+  readonly initiators: InitiatorFactory;
+}
+
+export interface EngineServices {
+  readonly kernel: Kernel;
+  readonly timers: TimerQueue;
+  readonly counters: Counters;
+  readonly logger: Logger;
+  readonly pool: KeyExchangePool;
+  readonly options: ResolvedEngineOptions;
+  readonly tasks: SaTaskFactory;
+  /** The transport's ports (IKE and NAT-T). */
+  readonly ports: { readonly ike: number; readonly natt: number };
+  randomBytes(n: number): Uint8Array;
+  /** Hands one IKE message to the transport (errors are counted there; retransmission covers loss). */
+  send(packet: Uint8Array, path: PacketPath): void;
+  allocReqid(): number;
+  /** RFC 7296 §2.6: a fresh, unique, non-zero 8-octet IKE SPI of ours (IKE SA rekey, §2.18). */
+  newIkeSpi(): Uint8Array;
+  nextChildId(): number;
+  emit(e: EngineEvent): void;
+  /** Runs work on an SA in that SA's serial order, tracked by engine.idle(). */
+  run(sa: IkeSa, fn: () => Promise<void>): void;
+  /** Responder: connections a peer at `path` may use, best address match first (src/ike/select.ts). */
+  responderCandidates(path: PacketPath): IkeConnection[];
+  /** Established IKE SAs of the same connection whose peer proved `id` (RFC 7296 §2.4 INITIAL_CONTACT). */
+  findByPeerId(conn: IkeConnection, id: IkeIdentity): IkeSa[];
+  /** Called by IkeSa when its SPIs become known or it dies, to keep the lookup tables exact. */
+  indexSa(sa: IkeSa): void;
+  unindexSa(sa: IkeSa): void;
+}
+
+// ---- The IKE SA
 
 let uniqueIds = 0;
 const big = (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);
@@ -179,6 +260,34 @@ export class IkeSa implements Logger {
     this.nonceR = undefined;
     this.ke?.destroy();
     this.ke = undefined;
+  }
+
+  /** The responder tasks for one request of the peer (the task manager asks). */
+  responderTasks(request: InboundMessage): Task[] {
+    return this.services.tasks.create(this, request);
+  }
+
+  // Work queued on this SA (InitiatorFactory): tasks and helpers ask for it here.
+  queueChildDelete(children: readonly ChildSa[]): void {
+    this.services.tasks.initiators.queueChildDelete(this, children);
+  }
+  queueOrphanDelete(spiIn: number): void {
+    this.services.tasks.initiators.queueOrphanDelete(this, spiIn);
+  }
+  queueIkeDelete(): void {
+    this.services.tasks.initiators.queueIkeDelete(this);
+  }
+  queueChildRekey(child: ChildSa): void {
+    this.services.tasks.initiators.queueChildRekey(this, child);
+  }
+  queueChildReplacement(lost: ChildSa): void {
+    this.services.tasks.initiators.queueChildReplacement(this, lost);
+  }
+  queueDpd(): void {
+    this.services.tasks.initiators.queueDpd(this);
+  }
+  rekeyPending(child: ChildSa): boolean {
+    return this.services.tasks.initiators.rekeyPending(this, child);
   }
 
   addChild(child: ChildSa): void {

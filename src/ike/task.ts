@@ -4,9 +4,10 @@
 //   responder: process(request) for each task, then build(response) for each task, send.
 // Tasks never touch the network or netlink directly: they add payloads to messages, read payloads
 // from messages, and reach the kernel through ChildSa.install (src/ike/kernel-install.ts).
+// This file names no IKE SA: the task manager (exchange/tasks.ts) and the IKE SA both build on it;
+// which tasks exist is in task-registry.ts and tasks/index.ts.
 import type { IkeHeader, Payload } from '../codec/index.ts';
 import type { PacketPath } from '../net/transport.ts';
-import type { IkeSa } from './ike-sa.ts';
 
 /** A message under construction. For IKE_SA_INIT `payloads` is the clear chain, otherwise the SK content. */
 export interface OutboundMessage {
@@ -48,30 +49,4 @@ export interface Task {
   process(msg: InboundMessage): TaskResult | void | Promise<TaskResult | void>;
   /** The exchange ended without the task completing (error, give-up, IKE SA destroyed): clean up. */
   abort?(): void | Promise<void>;
-}
-
-/** Creates the responder tasks for one received request. */
-export type ResponderFactory = (sa: IkeSa, request: InboundMessage) => Task[];
-
-/**
- * Which tasks answer which exchange as responder. Later exchanges (CREATE_CHILD_SA, INFORMATIONAL)
- * register here; several factories per exchange type are concatenated in registration order.
- */
-export class TaskRegistry {
-  readonly #factories = new Map<number, ResponderFactory[]>();
-
-  register(exchangeType: number, factory: ResponderFactory): this {
-    const list = this.#factories.get(exchangeType) ?? [];
-    list.push(factory);
-    this.#factories.set(exchangeType, list);
-    return this;
-  }
-
-  has(exchangeType: number): boolean {
-    return this.#factories.has(exchangeType);
-  }
-
-  create(sa: IkeSa, request: InboundMessage): Task[] {
-    return (this.#factories.get(request.header.exchangeType) ?? []).flatMap((f) => f(sa, request));
-  }
 }

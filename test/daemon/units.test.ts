@@ -11,7 +11,7 @@ import { connectionFingerprint, toIkeConnection } from '../../src/daemon/connect
 import { FAIL_CLOSED_PRIORITY, failClosedPolicies } from '../../src/daemon/failclosed.ts';
 import { DaemonLogger } from '../../src/daemon/log.ts';
 import { planReload } from '../../src/daemon/reload.ts';
-import type { StatusReport } from '../../src/daemon/status.ts';
+import type { StatusReport } from '../../src/control/status-types.ts';
 import { IdType, TransformType } from '../../src/codec/iana.ts';
 import { formatTs } from '../../src/ike/ts.ts';
 

@@ -124,7 +124,7 @@ test('no INITIAL_CONTACT while another IKE SA with the peer exists', async (t) =
   h.a.engine.initiate('site');
   await h.settle(0);
   // The first SA survives the second's IKE_AUTH (no silent INITIAL_CONTACT delete, RFC 7296 §2.4);
-  // the uniqueness rule (tasks/uniqueness.ts) then keeps one of the two, the same on both ends.
+  // the uniqueness rule (src/ike/uniqueness.ts) then keeps one of the two, the same on both ends.
   assert.doesNotMatch(h.b.logger.text(), /INITIAL_CONTACT: deleting/);
   assert.match(h.b.logger.text(), /duplicate IKE SA of the same peer/);
   await h.settle(10_000);

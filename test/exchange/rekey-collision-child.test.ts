@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { established, pair } from './harness.ts';
-import { compareNonces, oursIsRedundant } from '../../src/ike/tasks/child-rekey.ts';
+import { compareNonces, oursIsRedundant } from '../../src/ike/nonces.ts';
 
 test('nonce order: lexicographic, a prefix sorts first', () => {
   const b = (...x: number[]) => Uint8Array.from(x);

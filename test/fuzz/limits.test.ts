@@ -15,7 +15,7 @@ const toB = { localAddr: ADDR_B, localPort: 500, remoteAddr: ADDR_A, remotePort:
 const lines = (l: MemoryLogger, text: string) => l.entries.filter((e) => e.message.includes(text));
 
 test('ike-sas-per-peer: the peer gets its limit of IKE SAs, the next IKE_SA_INIT is dropped, counted, logged once', async (t) => {
-  // Two IKE SAs of one peer identity on purpose: no uniqueness rule (src/ike/tasks/uniqueness.ts).
+  // Two IKE SAs of one peer identity on purpose: no uniqueness rule (src/ike/uniqueness.ts).
   const h = pair({ optionsB: { ikeSasPerPeer: 2 }, a: { unique: 'no' }, b: { unique: 'no' } });
   t.after(() => h.close());
   h.a.engine.initiate('site');

@@ -11,10 +11,10 @@ import {
   type Payload,
 } from '../../codec/index.ts';
 import { NON_ESP_MARKER_LEN } from '../../net/transport.ts';
-import type { IkeSa } from '../ike-sa.ts';
+import type { ExchangeSa } from './sa-view.ts';
 
 export function headerFor(
-  sa: IkeSa,
+  sa: ExchangeSa,
   exchangeType: number,
   messageId: number,
   response: boolean,
@@ -26,7 +26,7 @@ export function headerFor(
 
 /** One message as the packets to send: RFC 7383 fragments when negotiated and the message is too big. */
 export function encodeOutbound(
-  sa: IkeSa,
+  sa: ExchangeSa,
   header: IkeHeaderFields,
   payloads: readonly Payload[],
 ): Uint8Array[] {

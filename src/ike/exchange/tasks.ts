@@ -17,10 +17,10 @@ import {
 } from '../../codec/index.ts';
 import type { PacketPath } from '../../net/transport.ts';
 import { IkeError, InvalidKePayloadError } from '../errors.ts';
-import type { IkeSa } from '../ike-sa.ts';
 import type { InboundMessage, OutboundMessage, Task } from '../task.ts';
 import { notify } from '../wire.ts';
 import { encodeOutbound, headerFor, Reassembly } from './protect.ts';
+import type { ExchangeSa } from './sa-view.ts';
 
 /** Exchanges whose failure kills the IKE SA (RFC 7296 §1.2, §2.21.2). */
 const FATAL = new Set<number>([ExchangeType.IKE_SA_INIT, ExchangeType.IKE_AUTH]);
@@ -58,7 +58,7 @@ export function errorNotify(e: unknown): NotifyPayload | undefined {
 const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 export class TaskManager {
-  readonly #sa: IkeSa;
+  readonly #sa: ExchangeSa;
   readonly #queue: Task[] = [];
   #active: Active | undefined;
   #processingResponse = false;
@@ -66,7 +66,7 @@ export class TaskManager {
   readonly #requestFrags: Reassembly;
   readonly #responseFrags: Reassembly;
 
-  constructor(sa: IkeSa) {
+  constructor(sa: ExchangeSa) {
     this.#sa = sa;
     const o = sa.services.options;
     this.#requestFrags = new Reassembly(o.maxFragments, o.maxReassembly);
@@ -244,7 +244,7 @@ export class TaskManager {
   async #processRequest(req: InboundMessage): Promise<void> {
     const sa = this.#sa;
     const exchange = req.header.exchangeType;
-    const tasks = sa.services.tasks.create(sa, req);
+    const tasks = sa.responderTasks(req);
     let resp = outbound(exchange, true);
     let fatal: string | undefined;
     try {

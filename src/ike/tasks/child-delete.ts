@@ -1,11 +1,12 @@
 // Deleting Child SAs (RFC 7296 §1.4.1): an INFORMATIONAL request with a Delete payload listing our
 // inbound SPIs; the peer answers with the SPIs of the paired SAs. Both sides then remove the pair.
 import { ExchangeType, ProtocolId } from '../../codec/index.ts';
+import { retireChild } from '../child-rekey-end.ts';
 import type { ChildSa } from '../child-sa.ts';
 import type { IkeSa } from '../ike-sa.ts';
+import { holderOf } from '../sa-holder.ts';
 import type { OutboundMessage, Task } from '../task.ts';
 import { u32Bytes } from '../wire.ts';
-import { holderOf, retireChild } from './child-rekey.ts';
 
 export class ChildDelete implements Task {
   readonly name = 'child-delete';
@@ -53,6 +54,12 @@ export class ChildDelete implements Task {
       h.services.run(h, () => h.tasks.initiate());
     }
   }
+}
+
+/** Queues the Delete of Child SAs we are responsible for closing, and starts it. */
+export function queueChildDelete(sa: IkeSa, children: readonly ChildSa[]): void {
+  sa.tasks.queue(new ChildDelete(sa, children));
+  sa.services.run(sa, () => sa.tasks.initiate());
 }
 
 /**

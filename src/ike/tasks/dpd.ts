@@ -2,6 +2,7 @@
 // expected way an endpoint can ask the other endpoint to verify that it is alive." The answer updates
 // IkeSa.lastInbound (exchange/tasks.ts); no answer after all retransmissions fails the IKE SA.
 import { ExchangeType } from '../../codec/index.ts';
+import type { IkeSa } from '../ike-sa.ts';
 import type { Task } from '../task.ts';
 
 export class Dpd implements Task {
@@ -9,4 +10,10 @@ export class Dpd implements Task {
   readonly exchange = ExchangeType.INFORMATIONAL;
   build(): void {}
   process(): void {}
+}
+
+/** Queues a liveness check on `sa` and starts it. */
+export function queueDpd(sa: IkeSa): void {
+  sa.tasks.queue(new Dpd());
+  sa.services.run(sa, () => sa.tasks.initiate());
 }

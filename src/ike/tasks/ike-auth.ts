@@ -11,22 +11,12 @@ import {
 } from '../../codec/index.ts';
 import { HASH_LEN, pskAuth, signedOctets, verifyPskAuth } from '../../crypto/index.ts';
 import type { IkeIdentity } from '../config.ts';
-import { AuthenticationFailedError, InvalidSyntaxError, PeerError } from '../errors.ts';
+import { AuthenticationFailedError, CHILD_ERRORS, InvalidSyntaxError, PeerError } from '../errors.ts';
 import type { IkeSa } from '../ike-sa.ts';
 import type { InboundMessage, OutboundMessage, Task } from '../task.ts';
 import { rankForAuth, sameId } from '../select.ts';
+import { staleOnInitialContact } from '../uniqueness.ts';
 import { findNotify, findPayload, notify, tsFromWire } from '../wire.ts';
-import { staleOnInitialContact } from './uniqueness.ts';
-
-/** Child SA errors that leave the IKE SA up (RFC 7296 §1.2: "the IKE SA is still created"). */
-export const CHILD_ERRORS: ReadonlySet<number> = new Set([
-  NotifyType.NO_PROPOSAL_CHOSEN,
-  NotifyType.TS_UNACCEPTABLE,
-  NotifyType.SINGLE_PAIR_REQUIRED,
-  NotifyType.INTERNAL_ADDRESS_FAILURE,
-  NotifyType.FAILED_CP_REQUIRED,
-  NotifyType.INVALID_SELECTORS,
-]);
 
 /** RFC 7296 §2.15: RestOfInitIDPayload / RestOfRespIDPayload = ID Type | RESERVED | data. */
 export function idBody(id: IkeIdentity): Uint8Array {

@@ -3,7 +3,7 @@
 import { ExchangeType, ProtocolId } from '../../codec/index.ts';
 import type { IkeSa } from '../ike-sa.ts';
 import type { OutboundMessage, Task } from '../task.ts';
-import { ikeDeleted } from './rekey-guard.ts';
+import { ikeDeleted } from '../rekey-guard.ts';
 
 export class IkeDelete implements Task {
   readonly name = 'ike-delete';

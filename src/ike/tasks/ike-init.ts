@@ -15,8 +15,8 @@ import type { IkeSa } from '../ike-sa.ts';
 import { IkeKeymat, resolveIke } from '../keymat.ts';
 import { checkKeGroup, keGroupOf, selectProposal, verifyChosen } from '../proposals.ts';
 import type { InboundMessage, OutboundMessage, Task, TaskResult } from '../task.ts';
+import { noteCreated } from '../uniqueness.ts';
 import { findNotify, findPayload, notify, proposalFromWire, proposalToWire } from '../wire.ts';
-import { noteCreated } from './uniqueness.ts';
 
 /** RFC 7296 §2.10: nonces at least half the PRF key size and 128 bits; 32 octets covers SHA-512. */
 const NONCE_LEN = 32;

@@ -3,9 +3,10 @@
 // IKE SA takes over the Child SAs; its initiator deletes the old one. Collisions: §2.8.2 nonce rule.
 import { ExchangeType, NotifyType, ProtocolId, isErrorNotify } from '../../codec/index.ts';
 import { wipe, type KeyExchange } from '../../crypto/index.ts';
-import { IkeError, InvalidSyntaxError, NoProposalChosenError } from '../errors.ts';
+import { IkeError, InvalidSyntaxError, NoProposalChosenError, PeerRefused } from '../errors.ts';
 import { IkeSa } from '../ike-sa.ts';
 import { IkeKeymat, resolveIke } from '../keymat.ts';
+import { NONCE_LEN, oursIsRedundant } from '../nonces.ts';
 import {
   checkKeGroup,
   keGroupOf,
@@ -14,12 +15,9 @@ import {
   verifyChosen,
   type Proposal,
 } from '../proposals.ts';
+import { expectIkeDelete, retryDelayMs } from '../rekey-guard.ts';
 import type { InboundMessage, OutboundMessage, Task, TaskResult } from '../task.ts';
 import { findPayload, proposalFromWire, proposalToWire } from '../wire.ts';
-import { NONCE_LEN, PeerRefused } from './child-sa-create.ts';
-import { oursIsRedundant } from './child-rekey.ts';
-import { queueIkeDelete } from './ike-delete.ts';
-import { expectIkeDelete, retryDelayMs } from './rekey-guard.ts';
 
 /** IKE SA rekeys retried after a failure, per IKE SA (bounded; its lifetime ends it anyway). */
 const retries = new WeakMap<IkeSa, number>();
@@ -210,7 +208,7 @@ export class IkeRekey implements Task {
       handOver(old, peer.sa);
       expectIkeDelete(old); // the peer won: it deletes the old IKE SA
       ours.successor = peer.sa;
-      queueIkeDelete(ours);
+      ours.queueIkeDelete();
       return;
     }
     if (peer) {
@@ -220,7 +218,7 @@ export class IkeRekey implements Task {
       expectIkeDelete(peer.sa, old); // the peer lost: it deletes its redundant IKE SA
     }
     handOver(old, ours);
-    queueIkeDelete(old);
+    old.queueIkeDelete();
   }
 
   /** RFC 7296 §1.3: retry once with the group the responder named (same new SPI, fresh nonce). */

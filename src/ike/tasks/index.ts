@@ -1,28 +1,43 @@
-// Task registration: which tasks an initiator queues to establish an IKE SA, and which tasks answer
-// each exchange as responder. New exchanges (CREATE_CHILD_SA, INFORMATIONAL) register here.
-import { ExchangeType } from '../../codec/index.ts';
-import type { IkeSa } from '../ike-sa.ts';
-import { TaskRegistry, type Task } from '../task.ts';
-import { ProtocolId } from '../../codec/index.ts';
-import { ChildCreate } from './child-create.ts';
-import { CreateChildSa } from './child-sa-create.ts';
-import { IkeRekey } from './ike-rekey.ts';
-import { Informational } from './informational.ts';
+// Task registration: which tasks an initiator queues to establish an IKE SA, which tasks answer each
+// exchange as responder, and the initiator work queued through an IKE SA (InitiatorFactory). The one
+// module that knows every task; nothing below it imports a task above itself.
+import { ExchangeType, ProtocolId } from '../../codec/index.ts';
+import type { IkeSa, InitiatorFactory } from '../ike-sa.ts';
+import { TaskRegistry } from '../task-registry.ts';
+import type { Task } from '../task.ts';
+import { IkeAuthChild } from './auth-child.ts';
+import { queueChildDelete, queueOrphanDelete } from './child-delete.ts';
+import { CreateChildSa, queueChildRekey, queueChildReplacement, rekeyPending } from './create-child-sa.ts';
+import { queueDpd } from './dpd.ts';
 import { IkeAuth } from './ike-auth.ts';
+import { queueIkeDelete } from './ike-delete.ts';
 import { IkeInit } from './ike-init.ts';
 import { IkeNatd } from './ike-natd.ts';
+import { IkeRekey } from './ike-rekey.ts';
+import { Informational } from './informational.ts';
 
 /** The initiator's tasks for a new IKE SA with its first Child SA, in exchange order. */
 export function initiatorTasks(sa: IkeSa): Task[] {
-  return [new IkeInit(sa), new IkeNatd(sa), new IkeAuth(sa), new ChildCreate(sa)];
+  return [new IkeInit(sa), new IkeNatd(sa), new IkeAuth(sa), new IkeAuthChild(sa)];
 }
+
+/** The initiator work helpers and tasks queue through an IKE SA. */
+export const defaultInitiators: InitiatorFactory = {
+  queueChildDelete,
+  queueOrphanDelete,
+  queueIkeDelete,
+  queueChildRekey,
+  queueChildReplacement,
+  queueDpd,
+  rekeyPending,
+};
 
 /** The responder's tasks per exchange type (order matters: payload order and processing order). */
 export function defaultTaskRegistry(): TaskRegistry {
   return (
-    new TaskRegistry()
+    new TaskRegistry(defaultInitiators)
       .register(ExchangeType.IKE_SA_INIT, (sa) => [new IkeInit(sa), new IkeNatd(sa)])
-      .register(ExchangeType.IKE_AUTH, (sa) => [new IkeAuth(sa), new ChildCreate(sa)])
+      .register(ExchangeType.IKE_AUTH, (sa) => [new IkeAuth(sa), new IkeAuthChild(sa)])
       // RFC 7296 §1.3: an SA payload with protocol IKE rekeys the IKE SA; otherwise a Child SA.
       .register(ExchangeType.CREATE_CHILD_SA, (sa, req) =>
         req.payloads.some((p) => p.kind === 'SA' && p.proposals.some((x) => x.protocolId === ProtocolId.IKE))

@@ -6,7 +6,7 @@ import type { ChildSa } from '../child-sa.ts';
 import type { IkeSa } from '../ike-sa.ts';
 import type { InboundMessage, OutboundMessage, Task } from '../task.ts';
 import { u32, u32Bytes } from '../wire.ts';
-import { retireChild } from './child-rekey.ts';
+import { retireChild } from '../child-rekey-end.ts';
 
 export class Informational implements Task {
   readonly name = 'informational';

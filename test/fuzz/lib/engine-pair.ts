@@ -15,7 +15,8 @@ import { RunnerError } from '../../../src/ike/exchange/runner.ts';
 import type { IkeSa } from '../../../src/ike/ike-sa.ts';
 import { MemoryLogger } from '../../../src/base/logger.ts';
 import { StateError } from '../../../src/ike/state.ts';
-import { TaskRegistry, type Task } from '../../../src/ike/task.ts';
+import type { Task } from '../../../src/ike/task.ts';
+import { TaskRegistry } from '../../../src/ike/task-registry.ts';
 import { defaultTaskRegistry } from '../../../src/ike/tasks/index.ts';
 import { TimerQueue } from '../../../src/base/timers.ts';
 import { KernelError } from '../../../src/kernel/errors.ts';
@@ -63,7 +64,7 @@ function guard(task: Task, problems: string[], seen?: unknown[]): Task {
 /** The default responder tasks, each guarded. */
 export function guardedRegistry(problems: string[], seen?: unknown[]): TaskRegistry {
   const base = defaultTaskRegistry();
-  const r = new TaskRegistry();
+  const r = new TaskRegistry(base.initiators);
   for (const x of EXCHANGES)
     r.register(x, (sa, req) => base.create(sa, req).map((t) => guard(t, problems, seen)));
   return r;

@@ -11,9 +11,8 @@
 // CREATE_CHILD_SA response, §1.2/§1.3.2); the responder of a survivor cannot tell whether its
 // response arrived. If the peer never deletes them (its survivor never came up, or its Delete was
 // lost), we probe the survivor and then delete the duplicates ourselves.
-import type { IkeSa } from '../ike-sa.ts';
-import { Dpd } from './dpd.ts';
-import { queueIkeDelete } from './ike-delete.ts';
+// Not a task: the Deletes and the probe are queued through the IKE SAs.
+import type { IkeSa } from './ike-sa.ts';
 import { patienceMs } from './rekey-guard.ts';
 
 const live = (sa: IkeSa) => sa.state === 'established';
@@ -82,7 +81,7 @@ export function enforceUniqueness(sa: IkeSa): void {
     // After the survivor's current work (its first Child SA is installed before the duplicate's
     // Child SAs go; their policies are handed back to it, lifecycle #restorePolicies).
     sa.services.run(keep, async () => {
-      for (const other of losers) if (live(other)) queueIkeDelete(other);
+      for (const other of losers) if (live(other)) other.queueIkeDelete();
     });
     return;
   }
@@ -91,17 +90,14 @@ export function enforceUniqueness(sa: IkeSa): void {
   // is alive (a dead one fails and the duplicate stays), then delete them ourselves.
   keep.after(wait, () => {
     if (!losers.some(live) || !live(keep)) return;
-    if (!keep.tasks.active && keep.tasks.queued.length === 0) {
-      keep.tasks.queue(new Dpd());
-      keep.services.run(keep, () => keep.tasks.initiate());
-    }
+    if (!keep.tasks.active && keep.tasks.queued.length === 0) keep.queueDpd();
     keep.after(wait, () => {
       for (const other of losers)
         if (live(other) && live(keep)) {
           keep.logger.log('info', 'the peer did not delete a duplicate IKE SA; deleting it', {
             drop: other.describe(),
           });
-          queueIkeDelete(other);
+          other.queueIkeDelete();
         }
     });
   });

@@ -3,13 +3,11 @@
 // lost. Under loss the peer may never get there (its exchange died with an IKE SA that was rekeyed
 // or deleted meanwhile), and a Child SA whose rekey failed gets no second soft expire from the
 // kernel. These guards retry and clean up so that both sides always come back to one SA pair.
-import { resolveRetransmit, retransmitDelays } from '../exchange/retransmit.ts';
-import type { ChildSa } from '../child-sa.ts';
-import type { IkeSa } from '../ike-sa.ts';
-import type { EngineServices } from '../services.ts';
-import { CreateChildSa } from './child-sa-create.ts';
-import { holderOf, queueChildDelete } from './child-rekey.ts';
-import { queueIkeDelete } from './ike-delete.ts';
+// Not a task: the work they start is queued through the IKE SA (queueChildRekey, queueChildDelete ...).
+import type { ChildSa } from './child-sa.ts';
+import { resolveRetransmit, retransmitDelays } from './exchange/retransmit.ts';
+import type { EngineServices, IkeSa } from './ike-sa.ts';
+import { holderOf } from './sa-holder.ts';
 
 /** Failed rekeys of one Child SA that are retried before its hard lifetime ends it (§2.8). */
 export const MAX_REKEY_RETRIES = 8;
@@ -47,20 +45,13 @@ export function retryChildRekey(sa: IkeSa, child: ChildSa, delayMs: number): voi
   child.rekeyRetries++;
   sa.services.timers.after(retryDelayMs(sa.services, delayMs), () => {
     const h = holderOf(sa, child);
-    if (child.state !== 'installed' || h.state !== 'established' || rekeyPending(h, child)) return;
+    if (child.state !== 'installed' || h.state !== 'established' || h.rekeyPending(child)) return;
     sa.logger.log('info', 'retrying the rekey of a Child SA', {
       child: child.id,
       attempt: child.rekeyRetries,
     });
-    h.tasks.queue(new CreateChildSa(h, true, { rekey: child }));
-    h.services.run(h, () => h.tasks.initiate());
+    h.queueChildRekey(child);
   });
-}
-
-/** True when a rekey (or a replacement) of `child` is queued or running on `sa`. */
-export function rekeyPending(sa: IkeSa, child: ChildSa): boolean {
-  const tasks = [...sa.tasks.queued, ...(sa.tasks.active?.tasks ?? [])];
-  return tasks.some((t) => t instanceof CreateChildSa && (t.old === child || t.replaces === child));
 }
 
 /** Child SAs a CREATE_CHILD_SA request of the peer made: the IKE SA and the request's message ID. */
@@ -104,15 +95,14 @@ export function replaceLostChild(sa: IkeSa, child: ChildSa, delayMs: number): vo
   sa.services.timers.after(retryDelayMs(sa.services, delayMs), () => {
     const h = holderOf(sa, child);
     if (child.state !== 'installed' || child.successor || child.peerRekey) return;
-    if (h.state !== 'established' || rekeyPending(h, child)) return;
+    if (h.state !== 'established' || h.rekeyPending(child)) return;
     const live = new Set(['installing', 'installed', 'rekeying']);
     const twin = h.children.some((c) => c !== child && live.has(c.state) && sameTs(c, child));
     // Another pair with these selectors: left to the paths that made it; or the peer may not have
     // finished making this one: retried as before.
     if (twin || peerMayLack(h, child)) return retryChildRekey(h, child, delayMs);
     sa.logger.log('info', 'the peer does not have a Child SA we rekey; replacing it', { child: child.id });
-    h.tasks.queue(new CreateChildSa(h, true, { replaces: child }));
-    h.services.run(h, () => h.tasks.initiate());
+    h.queueChildReplacement(child);
   });
 }
 
@@ -128,12 +118,12 @@ export function replacedLost(sa: IkeSa, lost: ChildSa, fresh: ChildSa): void {
     lost.successor = fresh;
     lost.setState('rekeyed');
     sa.services.emit({ type: 'child-rekeyed', sa, child: fresh, old: lost });
-    queueChildDelete(h, [lost]);
+    h.queueChildDelete([lost]);
   } else if (lost.successor && lost.successor !== fresh && lost.successor.state !== 'destroyed') {
     sa.logger.log('info', 'the peer rekeyed the Child SA we replaced; deleting the replacement', {
       child: fresh.id,
     });
-    queueChildDelete(sa, [fresh]);
+    sa.queueChildDelete([fresh]);
   }
 }
 
@@ -149,7 +139,7 @@ export function expectChildDelete(sa: IkeSa, child: ChildSa): void {
     const h = holderOf(sa, child);
     if (!h.established && h.state !== 'rekeyed') return;
     sa.logger.log('info', 'the peer did not delete a replaced Child SA; deleting it', { child: child.id });
-    queueChildDelete(h, [child]);
+    h.queueChildDelete([child]);
   });
 }
 
@@ -176,5 +166,5 @@ export function ikeDeleted(old: IkeSa): void {
 function deleteStale(sa: IkeSa): void {
   if (sa.state !== 'established' && sa.state !== 'rekeyed') return;
   sa.logger.log('info', 'the peer did not delete a replaced IKE SA; deleting it');
-  queueIkeDelete(sa);
+  sa.queueIkeDelete();
 }

@@ -1,34 +1,16 @@
-// The end of a Child SA rekey (RFC 7296 §2.8): the old SA is retired once the new one is installed,
+// How a Child SA rekey ends (RFC 7296 §2.8): the old SA is retired once the new one is installed,
 // and a simultaneous rekey by both peers is resolved by the nonce rule of §2.8.1. The exchange itself
-// is CreateChildSa (child-sa-create.ts) with a REKEY_SA notify.
-import { NotifyType } from '../../codec/index.ts';
-import type { ChildSa } from '../child-sa.ts';
-import { IkeError } from '../errors.ts';
-import type { IkeSa } from '../ike-sa.ts';
-import type { InboundMessage } from '../task.ts';
-import { findNotify, u32 } from '../wire.ts';
-import { ChildDelete } from './child-delete.ts';
+// is the CREATE_CHILD_SA task (tasks/create-child-sa.ts) with a REKEY_SA notify; the Delete it leads
+// to is queued through the IKE SA. Not a task: helpers of the Child SA tasks.
+import { NotifyType } from '../codec/index.ts';
+import type { ChildSa } from './child-sa.ts';
+import { IkeError } from './errors.ts';
+import type { IkeSa } from './ike-sa.ts';
+import { oursIsRedundant } from './nonces.ts';
 import { expectChildDelete, retryChildRekey } from './rekey-guard.ts';
-
-/** Lexicographic order of two nonces (a shorter prefix sorts first), as "lowest" in RFC 7296 §2.8.1. */
-export function compareNonces(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
-  return a.length - b.length;
-}
-
-/** The lowest nonce of a list. */
-function lowest(nonces: readonly Uint8Array[]): Uint8Array {
-  return nonces.reduce((m, n) => (compareNonces(n, m) < 0 ? n : m));
-}
-
-/**
- * RFC 7296 §2.8.1: of two colliding rekeys, "the SA created with the lowest of the four nonces used in
- * the two exchanges is redundant". True when that is the exchange with nonces `ours`.
- */
-export function oursIsRedundant(ours: readonly Uint8Array[], theirs: readonly Uint8Array[]): boolean {
-  return compareNonces(lowest(ours), lowest(theirs)) < 0;
-}
+import { holderOf } from './sa-holder.ts';
+import type { InboundMessage } from './task.ts';
+import { findNotify, u32 } from './wire.ts';
 
 /**
  * Responder: the Child SA a REKEY_SA notify names (our outbound SPI is the peer's inbound one), or
@@ -57,12 +39,6 @@ export interface RekeyOutcome {
   readonly child: ChildSa | undefined;
   readonly nonceI: Uint8Array | undefined;
   readonly nonceR: Uint8Array | undefined;
-}
-
-/** Queues the Delete of Child SAs we are responsible for closing, and starts it. */
-export function queueChildDelete(sa: IkeSa, children: ChildSa[]): void {
-  sa.tasks.queue(new ChildDelete(sa, children));
-  sa.services.run(sa, () => sa.tasks.initiate());
 }
 
 function replaced(sa: IkeSa, old: ChildSa, child: ChildSa): void {
@@ -106,7 +82,7 @@ export async function childRekeyed(sa: IkeSa, r: RekeyOutcome, initiator: boolea
         child.successor = peer.child;
         sa.services.emit({ type: 'child-rekeyed', sa, child: peer.child, old });
       }
-      queueChildDelete(sa, [child]);
+      sa.queueChildDelete([child]);
       return;
     }
     // Otherwise the new one stands on its own.
@@ -122,7 +98,7 @@ export async function childRekeyed(sa: IkeSa, r: RekeyOutcome, initiator: boolea
     child.successor = peer!.child;
     replaced(sa, old, peer!.child);
     expectChildDelete(sa, old); // the peer won: it deletes the old SA
-    queueChildDelete(sa, [child]);
+    sa.queueChildDelete([child]);
     return;
   }
   if (peer) {
@@ -134,7 +110,7 @@ export async function childRekeyed(sa: IkeSa, r: RekeyOutcome, initiator: boolea
   }
   // §2.8: "create a new, equivalent SA ..., and when the new one is established, delete the old one."
   replaced(sa, old, child);
-  queueChildDelete(sa, [old]);
+  sa.queueChildDelete([old]);
 }
 
 /**
@@ -157,25 +133,6 @@ export async function retireChild(sa: IkeSa, child: ChildSa): Promise<void> {
     const h = holderOf(sa, child);
     sa.services.run(h, () => holderOf(h, child).removeChild(child));
   });
-}
-
-/**
- * The IKE SA that holds a Child SA now: `sa`, or an IKE SA that replaced it (RFC 7296 §2.8 IKE
- * rekeys hand the Child SAs over; §2.8.2 collisions may hand them to the peer's new IKE SA). The
- * links are few; the search is bounded anyway.
- */
-export function holderOf(sa: IkeSa, child: ChildSa): IkeSa {
-  const seen = new Set<IkeSa>();
-  const todo: IkeSa[] = [sa];
-  while (todo.length > 0 && seen.size < 32) {
-    const s = todo.shift()!;
-    if (seen.has(s)) continue;
-    seen.add(s);
-    if (s.children.includes(child)) return s;
-    if (s.successor) todo.push(s.successor);
-    if (s.peerRekey) todo.push(s.peerRekey.sa);
-  }
-  return sa;
 }
 
 /**

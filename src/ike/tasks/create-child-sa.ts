@@ -1,13 +1,22 @@
 // CREATE_CHILD_SA for a Child SA (RFC 7296 §1.3.1 new Child SA, §1.3.3 rekey with REKEY_SA, §2.17
 // KEYMAT with g^ir when a KE payload gives perfect forward secrecy, §2.8.1 rekey collisions). One task,
 // both roles: the initiator's role comes from the IKE SA's task queue, the responder's from the
-// registry. The rekey-specific ending (old SA retired, nonce rule) lives in child-rekey.ts.
+// registry. The rekey-specific ending (old SA retired, nonce rule) lives in ../child-rekey-end.ts.
 import { ExchangeType, NotifyType, ProtocolId, isErrorNotify } from '../../codec/index.ts';
 import { wipe, type KeyExchange } from '../../crypto/index.ts';
+import { childRekeyed, rekeyTarget } from '../child-rekey-end.ts';
 import type { ChildSa } from '../child-sa.ts';
-import { IkeError, InvalidSyntaxError, NoProposalChosenError, TsUnacceptableError } from '../errors.ts';
+import { allocateChild, installContext } from '../child-setup.ts';
+import {
+  IkeError,
+  InvalidSyntaxError,
+  NoProposalChosenError,
+  PeerRefused,
+  TsUnacceptableError,
+} from '../errors.ts';
 import type { IkeSa } from '../ike-sa.ts';
 import { resolveEsp } from '../keymat.ts';
+import { NONCE_LEN } from '../nonces.ts';
 import {
   checkKeGroup,
   keGroupOf,
@@ -16,6 +25,14 @@ import {
   verifyChosen,
   type Proposal,
 } from '../proposals.ts';
+import {
+  expectChildDelete,
+  notePeerMade,
+  replaceLostChild,
+  replacedLost,
+  retryChildRekey,
+} from '../rekey-guard.ts';
+import { holderOf } from '../sa-holder.ts';
 import type { InboundMessage, OutboundMessage, Task, TaskResult } from '../task.ts';
 import { narrowPair, tsContains, type TrafficSelector } from '../ts.ts';
 import {
@@ -29,20 +46,6 @@ import {
   u32,
   u32Bytes,
 } from '../wire.ts';
-import { allocateChild, installContext } from './child-create.ts';
-import { queueOrphanDelete } from './child-delete.ts';
-import { childRekeyed, holderOf, rekeyTarget } from './child-rekey.ts';
-import {
-  expectChildDelete,
-  notePeerMade,
-  rekeyPending,
-  replaceLostChild,
-  replacedLost,
-  retryChildRekey,
-} from './rekey-guard.ts';
-
-/** RFC 7296 §2.10: at least 128 bits and half the PRF key; 32 octets covers SHA-512. */
-export const NONCE_LEN = 32;
 
 export interface CreateChildOptions {
   /** Rekey this Child SA (RFC 7296 §1.3.3) instead of creating an additional one. */
@@ -319,7 +322,7 @@ export class CreateChildSa implements Task {
     // §2.9 / §1.2: "the initiator ... MUST delete" the Child SA the responder installed (on the IKE
     // SA that holds the rekeyed Child SA now, if an IKE SA rekey moved it).
     const holder = this.old ? holderOf(sa, this.old) : sa;
-    if (child && this.#peerInstalled) queueOrphanDelete(holder, child.spiIn);
+    if (child && this.#peerInstalled) holder.queueOrphanDelete(child.spiIn);
     this.#peerInstalled = false;
     if (child && child.state !== 'installed') await child.destroy(sa.services.kernel);
     if (!this.initiator) return;
@@ -340,7 +343,7 @@ export class CreateChildSa implements Task {
   #rekeyFailed(old: ChildSa): void {
     const sa = this.sa;
     if (!this.#owner) {
-      if (old.state === 'installed' && !rekeyPending(holderOf(sa, old), old))
+      if (old.state === 'installed' && !holderOf(sa, old).rekeyPending(old))
         retryChildRekey(sa, old, sa.services.options.rekeyRetryMs);
       return;
     }
@@ -362,10 +365,20 @@ export class CreateChildSa implements Task {
   }
 }
 
-/** The responder refused our CREATE_CHILD_SA with an error notify (RFC 7296 §2.21). */
-export class PeerRefused extends IkeError {
-  override readonly name = 'PeerRefused';
-  constructor(readonly notifyType: number) {
-    super('ERR_PEER_ERROR', `CREATE_CHILD_SA refused with notify ${notifyType}`);
-  }
+/** Queues a rekey of `child` on `sa` and starts it (RFC 7296 §1.3.3). */
+export function queueChildRekey(sa: IkeSa, child: ChildSa): void {
+  sa.tasks.queue(new CreateChildSa(sa, true, { rekey: child }));
+  sa.services.run(sa, () => sa.tasks.initiate());
+}
+
+/** Queues a new Child SA on `sa` that replaces `lost`, which the peer no longer has (§2.25). */
+export function queueChildReplacement(sa: IkeSa, lost: ChildSa): void {
+  sa.tasks.queue(new CreateChildSa(sa, true, { replaces: lost }));
+  sa.services.run(sa, () => sa.tasks.initiate());
+}
+
+/** True when a rekey (or a replacement) of `child` is queued or running on `sa`. */
+export function rekeyPending(sa: IkeSa, child: ChildSa): boolean {
+  const tasks = [...sa.tasks.queued, ...(sa.tasks.active?.tasks ?? [])];
+  return tasks.some((t) => t instanceof CreateChildSa && (t.old === child || t.replaces === child));
 }

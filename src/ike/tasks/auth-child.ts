@@ -1,13 +1,12 @@
 // The first Child SA, negotiated inside IKE_AUTH (RFC 7296 §1.2, §2.17): ESP proposal (KE ignored,
 // §1.2), traffic selectors with narrowing (§2.9), USE_TRANSPORT_MODE (§1.3.1), ESN (RFC 4303 §2.2.1).
 // A failure here (NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE) fails only the Child SA: the IKE SA stays (§1.2).
-// Later CREATE_CHILD_SA tasks can reuse negotiate()/install() with their own nonces and KE.
-import { jitteredRekeyMs } from '../../base/jitter.ts';
+// Additional Child SAs and rekeys are the CREATE_CHILD_SA exchange (create-child-sa.ts).
 import { ExchangeType, NotifyType, ProtocolId, TransformType, isErrorNotify } from '../../codec/index.ts';
-import { ChildSa } from '../child-sa.ts';
-import { IkeError, NoProposalChosenError, TsUnacceptableError } from '../errors.ts';
+import type { ChildSa } from '../child-sa.ts';
+import { allocateChild, installContext } from '../child-setup.ts';
+import { CHILD_ERRORS, IkeError, NoProposalChosenError, TsUnacceptableError } from '../errors.ts';
 import type { IkeSa } from '../ike-sa.ts';
-import type { InstallContext } from '../kernel-install.ts';
 import { resolveEsp } from '../keymat.ts';
 import { selectProposal, verifyChosen, type Proposal } from '../proposals.ts';
 import type { InboundMessage, OutboundMessage, Task } from '../task.ts';
@@ -23,8 +22,6 @@ import {
   u32,
   u32Bytes,
 } from '../wire.ts';
-import { queueOrphanDelete } from './child-delete.ts';
-import { CHILD_ERRORS } from './ike-auth.ts';
 
 const isKe = (t: { type: number }) => t.type === TransformType.KE || (t.type >= 6 && t.type <= 12);
 
@@ -37,75 +34,7 @@ function espOffer(proposals: readonly Proposal[], spi: number): Proposal[] {
   }));
 }
 
-/** The install parameters of the IKE SA's current path and the connection's lifetimes. */
-export function installContext(sa: IkeSa): InstallContext {
-  const c = sa.config;
-  const p = sa.path;
-  const secs = (ms: number | undefined) =>
-    ms === undefined ? undefined : Math.max(1, Math.round(ms / 1000));
-  const o = sa.services.options;
-  const rekey =
-    c.childRekeyMs === undefined
-      ? undefined
-      : jitteredRekeyMs(c.childRekeyMs, c.childLifetimeMs, o.rekeyJitter, (n) => sa.services.randomBytes(n));
-  const soft = secs(rekey);
-  const hard = secs(c.childLifetimeMs);
-  const bytes = c.childLifetimeBytes;
-  const lifetime =
-    soft !== undefined || hard !== undefined || bytes !== undefined
-      ? {
-          soft: {
-            ...(soft !== undefined ? { seconds: soft } : {}),
-            ...(bytes !== undefined ? { bytes: (bytes * 9n) / 10n } : {}),
-          },
-          hard: {
-            ...(hard !== undefined ? { seconds: hard } : {}),
-            ...(bytes !== undefined ? { bytes } : {}),
-          },
-        }
-      : undefined;
-  return {
-    localAddr: p.localAddr,
-    remoteAddr: p.remoteAddr,
-    ...(sa.natLocal || sa.natRemote ? { encap: { localPort: p.localPort, remotePort: p.remotePort } } : {}),
-    ...(lifetime ? { lifetime } : {}),
-    ...(c.replayWindow !== undefined ? { replayWindow: c.replayWindow } : {}),
-    ...(c.mark ? { mark: c.mark } : {}),
-    ...(c.ifId !== undefined ? { ifId: c.ifId } : {}),
-    priority: c.policyPriority ?? 1000,
-  };
-}
-
-/**
- * Reserves the inbound SPI with the kernel (XFRM_MSG_ALLOCSPI: a larval SA completed at install)
- * and makes the Child SA object for a new or rekeyed Child SA (RFC 7296 §1.3).
- */
-export async function allocateChild(sa: IkeSa, reqid: number, initiator: boolean): Promise<ChildSa> {
-  const c = sa.config;
-  const o = sa.services.options;
-  const spi = await sa.services.kernel.allocSpi({
-    src: sa.path.remoteAddr,
-    dst: sa.path.localAddr,
-    proto: 'esp',
-    reqid,
-    ...(c.mark ? { mark: c.mark } : {}),
-    ...(o.spiMin !== undefined ? { min: o.spiMin } : {}),
-    ...(o.spiMax !== undefined ? { max: o.spiMax } : {}),
-  });
-  const child = new ChildSa({
-    id: sa.services.nextChildId(),
-    name: c.name,
-    reqid,
-    spiIn: spi,
-    localAddr: sa.path.localAddr,
-    ...(c.mark ? { mark: c.mark } : {}),
-    logger: sa.logger,
-  });
-  child.initiator = initiator;
-  return child;
-}
-
-export class ChildCreate implements Task {
+export class IkeAuthChild implements Task {
   readonly name = 'child-create';
   readonly exchange = ExchangeType.IKE_AUTH;
   child: ChildSa | undefined;
@@ -243,7 +172,7 @@ export class ChildCreate implements Task {
       await this.#install(child);
     } catch (e) {
       // §1.2 / §2.9: the responder answered with its SA, so it holds the Child SA: delete it there.
-      queueOrphanDelete(sa, child.spiIn);
+      sa.queueOrphanDelete(child.spiIn);
       await this.#fail(
         e instanceof Error ? e.message : String(e),
         e instanceof IkeError ? e.notify : undefined,

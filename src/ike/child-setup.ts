@@ -1,0 +1,74 @@
+// Making a Child SA object and its kernel install parameters, shared by the Child SA of IKE_AUTH
+// (tasks/auth-child.ts), the CREATE_CHILD_SA exchange (tasks/create-child-sa.ts) and the lifecycle.
+import { jitteredRekeyMs } from '../base/jitter.ts';
+import { ChildSa } from './child-sa.ts';
+import type { IkeSa } from './ike-sa.ts';
+import type { InstallContext } from './kernel-install.ts';
+
+/** The install parameters of the IKE SA's current path and the connection's lifetimes. */
+export function installContext(sa: IkeSa): InstallContext {
+  const c = sa.config;
+  const p = sa.path;
+  const secs = (ms: number | undefined) =>
+    ms === undefined ? undefined : Math.max(1, Math.round(ms / 1000));
+  const o = sa.services.options;
+  const rekey =
+    c.childRekeyMs === undefined
+      ? undefined
+      : jitteredRekeyMs(c.childRekeyMs, c.childLifetimeMs, o.rekeyJitter, (n) => sa.services.randomBytes(n));
+  const soft = secs(rekey);
+  const hard = secs(c.childLifetimeMs);
+  const bytes = c.childLifetimeBytes;
+  const lifetime =
+    soft !== undefined || hard !== undefined || bytes !== undefined
+      ? {
+          soft: {
+            ...(soft !== undefined ? { seconds: soft } : {}),
+            ...(bytes !== undefined ? { bytes: (bytes * 9n) / 10n } : {}),
+          },
+          hard: {
+            ...(hard !== undefined ? { seconds: hard } : {}),
+            ...(bytes !== undefined ? { bytes } : {}),
+          },
+        }
+      : undefined;
+  return {
+    localAddr: p.localAddr,
+    remoteAddr: p.remoteAddr,
+    ...(sa.natLocal || sa.natRemote ? { encap: { localPort: p.localPort, remotePort: p.remotePort } } : {}),
+    ...(lifetime ? { lifetime } : {}),
+    ...(c.replayWindow !== undefined ? { replayWindow: c.replayWindow } : {}),
+    ...(c.mark ? { mark: c.mark } : {}),
+    ...(c.ifId !== undefined ? { ifId: c.ifId } : {}),
+    priority: c.policyPriority ?? 1000,
+  };
+}
+
+/**
+ * Reserves the inbound SPI with the kernel (XFRM_MSG_ALLOCSPI: a larval SA completed at install)
+ * and makes the Child SA object for a new or rekeyed Child SA (RFC 7296 §1.3).
+ */
+export async function allocateChild(sa: IkeSa, reqid: number, initiator: boolean): Promise<ChildSa> {
+  const c = sa.config;
+  const o = sa.services.options;
+  const spi = await sa.services.kernel.allocSpi({
+    src: sa.path.remoteAddr,
+    dst: sa.path.localAddr,
+    proto: 'esp',
+    reqid,
+    ...(c.mark ? { mark: c.mark } : {}),
+    ...(o.spiMin !== undefined ? { min: o.spiMin } : {}),
+    ...(o.spiMax !== undefined ? { max: o.spiMax } : {}),
+  });
+  const child = new ChildSa({
+    id: sa.services.nextChildId(),
+    name: c.name,
+    reqid,
+    spiIn: spi,
+    localAddr: sa.path.localAddr,
+    ...(c.mark ? { mark: c.mark } : {}),
+    logger: sa.logger,
+  });
+  child.initiator = initiator;
+  return child;
+}
