@@ -9,6 +9,8 @@ set -u
 BASE_TAR="$1"
 OUT="$2"
 COMPOSE="docker-compose -f docker/compose.yaml"
+# docker-compose 1.29 gives each engine request 60 s; under TCG creating a container takes longer.
+export COMPOSE_HTTP_TIMEOUT=900 DOCKER_CLIENT_TIMEOUT=900
 DOCKER=/usr/bin/docker # Debian's client, the engine's own version (another may be first on PATH)
 say() { echo "IKW-DOCKER $*"; }
 up() { read -r u _ < /proc/uptime; echo "$u"; }
