@@ -59,7 +59,7 @@ test(
         cwd: ROOT,
         outputDir: out,
         memoryMb: 3072,
-        // Under TCG on a busy 2-core machine one run took ~N min; an idle one is several times faster.
+        // Under TCG on a 2-core machine at load 25, engine + import + build alone took ~15 min (docker/README.md).
         timeoutMs: 2_400_000,
       });
       const r = report(run.stdout);
