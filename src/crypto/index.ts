@@ -43,3 +43,14 @@ export {
   type SignatureScheme,
   type VerifyOptions,
 } from './signature.ts';
+export {
+  PUZZLE_PRFS,
+  PUZZLE_KEYS,
+  puzzleMaxKeyLen,
+  trailingZeroBits,
+  puzzleLevel,
+  verifyPuzzle,
+  solvePuzzle,
+  type SolveOptions,
+  type PuzzleSolution,
+} from './puzzle.ts';
