@@ -29,6 +29,7 @@ import {
   type Runtime,
 } from './runtime.ts';
 import { buildStatus, type SaTimes, type StatusReport } from './status.ts';
+import { openInterfaces, type TunnelInterfaces } from './interfaces.ts';
 
 export interface DaemonOptions {
   readonly configFile: string;
@@ -91,6 +92,10 @@ export class Daemon {
   #stopping = false;
   #startedAt: number;
   #serial: Promise<unknown> = Promise.resolve();
+  /** Owner of route-based tunnels' interfaces and routes (xfrm kernel only). */
+  #ifaces: TunnelInterfaces | undefined;
+  /** Installed Child SAs per connection: routes go in with the first and out with the last. */
+  readonly #liveChildren = new Map<string, Set<object>>();
 
   private constructor(o: DaemonOptions, config: Config) {
     this.#o = o;
@@ -134,6 +139,9 @@ export class Daemon {
     const { kernel, owned } = await openKernel(this.#o.kernel, c, this.#log);
     this.#rt = { kind: this.#o.kernel, kernel, owned, transport: undefined as never };
     await installBypass(kernel, c);
+    // Interfaces before any SA or policy: a name taken by another interface stops the start here.
+    this.#ifaces = await openInterfaces(this.#o.kernel, c, this.#log);
+    for (const conn of c.connections) await this.#ifaces?.ensure(conn);
     // Fail-closed first, then reconcile: a killed run's policies are replaced in place, never
     // deleted before ours stand (OwnedKernel.reconcile keeps what this run owns again).
     for (const conn of c.connections) await this.#addConn(conn);
@@ -141,6 +149,8 @@ export class Daemon {
       const removed = await owned.reconcile();
       if (removed.length > 0) log('removed leftovers of a previous run', { objects: removed.length });
     }
+    const stale = (await this.#ifaces?.reconcile()) ?? 0;
+    if (stale > 0) log('removed interfaces and routes of a previous run', { objects: stale });
     const transport = await openTransport(this.#o.kernel, c, this.#counters, this.#log);
     this.#rt = { ...this.#rt, transport };
     const connections = [...this.#conns.values()].map((s) => this.#ikeConn(s));
@@ -227,11 +237,13 @@ export class Daemon {
         break;
       case 'child-installed':
         this.#times.child.set(e.child, this.#timers.now());
+        this.#childUp(name, e.child);
         break;
       case 'child-failed':
         this.#log.log('warn', 'CHILD SA failed', { ...f, reason: e.reason });
         break;
       case 'child-destroyed':
+        this.#childDown(name, e.child);
         // The Child SA's policies were the fail-closed ones' replacement: put those back.
         if (s && !this.#stopping && s.traps.length > 0) this.#restoreTraps(s, e.sa, e.child, f);
         break;
@@ -242,6 +254,27 @@ export class Daemon {
           this.#scheduleRetry(s);
         break;
     }
+  }
+
+  #childUp(name: string, child: object): void {
+    const set = this.#liveChildren.get(name) ?? new Set();
+    this.#liveChildren.set(name, set);
+    set.add(child);
+    const conn = this.#conns.get(name)?.conn;
+    if (set.size === 1 && conn?.interface && this.#ifaces)
+      this.#ifaces.routesUp(conn).catch((err: unknown) => this.#ifaceError(name, 'routes up', err));
+  }
+
+  #childDown(name: string, child: object): void {
+    const set = this.#liveChildren.get(name);
+    if (!set?.delete(child) || set.size > 0 || this.#stopping) return;
+    const conn = this.#conns.get(name)?.conn;
+    if (conn?.interface && this.#ifaces)
+      this.#ifaces.routesDown(conn).catch((err: unknown) => this.#ifaceError(name, 'routes down', err));
+  }
+
+  #ifaceError(conn: string, what: string, err: unknown): void {
+    this.#log.log('error', `${what} failed`, { component: 'iface', conn, error: String(err) });
   }
 
   /**
@@ -420,8 +453,18 @@ export class Daemon {
       this.#log.log('error', msg, { component: 'daemon' });
       throw new ControlError('ERR_CONFIG', msg);
     }
+    const incoming = next.connections.filter(
+      (c) => plan.added.includes(c.name) || plan.changed.includes(c.name),
+    );
+    const problems = (await this.#ifaces?.check(incoming)) ?? [];
+    if (problems.length > 0) {
+      const lines = problems.map(formatProblem);
+      for (const l of lines) this.#log.log('error', l, { component: 'config' });
+      throw new ControlError('ERR_CONFIG', `reload rejected, nothing changed:\n${lines.join('\n')}`, lines);
+    }
     this.#o.applyLogSettings?.(next);
     for (const n of [...plan.removed, ...plan.changed]) await this.#dropConn(n, plan.changed.includes(n));
+    for (const c of incoming) await this.#ifaces?.ensure(c);
     const byName = new Map(next.connections.map((c) => [c.name, c]));
     const started: ConnState[] = [];
     for (const n of [...plan.changed, ...plan.added]) {
@@ -457,6 +500,8 @@ export class Daemon {
     this.#conns.delete(name);
     this.#engine.removeConnection(name);
     await this.#terminate(name);
+    this.#liveChildren.delete(name);
+    await this.#ifaces?.remove(s.conn);
     // Its Child SAs took their policies with them: the old traps stand again until the new
     // connection's are in place (cleanupOldTraps), so the subnets are never unprotected.
     await installPolicies(this.#rt.kernel, s.traps);
@@ -524,6 +569,11 @@ export class Daemon {
     this.#stopping = true;
     const rt = this.#rt as Runtime | undefined;
     if (!rt) return;
+    if (this.#ifaces) {
+      const n = await bounded(this.#ifaces.removeAll(), budgetMs, () => undefined);
+      this.#log.log('info', 'interfaces and routes removed', { component: 'iface', objects: n ?? 'timeout' });
+      await bounded(this.#ifaces.close(), 1000, () => undefined);
+    }
     if (rt.owned) {
       const n = await bounded(rt.owned.removeAll(), budgetMs, () => undefined);
       this.#log.log('info', 'kernel state removed', { component: 'kernel', objects: n ?? 'timeout' });
