@@ -535,6 +535,7 @@ export class Daemon {
       kernel: this.#rt.kernel,
       connections: [...this.#conns.values()].map((s) => s.conn),
       failClosed: (n) => this.#conns.get(n)?.traps.length ?? 0,
+      ...(this.#ifaces ? { iface: (c: Connection) => this.#ifaces!.status(c) } : {}),
       times: this.#times,
       now: this.#timers.now(),
       ...(only !== undefined ? { only } : {}),

@@ -14,20 +14,9 @@ import {
 } from '../config/index.ts';
 import { KernelError } from '../kernel/errors.ts';
 import { LinkJournal, type OwnedLinkObject } from '../kernel/link-ownership.ts';
-import { openRtnl, type LinkStats, type Rtnl } from '../kernel/rtnl.ts';
+import { openRtnl, type Rtnl } from '../kernel/rtnl.ts';
+import type { InterfaceStatus } from './status.ts';
 import { tunnelMtu } from './tunnel-mtu.ts';
-
-export interface InterfaceStatus {
-  readonly name: string;
-  readonly ifId: number;
-  readonly present: boolean;
-  readonly up: boolean;
-  readonly mtu: number | undefined;
-  readonly addresses: readonly string[];
-  /** Routes ikeway holds in the kernel now (installed while the tunnel is up). */
-  readonly routes: readonly string[];
-  readonly counters: LinkStats | undefined;
-}
 
 const ok = async (p: Promise<unknown>, accept: (e: KernelError) => boolean): Promise<void> => {
   try {

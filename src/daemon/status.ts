@@ -60,6 +60,8 @@ export interface ConnectionStatus {
   readonly ikeProposals: readonly string[];
   readonly espProposals: readonly string[];
   readonly failClosedPolicies: number;
+  /** Route-based tunnel: its XFRM interface, if_id, the routes ikeway holds and the counters. */
+  readonly interface?: InterfaceStatus;
   readonly ikeSas: readonly IkeSaStatus[];
 }
 
@@ -73,6 +75,29 @@ export interface DaemonStatus {
   readonly kernelWarning?: string;
   readonly socket: string;
   readonly ports: { readonly ike: number; readonly natT: number };
+}
+
+export interface InterfaceStatus {
+  readonly name: string;
+  readonly ifId: number;
+  readonly present: boolean;
+  readonly up: boolean;
+  readonly mtu: number | undefined;
+  readonly addresses: readonly string[];
+  /** Routes ikeway holds in the kernel now (installed while the tunnel is up). */
+  readonly routes: readonly string[];
+  readonly counters:
+    | {
+        readonly rxPackets: number;
+        readonly txPackets: number;
+        readonly rxBytes: number;
+        readonly txBytes: number;
+        readonly rxErrors: number;
+        readonly txErrors: number;
+        readonly rxDropped: number;
+        readonly txDropped: number;
+      }
+    | undefined;
 }
 
 export interface StatusReport {
@@ -166,6 +191,7 @@ export interface StatusInput {
   readonly kernel: Kernel;
   readonly connections: readonly Connection[];
   readonly failClosed: (name: string) => number;
+  readonly iface?: (c: Connection) => Promise<InterfaceStatus | undefined>;
   readonly times: SaTimes;
   /** Monotonic now (same clock as `times`). */
   readonly now: number;
@@ -187,10 +213,16 @@ export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
       ikeProposals: c.ikeProposals,
       espProposals: c.espProposals,
       failClosedPolicies: inp.failClosed(c.name),
+      ...(await ifaceOf(inp, c)),
       ikeSas: await Promise.all(
         inp.engine.sasOf(c.name).map((sa) => ikeStatus(inp.kernel, sa, inp.times, inp.now)),
       ),
     })),
   );
   return { daemon: inp.daemon, connections, counters: inp.engine.counters.nonZero() };
+}
+
+async function ifaceOf(inp: StatusInput, c: Connection): Promise<{ interface?: InterfaceStatus }> {
+  const i = c.interface && inp.iface ? await inp.iface(c) : undefined;
+  return i ? { interface: i } : {};
 }
