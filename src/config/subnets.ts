@@ -34,8 +34,11 @@ export function buildSubnets(
   const rs = given('remoteSubnets', rp);
   if (ls === null || rs === null || remote === undefined) return undefined;
   // A route-based tunnel carries whatever the routing table sends into its interface.
-  const localSubnets = ls ?? (routeBased ? [...ANY] : [hostPrefix(local)]);
-  const remoteSubnets = rs ?? (routeBased ? [...ANY] : remote === 'any' ? [] : [hostPrefix(remote)]);
+  // An unset side covers every family the other side names (both when neither is set).
+  const anyFor = (other: IpPrefix[] | undefined) =>
+    ANY.filter((a) => other === undefined || other.some((p) => p.family === a.family));
+  const localSubnets = ls ?? (routeBased ? anyFor(rs) : [hostPrefix(local)]);
+  const remoteSubnets = rs ?? (routeBased ? anyFor(ls) : remote === 'any' ? [] : [hostPrefix(remote)]);
   if (routeBased && mode === 'transport') {
     const p = `${path}.mode`;
     r.add('E_CONFLICT', r.at(p), p, 'a route-based tunnel (interface) needs tunnel mode', 'use mode: tunnel');

@@ -154,3 +154,13 @@ test('parseIfAddress keeps host bits; lookupRouteTable reads rt_tables and rt_ta
     t.cleanup();
   }
 });
+
+test('route-based: an unset side covers the families the other side names', () => {
+  const { config } = ok(doc('    remote-subnets: [10.2.0.0/24]\n    interface: { name: x0, if-id: 1 }\n'), {
+    env: ENV,
+  });
+  assert.deepEqual(
+    config.connections[0]!.localSubnets.map((s) => s.text),
+    ['0.0.0.0/0'],
+  );
+});
