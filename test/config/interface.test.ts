@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { doc, ENV, ok, problems, where } from './helpers.ts';
-import { formatProblem } from '../../src/config/index.ts';
+import { readFileSync } from 'node:fs';
+import { formatProblem, loadConfig } from '../../src/config/index.ts';
 import { lookupRouteTable, parseIfAddress } from '../../src/config/iface-values.ts';
 import { tempDir } from './helpers.ts';
 
@@ -163,4 +164,29 @@ test('route-based: an unset side covers the families the other side names', () =
     config.connections[0]!.localSubnets.map((s) => s.text),
     ['0.0.0.0/0'],
   );
+});
+
+test('examples/route-based-bgp: both routers\u2019 files validate', () => {
+  const t = tempDir();
+  try {
+    for (const r of ['a', 'b']) {
+      const text = readFileSync(
+        new URL(`../../examples/route-based-bgp/router-${r}.yaml`, import.meta.url),
+        'utf8',
+      );
+      t.write('secrets/wan1.psk', 'x'.repeat(40));
+      t.write('secrets/wan2.psk', 'y'.repeat(40));
+      const f = t.write(`router-${r}.yaml`, text);
+      const { config } = loadConfig(f);
+      assert.deepEqual(
+        config.connections.map((c) => [c.name, c.interface?.name, c.interface?.ifId, c.interface?.routes]),
+        [
+          ['wan1', 'wan1', 1, false],
+          ['wan2', 'wan2', 2, false],
+        ],
+      );
+    }
+  } finally {
+    t.cleanup();
+  }
 });
