@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { request } from '../../src/control/client.ts';
-import type { ChildStatus, IkeSaStatus, StatusReport } from '../../src/daemon/status.ts';
+import type { ChildStatus, IkeSaStatus, StatusReport } from '../../src/control/status-types.ts';
 import type { LabNs } from '../netns/lab-ns.ts';
 import { LabError } from '../errors.ts';
 import { LIVENESS } from './cells.ts';

@@ -8,7 +8,7 @@
 import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ctx, encodeOid, TAG, tlv } from '../../src/creds/der.ts';
+import { ctx, encodeOid, TAG, tlv } from '../../src/crypto/der.ts';
 import { encodeDn, parseDn } from '../../src/creds/dn.ts';
 
 const OID = {

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { request } from '../../src/control/client.ts';
-import type { StatusReport } from '../../src/daemon/status.ts';
+import type { StatusReport } from '../../src/control/status-types.ts';
 import type { ExampleLab } from '../two-site/examples.ts';
 import type { Lab } from '../two-site/lab.ts';
 import { LabError } from '../errors.ts';

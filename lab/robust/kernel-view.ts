@@ -2,7 +2,7 @@
 // (`ip xfrm state` / `ip xfrm policy`). The failure labs compare the two: after a rekey, a crash or a
 // restart, every ESP SA in the kernel must belong to a Child SA the daemon reports (no orphans), and
 // every Child SA must have its pair in the kernel. Key lines of `ip xfrm state` are never kept.
-import type { StatusReport } from '../../src/daemon/status.ts';
+import type { StatusReport } from '../../src/control/status-types.ts';
 import { readSaCounters } from '../two-site/checks.ts';
 import type { LabNs } from '../netns/lab-ns.ts';
 

@@ -5,7 +5,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { request } from '../../src/control/client.ts';
-import type { ChildStatus, StatusReport } from '../../src/daemon/status.ts';
+import type { ChildStatus, StatusReport } from '../../src/control/status-types.ts';
 import { bundledCli } from '../guest/bundle.ts';
 import type { ExampleLab } from './examples.ts';
 import type { Lab } from './lab.ts';

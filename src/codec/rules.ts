@@ -1,7 +1,7 @@
 // Which payloads each exchange may carry: ONE table, checked by ONE function.
 // Sources: RFC 7296 §1.2-§1.5 (exchanges), §2.6 (cookies), §2.21 (error responses), §3.14
 // (everything after IKE_SA_INIT is inside SK), RFC 6023 (childless IKE_AUTH), RFC 7383 (SKF),
-// RFC 9242 (IKE_INTERMEDIATE), RFC 9370 (IKE_FOLLOWUP_KE). Lenient where the RFCs say MAY and
+// RFC 9242 (IKE_INTERMEDIATE), RFC 9370 (IKE_FOLLOWUP_KE), RFC 8019 (Puzzle Solution). Lenient where the RFCs say MAY and
 // peers differ: Notify, Vendor ID, CERTREQ and non-critical unknown payloads may appear freely.
 import { CodecError, CodecErrorCode } from './errors.ts';
 import { isResponse } from './header.ts';
@@ -29,6 +29,8 @@ const ENCRYPTED: PayloadCounts = { SK: OPT, SKF: OPT };
 const FREE: PayloadCounts = { NOTIFY: ANY, VENDOR_ID: ANY };
 
 const SA_INIT: PayloadCounts = { ...FREE, SA: ONE, KE: ONE, NONCE: ONE, CERTREQ: ANY };
+/** RFC 8019 §7.1.2: a request may carry the Puzzle Solution (after a PUZZLE notify). */
+const SA_INIT_REQUEST: PayloadCounts = { ...SA_INIT, PS: OPT };
 const AUTH_COMMON: PayloadCounts = {
   ...FREE,
   CERT: ANY,
@@ -46,7 +48,7 @@ const INFO: PayloadCounts = { ...FREE, DELETE: ANY, CP: OPT };
 /** The table, per exchange type, request and response. */
 export const EXCHANGE_RULES: ReadonlyMap<number, { request: DirectionRule; response: DirectionRule }> =
   new Map([
-    [ExchangeType.IKE_SA_INIT, { request: { plain: SA_INIT }, response: { plain: SA_INIT } }],
+    [ExchangeType.IKE_SA_INIT, { request: { plain: SA_INIT_REQUEST }, response: { plain: SA_INIT } }],
     [
       ExchangeType.IKE_AUTH,
       {
@@ -63,6 +65,8 @@ export const EXCHANGE_RULES: ReadonlyMap<number, { request: DirectionRule; respo
       { request: { plain: ENCRYPTED, inner: INFO }, response: { plain: ENCRYPTED, inner: INFO } },
     ],
     [
+      // RFC 9370 §2.2.2: HDR, SK {KEi(n)} / HDR, SK {KEr(n)}. KE is optional because other extensions
+      // use IKE_INTERMEDIATE without one (RFC 9242 §3 leaves the content to them, e.g. RFC 9867).
       ExchangeType.IKE_INTERMEDIATE,
       {
         request: { plain: ENCRYPTED, inner: { ...FREE, KE: OPT } },
@@ -70,6 +74,8 @@ export const EXCHANGE_RULES: ReadonlyMap<number, { request: DirectionRule; respo
       },
     ],
     [
+      // RFC 9370 §2.2.4: HDR, SK {KEi(n), N(ADDITIONAL_KEY_EXCHANGE)} / HDR, SK {KEr(n), [N(...)]};
+      // a responder that lost the state answers with a bare STATE_NOT_FOUND error notify.
       ExchangeType.IKE_FOLLOWUP_KE,
       {
         request: { plain: ENCRYPTED, inner: { ...FREE, KE: ONE } },
@@ -77,6 +83,40 @@ export const EXCHANGE_RULES: ReadonlyMap<number, { request: DirectionRule; respo
       },
     ],
   ]);
+
+/**
+ * Notifies an exchange requires (or limits), beyond the payload counts: RFC 9370 §2.2.4, every
+ * IKE_FOLLOWUP_KE request carries exactly one N(ADDITIONAL_KEY_EXCHANGE) linking it to the
+ * CREATE_CHILD_SA it follows; the response carries at most one (none after the last exchange).
+ */
+export const NOTIFY_RULES: ReadonlyMap<number, { request?: NotifyCounts; response?: NotifyCounts }> = new Map(
+  [
+    [
+      ExchangeType.IKE_FOLLOWUP_KE,
+      {
+        request: [[NotifyType.ADDITIONAL_KEY_EXCHANGE, ONE]],
+        response: [[NotifyType.ADDITIONAL_KEY_EXCHANGE, OPT]],
+      },
+    ],
+    // RFC 9370 §2.2.4: a CREATE_CHILD_SA response announces follow-up exchanges with one link notify.
+    [ExchangeType.CREATE_CHILD_SA, { response: [[NotifyType.ADDITIONAL_KEY_EXCHANGE, OPT]] }],
+  ],
+);
+export type NotifyCounts = readonly (readonly [notifyType: NotifyType, count: Count])[];
+
+function checkNotifies(
+  payloads: readonly Payload[],
+  rule: NotifyCounts | undefined,
+  where: string,
+  waiveMin: boolean,
+) {
+  for (const [type, [min, max]] of rule ?? []) {
+    const n = payloads.filter((p) => p.kind === 'NOTIFY' && p.notifyType === type).length;
+    const name = ianaName(NotifyType, type);
+    if (n > max) throw violation(`more than ${max} ${name} notify ${where}`);
+    if (n < min && !waiveMin) throw violation(`${name} notify missing ${where} (RFC 9370 §2.2.4)`);
+  }
+}
 
 function violation(
   detail: string,
@@ -163,7 +203,9 @@ export function checkExchangeRules(msg: IkeMessage, inner?: readonly Payload[]):
     }
     if (inner) {
       const where = `${name} (encrypted)`;
-      checkCounts(inner, dir.inner, where, response && isBareNotifyAnswer(inner));
+      const bare = response && isBareNotifyAnswer(inner);
+      checkCounts(inner, dir.inner, where, bare);
+      checkNotifies(inner, NOTIFY_RULES.get(exchangeType)?.[response ? 'response' : 'request'], where, bare);
       checkStructure(inner, where);
     }
     return;

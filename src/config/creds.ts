@@ -4,7 +4,7 @@
 // never their contents.
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { Secret } from './secret.ts';
+import { Secret } from '../crypto/secret.ts';
 import type { Raw, Reporter } from './walk.ts';
 import type { CertAuth } from './types.ts';
 

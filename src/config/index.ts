@@ -7,7 +7,7 @@ export {
   type ConfigErrorCode,
   type Severity,
 } from './errors.ts';
-export { Secret } from './secret.ts';
+export { Secret } from '../crypto/secret.ts';
 export { checkProposal, PROPOSAL_TOKENS } from './proposals-tokens.ts';
 export { buildJsonSchema } from './json-schema.ts';
 export type * from './types.ts';

@@ -1,11 +1,13 @@
-// A small table of strongSwan-style proposal tokens ("aes256gcm16-prfsha256-x25519"), enough for the
-// config checker to refuse typos and impossible combinations before the engine ever sees them.
-// Interim: src/ike/proposals.ts (engine) will own the real parser; this table should be unified
-// with it once it lands. Transform ids are the IANA ones (RFC 7296 §3.3.2) from src/codec/iana.ts.
-import { DhGroup, EncrId, IntegId, PrfId } from '../codec/iana.ts';
+// The config checker for strongSwan-style proposal strings ("aes256gcm16-prfsha256-x25519"): it refuses
+// typos and impossible combinations before the engine ever sees them. What a word means comes from
+// the one token grammar, src/crypto/proposal-tokens.ts (the engine's src/ike/proposal-string.ts reads
+// the same); this file keeps which words a config may use and which of them are weak.
+import { DhGroup, EncrId, TransformType } from '../codec/iana.ts';
+import { PRF_FOR_INTEG, isAead, parseToken } from '../crypto/proposal-tokens.ts';
 import { editDistance } from './errors.ts';
 
-export type TokenKind = 'encr' | 'integ' | 'prf' | 'ke' | 'esn';
+/** 'addke': an RFC 9370 additional key exchange, written `ke1_<ke>` .. `ke7_<ke>` or `keN_none`. */
+export type TokenKind = 'encr' | 'integ' | 'prf' | 'ke' | 'addke' | 'esn';
 
 export interface Token {
   readonly kind: TokenKind;
@@ -17,59 +19,55 @@ export interface Token {
   readonly weak?: boolean;
   /** For integ tokens in IKE proposals: the PRF implied by the same hash. */
   readonly prf?: number;
+  /** For addke tokens: 1..7, the Additional Key Exchange transform type is 5 + slot (RFC 9370 §2.2.1). */
+  readonly slot?: number;
+}
+
+/**
+ * The words a config file may use today (a subset of the grammar; which words the config accepts is
+ * a policy decision kept here), with the weak or deprecated ones (RFC 8221, RFC 8247) flagged.
+ */
+const ACCEPTED: readonly string[] = [
+  ...[128, 192, 256].flatMap((bits) =>
+    ['', 'ctr', 'gcm', 'gcm8', 'gcm12', 'gcm16', 'ccm8', 'ccm12', 'ccm16'].map((m) => `aes${bits}${m}`),
+  ),
+  'chacha20poly1305',
+  '3des',
+  'null',
+  ...['md5', 'sha1', 'sha256', 'sha384', 'sha512', 'aesxcbc'],
+  ...['prfmd5', 'prfsha1', 'prfsha256', 'prfsha384', 'prfsha512', 'prfaesxcbc'],
+  ...['modp1024', 'modp1536', 'modp2048', 'modp3072', 'modp4096', 'modp6144', 'modp8192'],
+  ...['ecp256', 'ecp384', 'ecp521', 'ecp256bp', 'ecp384bp'],
+  ...['x25519', 'curve25519', 'x448', 'curve448', 'mlkem512', 'mlkem768', 'mlkem1024'],
+  'esn',
+  'noesn',
+];
+const WEAK: ReadonlySet<string> = new Set(['3des', 'null', 'md5', 'prfmd5', 'modp1024', 'modp1536']);
+const KIND: Partial<Record<number, TokenKind>> = {
+  [TransformType.ENCR]: 'encr',
+  [TransformType.INTEG]: 'integ',
+  [TransformType.PRF]: 'prf',
+  [TransformType.KE]: 'ke',
+  [TransformType.ESN]: 'esn',
+};
+
+function token(word: string): Token {
+  const tr = parseToken(word);
+  const kind = tr && KIND[tr.type];
+  if (tr === undefined || kind === undefined) throw new Error(`config token "${word}" is not in the grammar`);
+  const prf = kind === 'integ' ? PRF_FOR_INTEG[tr.id] : undefined;
+  return {
+    kind,
+    id: tr.id,
+    ...(tr.keyLength !== undefined && { keyLength: tr.keyLength }),
+    ...(kind === 'encr' && isAead(tr.id) && { aead: true }),
+    ...(WEAK.has(word) && { weak: true }),
+    ...(prf !== undefined && { prf }),
+  };
 }
 
 const T: Record<string, Token> = {};
-for (const bits of [128, 192, 256]) {
-  T[`aes${bits}`] = { kind: 'encr', id: EncrId.AES_CBC, keyLength: bits };
-  T[`aes${bits}ctr`] = { kind: 'encr', id: EncrId.AES_CTR, keyLength: bits };
-  T[`aes${bits}gcm`] = { kind: 'encr', id: EncrId.AES_GCM_16, keyLength: bits, aead: true };
-  T[`aes${bits}gcm8`] = { kind: 'encr', id: EncrId.AES_GCM_8, keyLength: bits, aead: true };
-  T[`aes${bits}gcm12`] = { kind: 'encr', id: EncrId.AES_GCM_12, keyLength: bits, aead: true };
-  T[`aes${bits}gcm16`] = { kind: 'encr', id: EncrId.AES_GCM_16, keyLength: bits, aead: true };
-  T[`aes${bits}ccm8`] = { kind: 'encr', id: EncrId.AES_CCM_8, keyLength: bits, aead: true };
-  T[`aes${bits}ccm12`] = { kind: 'encr', id: EncrId.AES_CCM_12, keyLength: bits, aead: true };
-  T[`aes${bits}ccm16`] = { kind: 'encr', id: EncrId.AES_CCM_16, keyLength: bits, aead: true };
-}
-T['chacha20poly1305'] = { kind: 'encr', id: EncrId.CHACHA20_POLY1305, keyLength: 256, aead: true };
-T['3des'] = { kind: 'encr', id: EncrId.TRIPLE_DES, weak: true };
-T['null'] = { kind: 'encr', id: EncrId.NULL, weak: true };
-
-T['md5'] = { kind: 'integ', id: IntegId.HMAC_MD5_96, prf: PrfId.HMAC_MD5, weak: true };
-T['sha1'] = { kind: 'integ', id: IntegId.HMAC_SHA1_96, prf: PrfId.HMAC_SHA1 };
-T['sha256'] = { kind: 'integ', id: IntegId.HMAC_SHA2_256_128, prf: PrfId.HMAC_SHA2_256 };
-T['sha384'] = { kind: 'integ', id: IntegId.HMAC_SHA2_384_192, prf: PrfId.HMAC_SHA2_384 };
-T['sha512'] = { kind: 'integ', id: IntegId.HMAC_SHA2_512_256, prf: PrfId.HMAC_SHA2_512 };
-T['aesxcbc'] = { kind: 'integ', id: IntegId.AES_XCBC_96, prf: PrfId.AES128_XCBC };
-
-T['prfmd5'] = { kind: 'prf', id: PrfId.HMAC_MD5, weak: true };
-T['prfsha1'] = { kind: 'prf', id: PrfId.HMAC_SHA1 };
-T['prfsha256'] = { kind: 'prf', id: PrfId.HMAC_SHA2_256 };
-T['prfsha384'] = { kind: 'prf', id: PrfId.HMAC_SHA2_384 };
-T['prfsha512'] = { kind: 'prf', id: PrfId.HMAC_SHA2_512 };
-T['prfaesxcbc'] = { kind: 'prf', id: PrfId.AES128_XCBC };
-
-T['modp1024'] = { kind: 'ke', id: DhGroup.MODP_1024, weak: true };
-T['modp1536'] = { kind: 'ke', id: DhGroup.MODP_1536, weak: true };
-T['modp2048'] = { kind: 'ke', id: DhGroup.MODP_2048 };
-T['modp3072'] = { kind: 'ke', id: DhGroup.MODP_3072 };
-T['modp4096'] = { kind: 'ke', id: DhGroup.MODP_4096 };
-T['modp6144'] = { kind: 'ke', id: DhGroup.MODP_6144 };
-T['modp8192'] = { kind: 'ke', id: DhGroup.MODP_8192 };
-T['ecp256'] = { kind: 'ke', id: DhGroup.ECP_256 };
-T['ecp384'] = { kind: 'ke', id: DhGroup.ECP_384 };
-T['ecp521'] = { kind: 'ke', id: DhGroup.ECP_521 };
-T['ecp256bp'] = { kind: 'ke', id: DhGroup.ECP_256_BP };
-T['ecp384bp'] = { kind: 'ke', id: DhGroup.ECP_384_BP };
-T['x25519'] = { kind: 'ke', id: DhGroup.CURVE25519 };
-T['curve25519'] = { kind: 'ke', id: DhGroup.CURVE25519 };
-T['x448'] = { kind: 'ke', id: DhGroup.CURVE448 };
-T['curve448'] = { kind: 'ke', id: DhGroup.CURVE448 };
-T['mlkem768'] = { kind: 'ke', id: DhGroup.ML_KEM_768 };
-T['mlkem1024'] = { kind: 'ke', id: DhGroup.ML_KEM_1024 };
-
-T['esn'] = { kind: 'esn', id: 1 };
-T['noesn'] = { kind: 'esn', id: 0 };
+for (const w of ACCEPTED) T[w] = token(w);
 
 export const PROPOSAL_TOKENS: Readonly<Record<string, Token>> = Object.freeze(T);
 
@@ -94,6 +92,14 @@ export function checkProposal(text: string, kind: ProposalFor): ProposalCheck {
   const weak: string[] = [];
   const fail = (message: string, hint: string): ProposalCheck => ({ ok: false, message, hint, weak, tokens });
   for (const w of words) {
+    const add = /^ke(\d+)_(.*)$/.exec(w);
+    if (add) {
+      const r = additionalKe(Number(add[1]), add[2]!, w);
+      if (typeof r === 'string') return fail(r, 'write e.g. x25519-ke1_mlkem768 (slots ke1_ .. ke7_)');
+      if (r.weak === true) weak.push(w);
+      tokens.push(r);
+      continue;
+    }
     const tok = PROPOSAL_TOKENS[w];
     if (tok === undefined) {
       return fail(`unknown algorithm "${w}" in proposal "${text}"`, suggestToken(w, kind));
@@ -120,6 +126,12 @@ export function checkProposal(text: string, kind: ProposalFor): ProposalCheck {
   if (aead === 0 && integ.length === 0 && !encr.every((t) => t.id === EncrId.NULL)) {
     return fail(`proposal "${text}" needs an integrity algorithm`, 'add e.g. -sha256, or use aes256gcm16');
   }
+  if (tokens.some((t) => t.kind === 'addke') && !tokens.some((t) => t.kind === 'ke')) {
+    return fail(
+      `proposal "${text}" has additional key exchanges but no key exchange`,
+      'add the first one, e.g. -x25519-ke1_mlkem768 (RFC 9370 §2.2.1)',
+    );
+  }
   if (kind === 'ike') {
     if (!tokens.some((t) => t.kind === 'ke'))
       return fail(`IKE proposal "${text}" names no key exchange`, 'add e.g. -x25519');
@@ -130,6 +142,18 @@ export function checkProposal(text: string, kind: ProposalFor): ProposalCheck {
       return fail('IKE cannot use null encryption', `write e.g. ${EXAMPLE.ike}`);
   }
   return { ok: true, weak, tokens };
+}
+
+/**
+ * strongSwan's RFC 9370 syntax: `ke<slot>_<key exchange>` or `ke<slot>_none` (the slot is optional),
+ * slot 1..7 for the transform types ADDKE1..ADDKE7. Returns the token or what is wrong.
+ */
+function additionalKe(slot: number, name: string, word: string): Token | string {
+  if (!(slot >= 1 && slot <= 7)) return `"${word}": additional key exchange slots are ke1_ .. ke7_`;
+  if (name === 'none') return { kind: 'addke', id: DhGroup.NONE, slot };
+  const tok = PROPOSAL_TOKENS[name];
+  if (tok?.kind !== 'ke') return `"${word}": "${name}" is not a key exchange method`;
+  return { kind: 'addke', id: tok.id, slot, ...(tok.weak === true ? { weak: true } : {}) };
 }
 
 function suggestToken(w: string, kind: ProposalFor): string {

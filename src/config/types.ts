@@ -1,7 +1,7 @@
 // The validated configuration the engine consumes: typed, defaults filled, durations in
 // milliseconds, prefixes normalized, secrets and credentials loaded. Deeply frozen by the loader.
 import type { KeyObject, X509Certificate } from 'node:crypto';
-import type { Secret } from './secret.ts';
+import type { Secret } from '../crypto/secret.ts';
 import type { Identity, IpAddress, IpPrefix, Mark } from './values.ts';
 
 export type { Identity, IpAddress, IpPrefix, Mark } from './values.ts';
@@ -105,6 +105,21 @@ export interface Config {
   readonly stateDir: string;
   readonly ports: { readonly ike: number; readonly natT: number };
   readonly cookieThreshold: number;
-  readonly limits: { readonly halfOpen: number; readonly ikeSasPerPeer: number };
+  readonly limits: {
+    readonly halfOpen: number;
+    readonly ikeSasPerPeer: number;
+    readonly halfOpenPerSource: number;
+    readonly halfOpenReserved: number;
+    readonly puzzles: {
+      readonly enabled: boolean;
+      readonly above: number;
+      readonly difficulty: number;
+      readonly maxDifficulty: number;
+    };
+  };
   readonly retransmit: { readonly timeoutMs: number; readonly tries: number; readonly base: number };
+  /** Prometheus endpoint (metrics: in YAML); absent = off. */
+  readonly metrics?: { readonly address: IpAddress; readonly port: number };
+  /** DEBUG: file the SA keys are written to in Wireshark's formats (debug-keys: in YAML); absent = off. */
+  readonly debugKeys?: string;
 }

@@ -4,7 +4,7 @@
 // then every certificate on it is checked against the injected clock and the constraints.
 import { verify } from 'node:crypto';
 import { IdType } from '../codec/iana.ts';
-import { bytesEqual } from './der.ts';
+import { bytesEqual } from '../crypto/der.ts';
 import { decodeDn, derDnEquals, dnEquals, formatDn } from './dn.ts';
 import { CredsError, fail } from './errors.ts';
 import { formatId, type IkeId } from './identity.ts';

@@ -4,8 +4,13 @@
 // character. A "," or "+" that is not followed by "name=" is taken literally ("O=Example, Inc.").
 // Comparison follows RFC 5280 §7.1 in simplified form: same attribute types in the same order, values
 // compared after trimming, collapsing white space and case folding (RFC 4518 caseIgnoreMatch).
-import { TAG, bytesEqual, children, decodeOid, encodeOid, readExactly, tlv, type Tlv } from './der.ts';
+import { TAG, bytesEqual, derReader, encodeOid, tlv, type Tlv } from '../crypto/der.ts';
 import { CredsError, fail } from './errors.ts';
+
+const { children, decodeOid, readExactly } = derReader({
+  maxLengthOctets: 3, // 16 MiB: far above any certificate an IKE peer may send
+  malformed: (m) => fail('MALFORMED', m),
+});
 
 export interface Ava {
   /** Attribute type, dotted OID. */

@@ -13,7 +13,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { Address4, Address6 } from 'ip-address';
 import { IdType } from '../codec/iana.ts';
 import { decodeDn, dnMatches, encodeDn, formatDn, parseDn } from './dn.ts';
-import { bytesEqual } from './der.ts';
+import { bytesEqual } from '../crypto/der.ts';
 import { CredsError, fail } from './errors.ts';
 
 /** Type 0 is reserved in the IANA registry; we use it for the "%any" wildcard (like strongSwan's ID_ANY). */

@@ -48,9 +48,11 @@ export { chooseScheme, signOctets, verifySignature, type AuthData, type SignOpti
 export {
   CredentialStore,
   splitCertReq,
+  type CertAuthInput,
   type LocalInput,
   type LocalSigner,
   type PeerAuthInput,
   type PeerAuthResult,
+  type PskAuthInput,
   type StoreOptions,
 } from './store.ts';

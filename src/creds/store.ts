@@ -3,11 +3,10 @@
 // the CERTREQ hashes to send, for a PSK by identities, and to verify the peer's AUTH payload.
 import { type KeyObject, type X509Certificate } from 'node:crypto';
 import { inspect } from 'node:util';
-import { Secret } from '../config/secret.ts';
-import type { CertAuth, PskAuth } from '../config/types.ts';
+import { Secret } from '../crypto/secret.ts';
 import { IdType } from '../codec/iana.ts';
 import { certHasId, requireId, verifyChain } from './chain.ts';
-import { bytesEqual } from './der.ts';
+import { bytesEqual } from '../crypto/der.ts';
 import { dnEquals, decodeDn } from './dn.ts';
 import { CredsError, fail } from './errors.ts';
 import {
@@ -36,6 +35,24 @@ type IdInput = string | IkeId;
 export interface StoreOptions extends SignOptions {
   /** Clock for certificate validity (ARCHITECTURE principle 7); default `() => new Date()`. */
   readonly clock?: () => Date;
+}
+
+/**
+ * The authentication of one connection, as far as the store needs it. src/config's `PskAuth` and
+ * `CertAuth` carry more (file paths for reloads) and fit these shapes; creds does not import config.
+ */
+export interface PskAuthInput {
+  readonly kind: 'psk';
+  readonly psk: Secret;
+}
+
+export interface CertAuthInput {
+  readonly kind: 'cert';
+  readonly cert: X509Certificate;
+  readonly key: KeyObject;
+  readonly ca: readonly X509Certificate[];
+  /** Intermediate CAs we send after our certificate, issuer of `cert` first. */
+  readonly chain: readonly X509Certificate[];
 }
 
 export interface LocalInput {
@@ -115,10 +132,13 @@ export class CredentialStore {
     this.#opts = { ...(opts.rsaPadding && { rsaPadding: opts.rsaPadding }) };
   }
 
-  /** A store for one connection of the validated config (src/config `Connection`). */
-  static fromConnection(
+  /**
+   * A store for one connection of the validated config (src/config `Connection`). Generic in the
+   * auth type so the config's richer `PskAuth | CertAuth` (with file paths) is taken as it is.
+   */
+  static fromConnection<A extends PskAuthInput | CertAuthInput>(
     conn: {
-      readonly auth: PskAuth | CertAuth;
+      readonly auth: A;
       readonly localId: ConfigIdentity;
       readonly remoteId: ConfigIdentity;
     },

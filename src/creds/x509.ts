@@ -6,9 +6,14 @@
 // dominated the responder's CPU per certificate-authenticated IKE SA (issue 7).
 import { createHash, createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { inspect } from 'node:util';
-import { TAG, children, ctx, decodeOid, readExactly, type Tlv } from './der.ts';
+import { TAG, ctx, derReader, type Tlv } from '../crypto/der.ts';
 import { decodeName, formatDn, type Dn } from './dn.ts';
 import { CredsError, fail } from './errors.ts';
+
+const { children, decodeOid, readExactly } = derReader({
+  maxLengthOctets: 3, // 16 MiB: far above any certificate an IKE peer may send
+  malformed: (m) => fail('MALFORMED', m),
+});
 
 /** RFC 5280 §4.2.1.3 KeyUsage bit numbers. */
 export const KeyUsage = { digitalSignature: 0, nonRepudiation: 1, keyCertSign: 5 } as const;

@@ -16,18 +16,26 @@ export interface SignedOctetsInput {
   readonly skP: Uint8Array;
   /** This side's ID payload body after the generic header: ID Type | RESERVED | Identification Data. */
   readonly idPayloadBody: Uint8Array;
+  /**
+   * RFC 9242 §3.3.2: IntAuth = IntAuth_iN | IntAuth_rN | IKE_AUTH_MID (intauth.ts intAuthOctets), the
+   * same on both sides, when IKE_INTERMEDIATE exchanges took place; absent otherwise.
+   */
+  readonly intAuth?: Uint8Array;
 }
 
 /**
  * RFC 7296 §2.15:  InitiatorSignedOctets = RealMessage1 | NonceRData | MACedIDForI
  *                  MACedIDForI = prf(SK_pi, RestOfInitIDPayload)   (and symmetrically for the responder).
+ * RFC 9242 §3.3.2 appends IntAuth after IKE_INTERMEDIATE exchanges.
  */
 export function signedOctets(hash: HashName, s: SignedOctetsInput): Uint8Array {
   const maced = prf(hash, s.skP, s.idPayloadBody);
-  const out = new Uint8Array(s.realMessage.length + s.peerNonce.length + maced.length);
+  const extra = s.intAuth ?? new Uint8Array(0);
+  const out = new Uint8Array(s.realMessage.length + s.peerNonce.length + maced.length + extra.length);
   out.set(s.realMessage, 0);
   out.set(s.peerNonce, s.realMessage.length);
   out.set(maced, s.realMessage.length + s.peerNonce.length);
+  out.set(extra, s.realMessage.length + s.peerNonce.length + maced.length);
   return out;
 }
 

@@ -1,5 +1,6 @@
-// IKEv2 key derivation: SKEYSEED and the IKE SA keys (RFC 7296 §2.14), IKE SA rekey (§2.18) and Child
-// SA KEYMAT (§2.17). Intermediate values are wiped; results live in KeyContainers with destroy().
+// IKEv2 key derivation: SKEYSEED and the IKE SA keys (RFC 7296 §2.14), IKE SA rekey (§2.18), Child
+// SA KEYMAT (§2.17), and the key updates of multiple key exchanges (RFC 9370 §2.2.2, §2.2.4).
+// Intermediate values are wiped; results live in KeyContainers with destroy().
 import { fail } from './errors.ts';
 import { prf, prfPlus } from './prf.ts';
 import type { EncrSpec, IntegAlgorithm, PrfAlgorithm } from './registry.ts';
@@ -142,6 +143,83 @@ export function deriveChildSaKeys(
   const seed = gir ? concat(gir, ni, nr) : concat(ni, nr);
   const stream = prfPlus(p.hash, skD, seed, 2 * (e + a));
   wipe(seed);
+  const [ei, ai, er, ar] = split(stream, [e, a, e, a]) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
+  return new ChildSaKeys(ei, ai, er, ar);
+}
+
+/**
+ * RFC 9370 §2.2.2: after the n-th additional key exchange in IKE_INTERMEDIATE, all IKE SA keys are
+ * replaced:
+ *   SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr)
+ *   {SK_d(n) | SK_ai(n) | SK_ar(n) | SK_ei(n) | SK_er(n) | SK_pi(n) | SK_pr(n)}
+ *                = prf+ (SKEYSEED(n), Ni | Nr | SPIi | SPIr)
+ * Ni, Nr and the SPIs are those of IKE_SA_INIT; SK_d(0) is the SK_d of IKE_SA_INIT. The new keys protect
+ * the next IKE_INTERMEDIATE (or IKE_AUTH); SK_p(n) authenticates it (RFC 9242 §3.3.2, see intauth.ts).
+ * The caller destroys the previous key set once the exchange that used it is complete.
+ */
+export function additionalKeyUpdate(
+  p: Prf,
+  lens: KeyLengths,
+  skdPrev: Uint8Array,
+  skN: Uint8Array,
+  ni: Uint8Array,
+  nr: Uint8Array,
+  spiI: Uint8Array,
+  spiR: Uint8Array,
+): IkeSaKeys {
+  const seed = prf(p.hash, skdPrev, skN, ni, nr);
+  try {
+    return deriveIkeSaKeys(p, lens, seed, ni, nr, spiI, spiR);
+  } finally {
+    wipe(seed);
+  }
+}
+
+/** SK(0) | Ni | Nr | SK(1) | ... | SK(n): the RFC 9370 §2.2.4 input for rekeys with additional exchanges. */
+function multiKeInput(secrets: readonly Uint8Array[], ni: Uint8Array, nr: Uint8Array): Uint8Array {
+  const [first, ...rest] = secrets;
+  if (!first) fail('MALFORMED', 'at least the CREATE_CHILD_SA shared secret SK(0) is needed');
+  return concat(first, ni, nr, ...rest);
+}
+
+/**
+ * RFC 9370 §2.2.4, IKE SA rekey with additional key exchanges (CREATE_CHILD_SA + IKE_FOLLOWUP_KE):
+ *   SKEYSEED = prf(SK_d, SK(0) | Ni | Nr | SK(1) | ... | SK(n))
+ * with SK_d of the existing IKE SA, SK(0), Ni, Nr from CREATE_CHILD_SA, SK(1..n) from the follow-ups, and
+ * the new SA's PRF. With one secret this is exactly rekeySkeyseed (RFC 7296 §2.18).
+ */
+export function rekeySkeyseedMulti(
+  p: Prf,
+  skdOld: Uint8Array,
+  secrets: readonly Uint8Array[],
+  ni: Uint8Array,
+  nr: Uint8Array,
+): Uint8Array {
+  const input = multiKeInput(secrets, ni, nr);
+  try {
+    return prf(p.hash, skdOld, input);
+  } finally {
+    wipe(input);
+  }
+}
+
+/**
+ * RFC 9370 §2.2.4, Child SA creation or rekey with additional key exchanges:
+ *   KEYMAT = prf+ (SK_d, SK(0) | Ni | Nr | SK(1) | ... | SK(n))
+ * split as deriveChildSaKeys does. With one secret this is the PFS case of RFC 7296 §2.17.
+ */
+export function deriveChildSaKeysMulti(
+  p: Prf,
+  lens: KeyLengths,
+  skD: Uint8Array,
+  ni: Uint8Array,
+  nr: Uint8Array,
+  secrets: readonly Uint8Array[],
+): ChildSaKeys {
+  const { encrKeyLen: e, integKeyLen: a } = lens;
+  const input = multiKeInput(secrets, ni, nr);
+  const stream = prfPlus(p.hash, skD, input, 2 * (e + a));
+  wipe(input);
   const [ei, ai, er, ar] = split(stream, [e, a, e, a]) as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
   return new ChildSaKeys(ei, ai, er, ar);
 }

@@ -9,11 +9,27 @@ export {
   deriveIkeSaKeys,
   deriveChildSaKeys,
   keyLengths,
+  additionalKeyUpdate,
+  rekeySkeyseedMulti,
+  deriveChildSaKeysMulti,
   IkeSaKeys,
   ChildSaKeys,
   type KeyLengths,
 } from './derive.ts';
 export { createKeyExchange, importKeyExchange, type KeyExchange } from './ke.ts';
+export {
+  initiatorKeyShare,
+  responderRespond,
+  isKeMethodSupported,
+  keMethodInfo,
+  type KeInitiator,
+  type KeFailure,
+  type KeFailureCode,
+  type KeResult,
+  type KeRoleOptions,
+} from './ke-roles.ts';
+export { mlKemBackend, type MlKemBackend } from './mlkem.ts';
+export { intAuthInput, intAuthStep, intAuthOctets, type IntermediateMessage } from './intauth.ts';
 export { KeyExchangePool, type KeyExchangePoolOptions } from './pool.ts';
 export { createSkCipher, type SkCipher, type SkTransforms, type SkKeys } from './sk.ts';
 export { KEY_PAD, pskAuth, verifyPskAuth, signedOctets, type SignedOctetsInput } from './auth.ts';
@@ -27,3 +43,13 @@ export {
   type SignatureScheme,
   type VerifyOptions,
 } from './signature.ts';
+export {
+  PUZZLE_PRFS,
+  MAX_SOLUTION_LEN,
+  trailingZeroBits,
+  puzzleBits,
+  verifyPuzzle,
+  solvePuzzle,
+  type SolveOptions,
+  type PuzzleSolution,
+} from './puzzle.ts';

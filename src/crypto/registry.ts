@@ -158,6 +158,75 @@ export const KE_GROUPS: readonly KeGroup[] = [
   group(DhGroup.CURVE448, 'CURVE448', 'montgomery', 'x448', 56, 56),
 ];
 
+/**
+ * ML-KEM (FIPS 203) as an IKEv2 key exchange method (draft-ietf-ipsecme-ikev2-mlkem, IANA "Transform
+ * Type 4 - Key Exchange Method Transform IDs" 35..37, also usable in the ADDKE1..7 slots of RFC 9370).
+ * Kept apart from KE_GROUPS: a KEM is not Diffie-Hellman shaped (the two KE payloads differ in length
+ * and meaning), so only the role API of src/crypto/ke-roles.ts runs it.
+ */
+export interface KemMethod {
+  readonly type: typeof TransformType.KE;
+  readonly id: DhGroup;
+  readonly name: string;
+  readonly kind: 'mlkem';
+  /** FIPS 203 §8 parameter set name. */
+  readonly paramSet: 'ML-KEM-512' | 'ML-KEM-768' | 'ML-KEM-1024';
+  /** Initiator's KE data: the encapsulation key ek, 384k + 32 octets (FIPS 203 §8 Table 3). */
+  readonly ekLen: number;
+  /** Responder's KE data: the ciphertext c, 32(du k + dv) octets. */
+  readonly ctLen: number;
+  /** Decapsulation key dk, 768k + 96 octets (kept by the initiator only). */
+  readonly dkLen: number;
+  /** Shared secret K: always 32 octets. */
+  readonly secretLen: 32;
+}
+
+/** FIPS 203 §8 Table 2: module rank k and compression widths du, dv give every length. */
+const kem = (
+  id: DhGroup,
+  name: string,
+  paramSet: KemMethod['paramSet'],
+  k: number,
+  du: number,
+  dv: number,
+): KemMethod => ({
+  type: TransformType.KE,
+  ...{ id, name, kind: 'mlkem', paramSet },
+  ...{ ekLen: 384 * k + 32, ctLen: 32 * (du * k + dv), dkLen: 768 * k + 96, secretLen: 32 },
+});
+
+export const KEM_METHODS: readonly KemMethod[] = [
+  kem(DhGroup.ML_KEM_512, 'ML_KEM_512', 'ML-KEM-512', 2, 10, 4),
+  kem(DhGroup.ML_KEM_768, 'ML_KEM_768', 'ML-KEM-768', 3, 10, 4),
+  kem(DhGroup.ML_KEM_1024, 'ML_KEM_1024', 'ML-KEM-1024', 4, 11, 5),
+];
+
+export function lookupKem(id: number): KemMethod | undefined {
+  return KEM_METHODS.find((m) => m.id === id);
+}
+
+/**
+ * Any key exchange method ikeway implements, DH group or KEM (RFC 9370 §2 renames "D-H" to "Key
+ * Exchange Method"), with the lengths of the two KE payloads: the one the initiator sends and the
+ * one the responder answers with (equal for DH).
+ */
+export interface KeMethodInfo {
+  readonly id: number;
+  readonly name: string;
+  readonly kind: KeGroupKind | 'mlkem';
+  readonly initiatorShareLen: number;
+  readonly responderShareLen: number;
+  readonly secretLen: number;
+}
+
+export function lookupKeMethod(id: number): KeMethodInfo | undefined {
+  const g = lookupKeGroup(id);
+  if (g) return { ...g, initiatorShareLen: g.publicLen, responderShareLen: g.publicLen };
+  const m = lookupKem(id);
+  if (m) return { ...m, initiatorShareLen: m.ekLen, responderShareLen: m.ctLen };
+  return undefined;
+}
+
 /** An ENCR transform resolved for one key length. */
 export interface EncrSpec {
   readonly alg: EncrAlgorithm;

@@ -42,13 +42,54 @@ export abstract class KeyContainer {
   }
 }
 
-/** A single secret (PSK, SKEYSEED, g^ir ...) that refuses to print itself. */
+/**
+ * A single secret (a PSK loaded from the config, SKEYSEED, g^ir ...). Every way of printing one
+ * (String(), template literals, JSON.stringify, util.inspect, console.log) yields "<redacted>"; the
+ * bytes are reachable only through `bytes()`, which names the intent in code review.
+ */
 export class Secret extends KeyContainer {
-  constructor(readonly bytes: Uint8Array) {
+  readonly #bytes: Uint8Array;
+  /** Where the secret came from, e.g. `file /etc/ikeway/hq.psk` or `env IKEWAY_PSK`; never the value. */
+  readonly source: string;
+
+  constructor(bytes: Uint8Array, source: string) {
     super();
+    this.#bytes = bytes;
+    this.source = source;
   }
+
   protected buffers(): Uint8Array[] {
-    return [this.bytes];
+    return [this.#bytes];
+  }
+
+  /** The secret bytes (the engine's PSK auth, RFC 7296 §2.15, is the only intended caller). */
+  bytes(): Uint8Array {
+    return this.#bytes;
+  }
+
+  get length(): number {
+    return this.#bytes.length;
+  }
+
+  /** Overwrite the bytes with zeros (on reload or shutdown). */
+  wipe(): void {
+    this.#bytes.fill(0);
+  }
+
+  override toString(): string {
+    return REDACTED;
+  }
+
+  override toJSON(): string {
+    return REDACTED;
+  }
+
+  [Symbol.toPrimitive](): string {
+    return REDACTED;
+  }
+
+  override [inspect.custom](): string {
+    return `Secret(${REDACTED}, ${this.source})`;
   }
 }
 

@@ -3,8 +3,14 @@
 import { constants, sign, verify, type KeyObject } from 'node:crypto';
 import { AuthMethod, HashAlgorithm } from '../codec/iana.ts';
 import { CryptoError, fail } from './errors.ts';
-import { DER_NULL, TAG, bytesEqual, derInt, oid, readAll, readExactly, readSmallInt, tlv } from './der.ts';
+import { DER_NULL, TAG, bytesEqual, derInt, derReader, oid, tlv } from './der.ts';
 import { HASH_LEN, type HashName } from './prf.ts';
+
+// AUTH data is at most one IKE payload (< 64 KiB): two length octets are the most a DER length needs.
+const { readAll, readExactly, readSmallInt } = derReader({
+  maxLengthOctets: 2,
+  malformed: (m) => fail('MALFORMED', m),
+});
 
 export type SignatureScheme =
   | 'ecdsa-sha256'
@@ -106,7 +112,7 @@ export function signAuth(s: SignatureScheme, privateKey: KeyObject, octets: Uint
 
 /** Parse a DER AlgorithmIdentifier strictly into a scheme; throws MALFORMED / UNSUPPORTED. */
 export function parseAlgorithmIdentifier(der: Uint8Array): SignatureScheme {
-  const parts = readAll(readExactly(der, TAG.SEQUENCE, 'AlgorithmIdentifier'), 'AlgorithmIdentifier');
+  const parts = readAll(readExactly(der, TAG.SEQUENCE, 'AlgorithmIdentifier').value, 'AlgorithmIdentifier');
   const [o, params, extra] = parts;
   if (!o || o.tag !== TAG.OID || extra)
     fail('MALFORMED', 'AlgorithmIdentifier is not SEQUENCE { OID, params }');
@@ -130,7 +136,7 @@ export function parseAlgorithmIdentifier(der: Uint8Array): SignatureScheme {
 
 /** The hash named by a hash AlgorithmIdentifier (NULL or absent parameters, RFC 4055 §2.1). */
 function parseHashAlgId(der: Uint8Array, what: string): HashName {
-  const [o, p, extra] = readAll(readExactly(der, TAG.SEQUENCE, what), what);
+  const [o, p, extra] = readAll(readExactly(der, TAG.SEQUENCE, what).value, what);
   if (!o || o.tag !== TAG.OID || extra || (p && (p.tag !== TAG.NULL || p.value.length !== 0))) {
     fail('MALFORMED', `${what} is not a hash AlgorithmIdentifier`);
   }
@@ -142,7 +148,7 @@ function parseHashAlgId(der: Uint8Array, what: string): HashName {
 
 /** RFC 4055 §3.1 RSASSA-PSS-params; we require hash = MGF1 hash and salt length = hash length. */
 function parsePssParams(der: Uint8Array): SignatureScheme {
-  const fields = readAll(readExactly(der, TAG.SEQUENCE, 'RSASSA-PSS-params'), 'RSASSA-PSS-params');
+  const fields = readAll(readExactly(der, TAG.SEQUENCE, 'RSASSA-PSS-params').value, 'RSASSA-PSS-params');
   const get = (tag: number) => fields.find((f) => f.tag === tag)?.value;
   const tags = fields.map((f) => f.tag);
   if (tags.some((t, k) => t < TAG.CTX0 || t > TAG.CTX3 || (k > 0 && t <= tags[k - 1]!))) {
@@ -154,14 +160,17 @@ function parsePssParams(der: Uint8Array): SignatureScheme {
   const trailerF = get(TAG.CTX3);
   if (!hashF || !mgfF || !saltF) fail('UNSUPPORTED', 'RSASSA-PSS with SHA-1 defaults');
   const hash = parseHashAlgId(hashF, 'PSS hashAlgorithm');
-  const [mo, mp, extra] = readAll(readExactly(mgfF, TAG.SEQUENCE, 'PSS maskGenAlgorithm'), 'PSS mgf');
+  const [mo, mp, extra] = readAll(readExactly(mgfF, TAG.SEQUENCE, 'PSS maskGenAlgorithm').value, 'PSS mgf');
   if (!mo || !mp || extra || !bytesEqual(tlv(TAG.OID, mo.value), oid(OID_MGF1))) {
     fail('UNSUPPORTED', 'PSS mask generation is not MGF1');
   }
   if (parseHashAlgId(tlv(mp.tag, mp.value), 'MGF1 hash') !== hash) fail('UNSUPPORTED', 'MGF1 hash differs');
-  const salt = readSmallInt(readExactly(saltF, TAG.INTEGER, 'PSS saltLength'), 'PSS saltLength');
+  const salt = readSmallInt(readExactly(saltF, TAG.INTEGER, 'PSS saltLength').value, 'PSS saltLength');
   if (salt !== HASH_LEN[hash]) fail('UNSUPPORTED', `PSS salt length ${salt} is not the hash length`);
-  if (trailerF && readSmallInt(readExactly(trailerF, TAG.INTEGER, 'PSS trailer'), 'PSS trailer') !== 1) {
+  if (
+    trailerF &&
+    readSmallInt(readExactly(trailerF, TAG.INTEGER, 'PSS trailer').value, 'PSS trailer') !== 1
+  ) {
     fail('UNSUPPORTED', 'PSS trailerField is not trailerFieldBC');
   }
   return `rsa-pss-${hash}`;

@@ -15,7 +15,7 @@ import {
 import { KernelError } from '../kernel/errors.ts';
 import { LinkJournal, type OwnedLinkObject } from '../kernel/link-ownership.ts';
 import { openRtnl, type Rtnl } from '../kernel/rtnl.ts';
-import type { InterfaceStatus } from './status.ts';
+import type { InterfaceStatus } from '../control/status-types.ts';
 import { tunnelMtu } from './tunnel-mtu.ts';
 
 const ok = async (p: Promise<unknown>, accept: (e: KernelError) => boolean): Promise<void> => {

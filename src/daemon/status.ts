@@ -10,101 +10,15 @@ import { formatProposal } from '../ike/proposal-string.ts';
 import { formatTs } from '../ike/ts.ts';
 import { hex } from '../ike/wire.ts';
 import type { Kernel, SaId } from '../kernel/types.ts';
-
-export interface ChildStatus {
-  readonly id: number;
-  readonly state: string;
-  readonly mode: 'tunnel' | 'transport';
-  readonly spiIn: string;
-  readonly spiOut: string;
-  readonly reqid: number;
-  readonly localTs: readonly string[];
-  readonly remoteTs: readonly string[];
-  readonly algorithms: string;
-  readonly installedSeconds?: number;
-  readonly rekeySeconds?: number;
-  readonly bytesIn?: number;
-  readonly bytesOut?: number;
-  readonly packetsIn?: number;
-  readonly packetsOut?: number;
-  /** Why the kernel counters are missing (e.g. the in-memory kernel, or a query error). */
-  readonly countersError?: string;
-}
-
-export interface IkeSaStatus {
-  readonly id: number;
-  readonly name: string;
-  readonly state: string;
-  readonly initiator: boolean;
-  readonly spiI: string;
-  readonly spiR: string;
-  readonly local: string;
-  readonly remote: string;
-  readonly localId: string;
-  readonly remoteId?: string;
-  readonly algorithms?: string;
-  readonly nat: { readonly local: boolean; readonly remote: boolean };
-  readonly establishedSeconds?: number;
-  readonly rekeySeconds?: number;
-  readonly children: readonly ChildStatus[];
-}
-
-export interface ConnectionStatus {
-  readonly name: string;
-  readonly local: string;
-  readonly remote: string;
-  readonly mode: string;
-  readonly start: string;
-  readonly localSubnets: readonly string[];
-  readonly remoteSubnets: readonly string[];
-  readonly ikeProposals: readonly string[];
-  readonly espProposals: readonly string[];
-  readonly failClosedPolicies: number;
-  /** Route-based tunnel: its XFRM interface, if_id, the routes ikeway holds and the counters. */
-  readonly interface?: InterfaceStatus;
-  readonly ikeSas: readonly IkeSaStatus[];
-}
-
-export interface DaemonStatus {
-  readonly version: string;
-  readonly pid: number;
-  readonly uptimeSeconds: number;
-  readonly config: string;
-  /** 'memory' means no kernel IPsec at all: IKE only, traffic is NOT protected. */
-  readonly kernel: 'xfrm' | 'memory';
-  readonly kernelWarning?: string;
-  readonly socket: string;
-  readonly ports: { readonly ike: number; readonly natT: number };
-}
-
-export interface InterfaceStatus {
-  readonly name: string;
-  readonly ifId: number;
-  readonly present: boolean;
-  readonly up: boolean;
-  readonly mtu: number | undefined;
-  readonly addresses: readonly string[];
-  /** Routes ikeway holds in the kernel now (installed while the tunnel is up). */
-  readonly routes: readonly string[];
-  readonly counters:
-    | {
-        readonly rxPackets: number;
-        readonly txPackets: number;
-        readonly rxBytes: number;
-        readonly txBytes: number;
-        readonly rxErrors: number;
-        readonly txErrors: number;
-        readonly rxDropped: number;
-        readonly txDropped: number;
-      }
-    | undefined;
-}
-
-export interface StatusReport {
-  readonly daemon: DaemonStatus;
-  readonly connections: readonly ConnectionStatus[];
-  readonly counters: Readonly<Record<string, number>>;
-}
+import type {
+  ChildStatus,
+  ConnectionStatus,
+  DaemonStatus,
+  IkeSaStatus,
+  InterfaceStatus,
+  LoadStatus,
+  StatusReport,
+} from '../control/status-types.ts';
 
 /** Times the daemon recorded from engine events (monotonic ms), keyed by the SA objects. */
 export interface SaTimes {
@@ -122,6 +36,7 @@ async function childStatus(
   c: ChildSa,
   times: SaTimes,
   now: number,
+  kernelCounters = true,
 ): Promise<ChildStatus> {
   const installedAt = times.child.get(c);
   const rekeyMs = sa.config.childRekeyMs;
@@ -140,7 +55,7 @@ async function childStatus(
       ? { rekeySeconds: secs(installedAt + rekeyMs - now) }
       : {}),
   };
-  if (c.state !== 'installed' && c.state !== 'rekeying') return base;
+  if (!kernelCounters || (c.state !== 'installed' && c.state !== 'rekeying')) return base;
   const mark = sa.config.mark ? { mark: { ...sa.config.mark } } : {};
   const ctx = c.installed;
   if (!ctx) return base;
@@ -160,10 +75,18 @@ async function childStatus(
   }
 }
 
-async function ikeStatus(kernel: Kernel, sa: IkeSa, times: SaTimes, now: number): Promise<IkeSaStatus> {
+async function ikeStatus(
+  kernel: Kernel,
+  sa: IkeSa,
+  times: SaTimes,
+  now: number,
+  kernelCounters?: boolean,
+): Promise<IkeSaStatus> {
   const at = times.ike.get(sa);
   const p = sa.path;
-  const children = await Promise.all(sa.children.map((c) => childStatus(kernel, sa, c, times, now)));
+  const children = await Promise.all(
+    sa.children.map((c) => childStatus(kernel, sa, c, times, now, kernelCounters)),
+  );
   return {
     id: sa.id,
     name: sa.name,
@@ -197,6 +120,9 @@ export interface StatusInput {
   readonly now: number;
   /** Only this connection (ikeway status NAME). */
   readonly only?: string;
+  /** false: no per-SA kernel queries (the metrics page reads one SA dump instead). */
+  readonly kernelCounters?: boolean;
+  readonly rcvbufDrops?: number;
 }
 
 export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
@@ -215,11 +141,17 @@ export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
       failClosedPolicies: inp.failClosed(c.name),
       ...(await ifaceOf(inp, c)),
       ikeSas: await Promise.all(
-        inp.engine.sasOf(c.name).map((sa) => ikeStatus(inp.kernel, sa, inp.times, inp.now)),
+        inp.engine
+          .sasOf(c.name)
+          .map((sa) => ikeStatus(inp.kernel, sa, inp.times, inp.now, inp.kernelCounters)),
       ),
     })),
   );
-  return { daemon: inp.daemon, connections, counters: inp.engine.counters.nonZero() };
+  const load: LoadStatus = {
+    ...inp.engine.admissionStatus(),
+    ...(inp.rcvbufDrops !== undefined ? { rcvbufDrops: inp.rcvbufDrops } : {}),
+  };
+  return { daemon: inp.daemon, load, connections, counters: inp.engine.counters.nonZero() };
 }
 
 async function ifaceOf(inp: StatusInput, c: Connection): Promise<{ interface?: InterfaceStatus }> {

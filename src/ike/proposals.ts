@@ -1,7 +1,8 @@
 // Proposal domain types and negotiation: RFC 7296 §2.7 (the responder picks one proposal and one
 // transform of each type), §3.3 (proposal structure), §3.3.3 (mandatory types per protocol), §3.3.5
-// (KEY_LENGTH) and §3.3.6 (attribute negotiation). Pure: no codec, no crypto.
-import { EncrId, ProtocolId, TransformType } from '../codec/iana.ts';
+// (KEY_LENGTH) and §3.3.6 (attribute negotiation). Pure: no wire format, no crypto operations.
+import { ProtocolId, TransformType } from '../codec/iana.ts';
+import { isAead } from '../crypto/proposal-tokens.ts';
 import { ChosenNotOfferedError, InvalidKePayloadError, NoProposalChosenError } from './errors.ts';
 
 export interface Transform {
@@ -20,27 +21,8 @@ export interface Proposal {
   readonly transforms: readonly Transform[];
 }
 
-/** RFC 5282, RFC 7634, RFC 4543: combined-mode ciphers, which take no (or a NONE) INTEG transform. */
-const AEAD_IDS: ReadonlySet<number> = new Set([
-  EncrId.AES_CCM_8,
-  EncrId.AES_CCM_12,
-  EncrId.AES_CCM_16,
-  EncrId.AES_GCM_8,
-  EncrId.AES_GCM_12,
-  EncrId.AES_GCM_16,
-  EncrId.NULL_AUTH_AES_GMAC,
-  EncrId.CAMELLIA_CCM_8,
-  EncrId.CAMELLIA_CCM_12,
-  EncrId.CAMELLIA_CCM_16,
-  EncrId.CHACHA20_POLY1305,
-  EncrId.AES_CCM_8_IIV,
-  EncrId.AES_GCM_16_IIV,
-  EncrId.CHACHA20_POLY1305_IIV,
-]);
-
-export function isAead(encrId: number): boolean {
-  return AEAD_IDS.has(encrId);
-}
+/** RFC 5282, RFC 7634, RFC 4543 combined-mode ciphers: one list, with the token grammar. */
+export { isAead };
 
 const ADDKE: readonly TransformType[] = [6, 7, 8, 9, 10, 11, 12] as TransformType[];
 const { ENCR, PRF, INTEG, KE, ESN } = TransformType;

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { HashAlgorithm, IdType } from '../../src/codec/iana.ts';
-import { Secret } from '../../src/config/secret.ts';
+import { Secret } from '../../src/crypto/secret.ts';
 import { normalizeDn } from '../../src/config/values.ts';
 import type { CredsError } from '../../src/creds/index.ts';
 import {

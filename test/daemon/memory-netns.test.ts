@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { test } from 'node:test';
-import type { StatusReport } from '../../src/daemon/status.ts';
+import type { StatusReport } from '../../src/control/status-types.ts';
 import { request } from '../../src/control/client.ts';
 import { Lab, PSK, cli, configText, isRoot, type ConnSpec } from './lab.ts';
 

@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseConfig, type Config } from '../../src/config/index.ts';
 import { renderStatus } from '../../src/control/render.ts';
-import { connectionFingerprint, toIkeConnection } from '../../src/daemon/connections.ts';
-import { FAIL_CLOSED_PRIORITY, failClosedPolicies } from '../../src/daemon/failclosed.ts';
+import { connectionFingerprint, failClosedPolicies, toIkeConnection } from '../../src/daemon/connections.ts';
+import { FAIL_CLOSED_PRIORITY } from '../../src/ike/spd/policies.ts';
 import { DaemonLogger } from '../../src/daemon/log.ts';
 import { planReload } from '../../src/daemon/reload.ts';
-import type { StatusReport } from '../../src/daemon/status.ts';
+import type { StatusReport } from '../../src/control/status-types.ts';
 import { IdType, TransformType } from '../../src/codec/iana.ts';
 import { formatTs } from '../../src/ike/ts.ts';
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { request } from '../../src/control/client.ts';
-import type { StatusReport } from '../../src/daemon/status.ts';
+import type { StatusReport } from '../../src/control/status-types.ts';
 import { Lab, configText, isRoot, nsExec, type Daemon } from './lab.ts';
 
 const A = '192.0.2.1';

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from '../../src/control/client.ts';
-import type { StatusReport } from '../../src/daemon/status.ts';
+import type { StatusReport } from '../../src/control/status-types.ts';
 import { floodSources, type FloodOptions, type FloodStats } from '../../lab/robust/flood.ts';
 import { Lab, isRoot, nsExec } from '../daemon/lab.ts';
 

@@ -2,7 +2,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { clientOptions, runClient, type ClientArgs } from '../../control/cli-common.ts';
 import { renderStatus } from '../../control/render.ts';
-import type { StatusReport } from '../../daemon/status.ts';
+import type { StatusReport } from '../../control/status-types.ts';
 
 type StatusArgs = ClientArgs & { name?: string };
 

@@ -1,0 +1,112 @@
+// The status report of the control protocol (`ikeway status`, the `status` request of
+// src/control/protocol.ts): connections, IKE SAs and Child SAs with their algorithms, ages, time to
+// rekey and the kernel's traffic counters. Plain JSON-able data with no secrets and no keys. The daemon
+// builds it (src/daemon/status.ts); the CLI renders it (src/control/render.ts).
+
+import type { AdmissionStatus } from '../ike/admission.ts';
+
+export interface ChildStatus {
+  readonly id: number;
+  readonly state: string;
+  readonly mode: 'tunnel' | 'transport';
+  readonly spiIn: string;
+  readonly spiOut: string;
+  readonly reqid: number;
+  readonly localTs: readonly string[];
+  readonly remoteTs: readonly string[];
+  readonly algorithms: string;
+  readonly installedSeconds?: number;
+  readonly rekeySeconds?: number;
+  readonly bytesIn?: number;
+  readonly bytesOut?: number;
+  readonly packetsIn?: number;
+  readonly packetsOut?: number;
+  /** Why the kernel counters are missing (e.g. the in-memory kernel, or a query error). */
+  readonly countersError?: string;
+}
+
+export interface IkeSaStatus {
+  readonly id: number;
+  readonly name: string;
+  readonly state: string;
+  readonly initiator: boolean;
+  readonly spiI: string;
+  readonly spiR: string;
+  readonly local: string;
+  readonly remote: string;
+  readonly localId: string;
+  readonly remoteId?: string;
+  readonly algorithms?: string;
+  readonly nat: { readonly local: boolean; readonly remote: boolean };
+  readonly establishedSeconds?: number;
+  readonly rekeySeconds?: number;
+  readonly children: readonly ChildStatus[];
+}
+
+export interface ConnectionStatus {
+  readonly name: string;
+  readonly local: string;
+  readonly remote: string;
+  readonly mode: string;
+  readonly start: string;
+  readonly localSubnets: readonly string[];
+  readonly remoteSubnets: readonly string[];
+  readonly ikeProposals: readonly string[];
+  readonly espProposals: readonly string[];
+  readonly failClosedPolicies: number;
+  /** Route-based tunnel: its XFRM interface, if_id, the routes ikeway holds and the counters. */
+  readonly interface?: InterfaceStatus;
+  readonly ikeSas: readonly IkeSaStatus[];
+}
+
+export interface DaemonStatus {
+  readonly version: string;
+  readonly pid: number;
+  readonly uptimeSeconds: number;
+  readonly config: string;
+  /** 'memory' means no kernel IPsec at all: IKE only, traffic is NOT protected. */
+  readonly kernel: 'xfrm' | 'memory';
+  readonly kernelWarning?: string;
+  /** Set when debug-keys writes SA keys to a file: the file, in a warning sentence. */
+  readonly debugKeysWarning?: string;
+  readonly socket: string;
+  readonly ports: { readonly ike: number; readonly natT: number };
+}
+
+/** Load on the responder (src/ike/admission.ts) and on our sockets (src/net/rcvbuf.ts). */
+export interface LoadStatus extends AdmissionStatus {
+  /** Datagrams the kernel dropped on our full UDP receive buffers (undefined: /proc cannot tell). */
+  readonly rcvbufDrops?: number;
+}
+
+export interface StatusReport {
+  readonly daemon: DaemonStatus;
+  readonly load?: LoadStatus;
+  readonly connections: readonly ConnectionStatus[];
+  readonly counters: Readonly<Record<string, number>>;
+}
+
+/** A route-based tunnel's XFRM interface as `ikeway status` shows it. */
+export interface InterfaceStatus {
+  readonly name: string;
+  readonly ifId: number;
+  readonly present: boolean;
+  readonly up: boolean;
+  readonly mtu: number | undefined;
+  readonly addresses: readonly string[];
+  /** Routes ikeway holds in the kernel now (installed while the tunnel is up). */
+  readonly routes: readonly string[];
+  /** The interface's own counters (IFLA_STATS64). */
+  readonly counters:
+    | {
+        readonly rxPackets: number;
+        readonly txPackets: number;
+        readonly rxBytes: number;
+        readonly txBytes: number;
+        readonly rxErrors: number;
+        readonly txErrors: number;
+        readonly rxDropped: number;
+        readonly txDropped: number;
+      }
+    | undefined;
+}
