@@ -6,6 +6,7 @@ import { loadCertAuth, loadSecret, type Env } from './creds.ts';
 import { checkProposal } from './proposals-tokens.ts';
 import { formatDuration, normalizeDn, type Identity, type IpAddress } from './values.ts';
 import { buildSubnets, checkOverlaps } from './subnets.ts';
+import { buildInterface, checkInterfaces } from './iface-build.ts';
 import type { Config, Connection, Liveness, LivenessAction, PskAuth, CertAuth } from './types.ts';
 
 export interface BuildContext {
@@ -27,6 +28,7 @@ export function buildConfig(ctx: BuildContext, raw: Raw): Config | undefined {
     if (built !== undefined) connections.push(built);
   }
   checkOverlaps(ctx.r, connections);
+  checkInterfaces(ctx.r, connections);
   const log = raw.log as Config['log'];
   const ports = raw.ports as { ike: number; natT: number };
   const limits = raw.limits as Config['limits'];
@@ -117,13 +119,18 @@ function buildConnection(
   }
   const auth = buildAuth(ctx, c.auth as Raw | undefined, `${path}.auth`);
   const mode = c.mode as Connection['mode'];
-  const subnets = buildSubnets(r, c, path, mode, localAddress, remote);
+  const routeBased = c.interface !== undefined;
+  const subnets = buildSubnets(r, c, path, mode, localAddress, remote, routeBased);
+  const iface = routeBased
+    ? buildInterface(r, ctx.file, c.interface as Raw, path, subnets?.[1] ?? [], c.ifId as number | undefined)
+    : undefined;
   const start = buildStart(r, c, path, remote);
   checkLifetimes(r, c, path);
   checkPfs(r, c, path);
   const liveness = buildLiveness(r, c.liveness as Raw | false | undefined, path, remote);
   if (remote === undefined || auth === undefined || subnets === undefined || liveness === undefined)
     return undefined;
+  if (routeBased && iface === undefined) return undefined;
   return {
     name,
     localAddress,
@@ -148,7 +155,8 @@ function buildConnection(
     esn: c.esn as boolean,
     replayWindow: c.replayWindow as number,
     mark: c.mark as Connection['mark'],
-    ifId: c.ifId as number | undefined,
+    ifId: iface?.ifId ?? (c.ifId as number | undefined),
+    interface: iface,
   };
 }
 

@@ -105,6 +105,15 @@ function leaf(spec: LeafSpec): Json {
       return { type: 'string', pattern: '^[0-9a-fA-F:.]+(/\\d{1,3})?$' };
     case 'proposal':
       return { type: 'string', pattern: '^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$' };
+    case 'ifaddr':
+      return { type: 'string', pattern: '^[0-9a-fA-F:.]+/\\d{1,3}$' };
+    case 'route-table':
+      return {
+        oneOf: [
+          { type: 'integer', minimum: 1, maximum: 0xffffffff },
+          { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
+        ],
+      };
     case 'path':
     case 'identity':
       return { type: 'string', minLength: 1 };

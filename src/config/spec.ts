@@ -48,6 +48,10 @@ export type LeafSpec = Base &
     | { readonly kind: 'bytes' }
     | { readonly kind: 'address'; readonly allowAny?: boolean }
     | { readonly kind: 'prefix' }
+    /** An address with its prefix length, host bits allowed (169.254.10.1/30). */
+    | { readonly kind: 'ifaddr' }
+    /** A routing table: main, a number, or a name from /etc/iproute2/rt_tables. */
+    | { readonly kind: 'route-table' }
     | { readonly kind: 'identity' }
     | { readonly kind: 'mark' }
     | { readonly kind: 'proposal'; readonly for: 'ike' | 'esp' }
@@ -130,6 +134,70 @@ const liveness: ObjectSpec = {
         'On a dead peer: restart (initiate again), clear (delete), trap (re-arm on traffic). ' +
         'Default: restart, or clear when remote is any.',
     },
+  },
+};
+
+const routes: ObjectSpec = {
+  kind: 'object',
+  description:
+    'Routes ikeway installs into the interface while the tunnel is up and removes when it goes down ' +
+    '(so traffic fails over to another tunnel or path). false: leave routing to a routing daemon.',
+  fields: {
+    subnets: {
+      kind: 'list',
+      single: true,
+      items: { kind: 'prefix', description: 'IPv4 or IPv6 prefix' },
+      description: 'Destinations to route into the tunnel (default: remote-subnets).',
+    },
+    table: { kind: 'route-table', default: 'main', description: 'Routing table: main, a number, or a name.' },
+    metric: {
+      kind: 'int',
+      min: 0,
+      max: 0xffffffff,
+      default: 0,
+      description: 'Route metric; a lower one wins (use a higher one on a backup tunnel).',
+    },
+  },
+};
+
+const tunnelInterface: ObjectSpec = {
+  kind: 'object',
+  description: '',
+  fields: {
+    name: {
+      kind: 'string',
+      required: true,
+      pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$',
+      description: 'Interface name (at most 15 characters), e.g. ipsec-b.',
+    },
+    'if-id': {
+      kind: 'int',
+      min: 1,
+      max: 0xffffffff,
+      required: true,
+      description:
+        'XFRM interface id: the SAs and policies of this connection carry it; unique per interface.',
+    },
+    mtu: {
+      kind: 'int',
+      min: 576,
+      max: 65535,
+      description:
+        'Interface MTU (default: the path MTU to the peer minus the ESP overhead of the negotiated algorithms).',
+    },
+    underlying: {
+      kind: 'string',
+      pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$',
+      description: 'Device the ESP packets leave by (IFLA_XFRM_LINK), e.g. eth0. Optional.',
+    },
+    addresses: {
+      kind: 'list',
+      single: true,
+      items: { kind: 'ifaddr', description: 'address/length, e.g. 169.254.10.1/30 or fe80::1/64' },
+      description:
+        'Addresses on the tunnel interface, e.g. a /30, /31 or link-local per end for BGP peering.',
+    },
+    routes: { kind: 'toggle', object: routes, description: routes.description, default: false },
   },
 };
 
@@ -235,6 +303,12 @@ const connection: ObjectSpec = {
       description: 'XFRM mark value[/mask] for route-based setups (e.g. 42 or 0x2a/0xff).',
     },
     'if-id': { kind: 'int', min: 1, max: 0xffffffff, description: 'XFRM interface id (route-based VPN).' },
+    interface: {
+      ...tunnelInterface,
+      description:
+        'Route-based tunnel: ikeway creates this XFRM interface, ties the SAs and policies to it by if-id, ' +
+        'and removes it on stop. Subnets default to 0.0.0.0/0 and ::/0 (the routing table decides).',
+    },
   },
 };
 

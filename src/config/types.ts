@@ -37,6 +37,28 @@ export interface Liveness {
   readonly action: LivenessAction;
 }
 
+/** Routes into a tunnel interface, installed while the tunnel is up. */
+export interface TunnelRoutes {
+  readonly subnets: readonly IpPrefix[];
+  /** Table number (main is 254) and the name it was written with. */
+  readonly table: number;
+  readonly tableName: string;
+  readonly metric: number;
+}
+
+/** A route-based tunnel's XFRM interface, created and owned by the daemon. */
+export interface TunnelInterface {
+  readonly name: string;
+  readonly ifId: number;
+  /** undefined: path MTU minus the ESP overhead. */
+  readonly mtu: number | undefined;
+  readonly underlying: string | undefined;
+  readonly addresses: readonly IpPrefix[];
+  readonly routes: TunnelRoutes | false;
+  /** Where `interface.name` sits in the file, for problems only the running system shows. */
+  readonly at: { readonly file: string; readonly line: number; readonly col: number; readonly path: string };
+}
+
 export interface Connection {
   readonly name: string;
   readonly localAddress: IpAddress;
@@ -68,6 +90,8 @@ export interface Connection {
   readonly replayWindow: number;
   readonly mark: Mark | undefined;
   readonly ifId: number | undefined;
+  /** Route-based tunnel: the interface ikeway owns (ifId is then its if-id). */
+  readonly interface: TunnelInterface | undefined;
 }
 
 export interface Config {

@@ -15,6 +15,7 @@ import {
   parsePrefix,
   formatDuration,
 } from './values.ts';
+import { parseIfAddress, parseRouteTable } from './iface-values.ts';
 import type { Parsed } from './values.ts';
 import { checkProposal } from './proposals-tokens.ts';
 
@@ -316,6 +317,7 @@ export class Walker {
       return v;
     }
     if (spec.kind === 'mark' && typeof v === 'number') return take(parseMark(String(v)));
+    if (spec.kind === 'route-table' && typeof v === 'number') return take(parseRouteTable(String(v)));
     if (spec.kind === 'bytes' && typeof v === 'number') return take(parseBytes(String(v)));
     if (spec.kind === 'duration' && typeof v === 'number') return take(parseDuration(String(v)));
     if (typeof v !== 'string') return fail(`expected ${describe(spec)}, found ${shown}`, '');
@@ -360,6 +362,10 @@ export class Walker {
         return take(parseAddress(v));
       case 'prefix':
         return take(parsePrefix(v));
+      case 'ifaddr':
+        return take(parseIfAddress(v));
+      case 'route-table':
+        return take(parseRouteTable(v));
       case 'identity':
         return take(parseIdentity(v));
       case 'mark':
@@ -409,6 +415,10 @@ export function describe(spec: Spec): string {
       return spec.allowAny === true ? 'IP address or any' : 'IP address';
     case 'prefix':
       return 'IP prefix, e.g. 10.0.0.0/16';
+    case 'ifaddr':
+      return 'address/length, e.g. 169.254.10.1/30';
+    case 'route-table':
+      return 'main, a table number or a table name';
     case 'proposal':
       return `proposal, e.g. ${spec.for === 'ike' ? 'aes256gcm16-prfsha256-x25519' : 'aes256gcm16'}`;
     default:

@@ -54,6 +54,8 @@ export interface ConnectionStatus {
   readonly ikeProposals: readonly string[];
   readonly espProposals: readonly string[];
   readonly failClosedPolicies: number;
+  /** Route-based tunnel: its XFRM interface, if_id, the routes ikeway holds and the counters. */
+  readonly interface?: InterfaceStatus;
   readonly ikeSas: readonly IkeSaStatus[];
 }
 
@@ -82,4 +84,29 @@ export interface StatusReport {
   readonly load?: LoadStatus;
   readonly connections: readonly ConnectionStatus[];
   readonly counters: Readonly<Record<string, number>>;
+}
+
+/** A route-based tunnel's XFRM interface as `ikeway status` shows it. */
+export interface InterfaceStatus {
+  readonly name: string;
+  readonly ifId: number;
+  readonly present: boolean;
+  readonly up: boolean;
+  readonly mtu: number | undefined;
+  readonly addresses: readonly string[];
+  /** Routes ikeway holds in the kernel now (installed while the tunnel is up). */
+  readonly routes: readonly string[];
+  /** The interface's own counters (IFLA_STATS64). */
+  readonly counters:
+    | {
+        readonly rxPackets: number;
+        readonly txPackets: number;
+        readonly rxBytes: number;
+        readonly txBytes: number;
+        readonly rxErrors: number;
+        readonly txErrors: number;
+        readonly rxDropped: number;
+        readonly txDropped: number;
+      }
+    | undefined;
 }

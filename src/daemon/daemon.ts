@@ -4,7 +4,7 @@
 // src/daemon/README.md for the fail-closed design. The parts: registry.ts (connections, start
 // actions), commands.ts (up/down/rekey/terminate), reloader.ts, runtime.ts (kernel, bypass,
 // sockets), status.ts; every policy is the policy owner's (src/ike/spd).
-import { formatProblem, loadConfig, type Config } from '../config/index.ts';
+import { formatProblem, loadConfig, type Config, type Connection } from '../config/index.ts';
 import { TransformType } from '../codec/index.ts';
 import { KeyExchangePool } from '../crypto/index.ts';
 import { PUZZLE_DEFAULTS, type IkeConnection } from '../ike/config.ts';
@@ -35,6 +35,7 @@ import { debugKeysWarning } from './keylog.ts';
 import { ikeBypassPolicies } from '../kernel/index.ts';
 import { failClosedPolicies } from './connections.ts';
 import { readPlanConfig, type IntrospectHost } from './introspect.ts';
+import { openInterfaces, type TunnelInterfaces } from './interfaces.ts';
 import { readRcvbufDrops } from '../net/rcvbuf.ts';
 
 const rcvbuf = (n: number | undefined) => (n === undefined ? {} : { rcvbufDrops: n });
@@ -76,6 +77,10 @@ export class Daemon {
   #startedAt: number;
   readonly #startedWall = Date.now();
   #serial: Promise<unknown> = Promise.resolve();
+  /** Owner of route-based tunnels' interfaces and routes (xfrm kernel only). */
+  #ifaces: TunnelInterfaces | undefined;
+  /** Installed Child SAs per connection: routes go in with the first and out with the last. */
+  readonly #liveChildren = new Map<string, Set<object>>();
 
   private constructor(o: DaemonOptions, config: Config) {
     this.#o = o;
@@ -129,6 +134,9 @@ export class Daemon {
       stopping: () => this.#stopping,
     });
     await installBypass(kernel, c);
+    // Interfaces before any SA or policy: a name taken by another interface stops the start here.
+    this.#ifaces = await openInterfaces(this.#o.kernel, c, this.#log);
+    for (const conn of c.connections) await this.#ifaces?.ensure(conn);
     // Fail-closed first, then reconcile: a killed run's policies are replaced in place, never
     // deleted before ours stand (OwnedKernel.reconcile keeps what this run owns again).
     for (const conn of c.connections) await this.#conns.add(conn);
@@ -136,6 +144,8 @@ export class Daemon {
       const removed = await owned.reconcile();
       if (removed.length > 0) log('removed leftovers of a previous run', { objects: removed.length });
     }
+    const stale = (await this.#ifaces?.reconcile()) ?? 0;
+    if (stale > 0) log('removed interfaces and routes of a previous run', { objects: stale });
     const transport = await openTransport(this.#o.kernel, c, this.#counters, this.#log);
     this.#rt = { ...this.#rt, transport };
     const connections = this.#conns.values().map((s) => s.ike);
@@ -179,6 +189,10 @@ export class Daemon {
         break;
       case 'child-installed':
         this.#times.child.set(e.child, this.#timers.now());
+        this.#childUp(name, e.child);
+        break;
+      case 'child-destroyed':
+        this.#childDown(name, e.child);
         break;
       case 'child-failed':
         this.#log.log('warn', 'CHILD SA failed', { component: 'daemon', sa: e.sa.name, reason: e.reason });
@@ -192,6 +206,28 @@ export class Daemon {
         break;
       }
     }
+  }
+
+  #childUp(name: string, child: object): void {
+    const set = this.#liveChildren.get(name) ?? new Set();
+    this.#liveChildren.set(name, set);
+    set.add(child);
+    const conn = this.#conns.get(name)?.conn;
+    if (set.size === 1 && conn?.interface && this.#ifaces)
+      this.#ifaces.routesUp(conn).catch((err: unknown) => this.#ifaceError(name, 'routes up', err));
+  }
+
+  /** The connection's last Child SA is gone: its routes go, so traffic takes another path. */
+  #childDown(name: string, child: object): void {
+    const set = this.#liveChildren.get(name);
+    if (!set?.delete(child) || set.size > 0 || this.#stopping) return;
+    const conn = this.#conns.get(name)?.conn;
+    if (conn?.interface && this.#ifaces)
+      this.#ifaces.routesDown(conn).catch((err: unknown) => this.#ifaceError(name, 'routes down', err));
+  }
+
+  #ifaceError(conn: string, what: string, err: unknown): void {
+    this.#log.log('error', `${what} failed`, { component: 'iface', conn, error: String(err) });
   }
 
   /** Runs control operations one at a time (reload vs up/down never interleave). */
@@ -234,6 +270,7 @@ export class Daemon {
       registry: this.#conns,
       log: this.#log,
       ...(this.#o.applyLogSettings ? { applyLogSettings: this.#o.applyLogSettings } : {}),
+      ...(this.#ifaces ? { ifaces: this.#ifaces } : {}),
     };
     const { plan, started } = await applyReload(ctx, this.#config, next);
     this.#config = next;
@@ -269,6 +306,7 @@ export class Daemon {
       kernel: this.#rt.kernel,
       connections: this.#conns.connections(),
       failClosed: (n) => this.#engine.spd.failClosedCount(n),
+      ...(this.#ifaces ? { iface: (conn: Connection) => this.#ifaces!.status(conn) } : {}),
       times: this.#times,
       now: this.#timers.now(),
       ...(only !== undefined ? { only } : {}),
@@ -338,6 +376,11 @@ export class Daemon {
   async #teardown(budgetMs = 5000): Promise<void> {
     this.#stopping = true;
     const rt = this.#rt as Runtime | undefined;
+    if (this.#ifaces) {
+      const n = await bounded(this.#ifaces.removeAll(), budgetMs, () => undefined);
+      this.#log.log('info', 'interfaces and routes removed', { component: 'iface', objects: n ?? 'timeout' });
+      await bounded(this.#ifaces.close(), 1000, () => undefined);
+    }
     if (rt) await closeRuntime(rt, this.#log, budgetMs);
   }
 }

@@ -15,6 +15,7 @@ import type {
   ConnectionStatus,
   DaemonStatus,
   IkeSaStatus,
+  InterfaceStatus,
   LoadStatus,
   StatusReport,
 } from '../control/status-types.ts';
@@ -113,6 +114,7 @@ export interface StatusInput {
   readonly kernel: Kernel;
   readonly connections: readonly Connection[];
   readonly failClosed: (name: string) => number;
+  readonly iface?: (c: Connection) => Promise<InterfaceStatus | undefined>;
   readonly times: SaTimes;
   /** Monotonic now (same clock as `times`). */
   readonly now: number;
@@ -137,6 +139,7 @@ export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
       ikeProposals: c.ikeProposals,
       espProposals: c.espProposals,
       failClosedPolicies: inp.failClosed(c.name),
+      ...(await ifaceOf(inp, c)),
       ikeSas: await Promise.all(
         inp.engine
           .sasOf(c.name)
@@ -149,4 +152,9 @@ export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
     ...(inp.rcvbufDrops !== undefined ? { rcvbufDrops: inp.rcvbufDrops } : {}),
   };
   return { daemon: inp.daemon, load, connections, counters: inp.engine.counters.nonZero() };
+}
+
+async function ifaceOf(inp: StatusInput, c: Connection): Promise<{ interface?: InterfaceStatus }> {
+  const i = c.interface && inp.iface ? await inp.iface(c) : undefined;
+  return i ? { interface: i } : {};
 }
