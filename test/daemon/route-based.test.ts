@@ -1,3 +1,4 @@
+// @guest-pass
 // Route-based tunnels in an ESP kernel (guest when the host has none; lab/route-based/scenario.ts):
 // ikeway creates the XFRM interfaces, LAN-to-LAN pings cross them and the SAs count them; a killed
 // daemon leaves interface, if_id policies and route (no clear ICMP on the WAN); a restart re-claims

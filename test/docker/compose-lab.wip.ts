@@ -1,3 +1,6 @@
+// NOT YET IN THE SUITE (issue 20 item 2): the end-to-end run has not passed yet; rename to
+// compose-lab.test.ts (with the `// @guest-pass` mark) once it does. Run by hand:
+//   node --import tsx --test test/docker/compose-lab.wip.ts
 // The Docker lab (docker/) for real: Debian's docker.io engine inside the guest kernel (the host has
 // neither an engine nor ESP), the local base image, docker/compose.yaml built and brought up with
 // docker-compose, a tunnel between the two router containers, LAN-to-LAN pings, the routers' ESP SA
