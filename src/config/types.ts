@@ -37,6 +37,14 @@ export interface Liveness {
   readonly action: LivenessAction;
 }
 
+/** Re-initiation after a failed attempt (start: now): exponential backoff with jitter. */
+export interface RetryPolicy {
+  readonly initialMs: number;
+  readonly maxMs: number;
+  /** Retries after a failure before giving up; 0 = forever. */
+  readonly attempts: number;
+}
+
 export interface Connection {
   readonly name: string;
   readonly localAddress: IpAddress;
@@ -61,6 +69,7 @@ export interface Connection {
   /** Rekey this long before the hard time limit (IKE and CHILD SAs). */
   readonly rekeyMarginMs: number;
   readonly liveness: Liveness | false;
+  readonly retry: RetryPolicy;
   readonly encapsulation: 'auto' | 'force';
   readonly fragmentation: boolean;
   readonly pfs: boolean;

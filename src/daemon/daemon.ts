@@ -46,7 +46,7 @@ export interface DaemonOptions {
   /** Called when the config sets log level/format (at start and on reload), unless overridden. */
   readonly applyLogSettings?: (c: Config) => void;
   readonly env?: NodeJS.ProcessEnv;
-  /** Re-initiate a start: now connection this long after its IKE SA failed (default 10 s). */
+  /** First re-initiation delay of every start: now connection (default: each connection's retry.initial). */
   readonly retryMs?: number;
   readonly version?: string;
   readonly clock?: Clock;
@@ -121,7 +121,7 @@ export class Daemon {
       spd,
       timers: this.#timers,
       log: this.#log,
-      retryMs: this.#o.retryMs ?? 10_000,
+      ...(this.#o.retryMs !== undefined ? { retryMs: this.#o.retryMs } : {}),
       stopping: () => this.#stopping,
     });
     await installBypass(kernel, c);
@@ -168,7 +168,7 @@ export class Daemon {
   }
 
   #onEngineEvent(e: EngineEvent): void {
-    const name = e.sa.config.name;
+    this.#conns.onEngineEvent(e); // start: now retries and their backoff
     switch (e.type) {
       case 'ike-established': // the engine logs it; keep the time for status
         this.#times.ike.set(e.sa, this.#timers.now());
@@ -179,14 +179,6 @@ export class Daemon {
       case 'child-failed':
         this.#log.log('warn', 'CHILD SA failed', { component: 'daemon', sa: e.sa.name, reason: e.reason });
         break;
-      case 'ike-destroyed': {
-        // Only a start: now connection retries; asking first keeps the scan of its SAs off the path
-        // of every other destroy (10^5 responder SAs of one remote: any connection).
-        const s = this.#conns.get(name);
-        if (s && s.conn.start === 'now' && this.#engine.sasOf(name).every((x) => x === e.sa))
-          this.#conns.scheduleRetry(s);
-        break;
-      }
     }
   }
 
@@ -265,6 +257,7 @@ export class Daemon {
       kernel: this.#rt.kernel,
       connections: this.#conns.connections(),
       failClosed: (n) => this.#engine.spd.failClosedCount(n),
+      waiting: (n) => this.#conns.get(n)?.waiting,
       times: this.#times,
       now: this.#timers.now(),
       ...(only !== undefined ? { only } : {}),

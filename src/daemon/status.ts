@@ -16,8 +16,10 @@ import type {
   DaemonStatus,
   IkeSaStatus,
   LoadStatus,
+  RetryStatus,
   StatusReport,
 } from '../control/status-types.ts';
+import type { RetryWait } from './registry.ts';
 
 /** Times the daemon recorded from engine events (monotonic ms), keyed by the SA objects. */
 export interface SaTimes {
@@ -116,6 +118,8 @@ export interface StatusInput {
   readonly times: SaTimes;
   /** Monotonic now (same clock as `times`). */
   readonly now: number;
+  /** A start: now connection's scheduled retry after a failure (registry.ts), on the clock of `now`. */
+  readonly waiting?: (name: string) => RetryWait | undefined;
   /** Only this connection (ikeway status NAME). */
   readonly only?: string;
   /** false: no per-SA kernel queries (the metrics page reads one SA dump instead). */
@@ -142,6 +146,7 @@ export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
           .sasOf(c.name)
           .map((sa) => ikeStatus(inp.kernel, sa, inp.times, inp.now, inp.kernelCounters)),
       ),
+      ...retryStatus(inp.waiting?.(c.name), inp.now),
     })),
   );
   const load: LoadStatus = {
@@ -149,4 +154,17 @@ export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
     ...(inp.rcvbufDrops !== undefined ? { rcvbufDrops: inp.rcvbufDrops } : {}),
   };
   return { daemon: inp.daemon, load, connections, counters: inp.engine.counters.nonZero() };
+}
+
+function retryStatus(w: RetryWait | undefined, now: number): { retry?: RetryStatus } {
+  if (!w) return {};
+  const gaveUp = w.atMs === undefined;
+  return {
+    retry: {
+      reason: w.reason,
+      attempt: w.attempt,
+      gaveUp,
+      ...(gaveUp ? {} : { inSeconds: secs(w.atMs! - now) }),
+    },
+  };
 }
