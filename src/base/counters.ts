@@ -61,6 +61,8 @@ export const COUNTER_NAMES = [
   'ike.auth_failed',
   'ike.child_installed',
   'ike.child_failed',
+  // src/daemon: control requests refused for bad input (e.g. `explain` with a bad address).
+  'control.bad_request',
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];
