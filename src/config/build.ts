@@ -149,6 +149,7 @@ function buildConnection(
     childLifetimeBytes: c.childLifetimeBytes as number | undefined,
     rekeyMarginMs: c.rekeyMargin as number,
     liveness,
+    retry: buildRetry(c.retry as Raw),
     encapsulation: c.encapsulation as Connection['encapsulation'],
     fragmentation: c.fragmentation as boolean,
     pfs: c.pfs as boolean,
@@ -158,6 +159,11 @@ function buildConnection(
     ifId: iface?.ifId ?? (c.ifId as number | undefined),
     interface: iface,
   };
+}
+
+function buildRetry(raw: Raw): Connection['retry'] {
+  const initialMs = raw.initial as number;
+  return { initialMs, maxMs: Math.max(initialMs, raw.max as number), attempts: raw.attempts as number };
 }
 
 function buildAuth(ctx: BuildContext, auth: Raw | undefined, path: string): PskAuth | CertAuth | undefined {

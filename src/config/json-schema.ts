@@ -21,7 +21,8 @@ export function buildJsonSchema(): Json {
 
 function node(spec: Spec | Field): Json {
   const out: Json = { description: spec.description, ...shape(spec) };
-  if ('default' in spec && spec.default !== undefined) out.default = spec.default;
+  // An object's default (true: "its fields' defaults") is not a value a file would hold.
+  if ('default' in spec && spec.default !== undefined && spec.kind !== 'object') out.default = spec.default;
   return out;
 }
 

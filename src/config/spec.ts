@@ -159,6 +159,26 @@ const routes: ObjectSpec = {
     },
   },
 };
+const retry: ObjectSpec = {
+  kind: 'object',
+  description:
+    'How start: now re-initiates after a failed attempt (authentication failed, no answer): exponential ' +
+    'backoff from initial to max, with jitter (like strongSwan keyingtries).',
+  fields: {
+    initial: {
+      ...duration('Wait before the first retry; doubled after each failed attempt.', 100),
+      default: '10s',
+    },
+    max: { ...duration('The longest wait between two attempts.', 100), default: '10m' },
+    attempts: {
+      kind: 'int',
+      min: 0,
+      max: 1_000_000,
+      default: 0,
+      description: 'Retries after a failure before giving up (0: forever).',
+    },
+  },
+};
 
 const tunnelInterface: ObjectSpec = {
   kind: 'object',
@@ -282,6 +302,7 @@ const connection: ObjectSpec = {
     },
     'rekey-margin': { ...duration('Rekey this long before a hard lifetime expires.', 1000), default: '10m' },
     liveness: { kind: 'toggle', object: liveness, description: liveness.description, default: true },
+    retry: { ...retry, default: true }, // absent: an object of its defaults
     encapsulation: {
       kind: 'enum',
       values: ['auto', 'force'],

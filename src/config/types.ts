@@ -58,6 +58,13 @@ export interface TunnelInterface {
   /** Where `interface.name` sits in the file, for problems only the running system shows. */
   readonly at: { readonly file: string; readonly line: number; readonly col: number; readonly path: string };
 }
+/** Re-initiation after a failed attempt (start: now): exponential backoff with jitter. */
+export interface RetryPolicy {
+  readonly initialMs: number;
+  readonly maxMs: number;
+  /** Retries after a failure before giving up; 0 = forever. */
+  readonly attempts: number;
+}
 
 export interface Connection {
   readonly name: string;
@@ -83,6 +90,7 @@ export interface Connection {
   /** Rekey this long before the hard time limit (IKE and CHILD SAs). */
   readonly rekeyMarginMs: number;
   readonly liveness: Liveness | false;
+  readonly retry: RetryPolicy;
   readonly encapsulation: 'auto' | 'force';
   readonly fragmentation: boolean;
   readonly pfs: boolean;

@@ -80,6 +80,12 @@ export function renderStatus(r: StatusReport): string {
       `  ${c.localSubnets.join(',')} === ${c.remoteSubnets.join(',') || '(peer address)'}; fail-closed policies: ${c.failClosedPolicies}`,
     );
     if (c.interface) out.push(...iface(c.interface));
+    if (c.retry)
+      out.push(
+        c.retry.gaveUp
+          ? `  gave up after ${c.retry.attempt - 1} retries: ${c.retry.reason}`
+          : `  retry ${c.retry.attempt} in ${c.retry.inSeconds}s: ${c.retry.reason}`,
+      );
     for (const sa of c.ikeSas) out.push(...ike(sa));
   }
   if (r.connections.length === 0) out.push('', 'no connections configured');

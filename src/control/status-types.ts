@@ -57,6 +57,18 @@ export interface ConnectionStatus {
   /** Route-based tunnel: its XFRM interface, if_id, the routes ikeway holds and the counters. */
   readonly interface?: InterfaceStatus;
   readonly ikeSas: readonly IkeSaStatus[];
+  /** start: now after a failure: why it waits and when it initiates again (or that it gave up). */
+  readonly retry?: RetryStatus;
+}
+
+export interface RetryStatus {
+  /** Why the last attempt ended (e.g. the peer's AUTHENTICATION_FAILED, no response). */
+  readonly reason: string;
+  /** The retry's number since the last establishment. */
+  readonly attempt: number;
+  /** Seconds until it initiates again; absent when it gave up (retry attempts used). */
+  readonly inSeconds?: number;
+  readonly gaveUp: boolean;
 }
 
 export interface DaemonStatus {

@@ -50,7 +50,7 @@ export interface DaemonOptions {
   /** Called when the config sets log level/format (at start and on reload), unless overridden. */
   readonly applyLogSettings?: (c: Config) => void;
   readonly env?: NodeJS.ProcessEnv;
-  /** Re-initiate a start: now connection this long after its IKE SA failed (default 10 s). */
+  /** First re-initiation delay of every start: now connection (default: each connection's retry.initial). */
   readonly retryMs?: number;
   readonly version?: string;
   readonly clock?: Clock;
@@ -130,7 +130,7 @@ export class Daemon {
       spd,
       timers: this.#timers,
       log: this.#log,
-      retryMs: this.#o.retryMs ?? 10_000,
+      ...(this.#o.retryMs !== undefined ? { retryMs: this.#o.retryMs } : {}),
       stopping: () => this.#stopping,
     });
     await installBypass(kernel, c);
@@ -182,6 +182,7 @@ export class Daemon {
   }
 
   #onEngineEvent(e: EngineEvent): void {
+    this.#conns.onEngineEvent(e); // start: now retries and their backoff
     const name = e.sa.config.name;
     switch (e.type) {
       case 'ike-established': // the engine logs it; keep the time for status
@@ -197,14 +198,6 @@ export class Daemon {
       case 'child-failed':
         this.#log.log('warn', 'CHILD SA failed', { component: 'daemon', sa: e.sa.name, reason: e.reason });
         break;
-      case 'ike-destroyed': {
-        // Only a start: now connection retries; asking first keeps the scan of its SAs off the path
-        // of every other destroy (10^5 responder SAs of one remote: any connection).
-        const s = this.#conns.get(name);
-        if (s && s.conn.start === 'now' && this.#engine.sasOf(name).every((x) => x === e.sa))
-          this.#conns.scheduleRetry(s);
-        break;
-      }
     }
   }
 
@@ -307,6 +300,7 @@ export class Daemon {
       connections: this.#conns.connections(),
       failClosed: (n) => this.#engine.spd.failClosedCount(n),
       ...(this.#ifaces ? { iface: (conn: Connection) => this.#ifaces!.status(conn) } : {}),
+      waiting: (n) => this.#conns.get(n)?.waiting,
       times: this.#times,
       now: this.#timers.now(),
       ...(only !== undefined ? { only } : {}),

@@ -17,8 +17,10 @@ import type {
   IkeSaStatus,
   InterfaceStatus,
   LoadStatus,
+  RetryStatus,
   StatusReport,
 } from '../control/status-types.ts';
+import type { RetryWait } from './registry.ts';
 
 /** Times the daemon recorded from engine events (monotonic ms), keyed by the SA objects. */
 export interface SaTimes {
@@ -118,6 +120,8 @@ export interface StatusInput {
   readonly times: SaTimes;
   /** Monotonic now (same clock as `times`). */
   readonly now: number;
+  /** A start: now connection's scheduled retry after a failure (registry.ts), on the clock of `now`. */
+  readonly waiting?: (name: string) => RetryWait | undefined;
   /** Only this connection (ikeway status NAME). */
   readonly only?: string;
   /** false: no per-SA kernel queries (the metrics page reads one SA dump instead). */
@@ -145,6 +149,7 @@ export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
           .sasOf(c.name)
           .map((sa) => ikeStatus(inp.kernel, sa, inp.times, inp.now, inp.kernelCounters)),
       ),
+      ...retryStatus(inp.waiting?.(c.name), inp.now),
     })),
   );
   const load: LoadStatus = {
@@ -157,4 +162,16 @@ export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
 async function ifaceOf(inp: StatusInput, c: Connection): Promise<{ interface?: InterfaceStatus }> {
   const i = c.interface && inp.iface ? await inp.iface(c) : undefined;
   return i ? { interface: i } : {};
+}
+function retryStatus(w: RetryWait | undefined, now: number): { retry?: RetryStatus } {
+  if (!w) return {};
+  const gaveUp = w.atMs === undefined;
+  return {
+    retry: {
+      reason: w.reason,
+      attempt: w.attempt,
+      gaveUp,
+      ...(gaveUp ? {} : { inSeconds: secs(w.atMs! - now) }),
+    },
+  };
 }

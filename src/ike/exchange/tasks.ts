@@ -247,6 +247,7 @@ export class TaskManager {
     const tasks = sa.responderTasks(req);
     let resp = outbound(exchange, true);
     let fatal: string | undefined;
+    let quiet = false;
     try {
       for (const t of tasks) await t.process(req);
       for (const t of tasks) await t.build(resp);
@@ -259,7 +260,16 @@ export class TaskManager {
         n.notifyType === NotifyType.INVALID_KE_PAYLOAD ? 'ike.invalid_ke_sent' : 'ike.error_notify_sent',
       );
       if (n.notifyType === NotifyType.AUTHENTICATION_FAILED) sa.services.counters.inc('ike.auth_failed');
-      sa.logger.log('info', 'answering request with an error', { notify: n.notifyType, error: errText(e) });
+      if (e instanceof InvalidKePayloadError && exchange === ExchangeType.IKE_SA_INIT) {
+        // RFC 7296 §1.2: a normal step -- the initiator retries with the group we name; this
+        // half-open SA simply ends (the retry makes a new one): not a failure.
+        sa.logger.log('info', 'IKE_SA_INIT: asking the initiator for another key exchange group', {
+          group: e.wanted,
+          received: e.received,
+        });
+        quiet = true;
+      } else
+        sa.logger.log('info', 'answering request with an error', { notify: n.notifyType, error: errText(e) });
       if (FATAL.has(exchange)) fatal = errText(e);
     }
     if (sa.state === 'destroyed') return;
@@ -267,7 +277,8 @@ export class TaskManager {
     if (exchange === ExchangeType.IKE_SA_INIT) sa.initResponse = packets[0];
     sa.runner.respond(req.header.messageId, packets);
     for (const h of resp.hooks) await h();
-    if (fatal !== undefined) await sa.fail(fatal);
+    if (quiet) await sa.destroy();
+    else if (fatal !== undefined) await sa.fail(fatal);
   }
 
   async #processResponse(resp: InboundMessage): Promise<void> {

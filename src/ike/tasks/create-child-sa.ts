@@ -204,7 +204,8 @@ export class CreateChildSa implements Task {
     const n = this.#negotiated!;
     child.mode = this.#transport ? 'transport' : 'tunnel';
     this.#keys(child, n);
-    await this.#install(child);
+    // Make-before-break: the outbound SA of a rekey waits until the peer receives on it (child-rekey-end.ts).
+    await this.#install(child, !!this.old);
     if (this.#transport) msg.add(notify(NotifyType.USE_TRANSPORT_MODE));
     msg.add({ kind: 'SA', proposals: [proposalToWire(n.chosen)] }, { kind: 'NONCE', data: this.nonceR! });
     if (this.#ke) msg.add({ kind: 'KE', group: this.#ke.group, data: this.#ke.publicKey });
@@ -298,9 +299,9 @@ export class CreateChildSa implements Task {
   }
 
   /** Inbound SA first, then outbound, then policies (ChildSa.install): no packet meets a gap. */
-  async #install(child: ChildSa): Promise<void> {
+  async #install(child: ChildSa, deferOutbound = false): Promise<void> {
     const sa = this.sa;
-    await child.install(sa.services.kernel, installContext(sa));
+    await child.install(sa.services.kernel, installContext(sa), deferOutbound);
     sa.addChild(child);
     sa.services.counters.inc('ike.child_installed');
     sa.logger.log('info', this.old ? 'Child SA rekeyed' : 'Child SA installed', { child: child.describe() });
