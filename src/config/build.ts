@@ -6,6 +6,7 @@ import { loadCertAuth, loadSecret, type Env } from './creds.ts';
 import { checkProposal } from './proposals-tokens.ts';
 import { formatDuration, normalizeDn, type Identity, type IpAddress } from './values.ts';
 import { buildSubnets, checkOverlaps } from './subnets.ts';
+import { buildHook } from './hook.ts';
 import type { Config, Connection, Liveness, LivenessAction, PskAuth, CertAuth } from './types.ts';
 
 export interface BuildContext {
@@ -122,8 +123,10 @@ function buildConnection(
   checkLifetimes(r, c, path);
   checkPfs(r, c, path);
   const liveness = buildLiveness(r, c.liveness as Raw | false | undefined, path, remote);
+  const hook = buildHook(r, c.hook as Raw | undefined, `${path}.hook`);
   if (remote === undefined || auth === undefined || subnets === undefined || liveness === undefined)
     return undefined;
+  if (c.hook !== undefined && hook === undefined) return undefined;
   return {
     name,
     localAddress,
@@ -149,6 +152,7 @@ function buildConnection(
     replayWindow: c.replayWindow as number,
     mark: c.mark as Connection['mark'],
     ifId: c.ifId as number | undefined,
+    hook,
   };
 }
 

@@ -133,6 +133,49 @@ const liveness: ObjectSpec = {
   },
 };
 
+export const HOOK_EVENTS = [
+  'child-up',
+  'child-down',
+  'child-rekeyed',
+  'ike-up',
+  'ike-down',
+  'ike-rekeyed',
+  'liveness-failure',
+] as const;
+
+const hook: ObjectSpec = {
+  kind: 'object',
+  description:
+    'A program run on tunnel events, with the facts (addresses, identities, selectors, SPIs, algorithms; ' +
+    'never a key) in IKEWAY_* environment variables and as one JSON object on stdin. Runs one at a time ' +
+    'per Child SA, is killed at the time limit; a failure is logged and counted, never stops the tunnel.',
+  scalarError: {
+    code: 'E_TYPE',
+    message: 'hook is a map of settings',
+    hint: 'write hook: { program: /path/to/program }',
+  },
+  fields: {
+    program: {
+      ...path(
+        'Executable run on each event (not writable by others; relative paths resolve from the config file).',
+      ),
+      required: true,
+    },
+    timeout: {
+      ...duration('Kill the program (and its process group) after this long.', 100),
+      default: '10s',
+    },
+    events: {
+      kind: 'list',
+      single: true,
+      minItems: 1,
+      items: { kind: 'enum', values: HOOK_EVENTS, description: 'event name' },
+      default: [...HOOK_EVENTS],
+      description: 'Events that run the program.',
+    },
+  },
+};
+
 const connection: ObjectSpec = {
   kind: 'object',
   description: 'One peer and the traffic protected with it.',
@@ -235,6 +278,7 @@ const connection: ObjectSpec = {
       description: 'XFRM mark value[/mask] for route-based setups (e.g. 42 or 0x2a/0xff).',
     },
     'if-id': { kind: 'int', min: 1, max: 0xffffffff, description: 'XFRM interface id (route-based VPN).' },
+    hook,
   },
 };
 

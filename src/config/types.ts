@@ -37,6 +37,17 @@ export interface Liveness {
   readonly action: LivenessAction;
 }
 
+export type HookEvent =
+  'child-up' | 'child-down' | 'child-rekeyed' | 'ike-up' | 'ike-down' | 'ike-rekeyed' | 'liveness-failure';
+
+/** A program run on tunnel events (src/daemon/hooks.ts). */
+export interface Hook {
+  /** Absolute path, checked by the loader: exists, executable, not writable by others. */
+  readonly program: string;
+  readonly timeoutMs: number;
+  readonly events: readonly HookEvent[];
+}
+
 export interface Connection {
   readonly name: string;
   readonly localAddress: IpAddress;
@@ -68,6 +79,7 @@ export interface Connection {
   readonly replayWindow: number;
   readonly mark: Mark | undefined;
   readonly ifId: number | undefined;
+  readonly hook: Hook | undefined;
 }
 
 export interface Config {
