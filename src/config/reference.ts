@@ -55,7 +55,7 @@ function leafType(spec: LeafSpec): string {
     case 'bytes':
       return 'byte count';
     case 'address':
-      return spec.allowAny === true ? 'IP address or any' : 'IP address';
+      return `IP address${spec.allowName === true ? ', DNS name' : ''}${spec.allowAny === true ? ' or any' : ''}`;
     case 'prefix':
       return 'IP prefix';
     case 'identity':
@@ -98,7 +98,7 @@ function exampleOf(spec: Spec, key: string): string {
     case 'bytes':
       return '1GiB';
     case 'address':
-      return key.endsWith('remote') ? '198.51.100.1' : '192.0.2.1';
+      return key.endsWith('remote') ? 'vpn.example.net' : '192.0.2.1';
     case 'prefix':
       return '10.1.0.0/16';
     case 'identity':
@@ -139,7 +139,7 @@ function row(f: Field, key: string, out: Row[]): void {
 
 /** swanctl.conf (strongSwan 5.9) setting -> ikeway key, for people moving a config over. */
 const SWANCTL: readonly (readonly [string, string, string])[] = [
-  ['connections.<c>.remote_addrs', 'connections.<name>.remote', 'one address, or any'],
+  ['connections.<c>.remote_addrs', 'connections.<name>.remote', 'one address, a DNS name, or any'],
   ['connections.<c>.local_addrs', 'local.address / connections.<name>.local-address', ''],
   ['connections.<c>.proposals', 'connections.<name>.ike-proposals', 'same token grammar'],
   ['connections.<c>.children.<ch>.esp_proposals', 'connections.<name>.esp-proposals', 'same token grammar'],

@@ -46,7 +46,7 @@ export type LeafSpec = Base &
     | { readonly kind: 'number'; readonly min: number; readonly max: number }
     | { readonly kind: 'duration'; readonly minMs: number }
     | { readonly kind: 'bytes' }
-    | { readonly kind: 'address'; readonly allowAny?: boolean }
+    | { readonly kind: 'address'; readonly allowAny?: boolean; readonly allowName?: boolean }
     | { readonly kind: 'prefix' }
     | { readonly kind: 'identity' }
     | { readonly kind: 'mark' }
@@ -183,8 +183,11 @@ const connection: ObjectSpec = {
     remote: {
       kind: 'address',
       allowAny: true,
+      allowName: true,
       required: true,
-      description: 'The peer\u2019s IP address, or "any" to accept any initiator (responder only).',
+      description:
+        'The peer\u2019s IP address, a DNS name (resolved through /etc/hosts and DNS at start and reload; ' +
+        'a name that does not resolve is an error), or "any" to accept any initiator (responder only).',
     },
     'local-address': { kind: 'address', description: 'Our address for this peer (default: local.address).' },
     auth: {

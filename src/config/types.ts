@@ -53,6 +53,8 @@ export interface Connection {
   readonly localAddress: IpAddress;
   /** The peer, or 'any' for a responder-only connection. */
   readonly remote: IpAddress | 'any';
+  /** The DNS name `remote` was resolved from, if the file gave one. */
+  readonly remoteName: string | undefined;
   readonly auth: PskAuth | CertAuth;
   readonly localId: Identity;
   readonly remoteId: Identity;
