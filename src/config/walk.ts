@@ -382,7 +382,7 @@ export class Walker {
         }
         if (c.weak.length > 0) {
           const { path, at } = where();
-          const msg = `proposal "${v}" uses weak or deprecated ${c.weak.join(', ')} (RFC 8247, RFC 8221)`;
+          const msg = `proposal "${v}" uses weak or deprecated algorithms: ${c.weakReasons.join('; ')}`;
           this.r.add('W_WEAK', at, path, msg, 'prefer aes256gcm16, sha256 and x25519');
         }
         return v.trim().toLowerCase();

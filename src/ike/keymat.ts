@@ -40,7 +40,7 @@ export function resolveIke(p: Proposal): NegotiatedIke {
   const encr = e && lookupEncr(e.id, e.keyLength);
   const prf = f && lookupPrf(f.id);
   const integ = i && lookupInteg(i.id);
-  if (!encr || !prf || (!encr.alg.aead && !integ)) {
+  if (!encr || !prf || (!encr.alg.aead && !integ) || encr.alg.espOnly === true) {
     throw new IkeError('ERR_NO_PROPOSAL_CHOSEN', 'chosen IKE transforms are not implemented');
   }
   return { encr, integ: encr.alg.aead ? undefined : integ, prf };
