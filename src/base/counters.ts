@@ -61,6 +61,11 @@ export const COUNTER_NAMES = [
   'ike.auth_failed',
   'ike.child_installed',
   'ike.child_failed',
+  // src/daemon/hooks: the programs run on tunnel events (a failure never touches the tunnel).
+  'hook.started', // a hook program spawned
+  'hook.failed', // exited non-zero, was killed at its time limit, or could not be spawned
+  'hook.timed_out', // of the failed: killed at its time limit
+  'hook.coalesced', // an event merged into a queued one of the same kind (the hook was still running)
   // src/daemon: control requests refused for bad input (e.g. `explain` with a bad address).
   'control.bad_request',
 ] as const;

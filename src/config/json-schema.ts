@@ -94,7 +94,12 @@ function leaf(spec: LeafSpec): Json {
     case 'address':
       return spec.allowAny === true
         ? {
-            anyOf: [{ const: 'any' }, { type: 'string', format: 'ipv4' }, { type: 'string', format: 'ipv6' }],
+            anyOf: [
+              { const: 'any' },
+              { type: 'string', format: 'ipv4' },
+              { type: 'string', format: 'ipv6' },
+              ...(spec.allowName === true ? [{ type: 'string', format: 'hostname' }] : []),
+            ],
           }
         : {
             anyOf: [

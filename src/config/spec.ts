@@ -46,7 +46,7 @@ export type LeafSpec = Base &
     | { readonly kind: 'number'; readonly min: number; readonly max: number }
     | { readonly kind: 'duration'; readonly minMs: number }
     | { readonly kind: 'bytes' }
-    | { readonly kind: 'address'; readonly allowAny?: boolean }
+    | { readonly kind: 'address'; readonly allowAny?: boolean; readonly allowName?: boolean }
     | { readonly kind: 'prefix' }
     /** An address with its prefix length, host bits allowed (169.254.10.1/30). */
     | { readonly kind: 'ifaddr' }
@@ -220,6 +220,48 @@ const tunnelInterface: ObjectSpec = {
     routes: { kind: 'toggle', object: routes, description: routes.description, default: false },
   },
 };
+export const HOOK_EVENTS = [
+  'child-up',
+  'child-down',
+  'child-rekeyed',
+  'ike-up',
+  'ike-down',
+  'ike-rekeyed',
+  'liveness-failure',
+] as const;
+
+const hook: ObjectSpec = {
+  kind: 'object',
+  description:
+    'A program run on tunnel events, with the facts (addresses, identities, selectors, SPIs, algorithms; ' +
+    'never a key) in IKEWAY_* environment variables and as one JSON object on stdin. Runs one at a time ' +
+    'per Child SA, is killed at the time limit; a failure is logged and counted, never stops the tunnel.',
+  scalarError: {
+    code: 'E_TYPE',
+    message: 'hook is a map of settings',
+    hint: 'write hook: { program: /path/to/program }',
+  },
+  fields: {
+    program: {
+      ...path(
+        'Executable run on each event (not writable by others; relative paths resolve from the config file).',
+      ),
+      required: true,
+    },
+    timeout: {
+      ...duration('Kill the program (and its process group) after this long.', 100),
+      default: '10s',
+    },
+    events: {
+      kind: 'list',
+      single: true,
+      minItems: 1,
+      items: { kind: 'enum', values: HOOK_EVENTS, description: 'event name' },
+      default: [...HOOK_EVENTS],
+      description: 'Events that run the program.',
+    },
+  },
+};
 
 const connection: ObjectSpec = {
   kind: 'object',
@@ -228,8 +270,11 @@ const connection: ObjectSpec = {
     remote: {
       kind: 'address',
       allowAny: true,
+      allowName: true,
       required: true,
-      description: 'The peer\u2019s IP address, or "any" to accept any initiator (responder only).',
+      description:
+        'The peer\u2019s IP address, a DNS name (resolved through /etc/hosts and DNS at start and reload; ' +
+        'a name that does not resolve is an error), or "any" to accept any initiator (responder only).',
     },
     'local-address': { kind: 'address', description: 'Our address for this peer (default: local.address).' },
     auth: {
@@ -330,6 +375,7 @@ const connection: ObjectSpec = {
         'Route-based tunnel: ikeway creates this XFRM interface, ties the SAs and policies to it by if-id, ' +
         'and removes it on stop. Subnets default to 0.0.0.0/0 and ::/0 (the routing table decides).',
     },
+    hook,
   },
 };
 

@@ -65,12 +65,24 @@ export interface RetryPolicy {
   /** Retries after a failure before giving up; 0 = forever. */
   readonly attempts: number;
 }
+export type HookEvent =
+  'child-up' | 'child-down' | 'child-rekeyed' | 'ike-up' | 'ike-down' | 'ike-rekeyed' | 'liveness-failure';
+
+/** A program run on tunnel events (src/daemon/hooks.ts). */
+export interface Hook {
+  /** Absolute path, checked by the loader: exists, executable, not writable by others. */
+  readonly program: string;
+  readonly timeoutMs: number;
+  readonly events: readonly HookEvent[];
+}
 
 export interface Connection {
   readonly name: string;
   readonly localAddress: IpAddress;
   /** The peer, or 'any' for a responder-only connection. */
   readonly remote: IpAddress | 'any';
+  /** The DNS name `remote` was resolved from, if the file gave one. */
+  readonly remoteName: string | undefined;
   readonly auth: PskAuth | CertAuth;
   readonly localId: Identity;
   readonly remoteId: Identity;
@@ -100,6 +112,7 @@ export interface Connection {
   readonly ifId: number | undefined;
   /** Route-based tunnel: the interface ikeway owns (ifId is then its if-id). */
   readonly interface: TunnelInterface | undefined;
+  readonly hook: Hook | undefined;
 }
 
 export interface Config {

@@ -16,6 +16,7 @@ import {
   formatDuration,
 } from './values.ts';
 import { parseIfAddress, parseRouteTable } from './iface-values.ts';
+import { isHostName } from './resolve.ts';
 import type { Parsed } from './values.ts';
 import { checkProposal } from './proposals-tokens.ts';
 
@@ -359,6 +360,14 @@ export class Walker {
         return take(parseBytes(v));
       case 'address':
         if (spec.allowAny === true && v === 'any') return 'any';
+        if (spec.allowName === true && !parseAddress(v).ok) {
+          if (isHostName(v)) return { hostName: v };
+          if (!/^[0-9.:]+$/.test(v))
+            return fail(
+              `"${v}" is neither an IP address nor a DNS name`,
+              'write e.g. 192.0.2.2 or vpn.example.net',
+            );
+        }
         return take(parseAddress(v));
       case 'prefix':
         return take(parsePrefix(v));
@@ -412,7 +421,7 @@ export function describe(spec: Spec): string {
     case 'bytes':
       return 'size, e.g. 1GiB';
     case 'address':
-      return spec.allowAny === true ? 'IP address or any' : 'IP address';
+      return `IP address${spec.allowName === true ? ', DNS name' : ''}${spec.allowAny === true ? ' or any' : ''}`;
     case 'prefix':
       return 'IP prefix, e.g. 10.0.0.0/16';
     case 'ifaddr':

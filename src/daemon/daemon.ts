@@ -18,6 +18,7 @@ import type { EngineEvent } from '../ike/services.ts';
 import { TimerQueue } from '../base/timers.ts';
 import { down, rekey, up, type UpResult } from './commands.ts';
 import { ConnectionRegistry } from './registry.ts';
+import { HookRunner } from './hooks.ts';
 import { applyReload, readForReload, type ReloadReport } from './reloader.ts';
 import {
   bounded,
@@ -70,6 +71,7 @@ export class Daemon {
   #rcvbufSeen = 0;
   readonly #times: SaTimes = { ike: new WeakMap(), child: new WeakMap() };
   #conns!: ConnectionRegistry;
+  #hooks: HookRunner | undefined;
   #config: Config;
   #rt!: Runtime;
   #engine!: Engine;
@@ -172,6 +174,13 @@ export class Daemon {
     });
     this.#conns.attach(this.#engine);
     this.#engine.onEvent((e) => this.#onEngineEvent(e));
+    const hooks = new HookRunner({
+      log: this.#log,
+      counters: this.#counters,
+      hookOf: (name) => this.#conns.get(name)?.conn.hook,
+    });
+    this.#hooks = hooks;
+    this.#engine.onEvent((e) => hooks.onEvent(e));
     for (const s of this.#conns.values()) this.#conns.startAction(s);
     log('started', {
       kernel: this.#o.kernel,
@@ -361,6 +370,10 @@ export class Daemon {
       this.#log.log('warn', 'IKE SAs did not close in time; removing kernel state anyway', {
         component: 'daemon',
       }),
+    );
+    // The down events of the closed SAs run their hooks (a route to remove); bounded like the rest.
+    await bounded(this.#hooks?.idle(), budgetMs, () =>
+      this.#log.log('warn', 'hooks still running at shutdown', { component: 'daemon' }),
     );
     await this.#teardown(budgetMs);
     this.#timers.clock.clearAlarm();
