@@ -87,7 +87,7 @@ const policiesWithIfId = (ns: Netns) => (ns.ip('xfrm', 'policy').match(/if_id 0x
 const linkDetail = (ns: Netns) => ns.tryExec('ip', '-d', 'link', 'show', 'ipsec-rb');
 const linkStats = (ns: Netns) => {
   const t = ns.tryExec('ip', '-s', 'link', 'show', 'ipsec-rb').stdout;
-  const m = /TX: bytes\s+packets[^\n]*\n\s*(\d+)\s+(\d+)/.exec(t);
+  const m = /TX:\s+bytes\s+packets[^\n]*\n\s*(\d+)\s+(\d+)/.exec(t);
   return m ? Number(m[2]) : -1;
 };
 
