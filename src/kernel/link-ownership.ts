@@ -4,9 +4,9 @@
 // which reconcile skips as not found) and forgotten after it is deleted. A daemon killed outright
 // leaves its interfaces, routes and policies in place (traffic into them is dropped, never sent in
 // clear); the next start re-claims the interfaces it still configures and removes the rest.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { KernelError } from './errors.ts';
+import { readJournal, writeJournal } from './journal-file.ts';
 
 export type OwnedLinkObject =
   | { readonly kind: 'link'; readonly name: string; readonly ifId: number }
@@ -37,25 +37,11 @@ export class LinkJournal {
   }
 
   private load(): OwnedLinkObject[] {
-    let text: string;
-    try {
-      text = readFileSync(this.file, 'utf8');
-    } catch {
-      return [];
-    }
-    try {
-      const j = JSON.parse(text) as { objects?: OwnedLinkObject[] };
-      return Array.isArray(j.objects) ? j.objects : [];
-    } catch {
-      throw KernelError.invalid('ownership', this.file, 'record file is not valid JSON');
-    }
+    return readJournal<OwnedLinkObject>(this.file);
   }
 
   private save(): void {
-    const objects = [...this.left.values(), ...this.owned.values()];
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ version: 1, objects }, null, 1), { mode: 0o600 });
-    renameSync(tmp, this.file);
+    writeJournal(this.file, [...this.left.values(), ...this.owned.values()]);
   }
 
   /** True if this run or the previous one created the link of that name. */
