@@ -1,5 +1,5 @@
 // Human output of `ikeway status`: one block per connection, its IKE SAs and their Child SAs.
-import type { ChildStatus, IkeSaStatus, InterfaceStatus, StatusReport } from '../control/status-types.ts';
+import type { ChildStatus, IkeSaStatus, InterfaceStatus, StatusReport } from './status-types.ts';
 
 export function duration(s: number | undefined): string {
   if (s === undefined) return '-';

@@ -15,7 +15,7 @@ import type { ChildSa } from '../ike/child-sa.ts';
 import type { IkeSa } from '../ike/ike-sa.ts';
 import { formatProposal } from '../ike/proposal-string.ts';
 import type { EngineEvent } from '../ike/services.ts';
-import { formatTs } from '../ike/ts.ts';
+import { formatTs } from '../ike/traffic-selectors.ts';
 import { failureReason } from './conn-events.ts';
 
 /** What a hook is told: addresses, identities, selectors, SPIs and algorithms, never a key. */

@@ -7,7 +7,7 @@ import type { ChildSa } from '../ike/child-sa.ts';
 import type { Engine } from '../ike/engine.ts';
 import type { IkeSa } from '../ike/ike-sa.ts';
 import { formatProposal } from '../ike/proposal-string.ts';
-import { formatTs } from '../ike/ts.ts';
+import { formatTs } from '../ike/traffic-selectors.ts';
 import { hex } from '../ike/wire.ts';
 import type { Kernel, SaId } from '../kernel/types.ts';
 import type {

@@ -7,7 +7,7 @@ import type { Kernel, PolicyParams } from '../kernel/types.ts';
 import type { Logger } from '../base/logger.ts';
 import type { Proposal } from './proposals.ts';
 import { CHILD_TRANSITIONS, StateMachine, type ChildSaState } from './state.ts';
-import type { TrafficSelector } from './ts.ts';
+import type { TrafficSelector } from './traffic-selectors.ts';
 import {
   installChildSas,
   installOutboundSa,
@@ -16,7 +16,7 @@ import {
   type InstallContext,
 } from './kernel-install.ts';
 import { childPolicies, installChildPolicies, removeChildPolicies } from './spd/policies.ts';
-import { formatTs } from './ts.ts';
+import { formatTs } from './traffic-selectors.ts';
 
 export interface ChildSaInit {
   readonly id: number;

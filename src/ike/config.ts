@@ -1,7 +1,7 @@
 // The engine's own connection configuration: a plain typed object the daemon builds from the
 // validated YAML config (src/config/types.ts) and tests build directly. No parsing here.
 import type { Proposal } from './proposals.ts';
-import type { TrafficSelector } from './ts.ts';
+import type { TrafficSelector } from './traffic-selectors.ts';
 import type { RetransmitPolicy } from './exchange/retransmit.ts';
 import type { Credentials } from './credentials.ts';
 import type { IkeIdentity } from './identity.ts';

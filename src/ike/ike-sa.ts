@@ -8,7 +8,7 @@ import type { ChildSa } from './child-sa.ts';
 import type { EngineOptions, IkeConnection, IkeIdentity } from './config.ts';
 import type { Counters } from '../base/counters.ts';
 import { ExchangeRunner } from './exchange/runner.ts';
-import { TaskManager } from './exchange/tasks.ts';
+import { TaskManager } from './exchange/task-manager.ts';
 import type { IkeKeymat, NegotiatedIke } from './keymat.ts';
 import type { LogFields, LogLevel, Logger } from '../base/logger.ts';
 import type { Proposal } from './proposals.ts';

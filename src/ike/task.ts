@@ -4,7 +4,7 @@
 //   responder: process(request) for each task, then build(response) for each task, send.
 // Tasks never touch the network or netlink directly: they add payloads to messages, read payloads
 // from messages, and reach the kernel through ChildSa.install (src/ike/kernel-install.ts).
-// This file names no IKE SA: the task manager (exchange/tasks.ts) and the IKE SA both build on it;
+// This file names no IKE SA: the task manager (exchange/task-manager.ts) and the IKE SA both build on it;
 // which tasks exist is in task-registry.ts and tasks/index.ts.
 import type { IkeHeader, Payload } from '../codec/index.ts';
 import type { PacketPath } from '../net/transport.ts';

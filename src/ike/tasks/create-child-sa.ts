@@ -34,7 +34,7 @@ import {
 } from '../rekey-guard.ts';
 import { holderOf } from '../sa-holder.ts';
 import type { InboundMessage, OutboundMessage, Task, TaskResult } from '../task.ts';
-import { narrowPair, tsContains, type TrafficSelector } from '../ts.ts';
+import { narrowPair, tsContains, type TrafficSelector } from '../traffic-selectors.ts';
 import {
   findNotify,
   findPayload,
