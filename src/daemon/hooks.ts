@@ -145,6 +145,8 @@ export class HookRunner {
   /** Engine events in; returns at once (nothing here waits for a program). */
   onEvent(e: EngineEvent): void {
     const sa = e.sa;
+    // Most connections have no hook: nothing to build or remember for their events.
+    if (!this.#o.hookOf(sa.config.name)) return;
     const ikeLane = `${sa.config.name}|${sa.path.remoteAddr}|ike`;
     switch (e.type) {
       case 'ike-established':
