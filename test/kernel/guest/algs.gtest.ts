@@ -1,5 +1,3 @@
-// NOT YET IN THE SUITE: written with the new ESP algorithm mappings (issue 14 item 4) but never run in a
-// guest; rename back to algs.gtest.ts once `node --import tsx --test test/kernel/guest.test.ts` passes with it.
 // Every ESP algorithm mapping `check` can lead to (issue 14 item 4) is accepted by the real kernel and
 // carries traffic: for each ESP cipher and integrity word the config accepts, the proposal the
 // daemon would build is resolved like a negotiated one (src/ike/keymat.ts resolveEsp), mapped to
