@@ -13,7 +13,10 @@ pkgs=(iproute2 iputils-ping kmod nftables qemu-system-x86 linux-image-amd64 busy
 pkgs+=(docker.io docker-compose)
 pkgs+=(iperf3) # npm run bench: data-plane throughput through the tunnels (bench/lib/dataplane.ts)
 pkgs+=(tshark)     # debug-keys: the key files decrypt a capture (test/daemon/keylog.test.ts)
-pkgs+=(prometheus) # promtool checks examples/monitoring/alerts.yml; the server is not started
+pkgs+=(prometheus) # promtool checks examples/monitoring/alerts.yml; the lab starts its own server
+pkgs+=(frr)        # route-based lab: bgpd + zebra peer over the XFRM interfaces (started in namespaces)
+pkgs+=(keepalived) # HA lab: VRRP between the two ikeway nodes (started in namespaces)
+pkgs+=(dnsmasq-base) # peers by DNS name: a small resolver in a lab namespace (no system service)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -39,6 +42,7 @@ fi
 # Debian enables charon via systemd on install; our tests start their own instances.
 systemctl disable --now strongswan-starter strongswan >/dev/null 2>&1 || true
 systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+systemctl disable --now frr keepalived >/dev/null 2>&1 || true
 # Likewise docker.io's engine: test/docker starts dockerd inside the guest kernel only. A host engine
 # would add bridges, addresses and iptables rules to the machine's own network namespace.
 systemctl disable --now docker.socket docker.service containerd.service >/dev/null 2>&1 || true
