@@ -8,7 +8,6 @@ import { TsUnacceptableError } from './errors.ts';
 
 export type { ChildConfig };
 
-
 const shorthand = new WeakMap<IkeConnection, readonly ChildConfig[]>();
 
 /** The connection's children in configured order; never empty. */
@@ -101,4 +100,28 @@ export function selectChild(
     throw new TsUnacceptableError(`the proposed selectors fit no child of ${c.name} (${names})`);
   }
   return { child: best.child, narrowed: best.narrowed };
+}
+
+/**
+ * `one-sa-per-subnet-pair`: a child with several subnet pairs becomes one child per pair (what Cisco
+ * ASA, FortiGate and Palo Alto peers expect; they answer TS_UNACCEPTABLE to several pairs in one
+ * Child SA). The parts are named `<child>#<n>` in pair order and keep everything else; a part's reqid
+ * is `reqidOf(name)` when given. Pairs of different address families are not pairs (RFC 7296 §2.9).
+ */
+export function splitPerPair(
+  children: readonly ChildConfig[],
+  reqidOf?: (name: string) => number | undefined,
+): ChildConfig[] {
+  return children.flatMap((k) => {
+    const pairs = k.localTs.flatMap((l) =>
+      k.remoteTs.filter((r) => r.type === l.type).map((r) => [l, r] as const),
+    );
+    if (pairs.length <= 1) return [k];
+    return pairs.map(([l, r], i) => {
+      const name = `${k.name}#${i + 1}`;
+      const reqid = reqidOf?.(name);
+      const { reqid: _drop, ...rest } = k;
+      return { ...rest, name, localTs: [l], remoteTs: [r], ...(reqid !== undefined ? { reqid } : {}) };
+    });
+  });
 }

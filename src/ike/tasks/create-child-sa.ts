@@ -91,6 +91,8 @@ export class CreateChildSa implements Task {
   #owner = false;
   /** Initiator of a rekey: the peer answered CHILD_SA_NOT_FOUND (§2.25). */
   #notFound = false;
+  /** Initiator: the error notify the peer answered with, for the child-failed event. */
+  #refused: number | undefined;
   /** The connection's child this exchange makes an instance of (responder: chosen by §2.9). */
   #cc: ChildConfig | undefined;
   /** Initiator: the child a new Child SA was asked for. */
@@ -244,6 +246,7 @@ export class CreateChildSa implements Task {
     if (err?.kind === 'NOTIFY') {
       if (err.notifyType === NotifyType.INVALID_KE_PAYLOAD && this.#retryWith(err.data)) return 'retry';
       this.#notFound = err.notifyType === NotifyType.CHILD_SA_NOT_FOUND;
+      this.#refused = err.notifyType;
       throw new PeerRefused(err.notifyType); // abort() retries a rekey later (§2.25)
     }
     // No error notify: the responder installed its side (§1.3); a failure from here on is ours to clean
@@ -351,7 +354,13 @@ export class CreateChildSa implements Task {
     if (this.replaces?.state === 'installed')
       retryChildRekey(sa, this.replaces, sa.services.options.rekeyRetryMs);
     sa.services.counters.inc('ike.child_failed');
-    sa.services.emit({ type: 'child-failed', sa, reason: 'CREATE_CHILD_SA failed' });
+    const refused = this.#refused;
+    sa.services.emit({
+      type: 'child-failed',
+      sa,
+      reason: 'CREATE_CHILD_SA failed',
+      ...(refused !== undefined ? { notify: refused } : {}),
+    });
   }
 
   /**
