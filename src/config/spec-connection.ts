@@ -1,6 +1,6 @@
 // The spec of one connection (connections.<name> in YAML): peer, authentication, identities, the
 // protected traffic and its Child SAs, lifetimes, liveness, retry, route-based interface and hook.
-import { duration, path, type ObjectSpec } from './spec-types.ts';
+import { duration, path, type ObjectSpec, type Spec } from './spec-types.ts';
 
 const secretRef: ObjectSpec = {
   kind: 'object',
@@ -197,6 +197,61 @@ const hook: ObjectSpec = {
   },
 };
 
+const subnets = (description: string): Spec => ({
+  kind: 'list',
+  single: true,
+  items: { kind: 'prefix', description: 'IPv4 or IPv6 prefix' },
+  description,
+});
+
+/** One Child SA of a connection; every key but name defaults to the connection's. */
+const child: ObjectSpec = {
+  kind: 'object',
+  description:
+    'One Child SA under the connection\u2019s IKE SA (RFC 7296 §1.3): its own subnets, ESP proposals, mode, ' +
+    'start, lifetimes, mark and if-id; what it leaves out comes from the connection.',
+  fields: {
+    name: {
+      kind: 'string',
+      required: true,
+      pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$',
+      description: 'Unique within the connection (status, hooks and down use it).',
+    },
+    'local-subnets': subnets(
+      'Our side of this child\u2019s traffic (default: the connection\u2019s local-subnets; inside them when both are set).',
+    ),
+    'remote-subnets': subnets(
+      'The peer\u2019s side (default: the connection\u2019s remote-subnets; inside them when both are set).',
+    ),
+    'esp-proposals': {
+      kind: 'list',
+      single: true,
+      minItems: 1,
+      items: { kind: 'proposal', for: 'esp', description: 'e.g. aes256gcm16' },
+      description: 'ESP proposals of this child, most preferred first (default: the connection\u2019s).',
+    },
+    mode: {
+      kind: 'enum',
+      values: ['tunnel', 'transport'],
+      description: 'ESP mode (default: the connection\u2019s).',
+    },
+    start: {
+      kind: 'enum',
+      values: ['now', 'on-traffic', 'wait'],
+      description:
+        'now: set up whenever the connection comes up; on-traffic: on its first packet; wait: only when the peer asks ' +
+        '(default: the connection\u2019s start).',
+    },
+    'child-lifetime': duration(
+      'Hard lifetime of this child\u2019s ESP SAs (default: the connection\u2019s).',
+      60_000,
+    ),
+    'child-lifetime-bytes': { kind: 'bytes', description: 'Hard byte limit of each ESP SA of this child.' },
+    mark: { kind: 'mark', description: 'XFRM mark value[/mask] of this child\u2019s SAs and policies.' },
+    'if-id': { kind: 'int', min: 1, max: 0xffffffff, description: 'XFRM interface id of this child.' },
+  },
+};
+
 export const connection: ObjectSpec = {
   kind: 'object',
   description: 'One peer and the traffic protected with it.',
@@ -243,6 +298,23 @@ export const connection: ObjectSpec = {
       values: ['tunnel', 'transport'],
       default: 'tunnel',
       description: 'ESP mode (RFC 4301).',
+    },
+    children: {
+      kind: 'list',
+      minItems: 1,
+      items: child,
+      description:
+        'Several Child SAs under one IKE SA, each with its own name and traffic. The first that starts now is set ' +
+        'up in IKE_AUTH, the others with CREATE_CHILD_SA; each rekeys and is deleted on its own. Absent: one ' +
+        'child named after the connection, made of local-subnets, remote-subnets and the other keys here. ' +
+        'Children must not overlap (the responder picks a child by the proposed selectors, RFC 7296 §2.9).',
+    },
+    'one-sa-per-subnet-pair': {
+      kind: 'bool',
+      default: false,
+      description:
+        'Set up one Child SA per local/remote subnet pair of each child (named <child>#1, #2 ...), as Cisco ASA, ' +
+        'FortiGate and Palo Alto peers expect; as responder, narrow a multi-pair request to one pair.',
     },
     start: {
       kind: 'enum',

@@ -287,7 +287,8 @@ export class Engine implements EngineServices, LifecycleHost {
   createChild(name: string, child?: string): IkeSa {
     const sa = this.#liveSa(name);
     const cc = child === undefined ? undefined : childNamed(sa.config, child);
-    if (child !== undefined && !cc) throw new IkeError('ERR_NO_CONNECTION', `connection ${name} has no child ${child}`);
+    if (child !== undefined && !cc)
+      throw new IkeError('ERR_NO_CONNECTION', `connection ${name} has no child ${child}`);
     this.lifecycle.createChild(sa, cc);
     return sa;
   }

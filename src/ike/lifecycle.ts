@@ -268,8 +268,12 @@ export class Lifecycle {
     const up = sas.find(live);
     if (up) {
       // Each child has its own Child SA: only the child whose traffic this is, unless it stands.
-      const has = (c: ChildSa) => c.config.name === cc.name && (c.state === 'installed' || c.state === 'installing');
-      if (!up.children.some(has) && !up.tasks.queued.some((t) => t instanceof CreateChildSa && t.childConfig === cc))
+      const has = (c: ChildSa) =>
+        c.config.name === cc.name && (c.state === 'installed' || c.state === 'installing');
+      if (
+        !up.children.some(has) &&
+        !up.tasks.queued.some((t) => t instanceof CreateChildSa && t.childConfig === cc)
+      )
         this.createChild(up, childrenOf(up.config).find((x) => x.name === cc.name) ?? cc);
       return;
     }
@@ -280,7 +284,11 @@ export class Lifecycle {
    * Which connection and child an ACQUIRE is for: the child whose reqid the template carries (each
    * child has its own), a trap's owner, else the first child whose selectors hold the packet.
    */
-  #childFor(reqid: number, src: string, dst: string): { conn: string; child: string | undefined } | undefined {
+  #childFor(
+    reqid: number,
+    src: string,
+    dst: string,
+  ): { conn: string; child: string | undefined } | undefined {
     const eng = this.#engine;
     if (reqid !== 0)
       for (const c of eng.connections())

@@ -114,7 +114,11 @@ export class Spd {
    * Outbound trap policies for a connection (or one `child` of it: pass the child's view): its next
    * packet starts it again (kernel ACQUIRE).
    */
-  async trap(conn: SpdConnection & { readonly remoteAddr: string }, reqid: number, child?: string): Promise<void> {
+  async trap(
+    conn: SpdConnection & { readonly remoteAddr: string },
+    reqid: number,
+    child?: string,
+  ): Promise<void> {
     for (const p of trapPolicies(conn, reqid)) await this.kernel.updatePolicy(p);
     this.#traps.set(reqid, { conn: conn.name, child });
   }

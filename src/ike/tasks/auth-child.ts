@@ -84,7 +84,11 @@ export class IkeAuthChild implements Task {
     let picked: ReturnType<typeof selectChild>;
     try {
       // §2.9: narrow the initiator's selectors to the policy of the child they fit (its side = remoteTs).
-      picked = selectChild(sa.config, { tsi: tsFromWire(tsi.selectors), tsr: tsFromWire(tsr.selectors) }, transport);
+      picked = selectChild(
+        sa.config,
+        { tsi: tsFromWire(tsi.selectors), tsr: tsFromWire(tsr.selectors) },
+        transport,
+      );
     } catch (e) {
       if (!(e instanceof TsUnacceptableError)) throw e;
       this.#failure = NotifyType.TS_UNACCEPTABLE;

@@ -111,8 +111,7 @@ export class CreateChildSa implements Task {
 
   /** The child of the connection this exchange is about: the rekeyed or replaced one's, or the asked one. */
   get childConfig(): ChildConfig {
-    return (this.#cc ??=
-      (this.old ?? this.replaces)?.config ?? this.#wanted ?? firstChild(this.sa.config));
+    return (this.#cc ??= (this.old ?? this.replaces)?.config ?? this.#wanted ?? firstChild(this.sa.config));
   }
 
   #allocate(reqid: number): Promise<ChildSa> {
