@@ -215,7 +215,7 @@ const child: ObjectSpec = {
       kind: 'string',
       required: true,
       pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$',
-      description: 'Unique within the connection (status, hooks and down use it).',
+      description: 'Unique within the connection (status and hooks name the Child SAs by it).',
     },
     'local-subnets': subnets(
       'Our side of this child\u2019s traffic (default: the connection\u2019s local-subnets; inside them when both are set).',
