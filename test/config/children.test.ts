@@ -170,6 +170,8 @@ test('reload with bad children is refused and changes nothing running', async (t
   // Three children: fail-closed policies for each, with its own reqid.
   const reqids = new Set((await k.dumpPolicies()).flatMap((p) => p.templates.map((x) => x.reqid)));
   assert.equal(reqids.size, 3, [...reqids].join());
+  // One child by <connection>/<child>: nothing installed yet (start: on-traffic), said precisely.
+  await assert.rejects(d.down('hq/voice'), /hq\/voice: no installed Child SA/);
   for (const bad of [BAD_DUP, BAD_OVERLAP, BAD_OUTSIDE]) {
     writeFileSync(file, local(bad) + tail, { mode: 0o600 });
     await assert.rejects(
