@@ -2,7 +2,7 @@
 // (src/ike/credentials.ts): RFC 7427 signatures, CERT/CERTREQ (RFC 7296 §3.6, §3.7), and the peer's
 // ID matched against its certificate. The store alone holds the private key.
 import { CertEncoding, HashAlgorithm } from '../codec/index.ts';
-import type { CredentialStore, IkeId } from '../creds/index.ts';
+import type { CredentialStore, IkeId, RevocationChecker, RevocationPolicy } from '../creds/index.ts';
 import type { Credentials, LocalAuth, PeerAuthInput } from './credentials.ts';
 
 export interface StoreCredentialsOptions {
@@ -12,6 +12,8 @@ export interface StoreCredentialsOptions {
   readonly expectedId?: IkeId;
   /** RFC 7427 §4 hashes we announce and accept. */
   readonly hashes?: readonly number[];
+  /** Revocation of the peer's path after its AUTH verified (RFC 5280 §6.3, RFC 6960). */
+  readonly revocation?: { readonly checker: RevocationChecker; readonly policy: RevocationPolicy };
 }
 
 const DEFAULT_HASHES = [
@@ -34,8 +36,8 @@ export function storeCredentials(store: CredentialStore, opts: StoreCredentialsO
         certs: signer.certificates.map((data) => ({ encoding: CertEncoding.X509_SIGNATURE, data })),
       };
     },
-    verifyPeer(input: PeerAuthInput): void {
-      store.verifyPeerAuth({
+    verifyPeer(input: PeerAuthInput): void | Promise<void> {
+      const result = store.verifyPeerAuth({
         peerId: input.id,
         ...(opts.expectedId ? { expectedId: opts.expectedId } : {}),
         certs: input.certs.filter((c) => c.encoding === CertEncoding.X509_SIGNATURE).map((c) => c.data),
@@ -44,6 +46,8 @@ export function storeCredentials(store: CredentialStore, opts: StoreCredentialsO
         octets: input.octets,
         allowedHashes: input.allowedHashes,
       });
+      const r = opts.revocation;
+      if (r !== undefined && r.policy.mode !== 'off') return r.checker.checkPath(result.path, r.policy);
     },
     certReqHashes: () => store.certReqData(),
   };
