@@ -65,3 +65,4 @@ export {
 } from './revocation/checker.ts';
 export { parseCrl, type Crl } from './revocation/crl.ts';
 export { FetchError, httpFetch, type Fetcher, type FetchOptions } from './revocation/fetch.ts';
+export { RawKeyAuth } from './rawkey.ts';
