@@ -6,6 +6,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { doc, ok, problems, tempDir } from './helpers.ts';
 import type { ConfigProblem } from '../../src/config/index.ts';
+import { renderStatus } from '../../src/control/render.ts';
+import type { StatusReport } from '../../src/control/status-types.ts';
+import { expiringCertificates } from '../../src/daemon/status.ts';
 import { makeRevocationPki } from '../creds/revocation-pki.ts';
 
 /** Errors only, in file order (the test certificates also draw W_CERT expiry warnings). */
@@ -86,6 +89,40 @@ test('check warns about certificates that expire within 30 days', (t) => {
     !early.warnings.some((p) => /expires in/.test(p.message)),
     'two months earlier nothing expires soon',
   );
+  // `ikeway status` shows the same (src/daemon/status.ts), soonest first.
+  const conn = r.config.connections[0]!;
+  const exp = expiringCertificates(conn, new Date());
+  assert.deepEqual(
+    exp.map((e) => `${e.role} ${e.subject}`),
+    ['local O=ikeway revocation, CN=good.example.com', 'ca O=ikeway revocation, CN=Revocation CA'],
+  );
+  assert.deepEqual(expiringCertificates(conn, new Date(Date.now() - 60 * 86_400_000)), []);
+  const old = { role: 'chain' as const, subject: 'CN=Old', notAfter: '2020-01-01T00:00:00.000Z', days: -5 };
+  const text = renderStatus({
+    daemon: { version: '0', pid: 1, uptimeSeconds: 1, config: 'x', kernel: 'memory' },
+    connections: [
+      {
+        name: 'hq',
+        local: '192.0.2.1',
+        remote: '192.0.2.2',
+        mode: 'tunnel',
+        start: 'now',
+        localSubnets: [],
+        remoteSubnets: [],
+        ikeProposals: [],
+        espProposals: [],
+        failClosedPolicies: 0,
+        ikeSas: [],
+        expiring: [...exp, old],
+      },
+    ],
+    counters: {},
+  } as unknown as StatusReport);
+  assert.match(
+    text,
+    /WARNING: local certificate "O=ikeway revocation, CN=good\.example\.com" expires in (19|20) days/,
+  );
+  assert.match(text, /WARNING: chain certificate "CN=Old" expired on 2020-01-01/);
 });
 
 test('pubkey (RFC 7670): our private key and the peer\u2019s public key are loaded', (t) => {
