@@ -132,7 +132,7 @@ export class Daemon {
     this.#conns = new ConnectionRegistry({
       spd,
       // One revocation cache for the daemon: CRLs and OCSP answers are shared by all connections.
-      revocation: new RevocationChecker({ counters: this.#counters }),
+      revocation: new RevocationChecker({ counters: this.#counters, logger: this.#log }),
       timers: this.#timers,
       log: this.#log,
       ...(this.#o.retryMs !== undefined ? { retryMs: this.#o.retryMs } : {}),

@@ -11,6 +11,7 @@
 // fetch per source is in flight at a time, shared by every SA that waits for it.
 import { randomBytes } from 'node:crypto';
 import type { CounterName } from '../../base/counters.ts';
+import type { Logger } from '../../base/logger.ts';
 import { CredsError, fail } from '../errors.ts';
 import type { Certificate } from '../x509.ts';
 import { ExpiringLru } from './cache.ts';
@@ -47,6 +48,8 @@ export interface CheckerOptions {
   readonly fetcher?: Fetcher;
   readonly clock?: () => Date;
   readonly counters?: { inc(name: CounterName): void };
+  /** Where a best-effort pass without an answer is noted (warn). */
+  readonly logger?: Logger;
   /** Largest CRL or OCSP response read (default 4 MiB). */
   readonly maxBytes?: number;
   /** OCSP answers kept (default 4096) and CRLs kept (default 32). */
@@ -77,6 +80,7 @@ export class RevocationChecker {
   readonly #fetch: Fetcher;
   readonly #clock: () => Date;
   readonly #count: (name: CounterName) => void;
+  readonly #logger: Logger | undefined;
   readonly #maxBytes: number;
   readonly #holdMs: number;
   readonly #maxCacheMs: number;
@@ -91,6 +95,7 @@ export class RevocationChecker {
     this.#fetch = opts.fetcher ?? httpFetch;
     this.#clock = opts.clock ?? (() => new Date());
     this.#count = (n) => opts.counters?.inc(n);
+    this.#logger = opts.logger;
     this.#maxBytes = opts.maxBytes ?? 4 << 20;
     this.#holdMs = opts.failureHoldMs ?? 30_000;
     this.#maxCacheMs = opts.maxCacheMs ?? 24 * HOUR;
@@ -124,6 +129,10 @@ export class RevocationChecker {
         this.#count('creds.revocation_refused');
         fail('REVOCATION_UNKNOWN', `no revocation answer for ${who} (strict): ${v.detail}`);
       }
+      this.#logger?.log('warn', 'revocation status unknown, accepted (best-effort)', {
+        certificate: who,
+        why: v.detail,
+      });
     }
   }
 
