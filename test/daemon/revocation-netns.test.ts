@@ -168,8 +168,8 @@ describe(
           `CERT_REVOKED: .*serial ${pki.revoked.serial.toLowerCase()} issuer .*Revocation CA.*keyCompromise.*source: OCSP ${OCSP_URL}`,
         ),
       );
-      assert.equal(o.counters['creds.revocation_revoked'], 1);
-      assert.equal(o.counters['ike.error_notify_sent'], 1, 'AUTHENTICATION_FAILED went to the peer');
+      assert.ok(o.counters['creds.revocation_revoked']! >= 1); // A may have retried already
+      assert.ok(o.counters['ike.error_notify_sent']! >= 1, 'AUTHENTICATION_FAILED went to the peer');
     });
 
     test('CRL over HTTP (the responder refuses connections): revoked refused', async () => {
@@ -195,7 +195,7 @@ describe(
         const rev = `revocation: ${mode}, revocation-fetch: false, ocsp-responder: "http://192.0.2.99:2560/", revocation-timeout: 1s`;
         const o = await scenario('good', rev);
         assert.equal(o.established, mode === 'best-effort', o.log);
-        assert.equal(o.counters['creds.revocation_unknown'], 1);
+        assert.ok(o.counters['creds.revocation_unknown']! >= 1);
         if (mode === 'strict')
           assert.match(o.log, /REVOCATION_UNKNOWN: no revocation answer .*192\.0\.2\.99/);
       });
