@@ -92,8 +92,15 @@ export function crlSignedBy(crl: Crl, issuer: Certificate): boolean {
   if (!derDnEquals(crl.issuer, issuer.subject)) return false;
   // RFC 5280 §4.2.1.3: a key that signs CRLs has cRLSign (bit 6) when keyUsage is present.
   if (!issuer.hasKeyUsage(6)) return false;
-  return verifyTbs(crl.sigAlg, crl.tbs, crl.signature, issuer.publicKey);
+  // A CRL file or cached CRL is checked on every IKE_AUTH: hash a large CRL once per issuer.
+  if (verified.get(crl)?.has(issuer)) return true;
+  const ok = verifyTbs(crl.sigAlg, crl.tbs, crl.signature, issuer.publicKey);
+  if (ok) verified.set(crl, (verified.get(crl) ?? new WeakSet()).add(issuer));
+  return ok;
 }
+
+/** Issuers whose signature on a CRL verified (positive results only; dies with the objects). */
+const verified = new WeakMap<Crl, WeakSet<Certificate>>();
 
 /** The entry for `cert` in `crl`, or undefined when it is not listed. */
 export function crlLookup(crl: Crl, cert: Certificate): RevokedEntry | undefined {
