@@ -61,6 +61,20 @@ export const COUNTER_NAMES = [
   'ike.auth_failed',
   'ike.child_installed',
   'ike.child_failed',
+  // src/creds/revocation: the revocation status of peer certificates (RFC 5280 §6.3, RFC 6960).
+  'creds.revocation_good', // a certificate with a definite "good" answer
+  'creds.revocation_revoked', // a revoked certificate: AUTHENTICATION_FAILED
+  'creds.revocation_unknown', // no source gave a definite answer
+  'creds.revocation_refused', // of the unknown: refused because the connection's revocation is strict
+  'creds.revocation_cache_hit', // answered from a cached OCSP response or CRL
+  'creds.ocsp_requests', // OCSP requests sent
+  'creds.ocsp_no_nonce', // OCSP responses without our nonce (accepted only when fresh)
+  'creds.ocsp_bad_response', // malformed, badly signed, replayed or stale OCSP responses
+  'creds.crl_fetches', // CRLs fetched from distribution points
+  'creds.crl_bad', // malformed, badly signed or stale CRLs
+  'creds.fetch_timeout', // a CRL or OCSP fetch that did not finish in time
+  'creds.fetch_too_large', // a response above the size limit
+  'creds.fetch_failed', // connection refused, reset, not HTTP 200, or a bad URL
   // src/daemon/hooks: the programs run on tunnel events (a failure never touches the tunnel).
   'hook.started', // a hook program spawned
   'hook.failed', // exited non-zero, was killed at its time limit, or could not be spawned

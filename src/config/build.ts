@@ -2,7 +2,7 @@
 // checks (families, mode vs subnets, lifetimes vs rekey margin, pfs vs proposals, limits), and
 // credential loading. Problems go to the reporter at the position of the key they concern.
 import type { Raw, Reporter } from './walk.ts';
-import { loadCertAuth, loadSecret, type Env } from './creds.ts';
+import { loadCertAuth, loadPubkeyAuth, loadSecret, type Env } from './creds.ts';
 import { checkProposal } from './proposals-tokens.ts';
 import { formatDuration, normalizeDn, type Identity, type IpAddress } from './values.ts';
 import { buildSubnets, checkOverlaps } from './subnets.ts';
@@ -10,7 +10,7 @@ import { buildInterface, checkInterfaces } from './iface-build.ts';
 import { buildHook } from './hook.ts';
 import { buildChildren, unionSubnets } from './children.ts';
 import type { Resolver } from './resolve.ts';
-import type { Config, Connection, Liveness, LivenessAction, PskAuth, CertAuth } from './types.ts';
+import type { Config, Connection, Liveness, LivenessAction, PskAuth, CertAuth, PubkeyAuth } from './types.ts';
 
 export interface BuildContext {
   readonly r: Reporter;
@@ -226,7 +226,11 @@ function resolveRemote(ctx: BuildContext, name: string, at: string, local: IpAdd
   return same;
 }
 
-function buildAuth(ctx: BuildContext, auth: Raw | undefined, path: string): PskAuth | CertAuth | undefined {
+function buildAuth(
+  ctx: BuildContext,
+  auth: Raw | undefined,
+  path: string,
+): PskAuth | CertAuth | PubkeyAuth | undefined {
   if (auth?.psk !== undefined) {
     const psk = loadSecret(ctx.r, auth.psk as Raw, `${path}.psk`, ctx.env);
     return psk === undefined ? undefined : { kind: 'psk', psk };
@@ -236,11 +240,16 @@ function buildAuth(ctx: BuildContext, auth: Raw | undefined, path: string): PskA
     if (cert.cert === undefined || cert.key === undefined || cert.ca === undefined) return undefined;
     return loadCertAuth(ctx.r, cert, `${path}.cert`, ctx.now);
   }
+  if (auth?.pubkey !== undefined) {
+    const pk = auth.pubkey as Raw;
+    if (pk.key === undefined || pk.peer === undefined) return undefined;
+    return loadPubkeyAuth(ctx.r, pk, `${path}.pubkey`);
+  }
   return undefined;
 }
 
 /** RFC 7296 §3.5: our ID defaults to the certificate subject (DN), else our address. */
-function defaultLocalId(auth: PskAuth | CertAuth, local: IpAddress): Identity {
+function defaultLocalId(auth: PskAuth | CertAuth | PubkeyAuth, local: IpAddress): Identity {
   if (auth.kind === 'cert') return { kind: 'dn', value: normalizeDn(auth.cert.subject) };
   return { kind: local.family === 4 ? 'ipv4' : 'ipv6', value: local.address };
 }

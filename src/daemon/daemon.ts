@@ -10,6 +10,7 @@ import { KeyExchangePool } from '../crypto/index.ts';
 import { PUZZLE_DEFAULTS, type IkeConnection } from '../ike/config.ts';
 import { RealClock, type Clock } from '../base/clock.ts';
 import { Counters } from '../base/counters.ts';
+import { RevocationChecker } from '../creds/index.ts';
 import { Engine } from '../ike/engine.ts';
 import { Spd } from '../ike/spd/spd.ts';
 import type { Logger } from '../base/logger.ts';
@@ -130,6 +131,8 @@ export class Daemon {
     const spd = new Spd(kernel, this.#log);
     this.#conns = new ConnectionRegistry({
       spd,
+      // One revocation cache for the daemon: CRLs and OCSP answers are shared by all connections.
+      revocation: new RevocationChecker({ counters: this.#counters, logger: this.#log }),
       timers: this.#timers,
       log: this.#log,
       ...(this.#o.retryMs !== undefined ? { retryMs: this.#o.retryMs } : {}),

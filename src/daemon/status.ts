@@ -12,6 +12,7 @@ import { hex } from '../ike/wire.ts';
 import type { Kernel, SaId } from '../kernel/types.ts';
 import type {
   ChildStatus,
+  CertificateExpiry,
   ConnectionStatus,
   DaemonStatus,
   IkeSaStatus,
@@ -128,6 +129,31 @@ export interface StatusInput {
   /** false: no per-SA kernel queries (the metrics page reads one SA dump instead). */
   readonly kernelCounters?: boolean;
   readonly rcvbufDrops?: number;
+  /** Wall clock for certificate expiry (default: now). */
+  readonly wallClock?: () => Date;
+}
+
+/** Days before notAfter from which status and check warn (src/config/creds.ts EXPIRY_WARN_DAYS). */
+const EXPIRY_WARN_DAYS = 30;
+const DAY_MS = 86_400_000;
+
+/** The connection's certificates that expire within 30 days, soonest first. */
+export function expiringCertificates(c: Connection, now: Date): CertificateExpiry[] {
+  if (c.auth.kind !== 'cert') return [];
+  const a = c.auth;
+  const all = [
+    { role: 'local' as const, cert: a.cert },
+    ...a.chain.map((cert) => ({ role: 'chain' as const, cert })),
+    ...a.ca.map((cert) => ({ role: 'ca' as const, cert })),
+  ];
+  return all
+    .map(({ role, cert }) => {
+      const end = Date.parse(cert.validTo);
+      return { role, subject: cert.subject.replace(/\n/g, ', '), notAfter: new Date(end).toISOString(), end };
+    })
+    .filter((x) => x.end - now.getTime() < EXPIRY_WARN_DAYS * DAY_MS)
+    .sort((x, y) => x.end - y.end)
+    .map(({ end, ...x }) => ({ ...x, days: Math.floor((end - now.getTime()) / DAY_MS) }));
 }
 
 export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
@@ -151,6 +177,7 @@ export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
           .map((sa) => ikeStatus(inp.kernel, sa, inp.times, inp.now, inp.kernelCounters)),
       ),
       ...retryStatus(inp.waiting?.(c.name), inp.now),
+      ...expiringOf(c, inp.wallClock?.() ?? new Date()),
     })),
   );
   const load: LoadStatus = {
@@ -158,6 +185,11 @@ export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
     ...(inp.rcvbufDrops !== undefined ? { rcvbufDrops: inp.rcvbufDrops } : {}),
   };
   return { daemon: inp.daemon, load, connections, counters: inp.engine.counters.nonZero() };
+}
+
+function expiringOf(c: Connection, now: Date): { expiring?: CertificateExpiry[] } {
+  const e = expiringCertificates(c, now);
+  return e.length > 0 ? { expiring: e } : {};
 }
 
 async function ifaceOf(inp: StatusInput, c: Connection): Promise<{ interface?: InterfaceStatus }> {
