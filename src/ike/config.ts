@@ -135,6 +135,13 @@ export interface EngineOptions {
    * times. Default 3.
    */
   readonly rekeyGraceExtensions?: number;
+  /**
+   * RFC 7296 §2.21.4: after an unprotected INVALID_IKE_SPI answer to our request on an established
+   * IKE SA, the request is sent again at once and then after each of these waits (ms); no protected
+   * answer by the end of the last one and the IKE SA fails (dead-peer action). Default [1000, 1000,
+   * 2000]: a restarted peer is noticed 4 s after its first hint.
+   */
+  readonly restartProbeMs?: readonly number[];
   /** RFC 3948 §4: NAT-keepalive interval when we are behind a NAT (ms). Default 20000. */
   readonly keepaliveMs?: number;
   /** Delay before retrying a rekey the peer answered with TEMPORARY_FAILURE (RFC 7296 §2.25). */
@@ -185,6 +192,7 @@ export const ENGINE_DEFAULTS = {
   rekeyOutboundGraceMs: 2_000,
   rekeyTrafficPollMs: 200,
   rekeyGraceExtensions: 3,
+  restartProbeMs: [1_000, 1_000, 2_000],
   keepaliveMs: 20_000,
   rekeyRetryMs: 2_000,
   rekeyJitter: 0.1,
