@@ -13,6 +13,7 @@ import { test } from 'node:test';
 import { bundleEnv } from '../../lab/guest/bundle.ts';
 import { withEspKernel } from '../../lab/guest/guest.ts';
 import type { FlowFacts } from '../../lab/interop/rekey-flow.ts';
+import type { RecoveryFacts } from '../../lab/interop/restart-recovery.ts';
 import { libreswanUnavailable } from '../../lab/peers/libreswan.ts';
 import { CHARON_BIN } from '../../lab/peers/strongswan.ts';
 import { LAB_MODULES } from '../../lab/two-site/lab.ts';
@@ -24,7 +25,14 @@ const PEERS = [
   'ikeway',
 ];
 const listed = process.env['IKW_FLOW_SPECS']?.split(',').filter(Boolean);
-const SPECS = listed?.length ? listed : PEERS.flatMap((p) => [`${p}:ikeway`, `${p}:peer`]);
+// The restarted-peer recovery runs against strongSwan, which answers a request on an IKE SA it lost
+// with INVALID_IKE_SPI (RFC 7296 §2.21.4 MAY); it runs in the same boot, beside the flows.
+const SPECS = listed?.length
+  ? listed
+  : [
+      ...PEERS.flatMap((p) => [`${p}:ikeway`, `${p}:peer`]),
+      ...(PEERS.includes('strongswan') ? ['restart:strongswan'] : []),
+    ];
 const norm = (s: string) => s.replace(/^0x/, '').toLowerCase().padStart(8, '0');
 
 test(
@@ -46,7 +54,25 @@ test(
         results.set(r.spec, r.facts);
       }
     const tail = `\n--- runner stderr (tail) ---\n${run.stderr.slice(-3000)}`;
-    for (const spec of SPECS)
+    for (const spec of SPECS.filter((s) => s.startsWith('restart:')))
+      await t.test(spec, () => {
+        const f = results.get(spec) as unknown as RecoveryFacts | undefined;
+        assert.ok(f, `no result for ${spec}${tail}`);
+        t.diagnostic(
+          `${spec} (${f.peerVersion}): tunnel agreed ${f.agreedMs} ms and traffic back ${f.trafficMs} ms after the ` +
+            `peer restarted (liveness interval ${f.livenessIntervalS} s, retransmissions at their ~165 s defaults); ` +
+            `restart hints ${f.restartHints}\n${f.ikewayLines.join('\n')}`,
+        );
+        assert.equal(f.error, null, `${f.error}\n${f.ikewayLines.join('\n')}${tail}`);
+        // The unprotected INVALID_IKE_SPI started the short check (not the ~165 s schedule).
+        assert.ok(f.restartHints > 0, 'ikeway counted the INVALID_IKE_SPI hint');
+        assert.ok(
+          f.ikewayLines.some((l) => /INVALID_IKE_SPI/.test(l)),
+          'ikeway logged the check it started',
+        );
+        assert.ok(f.trafficMs !== null && f.agreedMs !== null);
+      });
+    for (const spec of SPECS.filter((s) => !s.startsWith('restart:')))
       await t.test(spec, () => {
         const f = results.get(spec);
         assert.ok(f, `no result for ${spec}${tail}`);

@@ -1,10 +1,12 @@
 // Guest-side runner of test/interop/rekey-no-loss.test.ts: one flow per `PEER:STARTER` spec
 // (lab/interop/rekey-flow.ts), IKW_FLOW_CONCURRENCY (default 3) at a time, each in its own
 // namespaces; prints one `IKW-FLOW-RESULT <json>` line per flow and never throws past a flow.
-// usage: node rekey-flow-run.ts PEER:STARTER ...   (PEER: strongswan|libreswan|ikeway, STARTER: ikeway|peer)
+// usage: node rekey-flow-run.ts PEER:STARTER ... restart:PEER ...
+//   (PEER: strongswan|libreswan|ikeway, STARTER: ikeway|peer; restart: the restarted-peer recovery)
 import { IkewayPeer } from '../../../lab/interop/ikeway-peer.ts';
 import { peerDriver } from '../../../lab/interop/peers.ts';
 import { rekeyFlow, type RekeyStarter } from '../../../lab/interop/rekey-flow.ts';
+import { restartRecovery } from '../../../lab/interop/restart-recovery.ts';
 import type { PeerDriver } from '../../../lab/interop/types.ts';
 
 const specs = process.argv.slice(2);
@@ -17,11 +19,19 @@ async function one(spec: string): Promise<void> {
   process.stderr.write(`[${spec}] start\n`);
   let facts: unknown;
   try {
-    facts = await rekeyFlow({
-      peer: driver(kind),
-      by,
-      log: (l) => process.stderr.write(`[${spec}] ${l}\n`),
-    });
+    if (kind === 'restart') {
+      // `restart:PEER`: the peer restarted with its kernel state wiped (restart-recovery.ts).
+      const peer = String(by);
+      facts = await restartRecovery({
+        peer: driver(peer),
+        log: (l) => process.stderr.write(`[${spec}] ${l}\n`),
+      });
+    } else
+      facts = await rekeyFlow({
+        peer: driver(kind),
+        by,
+        log: (l) => process.stderr.write(`[${spec}] ${l}\n`),
+      });
   } catch (e) {
     facts = { peer: kind, by, error: `runner: ${String((e as Error).message ?? e)}` };
   }
