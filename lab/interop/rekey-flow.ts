@@ -163,7 +163,7 @@ function pingFlow(l: Lab, pps: number): { stop(): Promise<PingCount> } {
     const lines = text.split('\n');
     tail = lines.pop() ?? '';
     for (const line of lines) {
-      const m = /icmp_seq=(\d+)/.exec(line);
+      const m = / bytes from .*icmp_seq=(\d+)/.exec(line);
       if (m) replied.add(Number(m[1]));
       else out += `${line}\n`;
     }
