@@ -1,4 +1,4 @@
-// @guest-pass: boots the guest kernel (scripts/run-tests.mjs runs it in its guest pass).
+// @guest-pass (once it has passed: rename to .test.ts): boots the guest kernel (scripts/run-tests.mjs runs it in its guest pass).
 // Not one packet lost across rekeys (issue 13, RFC 7296 §2.8 make-before-break), with real kernel
 // ESP in ONE guest boot: a 100 packets/s ping flow through the tunnel while 8 Child SA and 2 IKE SA
 // rekeys run, started by ikeway and, in a separate flow, by the peer; peers strongSwan 5.9.8,
