@@ -131,6 +131,18 @@ export class IkewayDaemon {
     await request(this.socket, 'down', { name: this.name }, { timeoutMs: 20_000 });
   }
 
+  async up(): Promise<void> {
+    await request(this.socket, 'up', { name: this.name }, { timeoutMs: 20_000 });
+  }
+
+  /** SIGKILL: nothing deleted, the daemon just vanishes. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exit = new Promise<void>((r) => this.child.once('exit', () => r()));
+    this.child.kill('SIGKILL');
+    await exit;
+  }
+
   /** SIGTERM, then SIGKILL after 10 s. */
   async stop(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;

@@ -18,7 +18,7 @@
 import type { LabNs } from '../netns/lab-ns.ts';
 import type { Family, Topology } from '../two-site/topology.ts';
 
-export type PeerKind = 'strongswan' | 'libreswan';
+export type PeerKind = 'strongswan' | 'libreswan' | 'ikeway';
 /** ikeway's role in the cell: 'initiator' means ikeway starts the IKE SA, the peer responds. */
 export type Role = 'initiator' | 'responder';
 export type AuthKind = 'psk' | 'ecdsa' | 'rsa' | 'ed25519';

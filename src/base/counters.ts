@@ -26,6 +26,7 @@ export const COUNTER_NAMES = [
   'ike.request_sent',
   'ike.response_sent',
   'ike.give_up', // retransmissions exhausted; the IKE SA is dead (RFC 7296 §2.4)
+  'ike.restart_hint', // unprotected INVALID_IKE_SPI answer to our request: the peer may have restarted (§2.21.4)
   // src/ike/engine: the cheap receive path, before any DH or decryption (ARCHITECTURE principle 6).
   'ike.drop_too_long', // larger than the engine's maxPacket
   'ike.drop_bad_header', // major version not 2, or the header does not decode (RFC 7296 §2.5, §3.1)

@@ -6,7 +6,7 @@
 import { Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import { COUNTER_NAMES } from '../base/counters.ts';
 import type { SaInfo } from '../kernel/types.ts';
-import { FAILURE_REASONS, type ConnEvents } from './conn-events.ts';
+import { FAILURE_REASONS, failureReason, type ConnEvents } from './conn-events.ts';
 import type { StatusReport } from '../control/status-types.ts';
 
 export interface MetricsSource {
@@ -163,6 +163,14 @@ export class Metrics {
         f.lastEstablished.add(C, ev.lastEstablishedMs / 1000);
         f.sinceEstablished.add(C, Math.max(0, (now - ev.lastEstablishedMs) / 1000));
       }
+      // start: now after a failure: why it waits (reason class), which retry, and until when.
+      const r = conn.retry;
+      if (r) {
+        const reason = failureReason(r.reason);
+        f.retryAttempt.add({ connection, reason }, r.attempt);
+        if (r.gaveUp) f.retryGaveUp.add({ connection, reason }, 1);
+        else f.nextRetry.add(C, Math.round(now / 1000 + (r.inSeconds ?? 0)));
+      }
       const exp = src.certificateExpiry(connection);
       if (exp !== undefined) f.certExpiry.add(C, exp / 1000);
     }
@@ -202,6 +210,15 @@ function families() {
       'connection_certificate_expiry_timestamp_seconds',
       "notAfter of the connection's own certificate (Unix time).",
     ),
+    retryAttempt: g(
+      'connection_retry_attempt',
+      'A start: now connection waiting after a failure: its retry number, by the reason class of the failure.',
+    ),
+    nextRetry: g(
+      'connection_next_retry_timestamp_seconds',
+      'When a waiting connection initiates again (Unix time; retry backoff).',
+    ),
+    retryGaveUp: g('connection_retry_gave_up', '1 when the connection used its retry attempts and stopped.'),
     ikeEst: c('ike_sa_established_total', 'IKE SAs established.'),
     childInst: c('child_sa_installed_total', 'Child SAs installed.'),
     ikeRekeys: c('ike_sa_rekeys_total', 'IKE SA rekeys (RFC 7296 §2.18).'),

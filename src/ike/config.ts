@@ -153,6 +153,25 @@ export interface EngineOptions {
    * Default 2000.
    */
   readonly rekeyOutboundGraceMs?: number;
+  /**
+   * During that grace the new inbound SA's kernel counters are read this often (ms): a packet the peer
+   * sent on the new SA proves it can receive on it, and the outbound switch happens at once. 0: no
+   * polling (Delete or grace only). Default 200 (at most grace/poll reads per rekey).
+   */
+  readonly rekeyTrafficPollMs?: number;
+  /**
+   * The old inbound SA of a rekey leaves the kernel `rekeyGraceMs` after the Delete exchange; when the
+   * peer still sent on it during that time, it stays for another `rekeyGraceMs`, at most this many
+   * times. Default 3.
+   */
+  readonly rekeyGraceExtensions?: number;
+  /**
+   * RFC 7296 §2.21.4: after an unprotected INVALID_IKE_SPI answer to our request on an established
+   * IKE SA, the request is sent again at once and then after each of these waits (ms); no protected
+   * answer by the end of the last one and the IKE SA fails (dead-peer action). Default [1000, 1000,
+   * 2000]: a restarted peer is noticed 4 s after its first hint.
+   */
+  readonly restartProbeMs?: readonly number[];
   /** RFC 3948 §4: NAT-keepalive interval when we are behind a NAT (ms). Default 20000. */
   readonly keepaliveMs?: number;
   /** Delay before retrying a rekey the peer answered with TEMPORARY_FAILURE (RFC 7296 §2.25). */
@@ -201,6 +220,9 @@ export const ENGINE_DEFAULTS = {
   maxPacket: 65_535,
   rekeyGraceMs: 5_000,
   rekeyOutboundGraceMs: 2_000,
+  rekeyTrafficPollMs: 200,
+  rekeyGraceExtensions: 3,
+  restartProbeMs: [1_000, 1_000, 2_000],
   keepaliveMs: 20_000,
   rekeyRetryMs: 2_000,
   rekeyJitter: 0.1,
