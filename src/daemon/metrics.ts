@@ -169,7 +169,8 @@ export class Metrics {
     for (const name of COUNTER_NAMES) {
       const { layer, kind, reason } = splitCounter(name);
       const v = report.counters[name] ?? 0;
-      if (kind === 'drop') f.drops.add({ layer, reason }, v);
+      if (name === 'kernel.netlink_errors') f.netlinkErrors.add({}, v);
+      else if (kind === 'drop') f.drops.add({ layer, reason }, v);
       else f.events.add({ layer, event: reason }, v);
     }
     const halfOpen = src.halfOpen();
@@ -216,6 +217,10 @@ function families() {
     integrity: c('child_sa_integrity_failures_total', 'Packets failing the ICV check (inbound SA).'),
     drops: c('drops_total', 'Packets dropped, by layer and reason (src/base/counters.ts).'),
     events: c('events_total', 'Daemon events since start, by layer (src/base/counters.ts).'),
+    netlinkErrors: c(
+      'netlink_errors_total',
+      'Kernel operations (netlink requests) that failed, daemon-wide (src/kernel/error-count.ts).',
+    ),
     kernelErrors: c('kernel_dump_errors_total', 'Kernel SA dumps that failed during a scrape.'),
     halfOpen: g('half_open_ike_sas', 'Half-open IKE SAs (RFC 7296 §2.6).'),
     cookieMode: g('cookie_mode', '1 while responders demand cookies (half-open >= cookie-threshold).'),
