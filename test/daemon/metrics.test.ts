@@ -3,6 +3,7 @@
 // dump and no per-SA request; failed kernel operations are counted daemon-wide
 // (kernel.netlink_errors, src/kernel/error-count.ts) in status counters and on the page.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { ConnEvents } from '../../src/daemon/conn-events.ts';
 import { Metrics } from '../../src/daemon/metrics.ts';
@@ -118,6 +119,20 @@ test('every counter of the issue is on the page; one SA dump per scrape, no per-
     /event="netlink_errors"/,
     'netlink errors have their own metric, not a second series',
   );
+  // The page parses as Prometheus's own parser reads it; its linter has nothing to say about ours.
+  const promtool = spawnSync('promtool', ['check', 'metrics'], {
+    input: page,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  if (promtool.error)
+    t.diagnostic('promtool not installed (scripts/install-deps.sh): the page is not linted');
+  else {
+    const said = `${promtool.stdout}${promtool.stderr}`;
+    assert.doesNotMatch(said, /error|parse/i, said);
+    assert.doesNotMatch(said, /^ikeway_/m, said);
+    assert.ok(promtool.status === 0 || /^nodejs_|^process_/m.test(said), said);
+  }
 });
 
 test('failed kernel operations are counted daemon-wide: status counters and ikeway_netlink_errors_total', async () => {
