@@ -10,6 +10,7 @@
 //    says the fail-closed policy of the connection drops the flow; a ping is dropped (kernel's
 //    XfrmOutNoStates counts it, nothing in clear on the WAN).
 // The capture and key files go to $IKW_OPS_OUT for tshark and `ikeway decode --keys` on the host.
+// Router B only answers (start: wait), so there is one IKE SA and one pair of ESP SAs per router.
 // Prints `IKW-OPS-RESULT <json>`; never prints keys (xfrm state lines with keys are not kept).
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -45,6 +46,7 @@ retransmit: { timeout: 1s, tries: 2 }
 ${me === 'a' ? `debug-keys: ${join(dir, 'keys')}\n` : ''}connections:
   site:
     remote: ${peer}
+    start: ${me === 'a' ? 'now' : 'wait'}
     auth: { psk: { env: OPS_PSK } }
     local-subnets: [${lan}]
     remote-subnets: [${remoteLan}]
