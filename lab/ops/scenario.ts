@@ -1,6 +1,8 @@
 // The operator's tools against a real ESP kernel (run by test/daemon/ops-lab.test.ts, in the guest
 // when the host has none): two routers with ikeway, a management namespace running Debian's
 // Prometheus that scrapes both routers' /metrics, router A with debug-keys and a WAN capture.
+// explain, plan and reload are the control requests the CLI sends (a node start costs seconds under
+// TCG; the CLI's rendering is tested on the host).
 // 1. tunnel up: Prometheus's query API shows ikeway_connection_up 1 on both; `explain` names the SA
 //    that carries a LAN flow and a ping is then counted by exactly that SA; Prometheus's per-SA
 //    byte counters equal `ip -s xfrm state` of the same router.
@@ -20,6 +22,8 @@ import { randomBytes } from 'node:crypto';
 import { Netns, linkVeth } from '../netns/netns.ts';
 import { ping, readSaCounters, WanCapture } from '../two-site/checks.ts';
 import { bundledCli } from '../guest/bundle.ts';
+import { request } from '../../src/control/client.ts';
+import { ControlError, type ControlCommand } from '../../src/control/protocol.ts';
 
 const out: Record<string, unknown> = {};
 const log = (m: string) => process.stderr.write(`[ops-lab ${(performance.now() / 1000).toFixed(1)}s] ${m}\n`);
@@ -107,16 +111,21 @@ function promQuery(mon: Netns, q: string): { metric: Record<string, string>; val
     : [];
 }
 
-const cli = (ns: Netns, bin: string, ...args: string[]) => {
-  const r = ns.tryExec(process.execPath, bin, ...args);
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr.slice(-2000) };
-};
+/** A control request to router `me`'s daemon (what the CLI sends; no node start per call under TCG). */
+async function ctl(me: 'a' | 'b', cmd: ControlCommand, args?: Record<string, unknown>) {
+  try {
+    return { ok: true, result: await request(sock(me), cmd, args, { timeoutMs: 30_000 }) };
+  } catch (e) {
+    return { ok: false, error: e instanceof ControlError ? e.toBody() : String(e) };
+  }
+}
 const noStates = (ns: Netns) =>
   Number(/XfrmOutNoStates\s+(\d+)/.exec(ns.exec('cat', '/proc/net/xfrm_stat'))?.[1] ?? -1);
 
 try {
   mkdirSync(share, { recursive: true });
   const bin = await bundledCli();
+  log('bundle ready');
   const [ra, rb, ha, hb, mon] = ['opa', 'opb', 'opha', 'ophb', 'opmon'].map((t) => Netns.create(t)) as [
     Netns,
     Netns,
@@ -167,18 +176,27 @@ scrape_configs:
     pcap,
   ]);
   await waitFor('tcpdump', () => cap.log.some((l) => l.includes('listening on')), 50, 200);
+  log('tcpdump listening');
 
-  for (const me of ['b', 'a'] as const) {
-    writeFileSync(cfgPath(me), config(me));
-    const d = spawnLogged(me, me === 'a' ? ra : rb, process.execPath, [bin, 'daemon', '-c', cfgPath(me)], {
-      ...process.env,
-      OPS_PSK: psk,
-    });
-    await waitFor(`daemon ${me} ready`, () => {
-      if (d.child.exitCode !== null) throw new Error(`daemon ${me} exited: ${d.log.slice(-5).join(' | ')}`);
-      return d.log.some((l) => /\bready\b/.test(l));
-    });
-  }
+  // Both at once (B only answers; A retries if its first IKE_SA_INIT finds B not yet listening).
+  await Promise.all(
+    (['b', 'a'] as const).map((me) => {
+      writeFileSync(cfgPath(me), config(me));
+      const d = spawnLogged(me, me === 'a' ? ra : rb, process.execPath, [bin, 'daemon', '-c', cfgPath(me)], {
+        ...process.env,
+        OPS_PSK: psk,
+      });
+      return waitFor(
+        `daemon ${me} ready`,
+        () => {
+          if (d.child.exitCode !== null)
+            throw new Error(`daemon ${me} exited: ${d.log.slice(-5).join(' | ')}`);
+          return d.log.some((l) => /\bready\b/.test(l));
+        },
+        400,
+      );
+    }),
+  );
   log('daemons ready');
   await waitFor(
     'ESP SAs on both routers',
@@ -195,8 +213,8 @@ scrape_configs:
   log('prometheus sees the tunnel up');
 
   // explain while up, then the packet it describes.
-  const ex1 = cli(ra, bin, 'explain', '10.1.0.2', '10.2.0.2', 'icmp', '--json', '--socket', sock('a'));
-  out.explainUp = ex1.status === 0 ? JSON.parse(ex1.stdout) : ex1;
+  const ex1 = await ctl('a', 'explain', { src: '10.1.0.2', dst: '10.2.0.2', proto: 'icmp' });
+  out.explainUp = ex1.ok ? ex1.result : ex1;
   const before = readSaCounters(ra);
   out.ping1 = ping(ha, '10.1.0.2', '10.2.0.2', 6);
   out.sasAfterPing1 = { before, after: readSaCounters(ra) };
@@ -236,10 +254,10 @@ scrape_configs:
   const spisBefore = readSaCounters(ra)
     .map((s) => s.spi)
     .sort();
-  const pl = cli(ra, bin, 'plan', cfgPath('a'), '--json', '--socket', sock('a'));
-  out.plan = pl.status === 0 ? JSON.parse(pl.stdout) : pl;
+  const pl = await ctl('a', 'plan', { file: cfgPath('a') });
+  out.plan = pl.ok ? pl.result : pl;
   out.policiesBeforeReload = ra.exec('ip', 'xfrm', 'policy');
-  out.reload = cli(ra, bin, 'reload', '--socket', sock('a'));
+  out.reload = await ctl('a', 'reload');
   out.policiesAfterReload = ra.exec('ip', 'xfrm', 'policy');
   out.spis = {
     before: spisBefore,
@@ -268,14 +286,14 @@ scrape_configs:
     liveness: promQuery(mon, 'ikeway_liveness_failures_total').map((x) => x.value),
   };
   log('prometheus sees the tunnel down');
-  const ex2 = cli(ra, bin, 'explain', '10.1.0.2', '10.2.0.2', 'icmp', '--json', '--socket', sock('a'));
-  out.explainDown = ex2.status === 0 ? JSON.parse(ex2.stdout) : ex2;
+  const ex2 = await ctl('a', 'explain', { src: '10.1.0.2', dst: '10.2.0.2', proto: 'icmp' });
+  out.explainDown = ex2.ok ? ex2.result : ex2;
   const ns0 = noStates(ra);
   const wcap = await WanCapture.start(ra, wanA);
   out.ping2 = ping(ha, '10.1.0.2', '10.2.0.2', 3);
   out.capture2 = await wcap.stop(['10.1.0.2', '10.2.0.2']);
   out.noStatesDelta = noStates(ra) - ns0;
-  out.explainBad = cli(ra, bin, 'explain', '10.1.0.300', '10.2.0.2', '--socket', sock('a'));
+  out.explainBad = await ctl('a', 'explain', { src: '10.1.0.300', dst: '10.2.0.2' });
   out.aAlive = procs.get('a')!.child.exitCode === null;
 } catch (e) {
   out.error = String((e as Error).stack ?? e);
