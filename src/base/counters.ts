@@ -81,6 +81,8 @@ export const COUNTER_NAMES = [
   'hook.failed', // exited non-zero, was killed at its time limit, or could not be spawned
   'hook.timed_out', // of the failed: killed at its time limit
   'hook.coalesced', // an event merged into a queued one of the same kind (the hook was still running)
+  // src/kernel/error-count: kernel operations that failed (netlink NLMSG_ERROR, timeout, closed socket).
+  'kernel.netlink_errors',
   // src/daemon: control requests refused for bad input (e.g. `explain` with a bad address).
   'control.bad_request',
 ] as const;

@@ -34,7 +34,7 @@ import {
 import type { StatusReport } from '../control/status-types.ts';
 import { buildStatus, type SaTimes } from './status.ts';
 import { debugKeysWarning } from './keylog.ts';
-import { ikeBypassPolicies } from '../kernel/index.ts';
+import { countKernelErrors, ikeBypassPolicies } from '../kernel/index.ts';
 import { failClosedPolicies } from './connections.ts';
 import { readPlanConfig, type IntrospectHost } from './introspect.ts';
 import { openInterfaces, type TunnelInterfaces } from './interfaces.ts';
@@ -126,7 +126,10 @@ export class Daemon {
     const log = (m: string, f = {}) => this.#log.log('info', m, { component: 'daemon', ...f });
     const opened = await openKernel(this.#o.kernel, c, this.#log);
     const { owned } = opened;
-    const kernel = this.#o.wrapKernel ? this.#o.wrapKernel(opened.kernel) : opened.kernel;
+    const kernel = countKernelErrors(
+      this.#o.wrapKernel ? this.#o.wrapKernel(opened.kernel) : opened.kernel,
+      this.#counters,
+    );
     this.#rt = { kind: this.#o.kernel, kernel, owned, transport: undefined as never };
     const spd = new Spd(kernel, this.#log);
     this.#conns = new ConnectionRegistry({

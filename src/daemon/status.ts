@@ -156,8 +156,23 @@ export function expiringCertificates(c: Connection, now: Date): CertificateExpir
     .map(({ end, ...x }) => ({ ...x, days: Math.floor((end - now.getTime()) / DAY_MS) }));
 }
 
+/**
+ * The live IKE SAs of every connection, in one pass over the engine's SAs (engine.sasOf(name) scans
+ * all of them: per connection that made a snapshot of N tunnels cost N^2).
+ */
+export function sasByConnection(engine: Pick<Engine, 'sas'>): ReadonlyMap<string, readonly IkeSa[]> {
+  const m = new Map<string, IkeSa[]>();
+  for (const sa of engine.sas()) {
+    const l = m.get(sa.config.name);
+    if (l) l.push(sa);
+    else m.set(sa.config.name, [sa]);
+  }
+  return m;
+}
+
 export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
   const conns = inp.connections.filter((c) => inp.only === undefined || c.name === inp.only);
+  const sas = sasByConnection(inp.engine);
   const connections = await Promise.all(
     conns.map(async (c): Promise<ConnectionStatus> => ({
       name: c.name,
@@ -172,9 +187,9 @@ export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
       failClosedPolicies: inp.failClosed(c.name),
       ...(await ifaceOf(inp, c)),
       ikeSas: await Promise.all(
-        inp.engine
-          .sasOf(c.name)
-          .map((sa) => ikeStatus(inp.kernel, sa, inp.times, inp.now, inp.kernelCounters)),
+        (sas.get(c.name) ?? []).map((sa) =>
+          ikeStatus(inp.kernel, sa, inp.times, inp.now, inp.kernelCounters),
+        ),
       ),
       ...retryStatus(inp.waiting?.(c.name), inp.now),
       ...expiringOf(c, inp.wallClock?.() ?? new Date()),
