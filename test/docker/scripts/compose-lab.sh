@@ -172,9 +172,9 @@ for p in ikeway-lab ikeway-route; do
   done
 done
 for r in router-a:ipsec-b:10.4.0.0/24 router-b:ipsec-a:10.3.0.0/24; do
-  c=$(cid ikeway-route "${r%%:*}")
+  eval "n=\$PID_$(echo "ikeway-route${r%%:*}" | tr -c 'a-z\n' _)"
   i=$(echo "$r" | cut -d: -f2)
-  say xfrmi "${r%%:*}" "$i" "$($DOCKER exec "$c" ip -d link show "$i" 2> /dev/null | grep -o 'if_id 0x[0-9a-f]*' | head -1 | tr ' ' '=')" \
-    "route=$($DOCKER exec "$c" ip route show "${r##*:}" 2> /dev/null | grep -c "dev $i")"
+  say xfrmi "${r%%:*}" "$i" "$(nsenter -t "$n" -n ip -d link show "$i" 2> /dev/null | grep -o 'if_id 0x[0-9a-f]*' | head -1 | tr ' ' '=')" \
+    "route=$(nsenter -t "$n" -n ip route show "${r##*:}" 2> /dev/null | grep -c "dev $i")"
 done
 mark done
