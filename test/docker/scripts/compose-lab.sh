@@ -57,10 +57,12 @@ containerd > "$OUT/containerd.log" 2>&1 &
 CONTAINERD=$!
 cleanup() {
   if [ -n "${DOCKERD:-}" ]; then
+    pids=
     for lab in $LABS; do
       docker-compose -p "${lab%%:*}" -f "${lab#*:}" down -t 5 > "$OUT/down-${lab%%:*}.log" 2>&1 &
+      pids="$pids $!"
     done
-    wait
+    wait $pids # not a bare wait: containerd and dockerd are children too
     for lab in $LABS; do
       [ "$(grep -c '^Removing network' "$OUT/down-${lab%%:*}.log")" = 3 ] && say down "${lab%%:*}" ok || say down "${lab%%:*}" failed
     done
@@ -106,10 +108,12 @@ cp docker/site-a/secrets/branch.psk docker/site-b/secrets/branch.psk
 head -c 32 /dev/urandom | base64 > docker/route-a/secrets/tunnel.psk
 cp docker/route-a/secrets/tunnel.psk docker/route-b/secrets/tunnel.psk
 umask 022
+pids=
 for lab in $LABS; do
   docker-compose -p "${lab%%:*}" -f "${lab#*:}" up -d > "$OUT/up-${lab%%:*}.log" 2>&1 &
+  pids="$pids $!"
 done
-wait
+wait $pids
 mark up
 for lab in $LABS; do
   p=${lab%%:*}
