@@ -86,7 +86,16 @@ export async function installChildSas(
   ctx: InstallContext,
   outbound = true,
 ): Promise<void> {
-  await kernel.updateSa(saParams(child, ctx, true));
+  const inbound = saParams(child, ctx, true);
+  try {
+    await kernel.updateSa(inbound);
+  } catch (e) {
+    // The larval SA of allocSpi lives net.core.xfrm_acq_expires (30 s by default): an exchange
+    // slower than that (seen with four daemons under TCG) finds it gone (ESRCH). The SPI is still
+    // ours to use: add the SA with it instead, as strongSwan does. Anything else stays an error.
+    if ((e as { isNotFound?: unknown }).isNotFound !== true) throw e;
+    await kernel.addSa(inbound);
+  }
   if (outbound) await kernel.addSa(saParams(child, ctx, false));
 }
 
