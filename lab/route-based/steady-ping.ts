@@ -9,9 +9,9 @@ export interface LossRun {
   readonly lost: number;
   /** Last reply before the run to first reply after it (ms); -1 if the run never ended. */
   readonly outageMs: number;
-  /** Start of the run (last reply before it) relative to the cut (ms). */
+  /** When its first request went out (last reply before it + one interval), relative to the cut (ms). */
   readonly atMsFromCut: number;
-  /** 'cut' when the run began before the restore, 'restore' after it. */
+  /** 'cut' when that request went out before the restore, 'restore' after it. */
   readonly after: 'cut' | 'restore';
 }
 
@@ -37,6 +37,7 @@ export function parsePing(text: string): { replies: Map<number, number>; transmi
 export function lossRuns(
   replies: ReadonlyMap<number, number>,
   transmitted: number,
+  intervalMs: number,
   cutAt: number,
   restoreAt: number,
 ): LossRun[] {
@@ -51,7 +52,7 @@ export function lossRuns(
     while (seq <= transmitted && !replies.has(seq)) seq++;
     const before = replies.get(first - 1);
     const after = replies.get(seq);
-    const start = before ?? after ?? cutAt;
+    const start = before !== undefined ? before + intervalMs : (after ?? cutAt);
     runs.push({
       lost: seq - first,
       outageMs: before !== undefined && after !== undefined ? after - before : -1,
@@ -93,7 +94,7 @@ export function startPing(ns: Netns, from: string, to: string, intervalMs: numbe
             intervalMs,
             transmitted,
             received: replies.size,
-            runs: lossRuns(replies, transmitted, cutAt, restoreAt),
+            runs: lossRuns(replies, transmitted, intervalMs, cutAt, restoreAt),
           };
         },
       };

@@ -166,24 +166,25 @@ test('route-based: an unset side covers the families the other side names', () =
   );
 });
 
-test('examples/route-based-bgp: both routers\u2019 files validate', () => {
+test('examples/route-based-bgp: router A\u2019s file and router B\u2019s two endpoint files validate', () => {
   const t = tempDir();
+  const expect: Record<string, [string, string | undefined, number | undefined, unknown][]> = {
+    'router-a': [
+      ['wan1', 'wan1', 1, false],
+      ['wan2', 'wan2', 2, false],
+    ],
+    'router-b-wan1': [['wan1', 'wan1', 1, false]],
+    'router-b-wan2': [['wan2', 'wan2', 2, false]],
+  };
   try {
-    for (const r of ['a', 'b']) {
-      const text = readFileSync(
-        new URL(`../../examples/route-based-bgp/router-${r}.yaml`, import.meta.url),
-        'utf8',
-      );
-      t.write('secrets/wan1.psk', 'x'.repeat(40));
-      t.write('secrets/wan2.psk', 'y'.repeat(40));
-      const f = t.write(`router-${r}.yaml`, text);
-      const { config } = loadConfig(f);
+    t.write('secrets/wan1.psk', 'x'.repeat(40));
+    t.write('secrets/wan2.psk', 'y'.repeat(40));
+    for (const [r, conns] of Object.entries(expect)) {
+      const text = readFileSync(new URL(`../../examples/route-based-bgp/${r}.yaml`, import.meta.url), 'utf8');
+      const { config } = loadConfig(t.write(`${r}.yaml`, text));
       assert.deepEqual(
         config.connections.map((c) => [c.name, c.interface?.name, c.interface?.ifId, c.interface?.routes]),
-        [
-          ['wan1', 'wan1', 1, false],
-          ['wan2', 'wan2', 2, false],
-        ],
+        conns,
       );
     }
   } finally {
