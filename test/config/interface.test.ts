@@ -191,3 +191,25 @@ test('examples/route-based-bgp: router A\u2019s file and router B\u2019s two end
     t.cleanup();
   }
 });
+
+test('mark-in/mark-out and if-id-in/if-id-out: per-direction ids; not with an interface; an if-id-in taken by another tunnel', () => {
+  const { config } = ok(doc('    mark: 0x5\n    mark-in: 0x10/0xff\n    if-id-in: 7\n    if-id-out: 8\n'), {
+    env: ENV,
+  });
+  const c = config.connections[0]!;
+  assert.deepEqual(
+    [c.mark, c.markIn, c.markOut, c.ifId, c.ifIdIn, c.ifIdOut],
+    [{ value: 5, mask: 0xffffffff }, { value: 0x10, mask: 0xff }, undefined, undefined, 7, 8],
+  );
+  const withIface = problems(doc('    if-id-out: 9\n    interface: { name: x0, if-id: 1 }\n'), { env: ENV });
+  assert.deepEqual(where(withIface), ['7:16 E_CONFLICT connections.hq.if-id-out']);
+  assert.match(withIface[0]!.message, /one if_id for both directions/);
+  const taken = problems(
+    doc('    interface: { name: a0, if-id: 7 }\n' + second('b', '    if-id-in: 7\n    if-id-out: 8\n')),
+    { env: ENV },
+  );
+  assert.deepEqual(
+    where(taken).filter((w) => w.includes('E_CONFLICT')),
+    ['11:15 E_CONFLICT connections.b.if-id-in'],
+  );
+});
