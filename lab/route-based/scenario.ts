@@ -23,11 +23,12 @@ const nss: Netns[] = [];
 const daemons = new Map<string, { child: ChildProcess; log: string[] }>();
 
 function config(me: 'a' | 'b'): string {
-  const [wan, peer, lan, remoteLan, tun] =
+  // One child with 0.0.0.0/0 and ::/0 (the default of a route-based connection): IPv4 and IPv6 LANs
+  // both cross the one interface over an IPv4 outer path.
+  const [wan, peer, remoteLan, remoteLan6, tun] =
     me === 'a'
-      ? ['192.0.2.1', '192.0.2.2', '10.1.0.0/24', '10.2.0.0/24', '169.254.10.1/30']
-      : ['192.0.2.2', '192.0.2.1', '10.2.0.0/24', '10.1.0.0/24', '169.254.10.2/30'];
-  void lan;
+      ? ['192.0.2.1', '192.0.2.2', '10.2.0.0/24', 'fd02::/64', '169.254.10.1/30']
+      : ['192.0.2.2', '192.0.2.1', '10.1.0.0/24', 'fd01::/64', '169.254.10.2/30'];
   const f = join(dir, `${me}.yaml`);
   writeFileSync(
     f,
@@ -42,7 +43,7 @@ connections:
       name: ipsec-rb
       if-id: 42
       addresses: [${tun}]
-      routes: { subnets: [${remoteLan}], metric: 10 }
+      routes: { subnets: [${remoteLan}, ${remoteLan6}], metric: 10 }
 `,
   );
   return f;
@@ -101,11 +102,19 @@ try {
   ];
   nss.push(ra, rb, ha, hb);
   const [wanA] = linkVeth(ra, '192.0.2.1/24', rb, '192.0.2.2/24');
-  linkVeth(ha, '10.1.0.2/24', ra, '10.1.0.1/24');
-  linkVeth(hb, '10.2.0.2/24', rb, '10.2.0.1/24');
+  const lanA = linkVeth(ha, '10.1.0.2/24', ra, '10.1.0.1/24');
+  const lanB = linkVeth(hb, '10.2.0.2/24', rb, '10.2.0.1/24');
   ha.ip('route', 'add', 'default', 'via', '10.1.0.1');
   hb.ip('route', 'add', 'default', 'via', '10.2.0.1');
-  for (const r of [ra, rb]) r.exec('sysctl', '-qw', 'net.ipv4.ip_forward=1');
+  // The IPv6 LANs on the same links.
+  ha.ip('addr', 'add', 'fd01::2/64', 'dev', lanA[0], 'nodad');
+  ra.ip('addr', 'add', 'fd01::1/64', 'dev', lanA[1], 'nodad');
+  hb.ip('addr', 'add', 'fd02::2/64', 'dev', lanB[0], 'nodad');
+  rb.ip('addr', 'add', 'fd02::1/64', 'dev', lanB[1], 'nodad');
+  ha.ip('-6', 'route', 'add', 'default', 'via', 'fd01::1');
+  hb.ip('-6', 'route', 'add', 'default', 'via', 'fd02::1');
+  for (const r of [ra, rb])
+    r.exec('sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1');
 
   await Promise.all([startDaemon(ra, 'a', bin), startDaemon(rb, 'b', bin)]);
   out.routeUp = await waitFor('route into ipsec-rb on a', () =>
@@ -116,6 +125,12 @@ try {
   out.routeA = routeDev(ra, '10.2.0.0/24').trim();
   let cap = await WanCapture.start(ra, wanA);
   out.ping1 = ping(ha, '10.1.0.2', '10.2.0.2', 5);
+  out.routeA6 = routeDev(ra, 'fd02::/64').trim();
+  out.ping6 = ping(ha, 'fd01::2', 'fd02::2', 5);
+  out.policies6 = ra
+    .ip('xfrm', 'policy')
+    .split(/\n(?=src )/)
+    .filter((b) => b.startsWith('src ::/0 dst ::/0') && /if_id 0x2a/.test(b)).length;
   out.pingTunnelAddr = ping(ra, '169.254.10.1', '169.254.10.2', 2);
   out.capture1 = await cap.stop(['10.1.0.2', '10.2.0.2', '169.254.10.1', '169.254.10.2']);
   out.sas1 = readSaCounters(ra).map((s) => ({ src: s.src, dst: s.dst, packets: s.packets }));

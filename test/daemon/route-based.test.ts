@@ -62,6 +62,10 @@ test(
     assert.match(String(o.routeA), /^10\.2\.0\.0\/24 dev ipsec-rb proto static scope link metric 10/);
     assert.ok((o.ping1 as Ping).received >= 4, JSON.stringify(o.ping1));
     assert.ok((o.pingTunnelAddr as Ping).received >= 1, 'the /30 on the interfaces answers');
+    // IPv6 over the same interface and the same Child SA (selectors 0.0.0.0/0 and ::/0).
+    assert.match(String(o.routeA6), /^fd02::\/64 dev ipsec-rb proto static metric 10/);
+    assert.ok((o.ping6 as Ping).received >= 4, JSON.stringify(o.ping6));
+    assert.ok((o.policies6 as number) >= 1, 'an ::/0 policy with if_id 0x2a');
     const sas = o.sas1 as { src: string; dst: string; packets: number }[];
     assert.ok(
       sas.some((s) => s.src === '192.0.2.1' && s.packets >= 5),
