@@ -22,7 +22,7 @@ const psk = `0x${randomBytes(32).toString('hex')}`;
 const nss: Netns[] = [];
 const daemons = new Map<string, { child: ChildProcess; log: string[] }>();
 
-function config(me: 'a' | 'b'): string {
+function config(me: 'a' | 'b', extra = ''): string {
   // One child with 0.0.0.0/0 and ::/0 (the default of a route-based connection): IPv4 and IPv6 LANs
   // both cross the one interface over an IPv4 outer path.
   const [wan, peer, remoteLan, remoteLan6, tun] =
@@ -44,7 +44,7 @@ connections:
       if-id: 42
       addresses: [${tun}]
       routes: { subnets: [${remoteLan}, ${remoteLan6}], metric: 10 }
-`,
+${extra}`,
   );
   return f;
 }
@@ -160,6 +160,48 @@ try {
   await waitFor('route back on a', () => /dev ipsec-rb/.test(routeDev(ra, '10.2.0.0/24')));
   await sleep(1000);
   out.ping2 = ping(ha, '10.1.0.2', '10.2.0.2', 5);
+
+  // Bad reloads (SIGHUP) while the tunnel runs: each refused with its precise error, no interface
+  // made, the running tunnel keeps its SAs (same SPIs) and carries traffic.
+  const extra = (iface: string) =>
+    `  extra:\n    remote: 192.0.2.9\n    auth: { psk: { env: RB_PSK } }\n    start: wait\n    interface:\n${iface}`;
+  const bad: [string, string][] = [
+    ['nameTaken', extra(`      name: ${wanA}\n      if-id: 43\n`)],
+    ['ifIdTwice', extra('      name: ipsec-x\n      if-id: 42\n')],
+    ['noTable', extra('      name: ipsec-x\n      if-id: 43\n      routes: { table: no-such-table }\n')],
+  ];
+  const spis = () =>
+    readSaCounters(ra)
+      .map((s) => s.spi)
+      .sort()
+      .join(',');
+  const spisBefore = spis();
+  const badReloads: Record<string, unknown> = {};
+  for (const [label, text] of bad) {
+    config('a', text);
+    const d = daemons.get('a')!;
+    const mark = d.log.length;
+    d.child.kill('SIGHUP');
+    await waitFor(
+      `reload rejected (${label})`,
+      () => d.log.slice(mark).some((l) => /reload rejected/.test(l)),
+      100,
+    );
+    badReloads[label] = {
+      errors: d.log
+        .slice(mark)
+        .filter((l) => /error/.test(l))
+        .map((l) => l.replace(/^\S+\s+/, '')),
+      links: ra
+        .ip('-o', 'link', 'show')
+        .split('\n')
+        .filter((l) => /ipsec-x|extra/.test(l)).length,
+    };
+  }
+  config('a'); // the good file back, as a later restart would read it
+  out.badReloads = badReloads;
+  out.spisUnchanged = spis() === spisBefore && spisBefore !== '';
+  out.pingAfterBadReloads = ping(ha, '10.1.0.2', '10.2.0.2', 3);
 
   // Clean stop: nothing of ours is left.
   await stopDaemon('a', 'SIGTERM');

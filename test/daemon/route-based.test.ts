@@ -93,6 +93,21 @@ test(
     // 3. restart re-claims and works again
     assert.equal(o.reclaimed, true);
     assert.ok((o.ping2 as Ping).received >= 4, JSON.stringify(o.ping2));
+    // 3b. bad reloads while the tunnel runs: precise errors, no interface made, the tunnel untouched
+    const br = o.badReloads as Record<string, { errors: string[]; links: number }>;
+    const errs = (k: string) => br[k]!.errors.join('\n');
+    assert.match(
+      errs('nameTaken'),
+      /connections\.extra\.interface\.name: va\S+ is already a veth interface that ikeway did not create/,
+    );
+    assert.match(
+      errs('ifIdTwice'),
+      /connections\.extra\.interface\.if-id: if-id 42 is already used by connection "to-b"/,
+    );
+    assert.match(errs('noTable'), /connections\.extra\.interface\.routes\.table: .*no-such-table/);
+    for (const [k, v] of Object.entries(br)) assert.equal(v.links, 0, `${k}: no interface was made`);
+    assert.equal(o.spisUnchanged, true, 'the running tunnel kept its SAs');
+    assert.ok((o.pingAfterBadReloads as Ping).received >= 2, JSON.stringify(o.pingAfterBadReloads));
     // 4. clean stop removes what ikeway created
     const s = o.afterStop as { link: boolean; policies: number; route: string };
     assert.deepEqual(s, { link: false, policies: 0, route: '' });
