@@ -3,9 +3,18 @@
 // (never the system's /etc/frr or /run/frr, never as a service). The daemons drop to the `frr` user
 // the package creates, so the directory is handed to that user; vtysh talks to them through it.
 import { spawnSync } from 'node:child_process';
-import { chownSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { LabError } from '../errors.ts';
 import type { Netns } from '../netns/netns.ts';
 
@@ -44,6 +53,9 @@ export class Frr {
     writeFileSync(join(dir, 'zebra.conf'), '');
     copyFileSync(bgpdConf, join(dir, 'bgpd.conf'));
     if (userInfo().uid === 0) {
+      // The daemons run as `frr`: they must be able to pass through the parent (a 700 temp dir).
+      const parent = dirname(dir);
+      chmodSync(parent, (statSync(parent).mode & 0o777) | 0o011);
       const { uid, gid } = frrUser();
       for (const f of ['', 'zebra.conf', 'bgpd.conf']) chownSync(join(dir, f), uid, gid);
     }
