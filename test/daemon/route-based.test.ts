@@ -133,15 +133,17 @@ test(
     const links = o.links as string[];
     assert.match(links[0]!, /wan1@?\S*: .*\bUP\b.*xfrm if_id 0x1\b/);
     assert.match(links[1]!, /wan2@?\S*: .*\bUP\b.*xfrm if_id 0x2\b/);
-    assert.match(String(o.routesA), /^10\.2\.0\.0\/24 .*via 169\.254\.10\.2 dev wan1 proto bgp/m);
-    assert.match(String(o.routesB), /^10\.1\.0\.0\/24 .*via 169\.254\.10\.1 dev wan1 proto bgp/m);
-    // LAN to LAN over wan1, counted by its outbound SA.
-    assert.equal((o.ping1 as Ping).received, 5, JSON.stringify(o.ping1));
-    assert.ok((o.wan1OutDelta1 as number) >= 5, `wan1 out SA counted ${String(o.wan1OutDelta1)}`);
+    // `ip route show proto bgp` leaves the proto out of its lines.
+    assert.match(String(o.routesA), /^10\.2\.0\.0\/24 .*via 169\.254\.10\.2 dev wan1\b/m);
+    assert.match(String(o.routesB), /^10\.1\.0\.0\/24 .*via 169\.254\.10\.1 dev wan1\b/m);
+    // LAN to LAN over wan1: its outbound SA counts the 20 pings on top of the keepalives both carry.
+    const counted = (k: string) => o[k] as { ping: Ping; wan1: number; wan2: number };
+    assert.ok(counted('ping1').ping.received >= 18, JSON.stringify(o.ping1));
+    assert.ok(counted('ping1').wan1 >= counted('ping1').wan2 + 15, JSON.stringify(o.ping1));
     // The cut: BGP moved the LAN routes to wan2 on both routers and wan2 carried the traffic.
     assert.ok((o.routeMovedMs as number) >= 0, 'A moved LAN B to wan2');
     assert.ok((o.routeMovedBMs as number) >= 0, 'B moved LAN A to wan2');
-    assert.ok((o.wan2OutDeltaCut as number) >= 10, `wan2 out SA counted ${String(o.wan2OutDeltaCut)}`);
+    assert.ok((o.wan2OutDeltaCut as number) >= 20, `wan2 out SA counted ${String(o.wan2OutDeltaCut)}`);
     // The return: a new wan1 tunnel (new SPIs), BGP back on it, traffic back on wan1.
     assert.ok((o.tunnelBackMs as number) >= 0, 'wan1 tunnel re-established');
     assert.ok((o.routeBackMs as number) >= 0, 'LAN B routed via wan1 again');
@@ -151,8 +153,8 @@ test(
       spis('sasWan1After').every((s) => !spis('sasWan1Before').includes(s)),
       'the wan1 SAs after the return are new ones',
     );
-    assert.equal((o.ping2 as Ping).received, 5, JSON.stringify(o.ping2));
-    assert.ok((o.wan1OutDelta2 as number) >= 5, `wan1 out SA counted ${String(o.wan1OutDelta2)}`);
+    assert.ok(counted('ping2').ping.received >= 18, JSON.stringify(o.ping2));
+    assert.ok(counted('ping2').wan1 >= counted('ping2').wan2 + 15, JSON.stringify(o.ping2));
     // Figures (reported, not asserted on time): the steady ping across cut and return.
     const s = o.steady as Steady;
     assert.ok(s.transmitted > 0 && s.received > 0, JSON.stringify(s));
