@@ -4,7 +4,7 @@
 // the two batch writers at the end; the policy owner (spd.ts) and ChildSa are the only writers.
 import type { Kernel, PolicyDir, PolicyId, PolicyParams, Selector, Template } from '../../kernel/types.ts';
 import { tsToCidrs, type TrafficSelector } from '../traffic-selectors.ts';
-import { idsFor, type XfrmIds } from '../xfrm-ids.ts';
+import { idsFor, pickIds, type XfrmIds } from '../xfrm-ids.ts';
 
 /** Lower precedence than Child SA policies (1000 by default) and IKE bypass (1). */
 export const FAIL_CLOSED_PRIORITY = 2000;
@@ -92,6 +92,46 @@ export interface ConnectionPolicyView extends XfrmIds {
   readonly mode: 'tunnel' | 'transport';
   readonly reqid?: number;
   readonly policyPriority?: number;
+  /**
+   * Several Child SAs (src/ike/child-config.ts): each child's selectors, mode, reqid, mark and if_id
+   * (the connection's where the child names none). Absent: the connection's own fields are one child.
+   */
+  readonly children?: readonly ChildPolicySource[];
+}
+
+/** What one child of a connection contributes to the connection's fail-closed and trap policies. */
+export interface ChildPolicySource extends XfrmIds {
+  readonly localTs: readonly TrafficSelector[];
+  readonly remoteTs: readonly TrafficSelector[];
+  readonly mode: 'tunnel' | 'transport';
+  readonly reqid?: number;
+}
+
+/** The connection as one view per child (its own fields when it lists no children). */
+export function perChild(c: ConnectionPolicyView): ConnectionPolicyView[] {
+  if (!c.children || c.children.length === 0) return [c];
+  return c.children.map((k) => ({
+    localAddr: c.localAddr,
+    ...(c.remoteAddr !== undefined ? { remoteAddr: c.remoteAddr } : {}),
+    localTs: k.localTs,
+    remoteTs: k.remoteTs,
+    mode: k.mode,
+    ...((k.reqid ?? c.reqid) !== undefined ? { reqid: k.reqid ?? c.reqid } : {}),
+    ...((k.mark ?? c.mark) ? { mark: k.mark ?? c.mark } : {}),
+    ...((k.ifId ?? c.ifId) !== undefined ? { ifId: k.ifId ?? c.ifId } : {}),
+    // The connection's per-direction ids, unless the child names its own mark / if_id.
+    ...pickIds({
+      ...((k.markIn ?? (k.mark ? undefined : c.markIn)) ? { markIn: (k.markIn ?? c.markIn)! } : {}),
+      ...((k.markOut ?? (k.mark ? undefined : c.markOut)) ? { markOut: (k.markOut ?? c.markOut)! } : {}),
+      ...((k.ifIdIn ?? (k.ifId !== undefined ? undefined : c.ifIdIn)) !== undefined
+        ? { ifIdIn: (k.ifIdIn ?? c.ifIdIn)! }
+        : {}),
+      ...((k.ifIdOut ?? (k.ifId !== undefined ? undefined : c.ifIdOut)) !== undefined
+        ? { ifIdOut: (k.ifIdOut ?? c.ifIdOut)! }
+        : {}),
+    }),
+    ...(c.policyPriority !== undefined ? { policyPriority: c.policyPriority } : {}),
+  }));
 }
 
 /**
@@ -100,7 +140,11 @@ export interface ConnectionPolicyView extends XfrmIds {
  * clear traffic fails the template check); for remote: any "block" policies (discard). Same identity
  * (selector, dir, mark, if_id) as the Child SA policies for the full selectors, at lower precedence.
  */
-export function failClosedPolicies(c: ConnectionPolicyView): PolicyParams[] {
+export function failClosedPolicies(view: ConnectionPolicyView): PolicyParams[] {
+  return perChild(view).flatMap(childFailClosed);
+}
+
+function childFailClosed(c: ConnectionPolicyView): PolicyParams[] {
   const peer = c.remoteAddr;
   const reqid = c.reqid;
   const me = c.localAddr;
