@@ -133,6 +133,13 @@ function buildConnection(
   const iface = routeBased
     ? buildInterface(r, ctx.file, c.interface as Raw, path, subnets?.[1] ?? [], c.ifId as number | undefined)
     : undefined;
+  if (routeBased)
+    for (const k of ['ifIdIn', 'ifIdOut'] as const)
+      if (c[k] !== undefined) {
+        const p = `${path}.${k === 'ifIdIn' ? 'if-id-in' : 'if-id-out'}`;
+        const msg = 'an XFRM interface has one if_id for both directions';
+        r.add('E_CONFLICT', r.at(p), p, msg, 'remove it; interface.if-id applies both ways');
+      }
   const start = buildStart(r, c, path, remote);
   const children =
     subnets === undefined
@@ -188,6 +195,10 @@ function buildConnection(
     replayWindow: c.replayWindow as number,
     mark: c.mark as Connection['mark'],
     ifId: iface?.ifId ?? (c.ifId as number | undefined),
+    markIn: c.markIn as Connection['markIn'],
+    markOut: c.markOut as Connection['markOut'],
+    ifIdIn: c.ifIdIn as number | undefined,
+    ifIdOut: c.ifIdOut as number | undefined,
     interface: iface,
     hook,
   };

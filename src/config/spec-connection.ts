@@ -432,7 +432,29 @@ export const connection: ObjectSpec = {
       kind: 'mark',
       description: 'XFRM mark value[/mask] for route-based setups (e.g. 42 or 0x2a/0xff).',
     },
+    'mark-in': {
+      kind: 'mark',
+      description: 'XFRM mark of the inbound SA and the in/fwd policies (default: mark).',
+    },
+    'mark-out': {
+      kind: 'mark',
+      description: 'XFRM mark of the outbound SA and the out policy (default: mark).',
+    },
     'if-id': { kind: 'int', min: 1, max: 0xffffffff, description: 'XFRM interface id (route-based VPN).' },
+    'if-id-in': {
+      kind: 'int',
+      min: 1,
+      max: 0xffffffff,
+      description:
+        'XFRM interface id of the inbound SA and the in/fwd policies (default: if-id; not with interface).',
+    },
+    'if-id-out': {
+      kind: 'int',
+      min: 1,
+      max: 0xffffffff,
+      description:
+        'XFRM interface id of the outbound SA and the out policy (default: if-id; not with interface).',
+    },
     interface: {
       ...tunnelInterface,
       description:

@@ -157,6 +157,11 @@ export interface Connection {
   readonly replayWindow: number;
   readonly mark: Mark | undefined;
   readonly ifId: number | undefined;
+  /** Per-direction overrides of mark and ifId (inbound SA + in/fwd policies; outbound SA + out). */
+  readonly markIn: Mark | undefined;
+  readonly markOut: Mark | undefined;
+  readonly ifIdIn: number | undefined;
+  readonly ifIdOut: number | undefined;
   /** Route-based tunnel: the interface ikeway owns (ifId is then its if-id). */
   readonly interface: TunnelInterface | undefined;
   readonly hook: Hook | undefined;

@@ -125,6 +125,10 @@ export function toIkeConnection(c: Connection, opts: MapOptions = {}): IkeConnec
     replayWindow: c.replayWindow,
     ...(c.mark ? { mark: { value: c.mark.value, mask: c.mark.mask } } : {}),
     ...(c.ifId !== undefined ? { ifId: c.ifId } : {}),
+    ...(c.markIn ? { markIn: { value: c.markIn.value, mask: c.markIn.mask } } : {}),
+    ...(c.markOut ? { markOut: { value: c.markOut.value, mask: c.markOut.mask } } : {}),
+    ...(c.ifIdIn !== undefined ? { ifIdIn: c.ifIdIn } : {}),
+    ...(c.ifIdOut !== undefined ? { ifIdOut: c.ifIdOut } : {}),
     // RFC 7296 §2.4 liveness: probe after this much silence; the configured action when the peer is dead.
     ...(c.liveness ? { dpdDelayMs: c.liveness.intervalMs, dpdAction: c.liveness.action } : {}),
     ...(opts.reqid !== undefined ? { reqid: opts.reqid } : {}),

@@ -22,6 +22,7 @@ import type {
   StatusReport,
 } from '../control/status-types.ts';
 import type { RetryWait } from './registry.ts';
+import { markOnly } from '../ike/xfrm-ids.ts';
 
 /** Times the daemon recorded from engine events (monotonic ms), keyed by the SA objects. */
 export interface SaTimes {
@@ -60,11 +61,10 @@ async function childStatus(
       : {}),
   };
   if (!kernelCounters || (c.state !== 'installed' && c.state !== 'rekeying')) return base;
-  const mark = sa.config.mark ? { mark: { ...sa.config.mark } } : {};
   const ctx = c.installed;
   if (!ctx) return base;
-  const inId: SaId = { dst: ctx.localAddr, spi: c.spiIn, proto: 'esp', ...mark };
-  const outId: SaId = { dst: ctx.remoteAddr, spi: c.spiOut, proto: 'esp', ...mark };
+  const inId: SaId = { dst: ctx.localAddr, spi: c.spiIn, proto: 'esp', ...markOnly(sa.config, 'in') };
+  const outId: SaId = { dst: ctx.remoteAddr, spi: c.spiOut, proto: 'esp', ...markOnly(sa.config, 'out') };
   try {
     const [i, o] = await Promise.all([kernel.getSa(inId), kernel.getSa(outId)]);
     return {

@@ -18,6 +18,7 @@ import {
 } from './kernel-install.ts';
 import { childPolicies, installChildPolicies, removeChildPolicies } from './spd/policies.ts';
 import { formatTs } from './traffic-selectors.ts';
+import { markOnly } from './xfrm-ids.ts';
 
 export interface ChildSaInit {
   readonly id: number;
@@ -159,8 +160,12 @@ export class ChildSa {
     } else if (ctx.remoteAddr === before.remoteAddr) await kernel.updateSa(saParams(this, ctx, false));
     else {
       await kernel.addSa(saParams(this, ctx, false));
-      const mark = before.mark ? { mark: { ...before.mark } } : {};
-      await kernel.deleteSa({ dst: before.remoteAddr, spi: this.spiOut, proto: 'esp', ...mark });
+      await kernel.deleteSa({
+        dst: before.remoteAddr,
+        spi: this.spiOut,
+        proto: 'esp',
+        ...markOnly(before, 'out'),
+      });
     }
     for (const p of childPolicies(this, ctx)) await kernel.updatePolicy(p);
     this.installed = ctx;

@@ -35,6 +35,11 @@ export interface ChildConfig {
   readonly childLifetimeBytes?: bigint;
   readonly mark?: { readonly value: number; readonly mask: number };
   readonly ifId?: number;
+  /** Per-direction overrides of mark and ifId (xfrm-ids.ts). */
+  readonly markIn?: { readonly value: number; readonly mask: number };
+  readonly markOut?: { readonly value: number; readonly mask: number };
+  readonly ifIdIn?: number;
+  readonly ifIdOut?: number;
   /** Kernel reqid; default allocated per Child SA by the engine. */
   readonly reqid?: number;
 }
@@ -76,9 +81,14 @@ export interface IkeConnection {
   /** RFC 3948: force UDP encapsulation by faking a NAT (§2.23 allows it). Default false. */
   readonly forceEncap?: boolean;
   readonly replayWindow?: number;
-  /** XFRM mark and interface id for route-based setups. */
+  /** XFRM mark and interface id for route-based setups (both directions). */
   readonly mark?: { readonly value: number; readonly mask: number };
   readonly ifId?: number;
+  /** Per-direction overrides of mark and ifId (xfrm-ids.ts): inbound SA + in/fwd policies, outbound. */
+  readonly markIn?: { readonly value: number; readonly mask: number };
+  readonly markOut?: { readonly value: number; readonly mask: number };
+  readonly ifIdIn?: number;
+  readonly ifIdOut?: number;
   /** Kernel reqid; default allocated per Child SA by the engine. */
   readonly reqid?: number;
   /** Policy priority for the Child SA's policies (lower wins). Default 1000. */

@@ -6,6 +6,7 @@ import type { ChildSaKeys, EncrSpec, IntegAlgorithm } from '../crypto/index.ts';
 import { espKernelAlgs } from '../crypto/index.ts';
 import type { Kernel, Lifetime, SaParams } from '../kernel/types.ts';
 import { IkeError } from './errors.ts';
+import { idsFor, markOnly } from './xfrm-ids.ts';
 
 /** What SA installation reads of a Child SA. */
 export interface ChildSaView {
@@ -29,6 +30,11 @@ export interface InstallContext {
   readonly replayWindow?: number;
   readonly mark?: { readonly value: number; readonly mask: number };
   readonly ifId?: number;
+  /** Per-direction overrides (xfrm-ids.ts). */
+  readonly markIn?: { readonly value: number; readonly mask: number };
+  readonly markOut?: { readonly value: number; readonly mask: number };
+  readonly ifIdIn?: number;
+  readonly ifIdOut?: number;
   readonly priority: number;
 }
 
@@ -71,8 +77,7 @@ export function saParams(child: ChildSaView, ctx: InstallContext, inbound: boole
             : { sport: e.localPort, dport: e.remotePort },
         }
       : {}),
-    ...(ctx.mark ? { mark: { ...ctx.mark } } : {}),
-    ...(ctx.ifId !== undefined ? { ifId: ctx.ifId } : {}),
+    ...idsFor(ctx, inbound ? 'in' : 'out'),
   };
 }
 
@@ -111,8 +116,11 @@ export async function uninstallChildSas(
   ctx: InstallContext,
 ): Promise<void> {
   const quiet = (p: Promise<void>) => p.catch(() => undefined);
-  const mark = ctx.mark ? { mark: { ...ctx.mark } } : {};
-  await quiet(kernel.deleteSa({ dst: ctx.localAddr, spi: child.spiIn, proto: 'esp', ...mark }));
+  await quiet(
+    kernel.deleteSa({ dst: ctx.localAddr, spi: child.spiIn, proto: 'esp', ...markOnly(ctx, 'in') }),
+  );
   if (child.spiOut)
-    await quiet(kernel.deleteSa({ dst: ctx.remoteAddr, spi: child.spiOut, proto: 'esp', ...mark }));
+    await quiet(
+      kernel.deleteSa({ dst: ctx.remoteAddr, spi: child.spiOut, proto: 'esp', ...markOnly(ctx, 'out') }),
+    );
 }
