@@ -140,7 +140,8 @@ export function parseToken(w: string): TokenTransform | undefined {
   if (w === 'noesn') return t(ESN, EsnId.NO_ESN);
   // RFC 9370: "ke1_mlkem768" .. "ke7_..." are additional key exchanges (transform types 6..12).
   const ke = /^(?:ke([1-7])_)?(.+)$/.exec(w);
-  const group = ke ? GROUPS[ke[2]!] : undefined;
+  // "keN_none": the slot is optional (RFC 9370 §2.2.1: transform ID 0, NONE).
+  const group = ke ? (ke[1] && ke[2] === 'none' ? 0 : GROUPS[ke[2]!]) : undefined;
   if (ke === null || group === undefined) return undefined;
   return t((ke[1] ? KE + Number(ke[1]) + 1 : KE) as TransformType, group);
 }
@@ -174,6 +175,7 @@ export function formatToken(x: TokenTransform): string {
     return byId[x.id] ?? `encr${x.id}${x.keyLength ? `_${x.keyLength}` : ''}`;
   }
   if (x.type === ESN) return x.id === EsnId.ESN ? 'esn' : 'noesn';
-  if (x.type > KE) return `ke${x.type - KE - 1}_${NAMES.get(`${KE}/${x.id}`) ?? x.id}`;
+  if (x.type > KE)
+    return `ke${x.type - KE - 1}_${x.id === 0 ? 'none' : (NAMES.get(`${KE}/${x.id}`) ?? x.id)}`;
   return NAMES.get(`${x.type}/${x.id}`) ?? `t${x.type}_${x.id}`;
 }

@@ -2,6 +2,7 @@
 // SK cipher per direction (RFC 7296 §3.14). destroy() wipes every key (ARCHITECTURE principle 8).
 import { TransformType } from '../codec/iana.ts';
 import {
+  additionalKeyUpdate,
   createSkCipher,
   deriveChildSaKeys,
   deriveIkeSaKeys,
@@ -12,9 +13,9 @@ import {
   rekeySkeyseed,
   skeyseed,
   wipe,
+  IkeSaKeys,
   type ChildSaKeys,
   type EncrSpec,
-  type IkeSaKeys,
   type IntegAlgorithm,
   type PrfAlgorithm,
   type SkCipher,
@@ -67,7 +68,8 @@ export class IkeKeymat {
 
   constructor(
     readonly alg: NegotiatedIke,
-    gir: Uint8Array,
+    /** The shared secret g^ir, or (RFC 9370 key update) the new key set itself. */
+    gir: Uint8Array | IkeSaKeys,
     ni: Uint8Array,
     nr: Uint8Array,
     spiI: Uint8Array,
@@ -78,13 +80,16 @@ export class IkeKeymat {
   ) {
     // RFC 7296 §2.14: SKEYSEED = prf(Ni | Nr, g^ir); the key stream is prf+(SKEYSEED, Ni|Nr|SPIi|SPIr).
     // §2.18: a rekey uses SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr) with the old SA's PRF.
-    const seed = rekeyFrom
-      ? rekeySkeyseed(rekeyFrom.prf, rekeyFrom.skD, gir, ni, nr)
-      : skeyseed(alg.prf, ni, nr, gir);
-    try {
-      this.keys = deriveIkeSaKeys(alg.prf, keyLengths(alg.encr, alg.integ), seed, ni, nr, spiI, spiR);
-    } finally {
-      wipe(seed);
+    if (gir instanceof IkeSaKeys) this.keys = gir;
+    else {
+      const seed = rekeyFrom
+        ? rekeySkeyseed(rekeyFrom.prf, rekeyFrom.skD, gir, ni, nr)
+        : skeyseed(alg.prf, ni, nr, gir);
+      try {
+        this.keys = deriveIkeSaKeys(alg.prf, keyLengths(alg.encr, alg.integ), seed, ni, nr, spiI, spiR);
+      } finally {
+        wipe(seed);
+      }
     }
     const t = {
       encr: alg.encr.alg.id,
@@ -106,6 +111,16 @@ export class IkeKeymat {
     gir?: Uint8Array,
   ): ChildSaKeys {
     return deriveChildSaKeys(this.alg.prf, keyLengths(esp.encr, esp.integ), this.keys.skD, ni, nr, gir);
+  }
+
+  /**
+   * RFC 9370 §2.2.2: the key set after an additional key exchange with shared secret `skN`
+   * (SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr)). The caller destroys this one afterwards.
+   */
+  update(skN: Uint8Array, ni: Uint8Array, nr: Uint8Array, spiI: Uint8Array, spiR: Uint8Array): IkeKeymat {
+    const lens = keyLengths(this.alg.encr, this.alg.integ);
+    const keys = additionalKeyUpdate(this.alg.prf, lens, this.keys.skD, skN, ni, nr, spiI, spiR);
+    return new IkeKeymat(this.alg, keys, ni, nr, spiI, spiR, this.initiator);
   }
 
   /** SK_p of one side, for the AUTH payload (RFC 7296 §2.15). */

@@ -27,6 +27,8 @@ export interface InboundMessage {
   /** The message as received (for IKE_SA_INIT: the bytes the AUTH payload signs, RFC 7296 §2.15). */
   readonly bytes: Uint8Array;
   readonly path: PacketPath;
+  /** The decrypted inner chain as received (reassembled if fragmented); absent for IKE_SA_INIT. */
+  readonly plain?: { readonly firstType: number; readonly bytes: Uint8Array };
 }
 
 /**

@@ -12,6 +12,7 @@ import { queueDpd } from './dpd.ts';
 import { IkeAuth } from './ike-auth.ts';
 import { queueIkeDelete } from './ike-delete.ts';
 import { IkeInit } from './ike-init.ts';
+import { IkeIntermediate, queueIntermediate } from './ike-intermediate.ts';
 import { IkeNatd } from './ike-natd.ts';
 import { IkeRekey } from './ike-rekey.ts';
 import { Informational } from './informational.ts';
@@ -30,6 +31,7 @@ export const defaultInitiators: InitiatorFactory = {
   queueChildReplacement,
   queueDpd,
   rekeyPending,
+  queueIntermediate,
 };
 
 /** The responder's tasks per exchange type (order matters: payload order and processing order). */
@@ -37,6 +39,7 @@ export function defaultTaskRegistry(): TaskRegistry {
   return (
     new TaskRegistry(defaultInitiators)
       .register(ExchangeType.IKE_SA_INIT, (sa) => [new IkeInit(sa), new IkeNatd(sa)])
+      .register(ExchangeType.IKE_INTERMEDIATE, (sa) => [new IkeIntermediate(sa)])
       .register(ExchangeType.IKE_AUTH, (sa) => [new IkeAuth(sa), new IkeAuthChild(sa)])
       // RFC 7296 §1.3: an SA payload with protocol IKE rekeys the IKE SA; otherwise a Child SA.
       .register(ExchangeType.CREATE_CHILD_SA, (sa, req) =>
