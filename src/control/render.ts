@@ -37,6 +37,7 @@ function ike(sa: IkeSaStatus): string[] {
   return [
     `  IKE_SA ${sa.name} ${sa.state} (${sa.initiator ? 'initiator' : 'responder'}), ${sa.local} <-> ${sa.remote}${nat}`,
     `    SPIs ${sa.spiI}_i ${sa.spiR}_r, ${sa.algorithms ?? '-'}`,
+    ...(sa.keyExchanges ? [`    key exchanges: ${sa.keyExchanges.join(' + ')}`] : []),
     `    ${sa.localId} <-> ${sa.remoteId ?? '?'}, established ${duration(sa.establishedSeconds)} ago, rekey in ${duration(sa.rekeySeconds)}`,
     ...sa.children.flatMap(child),
   ];

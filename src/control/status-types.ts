@@ -35,6 +35,8 @@ export interface IkeSaStatus {
   readonly localId: string;
   readonly remoteId?: string;
   readonly algorithms?: string;
+  /** Every key exchange the SA ran (IKE_SA_INIT, then each RFC 9370 additional one), e.g. x25519, mlkem768. */
+  readonly keyExchanges?: readonly string[];
   readonly nat: { readonly local: boolean; readonly remote: boolean };
   readonly establishedSeconds?: number;
   readonly rekeySeconds?: number;

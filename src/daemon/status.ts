@@ -6,7 +6,7 @@ import { formatId } from '../creds/index.ts';
 import type { ChildSa } from '../ike/child-sa.ts';
 import type { Engine } from '../ike/engine.ts';
 import type { IkeSa } from '../ike/ike-sa.ts';
-import { formatProposal } from '../ike/proposal-string.ts';
+import { formatKeMethod, formatProposal } from '../ike/proposal-string.ts';
 import { formatTs } from '../ike/ts.ts';
 import { hex } from '../ike/wire.ts';
 import type { Kernel, SaId } from '../kernel/types.ts';
@@ -88,6 +88,8 @@ async function ikeStatus(kernel: Kernel, sa: IkeSa, times: SaTimes, now: number)
     localId: formatId(sa.config.localId),
     ...(sa.peerId ? { remoteId: formatId(sa.peerId) } : {}),
     ...(sa.proposal ? { algorithms: formatProposal(sa.proposal) } : {}),
+    // RFC 9370: the first key exchange and every additional one that ran, in order.
+    ...(sa.keMethods.length > 0 ? { keyExchanges: sa.keMethods.map(formatKeMethod) } : {}),
     nat: { local: sa.natLocal, remote: sa.natRemote },
     ...(at !== undefined ? { establishedSeconds: secs(now - at) } : {}),
     ...(at !== undefined && sa.config.ikeRekeyMs !== undefined
