@@ -9,6 +9,8 @@ pkgs=(iproute2 iputils-ping kmod nftables qemu-system-x86 linux-image-amd64 busy
   strongswan-charon strongswan-swanctl libstrongswan-standard-plugins libstrongswan-extra-plugins
   libcharon-extra-plugins strongswan-pki)
 pkgs+=(iperf3) # npm run bench: data-plane throughput through the tunnels (bench/lib/dataplane.ts)
+pkgs+=(tshark)     # debug-keys: the key files decrypt a capture (test/daemon/keylog.test.ts)
+pkgs+=(prometheus) # promtool checks examples/monitoring/alerts.yml; the server is not started
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -24,6 +26,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # Debian enables charon via systemd on install; our tests start their own instances.
 systemctl disable --now strongswan-starter strongswan >/dev/null 2>&1 || true
+systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
 
 # Libreswan 4.10 (the second interoperability peer) conflicts with the strongSwan packages: installing
 # it would remove them. So it is unpacked with `dpkg -x` into a fixed directory outside the checkout

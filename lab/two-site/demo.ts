@@ -70,7 +70,8 @@ async function onThisKernel(o: DemoOptions): Promise<number> {
       log: (l) => o.print(`  .. ${l}`),
       onTopology: (t) => describeTopology(t).forEach((l) => o.print(`  ${l}`)),
     });
-    formatReport(r).forEach((l) => o.print(l));
+    // The progress lines above already said "tunnel up" and each ping: the report does not repeat them.
+    formatReport(r, { progressShown: true }).forEach((l) => o.print(l));
     return r.ok ? 0 : 1;
   } catch (e) {
     if (e instanceof LabError) {

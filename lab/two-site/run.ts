@@ -153,7 +153,8 @@ export async function runLab(o: RunLabOptions): Promise<LabReport> {
     await o.driver.up(lab);
     t2 = Date.now();
     log(`tunnel up (${o.driver.name}) in ${t2 - t1} ms`);
-    // What each router sends onto its WAN link, together: everything that crossed the WAN.
+    // What each router sends onto its WAN link, together: everything that crossed the WAN from
+    // now on (the tunnel is up: the IKE setup is not in it; a rekey or liveness check would be).
     captures = [
       await WanCapture.start(lab.a.router, lab.a.wanIf),
       await WanCapture.start(lab.b.router, lab.b.wanIf),
@@ -196,10 +197,17 @@ export async function runLab(o: RunLabOptions): Promise<LabReport> {
   }
 }
 
-/** The report as the demo prints it. No key material is ever part of a report. */
-export function formatReport(r: LabReport): string[] {
-  const lines = [`tunnel: ${r.driver}`];
-  for (const p of r.pings) lines.push(`ping ${p.from} -> ${p.to}: ${p.received}/${p.sent} replies`);
+/**
+ * The report as the demo prints it. No key material is ever part of a report. With `progressShown`
+ * the caller has already printed runLab's progress lines (tunnel up, one per ping), and the report
+ * does not repeat them.
+ */
+export function formatReport(r: LabReport, { progressShown = false } = {}): string[] {
+  const lines: string[] = [];
+  if (!progressShown) {
+    lines.push(`tunnel: ${r.driver}`);
+    for (const p of r.pings) lines.push(`ping ${p.from} -> ${p.to}: ${p.received}/${p.sent} replies`);
+  }
   lines.push('kernel SA counters (ip -s xfrm state):');
   for (const s of r.sas)
     lines.push(
@@ -216,7 +224,7 @@ export function formatReport(r: LabReport): string[] {
   if (r.capture) {
     const c = r.capture;
     lines.push(
-      `WAN capture (sent by both routers): ${c.packets} packets: ${c.esp} ESP, ${c.espInUdp} ESP-in-UDP, ${c.ike} IKE, ${c.cleartext} cleartext`,
+      `WAN capture (sent by both routers, from tunnel up to the end of the pings; the IKE setup came before it): ${c.packets} packets: ${c.esp} ESP, ${c.espInUdp} ESP-in-UDP, ${c.ike} IKE, ${c.cleartext} cleartext`,
     );
   }
   lines.push(

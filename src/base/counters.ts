@@ -13,6 +13,7 @@ export const COUNTER_NAMES = [
   'net.drop_natt_keepalive', // RFC 3948 §2.3: one octet 0xff on port 4500
   'net.drop_esp_on_natt', // RFC 3948 §2.2: non-zero SPI on port 4500 is ESP, not IKE
   'net.drop_no_handler',
+  'net.rcvbuf_drops', // datagrams the kernel dropped on our sockets' full receive buffers (/proc/net/udp)
   // src/ike/exchange: message-ID window and retransmission (RFC 7296 §2.1-§2.3).
   'ike.drop_msgid_old', // a request below the window, already answered and forgotten
   'ike.drop_msgid_future', // a request beyond the window (window size 1)
@@ -36,6 +37,14 @@ export const COUNTER_NAMES = [
   'ike.drop_peer_limit', // the peer address holds limits.ike-sas-per-peer IKE SAs already
   'ike.drop_no_connection', // no connection configured for these addresses
   'ike.drop_bad_cookie', // a COOKIE that was not ours or has expired (RFC 7296 §2.6)
+  // src/ike/admission: who gets a half-open SA under load (RFC 7296 §2.6, RFC 8019).
+  'ike.drop_source_half_open', // the source address holds limits.half-open-per-source half-open SAs
+  'ike.evict_half_open', // a flooding source's oldest half-open SA aged out to make room (RFC 8019 §5)
+  'ike.drop_puzzle_missing', // puzzles are on and the request has no Puzzle Solution (RFC 8019 §7.1)
+  'ike.drop_bad_puzzle', // a Puzzle Solution with too few zero bits (RFC 8019 §7.1.4)
+  'ike.puzzle_sent', // COOKIE and PUZZLE sent (RFC 8019 §7.1.1)
+  'ike.puzzle_solved', // as initiator: a responder's puzzle solved (RFC 8019 §7.1.2)
+  'ike.unsupported_critical_sent', // RFC 7296 §2.5: IKE_SA_INIT answered UNSUPPORTED_CRITICAL_PAYLOAD
   'ike.drop_decrypt_failed', // SK/SKF integrity check failed: unauthenticated garbage
   'ike.drop_fragment', // an SKF that cannot belong to the message being reassembled (RFC 7383 §2.6)
   'ike.drop_reassembly_limit', // a fragmented message above the memory bounds

@@ -6,6 +6,8 @@ export type LogFields = Readonly<Record<string, string | number | boolean | unde
 
 export interface Logger {
   log(level: LogLevel, message: string, fields?: LogFields): void;
+  /** Whether `level` is written now (lets hot paths skip building trace lines). */
+  enabled?(level: LogLevel): boolean;
 }
 
 /** Drops everything (the default in tests and library use). */
@@ -27,5 +29,8 @@ export class MemoryLogger implements Logger {
 
 /** A logger that prefixes every entry with fixed fields (e.g. the IKE SA's name and unique id). */
 export function withFields(base: Logger, fixed: LogFields): Logger {
-  return { log: (level, message, fields) => base.log(level, message, { ...fixed, ...fields }) };
+  return {
+    log: (level, message, fields) => base.log(level, message, { ...fixed, ...fields }),
+    ...(base.enabled ? { enabled: (level: LogLevel) => base.enabled!(level) } : {}),
+  };
 }

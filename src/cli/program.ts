@@ -2,7 +2,7 @@
 // tools (`ikeway lab`, `ikeway load`) live outside the daemon, in the checkout's lab/ folder; they are
 // added by the caller (main.ts finds them at run time; lab/cli/main.ts links them in for lab bundles).
 import yargs, { type Argv } from 'yargs';
-import { versionCommand } from './commands/version.ts';
+import { versionCommand, versionLine } from './commands/version.ts';
 import { decodeCommand } from './commands/decode.ts';
 import { checkCommand } from './commands/check.ts';
 import { daemonCommand } from './commands/daemon.ts';
@@ -28,13 +28,17 @@ export function buildCli(argv: string[], addCommands: AddCommands = (y) => y) {
     .command(upCommand)
     .command(downCommand)
     .command(reloadCommand);
-  return addCommands(y)
-    .demandCommand(1, 'Give a command; see the list above.')
-    .strict()
-    .recommendCommands()
-    .completion('completion', 'Print a shell completion script (bash/zsh)')
-    .help()
-    .alias('h', 'help')
-    .version(false)
-    .wrap(Math.min(110, process.stdout.columns ?? 110));
+  return (
+    addCommands(y)
+      .demandCommand(1, 'Give a command; see the list above.')
+      .strict()
+      .recommendCommands()
+      .completion('completion', 'Print a shell completion script (bash/zsh)')
+      .help()
+      .alias('h', 'help')
+      // `ikeway --version` and `-v` print exactly what `ikeway version` prints.
+      .version('version', 'Print the ikeway version and the Node.js runtime', versionLine())
+      .alias('v', 'version')
+      .wrap(Math.min(110, process.stdout.columns ?? 110))
+  );
 }

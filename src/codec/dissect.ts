@@ -127,6 +127,7 @@ export function payloadLines(p: Payload): string[] {
     case 'NONCE':
     case 'VENDOR_ID':
     case 'EAP':
+    case 'PS':
     case 'UNKNOWN':
       return [head + shortHex(p.data)];
   }

@@ -41,6 +41,7 @@ export const PayloadType = {
   CP: 47,
   EAP: 48,
   SKF: 53, // RFC 7383 §2.5
+  PS: 54, // RFC 8019 §8.2: Puzzle Solution
 } as const;
 export type PayloadType = (typeof PayloadType)[keyof typeof PayloadType];
 

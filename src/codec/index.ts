@@ -17,6 +17,13 @@ export type { DeletePayload } from './payloads/delete.ts';
 export type { TsPayload, TrafficSelector, AddrRangeSelector, OtherSelector } from './payloads/ts.ts';
 export { isAddrRange } from './payloads/ts.ts';
 export type { CpPayload, CfgAttribute } from './payloads/cp.ts';
-export type { NoncePayload, VendorIdPayload, EapPayload, UnknownPayload } from './payloads/opaque.ts';
+export type {
+  NoncePayload,
+  VendorIdPayload,
+  EapPayload,
+  PuzzleSolutionPayload,
+  UnknownPayload,
+} from './payloads/opaque.ts';
 export type { SkPayload, SkfPayload } from './payloads/sk.ts';
 export { CRITICAL_FLAG } from './payloads/codec.ts';
+export * from './puzzle.ts';

@@ -17,6 +17,8 @@ import {
   type EapPayload,
   nonceCodec,
   type NoncePayload,
+  psCodec,
+  type PuzzleSolutionPayload,
   type UnknownPayload,
   vendorIdCodec,
   type VendorIdPayload,
@@ -40,6 +42,7 @@ export type Payload =
   | CpPayload
   | EapPayload
   | SkfPayload
+  | PuzzleSolutionPayload
   | UnknownPayload;
 
 export type PayloadKind = Payload['kind'];
@@ -63,6 +66,7 @@ const CODECS = new Map<number, BodyCodec<Payload>>([
   [PayloadType.CP, cpCodec],
   [PayloadType.EAP, eapCodec],
   [PayloadType.SKF, skfCodec],
+  [PayloadType.PS, psCodec],
 ] as [number, BodyCodec<Payload>][]);
 
 /** The wire payload type of a payload object. */

@@ -1,7 +1,7 @@
 // Which payloads each exchange may carry: ONE table, checked by ONE function.
 // Sources: RFC 7296 §1.2-§1.5 (exchanges), §2.6 (cookies), §2.21 (error responses), §3.14
 // (everything after IKE_SA_INIT is inside SK), RFC 6023 (childless IKE_AUTH), RFC 7383 (SKF),
-// RFC 9242 (IKE_INTERMEDIATE), RFC 9370 (IKE_FOLLOWUP_KE). Lenient where the RFCs say MAY and
+// RFC 9242 (IKE_INTERMEDIATE), RFC 9370 (IKE_FOLLOWUP_KE), RFC 8019 (Puzzle Solution). Lenient where the RFCs say MAY and
 // peers differ: Notify, Vendor ID, CERTREQ and non-critical unknown payloads may appear freely.
 import { CodecError, CodecErrorCode } from './errors.ts';
 import { isResponse } from './header.ts';
@@ -29,6 +29,8 @@ const ENCRYPTED: PayloadCounts = { SK: OPT, SKF: OPT };
 const FREE: PayloadCounts = { NOTIFY: ANY, VENDOR_ID: ANY };
 
 const SA_INIT: PayloadCounts = { ...FREE, SA: ONE, KE: ONE, NONCE: ONE, CERTREQ: ANY };
+/** RFC 8019 §7.1.2: a request may carry the Puzzle Solution (after a PUZZLE notify). */
+const SA_INIT_REQUEST: PayloadCounts = { ...SA_INIT, PS: OPT };
 const AUTH_COMMON: PayloadCounts = {
   ...FREE,
   CERT: ANY,
@@ -46,7 +48,7 @@ const INFO: PayloadCounts = { ...FREE, DELETE: ANY, CP: OPT };
 /** The table, per exchange type, request and response. */
 export const EXCHANGE_RULES: ReadonlyMap<number, { request: DirectionRule; response: DirectionRule }> =
   new Map([
-    [ExchangeType.IKE_SA_INIT, { request: { plain: SA_INIT }, response: { plain: SA_INIT } }],
+    [ExchangeType.IKE_SA_INIT, { request: { plain: SA_INIT_REQUEST }, response: { plain: SA_INIT } }],
     [
       ExchangeType.IKE_AUTH,
       {

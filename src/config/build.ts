@@ -44,6 +44,8 @@ export function buildConfig(ctx: BuildContext, raw: Raw): Config | undefined {
     cookieThreshold: raw.cookieThreshold as number,
     limits,
     retransmit: { timeoutMs: rt.timeout, tries: rt.tries, base: rt.base },
+    ...(raw.metrics ? { metrics: raw.metrics as NonNullable<Config['metrics']> } : {}),
+    ...(typeof raw.debugKeys === 'string' ? { debugKeys: raw.debugKeys } : {}),
   };
 }
 
@@ -56,6 +58,25 @@ function checkGlobals(r: Reporter, raw: Raw): void {
       'ports.nat-t',
       `nat-t and ike are both ${ports.ike}`,
       'use two ports, e.g. 500 and 4500',
+    );
+  }
+  if (typeof raw.debugKeys === 'string')
+    r.add(
+      'W_INSECURE',
+      r.at('debug-keys'),
+      'debug-keys',
+      `every SA key will be written to ${raw.debugKeys}; anyone who reads it can decrypt the traffic`,
+      'remove debug-keys once the capture is decrypted, and delete the file',
+    );
+  const m = raw.metrics as { port?: number } | false | undefined;
+  if (m && m.port !== undefined && (m.port === ports?.ike || m.port === ports?.natT)) {
+    // TCP and UDP could share the number, but a reader would not expect it; most likely a typo.
+    r.add(
+      'E_CONFLICT',
+      r.at('metrics.port'),
+      'metrics.port',
+      `${m.port} is also an IKE port`,
+      'pick a free TCP port, e.g. 9814',
     );
   }
   const limits = raw.limits as { halfOpen?: number } | undefined;

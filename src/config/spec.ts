@@ -241,6 +241,21 @@ const connection: ObjectSpec = {
   },
 };
 
+const metrics: ObjectSpec = {
+  kind: 'object',
+  description:
+    'Prometheus /metrics over HTTP (text exposition format). Off by default; true listens on 127.0.0.1:9814. ' +
+    'The page names connections, peers and SPIs: keep it on loopback or a management network.',
+  fields: {
+    address: {
+      kind: 'address',
+      default: '127.0.0.1',
+      description: 'Address the HTTP listener binds (loopback suggested).',
+    },
+    port: { kind: 'int', min: 1, max: 65535, default: 9814, description: 'TCP port of the listener.' },
+  },
+};
+
 export const CONFIG_SPEC: ObjectSpec = {
   kind: 'object',
   description: 'ikeway policy file',
@@ -318,8 +333,56 @@ export const CONFIG_SPEC: ObjectSpec = {
           default: 8,
           description: 'IKE SAs per peer address.',
         },
+        'half-open-per-source': {
+          kind: 'int',
+          min: 1,
+          max: 1_000_000,
+          default: 5,
+          description: 'Half-open IKE SAs one source address may hold; checked before any DH.',
+        },
+        'half-open-reserved': {
+          kind: 'int',
+          min: 0,
+          max: 1_000_000,
+          default: 64,
+          description:
+            'Of half-open, room only for peers a connection names by address (at most half of it).',
+        },
+        puzzles: {
+          kind: 'object',
+          defaultEmpty: true,
+          description: 'RFC 8019 client puzzles on top of cookies, switched on by the request rate.',
+          fields: {
+            enabled: { kind: 'bool', default: false, description: 'Pose puzzles under load.' },
+            above: {
+              kind: 'int',
+              min: 1,
+              max: 10_000_000,
+              default: 1000,
+              description: 'New IKE_SA_INIT requests per second that switch puzzles on.',
+            },
+            difficulty: {
+              kind: 'int',
+              min: 1,
+              max: 32,
+              default: 8,
+              description: 'Zero bits asked at that rate; one more each time the rate doubles.',
+            },
+            'max-difficulty': { kind: 'int', min: 1, max: 32, default: 16, description: 'The most asked.' },
+          },
+        },
       },
     },
+    metrics: {
+      kind: 'toggle',
+      object: metrics,
+      default: false,
+      description: metrics.description,
+    },
+    'debug-keys': path(
+      'DEBUG ONLY: write every IKE and ESP SA key to this file (mode 600, Wireshark ikev2_decryption_table ' +
+        'and esp_sa format) so a capture can be decrypted. Anyone who reads it can decrypt the traffic. Off when absent.',
+    ),
     retransmit: {
       kind: 'object',
       defaultEmpty: true,

@@ -81,6 +81,21 @@ export interface Config {
   readonly stateDir: string;
   readonly ports: { readonly ike: number; readonly natT: number };
   readonly cookieThreshold: number;
-  readonly limits: { readonly halfOpen: number; readonly ikeSasPerPeer: number };
+  readonly limits: {
+    readonly halfOpen: number;
+    readonly ikeSasPerPeer: number;
+    readonly halfOpenPerSource: number;
+    readonly halfOpenReserved: number;
+    readonly puzzles: {
+      readonly enabled: boolean;
+      readonly above: number;
+      readonly difficulty: number;
+      readonly maxDifficulty: number;
+    };
+  };
   readonly retransmit: { readonly timeoutMs: number; readonly tries: number; readonly base: number };
+  /** Prometheus endpoint (metrics: in YAML); absent = off. */
+  readonly metrics?: { readonly address: IpAddress; readonly port: number };
+  /** DEBUG: file the SA keys are written to in Wireshark's formats (debug-keys: in YAML); absent = off. */
+  readonly debugKeys?: string;
 }

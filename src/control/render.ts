@@ -49,6 +49,15 @@ export function renderStatus(r: StatusReport): string {
     `ikeway ${d.version}, pid ${d.pid}, up ${duration(d.uptimeSeconds)}, kernel ${d.kernel}, ${d.config}`,
   ];
   if (d.kernelWarning) out.push(`WARNING: ${d.kernelWarning}`);
+  if (d.debugKeysWarning) out.push(`WARNING: ${d.debugKeysWarning}`);
+  const l = r.load;
+  if (l)
+    out.push(
+      `load: ${l.halfOpen} half-open (${l.halfOpenReserved} reserved) from ${l.sources} sources, ` +
+        `at most ${l.maxPerSource} per source; ${l.requestRate} new IKE_SA_INIT/s; ` +
+        `puzzles ${l.puzzleDifficulty ? `on, difficulty ${l.puzzleDifficulty}` : 'off'}` +
+        (l.rcvbufDrops !== undefined ? `; UDP receive-buffer drops ${l.rcvbufDrops}` : ''),
+    );
   for (const c of r.connections) {
     out.push('');
     const sas =

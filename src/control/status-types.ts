@@ -3,6 +3,8 @@
 // rekey and the kernel's traffic counters. Plain JSON-able data with no secrets and no keys. The daemon
 // builds it (src/daemon/status.ts); the CLI renders it (src/control/render.ts).
 
+import type { AdmissionStatus } from '../ike/admission.ts';
+
 export interface ChildStatus {
   readonly id: number;
   readonly state: string;
@@ -65,12 +67,21 @@ export interface DaemonStatus {
   /** 'memory' means no kernel IPsec at all: IKE only, traffic is NOT protected. */
   readonly kernel: 'xfrm' | 'memory';
   readonly kernelWarning?: string;
+  /** Set when debug-keys writes SA keys to a file: the file, in a warning sentence. */
+  readonly debugKeysWarning?: string;
   readonly socket: string;
   readonly ports: { readonly ike: number; readonly natT: number };
 }
 
+/** Load on the responder (src/ike/admission.ts) and on our sockets (src/net/rcvbuf.ts). */
+export interface LoadStatus extends AdmissionStatus {
+  /** Datagrams the kernel dropped on our full UDP receive buffers (undefined: /proc cannot tell). */
+  readonly rcvbufDrops?: number;
+}
+
 export interface StatusReport {
   readonly daemon: DaemonStatus;
+  readonly load?: LoadStatus;
   readonly connections: readonly ConnectionStatus[];
   readonly counters: Readonly<Record<string, number>>;
 }

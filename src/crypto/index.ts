@@ -43,3 +43,13 @@ export {
   type SignatureScheme,
   type VerifyOptions,
 } from './signature.ts';
+export {
+  PUZZLE_PRFS,
+  MAX_SOLUTION_LEN,
+  trailingZeroBits,
+  puzzleBits,
+  verifyPuzzle,
+  solvePuzzle,
+  type SolveOptions,
+  type PuzzleSolution,
+} from './puzzle.ts';

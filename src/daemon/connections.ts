@@ -8,6 +8,8 @@ import { CredentialStore, idFromConfig } from '../creds/index.ts';
 import type { IkeConnection } from '../ike/config.ts';
 import { storeCredentials } from '../ike/creds-adapter.ts';
 import { parseProposals } from '../ike/proposal-string.ts';
+import { failClosedPolicies as spdFailClosed } from '../ike/spd/policies.ts';
+import type { PolicyParams } from '../kernel/types.ts';
 import { tsAny, tsFromCidr, type TrafficSelector } from '../ike/ts.ts';
 
 /** Per-connection options the daemon decides (not in the YAML). */
@@ -100,6 +102,19 @@ export function connectionFingerprint(c: Connection): string {
     return v;
   });
   return digest(json);
+}
+
+/**
+ * Whether a connection gets fail-closed policies (RFC 4301 §4.4.1): only for configured remote subnets;
+ * remote: any without them means "whatever the peer's address is", nothing to block.
+ */
+export function hasRemoteSubnets(c: Connection): boolean {
+  return c.remoteSubnets.length > 0;
+}
+
+/** The fail-closed policies the policy owner (src/ike/spd) installs for a connection and reqid. */
+export function failClosedPolicies(c: Connection, reqid: number | undefined): PolicyParams[] {
+  return hasRemoteSubnets(c) ? spdFailClosed(toIkeConnection(c, reqid !== undefined ? { reqid } : {})) : [];
 }
 
 /** Whether a connection can be reached by traffic: a fixed peer (trap policies need its address). */

@@ -8,6 +8,7 @@ import type { LogLevel } from '../base/logger.ts';
 import { installCrashHandlers } from './crash.ts';
 import { Daemon } from './daemon.ts';
 import { DaemonLogger, type LogFormat } from './log.ts';
+import { Ops } from './ops.ts';
 import type { KernelKind } from './runtime.ts';
 
 export interface RunOptions {
@@ -69,7 +70,9 @@ export async function runDaemon(o: RunOptions): Promise<number> {
   };
   let daemon: Daemon | undefined;
   let control: ControlServer | undefined;
+  const ops = new Ops(logger, process.env);
   const onConfig = async (c: Config) => {
+    ops.configure(c);
     control = await ControlServer.listen(
       o.socket ?? c.controlSocket,
       controlHandler(() => daemon, o.version),
@@ -83,11 +86,14 @@ export async function runDaemon(o: RunOptions): Promise<number> {
       logger,
       applyLogSettings,
       onConfig,
+      wrapKernel: (k) => ops.wrapKernel(k),
+      onReload: (phase) => ops.onReload(phase),
       version: o.version,
       ...(o.retryMs !== undefined ? { retryMs: o.retryMs } : {}),
     });
   } catch (e) {
     await control?.close();
+    await ops.close();
     if (e instanceof ConfigErrors) {
       for (const p of e.problems) process.stderr.write(`${formatProblem(p)}\n`);
       process.stderr.write(
@@ -102,6 +108,7 @@ export async function runDaemon(o: RunOptions): Promise<number> {
     return 1;
   }
   const d = daemon;
+  await ops.started(d);
   logger.log('info', 'ready', { component: 'daemon', socket: control?.path, pid: process.pid });
   return new Promise<number>((resolve) => {
     const onHup = () => {
@@ -116,8 +123,10 @@ export async function runDaemon(o: RunOptions): Promise<number> {
       }, STOP_FORCE_MS);
       force.unref();
       void (async () => {
+        await ops.stopping();
         await control?.close();
         await d.stop();
+        await ops.close();
         clearTimeout(force);
         resolve(0);
       })();

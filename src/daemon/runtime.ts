@@ -3,6 +3,7 @@
 // start and closed in reverse at stop.
 import type { Config } from '../config/index.ts';
 import type { Counters } from '../base/counters.ts';
+import { traceDatagrams } from '../net/trace.ts';
 import type { Logger } from '../base/logger.ts';
 import { FakeKernel, OwnedKernel, installIkeBypass, openXfrmKernel, type Kernel } from '../kernel/index.ts';
 import { UdpTransport } from '../net/udp.ts';
@@ -57,6 +58,11 @@ export async function openTransport(
     ikePort: config.ports.ike,
     nattPort: config.ports.natT,
     counters,
+    // --log-level trace: one line per IKE datagram (header only); no cost at other levels.
+    trace: traceDatagrams(
+      () => logger.enabled?.('trace') ?? false,
+      (m, f) => logger.log('trace', m, f),
+    ),
   };
   if (kind === 'memory') return UdpTransport.open(base);
   try {
@@ -69,5 +75,39 @@ export async function openTransport(
       error: msg,
     });
     return UdpTransport.open(base);
+  }
+}
+
+/**
+ * Removes every SA and policy we own (fail-closed and bypass included), bounded by `budgetMs`, then
+ * closes the sockets and the kernel. Others' objects stay.
+ */
+export async function closeRuntime(rt: Partial<Runtime>, logger: Logger, budgetMs = 5000): Promise<void> {
+  if (rt.owned) {
+    const n = await bounded(rt.owned.removeAll(), budgetMs, () => undefined);
+    logger.log('info', 'kernel state removed', { component: 'kernel', objects: n ?? 'timeout' });
+  }
+  await rt.transport?.close();
+  if (rt.kernel) await bounded(rt.kernel.close(), 1000, () => undefined);
+}
+
+/** Awaits `p` for at most `ms`; calls `late` and resolves undefined on timeout. */
+export async function bounded<T>(
+  p: Promise<T> | undefined,
+  ms: number,
+  late: () => void,
+): Promise<T | undefined> {
+  if (!p) return undefined;
+  let t: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    t = setTimeout(() => {
+      late();
+      resolve(undefined);
+    }, ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(t);
   }
 }

@@ -15,6 +15,7 @@ import type {
   ConnectionStatus,
   DaemonStatus,
   IkeSaStatus,
+  LoadStatus,
   StatusReport,
 } from '../control/status-types.ts';
 
@@ -34,6 +35,7 @@ async function childStatus(
   c: ChildSa,
   times: SaTimes,
   now: number,
+  kernelCounters = true,
 ): Promise<ChildStatus> {
   const installedAt = times.child.get(c);
   const rekeyMs = sa.config.childRekeyMs;
@@ -52,7 +54,7 @@ async function childStatus(
       ? { rekeySeconds: secs(installedAt + rekeyMs - now) }
       : {}),
   };
-  if (c.state !== 'installed' && c.state !== 'rekeying') return base;
+  if (!kernelCounters || (c.state !== 'installed' && c.state !== 'rekeying')) return base;
   const mark = sa.config.mark ? { mark: { ...sa.config.mark } } : {};
   const ctx = c.installed;
   if (!ctx) return base;
@@ -72,10 +74,18 @@ async function childStatus(
   }
 }
 
-async function ikeStatus(kernel: Kernel, sa: IkeSa, times: SaTimes, now: number): Promise<IkeSaStatus> {
+async function ikeStatus(
+  kernel: Kernel,
+  sa: IkeSa,
+  times: SaTimes,
+  now: number,
+  kernelCounters?: boolean,
+): Promise<IkeSaStatus> {
   const at = times.ike.get(sa);
   const p = sa.path;
-  const children = await Promise.all(sa.children.map((c) => childStatus(kernel, sa, c, times, now)));
+  const children = await Promise.all(
+    sa.children.map((c) => childStatus(kernel, sa, c, times, now, kernelCounters)),
+  );
   return {
     id: sa.id,
     name: sa.name,
@@ -110,6 +120,9 @@ export interface StatusInput {
   readonly now: number;
   /** Only this connection (ikeway status NAME). */
   readonly only?: string;
+  /** false: no per-SA kernel queries (the metrics page reads one SA dump instead). */
+  readonly kernelCounters?: boolean;
+  readonly rcvbufDrops?: number;
 }
 
 export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
@@ -127,9 +140,15 @@ export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
       espProposals: c.espProposals,
       failClosedPolicies: inp.failClosed(c.name),
       ikeSas: await Promise.all(
-        inp.engine.sasOf(c.name).map((sa) => ikeStatus(inp.kernel, sa, inp.times, inp.now)),
+        inp.engine
+          .sasOf(c.name)
+          .map((sa) => ikeStatus(inp.kernel, sa, inp.times, inp.now, inp.kernelCounters)),
       ),
     })),
   );
-  return { daemon: inp.daemon, connections, counters: inp.engine.counters.nonZero() };
+  const load: LoadStatus = {
+    ...inp.engine.admissionStatus(),
+    ...(inp.rcvbufDrops !== undefined ? { rcvbufDrops: inp.rcvbufDrops } : {}),
+  };
+  return { daemon: inp.daemon, load, connections, counters: inp.engine.counters.nonZero() };
 }

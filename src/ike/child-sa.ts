@@ -1,19 +1,15 @@
 // A Child SA (RFC 7296 §1.3, §2.17): one pair of ESP SAs with its traffic selectors, keys and kernel
-// state. Created by the child-create task, installed through the Kernel interface (kernel-install.ts).
+// state. Created by the child-create task; its SAs reach the kernel through kernel-install.ts, its
+// policies are the ones the policy module (spd/) makes of its selectors. When it dies, the connection's
+// policy owner (spd/spd.ts) puts the trap/block policies back where it stood.
 import type { ChildSaKeys, EncrSpec, IntegAlgorithm } from '../crypto/index.ts';
-import type { Kernel } from '../kernel/types.ts';
+import type { Kernel, PolicyParams } from '../kernel/types.ts';
 import type { Logger } from '../base/logger.ts';
 import type { Proposal } from './proposals.ts';
 import { CHILD_TRANSITIONS, StateMachine, type ChildSaState } from './state.ts';
 import type { TrafficSelector } from './ts.ts';
-import type { PolicyParams } from '../kernel/types.ts';
-import {
-  installChildSa,
-  policyParams,
-  saParams,
-  uninstallChildSa,
-  type InstallContext,
-} from './kernel-install.ts';
+import { installChildSas, saParams, uninstallChildSas, type InstallContext } from './kernel-install.ts';
+import { childPolicies, installChildPolicies, removeChildPolicies } from './spd/policies.ts';
 import { formatTs } from './ts.ts';
 
 export interface ChildSaInit {
@@ -86,7 +82,8 @@ export class ChildSa {
   /** Inbound SA first, then outbound, then policies (RFC 4301 §4.4: never a policy without its SA). */
   async install(kernel: Kernel, ctx: InstallContext): Promise<void> {
     this.setState('installing');
-    await installChildSa(kernel, this, ctx);
+    await installChildSas(kernel, this, ctx);
+    await installChildPolicies(kernel, childPolicies(this, ctx));
     this.installed = ctx;
     this.setState('installed');
     // The kernel holds its own copy now. Only a UDP-encapsulated SA keeps ours (wiped in destroy()):
@@ -109,13 +106,18 @@ export class ChildSa {
       const mark = before.mark ? { mark: { ...before.mark } } : {};
       await kernel.deleteSa({ dst: before.remoteAddr, spi: this.spiOut, proto: 'esp', ...mark });
     }
-    for (const p of policyParams(this, ctx)) await kernel.updatePolicy(p);
+    for (const p of childPolicies(this, ctx)) await kernel.updatePolicy(p);
     this.installed = ctx;
   }
 
   /** The policies this Child SA installed (empty before install). */
   policies(): PolicyParams[] {
-    return this.installed && this.state !== 'destroyed' ? policyParams(this, this.installed) : [];
+    return this.installed && this.state !== 'destroyed' ? childPolicies(this, this.installed) : [];
+  }
+
+  /** The policies it installed or would hold, whatever its state now (the policy owner's restore). */
+  placedPolicies(): PolicyParams[] {
+    return this.installed ? childPolicies(this, this.installed) : [];
   }
 
   /** Installs our policies again (another Child SA with the same selectors was removed). */
@@ -135,8 +137,10 @@ export class ChildSa {
     // when the peer deleted this SA before our response arrived.
     this.successor = undefined;
     this.setState('destroyed');
-    if (ctx) await uninstallChildSa(kernel, this, ctx, keep);
-    else await kernel.deleteSa({ ...this.#larval, spi: this.spiIn, proto: 'esp' }).catch(() => undefined);
+    if (ctx) {
+      await removeChildPolicies(kernel, childPolicies(this, ctx), keep);
+      await uninstallChildSas(kernel, this, ctx);
+    } else await kernel.deleteSa({ ...this.#larval, spi: this.spiIn, proto: 'esp' }).catch(() => undefined);
   }
 
   describe(): string {

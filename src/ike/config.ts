@@ -82,6 +82,20 @@ export interface EngineOptions {
    * dropped before any DH (RFC 7296 §2.6 resource exhaustion). Default 64.
    */
   readonly ikeSasPerPeer?: number;
+  /**
+   * Half-open responder SAs one source address may hold; more IKE_SA_INIT from it are dropped before
+   * decoding (src/ike/admission.ts). Default 5.
+   */
+  readonly halfOpenPerSource?: number;
+  /**
+   * Of halfOpenLimit, room only peers whose address a connection names may use: a flood from other
+   * addresses (a `remote: any` connection) cannot starve them. Default 64 (capped at half the limit).
+   */
+  readonly halfOpenReserved?: number;
+  /** RFC 8019 client puzzles (responder): off unless enabled. */
+  readonly puzzles?: PuzzleOptions;
+  /** As initiator: the hardest puzzle we solve (RFC 8019 §7.1.2); harder ones fail the SA. Default 20. */
+  readonly puzzleMaxSolve?: number;
   /** How long a cookie secret lives before rotation (ms). */
   readonly cookieSecretLifetimeMs?: number;
   /** Half-open SAs are dropped after this (ms). */
@@ -115,10 +129,34 @@ export interface EngineOptions {
   readonly rekeyJitter?: number;
 }
 
+/** RFC 8019 client puzzles, switched on by load (src/ike/admission.ts). */
+export interface PuzzleOptions {
+  readonly enabled: boolean;
+  /** New IKE_SA_INIT requests per second at which puzzles switch on. */
+  readonly above: number;
+  /** Difficulty (zero bits) at `above`; one more bit each time the rate doubles. */
+  readonly difficulty: number;
+  readonly maxDifficulty: number;
+  /** Puzzles stay on this long after the rate fell below `above` (ms). */
+  readonly holdMs: number;
+}
+
+export const PUZZLE_DEFAULTS: PuzzleOptions = {
+  enabled: false,
+  above: 1000,
+  difficulty: 8,
+  maxDifficulty: 16,
+  holdMs: 10_000,
+};
+
 export const ENGINE_DEFAULTS = {
   cookieThreshold: 128,
   halfOpenLimit: 4096,
   ikeSasPerPeer: 64,
+  halfOpenPerSource: 5,
+  halfOpenReserved: 64,
+  puzzles: PUZZLE_DEFAULTS,
+  puzzleMaxSolve: 20,
   cookieSecretLifetimeMs: 120_000,
   halfOpenTimeoutMs: 30_000,
   fragmentSize: 1280,

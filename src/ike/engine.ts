@@ -2,34 +2,27 @@
 // SAs after the cheap checks (size, header, SPI lookup, half-open limit, cookies), and starts
 // connections. All side effects are injected (transport, kernel, timers, randomness, logger).
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
-import {
-  ExchangeType,
-  HeaderFlag,
-  NotifyType,
-  checkExchangeRules,
-  decodeMessage,
-  encodeMessage,
-  type IkeMessage,
-} from '../codec/index.ts';
+import { ExchangeType, HeaderFlag, decodeMessage, type IkeMessage } from '../codec/index.ts';
 import { KeyExchangePool } from '../crypto/index.ts';
 import type { Kernel } from '../kernel/types.ts';
 import type { PacketPath, Transport } from '../net/transport.ts';
 import { IKE_PORT, NATT_PORT } from '../net/transport.ts';
 import { ENGINE_DEFAULTS, type EngineOptions, type IkeConnection, type IkeIdentity } from './config.ts';
-import { CookieJar } from './cookie.ts';
+import { Admission, type AdmissionStatus } from './admission.ts';
 import { Counters } from '../base/counters.ts';
 import { IkeError } from './errors.ts';
 import { IkeSa } from './ike-sa.ts';
 import type { ChildSa } from './child-sa.ts';
 import { AdmissionLimits } from './limits.ts';
-import { Lifecycle } from './lifecycle.ts';
+import { Lifecycle, type LifecycleHost } from './lifecycle.ts';
 import { nullLogger, type Logger } from '../base/logger.ts';
 import { addressCandidates } from './select.ts';
 import type { EngineEvent, EngineServices, ResolvedEngineOptions } from './services.ts';
+import { Spd } from './spd/spd.ts';
 import type { TaskRegistry } from './task-registry.ts';
 import { defaultTaskRegistry, initiatorTasks } from './tasks/index.ts';
 import type { TimerHandle, TimerQueue } from '../base/timers.ts';
-import { findNotify, findPayload, hex, notify } from './wire.ts';
+import { hex } from './wire.ts';
 
 export interface EngineInit {
   readonly transport: Transport;
@@ -44,12 +37,14 @@ export interface EngineInit {
   readonly randomBytes?: (n: number) => Uint8Array;
   /** The transport's ports (default 500 / 4500). */
   readonly ports?: { readonly ike: number; readonly natt: number };
+  /** The owner of the connections' policies (the daemon's, with its fail-closed ones); default a new one. */
+  readonly spd?: Spd;
 }
 
 const peerKey = (addr: string, spiI: Uint8Array) => `${addr}|${hex(spiI)}`;
 const peerIdKey = (conn: string, id: IkeIdentity) => `${conn}|${id.type}|${hex(id.data)}`;
 
-export class Engine implements EngineServices {
+export class Engine implements EngineServices, LifecycleHost {
   readonly transport: Transport;
   readonly kernel: Kernel;
   readonly timers: TimerQueue;
@@ -61,6 +56,8 @@ export class Engine implements EngineServices {
   readonly ports: { readonly ike: number; readonly natt: number };
   /** Rekeys, deletes, liveness, keepalives and kernel events (src/ike/lifecycle.ts). */
   readonly lifecycle: Lifecycle;
+  /** Every policy of every connection: fail-closed, traps, hand-back on Child SA death (spd/spd.ts). */
+  readonly spd: Spd;
   readonly #connections = new Map<string, IkeConnection>();
   /** O(1) lookup by our own SPI (hex). */
   readonly #bySpi = new Map<string, IkeSa>();
@@ -77,7 +74,8 @@ export class Engine implements EngineServices {
   readonly #all = new Set<IkeSa>();
   readonly #listeners = new Set<(e: EngineEvent) => void>();
   readonly #pending = new Set<Promise<void>>();
-  readonly #cookies: CookieJar;
+  /** Who gets a half-open SA under load: COOKIE, PUZZLE, per-source and global limits. */
+  readonly #admission: Admission<IkeSa>;
   /** Half-open and per-peer admission limits (RFC 7296 §2.6), with once-per-burst log lines. */
   readonly #limits: AdmissionLimits;
   /** The peer address each SA was counted under in #limits (the path may move with NAT). */
@@ -100,8 +98,17 @@ export class Engine implements EngineServices {
     this.#random = init.randomBytes ?? ((n) => new Uint8Array(nodeRandomBytes(n)));
     for (const c of init.connections) this.addConnection(c);
     this.#limits = new AdmissionLimits(this.options, () => this.timers.now(), this.counters, this.logger);
-    this.#cookies = new CookieJar(() => this.timers.now(), this.#random, this.options.cookieSecretLifetimeMs);
+    this.#admission = new Admission(this.options, {
+      now: () => this.timers.now(),
+      randomBytes: this.#random,
+      counters: this.counters,
+      logger: this.logger,
+      limits: this.#limits,
+      send: (p, path) => this.send(p, path),
+    });
     this.transport.onReceive((packet, path) => this.#receive(packet, path));
+    this.spd = init.spd ?? new Spd(this.kernel, this.logger);
+    this.spd.attach(this);
     this.lifecycle = new Lifecycle(this);
   }
 
@@ -144,7 +151,7 @@ export class Engine implements EngineServices {
     if (e.type === 'ike-established') {
       this.#leaveHalfOpen(e.sa);
       this.#indexPeerId(e.sa);
-    }
+    } else if (e.type === 'child-destroyed') this.spd.childGone(e.sa, e.child);
     for (const l of [...this.#listeners]) l(e);
   }
   responderCandidates(path: PacketPath): IkeConnection[] {
@@ -227,6 +234,10 @@ export class Engine implements EngineServices {
   get halfOpenCount(): number {
     return this.#halfOpen.size;
   }
+  /** Half-open SAs per source, reserved room and puzzle difficulty (src/ike/admission.ts). */
+  admissionStatus(): AdmissionStatus {
+    return this.#admission.status();
+  }
   /** IKE SAs (any state) held with the peer address `addr` (limits.ike-sas-per-peer). */
   ikeSasOf(addr: string): number {
     return this.#limits.ofPeer(addr);
@@ -307,11 +318,12 @@ export class Engine implements EngineServices {
     if (this.#closed) return;
     for (const sa of this.sas()) if (sa.established || sa.state === 'rekeyed') this.lifecycle.deleteIke(sa);
     this.lifecycle.close();
+    this.spd.close();
     this.#closed = true;
     await this.idle();
     for (const sa of this.sas()) await sa.destroy();
     await this.idle();
-    this.#cookies.destroy();
+    this.#admission.destroy();
   }
 
   #track(p: Promise<void>): void {
@@ -371,6 +383,7 @@ export class Engine implements EngineServices {
 
   /** The SA is no longer half-open (established or gone): its half-open timer goes too. */
   #leaveHalfOpen(sa: IkeSa): void {
+    this.#admission.closed(sa); // admission hook
     const timer = this.#halfOpen.get(sa);
     if (timer === undefined) return;
     this.#halfOpen.delete(sa);
@@ -387,19 +400,13 @@ export class Engine implements EngineServices {
   }
 
   #newResponder(packet: Uint8Array, path: PacketPath): void {
-    // RFC 7296 §2.6: both limits act before any decoding beyond the header, DH or state.
-    if (!this.#limits.admit(path.remoteAddr, this.#halfOpen.size)) return;
-    const msg = this.#decode(packet);
-    if (!msg) return;
-    try {
-      checkExchangeRules(msg);
-    } catch {
-      return this.#drop('ike.drop_rules');
-    }
-    // RFC 7296 §2.15: IKE_SA_INIT only tells addresses; IKE_AUTH re-selects (src/ike/select.ts).
-    const config = this.responderCandidates(path)[0];
-    if (!config) return this.#drop('ike.drop_no_connection');
-    if (this.#halfOpen.size >= this.options.cookieThreshold && !this.#cookieOk(msg, path)) return;
+    // ---- admission hook (src/ike/admission.ts): per-source and per-peer limits, decoding, rules,
+    // COOKIE / PUZZLE and the global half-open limit, all before any DH or state. ----
+    const admitted = this.#admission.request(packet, path, (p) => this.responderCandidates(p)[0]);
+    if (!admitted) return;
+    const { msg, config } = admitted;
+    if (admitted.evict) this.#evict(admitted.evict);
+    // ---- end of admission hook ----
     const sa = new IkeSa({
       services: this,
       config,
@@ -416,33 +423,14 @@ export class Engine implements EngineServices {
         this.run(sa, () => sa.fail('half-open timeout'));
     });
     this.#halfOpen.set(sa, timer);
+    this.#admission.opened(sa, path.remoteAddr, admitted.reserved); // admission hook
     this.#receiveOn(sa, packet, msg, path);
   }
 
-  /**
-   * RFC 7296 §2.6: under load, answer without state with a COOKIE and proceed only when the initiator
-   * returns it. Returns true when the request carries a valid cookie.
-   */
-  #cookieOk(msg: IkeMessage, path: PacketPath): boolean {
-    const nonce = findPayload(msg.payloads, 'NONCE');
-    if (!nonce) return false;
-    const cookie = findNotify(msg.payloads, NotifyType.COOKIE);
-    const spiI = msg.header.spiI;
-    if (cookie) {
-      if (this.#cookies.verify(cookie.data, nonce.data, path.remoteAddr, spiI)) return true;
-      this.#drop('ike.drop_bad_cookie');
-      return false;
-    }
-    const data = this.#cookies.make(nonce.data, path.remoteAddr, spiI);
-    const header = {
-      spiI,
-      spiR: new Uint8Array(8),
-      exchangeType: ExchangeType.IKE_SA_INIT,
-      flags: HeaderFlag.RESPONSE,
-      messageId: 0,
-    };
-    this.send(encodeMessage({ header, payloads: [notify(NotifyType.COOKIE, data)] }), path);
-    this.counters.inc('ike.cookie_sent');
-    return false;
+  /** Admission aged out a flooding source's half-open SA to make room (src/ike/admission.ts). */
+  #evict(sa: IkeSa): void {
+    this.#leaveHalfOpen(sa);
+    // Silent (counted as ike.evict_half_open): one log line per eviction would be a log flood.
+    this.run(sa, () => sa.destroy());
   }
 }

@@ -1,19 +1,24 @@
-// How a Child SA reaches the kernel: only through the Kernel interface (src/kernel/types.ts), with
-// parameter objects. Order: inbound SA (completing the larval SA from allocSpi), outbound SA, then
-// the policies out, in and (tunnel mode) fwd, all with templates carrying the same reqid.
+// How a Child SA's ESP SAs reach the kernel: only through the Kernel interface (src/kernel/types.ts),
+// with parameter objects. Order: inbound SA (completing the larval SA from allocSpi), then outbound;
+// the policies that lead to them come after (their shapes: spd/policies.ts). Knows the Child SA only
+// through the narrow view below, so child-sa.ts imports this file and not the other way round.
+import type { ChildSaKeys, EncrSpec, IntegAlgorithm } from '../crypto/index.ts';
 import { espKernelAlgs } from '../crypto/index.ts';
-import type {
-  Kernel,
-  Lifetime,
-  PolicyDir,
-  PolicyParams,
-  SaParams,
-  Selector,
-  Template,
-} from '../kernel/types.ts';
-import type { ChildSa } from './child-sa.ts';
+import type { Kernel, Lifetime, SaParams } from '../kernel/types.ts';
 import { IkeError } from './errors.ts';
-import { tsToCidrs, type TrafficSelector } from './ts.ts';
+
+/** What SA installation reads of a Child SA. */
+export interface ChildSaView {
+  readonly spiIn: number;
+  readonly spiOut: number;
+  readonly mode: 'tunnel' | 'transport';
+  readonly reqid: number;
+  readonly esn: boolean;
+  readonly initiator: boolean;
+  readonly keys: ChildSaKeys | undefined;
+  readonly encr: EncrSpec | undefined;
+  readonly integ: IntegAlgorithm | undefined;
+}
 
 export interface InstallContext {
   readonly localAddr: string;
@@ -27,7 +32,7 @@ export interface InstallContext {
   readonly priority: number;
 }
 
-function keysFor(child: ChildSa, inbound: boolean): Pick<SaParams, 'aead' | 'crypt' | 'auth'> {
+function keysFor(child: ChildSaView, inbound: boolean): Pick<SaParams, 'aead' | 'crypt' | 'auth'> {
   const k = child.keys;
   if (!k || !child.encr) throw new IkeError('ERR_KERNEL', 'Child SA has no keys to install');
   const algs = espKernelAlgs(child.encr, child.integ);
@@ -45,7 +50,7 @@ function keysFor(child: ChildSa, inbound: boolean): Pick<SaParams, 'aead' | 'cry
   };
 }
 
-export function saParams(child: ChildSa, ctx: InstallContext, inbound: boolean): SaParams {
+export function saParams(child: ChildSaView, ctx: InstallContext, inbound: boolean): SaParams {
   const [src, dst] = inbound ? [ctx.remoteAddr, ctx.localAddr] : [ctx.localAddr, ctx.remoteAddr];
   const e = ctx.encap;
   return {
@@ -71,96 +76,23 @@ export function saParams(child: ChildSa, ctx: InstallContext, inbound: boolean):
   };
 }
 
-/** XFRM selectors are prefixes: each TS range becomes its covering CIDRs; pairs of the same family. */
-export function selectorPairs(
-  local: readonly TrafficSelector[],
-  remote: readonly TrafficSelector[],
-): Selector[] {
-  const out: Selector[] = [];
-  for (const l of local)
-    for (const r of remote) {
-      if (l.type !== r.type) continue; // RFC 7296 §2.9: IPv4 and IPv6 selectors pair within a family
-      const proto = l.protocol || r.protocol;
-      const port = (t: TrafficSelector) => (t.startPort === t.endPort ? t.startPort : 0);
-      for (const src of tsToCidrs(l))
-        for (const dst of tsToCidrs(r))
-          out.push({ src, dst, ...(proto ? { proto } : {}), sport: port(l), dport: port(r) });
-    }
-  return out;
-}
-
-const reverse = (s: Selector): Selector => ({
-  ...s,
-  src: s.dst,
-  dst: s.src,
-  sport: s.dport ?? 0,
-  dport: s.sport ?? 0,
-});
-
-export function policyParams(child: ChildSa, ctx: InstallContext): PolicyParams[] {
-  const out: PolicyParams[] = [];
-  const tmpl = (src: string, dst: string): Template => ({
-    src,
-    dst,
-    proto: 'esp',
-    mode: child.mode,
-    reqid: child.reqid,
-  });
-  const common = {
-    action: 'allow' as const,
-    priority: ctx.priority,
-    ...(ctx.mark ? { mark: { ...ctx.mark } } : {}),
-    ...(ctx.ifId !== undefined ? { ifId: ctx.ifId } : {}),
-  };
-  const dirs: PolicyDir[] = child.mode === 'tunnel' ? ['out', 'in', 'fwd'] : ['out', 'in'];
-  for (const sel of selectorPairs(child.localTs, child.remoteTs)) {
-    for (const dir of dirs) {
-      const out_ = dir === 'out';
-      out.push({
-        ...common,
-        selector: out_ ? sel : reverse(sel),
-        dir,
-        templates: [out_ ? tmpl(ctx.localAddr, ctx.remoteAddr) : tmpl(ctx.remoteAddr, ctx.localAddr)],
-      });
-    }
-  }
-  return out;
-}
-
-export async function installChildSa(kernel: Kernel, child: ChildSa, ctx: InstallContext): Promise<void> {
-  await kernel.updateSa(saParams(child, ctx, true)); // completes the larval SA of allocSpi
-  await kernel.addSa(saParams(child, ctx, false));
-  // updatePolicy: a policy for the same selectors left by an earlier Child SA is replaced, not refused.
-  for (const p of policyParams(child, ctx)) await kernel.updatePolicy(p);
-}
-
-/** Identity of a policy in the kernel: selector, direction, mark, interface id. */
-const policyKey = (p: PolicyParams): string =>
-  JSON.stringify([p.selector, p.dir, p.mark ?? null, p.ifId ?? null]);
-
-/**
- * Removes a Child SA's policies and SAs. Policies listed in `keep` (those of a Child SA replacing this
- * one, RFC 7296 §2.8: same reqid and selectors) stay in place.
- */
-export async function uninstallChildSa(
+/** Inbound SA first (completing the larval SA of allocSpi), then outbound. */
+export async function installChildSas(
   kernel: Kernel,
-  child: ChildSa,
+  child: ChildSaView,
   ctx: InstallContext,
-  keep: readonly PolicyParams[] = [],
 ): Promise<void> {
-  const quiet = (p: Promise<void>) => p.catch(() => undefined); // already gone: an outcome, not an error
-  const kept = new Set(keep.map(policyKey));
-  for (const p of policyParams(child, ctx)) {
-    if (kept.has(policyKey(p))) continue;
-    await quiet(
-      kernel.deletePolicy({
-        selector: p.selector,
-        dir: p.dir,
-        ...(p.mark ? { mark: p.mark } : {}),
-        ...(p.ifId !== undefined ? { ifId: p.ifId } : {}),
-      }),
-    );
-  }
+  await kernel.updateSa(saParams(child, ctx, true));
+  await kernel.addSa(saParams(child, ctx, false));
+}
+
+/** Removes a Child SA's two SAs (already missing ones are an outcome, not an error). */
+export async function uninstallChildSas(
+  kernel: Kernel,
+  child: Pick<ChildSaView, 'spiIn' | 'spiOut'>,
+  ctx: InstallContext,
+): Promise<void> {
+  const quiet = (p: Promise<void>) => p.catch(() => undefined);
   const mark = ctx.mark ? { mark: { ...ctx.mark } } : {};
   await quiet(kernel.deleteSa({ dst: ctx.localAddr, spi: child.spiIn, proto: 'esp', ...mark }));
   if (child.spiOut)

@@ -2,15 +2,16 @@
 // in one file with hooks named after protocol events): IKE rekey and lifetime timers (RFC 7296 §2.8),
 // liveness checks and the action on a dead peer (§2.4), NAT-keepalives (RFC 3948 §4), and the kernel
 // events that drive the engine: soft EXPIRE -> rekey, hard EXPIRE -> delete, ACQUIRE -> initiate,
-// MAPPING -> the peer's new NAT address/port (RFC 3948).
-import type { KernelEvent, PolicyParams } from '../kernel/types.ts';
+// MAPPING -> the peer's new NAT address/port (RFC 3948). Policies are the SPD owner's (spd/spd.ts).
+import type { Kernel, KernelEvent } from '../kernel/types.ts';
+import type { Transport } from '../net/transport.ts';
+import type { TimerQueue } from '../base/timers.ts';
 import type { ChildSa } from './child-sa.ts';
 import type { IkeConnection } from './config.ts';
-import type { Engine } from './engine.ts';
 import type { IkeSa } from './ike-sa.ts';
 import { jitteredRekeyMs } from '../base/jitter.ts';
-import { selectorPairs } from './kernel-install.ts';
-import type { EngineEvent } from './services.ts';
+import type { EngineEvent, ResolvedEngineOptions } from './services.ts';
+import type { Spd } from './spd/spd.ts';
 import type { Task } from './task.ts';
 import { installContext } from './child-setup.ts';
 import { CreateChildSa, rekeyPending } from './tasks/create-child-sa.ts';
@@ -24,16 +25,32 @@ import { tsContains, tsFromCidr } from './ts.ts';
 
 const live = (sa: IkeSa) => sa.state === 'established';
 
+/** What the lifecycle needs of the engine (and no more): the engine implements it. */
+export interface LifecycleHost {
+  readonly kernel: Kernel;
+  readonly spd: Pick<Spd, 'trap' | 'trapOwner'>;
+  readonly transport: Pick<Transport, 'sendKeepalive'>;
+  readonly timers: Pick<TimerQueue, 'now'>;
+  readonly options: Pick<ResolvedEngineOptions, 'rekeyJitter' | 'rekeyRetryMs' | 'keepaliveMs'>;
+  onEvent(listener: (e: EngineEvent) => void): () => void;
+  randomBytes(n: number): Uint8Array;
+  allocReqid(): number;
+  run(sa: IkeSa, fn: () => Promise<void>): void;
+  sas(): IkeSa[];
+  sasOf(name: string): IkeSa[];
+  connection(name: string): IkeConnection | undefined;
+  connections(): IkeConnection[];
+  initiate(name: string): IkeSa;
+}
+
 export class Lifecycle {
-  readonly #engine: Engine;
-  /** reqid of installed trap policies -> connection name (ACQUIRE lookup). */
-  readonly #traps = new Map<number, string>();
+  readonly #engine: LifecycleHost;
   /** IKE SAs that failed after establishment: the dpdAction runs once they are destroyed. */
   readonly #lost = new Set<IkeSa>();
   readonly #unsubscribe: () => void;
   #closed = false;
 
-  constructor(engine: Engine) {
+  constructor(engine: LifecycleHost) {
     this.#engine = engine;
     engine.onEvent((e) => this.#onEvent(e));
     this.#unsubscribe = engine.kernel.onEvent((e) => this.#onKernel(e));
@@ -69,25 +86,12 @@ export class Lifecycle {
   }
 
   /**
-   * Installs outbound trap policies for a connection: traffic matching them makes the kernel send
-   * an ACQUIRE, which initiates the connection. Returns the reqid used.
+   * Installs outbound trap policies for a connection (the SPD owner's, spd/spd.ts): traffic matching
+   * them makes the kernel send an ACQUIRE, which initiates the connection. Returns the reqid used.
    */
-  async trap(conn: IkeConnection): Promise<number> {
-    const e = this.#engine;
-    const reqid = conn.reqid ?? e.allocReqid();
-    for (const selector of selectorPairs(conn.localTs, conn.remoteTs)) {
-      const p: PolicyParams = {
-        selector,
-        dir: 'out',
-        action: 'allow',
-        priority: conn.policyPriority ?? 1000,
-        templates: [{ src: conn.localAddr, dst: conn.remoteAddr!, proto: 'esp', mode: conn.mode, reqid }],
-        ...(conn.mark ? { mark: { ...conn.mark } } : {}),
-        ...(conn.ifId !== undefined ? { ifId: conn.ifId } : {}),
-      };
-      await e.kernel.updatePolicy(p);
-    }
-    this.#traps.set(reqid, conn.name);
+  async trap(conn: IkeConnection & { readonly remoteAddr: string }): Promise<number> {
+    const reqid = conn.reqid ?? this.#engine.allocReqid();
+    await this.#engine.spd.trap(conn, reqid);
     return reqid;
   }
 
@@ -122,28 +126,8 @@ export class Lifecycle {
       case 'ike-destroyed':
         if (this.#lost.delete(e.sa)) void this.#peerLost(e.sa);
         break;
-      case 'child-destroyed':
-        this.#restorePolicies(e.sa, e.child);
-        break;
       default:
         break;
-    }
-  }
-
-  /**
-   * Policies are keyed by selectors, not by SA: a Child SA removed with another IKE SA (a stale one
-   * after INITIAL_CONTACT, RFC 7296 §2.4) may have taken the policies a live Child SA with the same
-   * selectors relies on. Those get theirs back.
-   */
-  #restorePolicies(from: IkeSa, gone: ChildSa): void {
-    const key = (c: ChildSa) =>
-      JSON.stringify([c.localTs, c.remoteTs], (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-    const k = key(gone);
-    for (const sa of this.#engine.sas()) {
-      if (sa === from || sa.state === 'destroyed') continue;
-      for (const c of sa.children)
-        if (c.state === 'installed' && key(c) === k)
-          this.#engine.run(sa, () => c.refreshPolicies(this.#engine.kernel).catch(() => undefined));
     }
   }
 
@@ -189,7 +173,7 @@ export class Lifecycle {
     sa.logger.log('info', 'peer lost', { action });
     if (!c || this.#closed || action === 'clear') return;
     if (action === 'restart' && c.remoteAddr) this.#engine.initiate(c.name);
-    if (action === 'trap' && c.remoteAddr) await this.trap(c);
+    if (action === 'trap' && c.remoteAddr) await this.trap({ ...c, remoteAddr: c.remoteAddr });
   }
 
   // ---- kernel events ----
@@ -256,7 +240,7 @@ export class Lifecycle {
   /** RFC 4301 §5.2 / RFC 7296 §1.3: a packet met a policy without an SA: start the connection. */
   #acquire(e: Extract<KernelEvent, { type: 'acquire' }>): void {
     const eng = this.#engine;
-    const name = this.#traps.get(e.template.reqid) ?? this.#connectionFor(e.selector.src, e.selector.dst);
+    const name = eng.spd.trapOwner(e.template.reqid) ?? this.#connectionFor(e.selector.src, e.selector.dst);
     const conn = name === undefined ? undefined : eng.connection(name);
     if (!conn?.remoteAddr) return;
     const sas = eng.sasOf(conn.name).filter((s) => s.state !== 'destroyed');

@@ -1,5 +1,5 @@
 // Admission limits of the responder (RFC 7296 §2.6 resource exhaustion): the global half-open limit
-// and the IKE SAs one peer address may hold. A limit that acts drops the IKE_SA_INIT before any DH,
+// and the IKE SAs one peer address may hold (src/ike/admission.ts adds the per-source half-open limit). A limit that acts drops the IKE_SA_INIT before any DH,
 // counts it, and logs one line per burst (the first drop, then at most one summary per quiet
 // interval), never one line per packet: a flood must not become a log flood.
 import type { Counters, CounterName } from '../base/counters.ts';
@@ -14,7 +14,7 @@ export interface LimitOptions {
   readonly burstQuietMs?: number;
 }
 
-type LimitKind = 'half-open' | 'per-peer';
+export type LimitKind = 'half-open' | 'per-peer' | 'per-source';
 
 interface Burst {
   /** Drops since the line that opened or last summarized the burst. */
@@ -26,6 +26,7 @@ interface Burst {
 const COUNTER: Readonly<Record<LimitKind, CounterName>> = {
   'half-open': 'ike.drop_half_open_limit',
   'per-peer': 'ike.drop_peer_limit',
+  'per-source': 'ike.drop_source_half_open',
 };
 
 export class AdmissionLimits {
@@ -61,13 +62,19 @@ export class AdmissionLimits {
    * drop is counted and, once per burst, logged.
    */
   admit(addr: string, halfOpen: number): boolean {
-    if (halfOpen >= this.o.halfOpenLimit) return this.#drop('half-open', { limit: this.o.halfOpenLimit });
+    if (halfOpen >= this.o.halfOpenLimit) return this.refuse('half-open', { limit: this.o.halfOpenLimit });
+    return this.admitPeer(addr);
+  }
+
+  /** The per-peer limit alone (src/ike/admission.ts checks the half-open table itself). */
+  admitPeer(addr: string): boolean {
     if (this.ofPeer(addr) >= this.o.ikeSasPerPeer)
-      return this.#drop('per-peer', { limit: this.o.ikeSasPerPeer, peer: addr });
+      return this.refuse('per-peer', { limit: this.o.ikeSasPerPeer, peer: addr });
     return true;
   }
 
-  #drop(kind: LimitKind, fields: Record<string, string | number>): false {
+  /** Counts a drop by limit `kind` and logs it once per burst. */
+  refuse(kind: LimitKind, fields: Record<string, string | number>): false {
     this.counters.inc(COUNTER[kind]);
     const now = this.now();
     const quiet = this.o.burstQuietMs ?? 10_000;

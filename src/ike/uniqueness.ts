@@ -79,7 +79,7 @@ export function enforceUniqueness(sa: IkeSa): void {
     });
   if (keep.initiator) {
     // After the survivor's current work (its first Child SA is installed before the duplicate's
-    // Child SAs go; their policies are handed back to it, lifecycle #restorePolicies).
+    // Child SAs go; their policies are handed back to it, spd/spd.ts #handBack).
     sa.services.run(keep, async () => {
       for (const other of losers) if (live(other)) other.queueIkeDelete();
     });

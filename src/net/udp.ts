@@ -20,6 +20,7 @@ import {
   type ReceiveHandler,
   type Transport,
 } from './transport.ts';
+import type { TraceFn } from './trace.ts';
 
 export interface UdpTransportOptions {
   /** Local addresses to bind; default the IPv4 and IPv6 wildcards. */
@@ -31,6 +32,8 @@ export interface UdpTransportOptions {
   readonly counters?: Counters;
   /** Set UDP_ENCAP_ESPINUDP on the NAT-T sockets so the kernel takes ESP-in-UDP (needs XFRM). */
   readonly kernelEspInUdp?: boolean;
+  /** `--log-level trace`: called for every IKE message received and sent (src/net/trace.ts). */
+  readonly trace?: TraceFn;
 }
 
 interface BoundSocket {
@@ -46,6 +49,7 @@ const isWildcard = (a: string) => a === '0.0.0.0' || a === '::';
 export class UdpTransport implements Transport {
   readonly #sockets: BoundSocket[] = [];
   readonly #counters: Counters | undefined;
+  #trace: TraceFn | undefined;
   #handler: ReceiveHandler | undefined;
   #closed = false;
   #ikePort = 0;
@@ -58,6 +62,7 @@ export class UdpTransport implements Transport {
   /** Binds every socket; rejects (and closes what was bound) if any bind fails. */
   static async open(opts: UdpTransportOptions = {}): Promise<UdpTransport> {
     const t = new UdpTransport(opts.counters);
+    t.#trace = opts.trace;
     const addresses = opts.addresses ?? ['0.0.0.0', '::'];
     for (const a of addresses) {
       if (!isIPv4(a) && !isIPv6(a)) throw new TransportError('ERR_BAD_ADDRESS', `not an IP address: ${a}`);
@@ -84,6 +89,7 @@ export class UdpTransport implements Transport {
   }
 
   send(packet: Uint8Array, path: PacketPath): Promise<void> {
+    this.#trace?.('tx', packet, path);
     const natt = path.localPort === this.#nattPort;
     return this.#sendRaw(frame(packet, natt), path);
   }
@@ -130,7 +136,9 @@ export class UdpTransport implements Transport {
       this.#counters?.inc('net.drop_no_handler');
       return;
     }
-    handler(packet, { localAddr, localPort, remoteAddr: rinfo.address, remotePort: rinfo.port });
+    const path = { localAddr, localPort, remoteAddr: rinfo.address, remotePort: rinfo.port };
+    this.#trace?.('rx', packet, path);
+    handler(packet, path);
   }
 
   #pick(path: PacketPath): BoundSocket | undefined {

@@ -89,3 +89,29 @@ test('decode --pcap finds IKE on 500 and 4500, skipping ESP and keepalives', (t)
   assert.equal(j.status, 0, j.stderr);
   assert.match(j.stdout, /"kind": "SK"/);
 });
+
+test('decode --pcap on a missing file: one line naming the file, exit 1, no stack trace', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), `ikeway-codec-${process.pid}-`));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'missing.pcap');
+  const r = run('decode', '--pcap', file);
+  assert.equal(r.status, 1);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr, `--pcap ${file}: cannot read: no such file\n`);
+});
+
+test('decode --pcap on a file that is no capture: one line with the reason, exit 1', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), `ikeway-codec-${process.pid}-`));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const text = join(dir, 'notes.txt');
+  writeFileSync(text, 'this is not a capture\n');
+  const r = run('decode', '--pcap', text);
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, `--pcap ${text}: not a pcap/pcapng file: magic 74686973\n`);
+  // A real pcap cut short inside its first record.
+  const cut = join(dir, 'cut.pcap');
+  writeFileSync(cut, pcapOf(SA_INIT_REQUEST).subarray(0, 50));
+  const c = run('decode', '--pcap', cut);
+  assert.equal(c.status, 1);
+  assert.equal(c.stderr, `--pcap ${cut}: pcap: record at 24 truncated\n`);
+});

@@ -6,7 +6,7 @@ import { inspect } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import { format } from 'node:util';
 import { doc, ENV, ok, problems, PSK_TEXT, tempDir, where } from './helpers.ts';
-import { Secret } from '../../src/config/index.ts';
+import { Secret, type Connection } from '../../src/config/index.ts';
 import { makeCellPki } from '../../lab/interop/pki.ts';
 
 const pskFileDoc = (file: string) =>
@@ -170,4 +170,90 @@ test('certificates: an intermediate chain is loaded in order, a misordered or no
     notCa.map((p) => `${p.code} ${p.path} ${p.message}`),
     [`E_CREDENTIAL connections.hq.auth.cert.chain[0] ${end.cert} is not a CA certificate`],
   );
+});
+
+test('debug-keys off: no key material in the status snapshot, the metrics page, the logs or any file', async (t) => {
+  const { pair } = await import('../exchange/harness.ts');
+  const { buildStatus } = await import('../../src/daemon/status.ts');
+  const { Metrics } = await import('../../src/daemon/metrics.ts');
+  const { ConnEvents } = await import('../../src/daemon/conn-events.ts');
+  const { readdirSync } = await import('node:fs');
+  const tmp = tempDir();
+  const h = pair();
+  t.after(async () => {
+    await h.close();
+    tmp.cleanup();
+  });
+  const events = new ConnEvents();
+  h.a.engine.onEvent((e) => events.onEvent(e));
+  const sa = h.a.engine.initiate('site');
+  await h.settle(0);
+  assert.equal(sa.state, 'established');
+  const k = sa.keymat!.keys;
+  const secrets = [k.skD, k.skEi, k.skEr, k.skPi, k.skPr, ...h.a.kernel.installed.map((p) => p.aead!.key)]
+    .map((b) => Buffer.from(b).toString('hex'))
+    .concat([Buffer.from('a shared secret of reasonable length').toString('hex'), 'a shared secret']);
+  const conn = {
+    name: 'site',
+    localAddress: { address: h.a.conn.localAddr },
+    remote: { address: h.a.conn.remoteAddr },
+    mode: 'tunnel',
+    start: 'now',
+    localSubnets: [],
+    remoteSubnets: [],
+    ikeProposals: [],
+    espProposals: [],
+  } as unknown as Connection;
+  const snapshot = (kernelCounters: boolean) =>
+    buildStatus({
+      daemon: {
+        version: 't',
+        pid: 1,
+        uptimeSeconds: 0,
+        config: 'x',
+        kernel: 'memory',
+        socket: 's',
+        ports: { ike: 500, natT: 4500 },
+      },
+      engine: h.a.engine,
+      kernel: h.a.kernel,
+      connections: [conn],
+      failClosed: () => 0,
+      times: { ike: new WeakMap(), child: new WeakMap() },
+      now: 0,
+      kernelCounters,
+    });
+  const metrics = new Metrics(
+    {
+      snapshot: () => snapshot(false),
+      kernelSas: () => h.a.kernel.dumpSas(), // the fake kernel's dump: what it stores has the keys
+      events,
+      halfOpen: () => 0,
+      cookieThreshold: () => 30,
+      certificateExpiry: () => undefined,
+      debugKeys: false,
+    },
+    { processMetrics: false },
+  );
+  const page = await metrics.scrape();
+  assert.match(page, /^ikeway_connection_up\{connection="site"\} 1$/m, 'the page is about the live SA');
+  assert.match(page, /^ikeway_debug_keys_enabled 0$/m);
+  for (const dir of ['in', 'out'])
+    assert.match(
+      page,
+      new RegExp(
+        `^ikeway_child_sa_bytes_total\\{connection="site",child_sa="\\d+",direction="${dir}",spi="[0-9a-f]{8}"\\} 0$`,
+        'm',
+      ),
+    );
+  const logs = JSON.stringify([h.a.logger, h.b.logger]);
+  const outputs = [JSON.stringify(await snapshot(true)), page, logs];
+  for (const out of outputs)
+    for (const s of secrets) assert.ok(!out.includes(s), `a key in: ${out.slice(0, 200)}`);
+  // Without debug-keys the kernel is not wrapped: no path exists by which ESP keys reach a file.
+  const { Ops } = await import('../../src/daemon/ops.ts');
+  const ops = new Ops(h.a.logger, {});
+  ops.configure(ok(doc(), { env: ENV }).config);
+  assert.equal(ops.wrapKernel(h.a.kernel), h.a.kernel);
+  assert.deepEqual(readdirSync(tmp.dir), []);
 });

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Daemon } from '../../src/daemon/daemon.ts';
-import { FAIL_CLOSED_PRIORITY } from '../../src/daemon/failclosed.ts';
+import { FAIL_CLOSED_PRIORITY } from '../../src/ike/spd/policies.ts';
 import { ChildSa } from '../../src/ike/child-sa.ts';
 import type { IkeSa } from '../../src/ike/ike-sa.ts';
 import { MemoryLogger, nullLogger } from '../../src/base/logger.ts';

@@ -103,12 +103,18 @@ connections:
     local-subnets: [10.1.0.0/24]
     remote-subnets: [10.2.0.0/24]
 ports: { ike: ${20000 + (process.pid % 20000)}, nat-t: ${40000 + (process.pid % 20000)} }
-limits: { half-open: 77, ike-sas-per-peer: 3 }
+limits: { half-open: 77, ike-sas-per-peer: 3, half-open-per-source: 4, puzzles: { enabled: true, above: 500 } }
 cookie-threshold: 10
 `;
   const env = { PSK: 'correct-horse-battery-staple-0123456789' };
   const { config } = parseConfig(text, 'limits.yaml', { env });
-  assert.deepEqual(config.limits, { halfOpen: 77, ikeSasPerPeer: 3 });
+  assert.deepEqual(config.limits, {
+    halfOpen: 77,
+    ikeSasPerPeer: 3,
+    halfOpenPerSource: 4,
+    halfOpenReserved: 64, // default
+    puzzles: { enabled: true, above: 500, difficulty: 8, maxDifficulty: 16 },
+  });
   const dir = mkdtempSync(join(tmpdir(), `ikeway-limits-${process.pid}-`));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'ikeway.yaml');
@@ -118,4 +124,7 @@ cookie-threshold: 10
   assert.equal(d.engine.options.halfOpenLimit, 77);
   assert.equal(d.engine.options.ikeSasPerPeer, 3);
   assert.equal(d.engine.options.cookieThreshold, 10);
+  assert.equal(d.engine.options.halfOpenPerSource, 4);
+  assert.equal(d.engine.options.puzzles.enabled, true);
+  assert.equal(d.engine.options.puzzles.above, 500);
 });

@@ -1,30 +1,21 @@
-// Host side of the interop matrix tests: one guest boot per test file runs a list of cells
-// (scripts/matrix-run.ts), the results are saved to docs/interop/<peer>-<part>.jsonl and
-// docs/interop.md is rendered again from every results file present (lab/interop/report.ts).
+// Host side of the interop matrix tests: one guest boot per test file (peer) runs a list of
+// `ROLE:CELL` specs, both roles (scripts/matrix-run.ts); each role's results are saved as one run
+// in out/interop/<peer>-<role>.jsonl (lab/interop/results.ts). Tracked files are never written:
+// `npm run report:interop` refreshes docs/interop.md from them on purpose.
 import assert from 'node:assert/strict';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { bundleEnv } from '../../lab/guest/bundle.ts';
 import { withEspKernel } from '../../lab/guest/guest.ts';
 import { CELLS, cellById } from '../../lab/interop/cells.ts';
-import { mergeRun, renderReport, type MatrixRun } from '../../lab/interop/report.ts';
+import { saveRun } from '../../lab/interop/results.ts';
 import { preparePkis } from '../../lab/interop/run-cell.ts';
-import type { CellResult, Role } from '../../lab/interop/types.ts';
+import type { CellResult } from '../../lab/interop/types.ts';
 import { LAB_MODULES } from '../../lab/two-site/lab.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-export const DOCS = join(ROOT, 'docs');
 
 /** Parses the runner's stdout: the kernel release and one result per cell. */
 export function parseRunnerOutput(stdout: string): { kernel: string; results: CellResult[] } {
@@ -38,63 +29,35 @@ export function parseRunnerOutput(stdout: string): { kernel: string; results: Ce
   return { kernel, results };
 }
 
-/** Every saved run under docs/interop/, one JSON line each file. */
-export function readRuns(dir = join(DOCS, 'interop')): MatrixRun[] {
-  let files: string[];
-  try {
-    files = readdirSync(dir)
-      .filter((f) => f.endsWith('.jsonl'))
-      .sort();
-  } catch {
-    return [];
-  }
-  return files.map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as MatrixRun);
-}
-
-function writeAtomic(file: string, text: string): void {
-  writeFileSync(`${file}.${process.pid}.tmp`, text);
-  renameSync(`${file}.${process.pid}.tmp`, file);
-}
+/** One guest run of both roles (1,680 s: the 840 s a role had alone, twice) plus the longest wait
+ * for a guest slot outside the test runner (guest-slots.ts: 20 min; the runner's guest pass has none). */
+export const MATRIX_TEST_TIMEOUT_MS = 1_680_000 + 60_000 + 20 * 60_000;
 
 /**
- * Saves this run and renders docs/interop.md from all runs. A run of selected cells (IKW_MATRIX_CELLS,
- * or IKW_MATRIX_MERGE=1) is folded into the saved run of the same peer and part (report.ts mergeRun).
+ * The `ROLE:CELL` specs of the matrix: every cell in both roles, or with IKW_MATRIX_CELLS=ROLE:CELL,...
+ * only the listed ones (their results are folded into the saved ones, see saveRun).
  */
-export function saveRun(run: MatrixRun): void {
-  mkdirSync(join(DOCS, 'interop'), { recursive: true });
-  const file = join(DOCS, 'interop', `${run.peer}-${run.part}.jsonl`);
-  const saved =
-    (process.env['IKW_MATRIX_MERGE'] === '1' || process.env['IKW_MATRIX_CELLS']) && existsSync(file)
-      ? (JSON.parse(readFileSync(file, 'utf8')) as MatrixRun)
-      : undefined;
-  writeAtomic(file, `${JSON.stringify(mergeRun(saved, run))}\n`);
-  writeAtomic(join(DOCS, 'interop.md'), renderReport(readRuns()));
-}
-
-/** One guest run (840 s) plus the longest wait for a guest slot (lab/guest/guest-slots.ts: 20 min):
- * the two matrix files may be scheduled together and then one queues behind the other's guest. */
-export const MATRIX_TEST_TIMEOUT_MS = 900_000 + 20 * 60_000;
-
-/**
- * The `ROLE:CELL` specs of one matrix part: every cell, or with IKW_MATRIX_CELLS=ROLE:CELL,...
- * only the listed ones of this role (their results are folded into the saved ones, see saveRun).
- */
-export function matrixSpecs(role: Role): string[] {
+export function matrixSpecs(): string[] {
   const listed = process.env['IKW_MATRIX_CELLS'];
-  if (listed) return listed.split(',').filter((s) => s.startsWith(`${role}:`));
-  return CELLS.map((c) => `${role}:${c.id}`);
+  if (listed) return listed.split(',').filter((s) => /^(initiator|responder):/.test(s));
+  return (['initiator', 'responder'] as const).flatMap((role) => CELLS.map((c) => `${role}:${c.id}`));
 }
 
 export interface MatrixPart {
   readonly peer: string;
-  readonly part: string;
-  /** `ROLE:CELL` specs. */
+  /** `ROLE:CELL` specs, of one or both roles. */
   readonly specs: readonly string[];
   readonly concurrency?: number;
   readonly timeoutMs?: number;
 }
 
-/** Boots once, runs the cells, saves the report, then one subtest per cell. */
+/** The part of the cells' total time that `some` took (1 when none took any). */
+function share(some: readonly CellResult[], all: readonly CellResult[]): number {
+  const sum = (rs: readonly CellResult[]) => rs.reduce((n, r) => n + r.seconds, 0);
+  return sum(all) > 0 ? sum(some) / sum(all) : 1;
+}
+
+/** Boots once, runs the cells, saves one run per role, then one subtest per cell. */
 export async function runMatrixPart(t: TestContext, p: MatrixPart): Promise<void> {
   const pki = mkdtempSync(join(tmpdir(), `ikw-mxpki-${process.pid}-`));
   t.after(() => rmSync(pki, { recursive: true, force: true }));
@@ -119,25 +82,34 @@ export async function runMatrixPart(t: TestContext, p: MatrixPart): Promise<void
       ...(logDir && { IKW_MATRIX_LOGDIR: logDir }),
       IKW_MATRIX_CONCURRENCY: String(p.concurrency ?? 4),
       // Cells still queued after this are reported as not run; a started cell ends within ~4 min.
-      IKW_MATRIX_DEADLINE_MS: String((p.timeoutMs ?? 840_000) - 300_000),
+      IKW_MATRIX_DEADLINE_MS: String((p.timeoutMs ?? 1_680_000) - 300_000),
     },
     modules: [...LAB_MODULES],
-    timeoutMs: p.timeoutMs ?? 840_000,
+    timeoutMs: p.timeoutMs ?? 1_680_000,
   });
   t.diagnostic(`ran in ${run.where}: boot ${run.bootMs} ms, wall ${run.wallMs} ms, exit ${run.status}`);
   const { kernel, results } = parseRunnerOutput(run.stdout);
-  if (results.length > 0)
-    saveRun({
-      peer: p.peer,
-      part: p.part,
-      generatedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-      where: run.where,
-      kernel,
-      // Guest time only: the wait for a free guest slot (other test files) is not this run's.
-      wallSeconds: Math.round((run.wallMs - run.queuedMs) / 1000),
-      command: `matrix-run.ts ${p.peer} ${p.specs.join(' ')}`,
-      results,
-    });
+  const merge = process.env['IKW_MATRIX_MERGE'] === '1' || Boolean(process.env['IKW_MATRIX_CELLS']);
+  const finished = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  for (const role of ['initiator', 'responder'] as const) {
+    const mine = results.filter((r) => r.role === role);
+    if (mine.length === 0) continue;
+    const file = saveRun(
+      {
+        peer: p.peer,
+        part: role,
+        generatedAt: finished,
+        where: run.where,
+        kernel,
+        // Guest time only, shared by the roles in proportion to their cells' time.
+        wallSeconds: Math.round(((run.wallMs - run.queuedMs) / 1000) * share(mine, results)),
+        command: `matrix-run.ts ${p.peer} ${p.specs.filter((s) => s.startsWith(`${role}:`)).join(' ')}`,
+        results: mine,
+      },
+      { merge },
+    );
+    t.diagnostic(`${role} results: ${file}`);
+  }
   const tail = `\n--- runner stderr (tail) ---\n${run.stderr.slice(-4000)}`;
   for (const spec of p.specs)
     await t.test(spec, () => {

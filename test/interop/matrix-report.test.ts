@@ -2,9 +2,13 @@
 // topologies, the runner-output parser and the docs/interop.md renderer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BASE_CELL, CELLS, cellById, cellTopology } from '../../lab/interop/cells.ts';
 import { mergeRun, renderReport, type MatrixRun } from '../../lab/interop/report.ts';
 import type { CellResult, CellSpec } from '../../lab/interop/types.ts';
+import { publishRuns, saveRun } from '../../lab/interop/results.ts';
 import { parseRunnerOutput } from './matrix-harness.ts';
 
 /** The matrix's dimensions; the family dimension covers both WAN and LAN family (mixed cell). */
@@ -133,4 +137,79 @@ test('mergeRun: a partial run replaces its cells in the saved run and keeps the 
   // Another part (or no saved run) is not merged.
   assert.equal(mergeRun({ ...saved, part: 'responder' }, partial), partial);
   assert.equal(mergeRun(undefined, partial), partial);
+});
+
+test('saveRun writes the run into the results folder only; a partial run merges the committed one', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ikw-results-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const out = join(dir, 'out');
+  const committed = join(dir, 'docs', 'interop');
+  mkdirSync(committed, { recursive: true });
+  const old: MatrixRun = {
+    peer: 'strongswan',
+    part: 'initiator',
+    generatedAt: '2026-11-22T10:00:00Z',
+    where: 'guest',
+    kernel: '6.1.0-x',
+    wallSeconds: 300,
+    command: 'old',
+    results: [result({}), result({ cell: 'nat', result: 'fail', why: 'old' })],
+  };
+  writeFileSync(join(committed, 'strongswan-initiator.jsonl'), `${JSON.stringify(old)}\n`);
+  const partial = { ...old, command: 'new', results: [result({ cell: 'nat' })] };
+  const file = saveRun(partial, { merge: true, out, committed });
+  assert.equal(file, join(out, 'strongswan-initiator.jsonl'));
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as MatrixRun;
+  assert.deepEqual(
+    saved.results.map((r) => [r.cell, r.result]),
+    [
+      ['base', 'pass'],
+      ['nat', 'pass'],
+    ],
+  );
+  // The committed file is untouched; without merge the run stands alone.
+  assert.equal(
+    readFileSync(join(committed, 'strongswan-initiator.jsonl'), 'utf8'),
+    `${JSON.stringify(old)}\n`,
+  );
+  saveRun(partial, { merge: false, out, committed });
+  assert.equal((JSON.parse(readFileSync(file, 'utf8')) as MatrixRun).results.length, 1);
+});
+
+test('publishRuns copies the run over the committed results, keeps the others, renders the page', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ikw-results-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const out = join(dir, 'out');
+  const docs = join(dir, 'docs');
+  const run = (peer: string, part: string, cell: string): MatrixRun => ({
+    peer,
+    part,
+    generatedAt: '2026-11-22T10:00:00Z',
+    where: 'guest',
+    kernel: '6.1.0-x',
+    wallSeconds: 1,
+    command: `${peer} ${part}`,
+    results: [result({ peer: peer as CellResult['peer'], role: part as CellResult['role'], cell })],
+  });
+  mkdirSync(join(docs, 'interop'), { recursive: true });
+  mkdirSync(out);
+  writeFileSync(
+    join(docs, 'interop', 'libreswan-initiator.jsonl'),
+    JSON.stringify(run('libreswan', 'initiator', 'base')),
+  );
+  writeFileSync(
+    join(docs, 'interop', 'strongswan-initiator.jsonl'),
+    JSON.stringify(run('strongswan', 'initiator', 'base')),
+  );
+  writeFileSync(
+    join(out, 'strongswan-initiator.jsonl'),
+    JSON.stringify(run('strongswan', 'initiator', 'nat')),
+  );
+  const r = publishRuns(out, docs);
+  assert.deepEqual(r, { copied: ['strongswan-initiator.jsonl'], kept: ['libreswan-initiator.jsonl'] });
+  const md = readFileSync(join(docs, 'interop.md'), 'utf8');
+  assert.match(md, /\| strongswan \| strongSwan 5\.9\.8 \| nat: /);
+  assert.doesNotMatch(md, /\| strongswan \| strongSwan 5\.9\.8 \| base: /);
+  assert.match(md, /\| libreswan \| strongSwan 5\.9\.8 \| base: /);
+  assert.deepEqual(readdirSync(out), ['strongswan-initiator.jsonl'], 'the run folder is only read');
 });

@@ -1,3 +1,4 @@
+// @guest-pass: boots the guest kernel (scripts/run-tests.mjs runs it in its guest pass).
 // Runs every test/kernel/guest/*.gtest.ts where the kernel has ESP: in ONE guest boot when the
 // host kernel lacks it (docs: KERNEL-LAB.md), directly in namespaces otherwise. Each file runs in
 // a fresh namespace; this host-side test reports each file as a subtest with its TAP output.

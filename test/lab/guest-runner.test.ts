@@ -1,3 +1,4 @@
+// @guest-pass: boots the guest kernel (scripts/run-tests.mjs runs it in its guest pass).
 // The guest-kernel runner itself: the newc writer checked by an independent reader (busybox cpio),
 // option validation, and real boots: exit status, output, env, cwd, and the kill on timeout.
 import { test } from 'node:test';

@@ -1,3 +1,4 @@
+// @guest-pass: boots the guest kernel (scripts/run-tests.mjs runs it in its guest pass).
 // Every example brought up in the lab by two ikeway daemons, in ONE guest-kernel boot when the host
 // kernel has no ESP (directly in namespaces otherwise), plus a no-tunnel control that must fail:
 // it shows the checks see cleartext and missing SAs. Each case is a subtest with its report.

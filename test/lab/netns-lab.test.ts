@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { buildLab } from '../../lab/two-site/lab.ts';
 import { DEFAULT_TOPOLOGY_INPUT, makeTopology } from '../../lab/two-site/topology.ts';
-import { noTunnel, runLab } from '../../lab/two-site/run.ts';
+import { formatReport, noTunnel, runLab } from '../../lab/two-site/run.ts';
 import { ping } from '../../lab/two-site/checks.ts';
 
 const isRoot = process.getuid?.() === 0;
@@ -19,11 +19,13 @@ test(
   'without a tunnel the LAN traffic crosses in clear and the verdict says so; namespaces removed',
   { skip: !isRoot && 'needs root' },
   async () => {
+    const progress: string[] = [];
     const r = await runLab({
       topology: makeTopology(DEFAULT_TOPOLOGY_INPUT),
       driver: noTunnel,
       pings: 2,
       tag: 'lt',
+      log: (l) => progress.push(l),
     });
     assert.deepEqual(
       r.pings.map((p) => p.received),
@@ -33,6 +35,16 @@ test(
     assert.ok(r.capture!.cleartext >= 2, 'echo requests and replies seen in clear');
     assert.match(r.problems.join('\n'), /no outbound ESP SA/);
     assert.deepEqual(ours(), []);
+    // What `ikeway lab demo` prints: the progress lines, then the report; each fact once (issue 20).
+    const shown = [...progress, ...formatReport(r, { progressShown: true })];
+    const count = (re: RegExp) => shown.filter((l) => re.test(l)).length;
+    assert.equal(count(/^tunnel( up \(|: )/), 1, shown.join('\n'));
+    assert.equal(count(/^ping .* replies$/), r.pings.length, shown.join('\n'));
+    assert.match(shown.join('\n'), /WAN capture \(.*from tunnel up.*IKE setup came before it\): \d+ packets/);
+    // Alone, the report says it all.
+    const alone = formatReport(r);
+    assert.equal(alone.filter((l) => /^ping .* replies$/.test(l)).length, r.pings.length);
+    assert.ok(alone.includes('tunnel: none (control)'), alone.join('\n'));
   },
 );
 

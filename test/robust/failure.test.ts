@@ -1,3 +1,4 @@
+// @guest-pass: boots the guest kernel (scripts/run-tests.mjs runs it in its guest pass).
 // Loss and failure with real ESP (issue 8), in ONE guest-kernel boot when the host kernel has no
 // ESP: 20% loss + delay + reordering with forced rekeys; the peer killed (liveness) and back
 // (INITIAL_CONTACT); the daemon SIGKILLed under traffic with SA loss and a restart (WAN capture,

@@ -18,6 +18,18 @@ test('ikeway version prints the package version', () => {
   assert.match(r.stdout, /^ikeway \d+\.\d+\.\d+ \(node v\d+/);
 });
 
+test('ikeway --version and -v print exactly what ikeway version prints', () => {
+  const want = run('version');
+  assert.equal(want.status, 0, want.stderr);
+  for (const flag of ['--version', '-v']) {
+    const r = run(flag);
+    assert.equal(r.status, 0, `${flag}: ${r.stderr}`);
+    assert.equal(r.stdout, want.stdout, flag);
+    assert.equal(r.stderr, '', flag);
+  }
+  assert.match(run('--help').stdout, /-v, --version/);
+});
+
 test('an unknown command is an error with exit status 1', () => {
   const r = run('no-such-command');
   assert.equal(r.status, 1);

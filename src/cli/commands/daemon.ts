@@ -1,4 +1,4 @@
-// `ikeway daemon -c FILE`: run the IKE daemon in the foreground (systemd Type=simple).
+// `ikeway daemon -c FILE`: run the IKE daemon in the foreground (systemd Type=notify, see sdnotify.ts).
 import type { Argv, CommandModule } from 'yargs';
 import { LOG_LEVELS, type LogFormat } from '../../daemon/log.ts';
 import type { LogLevel } from '../../base/logger.ts';

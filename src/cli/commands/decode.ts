@@ -3,7 +3,7 @@ import type { CommandModule } from 'yargs';
 import { readFileSync } from 'node:fs';
 import { CodecError, decodeMessage, encodeMessage } from '../../codec/index.ts';
 import { dissect, toJson } from '../../codec/dissect.ts';
-import { ikeDatagrams } from '../../codec/pcap.ts';
+import { ikeDatagrams, PcapError, type IkeDatagram } from '../../codec/pcap.ts';
 
 interface DecodeArgs {
   hex?: string;
@@ -57,6 +57,33 @@ function show(bytes: Uint8Array, args: DecodeArgs, label: string): boolean {
   }
 }
 
+/** The IKE datagrams of a capture file, or undefined after one line on stderr naming the problem. */
+function readCapture(file: string): IkeDatagram[] | undefined {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(file));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why =
+      err.code === 'ENOENT'
+        ? 'no such file'
+        : err.code === 'EISDIR'
+          ? 'is a directory'
+          : err.code === 'EACCES'
+            ? 'permission denied'
+            : (err.code ?? err.message);
+    console.error(`--pcap ${file}: cannot read: ${why}`);
+    return undefined;
+  }
+  try {
+    return ikeDatagrams(bytes);
+  } catch (e) {
+    if (!(e instanceof PcapError)) throw e;
+    console.error(`--pcap ${file}: ${e.message}`);
+    return undefined;
+  }
+}
+
 export const decodeCommand: CommandModule<object, DecodeArgs> = {
   command: 'decode',
   describe: 'Dissect IKEv2 messages from hex or a pcap/pcapng capture',
@@ -94,7 +121,11 @@ export const decodeCommand: CommandModule<object, DecodeArgs> = {
       }
       ok = show(bytes, args, '');
     } else if (args.pcap !== undefined) {
-      const grams = ikeDatagrams(new Uint8Array(readFileSync(args.pcap)));
+      const grams = readCapture(args.pcap);
+      if (grams === undefined) {
+        process.exitCode = 1;
+        return;
+      }
       if (grams.length === 0) console.error(`${args.pcap}: no IKE packets found`);
       for (const d of grams) {
         const label = `packet ${d.packet} ${d.src}:${d.srcPort} -> ${d.dst}:${d.dstPort}`;

@@ -8,10 +8,15 @@ export function packageVersion(): string {
   return pkg.version;
 }
 
+/** What `ikeway version`, `--version` and `-v` print. */
+export function versionLine(): string {
+  return `ikeway ${packageVersion()} (node ${process.version})`;
+}
+
 export const versionCommand: CommandModule = {
   command: 'version',
   describe: 'Print the ikeway version and the Node.js runtime',
   handler: () => {
-    console.log(`ikeway ${packageVersion()} (node ${process.version})`);
+    console.log(versionLine());
   },
 };

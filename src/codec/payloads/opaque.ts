@@ -1,5 +1,5 @@
 // Payloads whose body is one opaque field: Nonce (RFC 7296 §3.9), Vendor ID (§3.12),
-// EAP (§3.16, the body is one EAP message, RFC 3748 §4), and payload types we do not
+// EAP (§3.16, the body is one EAP message, RFC 3748 §4), Puzzle Solution (RFC 8019 §8.2), and payload types we do not
 // understand (kept whole so re-encoding is identical, RFC 7296 §2.5).
 import type { BodyCodec, PayloadCommon } from './codec.ts';
 
@@ -19,6 +19,12 @@ export interface EapPayload extends PayloadCommon {
   readonly data: Uint8Array;
 }
 
+/** RFC 8019 §8.2: Puzzle Solution; the body is the PRF key the initiator found. */
+export interface PuzzleSolutionPayload extends PayloadCommon {
+  readonly kind: 'PS';
+  readonly data: Uint8Array;
+}
+
 export interface UnknownPayload extends PayloadCommon {
   readonly kind: 'UNKNOWN';
   /** The payload type number we have no codec for. */
@@ -34,6 +40,16 @@ export const nonceCodec: BodyCodec<NoncePayload> = {
 
 export const vendorIdCodec: BodyCodec<VendorIdPayload> = {
   decode: (r, start, end, ctx) => ({ kind: 'VENDOR_ID', flags: ctx.flags, data: r.slice(start, end) }),
+  size: (p) => p.data.length,
+  write: (w, off, p) => w.bytes(off, p.data),
+};
+
+export const psCodec: BodyCodec<PuzzleSolutionPayload> = {
+  decode(r, start, end, ctx) {
+    // RFC 8019 §8.2: the solution is a PRF key; an empty one cannot be a key.
+    if (end === start) r.fail(start, 'empty Puzzle Solution payload');
+    return { kind: 'PS', flags: ctx.flags, data: r.slice(start, end) };
+  },
   size: (p) => p.data.length,
   write: (w, off, p) => w.bytes(off, p.data),
 };

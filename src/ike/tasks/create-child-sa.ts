@@ -297,7 +297,7 @@ export class CreateChildSa implements Task {
     }
   }
 
-  /** Inbound SA first, then outbound, then policies (kernel-install.ts): no packet meets a gap. */
+  /** Inbound SA first, then outbound, then policies (ChildSa.install): no packet meets a gap. */
   async #install(child: ChildSa): Promise<void> {
     const sa = this.sa;
     await child.install(sa.services.kernel, installContext(sa));

@@ -27,6 +27,7 @@ import {
 import type { InboundMessage, OutboundMessage, Task, TaskResult } from '../task.ts';
 import { noteCreated } from '../uniqueness.ts';
 import { findNotify, findPayload, notify, proposalFromWire, proposalToWire } from '../wire.ts';
+import { solveResponderPuzzle } from '../puzzle-solve.ts';
 
 /** RFC 7296 §2.10: nonces at least half the PRF key size and 128 bits; 32 octets covers SHA-512. */
 const NONCE_LEN = 32;
@@ -55,6 +56,8 @@ export class IkeInit implements Task {
   readonly name = 'ike-init';
   readonly exchange = ExchangeType.IKE_SA_INIT;
   #cookie: Uint8Array | undefined;
+  /** RFC 8019 §7.1.2: the Puzzle Solution returned with the COOKIE. */
+  #solution: Uint8Array | undefined;
   #retries = 0;
   /** The responder's KE data (its key share is complete in process(), before build()). */
   #public: Uint8Array | undefined;
@@ -104,6 +107,7 @@ export class IkeInit implements Task {
     }
     sa.nonceI ??= sa.services.randomBytes(NONCE_LEN); // §2.6: a cookie retry keeps Ni
     if (this.#cookie) msg.add(notify(NotifyType.COOKIE, this.#cookie)); // §2.6: the COOKIE comes first
+    if (this.#solution) msg.add({ kind: 'PS', data: this.#solution }); // RFC 8019 §7.1.2: then PS
     msg.add(
       { kind: 'SA', proposals: sa.config.ikeProposals.map(proposalToWire) },
       { kind: 'KE', group, data: sa.ke.share },
@@ -179,6 +183,8 @@ export class IkeInit implements Task {
     if (cookie) {
       // RFC 7296 §2.6: retry with the COOKIE as the first payload, same Ni, same SPIi.
       this.#cookie = cookie.data.slice();
+      const puzzle = findNotify(msg.payloads, NotifyType.PUZZLE);
+      this.#solution = puzzle ? solveResponderPuzzle(sa, puzzle.data, this.#cookie) : undefined;
       sa.logger.log('info', 'responder asked for a COOKIE, retrying');
       return 'retry';
     }

@@ -1,0 +1,187 @@
+// The one owner of every connection's policies in the kernel (RFC 4301 §4.4.1, the SPD). Per
+// connection it computes the policies once from the connection's selectors and keeps them standing:
+// - fail-closed trap/block policies (policies.ts) for the configured subnets whenever no Child SA's
+//   own policies stand there: installed at start (replacing a killed run's in place), put back by
+//   this module itself when a Child SA that stood on them dies, withdrawn on reload only after the
+//   new connection's stand, so the subnets are never unprotected;
+// - the outbound trap policies of dpdAction 'trap' (and the reqid -> connection map for ACQUIRE);
+// - Child SA policies by selectors: when a Child SA goes, another live Child SA with the same
+//   selectors (another IKE SA's, RFC 7296 §2.4 INITIAL_CONTACT) gets its policies back.
+// A Child SA installs and removes its own policies (the shapes of policies.ts, no other); nothing here
+// goes up to the daemon: the engine hands this module every Child SA death (Engine.emit).
+import type { Logger } from '../../base/logger.ts';
+import { nullLogger } from '../../base/logger.ts';
+import type { Kernel, PolicyParams } from '../../kernel/types.ts';
+import type { ChildSa } from '../child-sa.ts';
+import type { IkeSa } from '../ike-sa.ts';
+import {
+  failClosedPolicies,
+  policyKey,
+  removePolicies,
+  trapPolicies,
+  writePolicies,
+  type ConnectionPolicyView,
+} from './policies.ts';
+
+/** What the policy owner needs of the engine: its IKE SAs and their serial order. */
+export interface SpdHost {
+  sas(): readonly IkeSa[];
+  sasOf(name: string): readonly IkeSa[];
+  run(sa: IkeSa, fn: () => Promise<void>): void;
+}
+
+export type SpdConnection = ConnectionPolicyView & { readonly name: string };
+
+const NO_SAS: SpdHost = { sas: () => [], sasOf: () => [], run: () => undefined };
+const holding = (c: ChildSa) => c.state === 'installed' || c.state === 'rekeying';
+
+export class Spd {
+  readonly kernel: Kernel;
+  readonly #log: Logger;
+  #host: SpdHost = NO_SAS;
+  /** Fail-closed policies of each current connection. */
+  readonly #failClosed = new Map<string, readonly PolicyParams[]>();
+  /** Fail-closed policies of connections a reload removed or changed, until sweep(). */
+  #retired: PolicyParams[] = [];
+  /** reqid of installed trap policies -> connection name (ACQUIRE lookup). */
+  readonly #traps = new Map<number, string>();
+  #closed = false;
+
+  constructor(kernel: Kernel, logger: Logger = nullLogger) {
+    this.kernel = kernel;
+    this.#log = logger;
+  }
+
+  /** The engine whose Child SAs hold the connections' selectors (Engine's constructor). */
+  attach(host: SpdHost): void {
+    this.#host = host;
+  }
+
+  /** No more restores: the engine is closing (its SAs and then all our policies go). */
+  close(): void {
+    this.#closed = true;
+  }
+
+  // ---- fail-closed ----
+
+  /**
+   * Installs (or replaces in place) a connection's fail-closed policies and keeps them as its own.
+   * `remote: any` with no remote subnets has none: pass `failClosed: false` then.
+   */
+  async protect(conn: SpdConnection, failClosed = true): Promise<void> {
+    const pols = failClosed ? failClosedPolicies(conn) : [];
+    await writePolicies(this.kernel, pols);
+    this.#failClosed.set(conn.name, pols);
+  }
+
+  /** How many fail-closed policies a connection has (status). */
+  failClosedCount(name: string): number {
+    return this.#failClosed.get(name)?.length ?? 0;
+  }
+
+  /**
+   * Reload, before a connection's SAs are deleted: it is no longer current, so its Child SAs' deaths
+   * restore nothing. Returns the policies for hold() once they are gone.
+   */
+  detach(name: string): readonly PolicyParams[] {
+    const pols = this.#failClosed.get(name) ?? [];
+    this.#failClosed.delete(name);
+    return pols;
+  }
+
+  /** Its Child SAs took their policies with them: the old ones stand again until sweep(). */
+  async hold(pols: readonly PolicyParams[]): Promise<void> {
+    await writePolicies(this.kernel, pols);
+    this.#retired.push(...pols);
+  }
+
+  /** Removes held policies no current connection claims (same identity = replaced in place). */
+  async sweep(): Promise<void> {
+    const live = new Set([...this.#failClosed.values()].flatMap((ps) => ps.map(policyKey)));
+    const gone = this.#retired.filter((p) => !live.has(policyKey(p)));
+    this.#retired = [];
+    await removePolicies(this.kernel, gone);
+  }
+
+  // ---- dpdAction trap ----
+
+  /** Outbound trap policies for a connection: its next packet starts it again (kernel ACQUIRE). */
+  async trap(conn: SpdConnection & { readonly remoteAddr: string }, reqid: number): Promise<void> {
+    for (const p of trapPolicies(conn, reqid)) await this.kernel.updatePolicy(p);
+    this.#traps.set(reqid, conn.name);
+  }
+
+  /** The connection whose trap carries `reqid`. */
+  trapOwner(reqid: number): string | undefined {
+    return this.#traps.get(reqid);
+  }
+
+  // ---- Child SA deaths ----
+
+  /** A Child SA of `owner` was removed with its policies (except those a successor shares). */
+  childGone(owner: IkeSa, gone: ChildSa): void {
+    if (this.#closed) return;
+    this.#handBack(owner, gone);
+    const fc = this.#failClosed.get(owner.config.name);
+    if (fc && fc.length > 0) this.#restoreFailClosed(owner, gone, fc);
+  }
+
+  /**
+   * Policies are keyed by selectors, not by SA: a Child SA removed with another IKE SA (a stale one
+   * after INITIAL_CONTACT, RFC 7296 §2.4) may have taken the policies a live Child SA with the same
+   * selectors relies on. Those get theirs back.
+   */
+  #handBack(from: IkeSa, gone: ChildSa): void {
+    const key = (c: ChildSa) =>
+      JSON.stringify([c.localTs, c.remoteTs], (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+    const k = key(gone);
+    for (const sa of this.#host.sas()) {
+      if (sa === from || sa.state === 'destroyed') continue;
+      for (const c of sa.children)
+        if (c.state === 'installed' && key(c) === k)
+          this.#host.run(sa, () => c.refreshPolicies(this.kernel).catch(() => undefined));
+    }
+  }
+
+  /**
+   * Fail-closed policies back where the gone Child SA stood, but not over a policy another live
+   * Child SA of the connection holds (a rekey's successor, or the new SA after INITIAL_CONTACT
+   * removed a stale one, RFC 7296 §2.4): updatePolicy would replace that one with the trap
+   * (priority 2000), or with a discard policy for remote: any. Found by test/robust/failure.test.ts.
+   */
+  #restoreFailClosed(owner: IkeSa, gone: ChildSa, fc: readonly PolicyParams[]): void {
+    const name = owner.config.name;
+    // Only policies the gone Child SA stood on can be missing now (its policies had replaced them).
+    const goneKeys = new Set(gone.placedPolicies().map(policyKey));
+    const candidates = fc.filter((p) => goneKeys.has(policyKey(p)));
+    if (candidates.length === 0) return;
+    const isLive = (c: ChildSa) => c !== gone && holding(c);
+    // Missing unless a live Child SA holds its place; stop looking once all are held. The gone
+    // Child SA's own IKE SA first: a rekey's successor stands there.
+    const want = new Set(candidates.map(policyKey));
+    for (const sa of [owner, ...this.#host.sasOf(name)]) {
+      for (const c of sa.children)
+        if (want.size > 0 && isLive(c)) for (const p of c.policies()) want.delete(policyKey(p));
+      if (want.size === 0) break;
+    }
+    const missing = candidates.filter((p) => want.has(policyKey(p)));
+    if (missing.length === 0) return;
+    const written = new Set(missing.map(policyKey));
+    writePolicies(this.kernel, missing)
+      .then(async () => {
+        // A Child SA installed while these were on their way (INITIAL_CONTACT removes the stale SA
+        // inside the exchange that installs the new one): its own policies must win.
+        for (const sa of this.#host.sasOf(name))
+          for (const c of sa.children)
+            if (isLive(c) && c.policies().some((p) => written.has(policyKey(p))))
+              await c.refreshPolicies(this.kernel);
+      })
+      .catch((err: unknown) =>
+        this.#log.log('error', 'cannot restore fail-closed policies', {
+          component: 'daemon',
+          sa: owner.name,
+          error: String(err),
+        }),
+      );
+  }
+}

@@ -1,0 +1,16 @@
+// @guest-pass: boots the guest kernel (scripts/run-tests.mjs runs it in its guest pass).
+// Interop matrix, Libreswan 4.10 (pluto) as the peer: every cell (lab/interop/cells.ts;
+// IKW_MATRIX_CELLS selects some) with ikeway initiating and responding, in ONE guest boot with real
+// kernel ESP on both routers; results go to out/interop/libreswan-{initiator,responder}.jsonl.
+import { test } from 'node:test';
+import { libreswanUnavailable } from '../../lab/peers/libreswan.ts';
+import { MATRIX_TEST_TIMEOUT_MS, matrixSpecs, runMatrixPart } from './matrix-harness.ts';
+
+const specs = matrixSpecs();
+const skip = libreswanUnavailable() || (specs.length === 0 && 'no cells selected (IKW_MATRIX_CELLS)');
+
+test(
+  'interop matrix: Libreswan, ikeway initiator and responder',
+  { skip, timeout: MATRIX_TEST_TIMEOUT_MS },
+  (t) => runMatrixPart(t, { peer: 'libreswan', specs }),
+);
