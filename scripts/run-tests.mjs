@@ -8,7 +8,8 @@
 //      times out or fails with GUEST_BUSY while another file's guest runs.
 // Node 20's runner does not expand globs itself, so the files are listed here.
 // Usage: node scripts/run-tests.mjs [--host-only | --guest-only] [substring-filter ...]
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { register } from 'tsx/esm/api';
@@ -40,13 +41,38 @@ const host = files.filter((f) => !guest.includes(f));
 const log = (line) => process.stderr.write(`run-tests: ${line}\n`);
 const seconds = (ms) => Math.round(ms / 1000);
 
+/** Totals of both passes, read from a second TAP reporter per pass, for one closing line. */
+const totals = { pass: 0, fail: 0, skipped: 0 };
+const tapDir = mkdtempSync(join(tmpdir(), 'ikw-tests-'));
+
 function pass(list, concurrency, env = process.env) {
   const started = Date.now();
+  const tap = join(tapDir, `pass-${Date.now()}.tap`);
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...list],
+    [
+      '--import',
+      'tsx',
+      '--test',
+      `--test-concurrency=${concurrency}`,
+      '--test-reporter=tap',
+      '--test-reporter-destination=stdout',
+      '--test-reporter=tap',
+      `--test-reporter-destination=${tap}`,
+      ...list,
+    ],
     { stdio: 'inherit', env },
   );
+  let text = '';
+  try {
+    text = readFileSync(tap, 'utf8');
+  } catch {
+    // the pass died before its reporter wrote: its exit status says so
+  }
+  for (const k of Object.keys(totals)) {
+    const m = new RegExp(`^# ${k} (\\d+)$`, 'm').exec(text);
+    totals[k] += m ? Number(m[1]) : 0;
+  }
   return { status: r.status ?? 1, ms: Date.now() - started };
 }
 
@@ -86,5 +112,7 @@ if (only !== '--host-only' && guest.length > 0) {
   }
 }
 for (const line of summary) log(line);
+rmSync(tapDir, { recursive: true, force: true });
 if (summary.length === 0) log(`no ${only === '--host-only' ? 'host' : 'guest'} test files matched`);
+else console.log(`tests: ${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped`);
 process.exit(summary.length === 0 ? 1 : status);

@@ -41,8 +41,10 @@ export const COUNTER_NAMES = [
   'ike.drop_source_half_open', // the source address holds limits.half-open-per-source half-open SAs
   'ike.evict_half_open', // a flooding source's oldest half-open SA aged out to make room (RFC 8019 §5)
   'ike.drop_puzzle_missing', // puzzles are on and the request has no Puzzle Solution (RFC 8019 §7.1)
-  'ike.drop_bad_puzzle', // a Puzzle Solution with too few zero bits (RFC 8019 §7.1.4)
+  'ike.drop_bad_puzzle', // a Puzzle Solution that is not four keys with enough zero bits (RFC 8019 §7.1.4)
   'ike.puzzle_sent', // COOKIE and PUZZLE sent (RFC 8019 §7.1.1)
+  'ike.puzzle_no_prf', // puzzles on, no PRF we support proposed: NO_PROPOSAL_CHOSEN (RFC 8019 §7.1.1.2)
+  'ike.puzzle_ignored', // as initiator: a puzzle we will not solve; COOKIE returned alone (RFC 8019 §7.1.2)
   'ike.puzzle_solved', // as initiator: a responder's puzzle solved (RFC 8019 §7.1.2)
   'ike.unsupported_critical_sent', // RFC 7296 §2.5: IKE_SA_INIT answered UNSUPPORTED_CRITICAL_PAYLOAD
   'ike.drop_decrypt_failed', // SK/SKF integrity check failed: unauthenticated garbage

@@ -45,9 +45,10 @@ export {
 } from './signature.ts';
 export {
   PUZZLE_PRFS,
-  MAX_SOLUTION_LEN,
+  PUZZLE_KEYS,
+  puzzleMaxKeyLen,
   trailingZeroBits,
-  puzzleBits,
+  puzzleLevel,
   verifyPuzzle,
   solvePuzzle,
   type SolveOptions,

@@ -287,7 +287,10 @@ export class Admission<T> {
       });
   }
 
-  /** The first PRF the initiator proposed that we can pose a puzzle with (RFC 8019 §7.1.1). */
+  /**
+   * The PRF for the puzzle (RFC 8019 §7.1.1.2): one the initiator proposed that we support, the
+   * first in its order (the SA payload is the same in the retried request, so is the choice).
+   */
   #puzzlePrf(msg: IkeMessage): number | undefined {
     const sa = findPayload(msg.payloads, 'SA');
     for (const pr of sa?.proposals ?? [])
@@ -297,31 +300,46 @@ export class Admission<T> {
 
   /**
    * RFC 7296 §2.6 COOKIE, with an RFC 8019 PUZZLE on top while puzzles are on (never for peers named
-   * by address: the cookie already proves their address, and the reserved room is theirs). Returns
-   * true when the request may go on.
+   * by address: the cookie already proves their address, and the reserved room is theirs). The cookie
+   * carries the difficulty posed with it (src/ike/cookie.ts, §7.1.1.3), so a returned cookie tells
+   * whether a puzzle was given and how hard. Returns true when the request may go on.
    */
   #cookieOk(msg: IkeMessage, path: PacketPath, reserved: boolean): boolean {
     const nonce = findPayload(msg.payloads, 'NONCE');
     if (!nonce) return false;
     const spiI = msg.header.spiI;
     const difficulty = reserved ? 0 : this.#difficulty;
-    const prf = difficulty > 0 ? this.#puzzlePrf(msg) : undefined;
     const cookie = findNotify(msg.payloads, NotifyType.COOKIE);
     if (cookie) {
-      if (!this.#cookies.verify(cookie.data, nonce.data, path.remoteAddr, spiI)) {
+      const posed = this.#cookies.check(cookie.data, nonce.data, path.remoteAddr, spiI);
+      if (posed < 0) {
         this.#drop('ike.drop_bad_cookie');
         return false;
       }
-      if (difficulty === 0) return true;
-      if (prf === undefined) return !!this.#drop('ike.drop_puzzle_missing'); // nothing we can pose
+      // §7.1.4: the level asked is the one posed with this cookie; a cookie given without a puzzle
+      // passes while puzzles are off (a PS in it "MUST be ignored"), else it earns a puzzle now.
+      const required = reserved ? 0 : posed > 0 ? posed : difficulty;
+      if (required === 0) return true;
+      const prf = this.#puzzlePrf(msg);
       const ps = msg.payloads.find((p) => p.kind === 'PS');
-      // §7.1.4: one step of grace, so a solution made just before an escalation still counts.
-      if (ps && verifyPuzzle(prf, difficulty - 1, ps.data, cookie.data)) return true;
+      // §7.1.4: all four keys of the solution earn at least the requested zero bits.
+      if (ps && prf !== undefined && verifyPuzzle(prf, required, ps.data, cookie.data)) return true;
       this.d.counters.inc(ps ? 'ike.drop_bad_puzzle' : 'ike.drop_puzzle_missing');
-      // Fall through: a fresh COOKIE and PUZZLE (as cheap as the COOKIE alone), so an initiator that
-      // met a harder puzzle, or none yet, can try again.
+      // §7.1.5: "demand more work from the Initiator by giving it a new puzzle" (as cheap as the
+      // COOKIE alone), so an initiator that ignored or failed the puzzle may still try again.
     }
-    const data = this.#cookies.make(nonce.data, path.remoteAddr, spiI);
+    const prf = difficulty > 0 ? this.#puzzlePrf(msg) : undefined;
+    if (difficulty > 0 && prf === undefined) {
+      // §7.1.1.2: "If there are no mutually supported PRFs, then IKE SA negotiation will fail anyway
+      // and there is no reason to return a puzzle. In this case the Responder returns a
+      // NO_PROPOSAL_CHOSEN notification."
+      this.#answer(spiI, [notify(NotifyType.NO_PROPOSAL_CHOSEN)], path);
+      this.d.counters.inc('ike.puzzle_no_prf');
+      return false;
+    }
+    const posed = prf !== undefined ? difficulty : 0;
+    const data = this.#cookies.make(nonce.data, path.remoteAddr, spiI, posed);
+    // §7.1.1: "HDR, N(COOKIE), N(PUZZLE), [V+][N+]"; the PUZZLE never goes without the COOKIE.
     const payloads: Payload[] = [notify(NotifyType.COOKIE, data)];
     if (prf !== undefined) payloads.push(notify(NotifyType.PUZZLE, encodePuzzleData({ prf, difficulty })));
     this.#answer(spiI, payloads, path);

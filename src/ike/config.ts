@@ -94,7 +94,7 @@ export interface EngineOptions {
   readonly halfOpenReserved?: number;
   /** RFC 8019 client puzzles (responder): off unless enabled. */
   readonly puzzles?: PuzzleOptions;
-  /** As initiator: the hardest puzzle we solve (RFC 8019 §7.1.2); harder ones fail the SA. Default 20. */
+  /** As initiator: the hardest puzzle we solve (RFC 8019 §7.1.2); harder ones are declined (COOKIE alone). Default 20. */
   readonly puzzleMaxSolve?: number;
   /** How long a cookie secret lives before rotation (ms). */
   readonly cookieSecretLifetimeMs?: number;

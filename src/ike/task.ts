@@ -34,9 +34,11 @@ export interface InboundMessage {
 /**
  * 'done': the task finished. 'retry' (initiator only): send this exchange again after rebuilding every
  * task: IKE_SA_INIT with the same message ID (RFC 7296 §2.6 COOKIE, §1.2 INVALID_KE_PAYLOAD), any
- * other exchange as a new request (§1.3 INVALID_KE_PAYLOAD in CREATE_CHILD_SA).
+ * other exchange as a new request (§1.3 INVALID_KE_PAYLOAD in CREATE_CHILD_SA). 'ignore' (initiator
+ * only): the response is not one to act on (RFC 8019 §7.1.2: a PUZZLE without a COOKIE); the request
+ * stays outstanding and its retransmissions go on.
  */
-export type TaskResult = 'done' | 'retry';
+export type TaskResult = 'done' | 'retry' | 'ignore';
 
 export interface Task {
   /** For logs, e.g. "ike-init". */

@@ -3,6 +3,7 @@
 // aged out first, and RFC 8019 puzzles (an ikeway initiator solves them; a flooder that does not
 // gets nowhere). Requests from "attackers" are crafted (src/lab/flood.ts) and injected.
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { test } from 'node:test';
 import {
   CRITICAL_FLAG,
@@ -166,4 +167,58 @@ test('RFC 8019: above the rate, a remote-any responder poses puzzles; ikeway sol
   assert.ok(h.b.counters.get('ike.puzzle_sent') >= 2);
   assert.equal(established(h.b).length, 1);
   assert.equal(sa.children.length, 1);
+  // RFC 8019 §7.1.2: "HDR, N(COOKIE), [PS,] SA, KE, Ni" - the PS right after the COOKIE, and
+  // (§7.1.3) four different equal-sized keys, each HMAC-SHA256(Ki, cookie) with >= 8 zero bits,
+  // checked here with node:crypto directly.
+  const retried = h.net.log
+    .filter((d) => d.srcAddr === ADDR_A)
+    .map((d) => decodeMessage(d.data))
+    .find((m) => m.payloads.some((p) => p.kind === 'PS'))!;
+  assert.deepEqual(
+    retried.payloads.slice(0, 3).map((p) => (p.kind === 'NOTIFY' ? p.notifyType : p.kind)),
+    [NotifyType.COOKIE, 'PS', 'SA'],
+  );
+  const psData = (retried.payloads[1] as Extract<Payload, { kind: 'PS' }>).data;
+  const ck = notifyOf(retried, NotifyType.COOKIE)!.data;
+  assert.equal(psData.length % 4, 0);
+  const len = psData.length / 4;
+  const keys = [0, 1, 2, 3].map((i) => Buffer.from(psData.subarray(i * len, (i + 1) * len)).toString('hex'));
+  assert.equal(new Set(keys).size, 4);
+  for (const k of keys) {
+    const out = createHmac('sha256', Buffer.from(k, 'hex')).update(ck).digest();
+    assert.equal(out.at(-1), 0, `key ${k}: PRF output ends in 8 zero bits`);
+  }
+});
+
+test('RFC 8019 §7.1.1.2: puzzles on and no PRF we can pose one with: NO_PROPOSAL_CHOSEN, statelessly', async (t) => {
+  const puzzles = { enabled: true, above: 1, difficulty: 8, maxDifficulty: 8, holdMs: 60_000 };
+  const h = pair({ optionsB: { cookieThreshold: 0, puzzles } });
+  t.after(() => h.close());
+  h.b.engine.removeConnection('site');
+  h.b.engine.addConnection({ ...anyConn(), name: 'site' });
+  const F = '198.51.100.10';
+  for (let i = 0; i < 4; i++) h.net.inject(freshRequest(tpl), from(F));
+  await h.settle(1100);
+  assert.equal(h.b.engine.admissionStatus().puzzleDifficulty, 8);
+  // The same request, its PRF swapped for PRF_HMAC_SHA1 (2), which we do not support.
+  const req = decodeMessage(freshRequest(tpl));
+  const payloads = req.payloads.map((p) =>
+    p.kind === 'SA'
+      ? {
+          ...p,
+          proposals: p.proposals.map((pr) => ({
+            ...pr,
+            transforms: pr.transforms.map((x) => (x.type === 2 ? { ...x, id: 2 } : x)),
+          })),
+        }
+      : p,
+  );
+  h.net.inject(encodeMessage({ header: req.header, payloads }), from(F));
+  await h.settle(0);
+  const last = repliesTo(h, F).at(-1)!;
+  assert.deepEqual(last.header.spiI, req.header.spiI);
+  assert.ok(notifyOf(last, NotifyType.NO_PROPOSAL_CHOSEN));
+  assert.equal(notifyOf(last, NotifyType.PUZZLE), undefined);
+  assert.equal(h.b.counters.get('ike.puzzle_no_prf'), 1);
+  assert.equal(fromAddr(h, F).length, 0);
 });

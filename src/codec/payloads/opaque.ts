@@ -19,7 +19,7 @@ export interface EapPayload extends PayloadCommon {
   readonly data: Uint8Array;
 }
 
-/** RFC 8019 §8.2: Puzzle Solution; the body is the PRF key the initiator found. */
+/** RFC 8019 §8.2: Puzzle Solution; the body is four equal-sized PRF keys, concatenated (§7.1.3). */
 export interface PuzzleSolutionPayload extends PayloadCommon {
   readonly kind: 'PS';
   readonly data: Uint8Array;

@@ -291,7 +291,11 @@ export class TaskManager {
     }
     let retry = false;
     try {
-      for (const t of active.tasks) if ((await t.process(resp)) === 'retry') retry = true;
+      for (const t of active.tasks) {
+        const r = await t.process(resp);
+        if (r === 'ignore') return; // still outstanding: retransmitted until a usable response comes
+        if (r === 'retry') retry = true;
+      }
       if (retry) {
         // RFC 7296 §2.6 / §1.2: IKE_SA_INIT again with message ID 0, tasks rebuilt. Any other exchange
         // is complete (the peer answered it), so its retry (§1.3 INVALID_KE_PAYLOAD) is a new request.

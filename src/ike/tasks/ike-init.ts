@@ -177,13 +177,21 @@ export class IkeInit implements Task {
     const sa = this.sa;
     const cookie = findNotify(msg.payloads, NotifyType.COOKIE);
     const invalidKe = findNotify(msg.payloads, NotifyType.INVALID_KE_PAYLOAD);
+    const puzzle = findNotify(msg.payloads, NotifyType.PUZZLE);
+    if (puzzle && !cookie && !findPayload(msg.payloads, 'SA')) {
+      // RFC 8019 §7.1.2: a PUZZLE without the COOKIE it is computed over is malformed; "the Initiator
+      // MUST ignore the received message and continue to wait" (retransmissions go on).
+      sa.services.counters.inc('ike.drop_malformed');
+      sa.logger.log('info', 'IKE_SA_INIT response with PUZZLE but no COOKIE ignored (RFC 8019 §7.1.2)');
+      return 'ignore';
+    }
     if ((cookie || invalidKe) && ++this.#retries > MAX_RETRIES) {
       throw new IkeError('ERR_INVALID_SYNTAX', `gave up after ${MAX_RETRIES} IKE_SA_INIT retries`);
     }
     if (cookie) {
       // RFC 7296 §2.6: retry with the COOKIE as the first payload, same Ni, same SPIi.
       this.#cookie = cookie.data.slice();
-      const puzzle = findNotify(msg.payloads, NotifyType.PUZZLE);
+      // RFC 8019 §7.1.2: "HDR, N(COOKIE), [PS,] SA, KE, Ni, [V+][N+]" (see build()).
       this.#solution = puzzle ? solveResponderPuzzle(sa, puzzle.data, this.#cookie) : undefined;
       sa.logger.log('info', 'responder asked for a COOKIE, retrying');
       return 'retry';
