@@ -64,6 +64,8 @@ export const COUNTER_NAMES = [
   'ike.bad_ke', // a KE payload whose data the method refuses (wrong length, invalid value)
   'ike.intermediate_unexpected', // RFC 9242/9370: IKE_INTERMEDIATE or IKE_AUTH out of order / not negotiated
   'ike.intermediate_bad_ke', // RFC 9370 §2.2.2: an additional KE of the wrong method or data
+  // src/daemon: control requests refused for bad input (e.g. `explain` with a bad address).
+  'control.bad_request',
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

@@ -10,6 +10,8 @@ import { statusCommand } from './commands/status.ts';
 import { upCommand } from './commands/up.ts';
 import { downCommand } from './commands/down.ts';
 import { reloadCommand } from './commands/reload.ts';
+import { planCommand } from './commands/plan.ts';
+import { explainCommand } from './commands/explain.ts';
 
 /** Adds commands to the program (lab/cli/index.ts's `addDevCommands` has this shape). */
 export type AddCommands = (y: Argv) => Argv;
@@ -27,7 +29,9 @@ export function buildCli(argv: string[], addCommands: AddCommands = (y) => y) {
     .command(statusCommand)
     .command(upCommand)
     .command(downCommand)
-    .command(reloadCommand);
+    .command(reloadCommand)
+    .command(planCommand)
+    .command(explainCommand);
   return (
     addCommands(y)
       .demandCommand(1, 'Give a command; see the list above.')

@@ -1,7 +1,7 @@
 // Shared by the CLI commands that talk to the daemon: the --socket / -c options and error output.
 import type { Argv } from 'yargs';
 import { request } from './client.ts';
-import { ControlError, type ControlCommand } from './protocol.ts';
+import { ControlError, type ControlCommand, type ControlErrorCode } from './protocol.ts';
 import { socketPath } from './socket-path.ts';
 
 export interface ClientArgs {
@@ -24,12 +24,19 @@ export function clientOptions<T>(y: Argv<T>): Argv<T & ClientArgs> {
   >;
 }
 
-/** Sends `cmd`, prints via `print` (or JSON); on errors prints what to do and sets exit status 1. */
+/** Exit status for a request the daemon refused as bad input (sysexits EX_USAGE). */
+export const EXIT_BAD_INPUT = 64;
+
+/**
+ * Sends `cmd`, prints via `print` (or JSON); on errors prints what to do and sets exit status 1
+ * (or the one `exitCodes` gives for the error's code).
+ */
 export async function runClient(
   args: ClientArgs,
   cmd: ControlCommand,
   cmdArgs: Record<string, unknown> | undefined,
   print: (result: unknown) => string,
+  exitCodes: Partial<Record<ControlErrorCode, number>> = {},
 ): Promise<void> {
   try {
     const result = await request(socketPath(args), cmd, cmdArgs);
@@ -38,6 +45,6 @@ export async function runClient(
     if (!(e instanceof ControlError)) throw e;
     if (args.json) process.stdout.write(`${JSON.stringify({ error: e.toBody() }, null, 2)}\n`);
     else process.stderr.write(`ikeway ${cmd}: ${e.message}\n`);
-    process.exitCode = 1;
+    process.exitCode = exitCodes[e.code] ?? 1;
   }
 }

@@ -2,7 +2,17 @@
 // line over a Unix stream socket. A request {id, cmd, args?} gets exactly one response {id, ok,
 // result} or {id, ok: false, error: {code, message}}; messages say what to do next.
 
-export const CONTROL_COMMANDS = ['status', 'up', 'down', 'rekey', 'reload', 'counters', 'version'] as const;
+export const CONTROL_COMMANDS = [
+  'status',
+  'up',
+  'down',
+  'rekey',
+  'reload',
+  'counters',
+  'version',
+  'explain',
+  'plan',
+] as const;
 export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
 
 export interface ControlRequest {

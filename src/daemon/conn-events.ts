@@ -53,6 +53,10 @@ export interface ConnEventCounts {
   childFailures: Map<FailureReason, number>;
   /** Wall-clock ms of the last IKE SA establishment. */
   lastEstablishedMs: number | undefined;
+  /** Wall-clock ms an IKE or Child SA of it was last destroyed (when it is down: since then). */
+  lastDownMs: number | undefined;
+  /** The last IKE or Child SA failure, its reason as the engine said it (for `explain`). */
+  lastFailure: { atMs: number; reason: string } | undefined;
 }
 
 const empty = (): ConnEventCounts => ({
@@ -64,6 +68,8 @@ const empty = (): ConnEventCounts => ({
   ikeFailures: new Map(),
   childFailures: new Map(),
   lastEstablishedMs: undefined,
+  lastDownMs: undefined,
+  lastFailure: undefined,
 });
 
 const bump = (m: Map<FailureReason, number>, r: FailureReason) => m.set(r, (m.get(r) ?? 0) + 1);
@@ -98,6 +104,7 @@ export class ConnEvents {
       case 'ike-failed': {
         const r = failureReason(e.reason);
         bump(c.ikeFailures, r);
+        c.lastFailure = { atMs: this.#wallNow(), reason: e.reason };
         // An established SA that stopped answering: the liveness check (RFC 7296 §2.4) failed.
         if (r === 'timeout' && this.#established.has(e.sa)) c.livenessFailures++;
         break;
@@ -107,6 +114,7 @@ export class ConnEvents {
         break;
       case 'child-failed':
         bump(c.childFailures, childReason(e.reason, e.notify));
+        c.lastFailure = { atMs: this.#wallNow(), reason: `Child SA: ${e.reason}` };
         break;
       case 'ike-rekeyed':
         this.#established.add(e.sa);
@@ -117,6 +125,7 @@ export class ConnEvents {
         break;
       case 'ike-destroyed':
       case 'child-destroyed':
+        c.lastDownMs = this.#wallNow();
         break;
     }
   }

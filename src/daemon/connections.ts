@@ -82,12 +82,11 @@ export function toIkeConnection(c: Connection, opts: MapOptions = {}): IkeConnec
 const digest = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 
 /**
- * A stable text of everything that defines a connection, for reload's "changed?" question. Secrets
- * and keys enter only as SHA-256 digests (the fingerprint is compared, never logged or sent).
+ * JSON of a config value with secrets and keys as SHA-256 digests (toJSON() runs before a replacer
+ * sees the value, and Secret's gives "<redacted>": the replacer looks at the raw one).
  */
-export function connectionFingerprint(c: Connection): string {
-  // toJSON() runs before a replacer sees the value (Secret's gives "<redacted>"): look at the raw one.
-  const json = JSON.stringify(c, function (this: Record<string, unknown>, k: string, v: unknown) {
+function digestJson(value: unknown): string {
+  return JSON.stringify(value, function (this: Record<string, unknown>, k: string, v: unknown) {
     const raw = this[k];
     if (raw instanceof Secret) return `secret:${digest(raw.bytes())}`;
     if (raw instanceof X509Certificate) return `cert:${raw.fingerprint256}`;
@@ -101,7 +100,25 @@ export function connectionFingerprint(c: Connection): string {
     if (typeof v === 'bigint') return v.toString();
     return v;
   });
-  return digest(json);
+}
+
+/**
+ * A stable text of everything that defines a connection, for reload's "changed?" question. Secrets
+ * and keys enter only as SHA-256 digests (the fingerprint is compared, never logged or sent).
+ */
+export function connectionFingerprint(c: Connection): string {
+  return digest(digestJson(c));
+}
+
+/**
+ * The top-level fields in which two connections differ (`plan`), by the same serialization as the
+ * fingerprint: connections whose fingerprints differ differ in at least one field named here.
+ */
+export function changedFields(a: Connection, b: Connection): string[] {
+  const ra = a as unknown as Record<string, unknown>;
+  const rb = b as unknown as Record<string, unknown>;
+  const keys = [...new Set([...Object.keys(ra), ...Object.keys(rb)])];
+  return keys.filter((k) => digestJson(ra[k]) !== digestJson(rb[k])).sort();
 }
 
 /**

@@ -32,6 +32,9 @@ import {
 import type { StatusReport } from '../control/status-types.ts';
 import { buildStatus, type SaTimes } from './status.ts';
 import { debugKeysWarning } from './keylog.ts';
+import { ikeBypassPolicies } from '../kernel/index.ts';
+import { failClosedPolicies } from './connections.ts';
+import { readPlanConfig, type IntrospectHost } from './introspect.ts';
 import { readRcvbufDrops } from '../net/rcvbuf.ts';
 
 const rcvbuf = (n: number | undefined) => (n === undefined ? {} : { rcvbufDrops: n });
@@ -71,6 +74,7 @@ export class Daemon {
   #engine!: Engine;
   #stopping = false;
   #startedAt: number;
+  readonly #startedWall = Date.now();
   #serial: Promise<unknown> = Promise.resolve();
 
   private constructor(o: DaemonOptions, config: Config) {
@@ -271,6 +275,29 @@ export class Daemon {
       ...opts,
       ...rcvbuf(this.#rcvbufDrops()),
     });
+  }
+
+  /** The read-only view `explain` and `plan` work on (introspect.ts); `history` from the ops events. */
+  introspection(history: IntrospectHost['history'] = () => undefined): IntrospectHost {
+    const c = this.#config;
+    return {
+      config: c,
+      kernel: this.#rt.kernel,
+      owned: this.#rt.owned,
+      startedWallMs: this.#startedWall,
+      reqids: new Map(this.#conns.reqids()),
+      failClosedOf: (n) => this.#engine.spd.failClosedOf(n),
+      failClosedFor: (conn, reqid) => failClosedPolicies(conn, reqid),
+      bypass: () =>
+        ikeBypassPolicies({
+          addresses: [c.local.address.address],
+          ports: [c.ports.ike, c.ports.natT],
+        }),
+      sasOf: (n) => this.#engine.sasOf(n),
+      history,
+      readConfig: (file) => readPlanConfig(file, this.#o.env),
+      badRequest: () => this.#counters.inc('control.bad_request'),
+    };
   }
 
   counters(): Record<string, number> {

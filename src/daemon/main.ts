@@ -8,6 +8,7 @@ import type { LogLevel } from '../base/logger.ts';
 import { installCrashHandlers } from './crash.ts';
 import { Daemon } from './daemon.ts';
 import { DaemonLogger, type LogFormat } from './log.ts';
+import { explain, plan, type IntrospectHost } from './introspect.ts';
 import { Ops } from './ops.ts';
 import type { KernelKind } from './runtime.ts';
 
@@ -27,7 +28,11 @@ export const EXIT_CONFIG = 78;
 /** Hard limit for a stop; past it the process exits 1 whatever is still pending. */
 export const STOP_FORCE_MS = 12_000;
 
-export function controlHandler(d: () => Daemon | undefined, version: string) {
+export function controlHandler(
+  d: () => Daemon | undefined,
+  version: string,
+  history?: IntrospectHost['history'],
+) {
   return async (req: ControlRequest): Promise<unknown> => {
     const daemon = d();
     if (req.cmd === 'version') return { version, node: process.version };
@@ -53,6 +58,10 @@ export function controlHandler(d: () => Daemon | undefined, version: string) {
         return daemon.reload();
       case 'counters':
         return daemon.counters();
+      case 'explain':
+        return explain(daemon.introspection(history), req.args ?? {});
+      case 'plan':
+        return plan(daemon.introspection(history), stringArg(req, 'file'));
     }
   };
 }
@@ -75,7 +84,14 @@ export async function runDaemon(o: RunOptions): Promise<number> {
     ops.configure(c);
     control = await ControlServer.listen(
       o.socket ?? c.controlSocket,
-      controlHandler(() => daemon, o.version),
+      controlHandler(
+        () => daemon,
+        o.version,
+        (name) => {
+          const h = ops.events.of(name);
+          return { lastDownMs: h.lastDownMs, lastFailure: h.lastFailure };
+        },
+      ),
       logger,
     );
   };
@@ -108,8 +124,6 @@ export async function runDaemon(o: RunOptions): Promise<number> {
     return 1;
   }
   const d = daemon;
-  await ops.started(d);
-  logger.log('info', 'ready', { component: 'daemon', socket: control?.path, pid: process.pid });
   return new Promise<number>((resolve) => {
     const onHup = () => {
       d.reload().catch(() => undefined); // the daemon logged why
@@ -134,5 +148,11 @@ export async function runDaemon(o: RunOptions): Promise<number> {
     process.on('SIGHUP', onHup);
     process.once('SIGTERM', () => onStop('SIGTERM'));
     process.once('SIGINT', () => onStop('SIGINT'));
+    // READY=1 only once the stop handlers stand: a supervisor may send SIGTERM right after READY.
+    void ops
+      .started(d)
+      .then(() =>
+        logger.log('info', 'ready', { component: 'daemon', socket: control?.path, pid: process.pid }),
+      );
   });
 }

@@ -10,9 +10,7 @@ import type { IkeConnection } from '../ike/config.ts';
 import type { Engine } from '../ike/engine.ts';
 import type { Spd } from '../ike/spd/spd.ts';
 import { hasRemoteSubnets, toIkeConnection } from './connections.ts';
-
-/** reqids of fail-closed policies and Child SAs, far from the engine's own counter (1, 2, ...). */
-const REQID_BASE = 0x10000;
+import { connectionReqid } from './reqids.ts';
 
 export interface ConnState {
   conn: Connection;
@@ -68,15 +66,14 @@ export class ConnectionRegistry {
     return s;
   }
 
-  #reqidOf(name: string): number {
-    let r = this.#reqids.get(name);
-    if (r === undefined) this.#reqids.set(name, (r = REQID_BASE + this.#reqids.size));
-    return r;
+  /** The reqid allocation now (plan replays a reload on a copy of it). */
+  reqids(): ReadonlyMap<string, number> {
+    return this.#reqids;
   }
 
   /** Registers a connection after its fail-closed policies stand (not yet in the engine). */
   async add(conn: Connection): Promise<ConnState> {
-    const reqid = conn.remote === 'any' ? undefined : this.#reqidOf(conn.name);
+    const reqid = connectionReqid(this.#reqids, conn);
     const ike = toIkeConnection(conn, reqid !== undefined ? { reqid } : {});
     await this.#d.spd.protect(ike, hasRemoteSubnets(conn));
     const s: ConnState = { conn, ike, wantUp: true, retry: undefined };

@@ -33,3 +33,11 @@ export function planReload(old: Config, next: Config): ReloadPlan {
   if (!same(old.retransmit, next.retransmit)) needRestart.push('retransmit');
   return { added, removed, changed, unchanged, needRestart };
 }
+
+/** Why the daemon refuses a reload with this plan (nothing changes), or undefined. */
+export function reloadRejection(plan: ReloadPlan): string | undefined {
+  const fatal = plan.needRestart.filter((k) => k === 'local.address' || k === 'ports');
+  return fatal.length > 0
+    ? `reload rejected, nothing changed: ${fatal.join(', ')} changed; restart the daemon to apply`
+    : undefined;
+}

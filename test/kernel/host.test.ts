@@ -138,6 +138,12 @@ describe('host XFRM over netlink', { skip: !isRoot && 'needs root for namespaces
     assert.notEqual(a.tryExec('ping', '-c', '1', '-W', '1', '192.0.2.2').status, 0, 'ICMP is blocked');
   });
 
+  test('dumps asked for concurrently on one socket all answer (serialized, no EBUSY)', (t) => {
+    const ns = Netns.create('kd');
+    t.after(() => ns.delete());
+    assert.deepEqual(run(ns, 'concurrentDumps').results, [1, 0, 1, 0]);
+  });
+
   test('a batch of 1500 policies goes through the pipelined path and comes back by multipart dump', (t) => {
     const ns = Netns.create('km');
     t.after(() => ns.delete());

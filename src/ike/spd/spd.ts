@@ -79,6 +79,11 @@ export class Spd {
     return this.#failClosed.get(name)?.length ?? 0;
   }
 
+  /** A current connection's fail-closed policies (`explain` names their owner, `plan` diffs them). */
+  failClosedOf(name: string): readonly PolicyParams[] {
+    return this.#failClosed.get(name) ?? [];
+  }
+
   /**
    * Reload, before a connection's SAs are deleted: it is no longer current, so its Child SAs' deaths
    * restore nothing. Returns the policies for hold() once they are gone.

@@ -72,6 +72,8 @@ class XfrmKernel implements Kernel {
   private readonly ch: NetlinkChannel;
   private events: NetlinkChannel | undefined;
   private readonly listeners = new Set<(e: KernelEvent) => void>();
+  /** The kernel runs one dump per netlink socket at a time (a second one fails with EBUSY). */
+  private dumps: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly make: (purpose: 'requests' | 'events') => Transport,
@@ -82,6 +84,16 @@ class XfrmKernel implements Kernel {
 
   private async one(r: ChannelRequest): Promise<NlMsg[]> {
     return this.ch.request(r);
+  }
+
+  /** A dump request, after any dump still running on the socket (callers may ask concurrently). */
+  private dump(r: ChannelRequest): Promise<NlMsg[]> {
+    const p = this.dumps.then(
+      () => this.one(r),
+      () => this.one(r),
+    );
+    this.dumps = p.catch(() => undefined);
+    return p;
   }
 
   private first(msgs: NlMsg[], type: number, r: ChannelRequest): NlMsg {
@@ -116,7 +128,7 @@ class XfrmKernel implements Kernel {
       object: 'dump',
       dump: true,
     };
-    return (await this.one(r)).filter((m) => m.type === XfrmMsg.NEWSA).map((m) => parseSa(m.payload));
+    return (await this.dump(r)).filter((m) => m.type === XfrmMsg.NEWSA).map((m) => parseSa(m.payload));
   }
   async flushSas(proto?: IpProto): Promise<void> {
     await this.one(toReq(buildFlushSa(proto)));
@@ -142,7 +154,9 @@ class XfrmKernel implements Kernel {
       object: 'dump',
       dump: true,
     };
-    return (await this.one(r)).filter((m) => m.type === XfrmMsg.NEWPOLICY).map((m) => parsePolicy(m.payload));
+    return (await this.dump(r))
+      .filter((m) => m.type === XfrmMsg.NEWPOLICY)
+      .map((m) => parsePolicy(m.payload));
   }
   async flushPolicies(): Promise<void> {
     await this.one(toReq(buildFlushPolicy()));

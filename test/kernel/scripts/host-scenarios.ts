@@ -30,6 +30,20 @@ function waitFor(
 }
 
 const scenarios: Record<string, (k: Kernel, args: string[]) => Promise<unknown>> = {
+  // Dumps asked for at once (a status, a scrape and an explain together) all answer: no EBUSY.
+  async concurrentDumps(k) {
+    await k.addPolicy({
+      selector: { src: '10.5.0.0/16', dst: '10.6.0.0/16' },
+      dir: 'out',
+      action: 'block',
+      priority: 100,
+      templates: [],
+    });
+    const all = await Promise.allSettled([k.dumpPolicies(), k.dumpSas(), k.dumpPolicies(), k.dumpSas()]);
+    return {
+      results: all.map((r) => (r.status === 'fulfilled' ? r.value.length : String(r.reason))),
+    };
+  },
   // A trap policy (ESP template, no SA) turns a ping into an ACQUIRE (RFC 4301 §4.4.1, "trap").
   async acquire(k, [src, dst]) {
     await k.addPolicy({
