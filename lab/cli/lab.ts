@@ -1,9 +1,11 @@
 // `ikeway lab demo`: bring up the two-site lab and prove the tunnel with kernel counters.
 // `ikeway lab compose`: print docker/compose.yaml for the same topology.
+// `ikeway lab docker-base`: the Docker lab's base image as a tar, for machines without a registry.
 import type { Argv, CommandModule } from 'yargs';
 import { removeAllLabNamespaces } from '../netns/lab-ns.ts';
 import { DEMO_CONFIG, runDemo } from '../two-site/demo.ts';
 import { renderCompose } from '../two-site/compose.ts';
+import { buildBaseRootfs } from '../docker/base-rootfs.ts';
 
 interface DemoArgs {
   config: string;
@@ -58,9 +60,26 @@ const composeCommand: CommandModule = {
   },
 };
 
+const dockerBaseCommand: CommandModule<object, { out: string }> = {
+  command: 'docker-base',
+  describe: 'Write the Docker lab base image (Node, iproute2, node_modules) as a tar for `docker import`',
+  builder: (y: Argv) =>
+    y.option('out', {
+      type: 'string',
+      demandOption: true,
+      describe: 'Tar file to write',
+    }) as Argv<{ out: string }>,
+  handler: (a) => {
+    const r = buildBaseRootfs(a.out);
+    console.log(`${r.tarPath}: ${r.files} files, ${(r.bytes / 1e6).toFixed(1)} MB in ${r.ms} ms`);
+    console.log(`next: docker import ${r.tarPath} ikeway-base:local`);
+  },
+};
+
 export const labCommand: CommandModule = {
   command: 'lab <command>',
   describe: 'Network-namespace labs: a two-site tunnel proven by kernel counters',
-  builder: (y: Argv) => y.command(demoCommand).command(composeCommand).demandCommand(1),
+  builder: (y: Argv) =>
+    y.command(demoCommand).command(composeCommand).command(dockerBaseCommand).demandCommand(1),
   handler: () => undefined,
 };

@@ -8,7 +8,7 @@ import type { IkeConnection } from '../../src/ike/config.ts';
 import type { Credentials } from '../../src/ike/credentials.ts';
 import { storeCredentials } from '../../src/ike/creds-adapter.ts';
 import { parseProposals } from '../../src/ike/proposal-string.ts';
-import { tsFromCidr } from '../../src/ike/ts.ts';
+import { tsFromCidr } from '../../src/ike/traffic-selectors.ts';
 
 export class SpecError extends Error {
   override readonly name = 'SpecError';

@@ -1,13 +1,28 @@
 // docker/compose.yaml, generated from the same topology data as the namespace lab (topology.ts),
 // so the two cannot drift: `ikeway lab compose > docker/compose.yaml`, and a test compares.
 // Docker reserves an address per network for its bridge: the lab puts it at .254, away from ours.
+// The file stays within what both Compose v2 (`docker compose`) and docker-compose 1.29 (Debian 12)
+// accept: no top-level `name:` (1.29 refuses it; docker/.env names the project for both).
+// Capabilities: every container drops all and gets back only what its command needs:
+//  - routers: NET_ADMIN, for XFRM SAs and policies over netlink, the IKE socket's bypass policy and
+//    the route to the peer's LAN. IKE's ports 500/4500 need no NET_BIND_SERVICE: the sysctl
+//    ip_unprivileged_port_start=0 (per network namespace) opens them, as Docker >= 20.10 does anyway.
+//  - LAN hosts: NET_ADMIN for their route to the other LAN, NET_RAW for ping.
 import { stringify } from 'yaml';
 import { DEFAULT_TOPOLOGY_INPUT, makeTopology, prefixOf, type Site, type Topology } from './topology.ts';
 
 const SYSCTLS = {
   'net.ipv4.ip_forward': '1',
+  'net.ipv4.ip_unprivileged_port_start': '0',
   'net.ipv4.conf.all.rp_filter': '0',
   'net.ipv4.conf.default.rp_filter': '0',
+};
+
+/** The Dockerfile's base image: the official Node image unless IKEWAY_BASE names a local one. */
+const BUILD = {
+  context: '..',
+  dockerfile: 'docker/Dockerfile',
+  args: { BASE: '${IKEWAY_BASE:-node:20-bookworm-slim}' },
 };
 
 function gateway(prefix: string): string {
@@ -19,8 +34,9 @@ function router(t: Topology, s: Site, peer: Site): Record<string, unknown> {
   const lan = s.lans[0]!;
   const routes = peer.lans.map((l) => `ip route replace ${l.prefix} via ${peer.wan}`).join(' && ');
   return {
-    build: { context: '..', dockerfile: 'docker/Dockerfile' },
+    build: BUILD,
     image: 'ikeway-lab',
+    cap_drop: ['ALL'],
     cap_add: ['NET_ADMIN'],
     sysctls: SYSCTLS,
     networks: { wan: { ipv4_address: s.wan }, [`lan-${s.name}`]: { ipv4_address: lan.router } },
@@ -33,9 +49,12 @@ function host(s: Site, peer: Site): Record<string, unknown> {
   const lan = s.lans[0]!;
   const routes = peer.lans.map((l) => `ip route replace ${l.prefix} via ${lan.router}`).join(' && ');
   return {
+    // `build` here too: the hosts share the routers' image, and Compose must never try to pull it.
+    build: BUILD,
     image: 'ikeway-lab',
     depends_on: [`router-${s.name}`],
-    cap_add: ['NET_ADMIN'],
+    cap_drop: ['ALL'],
+    cap_add: ['NET_ADMIN', 'NET_RAW'],
     networks: { [`lan-${s.name}`]: { ipv4_address: lan.host } },
     command: ['sh', '-c', `${routes} && exec sleep infinity`],
   };
@@ -46,7 +65,6 @@ export function composeFor(t: Topology): Record<string, unknown> {
   const [a, b] = t.sites;
   const net = (prefix: string) => ({ ipam: { config: [{ subnet: prefix, gateway: gateway(prefix) }] } });
   return {
-    name: 'ikeway-lab',
     services: {
       'router-a': router(t, a, b),
       'router-b': router(t, b, a),

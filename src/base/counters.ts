@@ -64,6 +64,13 @@ export const COUNTER_NAMES = [
   'ike.bad_ke', // a KE payload whose data the method refuses (wrong length, invalid value)
   'ike.intermediate_unexpected', // RFC 9242/9370: IKE_INTERMEDIATE or IKE_AUTH out of order / not negotiated
   'ike.intermediate_bad_ke', // RFC 9370 §2.2.2: an additional KE of the wrong method or data
+  'ike.followup_bad_ke', // RFC 9370 §2.2.4: an IKE_FOLLOWUP_KE KE of the wrong method or data
+  'ike.followup_unexpected', // RFC 9370 §2.2.4: an IKE_FOLLOWUP_KE whose link names no pending exchange
+  // src/daemon/hooks: the programs run on tunnel events (a failure never touches the tunnel).
+  'hook.started', // a hook program spawned
+  'hook.failed', // exited non-zero, was killed at its time limit, or could not be spawned
+  'hook.timed_out', // of the failed: killed at its time limit
+  'hook.coalesced', // an event merged into a queued one of the same kind (the hook was still running)
   // src/daemon: control requests refused for bad input (e.g. `explain` with a bad address).
   'control.bad_request',
 ] as const;

@@ -6,6 +6,9 @@ import { loadCertAuth, loadSecret, type Env } from './creds.ts';
 import { checkProposal } from './proposals-tokens.ts';
 import { formatDuration, normalizeDn, type Identity, type IpAddress } from './values.ts';
 import { buildSubnets, checkOverlaps } from './subnets.ts';
+import { buildInterface, checkInterfaces } from './iface-build.ts';
+import { buildHook } from './hook.ts';
+import type { Resolver } from './resolve.ts';
 import type { Config, Connection, Liveness, LivenessAction, PskAuth, CertAuth } from './types.ts';
 
 export interface BuildContext {
@@ -13,6 +16,7 @@ export interface BuildContext {
   readonly env: Env;
   readonly now: Date;
   readonly file: string;
+  readonly resolve: Resolver;
 }
 
 /** Returns undefined when something needed is missing (the walker reported why). */
@@ -27,6 +31,7 @@ export function buildConfig(ctx: BuildContext, raw: Raw): Config | undefined {
     if (built !== undefined) connections.push(built);
   }
   checkOverlaps(ctx.r, connections);
+  checkInterfaces(ctx.r, connections);
   const log = raw.log as Config['log'];
   const ports = raw.ports as { ike: number; natT: number };
   const limits = raw.limits as Config['limits'];
@@ -102,7 +107,12 @@ function buildConnection(
   const { r } = ctx;
   const path = `connections.${name}`;
   const localAddress = (c.localAddress as IpAddress | undefined) ?? globalLocal;
-  let remote = c.remote as IpAddress | 'any' | undefined;
+  const named = c.remote as IpAddress | 'any' | { hostName: string } | undefined;
+  const remoteName = typeof named === 'object' && 'hostName' in named ? named.hostName : undefined;
+  let remote: IpAddress | 'any' | undefined =
+    remoteName !== undefined
+      ? resolveRemote(ctx, remoteName, `${path}.remote`, localAddress)
+      : (named as IpAddress | 'any' | undefined);
   if (remote !== undefined && remote !== 'any' && remote.family !== localAddress.family) {
     const where = c.localAddress !== undefined ? `local-address` : 'local.address';
     const msg = `${remote.address} is IPv${remote.family} but ${where} ${localAddress.address} is IPv${localAddress.family}`;
@@ -117,17 +127,25 @@ function buildConnection(
   }
   const auth = buildAuth(ctx, c.auth as Raw | undefined, `${path}.auth`);
   const mode = c.mode as Connection['mode'];
-  const subnets = buildSubnets(r, c, path, mode, localAddress, remote);
+  const routeBased = c.interface !== undefined;
+  const subnets = buildSubnets(r, c, path, mode, localAddress, remote, routeBased);
+  const iface = routeBased
+    ? buildInterface(r, ctx.file, c.interface as Raw, path, subnets?.[1] ?? [], c.ifId as number | undefined)
+    : undefined;
   const start = buildStart(r, c, path, remote);
   checkLifetimes(r, c, path);
   checkPfs(r, c, path);
   const liveness = buildLiveness(r, c.liveness as Raw | false | undefined, path, remote);
+  const hook = buildHook(r, c.hook as Raw | undefined, `${path}.hook`);
   if (remote === undefined || auth === undefined || subnets === undefined || liveness === undefined)
     return undefined;
+  if (routeBased && iface === undefined) return undefined;
+  if (c.hook !== undefined && hook === undefined) return undefined;
   return {
     name,
     localAddress,
     remote,
+    remoteName,
     auth,
     localId: (c.localId as Identity | undefined) ?? defaultLocalId(auth, localAddress),
     remoteId: (c.remoteId as Identity | undefined) ?? defaultRemoteId(remote),
@@ -142,14 +160,50 @@ function buildConnection(
     childLifetimeBytes: c.childLifetimeBytes as number | undefined,
     rekeyMarginMs: c.rekeyMargin as number,
     liveness,
+    retry: buildRetry(c.retry as Raw),
     encapsulation: c.encapsulation as Connection['encapsulation'],
     fragmentation: c.fragmentation as boolean,
     pfs: c.pfs as boolean,
     esn: c.esn as boolean,
     replayWindow: c.replayWindow as number,
     mark: c.mark as Connection['mark'],
-    ifId: c.ifId as number | undefined,
+    ifId: iface?.ifId ?? (c.ifId as number | undefined),
+    interface: iface,
+    hook,
   };
+}
+
+function buildRetry(raw: Raw): Connection['retry'] {
+  const initialMs = raw.initial as number;
+  return { initialMs, maxMs: Math.max(initialMs, raw.max as number), attempts: raw.attempts as number };
+}
+
+/** The first address of our family that `name` resolves to; reported at the key when there is none. */
+function resolveRemote(ctx: BuildContext, name: string, at: string, local: IpAddress): IpAddress | undefined {
+  const res = ctx.resolve(name);
+  if ('error' in res) {
+    ctx.r.add(
+      'E_RESOLVE',
+      ctx.r.at(at),
+      at,
+      `"${name}" does not resolve: ${res.error}`,
+      'check the name, /etc/hosts and the DNS server, or write the peer\u2019s address',
+    );
+    return undefined;
+  }
+  const same = res.addresses.find((a) => a.family === local.family);
+  if (same === undefined) {
+    const found = res.addresses.map((a) => a.address).join(', ');
+    ctx.r.add(
+      'E_RESOLVE',
+      ctx.r.at(at),
+      at,
+      `"${name}" resolves to ${found}, none IPv${local.family} like our ${local.address}`,
+      'set local-address of the family the name resolves to',
+    );
+    return undefined;
+  }
+  return same;
 }
 
 function buildAuth(ctx: BuildContext, auth: Raw | undefined, path: string): PskAuth | CertAuth | undefined {

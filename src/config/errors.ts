@@ -15,6 +15,8 @@ export type ConfigErrorCode =
   | 'E_PROPOSAL'
   | 'E_SECRET' // secret missing, unreadable, inline, or readable by others
   | 'E_CREDENTIAL' // certificate or private key missing or unparsable
+  | 'E_RESOLVE' // a peer's DNS name does not resolve (to an address of our family)
+  | 'E_HOOK' // hook program missing, not executable, or writable by others
   | 'W_WEAK' // warning: weak algorithm or short key
   | 'W_OVERLAP' // warning: overlapping subnets
   | 'W_INSECURE' // warning: an insecure escape hatch is in use

@@ -21,7 +21,8 @@ export function buildJsonSchema(): Json {
 
 function node(spec: Spec | Field): Json {
   const out: Json = { description: spec.description, ...shape(spec) };
-  if ('default' in spec && spec.default !== undefined) out.default = spec.default;
+  // An object's default (true: "its fields' defaults") is not a value a file would hold.
+  if ('default' in spec && spec.default !== undefined && spec.kind !== 'object') out.default = spec.default;
   return out;
 }
 
@@ -93,7 +94,12 @@ function leaf(spec: LeafSpec): Json {
     case 'address':
       return spec.allowAny === true
         ? {
-            anyOf: [{ const: 'any' }, { type: 'string', format: 'ipv4' }, { type: 'string', format: 'ipv6' }],
+            anyOf: [
+              { const: 'any' },
+              { type: 'string', format: 'ipv4' },
+              { type: 'string', format: 'ipv6' },
+              ...(spec.allowName === true ? [{ type: 'string', format: 'hostname' }] : []),
+            ],
           }
         : {
             anyOf: [
@@ -105,6 +111,15 @@ function leaf(spec: LeafSpec): Json {
       return { type: 'string', pattern: '^[0-9a-fA-F:.]+(/\\d{1,3})?$' };
     case 'proposal':
       return { type: 'string', pattern: '^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$' };
+    case 'ifaddr':
+      return { type: 'string', pattern: '^[0-9a-fA-F:.]+/\\d{1,3}$' };
+    case 'route-table':
+      return {
+        oneOf: [
+          { type: 'integer', minimum: 1, maximum: 0xffffffff },
+          { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
+        ],
+      };
     case 'path':
     case 'identity':
       return { type: 'string', minLength: 1 };

@@ -1,5 +1,6 @@
 // Entry points: text or file -> frozen Config, or ConfigErrors listing every problem with
 // file:line:col. Relative paths inside the file resolve from the directory of the config file.
+import { systemResolver, type Resolver } from './resolve.ts';
 import { LineCounter, parseDocument } from 'yaml';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -20,6 +21,8 @@ export interface LoadOptions {
   readonly now?: Date;
   /** Directory relative paths resolve from (default: the config file's directory). */
   readonly baseDir?: string;
+  /** Resolves peers' DNS names (default: the system resolver, /etc/hosts then DNS). */
+  readonly resolve?: Resolver;
 }
 
 export interface LoadResult {
@@ -74,7 +77,13 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
     const walker = new Walker(r, opts.baseDir ?? process.cwd());
     const raw = walker.walk(CONFIG_SPEC, doc.contents ?? undefined, '', { line: 1, col: 1 }) as
       Raw | undefined;
-    const ctx = { r, env: opts.env ?? process.env, now: opts.now ?? new Date(), file: resolve(file) };
+    const ctx = {
+      r,
+      env: opts.env ?? process.env,
+      now: opts.now ?? new Date(),
+      file: resolve(file),
+      resolve: opts.resolve ?? systemResolver,
+    };
     if (raw !== undefined) config = buildConfig(ctx, raw);
   }
   const problems = [...r.problems].sort((a, b) => a.line - b.line || a.col - b.col);

@@ -46,8 +46,12 @@ export type LeafSpec = Base &
     | { readonly kind: 'number'; readonly min: number; readonly max: number }
     | { readonly kind: 'duration'; readonly minMs: number }
     | { readonly kind: 'bytes' }
-    | { readonly kind: 'address'; readonly allowAny?: boolean }
+    | { readonly kind: 'address'; readonly allowAny?: boolean; readonly allowName?: boolean }
     | { readonly kind: 'prefix' }
+    /** An address with its prefix length, host bits allowed (169.254.10.1/30). */
+    | { readonly kind: 'ifaddr' }
+    /** A routing table: main, a number, or a name from /etc/iproute2/rt_tables. */
+    | { readonly kind: 'route-table' }
     | { readonly kind: 'identity' }
     | { readonly kind: 'mark' }
     | { readonly kind: 'proposal'; readonly for: 'ike' | 'esp' }
@@ -133,6 +137,132 @@ const liveness: ObjectSpec = {
   },
 };
 
+const routes: ObjectSpec = {
+  kind: 'object',
+  description:
+    'Routes ikeway installs into the interface while the tunnel is up and removes when it goes down ' +
+    '(so traffic fails over to another tunnel or path). false: leave routing to a routing daemon.',
+  fields: {
+    subnets: {
+      kind: 'list',
+      single: true,
+      items: { kind: 'prefix', description: 'IPv4 or IPv6 prefix' },
+      description: 'Destinations to route into the tunnel (default: remote-subnets).',
+    },
+    table: { kind: 'route-table', default: 'main', description: 'Routing table: main, a number, or a name.' },
+    metric: {
+      kind: 'int',
+      min: 0,
+      max: 0xffffffff,
+      default: 0,
+      description: 'Route metric; a lower one wins (use a higher one on a backup tunnel).',
+    },
+  },
+};
+const retry: ObjectSpec = {
+  kind: 'object',
+  description:
+    'How start: now re-initiates after a failed attempt (authentication failed, no answer): exponential ' +
+    'backoff from initial to max, with jitter (like strongSwan keyingtries).',
+  fields: {
+    initial: {
+      ...duration('Wait before the first retry; doubled after each failed attempt.', 100),
+      default: '10s',
+    },
+    max: { ...duration('The longest wait between two attempts.', 100), default: '10m' },
+    attempts: {
+      kind: 'int',
+      min: 0,
+      max: 1_000_000,
+      default: 0,
+      description: 'Retries after a failure before giving up (0: forever).',
+    },
+  },
+};
+
+const tunnelInterface: ObjectSpec = {
+  kind: 'object',
+  description: '',
+  fields: {
+    name: {
+      kind: 'string',
+      required: true,
+      pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$',
+      description: 'Interface name (at most 15 characters), e.g. ipsec-b.',
+    },
+    'if-id': {
+      kind: 'int',
+      min: 1,
+      max: 0xffffffff,
+      required: true,
+      description:
+        'XFRM interface id: the SAs and policies of this connection carry it; unique per interface.',
+    },
+    mtu: {
+      kind: 'int',
+      min: 576,
+      max: 65535,
+      description:
+        'Interface MTU (default: the path MTU to the peer minus the ESP overhead of the negotiated algorithms).',
+    },
+    underlying: {
+      kind: 'string',
+      pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$',
+      description: 'Device the ESP packets leave by (IFLA_XFRM_LINK), e.g. eth0. Optional.',
+    },
+    addresses: {
+      kind: 'list',
+      single: true,
+      items: { kind: 'ifaddr', description: 'address/length, e.g. 169.254.10.1/30 or fe80::1/64' },
+      description:
+        'Addresses on the tunnel interface, e.g. a /30, /31 or link-local per end for BGP peering.',
+    },
+    routes: { kind: 'toggle', object: routes, description: routes.description, default: false },
+  },
+};
+export const HOOK_EVENTS = [
+  'child-up',
+  'child-down',
+  'child-rekeyed',
+  'ike-up',
+  'ike-down',
+  'ike-rekeyed',
+  'liveness-failure',
+] as const;
+
+const hook: ObjectSpec = {
+  kind: 'object',
+  description:
+    'A program run on tunnel events, with the facts (addresses, identities, selectors, SPIs, algorithms; ' +
+    'never a key) in IKEWAY_* environment variables and as one JSON object on stdin. Runs one at a time ' +
+    'per Child SA, is killed at the time limit; a failure is logged and counted, never stops the tunnel.',
+  scalarError: {
+    code: 'E_TYPE',
+    message: 'hook is a map of settings',
+    hint: 'write hook: { program: /path/to/program }',
+  },
+  fields: {
+    program: {
+      ...path(
+        'Executable run on each event (not writable by others; relative paths resolve from the config file).',
+      ),
+      required: true,
+    },
+    timeout: {
+      ...duration('Kill the program (and its process group) after this long.', 100),
+      default: '10s',
+    },
+    events: {
+      kind: 'list',
+      single: true,
+      minItems: 1,
+      items: { kind: 'enum', values: HOOK_EVENTS, description: 'event name' },
+      default: [...HOOK_EVENTS],
+      description: 'Events that run the program.',
+    },
+  },
+};
+
 const connection: ObjectSpec = {
   kind: 'object',
   description: 'One peer and the traffic protected with it.',
@@ -140,8 +270,11 @@ const connection: ObjectSpec = {
     remote: {
       kind: 'address',
       allowAny: true,
+      allowName: true,
       required: true,
-      description: 'The peer\u2019s IP address, or "any" to accept any initiator (responder only).',
+      description:
+        'The peer\u2019s IP address, a DNS name (resolved through /etc/hosts and DNS at start and reload; ' +
+        'a name that does not resolve is an error), or "any" to accept any initiator (responder only).',
     },
     'local-address': { kind: 'address', description: 'Our address for this peer (default: local.address).' },
     auth: {
@@ -217,6 +350,7 @@ const connection: ObjectSpec = {
     },
     'rekey-margin': { ...duration('Rekey this long before a hard lifetime expires.', 1000), default: '10m' },
     liveness: { kind: 'toggle', object: liveness, description: liveness.description, default: true },
+    retry: { ...retry, default: true }, // absent: an object of its defaults
     encapsulation: {
       kind: 'enum',
       values: ['auto', 'force'],
@@ -238,6 +372,13 @@ const connection: ObjectSpec = {
       description: 'XFRM mark value[/mask] for route-based setups (e.g. 42 or 0x2a/0xff).',
     },
     'if-id': { kind: 'int', min: 1, max: 0xffffffff, description: 'XFRM interface id (route-based VPN).' },
+    interface: {
+      ...tunnelInterface,
+      description:
+        'Route-based tunnel: ikeway creates this XFRM interface, ties the SAs and policies to it by if-id, ' +
+        'and removes it on stop. Subnets default to 0.0.0.0/0 and ::/0 (the routing table decides).',
+    },
+    hook,
   },
 };
 

@@ -8,6 +8,10 @@ const hostPrefix = (a: IpAddress): IpPrefix => {
   const len = a.family === 4 ? 32 : 128;
   return { ...a, prefixLength: len, text: `${a.address}/${len}` };
 };
+const ANY: readonly IpPrefix[] = [
+  { family: 4, address: '0.0.0.0', prefixLength: 0, text: '0.0.0.0/0' },
+  { family: 6, address: '::', prefixLength: 0, text: '::/0' },
+];
 const isHost = (p: IpPrefix) => p.prefixLength === (p.family === 4 ? 32 : 128);
 
 /** [local, remote] subnets with defaults filled, or undefined if a given list was invalid. */
@@ -18,6 +22,7 @@ export function buildSubnets(
   mode: Mode,
   local: IpAddress,
   remote: IpAddress | 'any' | undefined,
+  routeBased = false,
 ): [IpPrefix[], IpPrefix[]] | undefined {
   const lp = `${path}.local-subnets`;
   const rp = `${path}.remote-subnets`;
@@ -28,8 +33,16 @@ export function buildSubnets(
   const ls = given('localSubnets', lp);
   const rs = given('remoteSubnets', rp);
   if (ls === null || rs === null || remote === undefined) return undefined;
-  const localSubnets = ls ?? [hostPrefix(local)];
-  const remoteSubnets = rs ?? (remote === 'any' ? [] : [hostPrefix(remote)]);
+  // A route-based tunnel carries whatever the routing table sends into its interface.
+  // An unset side covers every family the other side names (both when neither is set).
+  const anyFor = (other: IpPrefix[] | undefined) =>
+    ANY.filter((a) => other === undefined || other.some((p) => p.family === a.family));
+  const localSubnets = ls ?? (routeBased ? anyFor(rs) : [hostPrefix(local)]);
+  const remoteSubnets = rs ?? (routeBased ? anyFor(ls) : remote === 'any' ? [] : [hostPrefix(remote)]);
+  if (routeBased && mode === 'transport') {
+    const p = `${path}.mode`;
+    r.add('E_CONFLICT', r.at(p), p, 'a route-based tunnel (interface) needs tunnel mode', 'use mode: tunnel');
+  }
   if (mode === 'transport') {
     checkHostsOnly(r, ls ?? [], lp);
     checkHostsOnly(r, rs ?? [], rp);
@@ -69,6 +82,8 @@ function checkFamilies(
 export function checkOverlaps(r: Reporter, conns: readonly Connection[]): void {
   conns.forEach((b, j) => {
     for (const a of conns.slice(0, j)) {
+      // Policies with different if_ids are different kernel objects: the route picks the tunnel.
+      if (a.ifId !== undefined && b.ifId !== undefined && a.ifId !== b.ifId) continue;
       const rem = firstOverlap(a.remoteSubnets, b.remoteSubnets);
       if (rem === undefined || firstOverlap(a.localSubnets, b.localSubnets) === undefined) continue;
       const p = `connections.${b.name}.remote-subnets`;

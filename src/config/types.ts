@@ -37,11 +37,52 @@ export interface Liveness {
   readonly action: LivenessAction;
 }
 
+/** Routes into a tunnel interface, installed while the tunnel is up. */
+export interface TunnelRoutes {
+  readonly subnets: readonly IpPrefix[];
+  /** Table number (main is 254) and the name it was written with. */
+  readonly table: number;
+  readonly tableName: string;
+  readonly metric: number;
+}
+
+/** A route-based tunnel's XFRM interface, created and owned by the daemon. */
+export interface TunnelInterface {
+  readonly name: string;
+  readonly ifId: number;
+  /** undefined: path MTU minus the ESP overhead. */
+  readonly mtu: number | undefined;
+  readonly underlying: string | undefined;
+  readonly addresses: readonly IpPrefix[];
+  readonly routes: TunnelRoutes | false;
+  /** Where `interface.name` sits in the file, for problems only the running system shows. */
+  readonly at: { readonly file: string; readonly line: number; readonly col: number; readonly path: string };
+}
+/** Re-initiation after a failed attempt (start: now): exponential backoff with jitter. */
+export interface RetryPolicy {
+  readonly initialMs: number;
+  readonly maxMs: number;
+  /** Retries after a failure before giving up; 0 = forever. */
+  readonly attempts: number;
+}
+export type HookEvent =
+  'child-up' | 'child-down' | 'child-rekeyed' | 'ike-up' | 'ike-down' | 'ike-rekeyed' | 'liveness-failure';
+
+/** A program run on tunnel events (src/daemon/hooks.ts). */
+export interface Hook {
+  /** Absolute path, checked by the loader: exists, executable, not writable by others. */
+  readonly program: string;
+  readonly timeoutMs: number;
+  readonly events: readonly HookEvent[];
+}
+
 export interface Connection {
   readonly name: string;
   readonly localAddress: IpAddress;
   /** The peer, or 'any' for a responder-only connection. */
   readonly remote: IpAddress | 'any';
+  /** The DNS name `remote` was resolved from, if the file gave one. */
+  readonly remoteName: string | undefined;
   readonly auth: PskAuth | CertAuth;
   readonly localId: Identity;
   readonly remoteId: Identity;
@@ -61,6 +102,7 @@ export interface Connection {
   /** Rekey this long before the hard time limit (IKE and CHILD SAs). */
   readonly rekeyMarginMs: number;
   readonly liveness: Liveness | false;
+  readonly retry: RetryPolicy;
   readonly encapsulation: 'auto' | 'force';
   readonly fragmentation: boolean;
   readonly pfs: boolean;
@@ -68,6 +110,9 @@ export interface Connection {
   readonly replayWindow: number;
   readonly mark: Mark | undefined;
   readonly ifId: number | undefined;
+  /** Route-based tunnel: the interface ikeway owns (ifId is then its if-id). */
+  readonly interface: TunnelInterface | undefined;
+  readonly hook: Hook | undefined;
 }
 
 export interface Config {

@@ -15,6 +15,8 @@ import {
   parsePrefix,
   formatDuration,
 } from './values.ts';
+import { parseIfAddress, parseRouteTable } from './iface-values.ts';
+import { isHostName } from './resolve.ts';
 import type { Parsed } from './values.ts';
 import { checkProposal } from './proposals-tokens.ts';
 
@@ -316,6 +318,7 @@ export class Walker {
       return v;
     }
     if (spec.kind === 'mark' && typeof v === 'number') return take(parseMark(String(v)));
+    if (spec.kind === 'route-table' && typeof v === 'number') return take(parseRouteTable(String(v)));
     if (spec.kind === 'bytes' && typeof v === 'number') return take(parseBytes(String(v)));
     if (spec.kind === 'duration' && typeof v === 'number') return take(parseDuration(String(v)));
     if (typeof v !== 'string') return fail(`expected ${describe(spec)}, found ${shown}`, '');
@@ -357,9 +360,21 @@ export class Walker {
         return take(parseBytes(v));
       case 'address':
         if (spec.allowAny === true && v === 'any') return 'any';
+        if (spec.allowName === true && !parseAddress(v).ok) {
+          if (isHostName(v)) return { hostName: v };
+          if (!/^[0-9.:]+$/.test(v))
+            return fail(
+              `"${v}" is neither an IP address nor a DNS name`,
+              'write e.g. 192.0.2.2 or vpn.example.net',
+            );
+        }
         return take(parseAddress(v));
       case 'prefix':
         return take(parsePrefix(v));
+      case 'ifaddr':
+        return take(parseIfAddress(v));
+      case 'route-table':
+        return take(parseRouteTable(v));
       case 'identity':
         return take(parseIdentity(v));
       case 'mark':
@@ -373,7 +388,7 @@ export class Walker {
         }
         if (c.weak.length > 0) {
           const { path, at } = where();
-          const msg = `proposal "${v}" uses weak or deprecated ${c.weak.join(', ')} (RFC 8247, RFC 8221)`;
+          const msg = `proposal "${v}" uses weak or deprecated algorithms: ${c.weakReasons.join('; ')}`;
           this.r.add('W_WEAK', at, path, msg, 'prefer aes256gcm16, sha256 and x25519');
         }
         return v.trim().toLowerCase();
@@ -406,9 +421,13 @@ export function describe(spec: Spec): string {
     case 'bytes':
       return 'size, e.g. 1GiB';
     case 'address':
-      return spec.allowAny === true ? 'IP address or any' : 'IP address';
+      return `IP address${spec.allowName === true ? ', DNS name' : ''}${spec.allowAny === true ? ' or any' : ''}`;
     case 'prefix':
       return 'IP prefix, e.g. 10.0.0.0/16';
+    case 'ifaddr':
+      return 'address/length, e.g. 169.254.10.1/30';
+    case 'route-table':
+      return 'main, a table number or a table name';
     case 'proposal':
       return `proposal, e.g. ${spec.for === 'ike' ? 'aes256gcm16-prfsha256-x25519' : 'aes256gcm16'}`;
     default:

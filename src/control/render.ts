@@ -1,5 +1,5 @@
 // Human output of `ikeway status`: one block per connection, its IKE SAs and their Child SAs.
-import type { ChildStatus, IkeSaStatus, StatusReport } from '../control/status-types.ts';
+import type { ChildStatus, IkeSaStatus, InterfaceStatus, StatusReport } from './status-types.ts';
 
 export function duration(s: number | undefined): string {
   if (s === undefined) return '-';
@@ -43,6 +43,20 @@ function ike(sa: IkeSaStatus): string[] {
   ];
 }
 
+function iface(i: InterfaceStatus): string[] {
+  const state = !i.present ? 'MISSING' : i.up ? 'up' : 'down';
+  const n = i.counters;
+  const traffic = n
+    ? `rx ${bytes(n.rxBytes)} / ${n.rxPackets} pkts, tx ${bytes(n.txBytes)} / ${n.txPackets} pkts, ` +
+      `errors ${n.rxErrors}/${n.txErrors}, dropped ${n.rxDropped}/${n.txDropped}`
+    : 'no counters';
+  return [
+    `  interface ${i.name} if_id ${i.ifId} (0x${i.ifId.toString(16)}) ${state}, mtu ${i.mtu ?? '-'}, addresses ${i.addresses.join(',') || '-'}`,
+    `    routes: ${i.routes.join('; ') || 'none installed'}`,
+    `    ${traffic}`,
+  ];
+}
+
 export function renderStatus(r: StatusReport): string {
   const d = r.daemon;
   const out = [
@@ -66,6 +80,13 @@ export function renderStatus(r: StatusReport): string {
     out.push(
       `  ${c.localSubnets.join(',')} === ${c.remoteSubnets.join(',') || '(peer address)'}; fail-closed policies: ${c.failClosedPolicies}`,
     );
+    if (c.interface) out.push(...iface(c.interface));
+    if (c.retry)
+      out.push(
+        c.retry.gaveUp
+          ? `  gave up after ${c.retry.attempt - 1} retries: ${c.retry.reason}`
+          : `  retry ${c.retry.attempt} in ${c.retry.inSeconds}s: ${c.retry.reason}`,
+      );
     for (const sa of c.ikeSas) out.push(...ike(sa));
   }
   if (r.connections.length === 0) out.push('', 'no connections configured');

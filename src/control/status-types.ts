@@ -56,7 +56,21 @@ export interface ConnectionStatus {
   readonly ikeProposals: readonly string[];
   readonly espProposals: readonly string[];
   readonly failClosedPolicies: number;
+  /** Route-based tunnel: its XFRM interface, if_id, the routes ikeway holds and the counters. */
+  readonly interface?: InterfaceStatus;
   readonly ikeSas: readonly IkeSaStatus[];
+  /** start: now after a failure: why it waits and when it initiates again (or that it gave up). */
+  readonly retry?: RetryStatus;
+}
+
+export interface RetryStatus {
+  /** Why the last attempt ended (e.g. the peer's AUTHENTICATION_FAILED, no response). */
+  readonly reason: string;
+  /** The retry's number since the last establishment. */
+  readonly attempt: number;
+  /** Seconds until it initiates again; absent when it gave up (retry attempts used). */
+  readonly inSeconds?: number;
+  readonly gaveUp: boolean;
 }
 
 export interface DaemonStatus {
@@ -84,4 +98,29 @@ export interface StatusReport {
   readonly load?: LoadStatus;
   readonly connections: readonly ConnectionStatus[];
   readonly counters: Readonly<Record<string, number>>;
+}
+
+/** A route-based tunnel's XFRM interface as `ikeway status` shows it. */
+export interface InterfaceStatus {
+  readonly name: string;
+  readonly ifId: number;
+  readonly present: boolean;
+  readonly up: boolean;
+  readonly mtu: number | undefined;
+  readonly addresses: readonly string[];
+  /** Routes ikeway holds in the kernel now (installed while the tunnel is up). */
+  readonly routes: readonly string[];
+  /** The interface's own counters (IFLA_STATS64). */
+  readonly counters:
+    | {
+        readonly rxPackets: number;
+        readonly txPackets: number;
+        readonly rxBytes: number;
+        readonly txBytes: number;
+        readonly rxErrors: number;
+        readonly txErrors: number;
+        readonly rxDropped: number;
+        readonly txDropped: number;
+      }
+    | undefined;
 }

@@ -1,7 +1,7 @@
 // AUTH payload data for shared keys (RFC 7296 §2.15) and the octets every AUTH method signs.
 import { timingSafeEqual } from 'node:crypto';
 import { CryptoError } from './errors.ts';
-import { prf, type HashName } from './prf.ts';
+import { prf, type PrfName } from './prf.ts';
 import { wipe } from './secret.ts';
 
 /** RFC 7296 §2.15: the fixed pad string (17 ASCII octets, no NUL). */
@@ -28,7 +28,7 @@ export interface SignedOctetsInput {
  *                  MACedIDForI = prf(SK_pi, RestOfInitIDPayload)   (and symmetrically for the responder).
  * RFC 9242 §3.3.2 appends IntAuth after IKE_INTERMEDIATE exchanges.
  */
-export function signedOctets(hash: HashName, s: SignedOctetsInput): Uint8Array {
+export function signedOctets(hash: PrfName, s: SignedOctetsInput): Uint8Array {
   const maced = prf(hash, s.skP, s.idPayloadBody);
   const extra = s.intAuth ?? new Uint8Array(0);
   const out = new Uint8Array(s.realMessage.length + s.peerNonce.length + maced.length + extra.length);
@@ -40,7 +40,7 @@ export function signedOctets(hash: HashName, s: SignedOctetsInput): Uint8Array {
 }
 
 /** RFC 7296 §2.15: AUTH = prf( prf(Shared Secret, "Key Pad for IKEv2"), <SignedOctets>). */
-export function pskAuth(hash: HashName, sharedSecret: Uint8Array, octets: Uint8Array): Uint8Array {
+export function pskAuth(hash: PrfName, sharedSecret: Uint8Array, octets: Uint8Array): Uint8Array {
   const inner = prf(hash, sharedSecret, KEY_PAD);
   try {
     return prf(hash, inner, octets);
@@ -51,7 +51,7 @@ export function pskAuth(hash: HashName, sharedSecret: Uint8Array, octets: Uint8A
 
 /** Check a received PSK AUTH value in constant time; throws CryptoError AUTH_FAILED on mismatch. */
 export function verifyPskAuth(
-  hash: HashName,
+  hash: PrfName,
   sharedSecret: Uint8Array,
   octets: Uint8Array,
   received: Uint8Array,

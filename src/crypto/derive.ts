@@ -20,9 +20,16 @@ export function keyLengths(encr: EncrSpec, integ?: IntegAlgorithm): KeyLengths {
   return { encrKeyLen: encr.keyMatLen, integKeyLen: encr.alg.aead ? 0 : (integ?.keyLen ?? 0) };
 }
 
-/** RFC 7296 §2.14: SKEYSEED = prf(Ni | Nr, g^ir). */
+/**
+ * RFC 7296 §2.14: SKEYSEED = prf(Ni | Nr, g^ir). A PRF with a fixed-length key (AES-XCBC-PRF-128,
+ * 16 octets) takes half of its key from the start of Ni and half from the start of Nr (same section).
+ */
 export function skeyseed(p: Prf, ni: Uint8Array, nr: Uint8Array, gir: Uint8Array): Uint8Array {
-  const key = concat(ni, nr);
+  const half = p.hash === 'aesxcbc' ? p.keyLen / 2 : undefined;
+  if (half !== undefined && (ni.length < half || nr.length < half)) {
+    fail('MALFORMED', `nonces shorter than ${half} octets for a fixed-key PRF`);
+  }
+  const key = half === undefined ? concat(ni, nr) : concat(ni.subarray(0, half), nr.subarray(0, half));
   try {
     return prf(p.hash, key, gir);
   } finally {

@@ -21,7 +21,7 @@
 // inner payload, so the value does not depend on how the message travelled.
 import { PayloadType } from '../codec/iana.ts';
 import { fail } from './errors.ts';
-import { prf, type HashName } from './prf.ts';
+import { prf, type PrfName } from './prf.ts';
 import { concat } from './secret.ts';
 
 const HEADER_LEN = 28;
@@ -72,7 +72,7 @@ export function intAuthInput(msg: IntermediateMessage): Uint8Array {
  * `prev` is undefined for the first IKE_INTERMEDIATE exchange. Use SK_pi for requests, SK_pr for responses.
  */
 export function intAuthStep(
-  hash: HashName,
+  hash: PrfName,
   skP: Uint8Array,
   prev: Uint8Array | undefined,
   msg: IntermediateMessage,

@@ -40,139 +40,167 @@ export function isAead(encrId: number): boolean {
   return AEAD_IDS.has(encrId);
 }
 
-/** ICV suffixes: octets (8/12/16) or bits (64/96/128), as strongSwan accepts both. */
-const ICV: Record<string, 8 | 12 | 16> = { '8': 8, '12': 12, '16': 16, '64': 8, '96': 12, '128': 16 };
+/** ICV suffixes: octets (8/12/16) or bits (64/96/128), as strongSwan accepts both; none means 16. */
+const ICV: ReadonlyMap<string, 8 | 12 | 16> = new Map([
+  ['', 16],
+  ['8', 8],
+  ['12', 12],
+  ['16', 16],
+  ['64', 8],
+  ['96', 12],
+  ['128', 16],
+]);
 const GCM = { 8: EncrId.AES_GCM_8, 12: EncrId.AES_GCM_12, 16: EncrId.AES_GCM_16 } as const;
 const CCM = { 8: EncrId.AES_CCM_8, 12: EncrId.AES_CCM_12, 16: EncrId.AES_CCM_16 } as const;
 
-function parseEncr(w: string): TokenTransform | undefined {
-  if (w === 'chacha20poly1305') return t(ENCR, EncrId.CHACHA20_POLY1305);
-  if (w === '3des') return t(ENCR, EncrId.TRIPLE_DES);
-  if (w === 'null') return t(ENCR, EncrId.NULL);
-  if (w === 'aes') return t(ENCR, EncrId.AES_CBC, 128);
-  const m = /^(aes|camellia)(128|192|256)(ctr|gcm|ccm|gmac)?(\d+)?$/.exec(w);
-  if (!m) return undefined;
-  const [, family, bits, mode, icv] = m;
-  const keyLength = Number(bits);
-  if (family === 'camellia') return mode || icv ? undefined : t(ENCR, EncrId.CAMELLIA_CBC, keyLength);
-  if (mode === undefined || mode === 'ctr' || mode === 'gmac') {
-    if (icv !== undefined) return undefined;
-    const id = mode === 'ctr' ? EncrId.AES_CTR : mode === 'gmac' ? EncrId.NULL_AUTH_AES_GMAC : EncrId.AES_CBC;
-    return t(ENCR, id, keyLength);
+/**
+ * Every word of the grammar and the transform it names, in one Map (never a plain object: a word like
+ * "constructor" or "toString" must not match a built-in property). Built once from the families below,
+ * so tools and tests can enumerate the whole grammar (grammarWords()).
+ */
+const WORDS = new Map<string, TokenTransform>();
+const add = (w: string, x: TokenTransform) => {
+  if (!WORDS.has(w)) WORDS.set(w, x);
+};
+
+// Ciphers (RFC 7296 §3.3.2 Transform Type 1).
+add('aes', t(ENCR, EncrId.AES_CBC, 128));
+for (const bits of [128, 192, 256]) {
+  add(`aes${bits}`, t(ENCR, EncrId.AES_CBC, bits));
+  add(`aes${bits}ctr`, t(ENCR, EncrId.AES_CTR, bits));
+  add(`aes${bits}gmac`, t(ENCR, EncrId.NULL_AUTH_AES_GMAC, bits));
+  for (const [suffix, len] of ICV) {
+    add(`aes${bits}gcm${suffix}`, t(ENCR, GCM[len], bits));
+    add(`aes${bits}ccm${suffix}`, t(ENCR, CCM[len], bits));
   }
-  const len = icv === undefined ? 16 : ICV[icv];
-  if (len === undefined) return undefined;
-  return t(ENCR, (mode === 'gcm' ? GCM : CCM)[len], keyLength);
+  add(`camellia${bits}`, t(ENCR, EncrId.CAMELLIA_CBC, bits));
 }
+add('chacha20poly1305', t(ENCR, EncrId.CHACHA20_POLY1305));
+add('3des', t(ENCR, EncrId.TRIPLE_DES));
+add('null', t(ENCR, EncrId.NULL));
 
-const INTEGS: Record<string, IntegId> = {
-  md5: IntegId.HMAC_MD5_96,
-  sha1: IntegId.HMAC_SHA1_96,
-  sha: IntegId.HMAC_SHA1_96,
-  sha256: IntegId.HMAC_SHA2_256_128,
-  sha2_256: IntegId.HMAC_SHA2_256_128,
-  sha384: IntegId.HMAC_SHA2_384_192,
-  sha2_384: IntegId.HMAC_SHA2_384_192,
-  sha512: IntegId.HMAC_SHA2_512_256,
-  sha2_512: IntegId.HMAC_SHA2_512_256,
-  aesxcbc: IntegId.AES_XCBC_96,
-  aescmac: IntegId.AES_CMAC_96,
-};
+const INTEGS: ReadonlyArray<readonly [string, IntegId]> = [
+  ['md5', IntegId.HMAC_MD5_96],
+  ['sha1', IntegId.HMAC_SHA1_96],
+  ['sha', IntegId.HMAC_SHA1_96],
+  ['sha256', IntegId.HMAC_SHA2_256_128],
+  ['sha2_256', IntegId.HMAC_SHA2_256_128],
+  ['sha384', IntegId.HMAC_SHA2_384_192],
+  ['sha2_384', IntegId.HMAC_SHA2_384_192],
+  ['sha512', IntegId.HMAC_SHA2_512_256],
+  ['sha2_512', IntegId.HMAC_SHA2_512_256],
+  ['aesxcbc', IntegId.AES_XCBC_96],
+  ['aescmac', IntegId.AES_CMAC_96],
+];
 
-const PRFS: Record<string, PrfId> = {
-  prfmd5: PrfId.HMAC_MD5,
-  prfsha1: PrfId.HMAC_SHA1,
-  prfsha256: PrfId.HMAC_SHA2_256,
-  prfsha384: PrfId.HMAC_SHA2_384,
-  prfsha512: PrfId.HMAC_SHA2_512,
-  prfaesxcbc: PrfId.AES128_XCBC,
-  prfaescmac: PrfId.AES128_CMAC,
-};
+const PRFS: ReadonlyArray<readonly [string, PrfId]> = [
+  ['prfmd5', PrfId.HMAC_MD5],
+  ['prfsha1', PrfId.HMAC_SHA1],
+  ['prfsha256', PrfId.HMAC_SHA2_256],
+  ['prfsha384', PrfId.HMAC_SHA2_384],
+  ['prfsha512', PrfId.HMAC_SHA2_512],
+  ['prfaesxcbc', PrfId.AES128_XCBC],
+  ['prfaescmac', PrfId.AES128_CMAC],
+];
 
 /** The PRF of the same hash as an integrity algorithm (strongSwan's default IKE PRF when none is given). */
-export const PRF_FOR_INTEG: Readonly<Partial<Record<number, PrfId>>> = {
-  [IntegId.HMAC_MD5_96]: PrfId.HMAC_MD5,
-  [IntegId.HMAC_SHA1_96]: PrfId.HMAC_SHA1,
-  [IntegId.HMAC_SHA2_256_128]: PrfId.HMAC_SHA2_256,
-  [IntegId.HMAC_SHA2_384_192]: PrfId.HMAC_SHA2_384,
-  [IntegId.HMAC_SHA2_512_256]: PrfId.HMAC_SHA2_512,
-  [IntegId.AES_XCBC_96]: PrfId.AES128_XCBC,
-  [IntegId.AES_CMAC_96]: PrfId.AES128_CMAC,
-};
+const PRF_OF_INTEG: ReadonlyMap<number, PrfId> = new Map([
+  [IntegId.HMAC_MD5_96, PrfId.HMAC_MD5],
+  [IntegId.HMAC_SHA1_96, PrfId.HMAC_SHA1],
+  [IntegId.HMAC_SHA2_256_128, PrfId.HMAC_SHA2_256],
+  [IntegId.HMAC_SHA2_384_192, PrfId.HMAC_SHA2_384],
+  [IntegId.HMAC_SHA2_512_256, PrfId.HMAC_SHA2_512],
+  [IntegId.AES_XCBC_96, PrfId.AES128_XCBC],
+  [IntegId.AES_CMAC_96, PrfId.AES128_CMAC],
+]);
 
-const GROUPS: Record<string, DhGroup> = {
-  modp768: DhGroup.MODP_768,
-  modp1024: DhGroup.MODP_1024,
-  modp1536: DhGroup.MODP_1536,
-  modp2048: DhGroup.MODP_2048,
-  modp3072: DhGroup.MODP_3072,
-  modp4096: DhGroup.MODP_4096,
-  modp6144: DhGroup.MODP_6144,
-  modp8192: DhGroup.MODP_8192,
-  modp1024s160: DhGroup.MODP_1024_160,
-  modp2048s224: DhGroup.MODP_2048_224,
-  modp2048s256: DhGroup.MODP_2048_256,
-  ecp192: DhGroup.ECP_192,
-  ecp224: DhGroup.ECP_224,
-  ecp256: DhGroup.ECP_256,
-  ecp384: DhGroup.ECP_384,
-  ecp521: DhGroup.ECP_521,
-  ecp224bp: DhGroup.ECP_224_BP,
-  ecp256bp: DhGroup.ECP_256_BP,
-  ecp384bp: DhGroup.ECP_384_BP,
-  ecp512bp: DhGroup.ECP_512_BP,
-  x25519: DhGroup.CURVE25519,
-  curve25519: DhGroup.CURVE25519,
-  x448: DhGroup.CURVE448,
-  curve448: DhGroup.CURVE448,
-  mlkem512: DhGroup.ML_KEM_512,
-  mlkem768: DhGroup.ML_KEM_768,
-  mlkem1024: DhGroup.ML_KEM_1024,
-};
+/** The same, indexed by number (numeric keys only; kept for callers that index). */
+export const PRF_FOR_INTEG: Readonly<Partial<Record<number, PrfId>>> = Object.freeze(
+  Object.assign(Object.create(null) as Record<number, PrfId>, Object.fromEntries(PRF_OF_INTEG)),
+);
+
+/** The PRF implied by an integrity algorithm, if any. */
+export function prfForInteg(integId: number): PrfId | undefined {
+  return PRF_OF_INTEG.get(integId);
+}
+
+const GROUPS: ReadonlyArray<readonly [string, DhGroup]> = [
+  ['modp768', DhGroup.MODP_768],
+  ['modp1024', DhGroup.MODP_1024],
+  ['modp1536', DhGroup.MODP_1536],
+  ['modp2048', DhGroup.MODP_2048],
+  ['modp3072', DhGroup.MODP_3072],
+  ['modp4096', DhGroup.MODP_4096],
+  ['modp6144', DhGroup.MODP_6144],
+  ['modp8192', DhGroup.MODP_8192],
+  ['modp1024s160', DhGroup.MODP_1024_160],
+  ['modp2048s224', DhGroup.MODP_2048_224],
+  ['modp2048s256', DhGroup.MODP_2048_256],
+  ['ecp192', DhGroup.ECP_192],
+  ['ecp224', DhGroup.ECP_224],
+  ['ecp256', DhGroup.ECP_256],
+  ['ecp384', DhGroup.ECP_384],
+  ['ecp521', DhGroup.ECP_521],
+  ['ecp224bp', DhGroup.ECP_224_BP],
+  ['ecp256bp', DhGroup.ECP_256_BP],
+  ['ecp384bp', DhGroup.ECP_384_BP],
+  ['ecp512bp', DhGroup.ECP_512_BP],
+  ['x25519', DhGroup.CURVE25519],
+  ['curve25519', DhGroup.CURVE25519],
+  ['x448', DhGroup.CURVE448],
+  ['curve448', DhGroup.CURVE448],
+  ['mlkem512', DhGroup.ML_KEM_512],
+  ['mlkem768', DhGroup.ML_KEM_768],
+  ['mlkem1024', DhGroup.ML_KEM_1024],
+];
+
+for (const [w, id] of INTEGS) add(w, t(INTEG, id));
+for (const [w, id] of PRFS) add(w, t(PRF, id));
+add('esn', t(ESN, EsnId.ESN));
+add('noesn', t(ESN, EsnId.NO_ESN));
+for (const [w, id] of GROUPS) add(w, t(KE, id));
+// RFC 9370: "ke1_mlkem768" .. "ke7_..." are additional key exchanges (transform types 6..12).
+for (let n = 1; n <= 7; n++) {
+  for (const [w, id] of GROUPS) add(`ke${n}_${w}`, t((KE + n + 1) as TransformType, id));
+  // "keN_none": the slot is optional (RFC 9370 §2.2.1: transform ID 0, NONE).
+  add(`ke${n}_none`, t((KE + n + 1) as TransformType, 0));
+}
 
 /** The transform one lower-case word names, or undefined for a word the grammar does not know. */
 export function parseToken(w: string): TokenTransform | undefined {
-  const encr = parseEncr(w);
-  if (encr) return encr;
-  if (w in INTEGS) return t(INTEG, INTEGS[w]!);
-  if (w in PRFS) return t(PRF, PRFS[w]!);
-  if (w === 'esn') return t(ESN, EsnId.ESN);
-  if (w === 'noesn') return t(ESN, EsnId.NO_ESN);
-  // RFC 9370: "ke1_mlkem768" .. "ke7_..." are additional key exchanges (transform types 6..12).
-  const ke = /^(?:ke([1-7])_)?(.+)$/.exec(w);
-  // "keN_none": the slot is optional (RFC 9370 §2.2.1: transform ID 0, NONE).
-  const group = ke ? (ke[1] && ke[2] === 'none' ? 0 : GROUPS[ke[2]!]) : undefined;
-  if (ke === null || group === undefined) return undefined;
-  return t((ke[1] ? KE + Number(ke[1]) + 1 : KE) as TransformType, group);
+  return WORDS.get(w);
+}
+
+/** Every word the grammar knows, in a stable order (ciphers, integrity, PRFs, ESN, groups, ke1_..ke7_). */
+export function grammarWords(): readonly string[] {
+  return [...WORDS.keys()];
 }
 
 const NAMES = new Map<string, string>();
-for (const [name, id] of Object.entries(INTEGS))
-  NAMES.set(`${INTEG}/${id}`, NAMES.get(`${INTEG}/${id}`) ?? name);
-for (const [name, id] of Object.entries(PRFS)) NAMES.set(`${PRF}/${id}`, name);
-for (const [name, id] of Object.entries(GROUPS))
-  if (!NAMES.has(`${KE}/${id}`)) NAMES.set(`${KE}/${id}`, name);
+for (const [name, id] of INTEGS) if (!NAMES.has(`${INTEG}/${id}`)) NAMES.set(`${INTEG}/${id}`, name);
+for (const [name, id] of PRFS) NAMES.set(`${PRF}/${id}`, name);
+for (const [name, id] of GROUPS) if (!NAMES.has(`${KE}/${id}`)) NAMES.set(`${KE}/${id}`, name);
 
 /** The word for a transform (the first of its spellings), or a numeric fallback for logs. */
 export function formatToken(x: TokenTransform): string {
   if (x.type === ENCR) {
     const k = x.keyLength ?? '';
-    const byId: Partial<Record<number, string>> = {
-      [EncrId.AES_CBC]: `aes${k}`,
-      [EncrId.AES_CTR]: `aes${k}ctr`,
-      [EncrId.AES_GCM_8]: `aes${k}gcm8`,
-      [EncrId.AES_GCM_12]: `aes${k}gcm12`,
-      [EncrId.AES_GCM_16]: `aes${k}gcm16`,
-      [EncrId.AES_CCM_8]: `aes${k}ccm8`,
-      [EncrId.AES_CCM_12]: `aes${k}ccm12`,
-      [EncrId.AES_CCM_16]: `aes${k}ccm16`,
-      [EncrId.NULL_AUTH_AES_GMAC]: `aes${k}gmac`,
-      [EncrId.CAMELLIA_CBC]: `camellia${k}`,
-      [EncrId.CHACHA20_POLY1305]: 'chacha20poly1305',
-      [EncrId.TRIPLE_DES]: '3des',
-      [EncrId.NULL]: 'null',
-    };
-    return byId[x.id] ?? `encr${x.id}${x.keyLength ? `_${x.keyLength}` : ''}`;
+    const byId = new Map<number, string>([
+      [EncrId.AES_CBC, `aes${k}`],
+      [EncrId.AES_CTR, `aes${k}ctr`],
+      [EncrId.AES_GCM_8, `aes${k}gcm8`],
+      [EncrId.AES_GCM_12, `aes${k}gcm12`],
+      [EncrId.AES_GCM_16, `aes${k}gcm16`],
+      [EncrId.AES_CCM_8, `aes${k}ccm8`],
+      [EncrId.AES_CCM_12, `aes${k}ccm12`],
+      [EncrId.AES_CCM_16, `aes${k}ccm16`],
+      [EncrId.NULL_AUTH_AES_GMAC, `aes${k}gmac`],
+      [EncrId.CAMELLIA_CBC, `camellia${k}`],
+      [EncrId.CHACHA20_POLY1305, 'chacha20poly1305'],
+      [EncrId.TRIPLE_DES, '3des'],
+      [EncrId.NULL, 'null'],
+    ]);
+    return byId.get(x.id) ?? `encr${x.id}${x.keyLength ? `_${x.keyLength}` : ''}`;
   }
   if (x.type === ESN) return x.id === EsnId.ESN ? 'esn' : 'noesn';
   if (x.type > KE)

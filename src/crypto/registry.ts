@@ -2,7 +2,8 @@
 // and the Linux XFRM algorithm names the kernel module needs for ESP. One table per transform type;
 // lookups by (type, id, key length in bits as carried in the KEY_LENGTH attribute, RFC 7296 §3.3.5).
 import { DhGroup, EncrId, IntegId, PrfId, TransformType } from '../codec/iana.ts';
-import type { HashName } from './prf.ts';
+import { getCiphers } from 'node:crypto';
+import type { PrfName } from './prf.ts';
 
 /** How the kernel names an ESP algorithm (struct xfrm_algo / xfrm_algo_aead / xfrm_algo_auth). */
 export interface XfrmAlgName {
@@ -11,10 +12,16 @@ export interface XfrmAlgName {
   readonly bits?: number;
 }
 
+export type EncrMode = 'cbc' | 'ctr' | 'gcm' | 'ccm' | 'chacha' | 'null';
+
 export interface EncrAlgorithm {
   readonly type: typeof TransformType.ENCR;
   readonly id: EncrId;
   readonly name: string;
+  /** How the cipher is run: its node:crypto mode and the layout of IV, salt and ICV. */
+  readonly mode: EncrMode;
+  /** Only for ESP (NULL encryption, RFC 2410): never an IKE SA's cipher (RFC 7296 §5). */
+  readonly espOnly?: boolean;
   /** Key lengths in bits (without salt) that may be negotiated. */
   readonly keyBits: readonly number[];
   /** Whether proposals carry the KEY_LENGTH attribute (RFC 7296 §3.3.5; not for ChaCha20, RFC 7634 §2). */
@@ -26,7 +33,8 @@ export interface EncrAlgorithm {
   readonly icvLen: number;
   /** Cipher block size in bytes, for padding. 1 for stream-like AEADs. */
   readonly blockLen: number;
-  /** Salt taken from the end of the key material: RFC 5282 §7.1 (GCM), RFC 7634 §2 (ChaCha20). */
+  /** Salt taken from the end of the key material: RFC 5282 §7.1 (GCM 4, CCM 3), RFC 7634 §2 (ChaCha20),
+   *  RFC 3686 §5.1 / RFC 5930 §2 (the CTR nonce, 4). */
   readonly saltLen: number;
   /** ESP kernel name. */
   readonly xfrm: XfrmAlgName;
@@ -38,7 +46,7 @@ export interface PrfAlgorithm {
   readonly type: typeof TransformType.PRF;
   readonly id: PrfId;
   readonly name: string;
-  readonly hash: HashName;
+  readonly hash: PrfName;
   /** Output length, also the preferred key length (RFC 7296 §2.13, RFC 4868 §2.1). */
   readonly outLen: number;
   readonly keyLen: number;
@@ -48,8 +56,8 @@ export interface IntegAlgorithm {
   readonly type: typeof TransformType.INTEG;
   readonly id: IntegId;
   readonly name: string;
-  readonly hash: HashName;
-  /** Key length in bytes (RFC 4868 §2.1.1: the full hash output length). */
+  readonly hash: PrfName;
+  /** Key length in bytes (RFC 4868 §2.1.1: the full hash output length; RFC 3566: 16 for XCBC). */
   readonly keyLen: number;
   /** Truncated ICV length in bytes (RFC 4868 §2.1.1). */
   readonly icvLen: number;
@@ -71,54 +79,88 @@ export interface KeGroup {
   readonly node: string;
 }
 
-const aesGcm16: EncrAlgorithm = {
-  type: TransformType.ENCR,
-  id: EncrId.AES_GCM_16,
-  name: 'AES_GCM_16',
-  keyBits: [128, 256],
-  keyLengthAttr: true,
-  aead: true,
-  ivLen: 8,
-  icvLen: 16,
-  blockLen: 1,
-  saltLen: 4,
-  xfrm: { name: 'rfc4106(gcm(aes))', bits: 128 },
-  nodeCipher: (bits) => `aes-${bits}-gcm`,
-};
+/** node:crypto's OpenSSL may drop 3DES (a legacy cipher); offer it only if it is there. */
+export const HAVE_3DES: boolean = getCiphers().includes('des-ede3-cbc');
 
-const chacha: EncrAlgorithm = {
+const AES_BITS = [128, 192, 256] as const;
+const encr = (
+  x: Omit<EncrAlgorithm, 'type' | 'keyLengthAttr' | 'aead' | 'saltLen'> &
+    Partial<Pick<EncrAlgorithm, 'keyLengthAttr' | 'saltLen'>>,
+): EncrAlgorithm => ({
   type: TransformType.ENCR,
-  id: EncrId.CHACHA20_POLY1305,
-  name: 'CHACHA20_POLY1305',
-  keyBits: [256],
-  keyLengthAttr: false,
-  aead: true,
-  ivLen: 8,
-  icvLen: 16,
-  blockLen: 1,
-  saltLen: 4,
-  xfrm: { name: 'rfc7539esp(chacha20,poly1305)', bits: 128 },
-  nodeCipher: () => 'chacha20-poly1305',
-};
-
-const aesCbc: EncrAlgorithm = {
-  type: TransformType.ENCR,
-  id: EncrId.AES_CBC,
-  name: 'AES_CBC',
-  keyBits: [128, 256],
   keyLengthAttr: true,
-  aead: false,
-  ivLen: 16,
-  icvLen: 0,
-  blockLen: 16,
   saltLen: 0,
-  xfrm: { name: 'cbc(aes)' },
-  nodeCipher: (bits) => `aes-${bits}-cbc`,
-};
+  aead: x.mode === 'gcm' || x.mode === 'ccm' || x.mode === 'chacha',
+  ...x,
+});
 
-export const ENCR_ALGORITHMS: readonly EncrAlgorithm[] = [aesGcm16, chacha, aesCbc];
+/** RFC 4106 (ESP) / RFC 5282 (IKE): AES-GCM with an 8, 12 or 16 octet ICV, 4-octet salt. */
+const aesGcm = (id: EncrId, icv: number): EncrAlgorithm =>
+  encr({
+    ...{ id, name: `AES_GCM_${icv}`, mode: 'gcm', keyBits: AES_BITS, ivLen: 8, icvLen: icv, blockLen: 1 },
+    saltLen: 4,
+    xfrm: { name: 'rfc4106(gcm(aes))', bits: icv * 8 },
+    nodeCipher: (bits) => `aes-${bits}-gcm`,
+  });
 
-const hmacPrf = (id: PrfId, name: string, hash: HashName, outLen: number): PrfAlgorithm => ({
+/** RFC 4309 (ESP) / RFC 5282 (IKE): AES-CCM with an 8, 12 or 16 octet ICV, 3-octet salt. */
+const aesCcm = (id: EncrId, icv: number): EncrAlgorithm =>
+  encr({
+    ...{ id, name: `AES_CCM_${icv}`, mode: 'ccm', keyBits: AES_BITS, ivLen: 8, icvLen: icv, blockLen: 1 },
+    saltLen: 3,
+    xfrm: { name: 'rfc4309(ccm(aes))', bits: icv * 8 },
+    nodeCipher: (bits) => `aes-${bits}-ccm`,
+  });
+
+export const ENCR_ALGORITHMS: readonly EncrAlgorithm[] = [
+  aesGcm(EncrId.AES_GCM_16, 16),
+  aesGcm(EncrId.AES_GCM_12, 12),
+  aesGcm(EncrId.AES_GCM_8, 8),
+  aesCcm(EncrId.AES_CCM_16, 16),
+  aesCcm(EncrId.AES_CCM_12, 12),
+  aesCcm(EncrId.AES_CCM_8, 8),
+  // RFC 7634 §2: no KEY_LENGTH attribute, 4-octet salt.
+  encr({
+    ...{ id: EncrId.CHACHA20_POLY1305, name: 'CHACHA20_POLY1305', mode: 'chacha', keyBits: [256] },
+    ...{ keyLengthAttr: false, ivLen: 8, icvLen: 16, blockLen: 1, saltLen: 4 },
+    xfrm: { name: 'rfc7539esp(chacha20,poly1305)', bits: 128 },
+    nodeCipher: () => 'chacha20-poly1305',
+  }),
+  encr({
+    ...{ id: EncrId.AES_CBC, name: 'AES_CBC', mode: 'cbc', keyBits: AES_BITS },
+    ...{ ivLen: 16, icvLen: 0, blockLen: 16 },
+    xfrm: { name: 'cbc(aes)' },
+    nodeCipher: (bits) => `aes-${bits}-cbc`,
+  }),
+  // RFC 3686 (ESP) / RFC 5930 (IKE): the key is followed by a 4-octet nonce; 8-octet IV; no padding
+  // beyond the pad-length octet in IKE (a stream mode).
+  encr({
+    ...{ id: EncrId.AES_CTR, name: 'AES_CTR', mode: 'ctr', keyBits: AES_BITS },
+    ...{ ivLen: 8, icvLen: 0, blockLen: 1, saltLen: 4 },
+    xfrm: { name: 'rfc3686(ctr(aes))' },
+    nodeCipher: (bits) => `aes-${bits}-ctr`,
+  }),
+  // RFC 2451: 3DES-CBC, 192-bit key (no KEY_LENGTH attribute), 8-octet blocks; weak (RFC 8221 §5).
+  ...(HAVE_3DES
+    ? [
+        encr({
+          ...{ id: EncrId.TRIPLE_DES, name: '3DES', mode: 'cbc', keyBits: [192], keyLengthAttr: false },
+          ...{ ivLen: 8, icvLen: 0, blockLen: 8 },
+          xfrm: { name: 'cbc(des3_ede)' },
+          nodeCipher: () => 'des-ede3-cbc',
+        }),
+      ]
+    : []),
+  // RFC 2410: ESP without confidentiality; never for IKE (RFC 7296 §5).
+  encr({
+    ...{ id: EncrId.NULL, name: 'NULL', mode: 'null', keyBits: [0], keyLengthAttr: false },
+    ...{ ivLen: 0, icvLen: 0, blockLen: 4, espOnly: true },
+    xfrm: { name: 'ecb(cipher_null)' },
+    nodeCipher: () => '',
+  }),
+];
+
+const hmacPrf = (id: PrfId, name: string, hash: PrfName, outLen: number): PrfAlgorithm => ({
   type: TransformType.PRF,
   ...{ id, name, hash, outLen, keyLen: outLen },
 });
@@ -127,18 +169,34 @@ export const PRF_ALGORITHMS: readonly PrfAlgorithm[] = [
   hmacPrf(PrfId.HMAC_SHA2_256, 'PRF_HMAC_SHA2_256', 'sha256', 32),
   hmacPrf(PrfId.HMAC_SHA2_384, 'PRF_HMAC_SHA2_384', 'sha384', 48),
   hmacPrf(PrfId.HMAC_SHA2_512, 'PRF_HMAC_SHA2_512', 'sha512', 64),
+  // RFC 2104 / RFC 7296 §3.3.2: HMAC-SHA1 and HMAC-MD5 PRFs (weak, RFC 8247 §2.3).
+  hmacPrf(PrfId.HMAC_SHA1, 'PRF_HMAC_SHA1', 'sha1', 20),
+  hmacPrf(PrfId.HMAC_MD5, 'PRF_HMAC_MD5', 'md5', 16),
+  // RFC 4434: AES-XCBC-PRF-128, 16-octet output and preferred key.
+  hmacPrf(PrfId.AES128_XCBC, 'PRF_AES128_XCBC', 'aesxcbc', 16),
 ];
 
-const hmacInteg = (id: IntegId, name: string, hash: HashName, keyLen: number): IntegAlgorithm => ({
+const hmacInteg = (
+  id: IntegId,
+  name: string,
+  hash: PrfName,
+  keyLen: number,
+  icvLen: number,
+): IntegAlgorithm => ({
   type: TransformType.INTEG,
-  ...{ id, name, hash, keyLen, icvLen: keyLen / 2 },
-  xfrm: { name: `hmac(${hash})`, bits: keyLen * 4 },
+  ...{ id, name, hash, keyLen, icvLen },
+  xfrm: { name: hash === 'aesxcbc' ? 'xcbc(aes)' : `hmac(${hash})`, bits: icvLen * 8 },
 });
 
 export const INTEG_ALGORITHMS: readonly IntegAlgorithm[] = [
-  hmacInteg(IntegId.HMAC_SHA2_256_128, 'AUTH_HMAC_SHA2_256_128', 'sha256', 32),
-  hmacInteg(IntegId.HMAC_SHA2_384_192, 'AUTH_HMAC_SHA2_384_192', 'sha384', 48),
-  hmacInteg(IntegId.HMAC_SHA2_512_256, 'AUTH_HMAC_SHA2_512_256', 'sha512', 64),
+  hmacInteg(IntegId.HMAC_SHA2_256_128, 'AUTH_HMAC_SHA2_256_128', 'sha256', 32, 16),
+  hmacInteg(IntegId.HMAC_SHA2_384_192, 'AUTH_HMAC_SHA2_384_192', 'sha384', 48, 24),
+  hmacInteg(IntegId.HMAC_SHA2_512_256, 'AUTH_HMAC_SHA2_512_256', 'sha512', 64, 32),
+  // RFC 2404 HMAC-SHA1-96 and RFC 2403 HMAC-MD5-96 (weak, RFC 8221 §6, RFC 8247 §3.3).
+  hmacInteg(IntegId.HMAC_SHA1_96, 'AUTH_HMAC_SHA1_96', 'sha1', 20, 12),
+  hmacInteg(IntegId.HMAC_MD5_96, 'AUTH_HMAC_MD5_96', 'md5', 16, 12),
+  // RFC 3566: AES-XCBC-MAC-96, 128-bit key.
+  hmacInteg(IntegId.AES_XCBC_96, 'AUTH_AES_XCBC_96', 'aesxcbc', 16, 12),
 ];
 
 const group = (id: DhGroup, name: string, kind: KeGroupKind, node: string, pub: number, sec: number) =>
@@ -149,10 +207,18 @@ export const KE_GROUPS: readonly KeGroup[] = [
   group(DhGroup.MODP_2048, 'MODP_2048', 'modp', 'modp14', 256, 256),
   group(DhGroup.MODP_3072, 'MODP_3072', 'modp', 'modp15', 384, 384),
   group(DhGroup.MODP_4096, 'MODP_4096', 'modp', 'modp16', 512, 512),
+  group(DhGroup.MODP_6144, 'MODP_6144', 'modp', 'modp17', 768, 768),
+  group(DhGroup.MODP_8192, 'MODP_8192', 'modp', 'modp18', 1024, 1024),
+  // RFC 2409 §6.2 (group 2) and RFC 3526 §2 (group 5): weak (RFC 8247 §2.4).
+  group(DhGroup.MODP_1024, 'MODP_1024', 'modp', 'modp2', 128, 128),
+  group(DhGroup.MODP_1536, 'MODP_1536', 'modp', 'modp5', 192, 192),
   // RFC 5903 §7: KE data is x | y, the shared secret is x alone.
   group(DhGroup.ECP_256, 'ECP_256', 'ecp', 'prime256v1', 64, 32),
   group(DhGroup.ECP_384, 'ECP_384', 'ecp', 'secp384r1', 96, 48),
   group(DhGroup.ECP_521, 'ECP_521', 'ecp', 'secp521r1', 132, 66),
+  // RFC 6954 §4: Brainpool groups 28/29 encode like RFC 5903 (x | y; the secret is x).
+  group(DhGroup.ECP_256_BP, 'ECP_256_BP', 'ecp', 'brainpoolP256r1', 64, 32),
+  group(DhGroup.ECP_384_BP, 'ECP_384_BP', 'ecp', 'brainpoolP384r1', 96, 48),
   // RFC 8031 §2: raw little-endian u-coordinates.
   group(DhGroup.CURVE25519, 'CURVE25519', 'montgomery', 'x25519', 32, 32),
   group(DhGroup.CURVE448, 'CURVE448', 'montgomery', 'x448', 56, 56),
@@ -299,7 +365,8 @@ export function espKernelAlgs(encr: EncrSpec, integ?: IntegAlgorithm): EspKernel
   }
   if (!integ) return undefined;
   return {
-    crypt: { name: x.name, keyLen: encr.keyLen },
+    // RFC 3686 §5.1: the kernel's rfc3686 template takes the nonce appended to the key, like the salt.
+    crypt: { name: x.name, keyLen: encr.keyMatLen },
     auth: { name: integ.xfrm.name, truncBits: integ.xfrm.bits ?? integ.icvLen * 8, keyLen: integ.keyLen },
   };
 }

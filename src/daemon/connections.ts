@@ -10,7 +10,7 @@ import { storeCredentials } from '../ike/creds-adapter.ts';
 import { parseProposals } from '../ike/proposal-string.ts';
 import { failClosedPolicies as spdFailClosed } from '../ike/spd/policies.ts';
 import type { PolicyParams } from '../kernel/types.ts';
-import { tsAny, tsFromCidr, type TrafficSelector } from '../ike/ts.ts';
+import { tsAny, tsFromCidr, type TrafficSelector } from '../ike/traffic-selectors.ts';
 
 /** Per-connection options the daemon decides (not in the YAML). */
 export interface MapOptions {

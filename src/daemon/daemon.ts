@@ -4,7 +4,7 @@
 // src/daemon/README.md for the fail-closed design. The parts: registry.ts (connections, start
 // actions), commands.ts (up/down/rekey/terminate), reloader.ts, runtime.ts (kernel, bypass,
 // sockets), status.ts; every policy is the policy owner's (src/ike/spd).
-import { formatProblem, loadConfig, type Config } from '../config/index.ts';
+import { formatProblem, loadConfig, type Config, type Connection } from '../config/index.ts';
 import { TransformType } from '../codec/index.ts';
 import { KeyExchangePool, lookupKeGroup } from '../crypto/index.ts';
 import { PUZZLE_DEFAULTS, type IkeConnection } from '../ike/config.ts';
@@ -18,6 +18,7 @@ import type { EngineEvent } from '../ike/services.ts';
 import { TimerQueue } from '../base/timers.ts';
 import { down, rekey, up, type UpResult } from './commands.ts';
 import { ConnectionRegistry } from './registry.ts';
+import { HookRunner } from './hooks.ts';
 import { applyReload, readForReload, type ReloadReport } from './reloader.ts';
 import {
   bounded,
@@ -35,6 +36,7 @@ import { debugKeysWarning } from './keylog.ts';
 import { ikeBypassPolicies } from '../kernel/index.ts';
 import { failClosedPolicies } from './connections.ts';
 import { readPlanConfig, type IntrospectHost } from './introspect.ts';
+import { openInterfaces, type TunnelInterfaces } from './interfaces.ts';
 import { readRcvbufDrops } from '../net/rcvbuf.ts';
 
 const rcvbuf = (n: number | undefined) => (n === undefined ? {} : { rcvbufDrops: n });
@@ -49,7 +51,7 @@ export interface DaemonOptions {
   /** Called when the config sets log level/format (at start and on reload), unless overridden. */
   readonly applyLogSettings?: (c: Config) => void;
   readonly env?: NodeJS.ProcessEnv;
-  /** Re-initiate a start: now connection this long after its IKE SA failed (default 10 s). */
+  /** First re-initiation delay of every start: now connection (default: each connection's retry.initial). */
   readonly retryMs?: number;
   readonly version?: string;
   readonly clock?: Clock;
@@ -69,6 +71,7 @@ export class Daemon {
   #rcvbufSeen = 0;
   readonly #times: SaTimes = { ike: new WeakMap(), child: new WeakMap() };
   #conns!: ConnectionRegistry;
+  #hooks: HookRunner | undefined;
   #config: Config;
   #rt!: Runtime;
   #engine!: Engine;
@@ -76,6 +79,10 @@ export class Daemon {
   #startedAt: number;
   readonly #startedWall = Date.now();
   #serial: Promise<unknown> = Promise.resolve();
+  /** Owner of route-based tunnels' interfaces and routes (xfrm kernel only). */
+  #ifaces: TunnelInterfaces | undefined;
+  /** Installed Child SAs per connection: routes go in with the first and out with the last. */
+  readonly #liveChildren = new Map<string, Set<object>>();
 
   private constructor(o: DaemonOptions, config: Config) {
     this.#o = o;
@@ -125,10 +132,13 @@ export class Daemon {
       spd,
       timers: this.#timers,
       log: this.#log,
-      retryMs: this.#o.retryMs ?? 10_000,
+      ...(this.#o.retryMs !== undefined ? { retryMs: this.#o.retryMs } : {}),
       stopping: () => this.#stopping,
     });
     await installBypass(kernel, c);
+    // Interfaces before any SA or policy: a name taken by another interface stops the start here.
+    this.#ifaces = await openInterfaces(this.#o.kernel, c, this.#log);
+    for (const conn of c.connections) await this.#ifaces?.ensure(conn);
     // Fail-closed first, then reconcile: a killed run's policies are replaced in place, never
     // deleted before ours stand (OwnedKernel.reconcile keeps what this run owns again).
     for (const conn of c.connections) await this.#conns.add(conn);
@@ -136,6 +146,8 @@ export class Daemon {
       const removed = await owned.reconcile();
       if (removed.length > 0) log('removed leftovers of a previous run', { objects: removed.length });
     }
+    const stale = (await this.#ifaces?.reconcile()) ?? 0;
+    if (stale > 0) log('removed interfaces and routes of a previous run', { objects: stale });
     const transport = await openTransport(this.#o.kernel, c, this.#counters, this.#log);
     this.#rt = { ...this.#rt, transport };
     const connections = this.#conns.values().map((s) => s.ike);
@@ -162,6 +174,13 @@ export class Daemon {
     });
     this.#conns.attach(this.#engine);
     this.#engine.onEvent((e) => this.#onEngineEvent(e));
+    const hooks = new HookRunner({
+      log: this.#log,
+      counters: this.#counters,
+      hookOf: (name) => this.#conns.get(name)?.conn.hook,
+    });
+    this.#hooks = hooks;
+    this.#engine.onEvent((e) => hooks.onEvent(e));
     for (const s of this.#conns.values()) this.#conns.startAction(s);
     log('started', {
       kernel: this.#o.kernel,
@@ -172,6 +191,7 @@ export class Daemon {
   }
 
   #onEngineEvent(e: EngineEvent): void {
+    this.#conns.onEngineEvent(e); // start: now retries and their backoff
     const name = e.sa.config.name;
     switch (e.type) {
       case 'ike-established': // the engine logs it; keep the time for status
@@ -179,19 +199,37 @@ export class Daemon {
         break;
       case 'child-installed':
         this.#times.child.set(e.child, this.#timers.now());
+        this.#childUp(name, e.child);
+        break;
+      case 'child-destroyed':
+        this.#childDown(name, e.child);
         break;
       case 'child-failed':
         this.#log.log('warn', 'CHILD SA failed', { component: 'daemon', sa: e.sa.name, reason: e.reason });
         break;
-      case 'ike-destroyed': {
-        // Only a start: now connection retries; asking first keeps the scan of its SAs off the path
-        // of every other destroy (10^5 responder SAs of one remote: any connection).
-        const s = this.#conns.get(name);
-        if (s && s.conn.start === 'now' && this.#engine.sasOf(name).every((x) => x === e.sa))
-          this.#conns.scheduleRetry(s);
-        break;
-      }
     }
+  }
+
+  #childUp(name: string, child: object): void {
+    const set = this.#liveChildren.get(name) ?? new Set();
+    this.#liveChildren.set(name, set);
+    set.add(child);
+    const conn = this.#conns.get(name)?.conn;
+    if (set.size === 1 && conn?.interface && this.#ifaces)
+      this.#ifaces.routesUp(conn).catch((err: unknown) => this.#ifaceError(name, 'routes up', err));
+  }
+
+  /** The connection's last Child SA is gone: its routes go, so traffic takes another path. */
+  #childDown(name: string, child: object): void {
+    const set = this.#liveChildren.get(name);
+    if (!set?.delete(child) || set.size > 0 || this.#stopping) return;
+    const conn = this.#conns.get(name)?.conn;
+    if (conn?.interface && this.#ifaces)
+      this.#ifaces.routesDown(conn).catch((err: unknown) => this.#ifaceError(name, 'routes down', err));
+  }
+
+  #ifaceError(conn: string, what: string, err: unknown): void {
+    this.#log.log('error', `${what} failed`, { component: 'iface', conn, error: String(err) });
   }
 
   /** Runs control operations one at a time (reload vs up/down never interleave). */
@@ -234,6 +272,7 @@ export class Daemon {
       registry: this.#conns,
       log: this.#log,
       ...(this.#o.applyLogSettings ? { applyLogSettings: this.#o.applyLogSettings } : {}),
+      ...(this.#ifaces ? { ifaces: this.#ifaces } : {}),
     };
     const { plan, started } = await applyReload(ctx, this.#config, next);
     this.#config = next;
@@ -269,6 +308,8 @@ export class Daemon {
       kernel: this.#rt.kernel,
       connections: this.#conns.connections(),
       failClosed: (n) => this.#engine.spd.failClosedCount(n),
+      ...(this.#ifaces ? { iface: (conn: Connection) => this.#ifaces!.status(conn) } : {}),
+      waiting: (n) => this.#conns.get(n)?.waiting,
       times: this.#times,
       now: this.#timers.now(),
       ...(only !== undefined ? { only } : {}),
@@ -330,6 +371,10 @@ export class Daemon {
         component: 'daemon',
       }),
     );
+    // The down events of the closed SAs run their hooks (a route to remove); bounded like the rest.
+    await bounded(this.#hooks?.idle(), budgetMs, () =>
+      this.#log.log('warn', 'hooks still running at shutdown', { component: 'daemon' }),
+    );
     await this.#teardown(budgetMs);
     this.#timers.clock.clearAlarm();
     this.#log.log('info', 'stopped', { component: 'daemon' });
@@ -338,6 +383,11 @@ export class Daemon {
   async #teardown(budgetMs = 5000): Promise<void> {
     this.#stopping = true;
     const rt = this.#rt as Runtime | undefined;
+    if (this.#ifaces) {
+      const n = await bounded(this.#ifaces.removeAll(), budgetMs, () => undefined);
+      this.#log.log('info', 'interfaces and routes removed', { component: 'iface', objects: n ?? 'timeout' });
+      await bounded(this.#ifaces.close(), 1000, () => undefined);
+    }
     if (rt) await closeRuntime(rt, this.#log, budgetMs);
   }
 }

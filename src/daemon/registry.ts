@@ -8,6 +8,7 @@ import type { Logger } from '../base/logger.ts';
 import type { TimerHandle, TimerQueue } from '../base/timers.ts';
 import type { IkeConnection } from '../ike/config.ts';
 import type { Engine } from '../ike/engine.ts';
+import type { EngineEvent } from '../ike/services.ts';
 import type { Spd } from '../ike/spd/spd.ts';
 import { hasRemoteSubnets, toIkeConnection } from './connections.ts';
 import { connectionReqid } from './reqids.ts';
@@ -19,16 +20,37 @@ export interface ConnState {
   /** False after `down` or removal: no automatic (re)initiation. */
   wantUp: boolean;
   retry: TimerHandle | undefined;
+  /** Attempts that failed since the last establishment (the backoff's exponent). */
+  failures: number;
+  /** Why the last IKE SA of it failed (cleared on establishment). */
+  lastFailure: string | undefined;
+  /** The scheduled re-initiation (or the end of retrying), for status and tests. */
+  waiting: RetryWait | undefined;
+}
+
+/** A scheduled re-initiation of a start: now connection, on the registry's (monotonic) clock. */
+export interface RetryWait {
+  readonly reason: string;
+  /** The number of this retry since the last establishment (1, 2, ...). */
+  readonly attempt: number;
+  /** The backoff step before jitter: min(max, initial x 2^(attempt-1)). */
+  readonly baseMs: number;
+  /** The delay drawn (baseMs minus up to 20 % jitter). */
+  readonly delayMs: number;
+  /** When it starts (timers' clock); undefined when the connection gave up (attempts used). */
+  readonly atMs: number | undefined;
 }
 
 export interface RegistryDeps {
   readonly spd: Spd;
   readonly timers: TimerQueue;
   readonly log: Logger;
-  /** Re-initiate a start: now connection this long after its IKE SA failed. */
-  readonly retryMs: number;
+  /** Overrides every connection's retry.initial (the daemon's retryMs option); undefined: the config's. */
+  readonly retryMs?: number;
   /** True once the daemon stops: nothing starts any more. */
   readonly stopping: () => boolean;
+  /** Jitter source in [0, 1) (default Math.random: not a secret). */
+  readonly random?: () => number;
 }
 
 export class ConnectionRegistry {
@@ -76,7 +98,15 @@ export class ConnectionRegistry {
     const reqid = connectionReqid(this.#reqids, conn);
     const ike = toIkeConnection(conn, reqid !== undefined ? { reqid } : {});
     await this.#d.spd.protect(ike, hasRemoteSubnets(conn));
-    const s: ConnState = { conn, ike, wantUp: true, retry: undefined };
+    const s: ConnState = {
+      conn,
+      ike,
+      wantUp: true,
+      retry: undefined,
+      failures: 0,
+      lastFailure: undefined,
+      waiting: undefined,
+    };
     this.#conns.set(conn.name, s);
     return s;
   }
@@ -120,13 +150,60 @@ export class ConnectionRegistry {
     }
   }
 
-  /** A start: now connection whose last IKE SA died starts again after retryMs. */
+  /**
+   * The engine's events that pace start: now connections: establishment resets the backoff, a
+   * failure gives the reason, the death of its last IKE SA schedules the next attempt.
+   */
+  onEngineEvent(e: EngineEvent): void {
+    const name = e.sa.config.name;
+    if (e.type !== 'ike-established' && e.type !== 'ike-failed' && e.type !== 'ike-destroyed') return;
+    const s = this.#conns.get(name);
+    if (!s || s.conn.start !== 'now') return;
+    if (e.type === 'ike-established') this.established(s);
+    else if (e.type === 'ike-failed') this.failed(s, e.reason);
+    // Asking first keeps the scan of its SAs off the path of every other destroy (10^5 responder
+    // SAs of one remote: any connection).
+    else if (this.#engine?.sasOf(name).every((x) => x === e.sa)) this.scheduleRetry(s);
+  }
+
+  /** An IKE SA of it was established: the backoff starts over. */
+  established(s: ConnState): void {
+    s.failures = 0;
+    s.lastFailure = undefined;
+    s.waiting = undefined;
+  }
+
+  /** An IKE SA of it failed (before or after establishment), for the next retry's reason. */
+  failed(s: ConnState, reason: string): void {
+    s.lastFailure = reason;
+  }
+
+  /**
+   * A start: now connection whose last IKE SA died starts again: after a failed attempt with
+   * exponential backoff (conn.retry: initial x 2^n up to max, minus up to 20 % jitter so that many
+   * connections do not retry in step), at most conn.retry.attempts times in a row (0: forever).
+   */
   scheduleRetry(s: ConnState): void {
     if (s.conn.start !== 'now' || !s.wantUp || this.#d.stopping() || s.retry?.active) return;
-    const ms = this.#d.retryMs;
-    this.#d.log.log('info', 'will retry', { component: 'daemon', conn: s.conn.name, in_ms: ms });
-    s.retry = this.#d.timers.after(ms, () => {
+    const policy = s.conn.retry;
+    const reason = s.lastFailure ?? 'IKE SA closed';
+    s.lastFailure = undefined;
+    const attempt = ++s.failures;
+    const log = { component: 'daemon', conn: s.conn.name, reason };
+    if (policy.attempts > 0 && attempt > policy.attempts) {
+      s.waiting = { reason, attempt, baseMs: 0, delayMs: 0, atMs: undefined };
+      this.#d.log.log('warn', 'giving up: retries used', { ...log, attempts: policy.attempts });
+      return;
+    }
+    const initial = this.#d.retryMs ?? policy.initialMs;
+    const baseMs = Math.min(Math.max(policy.maxMs, initial), initial * 2 ** Math.min(attempt - 1, 40));
+    const delayMs = Math.round(baseMs * (1 - 0.2 * (this.#d.random ?? Math.random)()));
+    const atMs = this.#d.timers.now() + delayMs;
+    s.waiting = { reason, attempt, baseMs, delayMs, atMs };
+    this.#d.log.log('info', 'will retry', { ...log, attempt, in_ms: delayMs });
+    s.retry = this.#d.timers.after(delayMs, () => {
       s.retry = undefined;
+      s.waiting = undefined;
       if (this.#conns.get(s.conn.name) === s) this.startAction(s);
     });
   }

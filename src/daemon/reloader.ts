@@ -11,6 +11,7 @@ import type { Engine } from '../ike/engine.ts';
 import { terminate } from './commands.ts';
 import type { ConnState, ConnectionRegistry } from './registry.ts';
 import { planReload, type ReloadPlan } from './reload.ts';
+import type { TunnelInterfaces } from './interfaces.ts';
 
 export type ReloadReport = ReloadPlan & { readonly file: string };
 
@@ -34,6 +35,8 @@ export interface ReloadContext {
   readonly registry: ConnectionRegistry;
   readonly log: Logger;
   readonly applyLogSettings?: (c: Config) => void;
+  /** Owner of route-based interfaces (xfrm kernel only). */
+  readonly ifaces?: TunnelInterfaces;
 }
 
 /**
@@ -54,7 +57,18 @@ export async function applyReload(
     log.log('error', msg, { component: 'daemon' });
     throw new ControlError('ERR_CONFIG', msg);
   }
+  // Interface names taken by someone else's interface: refused before anything changes.
+  const incoming = next.connections.filter(
+    (c) => plan.added.includes(c.name) || plan.changed.includes(c.name),
+  );
+  const problems = (await ctx.ifaces?.check(incoming)) ?? [];
+  if (problems.length > 0) {
+    const lines = problems.map(formatProblem);
+    for (const l of lines) log.log('error', l, { component: 'config' });
+    throw new ControlError('ERR_CONFIG', `reload rejected, nothing changed:\n${lines.join('\n')}`, lines);
+  }
   ctx.applyLogSettings?.(next);
+  const byNameOld = new Map(current.connections.map((c) => [c.name, c]));
   for (const n of [...plan.removed, ...plan.changed]) {
     // Stops a connection's SAs and forgets it; its fail-closed policies stand until the new ones do.
     if (!registry.remove(n, plan.changed.includes(n))) continue;
@@ -62,7 +76,10 @@ export async function applyReload(
     engine.removeConnection(n);
     await terminate(engine, n);
     await engine.spd.hold(held);
+    const old = byNameOld.get(n);
+    if (old) await ctx.ifaces?.remove(old);
   }
+  for (const c of incoming) await ctx.ifaces?.ensure(c);
   const byName = new Map(next.connections.map((c) => [c.name, c]));
   const started: ConnState[] = [];
   for (const n of [...plan.changed, ...plan.added]) {

@@ -7,7 +7,7 @@ import type { ChildSa } from '../ike/child-sa.ts';
 import type { Engine } from '../ike/engine.ts';
 import type { IkeSa } from '../ike/ike-sa.ts';
 import { formatKeMethod, formatProposal } from '../ike/proposal-string.ts';
-import { formatTs } from '../ike/ts.ts';
+import { formatTs } from '../ike/traffic-selectors.ts';
 import { hex } from '../ike/wire.ts';
 import type { Kernel, SaId } from '../kernel/types.ts';
 import type {
@@ -15,9 +15,12 @@ import type {
   ConnectionStatus,
   DaemonStatus,
   IkeSaStatus,
+  InterfaceStatus,
   LoadStatus,
+  RetryStatus,
   StatusReport,
 } from '../control/status-types.ts';
+import type { RetryWait } from './registry.ts';
 
 /** Times the daemon recorded from engine events (monotonic ms), keyed by the SA objects. */
 export interface SaTimes {
@@ -115,9 +118,12 @@ export interface StatusInput {
   readonly kernel: Kernel;
   readonly connections: readonly Connection[];
   readonly failClosed: (name: string) => number;
+  readonly iface?: (c: Connection) => Promise<InterfaceStatus | undefined>;
   readonly times: SaTimes;
   /** Monotonic now (same clock as `times`). */
   readonly now: number;
+  /** A start: now connection's scheduled retry after a failure (registry.ts), on the clock of `now`. */
+  readonly waiting?: (name: string) => RetryWait | undefined;
   /** Only this connection (ikeway status NAME). */
   readonly only?: string;
   /** false: no per-SA kernel queries (the metrics page reads one SA dump instead). */
@@ -139,11 +145,13 @@ export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
       ikeProposals: c.ikeProposals,
       espProposals: c.espProposals,
       failClosedPolicies: inp.failClosed(c.name),
+      ...(await ifaceOf(inp, c)),
       ikeSas: await Promise.all(
         inp.engine
           .sasOf(c.name)
           .map((sa) => ikeStatus(inp.kernel, sa, inp.times, inp.now, inp.kernelCounters)),
       ),
+      ...retryStatus(inp.waiting?.(c.name), inp.now),
     })),
   );
   const load: LoadStatus = {
@@ -151,4 +159,21 @@ export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
     ...(inp.rcvbufDrops !== undefined ? { rcvbufDrops: inp.rcvbufDrops } : {}),
   };
   return { daemon: inp.daemon, load, connections, counters: inp.engine.counters.nonZero() };
+}
+
+async function ifaceOf(inp: StatusInput, c: Connection): Promise<{ interface?: InterfaceStatus }> {
+  const i = c.interface && inp.iface ? await inp.iface(c) : undefined;
+  return i ? { interface: i } : {};
+}
+function retryStatus(w: RetryWait | undefined, now: number): { retry?: RetryStatus } {
+  if (!w) return {};
+  const gaveUp = w.atMs === undefined;
+  return {
+    retry: {
+      reason: w.reason,
+      attempt: w.attempt,
+      gaveUp,
+      ...(gaveUp ? {} : { inSeconds: secs(w.atMs! - now) }),
+    },
+  };
 }

@@ -58,6 +58,7 @@ export async function childRekeyed(sa: IkeSa, r: RekeyOutcome, initiator: boolea
   if (!initiator) {
     // §2.8.1: "If a peer receives a request to rekey a Child SA that it is currently trying to rekey,
     // it SHOULD reply as usual, and SHOULD prepare to delete redundant SAs later based on the nonces."
+    awaitPeerInbound(sa, child);
     if (old.state === 'rekeying') old.peerRekey = { nonces: [nonceI, nonceR], child };
     else {
       replaced(sa, old, child);
@@ -121,6 +122,8 @@ export async function childRekeyed(sa: IkeSa, r: RekeyOutcome, initiator: boolea
 export async function retireChild(sa: IkeSa, child: ChildSa): Promise<void> {
   if (child.state === 'destroyed') return;
   const holder = holderOf(sa, child);
+  // The peer deleted (or answered our Delete of) the SA this one replaced: it receives on the new one.
+  if (child.successor?.outboundPending) await switchOutbound(holder, child.successor, 'old SA deleted');
   if (!child.successor) {
     reinstatePredecessor(holder, child);
     return holder.removeChild(child);
@@ -151,4 +154,26 @@ function reinstatePredecessor(sa: IkeSa, child: ChildSa): void {
       // Its soft lifetime has passed already: no kernel EXPIRE will start the next rekey (§2.8).
       retryChildRekey(sa, c, sa.services.options.rekeyRetryMs);
     }
+}
+
+/**
+ * Make-before-break (RFC 7296 §2.8) for a rekey we answered: our new inbound SA is in before the
+ * response, but the initiator installs its inbound SA only when the response arrives. So our outbound
+ * SA of the new Child SA waits (the old one carries the traffic) until the peer shows it can receive
+ * on it -- its Delete of the old SA (retireChild) -- or, at the latest, `rekeyOutboundGraceMs` passed
+ * (a lost Delete, a peer that deletes late). A Child SA replaced meanwhile (a collision it lost,
+ * §2.8.1, or rekeyed again) never gets it: the kernel would send on the newest SA of the reqid.
+ */
+function awaitPeerInbound(sa: IkeSa, child: ChildSa): void {
+  if (!child.outboundPending) return;
+  sa.services.timers.after(sa.services.options.rekeyOutboundGraceMs, () => {
+    if (!child.outboundPending || child.state !== 'installed' || child.successor) return;
+    const h = holderOf(sa, child);
+    sa.services.run(h, () => switchOutbound(h, child, 'grace passed'));
+  });
+}
+
+async function switchOutbound(sa: IkeSa, child: ChildSa, why: string): Promise<void> {
+  if (await child.installOutbound(sa.services.kernel))
+    sa.logger.log('info', 'outbound traffic moves to the new Child SA', { child: child.id, why });
 }

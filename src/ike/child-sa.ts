@@ -7,10 +7,16 @@ import type { Kernel, PolicyParams } from '../kernel/types.ts';
 import type { Logger } from '../base/logger.ts';
 import type { Proposal } from './proposals.ts';
 import { CHILD_TRANSITIONS, StateMachine, type ChildSaState } from './state.ts';
-import type { TrafficSelector } from './ts.ts';
-import { installChildSas, saParams, uninstallChildSas, type InstallContext } from './kernel-install.ts';
+import type { TrafficSelector } from './traffic-selectors.ts';
+import {
+  installChildSas,
+  installOutboundSa,
+  saParams,
+  uninstallChildSas,
+  type InstallContext,
+} from './kernel-install.ts';
 import { childPolicies, installChildPolicies, removeChildPolicies } from './spd/policies.ts';
-import { formatTs } from './ts.ts';
+import { formatTs } from './traffic-selectors.ts';
 
 export interface ChildSaInit {
   readonly id: number;
@@ -56,6 +62,11 @@ export class ChildSa {
   successor: ChildSa | undefined;
   /** Rekeys of this Child SA retried after a failure (bounded: tasks/rekey-guard.ts). */
   rekeyRetries = 0;
+  /**
+   * Installed without its outbound SA (a rekey we answered: the peer may not receive on it yet);
+   * `installOutbound` adds it (child-rekey-end.ts decides when). Its keys are kept until then.
+   */
+  outboundPending = false;
   readonly #state: StateMachine<ChildSaState>;
 
   constructor(init: ChildSaInit) {
@@ -79,16 +90,37 @@ export class ChildSa {
     this.#state.set(s);
   }
 
-  /** Inbound SA first, then outbound, then policies (RFC 4301 §4.4: never a policy without its SA). */
-  async install(kernel: Kernel, ctx: InstallContext): Promise<void> {
+  /**
+   * Inbound SA first, then outbound, then policies (RFC 4301 §4.4: never a policy without its SA).
+   * `deferOutbound`: the outbound SA waits for `installOutbound` (the policies already lead to the
+   * Child SA this one replaces, same reqid, whose outbound SA carries the traffic meanwhile).
+   */
+  async install(kernel: Kernel, ctx: InstallContext, deferOutbound = false): Promise<void> {
     this.setState('installing');
-    await installChildSas(kernel, this, ctx);
+    await installChildSas(kernel, this, ctx, !deferOutbound);
     await installChildPolicies(kernel, childPolicies(this, ctx));
     this.installed = ctx;
+    this.outboundPending = deferOutbound;
     this.setState('installed');
-    // The kernel holds its own copy now. Only a UDP-encapsulated SA keeps ours (wiped in destroy()):
-    // a NAT mapping change re-points the SAs, and the kernel wants the keys again (RFC 3948).
-    if (!ctx.encap) this.keys?.destroy();
+    this.#dropKeys();
+  }
+
+  /** Adds the deferred outbound SA (once; nothing for a destroyed Child SA). */
+  async installOutbound(kernel: Kernel): Promise<boolean> {
+    const ctx = this.installed;
+    if (!this.outboundPending || !ctx || this.state === 'destroyed') return false;
+    this.outboundPending = false;
+    await installOutboundSa(kernel, this, ctx);
+    this.#dropKeys();
+    return true;
+  }
+
+  /**
+   * The kernel holds its own copy once both SAs are in. Only a UDP-encapsulated SA keeps ours (wiped
+   * in destroy()): a NAT mapping change re-points the SAs, and the kernel wants the keys again (RFC 3948).
+   */
+  #dropKeys(): void {
+    if (!this.outboundPending && !this.installed?.encap) this.keys?.destroy();
   }
 
   /**
@@ -100,7 +132,9 @@ export class ChildSa {
     const before = this.installed;
     if (!before || this.state === 'destroyed' || !this.keys || this.keys.destroyed) return;
     await kernel.updateSa(saParams(this, ctx, true));
-    if (ctx.remoteAddr === before.remoteAddr) await kernel.updateSa(saParams(this, ctx, false));
+    if (this.outboundPending) {
+      // Not in the kernel yet: installOutbound adds it with the new path.
+    } else if (ctx.remoteAddr === before.remoteAddr) await kernel.updateSa(saParams(this, ctx, false));
     else {
       await kernel.addSa(saParams(this, ctx, false));
       const mark = before.mark ? { mark: { ...before.mark } } : {};
@@ -139,7 +173,9 @@ export class ChildSa {
     this.setState('destroyed');
     if (ctx) {
       await removeChildPolicies(kernel, childPolicies(this, ctx), keep);
-      await uninstallChildSas(kernel, this, ctx);
+      const spiOut = this.outboundPending ? 0 : this.spiOut; // a deferred outbound SA was never added
+      this.outboundPending = false;
+      await uninstallChildSas(kernel, { spiIn: this.spiIn, spiOut }, ctx);
     } else await kernel.deleteSa({ ...this.#larval, spi: this.spiIn, proto: 'esp' }).catch(() => undefined);
   }
 

@@ -1,7 +1,7 @@
 // The engine's own connection configuration: a plain typed object the daemon builds from the
 // validated YAML config (src/config/types.ts) and tests build directly. No parsing here.
 import type { Proposal } from './proposals.ts';
-import type { TrafficSelector } from './ts.ts';
+import type { TrafficSelector } from './traffic-selectors.ts';
 import type { RetransmitPolicy } from './exchange/retransmit.ts';
 import type { Credentials } from './credentials.ts';
 import type { IkeIdentity } from './identity.ts';
@@ -117,6 +117,12 @@ export interface EngineOptions {
    * either SA"). Default 5000.
    */
   readonly rekeyGraceMs?: number;
+  /**
+   * Make-before-break for a Child SA rekey we answer: our new outbound SA is added when the peer's
+   * Delete of the old SA arrives (it has installed the new one then), at the latest after this (ms).
+   * Default 2000.
+   */
+  readonly rekeyOutboundGraceMs?: number;
   /** RFC 3948 §4: NAT-keepalive interval when we are behind a NAT (ms). Default 20000. */
   readonly keepaliveMs?: number;
   /** Delay before retrying a rekey the peer answered with TEMPORARY_FAILURE (RFC 7296 §2.25). */
@@ -164,6 +170,7 @@ export const ENGINE_DEFAULTS = {
   maxFragments: 64,
   maxPacket: 65_535,
   rekeyGraceMs: 5_000,
+  rekeyOutboundGraceMs: 2_000,
   keepaliveMs: 20_000,
   rekeyRetryMs: 2_000,
   rekeyJitter: 0.1,

@@ -9,7 +9,7 @@ import type { ChildSa } from './child-sa.ts';
 import type { EngineOptions, IkeConnection, IkeIdentity } from './config.ts';
 import type { Counters } from '../base/counters.ts';
 import { ExchangeRunner } from './exchange/runner.ts';
-import { TaskManager } from './exchange/tasks.ts';
+import { TaskManager } from './exchange/task-manager.ts';
 import type { IkeKeymat, NegotiatedIke } from './keymat.ts';
 import type { LogFields, LogLevel, Logger } from '../base/logger.ts';
 import type { Proposal } from './proposals.ts';
@@ -144,6 +144,8 @@ export class IkeSa implements Logger {
   intAuthR: Uint8Array | undefined;
   /** IKE_INTERMEDIATE exchanges completed (each with its key update). */
   intermediateDone = 0;
+  /** RFC 9370 §2.2.4, responder: tasks waiting for their IKE_FOLLOWUP_KE, by link data (hex). */
+  readonly followups = new Map<string, Task>();
   nonceI: Uint8Array | undefined;
   nonceR: Uint8Array | undefined;
   /** RFC 7296 §2.15: the IKE_SA_INIT messages as sent (RealMessage1, RealMessage2). */
@@ -354,6 +356,10 @@ export class IkeSa implements Logger {
     this.#timers = undefined;
     this.services.unindexSa(this);
     await this.tasks.abortAll();
+    // Responder exchanges still waiting for an IKE_FOLLOWUP_KE (their new Child SAs are not installed).
+    const pending = [...new Set(this.followups.values())];
+    this.followups.clear();
+    for (const t of pending) await t.abort?.();
     for (const child of this.children.splice(0)) {
       await child.destroy(this.services.kernel);
       this.services.emit({ type: 'child-destroyed', sa: this, child });

@@ -76,14 +76,23 @@ export function saParams(child: ChildSaView, ctx: InstallContext, inbound: boole
   };
 }
 
-/** Inbound SA first (completing the larval SA of allocSpi), then outbound. */
+/**
+ * Inbound SA first (completing the larval SA of allocSpi), then outbound -- unless `outbound` is
+ * false: a rekey we answered adds its outbound SA later (child-rekey-end.ts, make-before-break).
+ */
 export async function installChildSas(
   kernel: Kernel,
   child: ChildSaView,
   ctx: InstallContext,
+  outbound = true,
 ): Promise<void> {
   await kernel.updateSa(saParams(child, ctx, true));
-  await kernel.addSa(saParams(child, ctx, false));
+  if (outbound) await kernel.addSa(saParams(child, ctx, false));
+}
+
+/** The outbound SA alone (XFRM sends on the newest SA of the policy's reqid from then on). */
+export function installOutboundSa(kernel: Kernel, child: ChildSaView, ctx: InstallContext): Promise<void> {
+  return kernel.addSa(saParams(child, ctx, false));
 }
 
 /** Removes a Child SA's two SAs (already missing ones are an outcome, not an error). */

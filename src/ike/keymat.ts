@@ -5,12 +5,14 @@ import {
   additionalKeyUpdate,
   createSkCipher,
   deriveChildSaKeys,
+  deriveChildSaKeysMulti,
   deriveIkeSaKeys,
   keyLengths,
   lookupEncr,
   lookupInteg,
   lookupPrf,
   rekeySkeyseed,
+  rekeySkeyseedMulti,
   skeyseed,
   wipe,
   IkeSaKeys,
@@ -41,7 +43,7 @@ export function resolveIke(p: Proposal): NegotiatedIke {
   const encr = e && lookupEncr(e.id, e.keyLength);
   const prf = f && lookupPrf(f.id);
   const integ = i && lookupInteg(i.id);
-  if (!encr || !prf || (!encr.alg.aead && !integ)) {
+  if (!encr || !prf || (!encr.alg.aead && !integ) || encr.alg.espOnly === true) {
     throw new IkeError('ERR_NO_PROPOSAL_CHOSEN', 'chosen IKE transforms are not implemented');
   }
   return { encr, integ: encr.alg.aead ? undefined : integ, prf };
@@ -75,16 +77,25 @@ export class IkeKeymat {
     spiI: Uint8Array,
     spiR: Uint8Array,
     readonly initiator: boolean,
-    /** IKE SA rekey (RFC 7296 §2.18): the old SA's PRF and SK_d. */
-    rekeyFrom?: { readonly prf: PrfAlgorithm; readonly skD: Uint8Array },
+    /**
+     * IKE SA rekey (RFC 7296 §2.18): the old SA's PRF and SK_d; `more`: the secrets of the
+     * IKE_FOLLOWUP_KE exchanges after `gir` (RFC 9370 §2.2.4).
+     */
+    rekeyFrom?: {
+      readonly prf: PrfAlgorithm;
+      readonly skD: Uint8Array;
+      readonly more?: readonly Uint8Array[];
+    },
   ) {
     // RFC 7296 §2.14: SKEYSEED = prf(Ni | Nr, g^ir); the key stream is prf+(SKEYSEED, Ni|Nr|SPIi|SPIr).
     // §2.18: a rekey uses SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr) with the old SA's PRF.
     if (gir instanceof IkeSaKeys) this.keys = gir;
     else {
-      const seed = rekeyFrom
-        ? rekeySkeyseed(rekeyFrom.prf, rekeyFrom.skD, gir, ni, nr)
-        : skeyseed(alg.prf, ni, nr, gir);
+      const seed = !rekeyFrom
+        ? skeyseed(alg.prf, ni, nr, gir)
+        : rekeyFrom.more?.length
+          ? rekeySkeyseedMulti(rekeyFrom.prf, rekeyFrom.skD, [gir, ...rekeyFrom.more], ni, nr)
+          : rekeySkeyseed(rekeyFrom.prf, rekeyFrom.skD, gir, ni, nr);
       try {
         this.keys = deriveIkeSaKeys(alg.prf, keyLengths(alg.encr, alg.integ), seed, ni, nr, spiI, spiR);
       } finally {
@@ -109,8 +120,13 @@ export class IkeKeymat {
     ni: Uint8Array,
     nr: Uint8Array,
     gir?: Uint8Array,
+    /** RFC 9370 §2.2.4: the secrets of the IKE_FOLLOWUP_KE exchanges after `gir`. */
+    more?: readonly Uint8Array[],
   ): ChildSaKeys {
-    return deriveChildSaKeys(this.alg.prf, keyLengths(esp.encr, esp.integ), this.keys.skD, ni, nr, gir);
+    const lens = keyLengths(esp.encr, esp.integ);
+    if (gir && more?.length)
+      return deriveChildSaKeysMulti(this.alg.prf, lens, this.keys.skD, ni, nr, [gir, ...more]);
+    return deriveChildSaKeys(this.alg.prf, lens, this.keys.skD, ni, nr, gir);
   }
 
   /**

@@ -21,7 +21,7 @@ import { queueIkeDelete } from './tasks/ike-delete.ts';
 import { retryChildRekey } from './rekey-guard.ts';
 import { IkeRekey } from './tasks/ike-rekey.ts';
 import { enforceUniqueness } from './uniqueness.ts';
-import { tsContains, tsFromCidr } from './ts.ts';
+import { tsContains, tsFromCidr } from './traffic-selectors.ts';
 
 const live = (sa: IkeSa) => sa.state === 'established';
 

@@ -2,7 +2,7 @@
 //   NAT_DETECTION_*_IP data = SHA-1(SPIi | SPIr | IP address | Port)
 // and compares with what the peer saw. SPIr is zero in the IKE_SA_INIT request.
 import { createHash } from 'node:crypto';
-import { parseAddress, addressToBytes } from './ts.ts';
+import { parseAddress, addressToBytes } from './traffic-selectors.ts';
 
 export function natHash(spiI: Uint8Array, spiR: Uint8Array, addr: string, port: number): Uint8Array {
   const a = parseAddress(addr);

@@ -4,7 +4,7 @@
 // several keywords of one type are alternatives in the same proposal. As in strongSwan, a string mixing combined-mode and classic ciphers yields two proposals,
 // and an IKE proposal without a PRF takes the PRFs matching its integrity algorithms.
 import { EncrId, EsnId, ProtocolId, TransformType } from '../codec/iana.ts';
-import { PRF_FOR_INTEG, formatToken, isAead, parseToken } from '../crypto/proposal-tokens.ts';
+import { formatToken, isAead, parseToken, prfForInteg } from '../crypto/proposal-tokens.ts';
 import { ProposalSyntaxError } from './errors.ts';
 import type { Proposal, Transform } from './proposals.ts';
 
@@ -72,9 +72,10 @@ function complete(
   if (protocol === 'ike') {
     if (!has(PRF)) {
       // From every integrity word of the string, also for its AEAD half ("aes128gcm16-sha256-x25519").
-      const derived = all.flatMap((x) =>
-        x.type === INTEG && PRF_FOR_INTEG[x.id] ? [t(PRF, PRF_FOR_INTEG[x.id]!)] : [],
-      );
+      const derived = all.flatMap((x) => {
+        const f = x.type === INTEG ? prfForInteg(x.id) : undefined;
+        return f === undefined ? [] : [t(PRF, f)];
+      });
       if (derived.length === 0) fail(input, 'no PRF (required with an AEAD cipher)');
       ts = [...ts, ...derived];
     }

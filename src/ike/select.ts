@@ -7,7 +7,7 @@ import { AuthMethod } from '../codec/index.ts';
 import type { PacketPath } from '../net/transport.ts';
 import type { IkeConnection, IkeIdentity } from './config.ts';
 import { selectProposal, type Proposal } from './proposals.ts';
-import { narrowPair, type TrafficSelector } from './ts.ts';
+import { narrowPair, type TrafficSelector } from './traffic-selectors.ts';
 import { bytesEqual } from './wire.ts';
 
 export const sameId = (a: IkeIdentity, b: IkeIdentity): boolean =>

@@ -4,7 +4,7 @@
 //   responder: process(request) for each task, then build(response) for each task, send.
 // Tasks never touch the network or netlink directly: they add payloads to messages, read payloads
 // from messages, and reach the kernel through ChildSa.install (src/ike/kernel-install.ts).
-// This file names no IKE SA: the task manager (exchange/tasks.ts) and the IKE SA both build on it;
+// This file names no IKE SA: the task manager (exchange/task-manager.ts) and the IKE SA both build on it;
 // which tasks exist is in task-registry.ts and tasks/index.ts.
 import type { IkeHeader, Payload } from '../codec/index.ts';
 import type { PacketPath } from '../net/transport.ts';
@@ -36,9 +36,11 @@ export interface InboundMessage {
  * task: IKE_SA_INIT with the same message ID (RFC 7296 §2.6 COOKIE, §1.2 INVALID_KE_PAYLOAD), any
  * other exchange as a new request (§1.3 INVALID_KE_PAYLOAD in CREATE_CHILD_SA). 'ignore' (initiator
  * only): the response is not one to act on (RFC 8019 §7.1.2: a PUZZLE without a COOKIE); the request
- * stays outstanding and its retransmissions go on.
+ * stays outstanding and its retransmissions go on. 'next' (initiator only, a single-task exchange): the
+ * exchange is complete and the task runs another one right away, of the type its `exchange` names now
+ * (RFC 9370 §2.2.4: IKE_FOLLOWUP_KE after CREATE_CHILD_SA).
  */
-export type TaskResult = 'done' | 'retry' | 'ignore';
+export type TaskResult = 'done' | 'retry' | 'ignore' | 'next';
 
 export interface Task {
   /** For logs, e.g. "ike-init". */

@@ -11,7 +11,7 @@ import {
   type TrafficSelector as WireTs,
 } from '../codec/index.ts';
 import type { Proposal } from './proposals.ts';
-import { addressFromBytes, addressToBytes, type TrafficSelector } from './ts.ts';
+import { addressFromBytes, addressToBytes, type TrafficSelector } from './traffic-selectors.ts';
 
 export function proposalToWire(p: Proposal): WireProposal {
   return {

@@ -12,4 +12,12 @@ export {
   type IkeBypassOptions,
 } from './bypass.ts';
 export { enableEspInUdp, espInUdpMode } from './natt.ts';
-export { openRtnl, type Rtnl, type RouteParams } from './rtnl.ts';
+export {
+  openRtnl,
+  type Rtnl,
+  type RouteParams,
+  type LinkInfo,
+  type LinkStats,
+  type RouteInfo,
+  type XfrmInterfaceParams,
+} from './rtnl.ts';

@@ -3,8 +3,9 @@
 // behind. OwnedKernel wraps any Kernel and keeps a write-ahead record under the state directory:
 // an object is recorded *before* it is added (a crash between the two leaves a record of a missing
 // object, which reconcile() skips as not found) and forgotten after it is deleted.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { readJournal, writeJournal } from './journal-file.ts';
 import { KernelError } from './errors.ts';
 import type {
   AllocSpiParams,
@@ -61,25 +62,11 @@ export class OwnedKernel implements Kernel {
   }
 
   private load(): OwnedObject[] {
-    let text: string;
-    try {
-      text = readFileSync(this.file, 'utf8');
-    } catch {
-      return [];
-    }
-    try {
-      const j = JSON.parse(text) as { objects?: OwnedObject[] };
-      return Array.isArray(j.objects) ? j.objects : [];
-    } catch {
-      throw KernelError.invalid('ownership', this.file, 'record file is not valid JSON');
-    }
+    return readJournal<OwnedObject>(this.file);
   }
 
   private save(): void {
-    const objects = [...this.leftovers, ...this.owned.values()];
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ version: 1, objects }, null, 1), { mode: 0o600 });
-    renameSync(tmp, this.file);
+    writeJournal(this.file, [...this.leftovers, ...this.owned.values()]);
   }
 
   /** Objects this run installed and has not removed. */

@@ -1,42 +1,29 @@
-// rtnetlink (<linux/rtnetlink.h>, <linux/if_link.h>) for what route-based tunnels need: link
-// lookup, addresses, routes, and XFRM interfaces (kind "xfrm", IFLA_XFRM_IF_ID) where the kernel
-// has them. A kernel without xfrm interfaces answers EOPNOTSUPP: that becomes a KernelError with
-// isUnsupported, so callers can fall back to policy-based tunnels.
+// rtnetlink (<linux/rtnetlink.h>, <linux/if_link.h>) for what route-based tunnels need: links
+// (lookup, dump, up/down, MTU), XFRM interfaces (kind "xfrm", IFLA_XFRM_IF_ID), addresses and
+// routes (table, metric). The byte layouts are in rtnl-codec.ts; this adapter resolves device
+// names to ifindexes and maps errors. A kernel without xfrm interfaces answers the creation with
+// EOPNOTSUPP: that becomes a KernelError with isUnsupported ('UNSUPPORTED') and a plain reason.
 import { KernelError } from './errors.ts';
-import { parseAddr, parseCidr } from './xfrm/addr.ts';
+import {
+  RTM,
+  encodeAddr,
+  encodeDelLink,
+  encodeGetLink,
+  encodeGetRoute,
+  encodeNewXfrmLink,
+  encodeRoute,
+  encodeSetLink,
+  ifinfomsg,
+  parseLink,
+  parseRoute,
+  type LinkInfo,
+  type RouteInfo,
+} from './rtnl-codec.ts';
 import { NetlinkChannel, rawTransport, type ChannelRequest, type Transport } from './xfrm/channel.ts';
 import { NETLINK_ROUTE, NLM_F_CREATE, NLM_F_EXCL } from './xfrm/constants.ts';
-import { concat, nla, nlaU32, parseAttrs } from './xfrm/nlmsg.ts';
+import { parseAttrs } from './xfrm/nlmsg.ts';
 
-const RTM = {
-  NEWLINK: 16,
-  DELLINK: 17,
-  GETLINK: 18,
-  NEWADDR: 20,
-  DELADDR: 21,
-  NEWROUTE: 24,
-  DELROUTE: 25,
-} as const;
-const IFLA_IFNAME = 3;
-const IFLA_LINKINFO = 18;
-const IFLA_INFO_KIND = 1;
-const IFLA_INFO_DATA = 2;
-const IFLA_XFRM_LINK = 1;
-const IFLA_XFRM_IF_ID = 2;
-const IFA_ADDRESS = 1;
-const IFA_LOCAL = 2;
-const RTA_DST = 1;
-const RTA_OIF = 4;
-const RTA_GATEWAY = 5;
-const RTA_PREFSRC = 7;
-const RTA_TABLE = 15;
-const NLA_F_NESTED = 0x8000;
-const IFF_UP = 1;
-const RT_TABLE_MAIN = 254;
-const RTPROT_STATIC = 4;
-const RT_SCOPE_UNIVERSE = 0;
-const RT_SCOPE_LINK = 253;
-const RTN_UNICAST = 1;
+export type { LinkInfo, LinkStats, RouteInfo } from './rtnl-codec.ts';
 
 export interface RouteParams {
   /** Destination CIDR. */
@@ -45,33 +32,37 @@ export interface RouteParams {
   via?: string;
   /** Preferred source address (e.g. the tunnel's inner address). */
   src?: string;
+  /** Table number (default main, 254). */
   table?: number;
+  /** Metric (RTA_PRIORITY); lower wins. */
+  metric?: number;
+}
+
+export interface XfrmInterfaceParams {
+  name: string;
+  ifId: number;
+  /** Underlying device (IFLA_XFRM_LINK). */
+  dev?: string;
+  mtu?: number;
 }
 
 export interface Rtnl {
   linkIndex(name: string): Promise<number>;
+  /** The link, or undefined if there is none of that name (ENODEV). */
+  getLink(name: string): Promise<LinkInfo | undefined>;
+  listLinks(): Promise<LinkInfo[]>;
   setLinkUp(name: string, up?: boolean): Promise<void>;
+  setMtu(name: string, mtu: number): Promise<void>;
   addAddress(dev: string, cidr: string): Promise<void>;
   deleteAddress(dev: string, cidr: string): Promise<void>;
   addRoute(r: RouteParams): Promise<void>;
   deleteRoute(r: RouteParams): Promise<void>;
+  /** The route the kernel would take to `addr` (`ip route get`). */
+  routeGet(addr: string): Promise<RouteInfo>;
   /** Creates an XFRM interface with if_id (optionally bound to an underlying device). */
-  createXfrmInterface(p: { name: string; ifId: number; dev?: string }): Promise<void>;
+  createXfrmInterface(p: XfrmInterfaceParams): Promise<void>;
   deleteLink(name: string): Promise<void>;
   close(): Promise<void>;
-}
-
-const enc = new TextEncoder();
-const cstr = (s: string): Uint8Array => concat([enc.encode(s), new Uint8Array(1)]);
-
-/** struct ifinfomsg (16 bytes). */
-function ifinfo(index: number, flags = 0, change = 0): Uint8Array {
-  const b = new Uint8Array(16);
-  const v = new DataView(b.buffer);
-  v.setInt32(4, index, true);
-  v.setUint32(8, flags, true);
-  v.setUint32(12, change, true);
-  return b;
 }
 
 class RtnlImpl implements Rtnl {
@@ -79,94 +70,107 @@ class RtnlImpl implements Rtnl {
   constructor(t: Transport, timeoutMs: number) {
     this.ch = new NetlinkChannel(t, timeoutMs);
   }
-  private req(type: number, name: string, object: string, payload: Uint8Array, flags = 0): Promise<unknown> {
+  private req(type: number, name: string, object: string, payload: Uint8Array, flags = 0) {
     const r: ChannelRequest = { type, name, object, payload, flags };
     return this.ch.request(r);
   }
 
+  async getLink(name: string): Promise<LinkInfo | undefined> {
+    try {
+      const msgs = await this.req(RTM.GETLINK, 'RTM_GETLINK', `link ${name}`, encodeGetLink(name));
+      const m = msgs.find((x) => x.type === RTM.NEWLINK);
+      if (!m) throw new KernelError('protocol', 0, 'RTM_GETLINK', `link ${name}`, 'no link in reply');
+      return parseLink(m.payload);
+    } catch (e) {
+      if (e instanceof KernelError && e.code === 'ENODEV') return undefined;
+      throw e;
+    }
+  }
+
   async linkIndex(name: string): Promise<number> {
+    const l = await this.getLink(name);
+    if (!l) throw KernelError.fromErrno(19, 'RTM_GETLINK', `link ${name}`, 'no such device');
+    return l.index;
+  }
+
+  async listLinks(): Promise<LinkInfo[]> {
     const r: ChannelRequest = {
       type: RTM.GETLINK,
       name: 'RTM_GETLINK',
-      object: `link ${name}`,
-      payload: concat([ifinfo(0), nla(IFLA_IFNAME, cstr(name))]),
+      object: 'links',
+      payload: ifinfomsg(0),
+      dump: true,
     };
     const msgs = await this.ch.request(r);
-    const m = msgs.find((x) => x.type === RTM.NEWLINK);
-    if (!m || m.payload.length < 16)
-      throw new KernelError('protocol', 0, r.name, r.object, 'no link in reply');
-    return new DataView(m.payload.buffer, m.payload.byteOffset).getInt32(4, true);
+    return msgs.filter((m) => m.type === RTM.NEWLINK).map((m) => parseLink(m.payload));
   }
 
   async setLinkUp(name: string, up = true): Promise<void> {
     const index = await this.linkIndex(name);
-    await this.req(RTM.NEWLINK, 'RTM_NEWLINK', `link ${name}`, ifinfo(index, up ? IFF_UP : 0, IFF_UP));
-  }
-
-  private async addrMsg(type: number, name: string, dev: string, cidr: string, flags = 0): Promise<void> {
-    const c = parseCidr(cidr, 'address');
-    const index = await this.linkIndex(dev);
-    const hdr = new Uint8Array(8); // struct ifaddrmsg
-    hdr[0] = c.family;
-    hdr[1] = c.prefix;
-    new DataView(hdr.buffer).setUint32(4, index, true);
-    const a = c.bytes.subarray(0, c.family === 2 ? 4 : 16);
     await this.req(
-      type,
-      name,
-      `${cidr} dev ${dev}`,
-      concat([hdr, nla(IFA_LOCAL, a), nla(IFA_ADDRESS, a)]),
-      flags,
+      RTM.NEWLINK,
+      'RTM_NEWLINK',
+      `link ${name} ${up ? 'up' : 'down'}`,
+      encodeSetLink(index, { up }),
     );
   }
+
+  async setMtu(name: string, mtu: number): Promise<void> {
+    const index = await this.linkIndex(name);
+    await this.req(RTM.NEWLINK, 'RTM_NEWLINK', `link ${name} mtu ${mtu}`, encodeSetLink(index, { mtu }));
+  }
+
   addAddress(dev: string, cidr: string): Promise<void> {
-    return this.addrMsg(RTM.NEWADDR, 'RTM_NEWADDR', dev, cidr, NLM_F_CREATE | NLM_F_EXCL);
+    return this.addr(RTM.NEWADDR, 'RTM_NEWADDR', dev, cidr, NLM_F_CREATE | NLM_F_EXCL);
   }
   deleteAddress(dev: string, cidr: string): Promise<void> {
-    return this.addrMsg(RTM.DELADDR, 'RTM_DELADDR', dev, cidr);
+    return this.addr(RTM.DELADDR, 'RTM_DELADDR', dev, cidr);
+  }
+  private async addr(type: number, name: string, dev: string, cidr: string, flags = 0): Promise<void> {
+    const index = await this.linkIndex(dev);
+    await this.req(type, name, `${cidr} dev ${dev}`, encodeAddr(index, cidr), flags);
   }
 
-  private async routeMsg(type: number, name: string, r: RouteParams, flags = 0): Promise<void> {
-    const d = parseCidr(r.dst, 'route dst');
-    const len = d.family === 2 ? 4 : 16;
-    const hdr = new Uint8Array(12); // struct rtmsg
-    hdr.set([
-      d.family,
-      d.prefix,
-      0,
-      0,
-      RT_TABLE_MAIN,
-      RTPROT_STATIC,
-      r.via ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK,
-      RTN_UNICAST,
-    ]);
-    const attrs = [nla(RTA_DST, d.bytes.subarray(0, len)), nlaU32(RTA_TABLE, r.table ?? RT_TABLE_MAIN)];
-    if (r.dev) attrs.push(nlaU32(RTA_OIF, await this.linkIndex(r.dev)));
-    if (r.via) attrs.push(nla(RTA_GATEWAY, parseAddr(r.via, 'route via').bytes.subarray(0, len)));
-    if (r.src) attrs.push(nla(RTA_PREFSRC, parseAddr(r.src, 'route src').bytes.subarray(0, len)));
-    const object = `${r.dst}${r.via ? ` via ${r.via}` : ''}${r.dev ? ` dev ${r.dev}` : ''}`;
-    await this.req(type, name, object, concat([hdr, ...attrs]), flags);
-  }
   addRoute(r: RouteParams): Promise<void> {
-    return this.routeMsg(RTM.NEWROUTE, 'RTM_NEWROUTE', r, NLM_F_CREATE | NLM_F_EXCL);
+    return this.route(RTM.NEWROUTE, 'RTM_NEWROUTE', r, NLM_F_CREATE | NLM_F_EXCL);
   }
   deleteRoute(r: RouteParams): Promise<void> {
-    return this.routeMsg(RTM.DELROUTE, 'RTM_DELROUTE', r);
+    return this.route(RTM.DELROUTE, 'RTM_DELROUTE', r);
+  }
+  private async route(type: number, name: string, r: RouteParams, flags = 0): Promise<void> {
+    const oif = r.dev ? await this.linkIndex(r.dev) : undefined;
+    const object =
+      `${r.dst}${r.via ? ` via ${r.via}` : ''}${r.dev ? ` dev ${r.dev}` : ''}` +
+      `${r.table !== undefined ? ` table ${r.table}` : ''}${r.metric !== undefined ? ` metric ${r.metric}` : ''}`;
+    const body = encodeRoute({
+      dst: r.dst,
+      ...(oif !== undefined ? { oif } : {}),
+      ...(r.via ? { via: r.via } : {}),
+      ...(r.src ? { src: r.src } : {}),
+      ...(r.table !== undefined ? { table: r.table } : {}),
+      ...(r.metric !== undefined ? { metric: r.metric } : {}),
+    });
+    await this.req(type, name, object, body, flags);
   }
 
-  async createXfrmInterface(p: { name: string; ifId: number; dev?: string }): Promise<void> {
+  async routeGet(addr: string): Promise<RouteInfo> {
+    const msgs = await this.req(RTM.GETROUTE, 'RTM_GETROUTE', `route to ${addr}`, encodeGetRoute(addr));
+    const m = msgs.find((x) => x.type === RTM.NEWROUTE);
+    if (!m) throw new KernelError('protocol', 0, 'RTM_GETROUTE', `route to ${addr}`, 'no route in reply');
+    return parseRoute(m.payload);
+  }
+
+  async createXfrmInterface(p: XfrmInterfaceParams): Promise<void> {
     const object = `xfrm ${p.name} if_id ${p.ifId}`;
-    if (!Number.isInteger(p.ifId) || p.ifId < 1 || p.ifId > 0xffffffff)
-      throw KernelError.invalid('RTM_NEWLINK', object, 'if_id must be 1..4294967295');
-    const data = [nlaU32(IFLA_XFRM_IF_ID, p.ifId)];
-    if (p.dev) data.push(nlaU32(IFLA_XFRM_LINK, await this.linkIndex(p.dev)));
-    const linkinfo = nla(
-      IFLA_LINKINFO | NLA_F_NESTED,
-      concat([nla(IFLA_INFO_KIND, cstr('xfrm')), nla(IFLA_INFO_DATA | NLA_F_NESTED, concat(data))]),
-    );
-    const payload = concat([ifinfo(0), nla(IFLA_IFNAME, cstr(p.name)), linkinfo]);
+    const linkIndex = p.dev ? await this.linkIndex(p.dev) : undefined;
+    const body = encodeNewXfrmLink({
+      name: p.name,
+      ifId: p.ifId,
+      ...(linkIndex !== undefined ? { linkIndex } : {}),
+      ...(p.mtu !== undefined ? { mtu: p.mtu } : {}),
+    });
     try {
-      await this.req(RTM.NEWLINK, 'RTM_NEWLINK', object, payload, NLM_F_CREATE | NLM_F_EXCL);
+      await this.req(RTM.NEWLINK, 'RTM_NEWLINK', object, body, NLM_F_CREATE | NLM_F_EXCL);
     } catch (e) {
       if (e instanceof KernelError && e.isUnsupported)
         throw KernelError.unsupported('RTM_NEWLINK', object, `kernel has no xfrm interfaces (${e.code})`);
@@ -176,7 +180,7 @@ class RtnlImpl implements Rtnl {
 
   async deleteLink(name: string): Promise<void> {
     const index = await this.linkIndex(name);
-    await this.req(RTM.DELLINK, 'RTM_DELLINK', `link ${name}`, ifinfo(index));
+    await this.req(RTM.DELLINK, 'RTM_DELLINK', `link ${name}`, encodeDelLink(index));
   }
 
   async close(): Promise<void> {

@@ -14,7 +14,7 @@ import {
 } from '../../src/crypto/derive.ts';
 import { lookupEncr, lookupInteg, lookupPrf } from '../../src/crypto/registry.ts';
 import { EncrId, IntegId, PrfId } from '../../src/codec/iana.ts';
-import { cat, refIkeKeys, refPrf, refPrfPlus } from './reference.ts';
+import { cat, refIkeKeys, refPrf, refPrfPlus, type RefHash } from './reference.ts';
 import { throwsCode, toHex } from './util.ts';
 
 const hashes: HashName[] = ['sha256', 'sha384', 'sha512'];
@@ -68,7 +68,7 @@ test('RFC 7296 §2.14: SKEYSEED and the seven SK_* keys match the reference for 
         const seed = skeyseed(p, ni, nr, gir);
         const keys = deriveIkeSaKeys(p, lens, seed, ni, nr, spi(1), spi(2));
         const ref = refIkeKeys(
-          p.hash,
+          p.hash as RefHash, // the suites above use SHA-2 PRFs only
           p.keyLen,
           lens.encrKeyLen,
           lens.integKeyLen,

@@ -37,6 +37,33 @@ const SUITES: Suite[] = [
     t: { encr: EncrId.AES_CBC, keyLen: 256, integ: IntegId.HMAC_SHA2_512_256 },
     ...{ encLen: 32, integLen: 64, iv: 16, icv: 32 },
   },
+  // RFC 5282: GCM and CCM with 8/12-octet ICVs (CCM: 3-octet salt); RFC 5930 AES-CTR (4-octet nonce,
+  // 8-octet IV); RFC 2451 3DES; RFC 2404 HMAC-SHA1-96, RFC 2403 HMAC-MD5-96, RFC 3566 AES-XCBC-MAC-96.
+  { name: 'AES-GCM-8-192', t: { encr: EncrId.AES_GCM_8, keyLen: 192 }, encLen: 28, iv: 8, icv: 8 },
+  { name: 'AES-GCM-12-128', t: { encr: EncrId.AES_GCM_12, keyLen: 128 }, encLen: 20, iv: 8, icv: 12 },
+  { name: 'AES-CCM-8-128', t: { encr: EncrId.AES_CCM_8, keyLen: 128 }, encLen: 19, iv: 8, icv: 8 },
+  { name: 'AES-CCM-12-256', t: { encr: EncrId.AES_CCM_12, keyLen: 256 }, encLen: 35, iv: 8, icv: 12 },
+  { name: 'AES-CCM-16-192', t: { encr: EncrId.AES_CCM_16, keyLen: 192 }, encLen: 27, iv: 8, icv: 16 },
+  {
+    name: 'AES-CTR-128 + HMAC-SHA1-96',
+    t: { encr: EncrId.AES_CTR, keyLen: 128, integ: IntegId.HMAC_SHA1_96 },
+    ...{ encLen: 20, integLen: 20, iv: 8, icv: 12 },
+  },
+  {
+    name: 'AES-CTR-256 + AES-XCBC-96',
+    t: { encr: EncrId.AES_CTR, keyLen: 256, integ: IntegId.AES_XCBC_96 },
+    ...{ encLen: 36, integLen: 16, iv: 8, icv: 12 },
+  },
+  {
+    name: '3DES + HMAC-MD5-96',
+    t: { encr: EncrId.TRIPLE_DES, integ: IntegId.HMAC_MD5_96 },
+    ...{ encLen: 24, integLen: 16, iv: 8, icv: 12 },
+  },
+  {
+    name: 'AES-CBC-192 + AES-XCBC-96',
+    t: { encr: EncrId.AES_CBC, keyLen: 192, integ: IntegId.AES_XCBC_96 },
+    ...{ encLen: 24, integLen: 16, iv: 16, icv: 12 },
+  },
 ];
 
 function make(s: Suite) {
@@ -171,7 +198,7 @@ test('a pad length larger than the decrypted plaintext is MALFORMED (authentic b
 
 test('bad transform/key combinations are typed errors and ciphers never print keys', () => {
   throwsCode(
-    () => createSkCipher({ encr: EncrId.AES_GCM_16, keyLen: 192 }, { encKey: new Uint8Array(28) }),
+    () => createSkCipher({ encr: EncrId.AES_GCM_16, keyLen: 64 }, { encKey: new Uint8Array(12) }),
     'UNSUPPORTED',
   );
   throwsCode(

@@ -11,7 +11,7 @@ import { FAIL_CLOSED_PRIORITY } from '../../src/ike/spd/policies.ts';
 import { ChildSa } from '../../src/ike/child-sa.ts';
 import type { IkeSa } from '../../src/ike/ike-sa.ts';
 import { MemoryLogger, nullLogger } from '../../src/base/logger.ts';
-import { tsFromCidr } from '../../src/ike/ts.ts';
+import { tsFromCidr } from '../../src/ike/traffic-selectors.ts';
 import type { Kernel } from '../../src/kernel/types.ts';
 
 const LOCAL = '127.0.0.1';

@@ -13,7 +13,7 @@ import { DaemonLogger } from '../../src/daemon/log.ts';
 import { planReload } from '../../src/daemon/reload.ts';
 import type { StatusReport } from '../../src/control/status-types.ts';
 import { IdType, TransformType } from '../../src/codec/iana.ts';
-import { formatTs } from '../../src/ike/ts.ts';
+import { formatTs } from '../../src/ike/traffic-selectors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ikeway-daemon-units-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));

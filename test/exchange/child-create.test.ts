@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseProposals } from '../../src/ike/proposal-string.ts';
-import { tsFromCidr } from '../../src/ike/ts.ts';
+import { tsFromCidr } from '../../src/ike/traffic-selectors.ts';
 import { established, pair } from './harness.ts';
 
 for (const [label, initiatorIsA] of [

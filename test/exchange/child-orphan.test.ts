@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeMessage, ExchangeType, HeaderFlag } from '../../src/codec/index.ts';
 import { KernelError } from '../../src/kernel/errors.ts';
-import { tsFromCidr } from '../../src/ike/ts.ts';
+import { tsFromCidr } from '../../src/ike/traffic-selectors.ts';
 import { established, pair, type Peer } from './harness.ts';
 
 const enobufs = () => KernelError.fromErrno(105, 'XFRM_MSG_NEWSA', 'outbound');

@@ -9,7 +9,7 @@ import { MemoryLogger } from '../../src/base/logger.ts';
 import { parseProposals } from '../../src/ike/proposal-string.ts';
 import type { EngineEvent } from '../../src/ike/services.ts';
 import { TimerQueue } from '../../src/base/timers.ts';
-import { tsFromCidr } from '../../src/ike/ts.ts';
+import { tsFromCidr } from '../../src/ike/traffic-selectors.ts';
 import { FakeKernel } from '../../src/kernel/fake.ts';
 import type { SaParams } from '../../src/kernel/types.ts';
 import { seededRandom } from '../../src/net/prng.ts';

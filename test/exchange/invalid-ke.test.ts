@@ -66,3 +66,28 @@ test('INVALID_KE_PAYLOAD naming a group we never offered fails the IKE SA', asyn
   assert.equal(failures.length, 1);
   assert.match(failures[0]!, /group 14/);
 });
+
+test('INVALID_KE_PAYLOAD is a normal step: info with the group on both sides, no warning', async (t) => {
+  const offers = parseProposals('aes256gcm16-prfsha256-x25519-ecp256', 'ike');
+  const wants = parseProposals('aes256gcm16-prfsha256-ecp256', 'ike');
+  const h = pair({ a: { ikeProposals: offers }, b: { ikeProposals: wants } });
+  t.after(() => h.close());
+  h.a.engine.initiate('site');
+  await h.settle(0);
+  assert.equal(established(h.a).length, 1);
+  for (const p of [h.a, h.b]) {
+    const warns = p.logger.entries.filter((e) => e.level === 'warn' || e.level === 'error');
+    assert.deepEqual(
+      warns.map((e) => e.message),
+      [],
+      `${p.name}: nothing at warn`,
+    );
+  }
+  const asked = h.b.logger.entries.find((e) => e.message.includes('another key exchange group'));
+  assert.equal(asked?.level, 'info');
+  assert.equal(asked?.fields['group'], DhGroup.ECP_256);
+  const retried = h.a.logger.entries.find((e) => e.message === 'INVALID_KE_PAYLOAD, retrying');
+  assert.equal(retried?.level, 'info');
+  assert.equal(retried?.fields['group'], DhGroup.ECP_256);
+  assert.equal(h.b.counters.get('ike.sa_failed') ?? 0, 0, 'the responder counts no failure');
+});

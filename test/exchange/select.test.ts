@@ -7,7 +7,7 @@ import { IdType, NotifyType } from '../../src/codec/index.ts';
 import { Engine } from '../../src/ike/engine.ts';
 import type { IkeConnection } from '../../src/ike/config.ts';
 import { Counters } from '../../src/base/counters.ts';
-import { formatTs, tsFromCidr } from '../../src/ike/ts.ts';
+import { formatTs, tsFromCidr } from '../../src/ike/traffic-selectors.ts';
 import { FakeKernel } from '../../src/kernel/fake.ts';
 import { connection, established, pair, type Peer } from './harness.ts';
 

@@ -1,7 +1,7 @@
 // RFC 7296 §1.3.1 USE_TRANSPORT_MODE: transport mode when both ask for it, tunnel otherwise.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tsFromCidr } from '../../src/ike/ts.ts';
+import { tsFromCidr } from '../../src/ike/traffic-selectors.ts';
 import { ADDR_A, ADDR_B, established, pair } from './harness.ts';
 
 const hostToHost = (side: 'a' | 'b') => ({

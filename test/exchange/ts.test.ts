@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NotifyType } from '../../src/codec/index.ts';
-import { tsFromCidr, formatTs } from '../../src/ike/ts.ts';
+import { tsFromCidr, formatTs } from '../../src/ike/traffic-selectors.ts';
 import { established, pair, type Peer } from './harness.ts';
 
 const childOf = (p: Peer) => established(p)[0]?.children[0];

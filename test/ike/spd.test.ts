@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { FakeKernel } from '../../src/kernel/fake.ts';
 import { Spd, type SpdConnection } from '../../src/ike/spd/spd.ts';
 import { FAIL_CLOSED_PRIORITY } from '../../src/ike/spd/policies.ts';
-import { tsFromCidr } from '../../src/ike/ts.ts';
+import { tsFromCidr } from '../../src/ike/traffic-selectors.ts';
 
 const conn = (name: string, remote: string, reqid?: number): SpdConnection => ({
   name,

@@ -1,3 +1,4 @@
+// @guest-pass: boots the guest kernel (scripts/run-tests.mjs runs it in its guest pass).
 // Post-quantum interop cells in one guest boot with real kernel ESP on both routers (lab/interop,
 // PQ_CELLS): strongSwan 6.0.6 (ML-KEM, /opt/strongswan-6.0.6, unpacked from /work/shared/peers when
 // missing) for X25519 + ML-KEM-768, ECP-384 + ML-KEM-1024 (IKE_INTERMEDIATE in RFC 7383 fragments),

@@ -24,6 +24,14 @@ test(
     assert.match(String(o.routes), /203\.0\.113\.0\/24 via 198\.51\.100\.1/);
     assert.match(String(o.routes), /192\.0\.2\.128\/25 dev \S+ .*src 198\.51\.100\.5/);
     assert.equal(o.dupAddr, 'EEXIST');
+    assert.deepEqual(o.link, { up: true, mtu: 1400, kind: 'veth', stats: 'number' });
+    assert.equal(o.missingLink, 'undefined');
+    assert.equal(o.listed, true);
+    assert.match(String(o.table100), /^10\.77\.0\.0\/16 dev \S+ proto static scope link metric 50/);
+    const rg = o.routeGet as { dst: string; oif: number; table: number };
+    assert.equal(rg.dst, '198.51.100.9/32');
+    assert.equal(rg.table, 254);
+    assert.equal(typeof rg.oif, 'number');
     assert.doesNotMatch(String(o.routesAfter), /203\.0\.113\.0/);
     assert.equal(o.noLink, 'ENODEV');
     // The host kernel has no xfrm interfaces; a kernel that has them creates and deletes one.

@@ -234,13 +234,17 @@ test('docker/compose.yaml is `ikeway lab compose` and has the namespace lab addr
   );
   const svc = committed['services'] as Record<
     string,
-    { networks: Record<string, { ipv4_address: string }>; cap_add?: string[] }
+    { networks: Record<string, { ipv4_address: string }>; cap_add?: string[]; cap_drop?: string[] }
   >;
   assert.equal(svc['router-a']!.networks['wan']!.ipv4_address, t.sites[0].wan);
   assert.equal(svc['router-b']!.networks['wan']!.ipv4_address, t.sites[1].wan);
   assert.equal(svc['host-a']!.networks['lan-a']!.ipv4_address, t.sites[0].lans[0]!.host);
   assert.equal(svc['host-b']!.networks['lan-b']!.ipv4_address, t.sites[1].lans[0]!.host);
   assert.deepEqual(svc['router-a']!.cap_add, ['NET_ADMIN']);
+  for (const s of Object.values(svc)) assert.deepEqual(s.cap_drop, ['ALL']);
+  // docker-compose 1.29 (Debian 12) refuses a top-level `name:`; docker/.env names the project.
+  assert.equal(committed['name'], undefined);
+  assert.match(readFileSync(join(ROOT, 'docker', '.env'), 'utf8'), /^COMPOSE_PROJECT_NAME=ikeway-lab$/m);
 });
 
 test('docker site configs validate and hold the topology addresses; the Dockerfile is node 20 + iproute2', () => {
@@ -265,6 +269,8 @@ test('docker site configs validate and hold the topology addresses; the Dockerfi
     }
   }
   const df = readFileSync(join(ROOT, 'docker', 'Dockerfile'), 'utf8');
-  assert.match(df, /^FROM node:20-bookworm-slim$/m);
+  // The official Node image unless the build argument BASE names the local one (docker/README.md).
+  assert.match(df, /^ARG BASE=node:20-bookworm-slim$/m);
+  assert.match(df, /^FROM \$\{BASE\}$/m);
   assert.match(df, /iproute2/);
 });

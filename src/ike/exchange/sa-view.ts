@@ -45,4 +45,6 @@ export interface ExchangeSa {
   responderTasks(request: InboundMessage): Task[];
   /** The SA failed: report and destroy. */
   fail(reason: string): Promise<void>;
+  /** Ends the SA without reporting a failure (a half-open SA a normal step ended). */
+  destroy(): Promise<void>;
 }

@@ -3,7 +3,7 @@
 // place while no Child SA does, and the outbound trap policies of dpdAction 'trap'. Pure apart from
 // the two batch writers at the end; the policy owner (spd.ts) and ChildSa are the only writers.
 import type { Kernel, PolicyDir, PolicyId, PolicyParams, Selector, Template } from '../../kernel/types.ts';
-import { tsToCidrs, type TrafficSelector } from '../ts.ts';
+import { tsToCidrs, type TrafficSelector } from '../traffic-selectors.ts';
 
 /** Lower precedence than Child SA policies (1000 by default) and IKE bypass (1). */
 export const FAIL_CLOSED_PRIORITY = 2000;

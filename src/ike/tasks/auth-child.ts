@@ -10,7 +10,7 @@ import type { IkeSa } from '../ike-sa.ts';
 import { resolveEsp } from '../keymat.ts';
 import { selectProposal, verifyChosen, type Proposal } from '../proposals.ts';
 import type { InboundMessage, OutboundMessage, Task } from '../task.ts';
-import { narrowPair, tsContains, type TrafficSelector } from '../ts.ts';
+import { narrowPair, tsContains, type TrafficSelector } from '../traffic-selectors.ts';
 import {
   findNotify,
   findPayload,

@@ -1,6 +1,6 @@
 // Liveness check (RFC 7296 §2.4, §1.4): an INFORMATIONAL request with no payloads. "This is the
 // expected way an endpoint can ask the other endpoint to verify that it is alive." The answer updates
-// IkeSa.lastInbound (exchange/tasks.ts); no answer after all retransmissions fails the IKE SA.
+// IkeSa.lastInbound (exchange/task-manager.ts); no answer after all retransmissions fails the IKE SA.
 import { ExchangeType } from '../../codec/index.ts';
 import type { IkeSa } from '../ike-sa.ts';
 import type { Task } from '../task.ts';

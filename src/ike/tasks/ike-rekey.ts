@@ -2,13 +2,15 @@
 // the proposal), Nonce and KE -- "implementations MUST perform a new Diffie-Hellman exchange". The new
 // IKE SA takes over the Child SAs; its initiator deletes the old one. Collisions: §2.8.2 nonce rule.
 import { ExchangeType, NotifyType, ProtocolId, isErrorNotify } from '../../codec/index.ts';
-import { wipe, type KeyExchange } from '../../crypto/index.ts';
+import { wipe } from '../../crypto/index.ts';
+import { initiatorKeyShare, responderRespond, type KeInitiator } from '../../crypto/ke-roles.ts';
 import { IkeError, InvalidSyntaxError, NoProposalChosenError, PeerRefused } from '../errors.ts';
 import { IkeSa } from '../ike-sa.ts';
 import { IkeKeymat, resolveIke } from '../keymat.ts';
 import { NONCE_LEN, oursIsRedundant } from '../nonces.ts';
 import {
   checkKeGroup,
+  firstKeOnly,
   keGroupOf,
   retryKeGroup,
   selectProposal,
@@ -61,6 +63,7 @@ function createRekeyedSa(old: IkeSa, p: NewSaParams): IkeSa {
   sa.proposal = p.chosen;
   sa.algorithms = resolveIke(p.chosen);
   sa.keGroup = keGroupOf(p.chosen);
+  sa.keMethods = sa.keGroup === undefined ? [] : [sa.keGroup];
   sa.nonceI = p.nonceI;
   sa.nonceR = p.nonceR;
   // "Because the rekeying exchange belongs to the old IKE SA, it is the old IKE SA's PRF that is used
@@ -94,7 +97,10 @@ function handOver(from: IkeSa, to: IkeSa): void {
 export class IkeRekey implements Task {
   readonly name = 'ike-rekey';
   readonly exchange = ExchangeType.CREATE_CHILD_SA;
-  #ke: KeyExchange | undefined;
+  /** Initiator: our key share (DH or ML-KEM, ke-roles.ts). */
+  #ke: KeInitiator | undefined;
+  /** Responder: the KEr payload to send. */
+  #share: { readonly group: number; readonly data: Uint8Array } | undefined;
   #spi: Uint8Array | undefined;
   #nonce: Uint8Array | undefined;
   #offer: Proposal[] = [];
@@ -125,15 +131,17 @@ export class IkeRekey implements Task {
     sa.setState('rekeying');
     this.#spi ??= sa.services.newIkeSpi();
     this.#nonce = sa.services.randomBytes(NONCE_LEN);
-    this.#offer = sa.config.ikeProposals.map((p) => ({ ...p, spi: this.#spi! }));
+    this.#offer = firstKeOnly(sa.config.ikeProposals).map((p) => ({ ...p, spi: this.#spi! }));
     const group = this.#retryGroup ?? sa.keGroup ?? this.#offer.map(keGroupOf).find((g) => g !== undefined);
     if (group === undefined)
       throw new IkeError('ERR_NO_PROPOSAL_CHOSEN', 'no key exchange group for the rekey');
-    this.#ke = sa.services.pool.take(group);
+    const r = initiatorKeyShare(group, { createDh: (g) => sa.services.pool.take(g) });
+    if (!r.ok) throw new IkeError('ERR_NO_PROPOSAL_CHOSEN', r.message);
+    this.#ke = r.initiator;
     msg.add(
       { kind: 'SA', proposals: this.#offer.map(proposalToWire) },
       { kind: 'NONCE', data: this.#nonce },
-      { kind: 'KE', group, data: this.#ke.publicKey },
+      { kind: 'KE', group, data: this.#ke.share },
     );
   }
 
@@ -148,7 +156,7 @@ export class IkeRekey implements Task {
     const ke = findPayload(msg.payloads, 'KE');
     if (!saP || !nonce || !ke) throw new InvalidSyntaxError('IKE rekey without SA, Ni or KEi');
     this.#spi = sa.services.newIkeSpi();
-    const chosen = selectProposal(saP.proposals.map(proposalFromWire), sa.config.ikeProposals, {
+    const chosen = selectProposal(saP.proposals.map(proposalFromWire), firstKeOnly(sa.config.ikeProposals), {
       preferKeGroup: ke.group,
       spi: this.#spi,
     });
@@ -162,8 +170,13 @@ export class IkeRekey implements Task {
     this.#peerSpi = peerSpi.slice();
     this.#peerNonce = nonce.data.slice();
     this.#nonce = sa.services.randomBytes(NONCE_LEN);
-    this.#ke = sa.services.pool.take(ke.group);
-    this.#gir = this.#ke.computeSecret(ke.data);
+    const r = responderRespond(ke.group, ke.data, { createDh: (g) => sa.services.pool.take(g) });
+    if (!r.ok) {
+      sa.services.counters.inc('ike.bad_ke');
+      throw new IkeError('ERR_INVALID_SYNTAX', r.message, r.notify ?? NotifyType.INVALID_SYNTAX);
+    }
+    this.#share = { group: ke.group, data: r.share };
+    this.#gir = r.secret.bytes();
   }
 
   #buildResponse(msg: OutboundMessage): void {
@@ -171,7 +184,7 @@ export class IkeRekey implements Task {
     msg.add(
       { kind: 'SA', proposals: [proposalToWire(this.#chosen!)] },
       { kind: 'NONCE', data: this.#nonce! },
-      { kind: 'KE', group: this.#ke!.group, data: this.#ke!.publicKey },
+      { kind: 'KE', group: this.#share!.group, data: this.#share!.data },
     );
     const sa = this.#create(false, this.#peerSpi!, this.#spi!, this.#peerNonce!, this.#nonce!);
     if (old.state === 'rekeying') {
@@ -195,10 +208,16 @@ export class IkeRekey implements Task {
     const ke = findPayload(msg.payloads, 'KE');
     if (!saP || !nonce || !ke) throw new InvalidSyntaxError('IKE rekey response without SA, Nr or KEr');
     const chosen = verifyChosen(this.#offer, saP.proposals.map(proposalFromWire));
-    if (chosen.spi.length !== 8 || ke.group !== this.#ke!.group || keGroupOf(chosen) !== ke.group)
+    if (chosen.spi.length !== 8 || ke.group !== this.#ke!.method || keGroupOf(chosen) !== ke.group)
       throw new InvalidSyntaxError('IKE rekey response with a bad SPI or KE group');
     this.#chosen = chosen;
-    this.#gir = this.#ke!.computeSecret(ke.data);
+    const r = this.#ke!.finish(ke.data); // wipes our private key whatever the outcome
+    this.#ke = undefined;
+    if (!r.ok) {
+      old.services.counters.inc('ike.bad_ke');
+      throw new InvalidSyntaxError(`IKE rekey response: ${r.message}`);
+    }
+    this.#gir = r.secret.bytes();
     const ours = this.#create(true, this.#spi!, chosen.spi.slice(), this.#nonce!, nonce.data.slice());
     const peer = old.peerRekey;
     old.peerRekey = undefined;
@@ -224,7 +243,7 @@ export class IkeRekey implements Task {
   /** RFC 7296 §1.3: retry once with the group the responder named (same new SPI, fresh nonce). */
   #retryWith(data: Uint8Array): boolean {
     const group =
-      this.#retryGroup === undefined ? retryKeGroup(this.#offer, data, this.#ke?.group) : undefined;
+      this.#retryGroup === undefined ? retryKeGroup(this.#offer, data, this.#ke?.method) : undefined;
     if (group === undefined) return false;
     this.sa.logger.log('info', 'IKE rekey: INVALID_KE_PAYLOAD, retrying', { group });
     this.#retryGroup = group;
@@ -253,6 +272,7 @@ export class IkeRekey implements Task {
     this.#gir = undefined;
     this.#ke?.destroy();
     this.#ke = undefined;
+    this.#share = undefined;
   }
 
   abort(): void {

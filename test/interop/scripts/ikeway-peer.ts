@@ -8,7 +8,7 @@ import { Engine } from '../../../src/ike/engine.ts';
 import { RealClock } from '../../../src/base/clock.ts';
 import type { EngineOptions } from '../../../src/ike/config.ts';
 import { formatProposal } from '../../../src/ike/proposal-string.ts';
-import { formatTs } from '../../../src/ike/ts.ts';
+import { formatTs } from '../../../src/ike/traffic-selectors.ts';
 import { TimerQueue } from '../../../src/base/timers.ts';
 import {
   FakeKernel,

@@ -15,6 +15,14 @@ try {
   await r.setLinkUp(dev!);
   await r.addRoute({ dst: '203.0.113.0/24', via: '198.51.100.1' });
   await r.addRoute({ dst: '192.0.2.128/25', dev: dev!, src: '198.51.100.5' });
+  await r.setMtu(dev!, 1400);
+  const link = await r.getLink(dev!);
+  out.link = { up: link?.up, mtu: link?.mtu, kind: link?.kind, stats: typeof link?.stats?.rxBytes };
+  out.missingLink = (await r.getLink('nosuchdev0')) ?? 'undefined';
+  out.listed = (await r.listLinks()).map((l) => l.name).includes(dev!);
+  await r.addRoute({ dst: '10.77.0.0/16', dev: dev!, table: 100, metric: 50 });
+  out.table100 = ip('route', 'show', 'table', '100');
+  out.routeGet = await r.routeGet('198.51.100.9');
   out.addrs = ip('-br', 'addr', 'show', 'dev', dev!);
   out.routes = ip('route', 'show');
   try {
@@ -31,7 +39,7 @@ try {
     out.noLink = (e as { code: string }).code;
   }
   try {
-    await r.createXfrmInterface({ name: 'ipsec9', ifId: 9 });
+    await r.createXfrmInterface({ name: 'ipsec9', ifId: 9, dev: dev!, mtu: 1400 });
     out.xfrmi = 'created';
     await r.deleteLink('ipsec9');
   } catch (e) {

@@ -16,7 +16,7 @@ import {
   tsFromRange,
   tsToCidrs,
   type TrafficSelector,
-} from '../../src/ike/ts.ts';
+} from '../../src/ike/traffic-selectors.ts';
 import { TsSyntaxError, TsUnacceptableError } from '../../src/ike/errors.ts';
 
 const V4 = TsType.IPV4_ADDR_RANGE;

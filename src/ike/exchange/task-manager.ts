@@ -30,7 +30,11 @@ const FATAL = new Set<number>([
 ]);
 /** Exchanges that carry one task each: one SA per CREATE_CHILD_SA (§1.3), one key exchange per
  *  IKE_INTERMEDIATE (RFC 9370 §2.2.2). */
-const SINGLE = new Set<number>([ExchangeType.CREATE_CHILD_SA, ExchangeType.IKE_INTERMEDIATE]);
+const SINGLE = new Set<number>([
+  ExchangeType.CREATE_CHILD_SA,
+  ExchangeType.IKE_INTERMEDIATE,
+  ExchangeType.IKE_FOLLOWUP_KE,
+]);
 
 interface Active {
   readonly exchange: number;
@@ -259,6 +263,7 @@ export class TaskManager {
     const tasks = sa.responderTasks(req);
     let resp = outbound(exchange, true);
     let fatal: string | undefined;
+    let quiet = false;
     try {
       for (const t of tasks) await t.process(req);
       for (const t of tasks) await t.build(resp);
@@ -271,7 +276,16 @@ export class TaskManager {
         n.notifyType === NotifyType.INVALID_KE_PAYLOAD ? 'ike.invalid_ke_sent' : 'ike.error_notify_sent',
       );
       if (n.notifyType === NotifyType.AUTHENTICATION_FAILED) sa.services.counters.inc('ike.auth_failed');
-      sa.logger.log('info', 'answering request with an error', { notify: n.notifyType, error: errText(e) });
+      if (e instanceof InvalidKePayloadError && exchange === ExchangeType.IKE_SA_INIT) {
+        // RFC 7296 §1.2: a normal step -- the initiator retries with the group we name; this
+        // half-open SA simply ends (the retry makes a new one): not a failure.
+        sa.logger.log('info', 'IKE_SA_INIT: asking the initiator for another key exchange group', {
+          group: e.wanted,
+          received: e.received,
+        });
+        quiet = true;
+      } else
+        sa.logger.log('info', 'answering request with an error', { notify: n.notifyType, error: errText(e) });
       if (FATAL.has(exchange)) fatal = errText(e);
     }
     if (sa.state === 'destroyed') return;
@@ -279,7 +293,8 @@ export class TaskManager {
     if (exchange === ExchangeType.IKE_SA_INIT) sa.initResponse = packets[0];
     sa.runner.respond(req.header.messageId, packets);
     for (const h of resp.hooks) await h();
-    if (fatal !== undefined) await sa.fail(fatal);
+    if (quiet) await sa.destroy();
+    else if (fatal !== undefined) await sa.fail(fatal);
   }
 
   async #processResponse(resp: InboundMessage): Promise<void> {
@@ -290,11 +305,21 @@ export class TaskManager {
       return;
     }
     let retry = false;
+    let next = false;
     try {
       for (const t of active.tasks) {
         const r = await t.process(resp);
         if (r === 'ignore') return; // still outstanding: retransmitted until a usable response comes
         if (r === 'retry') retry = true;
+        if (r === 'next') next = active.tasks.length === 1;
+      }
+      if (next) {
+        // RFC 9370 §2.2.4: the same task goes on with another exchange (IKE_FOLLOWUP_KE).
+        sa.runner.completeRequest(resp.header.messageId);
+        const task = active.tasks[0]!;
+        this.#active = { exchange: task.exchange, tasks: [task] };
+        await this.#sendRequest(this.#active, false);
+        return;
       }
       if (retry) {
         // RFC 7296 §2.6 / §1.2: IKE_SA_INIT again with message ID 0, tasks rebuilt. Any other exchange

@@ -1,0 +1,123 @@
+// Make-before-break for Child SA rekeys (RFC 7296 §2.8): the rekey responder adds its new outbound SA
+// only when the initiator can receive on it (its Delete of the old SA arrived, or a bounded grace
+// passed); the initiator sends on the new SA at once and keeps its old inbound SA until the Delete
+// is done. The outbound SA XFRM uses is the newest of the policy's reqid (modelled on the FakeKernel's
+// SA table, which keeps insertion order).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { FakeKernel } from '../../src/kernel/fake.ts';
+import { ADDR_A, ADDR_B, established, pair } from './harness.ts';
+
+const INFORMATIONAL = 37;
+const RESPONSE = 0x20;
+
+/** The SPI XFRM sends on for `reqid` from `src`: the newest outbound SA of that reqid, if any. */
+async function sending(kernel: FakeKernel, src: string, reqid: number): Promise<number | undefined> {
+  const out = (await kernel.dumpSas()).filter((s) => s.src === src && s.reqid === reqid);
+  return out.at(-1)?.spi;
+}
+const has = async (kernel: FakeKernel, spi: number) => (await kernel.dumpSas()).some((s) => s.spi === spi);
+
+function setup(graceB: number) {
+  const h = pair({ optionsB: { rekeyOutboundGraceMs: graceB } });
+  let hold = false;
+  // A's INFORMATIONAL requests (its Delete of the old Child SA) are lost while `hold` is set.
+  h.net.faults = {
+    drop: (d) =>
+      hold && d.srcAddr === ADDR_A && d.data[18] === INFORMATIONAL && (d.data[19]! & RESPONSE) === 0,
+  };
+  return { h, setHold: (v: boolean) => (hold = v) };
+}
+
+test('rekey responder: the new outbound SA is added only when the Delete of the old SA arrives', async (t) => {
+  const { h, setHold } = setup(60_000);
+  t.after(() => h.close());
+  const sa = h.a.engine.initiate('site');
+  await h.settle(0);
+  const rsa = established(h.b)[0]!;
+  const old = sa.children[0]!;
+  const oldPeer = rsa.children[0]!;
+  setHold(true);
+  h.a.engine.rekeyChild(sa, old);
+  await h.settle(0);
+  const child = sa.children.find((c) => c !== old)!;
+  const peer = rsa.children.find((c) => c !== oldPeer)!;
+  assert.ok(child && peer, 'the rekey completed on both sides');
+  assert.equal(peer.state, 'installed');
+  // Responder: new inbound SA in, new outbound SA not yet; it still sends on the old one.
+  assert.ok(await has(h.b.kernel, peer.spiIn), 'B receives on the new SA before it answered');
+  assert.equal(await has(h.b.kernel, peer.spiOut), false, 'B has not added its new outbound SA');
+  assert.equal(peer.outboundPending, true);
+  assert.equal(await sending(h.b.kernel, ADDR_B, peer.reqid), oldPeer.spiOut);
+  // Initiator: sends on the new SA at once (the responder had its inbound SA before it answered)
+  // and keeps its old inbound SA while its Delete is outstanding.
+  assert.equal(await sending(h.a.kernel, ADDR_A, child.reqid), child.spiOut);
+  assert.ok(await has(h.a.kernel, old.spiIn), 'A keeps receiving on the old SA');
+  await h.settle(1_500); // still no Delete through (A retransmits into the loss)
+  assert.equal(await has(h.b.kernel, peer.spiOut), false);
+  setHold(false);
+  await h.settle(20_000); // A's next retransmission of the Delete arrives
+  assert.ok(await has(h.b.kernel, peer.spiOut), 'B added its new outbound SA after the Delete');
+  assert.equal(peer.outboundPending, false);
+  assert.equal(await sending(h.b.kernel, ADDR_B, peer.reqid), peer.spiOut);
+  const moved = h.b.logger.entries.filter((e) => e.message === 'outbound traffic moves to the new Child SA');
+  assert.deepEqual(
+    moved.map((e) => e.fields['why']),
+    ['old SA deleted'],
+  );
+  // The keys the kernel got for B's outbound SA are A's inbound keys (kept until the late add).
+  const key = (k: typeof h.a.kernel, spi: number) => k.installed.find((x) => x.spi === spi)!.aead!.key;
+  assert.deepEqual(key(h.b.kernel, peer.spiOut), key(h.a.kernel, child.spiIn));
+  assert.ok(peer.keys === undefined || peer.keys.destroyed, 'keys wiped once both SAs are in');
+  await h.settle(10_000);
+  for (const p of [h.a, h.b]) assert.equal(p.kernel.saCount, 2, `${p.name}: the old pair is gone`);
+});
+
+test('rekey responder: without a Delete the outbound switch happens after the bounded grace', async (t) => {
+  const { h, setHold } = setup(2_000);
+  t.after(() => h.close());
+  const sa = h.a.engine.initiate('site');
+  await h.settle(0);
+  const rsa = established(h.b)[0]!;
+  const oldPeer = rsa.children[0]!;
+  setHold(true);
+  h.a.engine.rekeyChild(sa, sa.children[0]!);
+  await h.settle(0);
+  const peer = rsa.children.find((c) => c !== oldPeer)!;
+  await h.settle(1_999, 100);
+  assert.equal(await has(h.b.kernel, peer.spiOut), false, 'not before the grace');
+  assert.equal(await sending(h.b.kernel, ADDR_B, peer.reqid), oldPeer.spiOut);
+  await h.settle(2, 1);
+  assert.ok(await has(h.b.kernel, peer.spiOut), 'added when the grace passed');
+  assert.equal(await sending(h.b.kernel, ADDR_B, peer.reqid), peer.spiOut);
+  const moved = h.b.logger.entries.filter((e) => e.message === 'outbound traffic moves to the new Child SA');
+  assert.deepEqual(
+    moved.map((e) => e.fields['why']),
+    ['grace passed'],
+  );
+});
+
+test('an IKE SA rekey moves the Child SAs without writing any SA to the kernel', async (t) => {
+  const h = pair();
+  t.after(() => h.close());
+  const sa = h.a.engine.initiate('site');
+  await h.settle(0);
+  const child = sa.children[0]!;
+  const mark = [h.a.kernel.calls.length, h.b.kernel.calls.length];
+  h.a.engine.rekeyIke(sa);
+  await h.settle(10_000);
+  const next = established(h.a)[0]!;
+  assert.notEqual(next, sa, 'the IKE SA was rekeyed');
+  assert.deepEqual(next.children, [child], 'the Child SA moved to the new IKE SA');
+  for (const [p, start] of [
+    [h.a, mark[0]!],
+    [h.b, mark[1]!],
+  ] as const) {
+    const writes = p.kernel.calls.slice(start).filter((c) => /Sa$|Policy$|^batch$/.test(c.method));
+    assert.deepEqual(
+      writes.map((c) => c.method),
+      [],
+      `${p.name}: no SA or policy written`,
+    );
+  }
+});
