@@ -68,10 +68,6 @@ const KIND_NAME: Readonly<Record<TokenKind, string>> = {
   esn: 'ESN settings',
 };
 
-/** Until CREATE_CHILD_SA runs additional exchanges (IKE_FOLLOWUP_KE), ESP proposals take none. */
-const ADDKE_NOT_IN_ESP =
-  'names an additional key exchange (RFC 9370), which ikeway runs in IKE proposals only (not yet on CREATE_CHILD_SA for ESP)';
-
 /**
  * Whether the engine implements the transform a grammar word names; if not, why (the config refuses
  * it with this reason). Acceptance is derived from the algorithm registry, so a word `check` accepts
@@ -203,7 +199,6 @@ export function checkProposal(text: string, kind: ProposalFor): ProposalCheck {
       const r = additionalKe(Number(add[1]), add[2]!, w);
       const hint = `supported additional key exchanges: ke1_ .. ke7_ with ${describeSupported('ke', true)} or none`;
       if (typeof r === 'string') return fail(r, hint);
-      if (kind === 'esp') return fail(`"${w}" in proposal "${text}" ${ADDKE_NOT_IN_ESP}`, `remove "-${w}"`);
     }
     const tok = proposalToken(w);
     if (tok === undefined) {
@@ -239,6 +234,16 @@ export function checkProposal(text: string, kind: ProposalFor): ProposalCheck {
   if (aead === 0 && integ.length === 0 && !encr.every((t) => t.id === EncrId.NULL)) {
     return fail(`proposal "${text}" needs an integrity algorithm`, 'add e.g. -sha256, or use aes256gcm16');
   }
+  // RFC 9370 §2.2.4: the additional key exchanges of a Child SA follow its first (PFS) one.
+  if (
+    kind === 'esp' &&
+    tokens.some((t) => t.kind === 'addke' && t.id !== 0) &&
+    !tokens.some((t) => t.kind === 'ke')
+  )
+    return fail(
+      `ESP proposal "${text}" names additional key exchanges but no first one`,
+      'add the PFS key exchange before them, e.g. aes256gcm16-x25519-ke1_mlkem768',
+    );
   if (kind === 'ike') {
     if (!tokens.some((t) => t.kind === 'ke'))
       return fail(`IKE proposal "${text}" names no key exchange`, 'add e.g. -x25519');

@@ -195,24 +195,6 @@ export function withoutAdditionalKe(p: Proposal): Proposal | undefined {
   return { ...p, transforms: p.transforms.filter((t) => !ADDKE.includes(t.type) || t.id === 0) };
 }
 
-/**
- * The proposals with every Additional Key Exchange transform removed (duplicates dropped, renumbered
- * from 1): what CREATE_CHILD_SA offers and accepts while it runs no IKE_FOLLOWUP_KE (RFC 9370 §2.2.4).
- * A rekeyed IKE SA's keys still depend on every earlier exchange through SK_d (RFC 7296 §2.18).
- */
-export function firstKeOnly(ps: readonly Proposal[]): Proposal[] {
-  const seen = new Set<string>();
-  const out: Proposal[] = [];
-  for (const p of ps) {
-    const transforms = p.transforms.filter((t) => !ADDKE.includes(t.type));
-    const key = `${p.protocol}|${transforms.map((t) => `${t.type}/${t.id}/${t.keyLength ?? ''}`).join(',')}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    out.push({ ...p, number: out.length + 1, transforms });
-  }
-  return out;
-}
-
 /** The KE group of a chosen proposal, if any. */
 export function keGroupOf(p: Proposal): number | undefined {
   return p.transforms.find((t) => t.type === KE && t.id !== 0)?.id;

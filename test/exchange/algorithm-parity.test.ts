@@ -6,9 +6,11 @@
 // one must be an E_PROPOSAL error at file:line:col whose hint names the supported set.
 // Issue 16: ML-KEM (as the only key exchange) and RFC 9370 additional key exchanges (ke1_ .. ke7_,
 // keN_none) are accepted in IKE proposals: for them the exchange must really run (the IKE SA lists
-// every key exchange method it did), and the IKE SA must rekey. ESP takes no keN_ word yet.
+// every key exchange method it did), and the IKE SA must rekey (IKE_FOLLOWUP_KE for keN_). In ESP
+// proposals a keN_ word follows X25519 and is proven by a Child SA rekey with PFS (IKE_FOLLOWUP_KE).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { decodeMessage, ExchangeType } from '../../src/codec/index.ts';
 import { TransformType } from '../../src/codec/iana.ts';
 import { ConfigErrors, parseConfig, type ConfigProblem } from '../../src/config/index.ts';
 import { PROPOSAL_TOKENS } from '../../src/config/proposals-tokens.ts';
@@ -61,6 +63,7 @@ const has = (p: Proposal | undefined, tr: TokenTransform) =>
 
 /** Negotiate IKE SA + Child SA (and a PFS rekey when the ESP proposal names a group) with `over` on both. */
 async function negotiate(word: string, tr: TokenTransform, ikeText: string, espText: string, esp: boolean) {
+  const isAddKe = tr.type > ESN; // RFC 9370 transform types 6..12
   const conn = toIkeConnection(check(ikeText, espText).result!.config.connections[0]!);
   const over = { ikeProposals: conn.ikeProposals, espProposals: conn.espProposals };
   const h = pair({ a: over, b: over });
@@ -90,25 +93,33 @@ async function negotiate(word: string, tr: TokenTransform, ikeText: string, espT
       assert.equal(p.aead?.name ?? p.crypt?.name, algs.aead?.name ?? algs.crypt?.name, word);
       assert.equal(p.auth?.name, algs.auth?.name, word);
     }
-    if (esp && tr.type !== KE) assert.ok(has(child!.proposal, tr), `${word}: Child SA proposal lacks it`);
+    if (esp && tr.type !== KE && !isAddKe)
+      assert.ok(has(child!.proposal, tr), `${word}: Child SA proposal lacks it`);
     if (esp && tr.type === ENCR) assert.equal(child!.encr, lookupEncr(tr.id, tr.keyLength) && child!.encr);
     if (esp && tr.type === INTEG) assert.equal(child!.integ, lookupInteg(tr.id));
     if (!esp && tr.type >= KE) {
-      // The IKE SA rekeys (CREATE_CHILD_SA with the first key exchange method, ML-KEM too).
+      // The IKE SA rekeys with every key exchange (CREATE_CHILD_SA, then IKE_FOLLOWUP_KE for keN_).
       h.a.engine.rekeyIke(sa);
       await h.settle(0);
       const [fresh] = established(h.a);
       assert.ok(fresh && fresh !== sa, `${word}: the IKE SA did not rekey`);
       assert.equal(fresh.keGroup, sa.keGroup, `${word}: rekeyed with another method`);
+      assert.deepEqual(fresh.keMethods, sa.keMethods, `${word}: the rekey ran every key exchange`);
       assert.equal(fresh.children[0]?.state, 'installed', `${word}: the Child SA moved over`);
     }
-    if (esp && tr.type === KE) {
-      // RFC 7296 §1.3.3: the group of an ESP proposal is negotiated on CREATE_CHILD_SA (PFS rekey).
+    if (esp && tr.type >= KE) {
+      // RFC 7296 §1.3.3: the group of an ESP proposal is negotiated on CREATE_CHILD_SA (PFS rekey);
+      // RFC 9370 §2.2.4: an additional one runs in IKE_FOLLOWUP_KE after it.
       h.a.engine.rekeyChild(sa, child!);
       await h.settle(0);
       const fresh = sa.children.find((c) => c !== child && c.state === 'installed');
       assert.ok(has(fresh?.proposal, tr), `${word}: the PFS rekey did not use the group`);
     }
+    const followups = h.net.log.filter(
+      (d) => decodeMessage(d.data).header.exchangeType === ExchangeType.IKE_FOLLOWUP_KE,
+    ).length;
+    // Two messages, or more when ML-KEM-1024 travels in RFC 7383 fragments.
+    assert.equal(followups >= 2, isAddKe && tr.id !== 0, `${word}: ${followups} IKE_FOLLOWUP_KE messages`);
   } finally {
     await h.close();
   }

@@ -9,6 +9,7 @@ import { IkeAuthChild } from './auth-child.ts';
 import { queueChildDelete, queueOrphanDelete } from './child-delete.ts';
 import { CreateChildSa, queueChildRekey, queueChildReplacement, rekeyPending } from './create-child-sa.ts';
 import { queueDpd } from './dpd.ts';
+import { followupResponder } from '../followup-ke.ts';
 import { IkeAuth } from './ike-auth.ts';
 import { queueIkeDelete } from './ike-delete.ts';
 import { IkeInit } from './ike-init.ts';
@@ -47,6 +48,8 @@ export function defaultTaskRegistry(): TaskRegistry {
           ? [new IkeRekey(sa, false)]
           : [new CreateChildSa(sa, false)],
       )
+      // RFC 9370 §2.2.4: the pending CREATE_CHILD_SA its link names goes on (or STATE_NOT_FOUND).
+      .register(ExchangeType.IKE_FOLLOWUP_KE, (sa, req) => [followupResponder(sa, req)])
       .register(ExchangeType.INFORMATIONAL, (sa) => [new Informational(sa)])
   );
 }
