@@ -289,7 +289,11 @@ export class IkeRekey implements Task {
     const ours = this.#create(true, this.#spi!, chosen.spi.slice(), this.#nonce!, this.#peerNonce!);
     const peer = old.peerRekey;
     old.peerRekey = undefined;
-    if (peer && peer.sa.state !== 'destroyed' && oursIsRedundant([this.#nonce!, this.#peerNonce!], peer.nonces)) {
+    if (
+      peer &&
+      peer.sa.state !== 'destroyed' &&
+      oursIsRedundant([this.#nonce!, this.#peerNonce!], peer.nonces)
+    ) {
       // §2.8.2: the new IKE SA with the lowest nonce is redundant; we created it, so we delete it.
       old.logger.log('info', 'IKE SA rekey collision lost: deleting our redundant IKE SA');
       handOver(old, peer.sa);
