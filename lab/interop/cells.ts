@@ -80,6 +80,12 @@ export const PQ_CELLS: readonly CellSpec[] = [
     ike: 'aes256gcm16-prfsha384-mlkem768',
     keyExchanges: ['mlkem768'],
   }),
+  vary('pq-pfs-rekeys', 'X25519 + ML-KEM-768 for IKE and Child PFS; rekeys with IKE_FOLLOWUP_KE (RFC 9370)', {
+    ike: 'aes256gcm16-prfsha384-x25519-ke1_mlkem768',
+    esp: 'aes256gcm16-x25519-ke1_mlkem768',
+    rekeys: true,
+    keyExchanges: ['x25519', 'mlkem768'],
+  }),
   vary('pq-default-hybrid', "ikeway's default proposal vs a PQ peer: hybrid chosen", {
     ike: 'aes256gcm16-prfsha256-x25519-ke1_mlkem768',
     ikewayDefaultIke: true,

@@ -2,7 +2,8 @@
 // Post-quantum interop cells in one guest boot with real kernel ESP on both routers (lab/interop,
 // PQ_CELLS): strongSwan 6.0.6 (ML-KEM, /opt/strongswan-6.0.6, unpacked from /work/shared/peers when
 // missing) for X25519 + ML-KEM-768, ECP-384 + ML-KEM-1024 (IKE_INTERMEDIATE in RFC 7383 fragments),
-// ML-KEM-768 alone and ikeway's default proposal (hybrid chosen); strongSwan 5.9.8 for the default
+// ML-KEM-768 alone, a Child SA with PFS through X25519 + ML-KEM-768 with Child and IKE rekeys (each
+// with an IKE_FOLLOWUP_KE), and ikeway's default proposal (hybrid chosen); strongSwan 5.9.8 for the default
 // proposal against a classic peer (classic chosen). Both ikeway roles. Each cell checks up, the key
 // exchanges ikeway ran, traffic both ways counted by both kernels, and a clean delete. Results are
 // not written to docs/interop.md (that report is the common matrix's).
@@ -29,7 +30,13 @@ const skip = !isRoot
     ? 'strongSwan 6.0.6 not available'
     : !existsSync(STRONGSWAN_5.charon) && 'strongSwan 5.9.8 not installed';
 
-const CELLS = ['pq-x25519-mlkem768', 'pq-ecp384-mlkem1024', 'pq-mlkem768', 'pq-default-hybrid'];
+const CELLS = [
+  'pq-x25519-mlkem768',
+  'pq-ecp384-mlkem1024',
+  'pq-mlkem768',
+  'pq-pfs-rekeys',
+  'pq-default-hybrid',
+];
 const SPECS = (['initiator', 'responder'] as const).flatMap((role) => [
   ...CELLS.map((c) => `${role}:${c}`),
   `${role}:pq-default-classic@strongswan`,
@@ -77,6 +84,12 @@ test(
             r.steps.some((s) => s.step === step && s.ok),
             `step ${step} missing`,
           );
+        if (cell === 'pq-pfs-rekeys')
+          for (const step of ['traffic after child rekey', 'traffic after IKE rekey'])
+            assert.ok(
+              r.steps.some((s) => s.step === step && s.ok),
+              `step ${step} missing`,
+            );
         if (cell === 'pq-ecp384-mlkem1024')
           assert.ok(r.steps.some((s) => s.step === 'IKE fragments both ways (RFC 7383)' && s.ok));
       });
