@@ -27,6 +27,7 @@ function child(c: ChildStatus): string[] {
       : `in ${bytes(c.bytesIn)} / ${c.packetsIn ?? '-'} pkts, out ${bytes(c.bytesOut)} / ${c.packetsOut ?? '-'} pkts`;
   return [
     `    CHILD_SA {${c.id}} ${c.state}, ${c.mode}, reqid ${c.reqid}, SPIs ${c.spiIn}_i ${c.spiOut}_o, ${c.algorithms || '-'}`,
+    ...(c.keyExchanges ? [`      key exchanges: ${c.keyExchanges.join(' + ')}`] : []),
     `      ${c.localTs.join(',') || '-'} === ${c.remoteTs.join(',') || '-'}`,
     `      installed ${duration(c.installedSeconds)} ago, rekey in ${duration(c.rekeySeconds)}; ${traffic}`,
   ];

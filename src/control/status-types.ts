@@ -15,6 +15,8 @@ export interface ChildStatus {
   readonly localTs: readonly string[];
   readonly remoteTs: readonly string[];
   readonly algorithms: string;
+  /** Key exchanges of its CREATE_CHILD_SA (PFS method, then RFC 9370 additional ones); absent without PFS. */
+  readonly keyExchanges?: readonly string[];
   readonly installedSeconds?: number;
   readonly rekeySeconds?: number;
   readonly bytesIn?: number;

@@ -32,6 +32,10 @@ const host = (a: string) => (a.includes(':') ? `[${a}]` : a);
 const spi32 = (n: number) => n.toString(16).padStart(8, '0');
 const secs = (ms: number) => Math.max(0, Math.round(ms / 1000));
 
+/** The Child SA's key exchange methods (transform types 4 and 6..12, RFC 9370), NONE left out. */
+const childKes = (c: ChildSa): number[] =>
+  (c.proposal?.transforms ?? []).filter((t) => (t.type === 4 || t.type >= 6) && t.id !== 0).map((t) => t.id);
+
 async function childStatus(
   kernel: Kernel,
   sa: IkeSa,
@@ -52,6 +56,7 @@ async function childStatus(
     localTs: c.localTs.map(formatTs),
     remoteTs: c.remoteTs.map(formatTs),
     algorithms: c.proposal ? formatProposal(c.proposal) : '',
+    ...(childKes(c).length > 0 ? { keyExchanges: childKes(c).map(formatKeMethod) } : {}),
     ...(installedAt !== undefined ? { installedSeconds: secs(now - installedAt) } : {}),
     ...(installedAt !== undefined && rekeyMs !== undefined
       ? { rekeySeconds: secs(installedAt + rekeyMs - now) }
