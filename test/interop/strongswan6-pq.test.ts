@@ -46,6 +46,10 @@ interface Cell {
   /** charon's IKE SA must name this key exchange (list-sas dh-group / ke fields) */
   readonly swanKe: RegExp;
   readonly fragmented?: boolean;
+  /** ESP proposal of both sides (default aes256gcm16, no PFS). */
+  readonly esp?: string;
+  /** Then a Child SA rekey and an IKE SA rekey, started by the side that initiated. */
+  readonly rekeys?: boolean;
 }
 
 async function status(socket: string): Promise<StatusReport> {
@@ -71,7 +75,12 @@ async function runCell(t: { after(fn: () => unknown): void }, c: Cell): Promise<
     proposals: c.swan,
     mobike: false,
     children: [
-      { name: 'net', localTs: ['10.2.0.0/24'], remoteTs: ['10.1.0.0/24'], espProposals: ['aes256gcm16'] },
+      {
+        name: 'net',
+        localTs: ['10.2.0.0/24'],
+        remoteTs: ['10.1.0.0/24'],
+        espProposals: [c.esp ?? 'aes256gcm16'],
+      },
     ],
   };
   const charon = await Charon.start({
@@ -87,7 +96,9 @@ async function runCell(t: { after(fn: () => unknown): void }, c: Cell): Promise<
   });
   t.after(() => charon.stop());
   await charon.loadAll();
-  const extra = c.ours ? `    ike-proposals: [${c.ours.join(', ')}]\n` : '';
+  const extra =
+    (c.ours ? `    ike-proposals: [${c.ours.join(', ')}]\n` : '') +
+    (c.esp ? `    esp-proposals: ${c.esp}\n` : '');
   lab.writeConfig(
     0,
     configText(A, [
@@ -132,6 +143,47 @@ async function runCell(t: { after(fn: () => unknown): void }, c: Cell): Promise<
     assert.match(log, /received fragment #\d+ of \d+/);
     assert.match(log, /splitting IKE message .* into \d+ fragments/);
   }
+  if (c.rekeys) await rekeys(lab.side(0).socket, charon, c, ike);
+}
+
+type IkeStatus = StatusReport['connections'][number]['ikeSas'][number];
+
+/** Polls ikeway's status until `done` holds for the first IKE SA (bounded: 30 s). */
+async function until(socket: string, done: (ike: IkeStatus | undefined) => boolean): Promise<IkeStatus> {
+  let ike: IkeStatus | undefined;
+  for (let i = 0; i < 150; i++) {
+    ike = (await status(socket)).connections[0]?.ikeSas.find((x) => x.state === 'established');
+    if (done(ike)) return ike!;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.fail(`status never reached the expected state: ${JSON.stringify(ike)}`);
+}
+
+/**
+ * RFC 9370 §2.2.4 against charon: a Child SA rekey (PFS with the additional exchanges) and an IKE SA
+ * rekey, each with IKE_FOLLOWUP_KE, started by the initiating side. The new SAs list every key
+ * exchange on ikeway's side and match charon's SPIs.
+ */
+async function rekeys(socket: string, charon: Charon, c: Cell, before: IkeStatus): Promise<void> {
+  const oldChild = before.children[0]!.spiIn;
+  if (c.ikewayInitiates) await request(socket, 'rekey', { name: 'site', what: 'child' });
+  else await charon.rekey({ child: 'net' });
+  let ike = await until(socket, (x) =>
+    (x?.children ?? []).some((ch) => ch.state === 'installed' && ch.spiIn !== oldChild),
+  );
+  const child = ike.children.find((ch) => ch.state === 'installed' && ch.spiIn !== oldChild)!;
+  assert.deepEqual(child.keyExchanges, c.expect, 'the rekeyed Child SA ran every key exchange');
+  if (c.ikewayInitiates) await request(socket, 'rekey', { name: 'site', what: 'ike' });
+  else await charon.rekey({ ike: 'site' });
+  ike = await until(socket, (x) => x !== undefined && x.spiI !== before.spiI && x.children.length > 0);
+  assert.deepEqual(ike.keyExchanges, c.expect, 'the rekeyed IKE SA ran every key exchange');
+  await new Promise((r) => setTimeout(r, 500)); // charon's side of the last exchange
+  const log = charon.logText();
+  assert.match(log, /IKE_FOLLOWUP_KE/);
+  const [sw] = (await charon.listSas()).filter((x) => x.fields.state === 'ESTABLISHED');
+  assert.equal(sw?.fields['initiator-spi'], ike.spiI, `charon log:\n${log.slice(-4000)}`);
+  const swChild = sw?.children.find((x) => x.fields['spi-in'] === child.spiOut);
+  assert.ok(swChild, `charon has the rekeyed Child SA ${child.spiOut}: ${JSON.stringify(sw?.children)}`);
 }
 
 const HYB768 = 'aes256gcm16-prfsha384-x25519-ke1_mlkem768';
@@ -179,6 +231,21 @@ for (const ikewayInitiates of [true, false]) {
       expect: ['x25519', 'mlkem768'],
       swanKe: /"dh-group":"CURVE_25519","ake1":"ML_KEM_768"/,
     }),
+  );
+  test(
+    `strongSwan 6.0.6, Child SA PFS X25519 + ML-KEM-768, Child and IKE rekey with IKE_FOLLOWUP_KE (${role})`,
+    { ...T, skip: skip6 },
+    (t) =>
+      runCell(t, {
+        build: STRONGSWAN_6,
+        swan: [HYB768],
+        ours: [HYB768],
+        esp: 'aes256gcm16-x25519-ke1_mlkem768',
+        ikewayInitiates,
+        expect: ['x25519', 'mlkem768'],
+        swanKe: /"dh-group":"CURVE_25519","ake1":"ML_KEM_768"/,
+        rekeys: true,
+      }),
   );
   test(
     `strongSwan 5.9.8 vs ikeway's default proposal: classic chosen (${role})`,
