@@ -248,3 +248,34 @@ test('an IKE_FOLLOWUP_KE after a CREATE_CHILD_SA without additional exchanges: S
   assert.equal(peer.state, 'established', 'the IKE SA is not harmed');
   assert.equal(h.b.kernel.installed.length, 2);
 });
+
+test('CREATE_CHILD_SA with an ML-KEM KE of the wrong length: INVALID_SYNTAX, counted, nothing installed', async (t) => {
+  const seen = spy(t);
+  const proto = CreateChildSa.prototype as unknown as { build(msg: OutboundMessage): Promise<void> };
+  const build = proto.build;
+  proto.build = async function (this: unknown, msg: OutboundMessage) {
+    await build.call(this, msg);
+    const i = msg.payloads.findIndex((p) => p.kind === 'KE');
+    if ((this as { initiator: boolean }).initiator && i >= 0) {
+      const ke = msg.payloads[i] as Payload & { kind: 'KE' };
+      msg.payloads[i] = { ...ke, data: ke.data.subarray(0, ke.data.length - 1) };
+    }
+  };
+  t.after(() => {
+    proto.build = build;
+  });
+  const { h, sa, peer } = await upWith('aes256gcm16-mlkem768');
+  t.after(() => h.close());
+  const old = sa.children[0]!;
+  h.a.engine.rekeyChild(sa, old);
+  await h.settle(0);
+  assert.equal(h.b.counters.get('ike.bad_ke'), 1);
+  const answers = seen.filter((x) => x.role === 'initiator' && x.dir === 'in');
+  assert.deepEqual(
+    answers.map((x) => x.notifies),
+    [[NotifyType.INVALID_SYNTAX]],
+  );
+  assert.equal(h.b.kernel.installed.length, 2, 'nothing new installed');
+  assert.equal(peer.children.filter((c) => c.state === 'installed').length, 1);
+  assert.equal(old.state, 'installed', 'the old Child SA carries on');
+});
