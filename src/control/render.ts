@@ -20,13 +20,14 @@ export function bytes(n: number | undefined): string {
   return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
 }
 
-function child(c: ChildStatus): string[] {
+/** `conn`: the connection's name; a child of another name (children:) is shown by it, as swanctl does. */
+function child(c: ChildStatus, conn: string): string[] {
   const traffic =
     c.countersError !== undefined
       ? `counters unavailable (${c.countersError})`
       : `in ${bytes(c.bytesIn)} / ${c.packetsIn ?? '-'} pkts, out ${bytes(c.bytesOut)} / ${c.packetsOut ?? '-'} pkts`;
   return [
-    `    CHILD_SA {${c.id}} ${c.state}, ${c.mode}, reqid ${c.reqid}, SPIs ${c.spiIn}_i ${c.spiOut}_o, ${c.algorithms || '-'}`,
+    `    CHILD_SA ${c.name === conn ? '' : c.name}{${c.id}} ${c.state}, ${c.mode}, reqid ${c.reqid}, SPIs ${c.spiIn}_i ${c.spiOut}_o, ${c.algorithms || '-'}`,
     ...(c.keyExchanges ? [`      key exchanges: ${c.keyExchanges.join(' + ')}`] : []),
     `      ${c.localTs.join(',') || '-'} === ${c.remoteTs.join(',') || '-'}`,
     `      installed ${duration(c.installedSeconds)} ago, rekey in ${duration(c.rekeySeconds)}; ${traffic}`,
@@ -40,7 +41,7 @@ function ike(sa: IkeSaStatus): string[] {
     `    SPIs ${sa.spiI}_i ${sa.spiR}_r, ${sa.algorithms ?? '-'}`,
     ...(sa.keyExchanges ? [`    key exchanges: ${sa.keyExchanges.join(' + ')}`] : []),
     `    ${sa.localId} <-> ${sa.remoteId ?? '?'}, established ${duration(sa.establishedSeconds)} ago, rekey in ${duration(sa.rekeySeconds)}`,
-    ...sa.children.flatMap(child),
+    ...sa.children.flatMap((c) => child(c, sa.name.replace(/\[\d+\]$/, ''))),
   ];
 }
 

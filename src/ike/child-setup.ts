@@ -2,12 +2,14 @@
 // (tasks/auth-child.ts), the CREATE_CHILD_SA exchange (tasks/create-child-sa.ts) and the lifecycle.
 import { jitteredRekeyMs } from '../base/jitter.ts';
 import { ChildSa } from './child-sa.ts';
+import type { ChildConfig } from './config.ts';
 import type { IkeSa } from './ike-sa.ts';
 import type { InstallContext } from './kernel-install.ts';
 
-/** The install parameters of the IKE SA's current path and the connection's lifetimes. */
-export function installContext(sa: IkeSa): InstallContext {
-  const c = sa.config;
+/** The install parameters of the IKE SA's current path and the child's lifetimes, mark and if_id. */
+export function installContext(sa: IkeSa, child: ChildConfig): InstallContext {
+  const c = child;
+  const conn = sa.config;
   const p = sa.path;
   const secs = (ms: number | undefined) =>
     ms === undefined ? undefined : Math.max(1, Math.round(ms / 1000));
@@ -37,10 +39,10 @@ export function installContext(sa: IkeSa): InstallContext {
     remoteAddr: p.remoteAddr,
     ...(sa.natLocal || sa.natRemote ? { encap: { localPort: p.localPort, remotePort: p.remotePort } } : {}),
     ...(lifetime ? { lifetime } : {}),
-    ...(c.replayWindow !== undefined ? { replayWindow: c.replayWindow } : {}),
+    ...(conn.replayWindow !== undefined ? { replayWindow: conn.replayWindow } : {}),
     ...(c.mark ? { mark: c.mark } : {}),
     ...(c.ifId !== undefined ? { ifId: c.ifId } : {}),
-    priority: c.policyPriority ?? 1000,
+    priority: conn.policyPriority ?? 1000,
   };
 }
 
@@ -48,8 +50,12 @@ export function installContext(sa: IkeSa): InstallContext {
  * Reserves the inbound SPI with the kernel (XFRM_MSG_ALLOCSPI: a larval SA completed at install)
  * and makes the Child SA object for a new or rekeyed Child SA (RFC 7296 §1.3).
  */
-export async function allocateChild(sa: IkeSa, reqid: number, initiator: boolean): Promise<ChildSa> {
-  const c = sa.config;
+export async function allocateChild(
+  sa: IkeSa,
+  c: ChildConfig,
+  reqid: number,
+  initiator: boolean,
+): Promise<ChildSa> {
   const o = sa.services.options;
   const spi = await sa.services.kernel.allocSpi({
     src: sa.path.remoteAddr,
@@ -63,6 +69,7 @@ export async function allocateChild(sa: IkeSa, reqid: number, initiator: boolean
   const child = new ChildSa({
     id: sa.services.nextChildId(),
     name: c.name,
+    config: c,
     reqid,
     spiIn: spi,
     localAddr: sa.path.localAddr,

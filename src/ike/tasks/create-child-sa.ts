@@ -8,6 +8,7 @@ import { initiatorKeyShare, responderRespond, type KeInitiator } from '../../cry
 import { childRekeyed, rekeyTarget } from '../child-rekey-end.ts';
 import { FollowupKe, awaitFollowup, forgetFollowup } from '../followup-ke.ts';
 import type { ChildSa } from '../child-sa.ts';
+import { firstChild, selectChild, type ChildConfig } from '../child-config.ts';
 import { allocateChild, installContext } from '../child-setup.ts';
 import {
   IkeError,
@@ -58,6 +59,8 @@ export interface CreateChildOptions {
    * answered CHILD_SA_NOT_FOUND, §2.25): same selectors, mode and reqid; the old one goes after.
    */
   readonly replaces?: ChildSa;
+  /** A new Child SA of this child of the connection (default: the first, as in IKE_AUTH). */
+  readonly child?: ChildConfig;
 }
 
 /** The parts of one CREATE_CHILD_SA negotiation both roles fill in. */
@@ -100,6 +103,12 @@ export class CreateChildSa implements Task {
   get exchange(): number {
     return this.#followup ? ExchangeType.IKE_FOLLOWUP_KE : ExchangeType.CREATE_CHILD_SA;
   }
+  /** Initiator: the error notify the peer answered with, for the child-failed event. */
+  #refused: number | undefined;
+  /** The connection's child this exchange makes an instance of (responder: chosen by §2.9). */
+  #cc: ChildConfig | undefined;
+  /** Initiator: the child a new Child SA was asked for. */
+  readonly #wanted: ChildConfig | undefined;
 
   constructor(
     private readonly sa: IkeSa,
@@ -108,17 +117,23 @@ export class CreateChildSa implements Task {
   ) {
     this.old = opts.rekey;
     this.replaces = opts.replaces;
+    this.#wanted = opts.child;
     this.name = opts.rekey ? 'child-rekey' : 'child-create';
   }
 
+  /** The child of the connection this exchange is about: the rekeyed or replaced one's, or the asked one. */
+  get childConfig(): ChildConfig {
+    return (this.#cc ??= (this.old ?? this.replaces)?.config ?? this.#wanted ?? firstChild(this.sa.config));
+  }
+
   #allocate(reqid: number): Promise<ChildSa> {
-    return allocateChild(this.sa, reqid, this.initiator);
+    return allocateChild(this.sa, this.childConfig, reqid, this.initiator);
   }
 
   /** A rekey keeps the reqid so the policies stay (RFC 7296 §2.8: "an equivalent SA"). */
   #reqid(): number {
     const same = this.old ?? this.replaces;
-    return same?.reqid ?? this.sa.config.reqid ?? this.sa.services.allocReqid();
+    return same?.reqid ?? this.childConfig.reqid ?? this.sa.services.allocReqid();
   }
 
   build(msg: OutboundMessage): Promise<void> {
@@ -151,7 +166,8 @@ export class CreateChildSa implements Task {
     this.child ??= await this.#allocate(this.#reqid());
     this.nonceI ??= sa.services.randomBytes(NONCE_LEN);
     // §1.3.1: the KE transforms stay in the offer here; the KE payload carries the first group.
-    this.#offer = sa.config.espProposals.map((p) => ({ ...p, spi: u32Bytes(this.child!.spiIn) }));
+    const cc = this.childConfig;
+    this.#offer = cc.espProposals.map((p) => ({ ...p, spi: u32Bytes(this.child!.spiIn) }));
     const group = this.#retryGroup ?? this.#offer.map(keGroupOf).find((g) => g !== undefined);
     if (group !== undefined && this.#ke?.method !== group) {
       this.#ke?.destroy();
@@ -162,12 +178,12 @@ export class CreateChildSa implements Task {
     // §1.3.3: REKEY_SA names the rekeyed SA by the SPI we receive on (protocol ESP).
     if (old) msg.add(notify(NotifyType.REKEY_SA, new Uint8Array(0), ProtocolId.ESP, u32Bytes(old.spiIn)));
     const base = old ?? this.replaces;
-    const mode = base ? base.mode : sa.config.mode;
+    const mode = base ? base.mode : cc.mode;
     if (mode === 'transport') msg.add(notify(NotifyType.USE_TRANSPORT_MODE));
     msg.add({ kind: 'SA', proposals: this.#offer.map(proposalToWire) }, { kind: 'NONCE', data: this.nonceI });
     if (this.#ke) msg.add({ kind: 'KE', group: this.#ke.method, data: this.#ke.share });
     // §2.8: "the new Child SA SHOULD NOT have different Traffic Selectors" than the old one.
-    const [l, r] = base ? [base.localTs, base.remoteTs] : [sa.config.localTs, sa.config.remoteTs];
+    const [l, r] = base ? [base.localTs, base.remoteTs] : [cc.localTs, cc.remoteTs];
     msg.add({ kind: 'TSi', selectors: l.map(tsToWire) }, { kind: 'TSr', selectors: r.map(tsToWire) });
   }
 
@@ -182,11 +198,18 @@ export class CreateChildSa implements Task {
     const tsi = findPayload(msg.payloads, 'TSi');
     const tsr = findPayload(msg.payloads, 'TSr');
     if (!saP || !nonce || !tsi || !tsr) throw new InvalidSyntaxError('CREATE_CHILD_SA without SA, Ni or TS');
+    const offered = { tsi: tsFromWire(tsi.selectors), tsr: tsFromWire(tsr.selectors) };
+    const transportAsked = !!findNotify(msg.payloads, NotifyType.USE_TRANSPORT_MODE);
+    // §2.9: a new Child SA is narrowed to the child its selectors fit (TS_UNACCEPTABLE: none); a
+    // rekey stays an instance of the rekeyed SA's child.
+    const picked = this.old ? undefined : selectChild(sa.config, offered, transportAsked);
+    this.#cc = this.old?.config ?? picked!.child;
+    const cc = this.#cc;
     const child = (this.child = await this.#allocate(this.#reqid()));
     notePeerMade(sa, child, msg.header.messageId);
     const ke = findPayload(msg.payloads, 'KE');
     // §1.3: prefer the group of the KEi we got, as in IKE_SA_INIT (saves an INVALID_KE round trip).
-    const chosen = selectProposal(saP.proposals.map(proposalFromWire), sa.config.espProposals, {
+    const chosen = selectProposal(saP.proposals.map(proposalFromWire), cc.espProposals, {
       spi: u32Bytes(child.spiIn),
       ...(ke ? { preferKeGroup: ke.group } : {}),
     });
@@ -210,11 +233,8 @@ export class CreateChildSa implements Task {
     // RFC 9370 §2.2.4: additional key exchanges follow the first one; without it they make no sense.
     if (group === undefined && additionalKeGroups(chosen).length > 0)
       throw new NoProposalChosenError('additional key exchanges chosen without a first one');
-    // §2.9: narrow the initiator's selectors to our policy (its side = our remoteTs).
-    const narrowed = narrowPair(
-      { tsi: tsFromWire(tsi.selectors), tsr: tsFromWire(tsr.selectors) },
-      { tsi: sa.config.remoteTs, tsr: sa.config.localTs },
-    );
+    // §2.9: narrow the initiator's selectors to the child's policy (its side = the child's remoteTs).
+    const narrowed = picked?.narrowed ?? selectChildOf(cc, offered);
     this.nonceI = nonce.data.slice();
     this.nonceR = sa.services.randomBytes(NONCE_LEN);
     this.#negotiated = {
@@ -224,8 +244,8 @@ export class CreateChildSa implements Task {
       remoteTs: narrowed.tsi,
       gir,
     };
-    const mode = this.old ? this.old.mode : sa.config.mode;
-    this.#transport = !!findNotify(msg.payloads, NotifyType.USE_TRANSPORT_MODE) && mode === 'transport';
+    const mode = this.old ? this.old.mode : cc.mode;
+    this.#transport = transportAsked && mode === 'transport';
   }
 
   async #buildResponse(msg: OutboundMessage): Promise<void> {
@@ -299,6 +319,7 @@ export class CreateChildSa implements Task {
     if (err?.kind === 'NOTIFY') {
       if (err.notifyType === NotifyType.INVALID_KE_PAYLOAD && this.#retryWith(err.data)) return 'retry';
       this.#notFound = err.notifyType === NotifyType.CHILD_SA_NOT_FOUND;
+      this.#refused = err.notifyType;
       throw new PeerRefused(err.notifyType); // abort() retries a rekey later (§2.25)
     }
     // No error notify: the responder installed its side (§1.3); a failure from here on is ours to clean
@@ -327,7 +348,7 @@ export class CreateChildSa implements Task {
     const local = tsFromWire(tsi.selectors);
     const remote = tsFromWire(tsr.selectors);
     const base = this.old ?? this.replaces;
-    const [l, r] = base ? [base.localTs, base.remoteTs] : [sa.config.localTs, sa.config.remoteTs];
+    const [l, r] = base ? [base.localTs, base.remoteTs] : [child.config.localTs, child.config.remoteTs];
     // §2.9: the responder may only narrow what we proposed.
     const inside = (got: TrafficSelector[], ours: readonly TrafficSelector[]) =>
       got.length > 0 && got.every((g) => ours.some((o) => tsContains(o, g)));
@@ -420,7 +441,7 @@ export class CreateChildSa implements Task {
   /** Inbound SA first, then outbound, then policies (ChildSa.install): no packet meets a gap. */
   async #install(child: ChildSa, deferOutbound = false): Promise<void> {
     const sa = this.sa;
-    await child.install(sa.services.kernel, installContext(sa), deferOutbound);
+    await child.install(sa.services.kernel, installContext(sa, child.config), deferOutbound);
     sa.addChild(child);
     sa.services.counters.inc('ike.child_installed');
     sa.logger.log('info', this.old ? 'Child SA rekeyed' : 'Child SA installed', { child: child.describe() });
@@ -455,7 +476,13 @@ export class CreateChildSa implements Task {
     if (this.replaces?.state === 'installed')
       retryChildRekey(sa, this.replaces, sa.services.options.rekeyRetryMs);
     sa.services.counters.inc('ike.child_failed');
-    sa.services.emit({ type: 'child-failed', sa, reason: 'CREATE_CHILD_SA failed' });
+    const refused = this.#refused;
+    sa.services.emit({
+      type: 'child-failed',
+      sa,
+      reason: 'CREATE_CHILD_SA failed',
+      ...(refused !== undefined ? { notify: refused } : {}),
+    });
   }
 
   /**
@@ -487,6 +514,11 @@ export class CreateChildSa implements Task {
     if (this.#notFound) replaceLostChild(sa, old, sa.services.options.rekeyRetryMs);
     else retryChildRekey(sa, old, sa.services.options.rekeyRetryMs);
   }
+}
+
+/** §2.9 for a rekey: the offered selectors narrowed to the rekeyed SA's child. */
+function selectChildOf(cc: ChildConfig, offered: { tsi: TrafficSelector[]; tsr: TrafficSelector[] }) {
+  return narrowPair(offered, { tsi: cc.remoteTs, tsr: cc.localTs });
 }
 
 /** Queues a rekey of `child` on `sa` and starts it (RFC 7296 §1.3.3). */
