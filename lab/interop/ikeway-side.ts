@@ -42,7 +42,7 @@ export function writeIkewayConfig(c: IkewayCellConfig): string {
     'remote-subnets': [...c.remote.subnets],
     mode: c.cell.mode,
     start: c.role === 'initiator' ? 'now' : 'wait',
-    'ike-proposals': [c.cell.ike],
+    ...(c.cell.ikewayDefaultIke ? {} : { 'ike-proposals': [c.cell.ike] }),
     'esp-proposals': [c.cell.esp],
     liveness: c.cell.liveness
       ? {

@@ -62,6 +62,11 @@ export const COUNTER_NAMES = [
   'ike.auth_failed',
   'ike.child_installed',
   'ike.child_failed',
+  'ike.bad_ke', // a KE payload whose data the method refuses (wrong length, invalid value)
+  'ike.intermediate_unexpected', // RFC 9242/9370: IKE_INTERMEDIATE or IKE_AUTH out of order / not negotiated
+  'ike.intermediate_bad_ke', // RFC 9370 §2.2.2: an additional KE of the wrong method or data
+  'ike.followup_bad_ke', // RFC 9370 §2.2.4: an IKE_FOLLOWUP_KE KE of the wrong method or data
+  'ike.followup_unexpected', // RFC 9370 §2.2.4: an IKE_FOLLOWUP_KE whose link names no pending exchange
   // src/creds/revocation: the revocation status of peer certificates (RFC 5280 §6.3, RFC 6960).
   'creds.revocation_good', // a certificate with a definite "good" answer
   'creds.revocation_revoked', // a revoked certificate: AUTHENTICATION_FAILED

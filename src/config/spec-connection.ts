@@ -386,8 +386,11 @@ export const connection: ObjectSpec = {
       single: true,
       minItems: 1,
       items: { kind: 'proposal', for: 'ike', description: 'e.g. aes256gcm16-prfsha256-x25519' },
-      default: ['aes256gcm16-prfsha256-x25519'],
-      description: 'IKE SA proposals, most preferred first.',
+      // RFC 9370 hybrid (X25519 + ML-KEM-768 in IKE_INTERMEDIATE) first, the classic one for peers
+      // without ML-KEM or IKE_INTERMEDIATE: a PQ-capable peer gets post-quantum keys, an old one still connects.
+      default: ['aes256gcm16-prfsha256-x25519-ke1_mlkem768', 'aes256gcm16-prfsha256-x25519'],
+      description:
+        'IKE SA proposals, most preferred first. Default: X25519 + ML-KEM-768 hybrid, else X25519.',
     },
     'esp-proposals': {
       kind: 'list',

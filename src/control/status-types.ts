@@ -17,6 +17,8 @@ export interface ChildStatus {
   readonly localTs: readonly string[];
   readonly remoteTs: readonly string[];
   readonly algorithms: string;
+  /** Key exchanges of its CREATE_CHILD_SA (PFS method, then RFC 9370 additional ones); absent without PFS. */
+  readonly keyExchanges?: readonly string[];
   readonly installedSeconds?: number;
   readonly rekeySeconds?: number;
   readonly bytesIn?: number;
@@ -39,6 +41,8 @@ export interface IkeSaStatus {
   readonly localId: string;
   readonly remoteId?: string;
   readonly algorithms?: string;
+  /** Every key exchange the SA ran (IKE_SA_INIT, then each RFC 9370 additional one), e.g. x25519, mlkem768. */
+  readonly keyExchanges?: readonly string[];
   readonly nat: { readonly local: boolean; readonly remote: boolean };
   readonly establishedSeconds?: number;
   readonly rekeySeconds?: number;

@@ -6,7 +6,7 @@
 // sockets), status.ts; every policy is the policy owner's (src/ike/spd).
 import { formatProblem, loadConfig, type Config, type Connection } from '../config/index.ts';
 import { TransformType } from '../codec/index.ts';
-import { KeyExchangePool } from '../crypto/index.ts';
+import { KeyExchangePool, lookupKeGroup } from '../crypto/index.ts';
 import { PUZZLE_DEFAULTS, type IkeConnection } from '../ike/config.ts';
 import { RealClock, type Clock } from '../base/clock.ts';
 import { Counters } from '../base/counters.ts';
@@ -398,8 +398,12 @@ export class Daemon {
   }
 }
 
-/** The key-exchange groups the connections' IKE proposals offer (RFC 7296 §3.3.2, transform type 4). */
+/**
+ * The DH groups the connections' IKE proposals offer (RFC 7296 §3.3.2, transform type 4), for the
+ * key-pair pool; KEM methods (ML-KEM) have no reusable key pair to precompute and stay out.
+ */
 function keGroups(conns: readonly IkeConnection[]): number[] {
   const ids = conns.flatMap((c) => c.ikeProposals.flatMap((p) => p.transforms));
-  return [...new Set(ids.filter((t) => t.type === TransformType.KE).map((t) => t.id))];
+  const ke = ids.filter((t) => t.type === TransformType.KE && lookupKeGroup(t.id) !== undefined);
+  return [...new Set(ke.map((t) => t.id))];
 }

@@ -6,7 +6,7 @@ import { formatId } from '../creds/index.ts';
 import type { ChildSa } from '../ike/child-sa.ts';
 import type { Engine } from '../ike/engine.ts';
 import type { IkeSa } from '../ike/ike-sa.ts';
-import { formatProposal } from '../ike/proposal-string.ts';
+import { formatKeMethod, formatProposal } from '../ike/proposal-string.ts';
 import { formatTs } from '../ike/traffic-selectors.ts';
 import { hex } from '../ike/wire.ts';
 import type { Kernel, SaId } from '../kernel/types.ts';
@@ -34,6 +34,10 @@ const host = (a: string) => (a.includes(':') ? `[${a}]` : a);
 const spi32 = (n: number) => n.toString(16).padStart(8, '0');
 const secs = (ms: number) => Math.max(0, Math.round(ms / 1000));
 
+/** The Child SA's key exchange methods (transform types 4 and 6..12, RFC 9370), NONE left out. */
+const childKes = (c: ChildSa): number[] =>
+  (c.proposal?.transforms ?? []).filter((t) => (t.type === 4 || t.type >= 6) && t.id !== 0).map((t) => t.id);
+
 async function childStatus(
   kernel: Kernel,
   sa: IkeSa,
@@ -55,6 +59,7 @@ async function childStatus(
     localTs: c.localTs.map(formatTs),
     remoteTs: c.remoteTs.map(formatTs),
     algorithms: c.proposal ? formatProposal(c.proposal) : '',
+    ...(childKes(c).length > 0 ? { keyExchanges: childKes(c).map(formatKeMethod) } : {}),
     ...(installedAt !== undefined ? { installedSeconds: secs(now - installedAt) } : {}),
     ...(installedAt !== undefined && rekeyMs !== undefined
       ? { rekeySeconds: secs(installedAt + rekeyMs - now) }
@@ -103,6 +108,8 @@ async function ikeStatus(
     localId: formatId(sa.config.localId),
     ...(sa.peerId ? { remoteId: formatId(sa.peerId) } : {}),
     ...(sa.proposal ? { algorithms: formatProposal(sa.proposal) } : {}),
+    // RFC 9370: the first key exchange and every additional one that ran, in order.
+    ...(sa.keMethods.length > 0 ? { keyExchanges: sa.keMethods.map(formatKeMethod) } : {}),
     nat: { local: sa.natLocal, remote: sa.natRemote },
     ...(at !== undefined ? { establishedSeconds: secs(now - at) } : {}),
     ...(at !== undefined && sa.config.ikeRekeyMs !== undefined

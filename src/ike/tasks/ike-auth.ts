@@ -10,6 +10,7 @@ import {
   type IdPayload,
 } from '../../codec/index.ts';
 import { HASH_LEN, pskAuth, signedOctets, verifyPskAuth } from '../../crypto/index.ts';
+import { intAuthOctets } from '../../crypto/intauth.ts';
 import type { IkeIdentity } from '../config.ts';
 import { AuthenticationFailedError, CHILD_ERRORS, InvalidSyntaxError, PeerError } from '../errors.ts';
 import type { IkeSa } from '../ike-sa.ts';
@@ -32,15 +33,24 @@ export class IkeAuth implements Task {
 
   constructor(private readonly sa: IkeSa) {}
 
-  /** The octets one side signs: its own IKE_SA_INIT message, the peer's nonce, prf(SK_p, ID). */
+  /**
+   * The octets one side signs: its own IKE_SA_INIT message, the peer's nonce, prf(SK_p, ID), and after
+   * IKE_INTERMEDIATE exchanges IntAuth = IntAuth_iN | IntAuth_rN | IKE_AUTH_MID (RFC 9242 §3.3.2;
+   * IKE_AUTH follows the n exchanges with message ID n + 1).
+   */
   #octets(ofInitiator: boolean, id: IkeIdentity): Uint8Array {
     const sa = this.sa;
     const hash = sa.algorithms!.prf.hash;
+    const intAuth =
+      sa.intAuthI && sa.intAuthR
+        ? intAuthOctets(sa.intAuthI, sa.intAuthR, sa.intermediateDone + 1)
+        : undefined;
     return signedOctets(hash, {
       realMessage: ofInitiator ? sa.initRequest! : sa.initResponse!,
       peerNonce: ofInitiator ? sa.nonceR! : sa.nonceI!,
       skP: sa.keymat!.skP(ofInitiator),
       idPayloadBody: idBody(id),
+      ...(intAuth ? { intAuth } : {}),
     });
   }
 
@@ -89,6 +99,16 @@ export class IkeAuth implements Task {
 
   async process(msg: InboundMessage): Promise<void> {
     const sa = this.sa;
+    // RFC 9370 §2.2.2: IKE_AUTH only after every negotiated additional key exchange, with the next ID.
+    if (
+      !sa.initiator &&
+      (sa.intermediateDone < sa.addKe.length || msg.header.messageId !== sa.intermediateDone + 1)
+    ) {
+      sa.services.counters.inc('ike.intermediate_unexpected');
+      throw new InvalidSyntaxError(
+        `IKE_AUTH (message ID ${msg.header.messageId}) after ${sa.intermediateDone} of ${sa.addKe.length} additional key exchanges`,
+      );
+    }
     if (sa.initiator) {
       const err = msg.payloads.find(
         (p) => p.kind === 'NOTIFY' && isErrorNotify(p.notifyType) && !CHILD_ERRORS.has(p.notifyType),
