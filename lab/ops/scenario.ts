@@ -141,6 +141,9 @@ try {
   linkVeth(rb, `${MGMT.b}/30`, mon, '198.51.100.6/30');
   ha.ip('route', 'add', 'default', 'via', '10.1.0.1');
   hb.ip('route', 'add', 'default', 'via', '10.2.0.1');
+  // Each router reaches the other site through the WAN: the route lookup comes before the XFRM policy.
+  ra.ip('route', 'add', 'default', 'via', '192.0.2.2');
+  rb.ip('route', 'add', 'default', 'via', '192.0.2.1');
   for (const r of [ra, rb]) r.exec('sysctl', '-qw', 'net.ipv4.ip_forward=1');
 
   // Prometheus (Debian's package) in the management namespace, scraping both routers every second.
