@@ -61,6 +61,7 @@ export const COUNTER_NAMES = [
   'ike.auth_failed',
   'ike.child_installed',
   'ike.child_failed',
+  'ike.tfc_refused_by_peer', // RFC 7296 §3.10.1: TFC padding configured, the peer refused it: none sent
   // src/daemon/hooks: the programs run on tunnel events (a failure never touches the tunnel).
   'hook.started', // a hook program spawned
   'hook.failed', // exited non-zero, was killed at its time limit, or could not be spawned

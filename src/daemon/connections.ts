@@ -20,8 +20,16 @@ export interface MapOptions {
 
 /** RFC 4303 §2.2.1: `esn: true` adds the ESN transform to proposals that do not name one. */
 function espProposalStrings(c: Connection): string[] {
-  if (!c.esn) return [...c.espProposals];
-  return c.espProposals.map((p) => (/(^|-)(no)?esn(-|$)/.test(p) ? p : `${p}-esn`));
+  return childProposalStrings(c, c.espProposals);
+}
+
+/** XFRMA_TFCPAD for "pad to the path MTU": the kernel caps the padding at the SA's MTU (esp_output). */
+export const TFC_TO_MTU = 65535;
+
+/** Child SA proposal strings with `esn: true` applied (ESN applies to AH as to ESP, RFC 4302 §2.5.1). */
+function childProposalStrings(c: Connection, props: readonly string[]): string[] {
+  if (!c.esn) return [...props];
+  return props.map((p) => (/(^|-)(no)?esn(-|$)/.test(p) ? p : `${p}-esn`));
 }
 
 function selectors(c: Connection): { local: TrafficSelector[]; remote: TrafficSelector[] } {
@@ -59,7 +67,15 @@ export function toIkeConnection(c: Connection, opts: MapOptions = {}): IkeConnec
     ...(remoteId ? { remoteId } : {}),
     auth,
     ikeProposals: parseProposals(c.ikeProposals, 'ike'),
-    espProposals: parseProposals(espProposalStrings(c), 'esp'),
+    // RFC 4302: with protocol ah the Child SA proposals are AH ones (protocol ID 2, integrity only).
+    espProposals:
+      c.protocol === 'ah'
+        ? parseProposals(childProposalStrings(c, c.ahProposals), 'ah')
+        : parseProposals(espProposalStrings(c), 'esp'),
+    ...(c.protocol === 'ah' ? { childProtocol: 'ah' as const } : {}),
+    // RFC 4303 §2.7: "mtu" asks for the largest size; the kernel pads to min(tfcpad, path MTU).
+    ...(c.tfcPadding !== undefined ? { tfcPadding: c.tfcPadding === 'mtu' ? TFC_TO_MTU : c.tfcPadding } : {}),
+    ...(c.acceptTfcPadding ? {} : { acceptTfcPadding: false }),
     localTs: ts.local,
     remoteTs: ts.remote,
     mode: c.mode,

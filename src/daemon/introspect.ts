@@ -156,8 +156,8 @@ export function plan(h: IntrospectHost, file: string): PlanReport {
           policies: c.policies(),
           sas: ctx
             ? [
-                { dst: ctx.localAddr, spi: c.spiIn, proto: 'esp' as const, ...mark },
-                { dst: ctx.remoteAddr, spi: c.spiOut, proto: 'esp' as const, ...mark },
+                { dst: ctx.localAddr, spi: c.spiIn, proto: c.protocol, ...mark },
+                { dst: ctx.remoteAddr, spi: c.spiOut, proto: c.protocol, ...mark },
               ]
             : [],
         };

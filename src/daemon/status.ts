@@ -46,6 +46,9 @@ async function childStatus(
     id: c.id,
     state: c.state,
     mode: c.mode,
+    protocol: c.protocol,
+    ...(c.tfcPad !== undefined ? { tfcPadding: c.tfcPad } : {}),
+    ...(c.peerRefusesTfc ? { peerRefusesTfc: true } : {}),
     spiIn: spi32(c.spiIn),
     spiOut: spi32(c.spiOut),
     reqid: c.reqid,
@@ -61,8 +64,8 @@ async function childStatus(
   const mark = sa.config.mark ? { mark: { ...sa.config.mark } } : {};
   const ctx = c.installed;
   if (!ctx) return base;
-  const inId: SaId = { dst: ctx.localAddr, spi: c.spiIn, proto: 'esp', ...mark };
-  const outId: SaId = { dst: ctx.remoteAddr, spi: c.spiOut, proto: 'esp', ...mark };
+  const inId: SaId = { dst: ctx.localAddr, spi: c.spiIn, proto: c.protocol, ...mark };
+  const outId: SaId = { dst: ctx.remoteAddr, spi: c.spiOut, proto: c.protocol, ...mark };
   try {
     const [i, o] = await Promise.all([kernel.getSa(inId), kernel.getSa(outId)]);
     return {
@@ -142,6 +145,7 @@ export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
       remoteSubnets: c.remoteSubnets.map((p) => p.text),
       ikeProposals: c.ikeProposals,
       espProposals: c.espProposals,
+      ...(c.protocol === 'ah' ? { protocol: 'ah' as const, ahProposals: c.ahProposals } : {}),
       failClosedPolicies: inp.failClosed(c.name),
       ...(await ifaceOf(inp, c)),
       ikeSas: await Promise.all(

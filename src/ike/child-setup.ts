@@ -1,9 +1,12 @@
 // Making a Child SA object and its kernel install parameters, shared by the Child SA of IKE_AUTH
 // (tasks/auth-child.ts), the CREATE_CHILD_SA exchange (tasks/create-child-sa.ts) and the lifecycle.
 import { jitteredRekeyMs } from '../base/jitter.ts';
+import { NotifyType, ProtocolId, type Payload } from '../codec/index.ts';
 import { ChildSa } from './child-sa.ts';
 import type { IkeSa } from './ike-sa.ts';
 import type { InstallContext } from './kernel-install.ts';
+import type { OutboundMessage } from './task.ts';
+import { findNotify, notify } from './wire.ts';
 
 /** The install parameters of the IKE SA's current path and the connection's lifetimes. */
 export function installContext(sa: IkeSa): InstallContext {
@@ -51,10 +54,11 @@ export function installContext(sa: IkeSa): InstallContext {
 export async function allocateChild(sa: IkeSa, reqid: number, initiator: boolean): Promise<ChildSa> {
   const c = sa.config;
   const o = sa.services.options;
+  const protocol = c.childProtocol ?? 'esp';
   const spi = await sa.services.kernel.allocSpi({
     src: sa.path.remoteAddr,
     dst: sa.path.localAddr,
-    proto: 'esp',
+    proto: protocol,
     reqid,
     ...(c.mark ? { mark: c.mark } : {}),
     ...(o.spiMin !== undefined ? { min: o.spiMin } : {}),
@@ -68,7 +72,37 @@ export async function allocateChild(sa: IkeSa, reqid: number, initiator: boolean
     localAddr: sa.path.localAddr,
     ...(c.mark ? { mark: c.mark } : {}),
     logger: sa.logger,
+    protocol,
   });
   child.initiator = initiator;
   return child;
+}
+
+/** The IKE protocol ID of the connection's Child SAs (RFC 7296 §3.3.1: ESP = 3, AH = 2). */
+export function childProtocolId(sa: IkeSa): ProtocolId {
+  return sa.config.childProtocol === 'ah' ? ProtocolId.AH : ProtocolId.ESP;
+}
+
+/**
+ * RFC 7296 §3.10.1 ESP_TFC_PADDING_NOT_SUPPORTED: what the peer said in this exchange, and the TFC
+ * padding our outbound SA gets (RFC 4303 §2.7: only ESP in tunnel mode, never towards a peer that
+ * refused it). Call once the mode is known.
+ */
+export function settleTfc(sa: IkeSa, child: ChildSa, payloads: readonly Payload[]): void {
+  child.peerRefusesTfc = findNotify(payloads, NotifyType.ESP_TFC_PADDING_NOT_SUPPORTED) !== undefined;
+  const pad = sa.config.tfcPadding;
+  const applies = pad !== undefined && child.protocol === 'esp' && child.mode === 'tunnel';
+  child.tfcPad = applies && !child.peerRefusesTfc ? pad : undefined;
+  if (applies && child.peerRefusesTfc) {
+    sa.services.counters.inc('ike.tfc_refused_by_peer');
+    sa.logger.log('info', 'peer does not accept TFC padding: none sent (RFC 7296 §3.10.1)', {
+      child: child.id,
+    });
+  }
+}
+
+/** Our ESP_TFC_PADDING_NOT_SUPPORTED, when the connection refuses TFC padding (RFC 7296 §3.10.1). */
+export function addTfcRefusal(sa: IkeSa, msg: OutboundMessage): void {
+  if (sa.config.acceptTfcPadding === false && (sa.config.childProtocol ?? 'esp') === 'esp')
+    msg.add(notify(NotifyType.ESP_TFC_PADDING_NOT_SUPPORTED));
 }

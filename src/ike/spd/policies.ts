@@ -2,7 +2,15 @@
 // traffic selectors: the Child SA policies, the fail-closed trap/block policies that stand in their
 // place while no Child SA does, and the outbound trap policies of dpdAction 'trap'. Pure apart from
 // the two batch writers at the end; the policy owner (spd.ts) and ChildSa are the only writers.
-import type { Kernel, PolicyDir, PolicyId, PolicyParams, Selector, Template } from '../../kernel/types.ts';
+import type {
+  IpProto,
+  Kernel,
+  PolicyDir,
+  PolicyId,
+  PolicyParams,
+  Selector,
+  Template,
+} from '../../kernel/types.ts';
 import { tsToCidrs, type TrafficSelector } from '../traffic-selectors.ts';
 
 /** Lower precedence than Child SA policies (1000 by default) and IKE bypass (1). */
@@ -54,6 +62,8 @@ export interface ChildPolicyView {
   readonly remoteTs: readonly TrafficSelector[];
   readonly mode: 'tunnel' | 'transport';
   readonly reqid: number;
+  /** RFC 4301 §4.4.1: the security protocol the templates ask for (ESP, or AH per RFC 4302). */
+  readonly protocol: IpProto;
 }
 
 /** Where a Child SA's policies point: its addresses, priority, mark and if_id. */
@@ -70,7 +80,7 @@ export function childPolicies(child: ChildPolicyView, at: ChildPolicyPlace): Pol
   const tmpl = (src: string, dst: string): Template => ({
     src,
     dst,
-    proto: 'esp',
+    proto: child.protocol,
     mode: child.mode,
     reqid: child.reqid,
   });
@@ -101,6 +111,8 @@ export interface ConnectionPolicyView {
   readonly mark?: Mark;
   readonly ifId?: number;
   readonly policyPriority?: number;
+  /** The Child SAs' security protocol (default ESP): trap templates ask the kernel for it. */
+  readonly childProtocol?: IpProto;
 }
 
 /**
@@ -124,7 +136,9 @@ export function failClosedPolicies(c: ConnectionPolicyView): PolicyParams[] {
         dir,
         action: trap ? 'allow' : 'block',
         priority: FAIL_CLOSED_PRIORITY,
-        templates: trap ? [{ src: src!, dst: dst!, proto: 'esp', mode: c.mode, reqid }] : [],
+        templates: trap
+          ? [{ src: src!, dst: dst!, proto: c.childProtocol ?? 'esp', mode: c.mode, reqid }]
+          : [],
         ...markAndIf(c.mark, c.ifId),
       });
     }
@@ -138,7 +152,9 @@ export function trapPolicies(c: ConnectionPolicyView & { readonly remoteAddr: st
     dir: 'out',
     action: 'allow',
     priority: c.policyPriority ?? CHILD_PRIORITY,
-    templates: [{ src: c.localAddr, dst: c.remoteAddr, proto: 'esp', mode: c.mode, reqid }],
+    templates: [
+      { src: c.localAddr, dst: c.remoteAddr, proto: c.childProtocol ?? 'esp', mode: c.mode, reqid },
+    ],
     ...markAndIf(c.mark, c.ifId),
   }));
 }

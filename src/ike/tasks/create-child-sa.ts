@@ -2,11 +2,11 @@
 // KEYMAT with g^ir when a KE payload gives perfect forward secrecy, §2.8.1 rekey collisions). One task,
 // both roles: the initiator's role comes from the IKE SA's task queue, the responder's from the
 // registry. The rekey-specific ending (old SA retired, nonce rule) lives in ../child-rekey-end.ts.
-import { ExchangeType, NotifyType, ProtocolId, isErrorNotify } from '../../codec/index.ts';
+import { ExchangeType, NotifyType, ProtocolId, isErrorNotify, type Payload } from '../../codec/index.ts';
 import { wipe, type KeyExchange } from '../../crypto/index.ts';
 import { childRekeyed, rekeyTarget } from '../child-rekey-end.ts';
 import type { ChildSa } from '../child-sa.ts';
-import { allocateChild, installContext } from '../child-setup.ts';
+import { addTfcRefusal, allocateChild, childProtocolId, installContext, settleTfc } from '../child-setup.ts';
 import {
   IkeError,
   InvalidSyntaxError,
@@ -80,6 +80,8 @@ export class CreateChildSa implements Task {
   #offer: Proposal[] = [];
   #negotiated: Negotiated | undefined;
   #transport = false;
+  /** Responder: the request's payloads (its ESP_TFC_PADDING_NOT_SUPPORTED, RFC 7296 §3.10.1). */
+  #peerPayloads: readonly Payload[] = [];
   /** Initiator: the peer answered with its new Child SA, which we have not installed yet. */
   #peerInstalled = false;
   /** §1.3: the group the responder asked for with INVALID_KE_PAYLOAD (one retry). */
@@ -138,11 +140,12 @@ export class CreateChildSa implements Task {
       this.#ke?.destroy();
       this.#ke = sa.services.pool.take(group);
     }
-    // §1.3.3: REKEY_SA names the rekeyed SA by the SPI we receive on (protocol ESP).
-    if (old) msg.add(notify(NotifyType.REKEY_SA, new Uint8Array(0), ProtocolId.ESP, u32Bytes(old.spiIn)));
+    // §1.3.3: REKEY_SA names the rekeyed SA by the SPI we receive on and its protocol (ESP or AH).
+    if (old) msg.add(notify(NotifyType.REKEY_SA, new Uint8Array(0), protoId(old), u32Bytes(old.spiIn)));
     const base = old ?? this.replaces;
     const mode = base ? base.mode : sa.config.mode;
     if (mode === 'transport') msg.add(notify(NotifyType.USE_TRANSPORT_MODE));
+    addTfcRefusal(sa, msg);
     msg.add({ kind: 'SA', proposals: this.#offer.map(proposalToWire) }, { kind: 'NONCE', data: this.nonceI });
     if (this.#ke) msg.add({ kind: 'KE', group: this.#ke.group, data: this.#ke.publicKey });
     // §2.8: "the new Child SA SHOULD NOT have different Traffic Selectors" than the old one.
@@ -170,8 +173,10 @@ export class CreateChildSa implements Task {
       ...(ke ? { preferKeGroup: ke.group } : {}),
     });
     const peerSpi = saP.proposals.find((p) => p.num === chosen.number)?.spi;
-    if (chosen.protocol !== ProtocolId.ESP || !peerSpi || peerSpi.length !== 4)
-      throw new NoProposalChosenError('only ESP with 4-octet SPIs');
+    // A rekey keeps the protocol of the rekeyed Child SA (RFC 7296 §2.8: "an equivalent SA").
+    const want = this.old ? protoId(this.old) : childProtocolId(sa);
+    if (chosen.protocol !== want || !peerSpi || peerSpi.length !== 4)
+      throw new NoProposalChosenError(`only ${want === ProtocolId.AH ? 'AH' : 'ESP'} with 4-octet SPIs`);
     // §1.3.1 / §1.2: with a KE transform chosen, KEi must be of that group (else INVALID_KE_PAYLOAD).
     const group = keGroupOf(chosen);
     let gir: Uint8Array | undefined;
@@ -197,16 +202,19 @@ export class CreateChildSa implements Task {
     };
     const mode = this.old ? this.old.mode : sa.config.mode;
     this.#transport = !!findNotify(msg.payloads, NotifyType.USE_TRANSPORT_MODE) && mode === 'transport';
+    this.#peerPayloads = msg.payloads;
   }
 
   async #buildResponse(msg: OutboundMessage): Promise<void> {
     const child = this.child!;
     const n = this.#negotiated!;
     child.mode = this.#transport ? 'transport' : 'tunnel';
+    settleTfc(this.sa, child, this.#peerPayloads);
     this.#keys(child, n);
     // Make-before-break: the outbound SA of a rekey waits until the peer receives on it (child-rekey-end.ts).
     await this.#install(child, !!this.old);
     if (this.#transport) msg.add(notify(NotifyType.USE_TRANSPORT_MODE));
+    addTfcRefusal(this.sa, msg);
     msg.add({ kind: 'SA', proposals: [proposalToWire(n.chosen)] }, { kind: 'NONCE', data: this.nonceR! });
     if (this.#ke) msg.add({ kind: 'KE', group: this.#ke.group, data: this.#ke.publicKey });
     msg.add(
@@ -257,6 +265,7 @@ export class CreateChildSa implements Task {
     }
     this.nonceR = nonce.data.slice();
     child.mode = findNotify(msg.payloads, NotifyType.USE_TRANSPORT_MODE) ? 'transport' : 'tunnel';
+    settleTfc(sa, child, msg.payloads);
     this.#keys(child, { chosen, spiOut: u32(chosen.spi), localTs: local, remoteTs: remote, gir });
     this.#dropKe();
     await this.#install(child);
@@ -365,6 +374,8 @@ export class CreateChildSa implements Task {
     else retryChildRekey(sa, old, sa.services.options.rekeyRetryMs);
   }
 }
+
+const protoId = (c: ChildSa): ProtocolId => (c.protocol === 'ah' ? ProtocolId.AH : ProtocolId.ESP);
 
 /** Queues a rekey of `child` on `sa` and starts it (RFC 7296 §1.3.3). */
 export function queueChildRekey(sa: IkeSa, child: ChildSa): void {
