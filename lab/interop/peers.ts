@@ -1,5 +1,6 @@
 // The peer kinds the matrix knows. A new kind adds one line here (see types.ts, "HOW A PEER KIND
 // PLUGS IN"); the runner makes a fresh driver per cell.
+import { IkewayPeer } from './ikeway-peer.ts';
 import { LibreswanPeer } from './libreswan-peer.ts';
 import { StrongswanPeer } from './strongswan-peer.ts';
 import type { PeerDriver, PeerKind } from './types.ts';
@@ -7,6 +8,7 @@ import type { PeerDriver, PeerKind } from './types.ts';
 export const PEER_DRIVERS: Partial<Record<PeerKind, () => PeerDriver>> = {
   strongswan: () => new StrongswanPeer(),
   libreswan: () => new LibreswanPeer(),
+  ikeway: () => new IkewayPeer(),
 };
 
 export function peerDriver(kind: string): PeerDriver {

@@ -18,7 +18,7 @@
 import type { LabNs } from '../netns/lab-ns.ts';
 import type { Family, Topology } from '../two-site/topology.ts';
 
-export type PeerKind = 'strongswan' | 'libreswan';
+export type PeerKind = 'strongswan' | 'libreswan' | 'ikeway';
 /** ikeway's role in the cell: 'initiator' means ikeway starts the IKE SA, the peer responds. */
 export type Role = 'initiator' | 'responder';
 export type AuthKind = 'psk' | 'ecdsa' | 'rsa' | 'ed25519';
@@ -45,6 +45,12 @@ export interface CellSpec {
   readonly rekeys: boolean;
   /** Peer killed -> ikeway clears within its liveness time; peer restarted -> tunnel returns. */
   readonly liveness: boolean;
+  /** AH (RFC 4302) instead of ESP; `esp` then holds the AH proposal (integrity only, e.g. sha256). */
+  readonly protocol?: 'ah';
+  /** RFC 4303 §2.7: ikeway pads its outbound ESP packets to this size (tunnel mode). */
+  readonly tfcPadding?: number;
+  /** The peer announces ESP_TFC_PADDING_NOT_SUPPORTED (peers that can be told to). */
+  readonly peerRefusesTfc?: boolean;
 }
 
 export interface PeerCredentials {

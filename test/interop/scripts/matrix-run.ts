@@ -2,7 +2,8 @@
 // specs against peer KIND in this one boot, IKW_MATRIX_CONCURRENCY (default 3) at a time (each
 // cell has its own namespaces, daemons and directories), and prints one `IKW-MATRIX-RESULT <json>`
 // line per cell as it ends, plus `IKW-MATRIX-KERNEL <release>`. Never throws past a cell.
-// usage: node matrix-run.ts KIND PKI_DIR|- ROLE:CELL ...
+// usage: node matrix-run.ts KIND PKI_DIR|- [PEER/]ROLE:CELL ...  (PEER/ runs that spec against
+// another peer kind than KIND, so one boot can hold several peers)
 import { release } from 'node:os';
 import { cellById } from '../../../lab/interop/cells.ts';
 import { peerDriver } from '../../../lab/interop/peers.ts';
@@ -16,12 +17,13 @@ const deadline = Date.now() + (Number(process.env['IKW_MATRIX_DEADLINE_MS'] ?? 6
 process.stdout.write(`IKW-MATRIX-KERNEL ${release()}\n`);
 
 async function one(spec: string): Promise<CellResult> {
-  const [role, id] = spec.split(':') as [Role, string];
+  const [head, id] = spec.split(':') as [string, string];
+  const [peerKind, role] = (head.includes('/') ? head.split('/') : [kind!, head]) as [string, Role];
   const started = Date.now();
   try {
     if (started > deadline) throw new Error('not run: the time budget of this boot was used up');
     return await runCell({
-      peer: peerDriver(kind!),
+      peer: peerDriver(peerKind),
       cell: cellById(id),
       role,
       ...(pkiDir && pkiDir !== '-' && { pkiRoot: pkiDir }),
@@ -29,7 +31,7 @@ async function one(spec: string): Promise<CellResult> {
     });
   } catch (e) {
     return {
-      peer: kind as CellResult['peer'],
+      peer: peerKind as CellResult['peer'],
       peerVersion: '',
       role,
       cell: id,
