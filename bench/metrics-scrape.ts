@@ -16,6 +16,7 @@ export function syntheticSnapshot(n: number): { report: StatusReport; sas: SaInf
     const remote = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
     const child: ChildStatus = {
       id: i + 1,
+      name: `c${i}`,
       state: 'installed',
       mode: 'tunnel',
       spiIn: spi(0xc0000000 + i),

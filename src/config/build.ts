@@ -8,6 +8,7 @@ import { formatDuration, normalizeDn, type Identity, type IpAddress } from './va
 import { buildSubnets, checkOverlaps } from './subnets.ts';
 import { buildInterface, checkInterfaces } from './iface-build.ts';
 import { buildHook } from './hook.ts';
+import { buildChildren, unionSubnets } from './children.ts';
 import type { Resolver } from './resolve.ts';
 import type { Config, Connection, Liveness, LivenessAction, PskAuth, CertAuth } from './types.ts';
 
@@ -133,6 +134,19 @@ function buildConnection(
     ? buildInterface(r, ctx.file, c.interface as Raw, path, subnets?.[1] ?? [], c.ifId as number | undefined)
     : undefined;
   const start = buildStart(r, c, path, remote);
+  const children =
+    subnets === undefined
+      ? undefined
+      : buildChildren(r, {
+          path,
+          raw: c,
+          localAddress,
+          remote,
+          routeBased,
+          subnets,
+          start,
+          ifId: iface?.ifId ?? (c.ifId as number | undefined),
+        });
   checkLifetimes(r, c, path);
   checkPfs(r, c, path);
   checkChildProtocol(r, c, path, mode);
@@ -142,6 +156,10 @@ function buildConnection(
     return undefined;
   if (routeBased && iface === undefined) return undefined;
   if (c.hook !== undefined && hook === undefined) return undefined;
+  if (children === null) return undefined;
+  // With children and no subnets of its own, the connection's traffic is theirs together.
+  const own = (key: 'localSubnets' | 'remoteSubnets', i: 0 | 1) =>
+    children && c[key] === undefined ? unionSubnets(children, key) : subnets[i];
   return {
     name,
     localAddress,
@@ -150,10 +168,12 @@ function buildConnection(
     auth,
     localId: (c.localId as Identity | undefined) ?? defaultLocalId(auth, localAddress),
     remoteId: (c.remoteId as Identity | undefined) ?? defaultRemoteId(remote),
-    localSubnets: subnets[0],
-    remoteSubnets: subnets[1],
+    localSubnets: own('localSubnets', 0),
+    remoteSubnets: own('remoteSubnets', 1),
     mode,
     start,
+    children,
+    onePerPair: c.oneSaPerSubnetPair as boolean,
     ikeProposals: c.ikeProposals as string[],
     espProposals: c.espProposals as string[],
     protocol: (c.protocol as Connection['protocol'] | undefined) ?? 'esp',

@@ -131,7 +131,11 @@ function row(f: Field, key: string, out: Row[]): void {
       : f.defaultEmpty === true
         ? '(its fields\u2019 defaults)'
         : '';
-  const leafish = f.kind !== 'object' && f.kind !== 'map' && f.kind !== 'toggle';
+  const leafish =
+    f.kind !== 'object' &&
+    f.kind !== 'map' &&
+    f.kind !== 'toggle' &&
+    !(f.kind === 'list' && f.items.kind === 'object');
   out.push({
     key,
     type: typeOf(f),
@@ -143,6 +147,7 @@ function row(f: Field, key: string, out: Row[]): void {
   if (f.kind === 'object') collect(f, key, out);
   else if (f.kind === 'toggle') collect(f.object, key, out);
   else if (f.kind === 'map' && f.values.kind === 'object') collect(f.values, `${key}.<name>`, out);
+  else if (f.kind === 'list' && f.items.kind === 'object') collect(f.items, `${key}[]`, out);
 }
 
 /** swanctl.conf (strongSwan 5.9) setting -> ikeway key, for people moving a config over. */
@@ -150,7 +155,11 @@ const SWANCTL: readonly (readonly [string, string, string])[] = [
   ['connections.<c>.remote_addrs', 'connections.<name>.remote', 'one address, a DNS name, or any'],
   ['connections.<c>.local_addrs', 'local.address / connections.<name>.local-address', ''],
   ['connections.<c>.proposals', 'connections.<name>.ike-proposals', 'same token grammar'],
-  ['connections.<c>.children.<ch>.esp_proposals', 'connections.<name>.esp-proposals', 'same token grammar'],
+  [
+    'connections.<c>.children.<ch>.esp_proposals',
+    'connections.<name>.esp-proposals / children[].esp-proposals',
+    'same token grammar',
+  ],
   ['connections.<c>.local.id / remote.id', 'connections.<name>.local-id / remote-id', ''],
   [
     'connections.<c>.local.auth = psk + secrets.ike',
@@ -159,12 +168,30 @@ const SWANCTL: readonly (readonly [string, string, string])[] = [
   ],
   ['connections.<c>.local.certs / secrets.private', 'connections.<name>.auth.cert.cert / key', ''],
   ['authorities / cacerts', 'connections.<name>.auth.cert.ca', ''],
-  ['connections.<c>.children.<ch>.local_ts', 'connections.<name>.local-subnets', ''],
-  ['connections.<c>.children.<ch>.remote_ts', 'connections.<name>.remote-subnets', ''],
-  ['connections.<c>.children.<ch>.mode', 'connections.<name>.mode', 'tunnel or transport'],
+  [
+    'connections.<c>.children.<ch> (several)',
+    'connections.<name>.children: [{ name: <ch>, ... }]',
+    'one list per connection; a single child can be written as the connection\u2019s own keys',
+  ],
+  [
+    'connections.<c>.children.<ch>.local_ts',
+    'connections.<name>.local-subnets / children[].local-subnets',
+    '',
+  ],
+  [
+    'connections.<c>.children.<ch>.remote_ts',
+    'connections.<name>.remote-subnets / children[].remote-subnets',
+    '',
+  ],
+  [
+    'several local_ts/remote_ts towards Cisco, FortiGate, Palo Alto (Libreswan leftsubnets=)',
+    'connections.<name>.one-sa-per-subnet-pair: true',
+    'one Child SA per subnet pair, named <child>#1, #2 ...',
+  ],
+  ['connections.<c>.children.<ch>.mode', 'connections.<name>.mode / children[].mode', 'tunnel or transport'],
   [
     'connections.<c>.children.<ch>.start_action = start / trap / none',
-    'connections.<name>.start = now / on-traffic / wait',
+    'connections.<name>.start / children[].start = now / on-traffic / wait',
     '',
   ],
   [
@@ -174,7 +201,7 @@ const SWANCTL: readonly (readonly [string, string, string])[] = [
   ],
   [
     'connections.<c>.children.<ch>.life_time / rekey_time',
-    'connections.<name>.child-lifetime and rekey-margin',
+    'connections.<name>.child-lifetime (or children[].child-lifetime) and rekey-margin',
     '',
   ],
   ['connections.<c>.children.<ch>.life_bytes', 'connections.<name>.child-lifetime-bytes', 'rekeyed at 90%'],
@@ -195,10 +222,14 @@ const SWANCTL: readonly (readonly [string, string, string])[] = [
   ['charon.replay_window / children.<ch>.replay_window', 'connections.<name>.replay-window', ''],
   [
     'connections.<c>.children.<ch>.mark_in / mark_out',
-    'connections.<name>.mark',
+    'connections.<name>.mark / children[].mark',
     'one mark for both directions',
   ],
-  ['connections.<c>.if_id_in / if_id_out', 'connections.<name>.if-id', 'one id for both directions'],
+  [
+    'connections.<c>.if_id_in / if_id_out',
+    'connections.<name>.if-id / children[].if-id',
+    'one id for both directions',
+  ],
   ['children.<ch>.updown', 'connections.<name>.hook', 'facts in IKEWAY_* variables and JSON on stdin'],
   ['charon.port / port_nat_t', 'ports.ike / ports.nat-t', ''],
   ['charon.cookie_threshold', 'cookie-threshold', ''],

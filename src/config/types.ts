@@ -76,6 +76,21 @@ export interface Hook {
   readonly events: readonly HookEvent[];
 }
 
+/** One Child SA of a connection (`children:`), the connection's values filled in where it named none. */
+export interface Child {
+  readonly name: string;
+  readonly localSubnets: readonly IpPrefix[];
+  /** Empty only when remote is 'any' and none were given (as the connection's). */
+  readonly remoteSubnets: readonly IpPrefix[];
+  readonly espProposals: readonly string[];
+  readonly mode: Mode;
+  readonly start: StartAction;
+  readonly childLifetimeMs: number;
+  readonly childLifetimeBytes: number | undefined;
+  readonly mark: Mark | undefined;
+  readonly ifId: number | undefined;
+}
+
 export interface Connection {
   readonly name: string;
   readonly localAddress: IpAddress;
@@ -92,6 +107,14 @@ export interface Connection {
   readonly remoteSubnets: readonly IpPrefix[];
   readonly mode: Mode;
   readonly start: StartAction;
+  /**
+   * The `children:` list, or undefined for the shorthand (one child of the fields above, named after
+   * the connection). With children, localSubnets/remoteSubnets are the connection's own if given (a
+   * bound the children lie inside), else the union of the children's.
+   */
+  readonly children: readonly Child[] | undefined;
+  /** One Child SA per subnet pair of each child (`one-sa-per-subnet-pair`). */
+  readonly onePerPair: boolean;
   /** Lower-case strongSwan-style proposal strings, most preferred first. */
   readonly ikeProposals: readonly string[];
   readonly espProposals: readonly string[];

@@ -20,7 +20,8 @@ export function bytes(n: number | undefined): string {
   return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
 }
 
-function child(c: ChildStatus): string[] {
+/** `conn`: the connection's name; a child of another name (children:) is shown by it, as swanctl does. */
+function child(c: ChildStatus, conn: string): string[] {
   const traffic =
     c.countersError !== undefined
       ? `counters unavailable (${c.countersError})`
@@ -33,7 +34,7 @@ function child(c: ChildStatus): string[] {
         ? ', peer refuses TFC padding'
         : '';
   return [
-    `    CHILD_SA {${c.id}} ${c.state}, ${c.mode}${ah}${tfc}, reqid ${c.reqid}, SPIs ${c.spiIn}_i ${c.spiOut}_o, ${c.algorithms || '-'}`,
+    `    CHILD_SA ${c.name === conn ? '' : c.name}{${c.id}} ${c.state}, ${c.mode}${ah}${tfc}, reqid ${c.reqid}, SPIs ${c.spiIn}_i ${c.spiOut}_o, ${c.algorithms || '-'}`,
     `      ${c.localTs.join(',') || '-'} === ${c.remoteTs.join(',') || '-'}`,
     `      installed ${duration(c.installedSeconds)} ago, rekey in ${duration(c.rekeySeconds)}; ${traffic}`,
   ];
@@ -45,7 +46,7 @@ function ike(sa: IkeSaStatus): string[] {
     `  IKE_SA ${sa.name} ${sa.state} (${sa.initiator ? 'initiator' : 'responder'}), ${sa.local} <-> ${sa.remote}${nat}`,
     `    SPIs ${sa.spiI}_i ${sa.spiR}_r, ${sa.algorithms ?? '-'}`,
     `    ${sa.localId} <-> ${sa.remoteId ?? '?'}, established ${duration(sa.establishedSeconds)} ago, rekey in ${duration(sa.rekeySeconds)}`,
-    ...sa.children.flatMap(child),
+    ...sa.children.flatMap((c) => child(c, sa.name.replace(/\[\d+\]$/, ''))),
   ];
 }
 

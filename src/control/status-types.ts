@@ -7,6 +7,8 @@ import type { AdmissionStatus } from '../ike/admission.ts';
 
 export interface ChildStatus {
   readonly id: number;
+  /** The connection's child this Child SA is of (the connection's name for the shorthand). */
+  readonly name: string;
   readonly state: string;
   readonly mode: 'tunnel' | 'transport';
   /** ESP (RFC 4303) or AH (RFC 4302: integrity only, nothing encrypted). Absent from older daemons: esp. */

@@ -69,12 +69,50 @@ export async function up(
   return res;
 }
 
+/**
+ * `<connection>/<child>` names one child (connection names hold no "/"); a child split per subnet
+ * pair (`<child>#n`) is named by its child's name too.
+ */
+export function splitChildName(name: string): { conn: string; child: string | undefined } {
+  const i = name.indexOf('/');
+  return i < 0 ? { conn: name, child: undefined } : { conn: name.slice(0, i), child: name.slice(i + 1) };
+}
+const isOf = (childName: string, wanted: string) =>
+  childName === wanted || childName.startsWith(`${wanted}#`);
+
+/**
+ * Deletes one child's Child SAs with the peer (RFC 7296 §1.4.1); the IKE SA and the other children
+ * stay. Resolves once the Deletes were answered (or the IKE SA went).
+ */
+async function downChild(engine: Engine, conn: string, child: string, log: Logger): Promise<number> {
+  const victims = engine
+    .sasOf(conn)
+    .filter((sa) => sa.state === 'established')
+    .flatMap((sa) =>
+      sa.children.filter((c) => c.state === 'installed' && isOf(c.name, child)).map((c) => [sa, c] as const),
+    );
+  if (victims.length === 0)
+    throw new ControlError(
+      'ERR_NO_CONNECTION',
+      `${conn}/${child}: no installed Child SA; try: ikeway status ${conn}`,
+    );
+  for (const [sa, c] of victims) engine.terminateChild(sa, c);
+  await engine.idle();
+  log.log('info', 'child down', { component: 'daemon', conn, child, deleted: victims.length });
+  return victims.length;
+}
+
 export async function down(
   engine: Engine,
   reg: ConnectionRegistry,
   name: string,
   log: Logger,
 ): Promise<{ name: string; deleted: number }> {
+  const one = splitChildName(name);
+  if (one.child !== undefined) {
+    reg.known(one.conn);
+    return { name, deleted: await downChild(engine, one.conn, one.child, log) };
+  }
   const s = reg.known(name);
   s.wantUp = false;
   s.retry?.cancel();
@@ -95,15 +133,17 @@ export function rekey(
   what: 'child' | 'ike',
   log: Logger,
 ): { name: string; what: string; started: number } {
-  reg.known(name);
+  const one = splitChildName(name);
+  reg.known(one.conn);
   let started = 0;
-  for (const sa of engine.sasOf(name).filter((s) => s.state === 'established')) {
+  for (const sa of engine.sasOf(one.conn).filter((s) => s.state === 'established')) {
     if (what === 'ike') {
       engine.rekeyIke(sa);
       started++;
       continue;
     }
-    for (const child of sa.children.filter((c) => c.state === 'installed')) {
+    const wanted = (c: { name: string }) => one.child === undefined || isOf(c.name, one.child);
+    for (const child of sa.children.filter((c) => c.state === 'installed' && wanted(c))) {
       engine.rekeyChild(sa, child);
       started++;
     }

@@ -2,10 +2,11 @@
 // from reading the secrets' bytes, which go to the engine as bytes and are never logged. Also the
 // fingerprint used by reload to tell changed connections from unchanged ones.
 import { createHash, KeyObject, X509Certificate } from 'node:crypto';
-import type { Connection } from '../config/index.ts';
+import type { Child, Connection } from '../config/index.ts';
 import { Secret } from '../config/index.ts';
 import { CredentialStore, idFromConfig } from '../creds/index.ts';
-import type { IkeConnection } from '../ike/config.ts';
+import type { ChildConfig, IkeConnection } from '../ike/config.ts';
+import { splitPerPair } from '../ike/child-config.ts';
 import { storeCredentials } from '../ike/creds-adapter.ts';
 import { parseProposals } from '../ike/proposal-string.ts';
 import { failClosedPolicies as spdFailClosed } from '../ike/spd/policies.ts';
@@ -16,23 +17,38 @@ import { tsAny, tsFromCidr, type TrafficSelector } from '../ike/traffic-selector
 export interface MapOptions {
   /** Kernel reqid for the connection's Child SAs and fail-closed policies (stable per name). */
   readonly reqid?: number;
-}
-
-/** RFC 4303 §2.2.1: `esn: true` adds the ESN transform to proposals that do not name one. */
-function espProposalStrings(c: Connection): string[] {
-  return childProposalStrings(c, c.espProposals);
+  /**
+   * Kernel reqid of a child other than the first (`reqids.ts` childReqids); the first child has
+   * `reqid`. Absent: the engine allocates one per Child SA.
+   */
+  readonly childReqid?: (child: string) => number | undefined;
 }
 
 /** XFRMA_TFCPAD for "pad to the path MTU": the kernel caps the padding at the SA's MTU (esp_output). */
 export const TFC_TO_MTU = 65535;
 
-/** Child SA proposal strings with `esn: true` applied (ESN applies to AH as to ESP, RFC 4302 §2.5.1). */
-function childProposalStrings(c: Connection, props: readonly string[]): string[] {
+/** AH (RFC 4302) and TFC padding (RFC 4303 §2.7) settings of the connection's Child SAs. */
+function childProtocolOptions(
+  c: Connection,
+): Pick<ChildConfig, 'childProtocol' | 'tfcPadding' | 'acceptTfcPadding'> {
+  return {
+    ...(c.protocol === 'ah' ? { childProtocol: 'ah' as const } : {}),
+    // "mtu" asks for the largest size; the kernel pads to min(tfcpad, path MTU).
+    ...(c.tfcPadding !== undefined ? { tfcPadding: c.tfcPadding === 'mtu' ? TFC_TO_MTU : c.tfcPadding } : {}),
+    ...(c.acceptTfcPadding ? {} : { acceptTfcPadding: false }),
+  };
+}
+
+/** RFC 4303 §2.2.1 (and RFC 4302 §2.5.1 for AH): `esn: true` adds the ESN transform to proposals that do not name one. */
+function espProposalStrings(c: Connection, props: readonly string[] = c.espProposals): string[] {
   if (!c.esn) return [...props];
   return props.map((p) => (/(^|-)(no)?esn(-|$)/.test(p) ? p : `${p}-esn`));
 }
 
-function selectors(c: Connection): { local: TrafficSelector[]; remote: TrafficSelector[] } {
+function selectors(c: Pick<Connection, 'localSubnets' | 'remoteSubnets'>): {
+  local: TrafficSelector[];
+  remote: TrafficSelector[];
+} {
   const local = c.localSubnets.map((p) => tsFromCidr(p.text));
   // remote: any with no remote-subnets: "whatever the peer's address is"; the responder narrows
   // the peer's proposal to its own address range (RFC 7296 §2.9), so offer the whole family.
@@ -70,12 +86,9 @@ export function toIkeConnection(c: Connection, opts: MapOptions = {}): IkeConnec
     // RFC 4302: with protocol ah the Child SA proposals are AH ones (protocol ID 2, integrity only).
     espProposals:
       c.protocol === 'ah'
-        ? parseProposals(childProposalStrings(c, c.ahProposals), 'ah')
+        ? parseProposals(espProposalStrings(c, c.ahProposals), 'ah')
         : parseProposals(espProposalStrings(c), 'esp'),
-    ...(c.protocol === 'ah' ? { childProtocol: 'ah' as const } : {}),
-    // RFC 4303 §2.7: "mtu" asks for the largest size; the kernel pads to min(tfcpad, path MTU).
-    ...(c.tfcPadding !== undefined ? { tfcPadding: c.tfcPadding === 'mtu' ? TFC_TO_MTU : c.tfcPadding } : {}),
-    ...(c.acceptTfcPadding ? {} : { acceptTfcPadding: false }),
+    ...childProtocolOptions(c),
     localTs: ts.local,
     remoteTs: ts.remote,
     mode: c.mode,
@@ -92,7 +105,57 @@ export function toIkeConnection(c: Connection, opts: MapOptions = {}): IkeConnec
     // RFC 7296 §2.4 liveness: probe after this much silence; the configured action when the peer is dead.
     ...(c.liveness ? { dpdDelayMs: c.liveness.intervalMs, dpdAction: c.liveness.action } : {}),
     ...(opts.reqid !== undefined ? { reqid: opts.reqid } : {}),
+    ...(c.children || c.onePerPair ? { children: childConfigs(c, opts) } : {}),
   };
+}
+
+/**
+ * The engine's children of a connection: `children:` (or the shorthand's one child) with the
+ * connection's proposals rules and lifetimes, split into one per subnet pair when asked. The first
+ * child keeps the connection's reqid, the others get their own (stable per name).
+ */
+export function childConfigs(c: Connection, opts: MapOptions = {}): ChildConfig[] {
+  const margin = (ms: number) => Math.max(1000, ms - c.rekeyMarginMs);
+  const given: readonly Child[] = c.children ?? [
+    {
+      name: c.name,
+      localSubnets: c.localSubnets,
+      remoteSubnets: c.remoteSubnets,
+      espProposals: c.espProposals,
+      mode: c.mode,
+      start: c.start,
+      childLifetimeMs: c.childLifetimeMs,
+      childLifetimeBytes: c.childLifetimeBytes,
+      mark: c.mark,
+      ifId: c.ifId,
+    },
+  ];
+  const mapped = given.map((k): ChildConfig => {
+    const ts = selectors(k);
+    return {
+      name: k.name,
+      // RFC 4302: protocol ah (a connection setting, for every child) takes the AH proposals.
+      espProposals:
+        c.protocol === 'ah'
+          ? parseProposals(espProposalStrings(c, c.ahProposals), 'ah')
+          : parseProposals(espProposalStrings(c, k.espProposals), 'esp'),
+      ...childProtocolOptions(c),
+      localTs: ts.local,
+      remoteTs: ts.remote,
+      mode: k.mode,
+      start: k.start,
+      childRekeyMs: margin(k.childLifetimeMs),
+      childLifetimeMs: k.childLifetimeMs,
+      ...(k.childLifetimeBytes !== undefined ? { childLifetimeBytes: BigInt(k.childLifetimeBytes) } : {}),
+      ...(k.mark ? { mark: { value: k.mark.value, mask: k.mark.mask } } : {}),
+      ...(k.ifId !== undefined ? { ifId: k.ifId } : {}),
+    };
+  });
+  const split = c.onePerPair ? splitPerPair(mapped) : mapped;
+  return split.map((k, i) => {
+    const reqid = i === 0 ? opts.reqid : opts.childReqid?.(k.name);
+    return reqid !== undefined ? { ...k, reqid } : k;
+  });
 }
 
 const digest = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
@@ -146,8 +209,13 @@ export function hasRemoteSubnets(c: Connection): boolean {
 }
 
 /** The fail-closed policies the policy owner (src/ike/spd) installs for a connection and reqid. */
-export function failClosedPolicies(c: Connection, reqid: number | undefined): PolicyParams[] {
-  return hasRemoteSubnets(c) ? spdFailClosed(toIkeConnection(c, reqid !== undefined ? { reqid } : {})) : [];
+export function failClosedPolicies(
+  c: Connection,
+  reqid: number | undefined,
+  childReqid?: (child: string) => number | undefined,
+): PolicyParams[] {
+  const opts = { ...(reqid !== undefined ? { reqid } : {}), ...(childReqid ? { childReqid } : {}) };
+  return hasRemoteSubnets(c) ? spdFailClosed(toIkeConnection(c, opts)) : [];
 }
 
 /** Whether a connection can be reached by traffic: a fixed peer (trap policies need its address). */

@@ -328,7 +328,7 @@ export class Daemon {
       startedWallMs: this.#startedWall,
       reqids: new Map(this.#conns.reqids()),
       failClosedOf: (n) => this.#engine.spd.failClosedOf(n),
-      failClosedFor: (conn, reqid) => failClosedPolicies(conn, reqid),
+      failClosedFor: (conn, reqid, childReqid) => failClosedPolicies(conn, reqid, childReqid),
       bypass: () =>
         ikeBypassPolicies({
           addresses: [c.local.address.address],

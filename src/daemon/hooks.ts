@@ -79,6 +79,11 @@ export function factsOf(event: HookEvent, sa: IkeSa, child?: ChildSa, reason?: s
     spiOut: spiHex(child.spiOut),
     ...(child.proposal ? { espAlgorithms: formatProposal(child.proposal) } : {}),
     reqid: child.reqid,
+    // A child's own if_id and mark (children:), else the connection's.
+    ...(child.config.ifId !== undefined ? { ifId: child.config.ifId } : {}),
+    ...(child.config.mark
+      ? { mark: `0x${child.config.mark.value.toString(16)}/0x${child.config.mark.mask.toString(16)}` }
+      : {}),
   };
 }
 

@@ -23,7 +23,11 @@ export interface IntrospectHost {
   /** The fail-closed policies a current connection has now. */
   failClosedOf(name: string): readonly PolicyParams[];
   /** The fail-closed policies the reload gives a connection (the same generator). */
-  failClosedFor(conn: Connection, reqid: number | undefined): readonly PolicyParams[];
+  failClosedFor(
+    conn: Connection,
+    reqid: number | undefined,
+    childReqid?: (child: string) => number | undefined,
+  ): readonly PolicyParams[];
   /** ikeway's IKE bypass policies. */
   bypass(): readonly PolicyParams[];
   sasOf(name: string): readonly IkeSa[];
@@ -169,7 +173,7 @@ export function plan(h: IntrospectHost, file: string): PlanReport {
     next,
     reqids: h.reqids,
     failClosedOf: (n) => h.failClosedOf(n),
-    failClosedFor: (c, r) => h.failClosedFor(c, r),
+    failClosedFor: (c, r, k) => h.failClosedFor(c, r, k),
     sasOf,
     ...(h.links ? { links: h.links } : {}),
   });

@@ -9,7 +9,7 @@ import type { PolicyParams, SaId } from '../kernel/types.ts';
 import { changedFields } from './connections.ts';
 import { selectorText } from './explain.ts';
 import { planReload, reloadRejection } from './reload.ts';
-import { connectionReqid } from './reqids.ts';
+import { childReqids, connectionReqid, dropReqids } from './reqids.ts';
 
 export interface PlanChild {
   readonly name: string;
@@ -39,7 +39,11 @@ export interface PlanInput {
   /** The fail-closed policies a current connection has now. */
   readonly failClosedOf: (name: string) => readonly PolicyParams[];
   /** The fail-closed policies the reload would install for a connection of the new file. */
-  readonly failClosedFor: (conn: Connection, reqid: number | undefined) => readonly PolicyParams[];
+  readonly failClosedFor: (
+    conn: Connection,
+    reqid: number | undefined,
+    childReqid?: (child: string) => number | undefined,
+  ) => readonly PolicyParams[];
   readonly sasOf: (name: string) => readonly PlanIkeSa[];
   readonly links?: LinkPlanner;
 }
@@ -115,13 +119,14 @@ export function planFor(i: PlanInput): PlanReport {
   // fail-closed policies no current connection claims); changed and added get their new ones, with
   // the reqids the reload allocates (same allocator, same order: removals first).
   const reqids = new Map(i.reqids);
-  for (const n of plan.removed) reqids.delete(n);
+  for (const n of plan.removed) dropReqids(reqids, n);
   const after = new Map<string, Placed>();
   for (const n of plan.unchanged)
     for (const [k, v] of placed(n, i.failClosedOf(n), i.sasOf(n))) after.set(k, v);
   for (const n of [...plan.changed, ...plan.added]) {
     const conn = newByName.get(n)!;
-    for (const [k, v] of placed(n, i.failClosedFor(conn, connectionReqid(reqids, conn)), [])) after.set(k, v);
+    const pols = i.failClosedFor(conn, connectionReqid(reqids, conn), childReqids(reqids, conn));
+    for (const [k, v] of placed(n, pols, [])) after.set(k, v);
   }
   const add: PlannedPolicy[] = [];
   const remove: PlannedPolicy[] = [];

@@ -11,7 +11,7 @@ import type { Engine } from '../ike/engine.ts';
 import type { EngineEvent } from '../ike/services.ts';
 import type { Spd } from '../ike/spd/spd.ts';
 import { hasRemoteSubnets, toIkeConnection } from './connections.ts';
-import { connectionReqid } from './reqids.ts';
+import { childReqids, connectionReqid, dropReqids } from './reqids.ts';
 
 export interface ConnState {
   conn: Connection;
@@ -96,7 +96,11 @@ export class ConnectionRegistry {
   /** Registers a connection after its fail-closed policies stand (not yet in the engine). */
   async add(conn: Connection): Promise<ConnState> {
     const reqid = connectionReqid(this.#reqids, conn);
-    const ike = toIkeConnection(conn, reqid !== undefined ? { reqid } : {});
+    const childReqid = childReqids(this.#reqids, conn);
+    const ike = toIkeConnection(conn, {
+      ...(reqid !== undefined ? { reqid } : {}),
+      ...(childReqid ? { childReqid } : {}),
+    });
     await this.#d.spd.protect(ike, hasRemoteSubnets(conn));
     const s: ConnState = {
       conn,
@@ -118,7 +122,7 @@ export class ConnectionRegistry {
     s.wantUp = false;
     s.retry?.cancel();
     this.#conns.delete(name);
-    if (!changing) this.#reqids.delete(name);
+    if (!changing) dropReqids(this.#reqids, name);
     return s;
   }
 

@@ -22,3 +22,19 @@ export function connectionReqid(
 ): number | undefined {
   return conn.remote === 'any' ? undefined : reqidOf(reqids, conn.name);
 }
+
+/**
+ * The reqids of a connection's children after the first (which has the connection's): each its own,
+ * stable per connection and child name; none for `remote: any` (the engine allocates per Child SA).
+ */
+export function childReqids(
+  reqids: Map<string, number>,
+  conn: { readonly name: string; readonly remote: unknown },
+): ((child: string) => number) | undefined {
+  return conn.remote === 'any' ? undefined : (child) => reqidOf(reqids, `${conn.name}/${child}`);
+}
+
+/** Forgets the reqids of a connection and its children. */
+export function dropReqids(reqids: Map<string, number>, name: string): void {
+  for (const k of [...reqids.keys()]) if (k === name || k.startsWith(`${name}/`)) reqids.delete(k);
+}

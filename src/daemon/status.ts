@@ -41,9 +41,10 @@ async function childStatus(
   kernelCounters = true,
 ): Promise<ChildStatus> {
   const installedAt = times.child.get(c);
-  const rekeyMs = sa.config.childRekeyMs;
+  const rekeyMs = c.config.childRekeyMs;
   const base: ChildStatus = {
     id: c.id,
+    name: c.name,
     state: c.state,
     mode: c.mode,
     protocol: c.protocol,

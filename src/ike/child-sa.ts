@@ -5,6 +5,7 @@
 import type { ChildSaKeys, EncrSpec, IntegAlgorithm } from '../crypto/index.ts';
 import type { IpProto, Kernel, PolicyParams } from '../kernel/types.ts';
 import type { Logger } from '../base/logger.ts';
+import type { ChildConfig } from './config.ts';
 import type { Proposal } from './proposals.ts';
 import { CHILD_TRANSITIONS, StateMachine, type ChildSaState } from './state.ts';
 import type { TrafficSelector } from './traffic-selectors.ts';
@@ -21,6 +22,8 @@ import { formatTs } from './traffic-selectors.ts';
 export interface ChildSaInit {
   readonly id: number;
   readonly name: string;
+  /** The connection's child this Child SA is an instance of (selectors, proposals, lifetimes ...). */
+  readonly config: ChildConfig;
   readonly reqid: number;
   /** Our inbound SPI, allocated with Kernel.allocSpi (a larval SA until installed). */
   readonly spiIn: number;
@@ -35,6 +38,8 @@ export interface ChildSaInit {
 export class ChildSa {
   readonly id: number;
   readonly name: string;
+  /** The child of the connection this is an instance of; rekeys and replacements keep it. */
+  readonly config: ChildConfig;
   readonly reqid: number;
   readonly spiIn: number;
   /** ESP or AH: fixed at allocation (the SPI is allocated for it), the same on a rekey. */
@@ -83,6 +88,7 @@ export class ChildSa {
   constructor(init: ChildSaInit) {
     this.id = init.id;
     this.name = init.name;
+    this.config = init.config;
     this.reqid = init.reqid;
     this.spiIn = init.spiIn;
     this.protocol = init.protocol ?? 'esp';

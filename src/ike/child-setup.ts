@@ -3,14 +3,16 @@
 import { jitteredRekeyMs } from '../base/jitter.ts';
 import { NotifyType, ProtocolId, type Payload } from '../codec/index.ts';
 import { ChildSa } from './child-sa.ts';
+import type { ChildConfig } from './config.ts';
 import type { IkeSa } from './ike-sa.ts';
 import type { InstallContext } from './kernel-install.ts';
 import type { OutboundMessage } from './task.ts';
 import { findNotify, notify } from './wire.ts';
 
-/** The install parameters of the IKE SA's current path and the connection's lifetimes. */
-export function installContext(sa: IkeSa): InstallContext {
-  const c = sa.config;
+/** The install parameters of the IKE SA's current path and the child's lifetimes, mark and if_id. */
+export function installContext(sa: IkeSa, child: ChildConfig): InstallContext {
+  const c = child;
+  const conn = sa.config;
   const p = sa.path;
   const secs = (ms: number | undefined) =>
     ms === undefined ? undefined : Math.max(1, Math.round(ms / 1000));
@@ -40,10 +42,10 @@ export function installContext(sa: IkeSa): InstallContext {
     remoteAddr: p.remoteAddr,
     ...(sa.natLocal || sa.natRemote ? { encap: { localPort: p.localPort, remotePort: p.remotePort } } : {}),
     ...(lifetime ? { lifetime } : {}),
-    ...(c.replayWindow !== undefined ? { replayWindow: c.replayWindow } : {}),
+    ...(conn.replayWindow !== undefined ? { replayWindow: conn.replayWindow } : {}),
     ...(c.mark ? { mark: c.mark } : {}),
     ...(c.ifId !== undefined ? { ifId: c.ifId } : {}),
-    priority: c.policyPriority ?? 1000,
+    priority: conn.policyPriority ?? 1000,
   };
 }
 
@@ -51,8 +53,12 @@ export function installContext(sa: IkeSa): InstallContext {
  * Reserves the inbound SPI with the kernel (XFRM_MSG_ALLOCSPI: a larval SA completed at install)
  * and makes the Child SA object for a new or rekeyed Child SA (RFC 7296 §1.3).
  */
-export async function allocateChild(sa: IkeSa, reqid: number, initiator: boolean): Promise<ChildSa> {
-  const c = sa.config;
+export async function allocateChild(
+  sa: IkeSa,
+  c: ChildConfig,
+  reqid: number,
+  initiator: boolean,
+): Promise<ChildSa> {
   const o = sa.services.options;
   const protocol = c.childProtocol ?? 'esp';
   const spi = await sa.services.kernel.allocSpi({
@@ -67,6 +73,7 @@ export async function allocateChild(sa: IkeSa, reqid: number, initiator: boolean
   const child = new ChildSa({
     id: sa.services.nextChildId(),
     name: c.name,
+    config: c,
     reqid,
     spiIn: spi,
     localAddr: sa.path.localAddr,
@@ -78,9 +85,9 @@ export async function allocateChild(sa: IkeSa, reqid: number, initiator: boolean
   return child;
 }
 
-/** The IKE protocol ID of the connection's Child SAs (RFC 7296 §3.3.1: ESP = 3, AH = 2). */
-export function childProtocolId(sa: IkeSa): ProtocolId {
-  return sa.config.childProtocol === 'ah' ? ProtocolId.AH : ProtocolId.ESP;
+/** The IKE protocol ID of a child's SAs (RFC 7296 §3.3.1: ESP = 3, AH = 2). */
+export function childProtocolId(c: ChildConfig): ProtocolId {
+  return c.childProtocol === 'ah' ? ProtocolId.AH : ProtocolId.ESP;
 }
 
 /**
@@ -90,7 +97,7 @@ export function childProtocolId(sa: IkeSa): ProtocolId {
  */
 export function settleTfc(sa: IkeSa, child: ChildSa, payloads: readonly Payload[]): void {
   child.peerRefusesTfc = findNotify(payloads, NotifyType.ESP_TFC_PADDING_NOT_SUPPORTED) !== undefined;
-  const pad = sa.config.tfcPadding;
+  const pad = child.config.tfcPadding;
   const applies = pad !== undefined && child.protocol === 'esp' && child.mode === 'tunnel';
   child.tfcPad = applies && !child.peerRefusesTfc ? pad : undefined;
   if (applies && child.peerRefusesTfc) {
@@ -102,7 +109,7 @@ export function settleTfc(sa: IkeSa, child: ChildSa, payloads: readonly Payload[
 }
 
 /** Our ESP_TFC_PADDING_NOT_SUPPORTED, when the connection refuses TFC padding (RFC 7296 §3.10.1). */
-export function addTfcRefusal(sa: IkeSa, msg: OutboundMessage): void {
-  if (sa.config.acceptTfcPadding === false && (sa.config.childProtocol ?? 'esp') === 'esp')
+export function addTfcRefusal(c: ChildConfig, msg: OutboundMessage): void {
+  if (c.acceptTfcPadding === false && (c.childProtocol ?? 'esp') === 'esp')
     msg.add(notify(NotifyType.ESP_TFC_PADDING_NOT_SUPPORTED));
 }

@@ -14,6 +14,37 @@ export type IkeAuthConfig =
   /** RFC 7427 signatures with certificates; the credentials module holds the private key. */
   | { readonly kind: 'cert'; readonly credentials: Credentials };
 
+/** One Child SA of a connection (src/ike/child-config.ts). */
+export interface ChildConfig {
+  /** Unique within its connection; the shorthand child is named after the connection. */
+  readonly name: string;
+  readonly espProposals: readonly Proposal[];
+  /** Our side's selectors (TSi when we initiate). */
+  readonly localTs: readonly TrafficSelector[];
+  /** The peer's side (TSr when we initiate). */
+  readonly remoteTs: readonly TrafficSelector[];
+  readonly mode: 'tunnel' | 'transport';
+  /**
+   * now: set up whenever the connection is initiated; on-traffic: when a packet meets its trap
+   * (ACQUIRE); wait: only when the peer asks. Default now.
+   */
+  readonly start?: 'now' | 'on-traffic' | 'wait';
+  /** Lifetimes (ms): soft = rekey time, hard = lifetime (RFC 7296 §2.8). */
+  readonly childRekeyMs?: number;
+  readonly childLifetimeMs?: number;
+  readonly childLifetimeBytes?: bigint;
+  readonly mark?: { readonly value: number; readonly mask: number };
+  readonly ifId?: number;
+  /** Kernel reqid; default allocated per Child SA by the engine. */
+  readonly reqid?: number;
+  /** ESP (default) or AH (RFC 4302): espProposals then hold AH proposals. */
+  readonly childProtocol?: 'esp' | 'ah';
+  /** RFC 4303 §2.7 TFC padding of outbound ESP packets in tunnel mode (octets; 65535 = to the MTU). */
+  readonly tfcPadding?: number;
+  /** false: send ESP_TFC_PADDING_NOT_SUPPORTED (RFC 7296 §3.10.1). Default true. */
+  readonly acceptTfcPadding?: boolean;
+}
+
 export interface IkeConnection {
   /** Unique name; IkeSa.name and engine.initiate(name) use it. */
   readonly name: string;
@@ -48,6 +79,11 @@ export interface IkeConnection {
   /** The peer's side (TSr when we initiate). */
   readonly remoteTs: readonly TrafficSelector[];
   readonly mode: 'tunnel' | 'transport';
+  /**
+   * Several Child SAs under one IKE SA, in order (the first that starts now is set up in IKE_AUTH).
+   * Absent: one child made of the flat fields above and below (child-config.ts `childrenOf`).
+   */
+  readonly children?: readonly ChildConfig[];
   /** Child SA lifetimes (ms): soft = rekey time, hard = lifetime (RFC 7296 §2.8). */
   readonly childRekeyMs?: number;
   readonly childLifetimeMs?: number;

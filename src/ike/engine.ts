@@ -10,6 +10,7 @@ import { IKE_PORT, NATT_PORT } from '../net/transport.ts';
 import { ENGINE_DEFAULTS, type EngineOptions, type IkeConnection, type IkeIdentity } from './config.ts';
 import { Admission, type AdmissionStatus } from './admission.ts';
 import { Counters } from '../base/counters.ts';
+import { childNamed } from './child-config.ts';
 import { IkeError } from './errors.ts';
 import { IkeSa } from './ike-sa.ts';
 import type { ChildSa } from './child-sa.ts';
@@ -243,8 +244,11 @@ export class Engine implements EngineServices, LifecycleHost {
     return this.#limits.ofPeer(addr);
   }
 
-  /** Starts a connection as initiator: IKE_SA_INIT, then IKE_AUTH with the first Child SA. */
-  initiate(name: string): IkeSa {
+  /**
+   * Starts a connection as initiator: IKE_SA_INIT, then IKE_AUTH with the first Child SA (`child`, by
+   * default the first that starts now), then CREATE_CHILD_SA for each other child that starts now.
+   */
+  initiate(name: string, child?: string): IkeSa {
     const config = this.#connections.get(name);
     if (!config?.remoteAddr)
       throw new IkeError('ERR_NO_CONNECTION', `no connection ${name} with a peer address`);
@@ -261,7 +265,7 @@ export class Engine implements EngineServices, LifecycleHost {
       },
     });
     this.indexSa(sa);
-    for (const t of initiatorTasks(sa)) sa.tasks.queue(t);
+    for (const t of initiatorTasks(sa, child)) sa.tasks.queue(t);
     this.run(sa, () => sa.tasks.initiate());
     return sa;
   }
@@ -276,10 +280,16 @@ export class Engine implements EngineServices, LifecycleHost {
     for (let i = 0; i < 1000 && this.#pending.size > 0; i++) await Promise.allSettled([...this.#pending]);
   }
 
-  /** RFC 7296 §1.3.1: an additional Child SA on an established IKE SA of connection `name`. */
-  createChild(name: string): IkeSa {
+  /**
+   * RFC 7296 §1.3.1: an additional Child SA on an established IKE SA of connection `name`, of its
+   * child `child` (default: the first child).
+   */
+  createChild(name: string, child?: string): IkeSa {
     const sa = this.#liveSa(name);
-    this.lifecycle.createChild(sa);
+    const cc = child === undefined ? undefined : childNamed(sa.config, child);
+    if (child !== undefined && !cc)
+      throw new IkeError('ERR_NO_CONNECTION', `connection ${name} has no child ${child}`);
+    this.lifecycle.createChild(sa, cc);
     return sa;
   }
   /** RFC 7296 §1.3.3: rekeys a Child SA (with PFS when the ESP proposals carry a KE group). */

@@ -7,7 +7,8 @@ import type { Kernel, KernelEvent } from '../kernel/types.ts';
 import type { Transport } from '../net/transport.ts';
 import type { TimerQueue } from '../base/timers.ts';
 import type { ChildSa } from './child-sa.ts';
-import type { IkeConnection } from './config.ts';
+import type { ChildConfig, IkeConnection } from './config.ts';
+import { childrenOf } from './child-config.ts';
 import type { IkeSa } from './ike-sa.ts';
 import { jitteredRekeyMs } from '../base/jitter.ts';
 import type { EngineEvent, ResolvedEngineOptions } from './services.ts';
@@ -28,7 +29,7 @@ const live = (sa: IkeSa) => sa.state === 'established';
 /** What the lifecycle needs of the engine (and no more): the engine implements it. */
 export interface LifecycleHost {
   readonly kernel: Kernel;
-  readonly spd: Pick<Spd, 'trap' | 'trapOwner'>;
+  readonly spd: Pick<Spd, 'trap' | 'trapOwner' | 'trapChild'>;
   readonly transport: Pick<Transport, 'sendKeepalive'>;
   readonly timers: Pick<TimerQueue, 'now'>;
   readonly options: Pick<ResolvedEngineOptions, 'rekeyJitter' | 'rekeyRetryMs' | 'keepaliveMs'>;
@@ -40,7 +41,7 @@ export interface LifecycleHost {
   sasOf(name: string): IkeSa[];
   connection(name: string): IkeConnection | undefined;
   connections(): IkeConnection[];
-  initiate(name: string): IkeSa;
+  initiate(name: string, child?: string): IkeSa;
 }
 
 export class Lifecycle {
@@ -59,8 +60,8 @@ export class Lifecycle {
   // ---- operations (engine.* delegates here) ----
 
   /** RFC 7296 §1.3.1: an additional Child SA of the connection's policy on an established IKE SA. */
-  createChild(sa: IkeSa): void {
-    this.#start(sa, new CreateChildSa(sa, true));
+  createChild(sa: IkeSa, child?: ChildConfig): void {
+    this.#start(sa, new CreateChildSa(sa, true, child ? { child } : {}));
   }
   /** RFC 7296 §1.3.3: rekeys a Child SA (with PFS when the ESP proposals carry a KE group). */
   rekeyChild(sa: IkeSa, child: ChildSa): void {
@@ -87,12 +88,31 @@ export class Lifecycle {
 
   /**
    * Installs outbound trap policies for a connection (the SPD owner's, spd/spd.ts): traffic matching
-   * them makes the kernel send an ACQUIRE, which initiates the connection. Returns the reqid used.
+   * them makes the kernel send an ACQUIRE, which initiates the connection (with the child whose trap it
+   * was). Returns the reqid of the first child's trap.
    */
   async trap(conn: IkeConnection & { readonly remoteAddr: string }): Promise<number> {
-    const reqid = conn.reqid ?? this.#engine.allocReqid();
-    await this.#engine.spd.trap(conn, reqid);
-    return reqid;
+    if (!conn.children || conn.children.length === 0) {
+      const reqid = conn.reqid ?? this.#engine.allocReqid();
+      await this.#engine.spd.trap(conn, reqid);
+      return reqid;
+    }
+    const reqids: number[] = [];
+    for (const cc of childrenOf(conn)) {
+      const reqid = cc.reqid ?? this.#engine.allocReqid();
+      const view = {
+        ...conn,
+        children: undefined,
+        localTs: cc.localTs,
+        remoteTs: cc.remoteTs,
+        mode: cc.mode,
+        mark: cc.mark ?? conn.mark,
+        ifId: cc.ifId ?? conn.ifId,
+      };
+      await this.#engine.spd.trap(view, reqid, cc.name);
+      reqids.push(reqid);
+    }
+    return reqids[0]!;
   }
 
   /** Stops reacting to kernel events (engine.close). */
@@ -217,11 +237,10 @@ export class Lifecycle {
       to: `${e.newAddr}:${e.newPort}`,
     });
     sa.path = { ...p, remoteAddr: e.newAddr, remotePort: e.newPort };
-    const ctx = installContext(sa);
     this.#engine.run(sa, async () => {
       for (const c of sa.children)
         if (c.state === 'installed' || c.state === 'rekeying')
-          await c.repoint(this.#engine.kernel, ctx).catch((err: unknown) => {
+          await c.repoint(this.#engine.kernel, installContext(sa, c.config)).catch((err: unknown) => {
             sa.logger.log('warn', 'moving a Child SA to the new NAT mapping failed', {
               child: c.id,
               error: err instanceof Error ? err.message : String(err),
@@ -240,20 +259,49 @@ export class Lifecycle {
   /** RFC 4301 §5.2 / RFC 7296 §1.3: a packet met a policy without an SA: start the connection. */
   #acquire(e: Extract<KernelEvent, { type: 'acquire' }>): void {
     const eng = this.#engine;
-    const name = eng.spd.trapOwner(e.template.reqid) ?? this.#connectionFor(e.selector.src, e.selector.dst);
-    const conn = name === undefined ? undefined : eng.connection(name);
+    const found = this.#childFor(e.template.reqid, e.selector.src, e.selector.dst);
+    const conn = found === undefined ? undefined : eng.connection(found.conn);
     if (!conn?.remoteAddr) return;
+    const cc = childrenOf(conn).find((x) => x.name === found?.child) ?? childrenOf(conn)[0]!;
     const sas = eng.sasOf(conn.name).filter((s) => s.state !== 'destroyed');
     if (sas.some((s) => s.state === 'created' || s.state === 'connecting')) return; // under way
     const up = sas.find(live);
     if (up) {
-      if (!up.children.some((c) => c.state === 'installed' || c.state === 'installing')) this.createChild(up);
+      // Each child has its own Child SA: only the child whose traffic this is, unless it stands.
+      const has = (c: ChildSa) =>
+        c.config.name === cc.name && (c.state === 'installed' || c.state === 'installing');
+      if (
+        !up.children.some(has) &&
+        !up.tasks.queued.some((t) => t instanceof CreateChildSa && t.childConfig === cc)
+      )
+        this.createChild(up, childrenOf(up.config).find((x) => x.name === cc.name) ?? cc);
       return;
     }
-    eng.initiate(conn.name);
+    eng.initiate(conn.name, cc.name);
   }
 
-  #connectionFor(src: string, dst: string): string | undefined {
+  /**
+   * Which connection and child an ACQUIRE is for: the child whose reqid the template carries (each
+   * child has its own), a trap's owner, else the first child whose selectors hold the packet.
+   */
+  #childFor(
+    reqid: number,
+    src: string,
+    dst: string,
+  ): { conn: string; child: string | undefined } | undefined {
+    const eng = this.#engine;
+    if (reqid !== 0)
+      for (const c of eng.connections())
+        if (c.children) {
+          const cc = c.children.find((x) => x.reqid === reqid);
+          if (cc) return { conn: c.name, child: cc.name };
+        }
+    const owner = eng.spd.trapOwner(reqid);
+    if (owner !== undefined) return { conn: owner, child: eng.spd.trapChild(reqid) };
+    return this.#connectionFor(src, dst);
+  }
+
+  #connectionFor(src: string, dst: string): { conn: string; child: string } | undefined {
     let s, d;
     try {
       s = tsFromCidr(src);
@@ -263,7 +311,8 @@ export class Lifecycle {
     }
     const inside = (list: IkeConnection['localTs'], t: typeof s) => list.some((x) => tsContains(x, t));
     for (const c of this.#engine.connections())
-      if (inside(c.localTs, s) && inside(c.remoteTs, d)) return c.name;
+      for (const cc of childrenOf(c))
+        if (inside(cc.localTs, s) && inside(cc.remoteTs, d)) return { conn: c.name, child: cc.name };
     return undefined;
   }
 }

@@ -3,6 +3,7 @@
 // responder starts with the best address match, and at IKE_AUTH re-selects using what the initiator
 // proved it is (IDi), whom it wants to talk to (optional IDr, §3.5), the authentication method and the
 // traffic selectors it proposes. Pure: no engine state.
+import { childrenOf } from './child-config.ts';
 import { AuthMethod } from '../codec/index.ts';
 import type { PacketPath } from '../net/transport.ts';
 import type { IkeConnection, IkeIdentity } from './config.ts';
@@ -58,15 +59,19 @@ function accepts(c: IkeConnection, f: AuthRequestFacts): boolean {
   }
 }
 
-/** §2.9: the proposed selectors can be narrowed to this connection's policy. */
+/** §2.9: the proposed selectors can be narrowed to the policy of one of this connection's children. */
 function tsFits(c: IkeConnection, f: AuthRequestFacts): boolean {
   if (!f.tsi || !f.tsr) return false;
-  try {
-    narrowPair({ tsi: f.tsi, tsr: f.tsr }, { tsi: c.remoteTs, tsr: c.localTs });
-    return true;
-  } catch {
-    return false;
-  }
+  const { tsi, tsr } = f;
+  // Any of the connection's children will do (child-config.ts picks which at the Child SA).
+  return childrenOf(c).some((k) => {
+    try {
+      narrowPair({ tsi, tsr }, { tsi: k.remoteTs, tsr: k.localTs });
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /**

@@ -21,6 +21,7 @@ test('the reference has a row for every key of the spec, nested ones included', 
       if (f.kind === 'object') walk(f, key);
       if (f.kind === 'toggle') walk(f.object, key);
       if (f.kind === 'map' && f.values.kind === 'object') walk(f.values, `${key}.<name>`);
+      if (f.kind === 'list' && f.items.kind === 'object') walk(f.items, `${key}[]`);
     }
   };
   walk(CONFIG_SPEC, '');

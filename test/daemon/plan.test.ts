@@ -180,3 +180,28 @@ test('reqid allocator: lowest free at or above the base, stable per name', () =>
   assert.equal(reqidOf(m, 'd'), REQID_BASE, 'reuses the freed one, never a taken one');
   assert.equal(reqidOf(m, 'b'), REQID_BASE + 1);
 });
+
+test('a connection with children: each child gets its own trap policies and reqid in the plan', () => {
+  const cur = config([site]);
+  const children =
+    '    children:\n' +
+    '      - { name: a, local-subnets: 10.1.1.0/24, remote-subnets: 10.8.1.0/24 }\n' +
+    '      - { name: b, local-subnets: 10.1.2.0/24, remote-subnets: 10.8.2.0/24 }\n';
+  const multi: C = {
+    name: 'multi',
+    remote: '192.0.2.4',
+    local: '10.1.0.0/16',
+    remoteNet: '10.8.0.0/16',
+    extra: children,
+  };
+  const next = config([site, multi]);
+  const p = planFor({ file: 'x.yaml', current: cur, next, ...state(cur) });
+  const outs = p.policies.add
+    .filter((x) => x.dir === 'out')
+    .map((x) => `${x.connection} ${x.selector} ${x.templates.join()}`)
+    .sort();
+  assert.deepEqual(outs, [
+    `multi 10.1.1.0/24 -> 10.8.1.0/24 esp tunnel 192.0.2.1->192.0.2.4 reqid ${REQID_BASE + 1}`,
+    `multi 10.1.2.0/24 -> 10.8.2.0/24 esp tunnel 192.0.2.1->192.0.2.4 reqid ${REQID_BASE + 2}`,
+  ]);
+});

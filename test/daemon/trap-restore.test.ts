@@ -40,7 +40,8 @@ async function startDaemon(t: { after(fn: () => unknown): void }): Promise<Daemo
 /** An installed Child SA of connection hq with the given selectors and its own reqid. */
 async function installedChild(kernel: Kernel, id: number, local: string, remote: string): Promise<ChildSa> {
   const spiIn = await kernel.allocSpi({ src: PEER, dst: LOCAL, proto: 'esp' });
-  const c = new ChildSa({ id, name: 'hq', reqid: id, spiIn, localAddr: LOCAL, logger: nullLogger });
+  const config = { name: 'hq', espProposals: [], localTs: [], remoteTs: [], mode: 'tunnel' as const };
+  const c = new ChildSa({ id, name: 'hq', config, reqid: id, spiIn, localAddr: LOCAL, logger: nullLogger });
   c.localTs = [tsFromCidr(local)];
   c.remoteTs = [tsFromCidr(remote)];
   c.installed = { localAddr: LOCAL, remoteAddr: PEER, priority: CHILD_PRIORITY };

@@ -199,6 +199,7 @@ test('status table: connections, IKE and Child SAs, counters, the in-memory warn
             children: [
               {
                 id: 4,
+                name: 'hq',
                 state: 'installed',
                 mode: 'tunnel',
                 spiIn: 'c0000001',

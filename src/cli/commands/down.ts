@@ -7,10 +7,15 @@ type DownArgs = ClientArgs & { name: string };
 
 export const downCommand: CommandModule<object, DownArgs> = {
   command: 'down <name>',
-  describe: 'Take a connection down (delete its IKE and Child SAs; traffic stays blocked)',
+  describe:
+    'Take a connection down (delete its IKE and Child SAs; traffic stays blocked), or one child: <connection>/<child>',
   builder: (y: Argv) =>
     clientOptions(
-      y.positional('name', { type: 'string', demandOption: true, describe: 'Connection name' }),
+      y.positional('name', {
+        type: 'string',
+        demandOption: true,
+        describe: 'Connection name, or <connection>/<child> for one child',
+      }),
     ).example('$0 down hq', 'Delete the SAs of "hq"') as Argv<DownArgs>,
   handler: (a) =>
     runClient(a, 'down', { name: a.name }, (r) => {

@@ -113,6 +113,39 @@ export interface ConnectionPolicyView {
   readonly policyPriority?: number;
   /** The Child SAs' security protocol (default ESP): trap templates ask the kernel for it. */
   readonly childProtocol?: IpProto;
+  /**
+   * Several Child SAs (src/ike/child-config.ts): each child's selectors, mode, reqid, mark and if_id
+   * (the connection's where the child names none). Absent: the connection's own fields are one child.
+   */
+  readonly children?: readonly ChildPolicySource[];
+}
+
+/** What one child of a connection contributes to the connection's fail-closed and trap policies. */
+export interface ChildPolicySource {
+  readonly localTs: readonly TrafficSelector[];
+  readonly remoteTs: readonly TrafficSelector[];
+  readonly mode: 'tunnel' | 'transport';
+  readonly reqid?: number;
+  readonly mark?: Mark;
+  readonly ifId?: number;
+  readonly childProtocol?: IpProto;
+}
+
+/** The connection as one view per child (its own fields when it lists no children). */
+export function perChild(c: ConnectionPolicyView): ConnectionPolicyView[] {
+  if (!c.children || c.children.length === 0) return [c];
+  return c.children.map((k) => ({
+    localAddr: c.localAddr,
+    ...(c.remoteAddr !== undefined ? { remoteAddr: c.remoteAddr } : {}),
+    localTs: k.localTs,
+    remoteTs: k.remoteTs,
+    mode: k.mode,
+    ...((k.reqid ?? c.reqid) !== undefined ? { reqid: k.reqid ?? c.reqid } : {}),
+    ...((k.mark ?? c.mark) ? { mark: k.mark ?? c.mark } : {}),
+    ...((k.ifId ?? c.ifId) !== undefined ? { ifId: k.ifId ?? c.ifId } : {}),
+    ...(c.policyPriority !== undefined ? { policyPriority: c.policyPriority } : {}),
+    ...((k.childProtocol ?? c.childProtocol) ? { childProtocol: k.childProtocol ?? c.childProtocol } : {}),
+  }));
 }
 
 /**
@@ -121,7 +154,11 @@ export interface ConnectionPolicyView {
  * clear traffic fails the template check); for remote: any "block" policies (discard). Same identity
  * (selector, dir, mark, if_id) as the Child SA policies for the full selectors, at lower precedence.
  */
-export function failClosedPolicies(c: ConnectionPolicyView): PolicyParams[] {
+export function failClosedPolicies(view: ConnectionPolicyView): PolicyParams[] {
+  return perChild(view).flatMap(childFailClosed);
+}
+
+function childFailClosed(c: ConnectionPolicyView): PolicyParams[] {
   const peer = c.remoteAddr;
   const reqid = c.reqid;
   const me = c.localAddr;

@@ -43,8 +43,8 @@ export class Spd {
   readonly #failClosed = new Map<string, readonly PolicyParams[]>();
   /** Fail-closed policies of connections a reload removed or changed, until sweep(). */
   #retired: PolicyParams[] = [];
-  /** reqid of installed trap policies -> connection name (ACQUIRE lookup). */
-  readonly #traps = new Map<number, string>();
+  /** reqid of installed trap policies -> connection name and child (ACQUIRE lookup). */
+  readonly #traps = new Map<number, { readonly conn: string; readonly child: string | undefined }>();
   #closed = false;
 
   constructor(kernel: Kernel, logger: Logger = nullLogger) {
@@ -110,15 +110,27 @@ export class Spd {
 
   // ---- dpdAction trap ----
 
-  /** Outbound trap policies for a connection: its next packet starts it again (kernel ACQUIRE). */
-  async trap(conn: SpdConnection & { readonly remoteAddr: string }, reqid: number): Promise<void> {
+  /**
+   * Outbound trap policies for a connection (or one `child` of it: pass the child's view): its next
+   * packet starts it again (kernel ACQUIRE).
+   */
+  async trap(
+    conn: SpdConnection & { readonly remoteAddr: string },
+    reqid: number,
+    child?: string,
+  ): Promise<void> {
     for (const p of trapPolicies(conn, reqid)) await this.kernel.updatePolicy(p);
-    this.#traps.set(reqid, conn.name);
+    this.#traps.set(reqid, { conn: conn.name, child });
   }
 
   /** The connection whose trap carries `reqid`. */
   trapOwner(reqid: number): string | undefined {
-    return this.#traps.get(reqid);
+    return this.#traps.get(reqid)?.conn;
+  }
+
+  /** The child whose trap carries `reqid`, if the trap was a child's. */
+  trapChild(reqid: number): string | undefined {
+    return this.#traps.get(reqid)?.child;
   }
 
   // ---- Child SA deaths ----

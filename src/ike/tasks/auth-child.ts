@@ -4,13 +4,14 @@
 // Additional Child SAs and rekeys are the CREATE_CHILD_SA exchange (create-child-sa.ts).
 import { ExchangeType, NotifyType, TransformType, isErrorNotify } from '../../codec/index.ts';
 import type { ChildSa } from '../child-sa.ts';
+import { firstChild, selectChild, type ChildConfig } from '../child-config.ts';
 import { addTfcRefusal, allocateChild, childProtocolId, installContext, settleTfc } from '../child-setup.ts';
 import { CHILD_ERRORS, IkeError, NoProposalChosenError, TsUnacceptableError } from '../errors.ts';
 import type { IkeSa } from '../ike-sa.ts';
 import { resolveEsp } from '../keymat.ts';
 import { selectProposal, verifyChosen, type Proposal } from '../proposals.ts';
 import type { InboundMessage, OutboundMessage, Task } from '../task.ts';
-import { narrowPair, tsContains, type TrafficSelector } from '../traffic-selectors.ts';
+import { tsContains, type TrafficSelector } from '../traffic-selectors.ts';
 import {
   findNotify,
   findPayload,
@@ -41,23 +42,31 @@ export class IkeAuthChild implements Task {
   #offer: Proposal[] = [];
   #failure: number | undefined;
 
-  constructor(private readonly sa: IkeSa) {}
+  /**
+   * @param wanted initiator: the child to set up (default: the first that starts now); the others
+   * that start now follow with CREATE_CHILD_SA once the IKE SA stands (engine.initiate).
+   */
+  constructor(
+    private readonly sa: IkeSa,
+    private readonly wanted?: string,
+  ) {}
 
-  #allocate(): Promise<ChildSa> {
-    return allocateChild(this.sa, this.sa.config.reqid ?? this.sa.services.allocReqid(), this.sa.initiator);
+  #allocate(cc: ChildConfig): Promise<ChildSa> {
+    return allocateChild(this.sa, cc, cc.reqid ?? this.sa.services.allocReqid(), this.sa.initiator);
   }
 
   async build(msg: OutboundMessage): Promise<void> {
     const sa = this.sa;
     if (!sa.initiator) return this.#buildResponse(msg);
-    this.child ??= await this.#allocate();
-    this.#offer = espOffer(sa.config.espProposals, this.child.spiIn);
-    if (sa.config.mode === 'transport') msg.add(notify(NotifyType.USE_TRANSPORT_MODE));
-    addTfcRefusal(sa, msg);
+    const cc = this.child?.config ?? firstChild(sa.config, this.wanted);
+    this.child ??= await this.#allocate(cc);
+    this.#offer = espOffer(cc.espProposals, this.child.spiIn);
+    if (cc.mode === 'transport') msg.add(notify(NotifyType.USE_TRANSPORT_MODE));
+    addTfcRefusal(cc, msg);
     msg.add(
       { kind: 'SA', proposals: this.#offer.map(proposalToWire) },
-      { kind: 'TSi', selectors: sa.config.localTs.map(tsToWire) },
-      { kind: 'TSr', selectors: sa.config.remoteTs.map(tsToWire) },
+      { kind: 'TSi', selectors: cc.localTs.map(tsToWire) },
+      { kind: 'TSr', selectors: cc.remoteTs.map(tsToWire) },
     );
   }
 
@@ -72,26 +81,35 @@ export class IkeAuthChild implements Task {
     const tsi = findPayload(msg.payloads, 'TSi');
     const tsr = findPayload(msg.payloads, 'TSr');
     if (!saP || !tsi || !tsr) return; // RFC 6023 childless IKE_AUTH: no Child SA requested
-    const child = (this.child = await this.#allocate());
+    const transport = !!findNotify(msg.payloads, NotifyType.USE_TRANSPORT_MODE);
+    let picked: ReturnType<typeof selectChild>;
     try {
-      const chosen = selectProposal(saP.proposals.map(proposalFromWire), sa.config.espProposals, {
+      // §2.9: narrow the initiator's selectors to the policy of the child they fit (its side = remoteTs).
+      picked = selectChild(
+        sa.config,
+        { tsi: tsFromWire(tsi.selectors), tsr: tsFromWire(tsr.selectors) },
+        transport,
+      );
+    } catch (e) {
+      if (!(e instanceof TsUnacceptableError)) throw e;
+      this.#failure = NotifyType.TS_UNACCEPTABLE;
+      sa.logger.log('info', 'Child SA refused', { error: e.message });
+      return;
+    }
+    const cc = picked.child;
+    const child = (this.child = await this.#allocate(cc));
+    try {
+      const chosen = selectProposal(saP.proposals.map(proposalFromWire), cc.espProposals, {
         ignoreKe: true,
         spi: u32Bytes(child.spiIn),
       });
       const peerSpi = chosen.number && saP.proposals.find((p) => p.num === chosen.number)?.spi;
-      if (chosen.protocol !== childProtocolId(sa) || !peerSpi || peerSpi.length !== 4)
-        throw new NoProposalChosenError(`only ${sa.config.childProtocol ?? 'esp'} with 4-octet SPIs`);
-      // §2.9: narrow the initiator's selectors to our policy (its side = our remoteTs).
-      const narrowed = narrowPair(
-        { tsi: tsFromWire(tsi.selectors), tsr: tsFromWire(tsr.selectors) },
-        { tsi: sa.config.remoteTs, tsr: sa.config.localTs },
-      );
+      if (chosen.protocol !== childProtocolId(cc) || !peerSpi || peerSpi.length !== 4)
+        throw new NoProposalChosenError(`only ${cc.childProtocol ?? 'esp'} with 4-octet SPIs`);
+      const narrowed = picked.narrowed;
       this.#negotiated(child, chosen, u32(peerSpi), narrowed.tsr, narrowed.tsi);
       // §1.3.1: transport mode only when asked for and configured; otherwise tunnel.
-      child.mode =
-        findNotify(msg.payloads, NotifyType.USE_TRANSPORT_MODE) && sa.config.mode === 'transport'
-          ? 'transport'
-          : 'tunnel';
+      child.mode = transport && cc.mode === 'transport' ? 'transport' : 'tunnel';
       settleTfc(sa, child, msg.payloads);
     } catch (e) {
       if (!(e instanceof NoProposalChosenError || e instanceof TsUnacceptableError || e instanceof IkeError))
@@ -122,12 +140,12 @@ export class IkeAuthChild implements Task {
 
   async #buildResponse(msg: OutboundMessage): Promise<void> {
     const child = this.child;
-    if (!child) return;
-    if (this.#failure === undefined) {
+    if (!child && this.#failure === undefined) return;
+    if (child && this.#failure === undefined) {
       try {
         await this.#install(child);
         if (child.mode === 'transport') msg.add(notify(NotifyType.USE_TRANSPORT_MODE));
-        addTfcRefusal(this.sa, msg);
+        addTfcRefusal(child.config, msg);
         msg.add(
           { kind: 'SA', proposals: [proposalToWire(child.proposal!)] },
           { kind: 'TSi', selectors: child.remoteTs.map(tsToWire) },
@@ -141,8 +159,9 @@ export class IkeAuthChild implements Task {
         this.#failure = NotifyType.NO_PROPOSAL_CHOSEN;
       }
     }
-    msg.add(notify(this.#failure));
-    await this.#fail(`Child SA refused (notify ${this.#failure})`, this.#failure);
+    const failure = this.#failure ?? NotifyType.NO_PROPOSAL_CHOSEN;
+    msg.add(notify(failure));
+    await this.#fail(`Child SA refused (notify ${failure})`, failure);
   }
 
   async #processResponse(msg: InboundMessage): Promise<void> {
@@ -165,12 +184,12 @@ export class IkeAuthChild implements Task {
       // §2.9: the responder may only narrow: each returned selector lies inside one we proposed.
       const inside = (got: TrafficSelector[], ours: readonly TrafficSelector[]) =>
         got.length > 0 && got.every((g) => ours.some((o) => tsContains(o, g)));
-      if (!inside(local, sa.config.localTs) || !inside(remote, sa.config.remoteTs)) {
+      if (!inside(local, child.config.localTs) || !inside(remote, child.config.remoteTs)) {
         throw new TsUnacceptableError('responder returned selectors wider than proposed');
       }
       this.#negotiated(child, chosen, u32(chosen.spi), local, remote);
       child.mode = findNotify(msg.payloads, NotifyType.USE_TRANSPORT_MODE) ? 'transport' : 'tunnel';
-      if (child.mode !== sa.config.mode)
+      if (child.mode !== child.config.mode)
         sa.logger.log('warn', 'responder chose another mode', { mode: child.mode });
       settleTfc(sa, child, msg.payloads);
       await this.#install(child);
@@ -186,7 +205,7 @@ export class IkeAuthChild implements Task {
 
   async #install(child: ChildSa): Promise<void> {
     const sa = this.sa;
-    await child.install(sa.services.kernel, installContext(sa));
+    await child.install(sa.services.kernel, installContext(sa, child.config));
     sa.addChild(child);
     sa.services.counters.inc('ike.child_installed');
     sa.logger.log('info', 'Child SA installed', { child: child.describe() });

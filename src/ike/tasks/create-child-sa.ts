@@ -6,6 +6,7 @@ import { ExchangeType, NotifyType, ProtocolId, isErrorNotify, type Payload } fro
 import { wipe, type KeyExchange } from '../../crypto/index.ts';
 import { childRekeyed, rekeyTarget } from '../child-rekey-end.ts';
 import type { ChildSa } from '../child-sa.ts';
+import { firstChild, selectChild, type ChildConfig } from '../child-config.ts';
 import { addTfcRefusal, allocateChild, childProtocolId, installContext, settleTfc } from '../child-setup.ts';
 import {
   IkeError,
@@ -55,6 +56,8 @@ export interface CreateChildOptions {
    * answered CHILD_SA_NOT_FOUND, §2.25): same selectors, mode and reqid; the old one goes after.
    */
   readonly replaces?: ChildSa;
+  /** A new Child SA of this child of the connection (default: the first, as in IKE_AUTH). */
+  readonly child?: ChildConfig;
 }
 
 /** The parts of one CREATE_CHILD_SA negotiation both roles fill in. */
@@ -90,6 +93,12 @@ export class CreateChildSa implements Task {
   #owner = false;
   /** Initiator of a rekey: the peer answered CHILD_SA_NOT_FOUND (§2.25). */
   #notFound = false;
+  /** Initiator: the error notify the peer answered with, for the child-failed event. */
+  #refused: number | undefined;
+  /** The connection's child this exchange makes an instance of (responder: chosen by §2.9). */
+  #cc: ChildConfig | undefined;
+  /** Initiator: the child a new Child SA was asked for. */
+  readonly #wanted: ChildConfig | undefined;
 
   constructor(
     private readonly sa: IkeSa,
@@ -98,17 +107,23 @@ export class CreateChildSa implements Task {
   ) {
     this.old = opts.rekey;
     this.replaces = opts.replaces;
+    this.#wanted = opts.child;
     this.name = opts.rekey ? 'child-rekey' : 'child-create';
   }
 
+  /** The child of the connection this exchange is about: the rekeyed or replaced one's, or the asked one. */
+  get childConfig(): ChildConfig {
+    return (this.#cc ??= (this.old ?? this.replaces)?.config ?? this.#wanted ?? firstChild(this.sa.config));
+  }
+
   #allocate(reqid: number): Promise<ChildSa> {
-    return allocateChild(this.sa, reqid, this.initiator);
+    return allocateChild(this.sa, this.childConfig, reqid, this.initiator);
   }
 
   /** A rekey keeps the reqid so the policies stay (RFC 7296 §2.8: "an equivalent SA"). */
   #reqid(): number {
     const same = this.old ?? this.replaces;
-    return same?.reqid ?? this.sa.config.reqid ?? this.sa.services.allocReqid();
+    return same?.reqid ?? this.childConfig.reqid ?? this.sa.services.allocReqid();
   }
 
   build(msg: OutboundMessage): Promise<void> {
@@ -134,7 +149,8 @@ export class CreateChildSa implements Task {
     this.child ??= await this.#allocate(this.#reqid());
     this.nonceI ??= sa.services.randomBytes(NONCE_LEN);
     // §1.3.1: the KE transforms stay in the offer here; the KE payload carries the first group.
-    this.#offer = sa.config.espProposals.map((p) => ({ ...p, spi: u32Bytes(this.child!.spiIn) }));
+    const cc = this.childConfig;
+    this.#offer = cc.espProposals.map((p) => ({ ...p, spi: u32Bytes(this.child!.spiIn) }));
     const group = this.#retryGroup ?? this.#offer.map(keGroupOf).find((g) => g !== undefined);
     if (group !== undefined && this.#ke?.group !== group) {
       this.#ke?.destroy();
@@ -143,13 +159,13 @@ export class CreateChildSa implements Task {
     // §1.3.3: REKEY_SA names the rekeyed SA by the SPI we receive on and its protocol (ESP or AH).
     if (old) msg.add(notify(NotifyType.REKEY_SA, new Uint8Array(0), protoId(old), u32Bytes(old.spiIn)));
     const base = old ?? this.replaces;
-    const mode = base ? base.mode : sa.config.mode;
+    const mode = base ? base.mode : cc.mode;
     if (mode === 'transport') msg.add(notify(NotifyType.USE_TRANSPORT_MODE));
-    addTfcRefusal(sa, msg);
+    addTfcRefusal(cc, msg);
     msg.add({ kind: 'SA', proposals: this.#offer.map(proposalToWire) }, { kind: 'NONCE', data: this.nonceI });
     if (this.#ke) msg.add({ kind: 'KE', group: this.#ke.group, data: this.#ke.publicKey });
     // §2.8: "the new Child SA SHOULD NOT have different Traffic Selectors" than the old one.
-    const [l, r] = base ? [base.localTs, base.remoteTs] : [sa.config.localTs, sa.config.remoteTs];
+    const [l, r] = base ? [base.localTs, base.remoteTs] : [cc.localTs, cc.remoteTs];
     msg.add({ kind: 'TSi', selectors: l.map(tsToWire) }, { kind: 'TSr', selectors: r.map(tsToWire) });
   }
 
@@ -164,17 +180,24 @@ export class CreateChildSa implements Task {
     const tsi = findPayload(msg.payloads, 'TSi');
     const tsr = findPayload(msg.payloads, 'TSr');
     if (!saP || !nonce || !tsi || !tsr) throw new InvalidSyntaxError('CREATE_CHILD_SA without SA, Ni or TS');
+    const offered = { tsi: tsFromWire(tsi.selectors), tsr: tsFromWire(tsr.selectors) };
+    const transportAsked = !!findNotify(msg.payloads, NotifyType.USE_TRANSPORT_MODE);
+    // §2.9: a new Child SA is narrowed to the child its selectors fit (TS_UNACCEPTABLE: none); a
+    // rekey stays an instance of the rekeyed SA's child.
+    const picked = this.old ? undefined : selectChild(sa.config, offered, transportAsked);
+    this.#cc = this.old?.config ?? picked!.child;
+    const cc = this.#cc;
     const child = (this.child = await this.#allocate(this.#reqid()));
     notePeerMade(sa, child, msg.header.messageId);
     const ke = findPayload(msg.payloads, 'KE');
     // §1.3: prefer the group of the KEi we got, as in IKE_SA_INIT (saves an INVALID_KE round trip).
-    const chosen = selectProposal(saP.proposals.map(proposalFromWire), sa.config.espProposals, {
+    const chosen = selectProposal(saP.proposals.map(proposalFromWire), cc.espProposals, {
       spi: u32Bytes(child.spiIn),
       ...(ke ? { preferKeGroup: ke.group } : {}),
     });
     const peerSpi = saP.proposals.find((p) => p.num === chosen.number)?.spi;
     // A rekey keeps the protocol of the rekeyed Child SA (RFC 7296 §2.8: "an equivalent SA").
-    const want = this.old ? protoId(this.old) : childProtocolId(sa);
+    const want = this.old ? protoId(this.old) : childProtocolId(cc);
     if (chosen.protocol !== want || !peerSpi || peerSpi.length !== 4)
       throw new NoProposalChosenError(`only ${want === ProtocolId.AH ? 'AH' : 'ESP'} with 4-octet SPIs`);
     // §1.3.1 / §1.2: with a KE transform chosen, KEi must be of that group (else INVALID_KE_PAYLOAD).
@@ -186,11 +209,8 @@ export class CreateChildSa implements Task {
       this.#ke = sa.services.pool.take(group);
       gir = this.#ke.computeSecret(ke.data);
     }
-    // §2.9: narrow the initiator's selectors to our policy (its side = our remoteTs).
-    const narrowed = narrowPair(
-      { tsi: tsFromWire(tsi.selectors), tsr: tsFromWire(tsr.selectors) },
-      { tsi: sa.config.remoteTs, tsr: sa.config.localTs },
-    );
+    // §2.9: narrow the initiator's selectors to the child's policy (its side = the child's remoteTs).
+    const narrowed = picked?.narrowed ?? selectChildOf(cc, offered);
     this.nonceI = nonce.data.slice();
     this.nonceR = sa.services.randomBytes(NONCE_LEN);
     this.#negotiated = {
@@ -200,8 +220,8 @@ export class CreateChildSa implements Task {
       remoteTs: narrowed.tsi,
       gir,
     };
-    const mode = this.old ? this.old.mode : sa.config.mode;
-    this.#transport = !!findNotify(msg.payloads, NotifyType.USE_TRANSPORT_MODE) && mode === 'transport';
+    const mode = this.old ? this.old.mode : cc.mode;
+    this.#transport = transportAsked && mode === 'transport';
     this.#peerPayloads = msg.payloads;
   }
 
@@ -214,7 +234,7 @@ export class CreateChildSa implements Task {
     // Make-before-break: the outbound SA of a rekey waits until the peer receives on it (child-rekey-end.ts).
     await this.#install(child, !!this.old);
     if (this.#transport) msg.add(notify(NotifyType.USE_TRANSPORT_MODE));
-    addTfcRefusal(this.sa, msg);
+    addTfcRefusal(child.config, msg);
     msg.add({ kind: 'SA', proposals: [proposalToWire(n.chosen)] }, { kind: 'NONCE', data: this.nonceR! });
     if (this.#ke) msg.add({ kind: 'KE', group: this.#ke.group, data: this.#ke.publicKey });
     msg.add(
@@ -233,6 +253,7 @@ export class CreateChildSa implements Task {
     if (err?.kind === 'NOTIFY') {
       if (err.notifyType === NotifyType.INVALID_KE_PAYLOAD && this.#retryWith(err.data)) return 'retry';
       this.#notFound = err.notifyType === NotifyType.CHILD_SA_NOT_FOUND;
+      this.#refused = err.notifyType;
       throw new PeerRefused(err.notifyType); // abort() retries a rekey later (§2.25)
     }
     // No error notify: the responder installed its side (§1.3); a failure from here on is ours to clean
@@ -255,7 +276,7 @@ export class CreateChildSa implements Task {
     const local = tsFromWire(tsi.selectors);
     const remote = tsFromWire(tsr.selectors);
     const base = this.old ?? this.replaces;
-    const [l, r] = base ? [base.localTs, base.remoteTs] : [sa.config.localTs, sa.config.remoteTs];
+    const [l, r] = base ? [base.localTs, base.remoteTs] : [child.config.localTs, child.config.remoteTs];
     // §2.9: the responder may only narrow what we proposed.
     const inside = (got: TrafficSelector[], ours: readonly TrafficSelector[]) =>
       got.length > 0 && got.every((g) => ours.some((o) => tsContains(o, g)));
@@ -310,7 +331,7 @@ export class CreateChildSa implements Task {
   /** Inbound SA first, then outbound, then policies (ChildSa.install): no packet meets a gap. */
   async #install(child: ChildSa, deferOutbound = false): Promise<void> {
     const sa = this.sa;
-    await child.install(sa.services.kernel, installContext(sa), deferOutbound);
+    await child.install(sa.services.kernel, installContext(sa, child.config), deferOutbound);
     sa.addChild(child);
     sa.services.counters.inc('ike.child_installed');
     sa.logger.log('info', this.old ? 'Child SA rekeyed' : 'Child SA installed', { child: child.describe() });
@@ -341,7 +362,13 @@ export class CreateChildSa implements Task {
     if (this.replaces?.state === 'installed')
       retryChildRekey(sa, this.replaces, sa.services.options.rekeyRetryMs);
     sa.services.counters.inc('ike.child_failed');
-    sa.services.emit({ type: 'child-failed', sa, reason: 'CREATE_CHILD_SA failed' });
+    const refused = this.#refused;
+    sa.services.emit({
+      type: 'child-failed',
+      sa,
+      reason: 'CREATE_CHILD_SA failed',
+      ...(refused !== undefined ? { notify: refused } : {}),
+    });
   }
 
   /**
@@ -376,6 +403,11 @@ export class CreateChildSa implements Task {
 }
 
 const protoId = (c: ChildSa): ProtocolId => (c.protocol === 'ah' ? ProtocolId.AH : ProtocolId.ESP);
+
+/** §2.9 for a rekey: the offered selectors narrowed to the rekeyed SA's child. */
+function selectChildOf(cc: ChildConfig, offered: { tsi: TrafficSelector[]; tsr: TrafficSelector[] }) {
+  return narrowPair(offered, { tsi: cc.remoteTs, tsr: cc.localTs });
+}
 
 /** Queues a rekey of `child` on `sa` and starts it (RFC 7296 §1.3.3). */
 export function queueChildRekey(sa: IkeSa, child: ChildSa): void {

@@ -5,6 +5,7 @@ import { ExchangeType, ProtocolId } from '../../codec/index.ts';
 import type { IkeSa, InitiatorFactory } from '../ike-sa.ts';
 import { TaskRegistry } from '../task-registry.ts';
 import type { Task } from '../task.ts';
+import { firstChild, followingChildren } from '../child-config.ts';
 import { IkeAuthChild } from './auth-child.ts';
 import { queueChildDelete, queueOrphanDelete } from './child-delete.ts';
 import { CreateChildSa, queueChildRekey, queueChildReplacement, rekeyPending } from './create-child-sa.ts';
@@ -16,9 +17,20 @@ import { IkeNatd } from './ike-natd.ts';
 import { IkeRekey } from './ike-rekey.ts';
 import { Informational } from './informational.ts';
 
-/** The initiator's tasks for a new IKE SA with its first Child SA, in exchange order. */
-export function initiatorTasks(sa: IkeSa): Task[] {
-  return [new IkeInit(sa), new IkeNatd(sa), new IkeAuth(sa), new IkeAuthChild(sa)];
+/**
+ * The initiator's tasks for a new IKE SA, in exchange order: its first Child SA inside IKE_AUTH
+ * (`child`, default the first that starts now), then one CREATE_CHILD_SA per other child that starts
+ * now (RFC 7296 §1.3.1; the task manager runs one Child SA per exchange).
+ */
+export function initiatorTasks(sa: IkeSa, child?: string): Task[] {
+  const first = firstChild(sa.config, child);
+  return [
+    new IkeInit(sa),
+    new IkeNatd(sa),
+    new IkeAuth(sa),
+    new IkeAuthChild(sa, first.name),
+    ...followingChildren(sa.config, first).map((cc) => new CreateChildSa(sa, true, { child: cc })),
+  ];
 }
 
 /** The initiator work helpers and tasks queue through an IKE SA. */
