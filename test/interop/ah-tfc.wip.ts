@@ -1,4 +1,4 @@
-// @guest-pass: boots the guest kernel (scripts/run-tests.mjs runs it in its guest pass).
+// @guest-pass (once it has passed in a guest: rename to ah-tfc.test.ts): boots the guest kernel.
 // Issue 21 on real kernel SAs, in ONE guest boot: AH (RFC 4302) tunnel and transport mode and ESP TFC
 // padding (RFC 4303 §2.7) against strongSwan 5.9.8 (`ah_proposals`) in both roles and against ikeway
 // itself, including a peer that sends ESP_TFC_PADDING_NOT_SUPPORTED. The cells are
