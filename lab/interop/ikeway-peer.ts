@@ -1,88 +1,98 @@
-// ikeway as the PEER of an interop cell (router-b): a second `ikeway daemon` configured from the cell
-// like router-a's (ikeway-side.ts), always waiting (the cell calls initiate() when the peer starts
-// the tunnel). Proves ikeway <-> ikeway on real kernel SAs with the same steps as the other peers.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+// ikeway itself as the interop peer (site b): a second `ikeway daemon` driven through the same
+// PeerDriver interface as strongSwan and Libreswan, so a lab written against a peer runs ikeway
+// against ikeway too. Config from writeIkewayConfig (the cell's other side, never starting by
+// itself); PSK or certificate files as the cell gives them. Not in the matrix (PEER_DRIVERS): the
+// matrix is about other implementations.
 import { bundledCli } from '../guest/bundle.ts';
 import { LabError } from '../errors.ts';
 import { IkewayDaemon, writeIkewayConfig } from './ikeway-side.ts';
 import type { CellContext, CellSpec, PeerDriver, PeerSa, Role } from './types.ts';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const norm = (s: string) => s.replace(/^0x/, '').toLowerCase();
+const norm = (s: string, n: number) => s.replace(/^0x/, '').toLowerCase().padStart(n, '0');
 
 export class IkewayPeer implements PeerDriver {
   readonly kind = 'ikeway' as const;
   #d: IkewayDaemon | undefined;
+  #ctx: CellContext | undefined;
+  #logs: string[] = [];
 
   version(): string {
-    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-    return `ikeway ${pkg.version}`;
+    return 'ikeway (this checkout)';
   }
 
-  unsupported(cell: CellSpec, _role: Role): string | undefined {
-    return cell.liveness
-      ? 'not run with ikeway as the peer (the liveness cell restarts a foreign peer)'
-      : undefined;
+  unsupported(_cell: CellSpec, _role: Role): string | undefined {
+    return undefined;
   }
 
   async start(ctx: CellContext): Promise<void> {
-    if (ctx.creds.kind !== 'psk' || ctx.creds.psk === undefined)
-      throw new LabError('LAB_TOPOLOGY', 'the ikeway peer runs PSK cells only');
+    this.#ctx = ctx;
+    if (ctx.creds.kind !== 'psk' || !ctx.creds.psk)
+      throw new LabError('LAB_TOPOLOGY', 'ikeway peer: only PSK cells are wired up');
+    // The peer side never initiates on its own ('responder' in writeIkewayConfig's terms) unless it
+    // is the restarted initiator of a liveness cell.
     const config = writeIkewayConfig({
       cell: ctx.cell,
-      role: 'responder', // start: wait; initiate() brings it up when the peer is the initiator
+      role: ctx.role === 'responder' && ctx.restarted ? 'initiator' : 'responder',
       dir: ctx.dir,
       name: ctx.name,
       local: ctx.local,
       remote: ctx.remote,
       psk: ctx.creds.psk,
+      // Issue 21: a peer that refuses TFC padding (ESP_TFC_PADDING_NOT_SUPPORTED).
       ...(ctx.cell.peerRefusesTfc && { extra: { 'accept-tfc-padding': false } }),
     });
     this.#d = await IkewayDaemon.start(ctx.ns, await bundledCli(), config, ctx.name);
   }
 
-  #need(): IkewayDaemon {
-    if (!this.#d) throw new LabError('LAB_TUNNEL', 'the ikeway peer is not started');
-    return this.#d;
-  }
-
   async initiate(): Promise<void> {
-    await this.#need().up();
+    await this.#c().up();
   }
 
   async status(): Promise<PeerSa | undefined> {
-    const sa = (await this.#need().ikeSas())[0];
-    if (!sa) return undefined;
-    const children = sa.children
+    const sa = (await this.#c().ikeSas())[0];
+    const children = (sa?.children ?? [])
       .filter((c) => c.state === 'installed')
       .map((c) => ({
-        spiIn: norm(c.spiIn),
-        spiOut: norm(c.spiOut),
-        packetsIn: c.packetsIn ?? 0,
-        packetsOut: c.packetsOut ?? 0,
+        spiIn: norm(c.spiIn, 8),
+        spiOut: norm(c.spiOut, 8),
+        ...(c.packetsIn !== undefined && { packetsIn: c.packetsIn }),
+        ...(c.packetsOut !== undefined && { packetsOut: c.packetsOut }),
       }));
-    if (children.length === 0) return undefined;
-    return { ikeSpiI: norm(sa.spiI), ikeSpiR: norm(sa.spiR), children };
+    if (!sa || children.length === 0) return undefined;
+    return { ikeSpiI: norm(sa.spiI, 16), ikeSpiR: norm(sa.spiR, 16), children };
   }
 
   async rekeyChild(): Promise<void> {
-    await this.#need().rekey('child');
+    await this.#c().rekey('child');
   }
 
   async rekeyIke(): Promise<void> {
-    await this.#need().rekey('ike');
+    await this.#c().rekey('ike');
   }
 
   async stop(): Promise<void> {
-    await this.#d?.stop();
+    const d = this.#d;
+    this.#d = undefined;
+    if (!d) return;
+    await d.stop();
+    this.#logs.push(d.lines.join('\n'));
   }
 
   async kill(): Promise<void> {
-    await this.#d?.kill();
+    const d = this.#d;
+    this.#d = undefined;
+    if (!d) return;
+    await d.kill();
+    this.#logs.push(d.lines.join('\n'));
   }
 
   log(): string {
-    return (this.#d?.lines ?? []).join('\n');
+    return [...this.#logs, this.#d?.lines.join('\n') ?? ''].join('\n');
+  }
+
+  #c(): IkewayDaemon {
+    if (!this.#d)
+      throw new LabError('LAB_TUNNEL', `ikeway peer is not running${this.#ctx ? '' : ' (never started)'}`);
+    return this.#d;
   }
 }

@@ -145,10 +145,10 @@ export class IkewayDaemon {
   }
 
   async up(): Promise<void> {
-    await request(this.socket, 'up', { name: this.name }, { timeoutMs: 30_000 });
+    await request(this.socket, 'up', { name: this.name }, { timeoutMs: 20_000 });
   }
 
-  /** SIGKILL: nothing deleted. */
+  /** SIGKILL: nothing deleted, the daemon just vanishes. */
   async kill(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     const exit = new Promise<void>((r) => this.child.once('exit', () => r()));

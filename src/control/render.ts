@@ -94,6 +94,11 @@ export function renderStatus(r: StatusReport): string {
           ? `  gave up after ${c.retry.attempt - 1} retries: ${c.retry.reason}`
           : `  retry ${c.retry.attempt} in ${c.retry.inSeconds}s: ${c.retry.reason}`,
       );
+    for (const e of c.expiring ?? [])
+      out.push(
+        `  WARNING: ${e.role} certificate "${e.subject}" ` +
+          (e.days < 0 ? `expired on ${e.notAfter}` : `expires in ${e.days} days (${e.notAfter})`),
+      );
     for (const sa of c.ikeSas) out.push(...ike(sa));
   }
   if (r.connections.length === 0) out.push('', 'no connections configured');

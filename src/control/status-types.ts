@@ -70,6 +70,17 @@ export interface ConnectionStatus {
   readonly ikeSas: readonly IkeSaStatus[];
   /** start: now after a failure: why it waits and when it initiates again (or that it gave up). */
   readonly retry?: RetryStatus;
+  /** Our own, intermediate and trusted CA certificates that expire within 30 days (or have expired). */
+  readonly expiring?: readonly CertificateExpiry[];
+}
+
+export interface CertificateExpiry {
+  readonly role: 'local' | 'chain' | 'ca';
+  readonly subject: string;
+  /** ISO 8601. */
+  readonly notAfter: string;
+  /** Whole days left; negative once expired. */
+  readonly days: number;
 }
 
 export interface RetryStatus {

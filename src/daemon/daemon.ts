@@ -10,6 +10,7 @@ import { KeyExchangePool } from '../crypto/index.ts';
 import { PUZZLE_DEFAULTS, type IkeConnection } from '../ike/config.ts';
 import { RealClock, type Clock } from '../base/clock.ts';
 import { Counters } from '../base/counters.ts';
+import { RevocationChecker } from '../creds/index.ts';
 import { Engine } from '../ike/engine.ts';
 import { Spd } from '../ike/spd/spd.ts';
 import type { Logger } from '../base/logger.ts';
@@ -33,7 +34,7 @@ import {
 import type { StatusReport } from '../control/status-types.ts';
 import { buildStatus, type SaTimes } from './status.ts';
 import { debugKeysWarning } from './keylog.ts';
-import { ikeBypassPolicies } from '../kernel/index.ts';
+import { countKernelErrors, ikeBypassPolicies } from '../kernel/index.ts';
 import { failClosedPolicies } from './connections.ts';
 import { readPlanConfig, type IntrospectHost } from './introspect.ts';
 import { openInterfaces, type TunnelInterfaces } from './interfaces.ts';
@@ -125,11 +126,16 @@ export class Daemon {
     const log = (m: string, f = {}) => this.#log.log('info', m, { component: 'daemon', ...f });
     const opened = await openKernel(this.#o.kernel, c, this.#log);
     const { owned } = opened;
-    const kernel = this.#o.wrapKernel ? this.#o.wrapKernel(opened.kernel) : opened.kernel;
+    const kernel = countKernelErrors(
+      this.#o.wrapKernel ? this.#o.wrapKernel(opened.kernel) : opened.kernel,
+      this.#counters,
+    );
     this.#rt = { kind: this.#o.kernel, kernel, owned, transport: undefined as never };
     const spd = new Spd(kernel, this.#log);
     this.#conns = new ConnectionRegistry({
       spd,
+      // One revocation cache for the daemon: CRLs and OCSP answers are shared by all connections.
+      revocation: new RevocationChecker({ counters: this.#counters, logger: this.#log }),
       timers: this.#timers,
       log: this.#log,
       ...(this.#o.retryMs !== undefined ? { retryMs: this.#o.retryMs } : {}),

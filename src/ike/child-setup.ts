@@ -2,6 +2,7 @@
 // (tasks/auth-child.ts), the CREATE_CHILD_SA exchange (tasks/create-child-sa.ts) and the lifecycle.
 import { jitteredRekeyMs } from '../base/jitter.ts';
 import { NotifyType, ProtocolId, type Payload } from '../codec/index.ts';
+import { markOnly, pickIds } from './xfrm-ids.ts';
 import { ChildSa } from './child-sa.ts';
 import type { ChildConfig } from './config.ts';
 import type { IkeSa } from './ike-sa.ts';
@@ -43,8 +44,7 @@ export function installContext(sa: IkeSa, child: ChildConfig): InstallContext {
     ...(sa.natLocal || sa.natRemote ? { encap: { localPort: p.localPort, remotePort: p.remotePort } } : {}),
     ...(lifetime ? { lifetime } : {}),
     ...(conn.replayWindow !== undefined ? { replayWindow: conn.replayWindow } : {}),
-    ...(c.mark ? { mark: c.mark } : {}),
-    ...(c.ifId !== undefined ? { ifId: c.ifId } : {}),
+    ...pickIds(c),
     priority: conn.policyPriority ?? 1000,
   };
 }
@@ -66,7 +66,7 @@ export async function allocateChild(
     dst: sa.path.localAddr,
     proto: protocol,
     reqid,
-    ...(c.mark ? { mark: c.mark } : {}),
+    ...markOnly(c, 'in'),
     ...(o.spiMin !== undefined ? { min: o.spiMin } : {}),
     ...(o.spiMax !== undefined ? { max: o.spiMax } : {}),
   });
@@ -77,7 +77,7 @@ export async function allocateChild(
     reqid,
     spiIn: spi,
     localAddr: sa.path.localAddr,
-    ...(c.mark ? { mark: c.mark } : {}),
+    ...markOnly(c, 'in'),
     logger: sa.logger,
     protocol,
   });

@@ -57,6 +57,13 @@ export function errorNotify(e: unknown): NotifyPayload | undefined {
 
 const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
+/** An unprotected response that carries INVALID_IKE_SPI (RFC 7296 §2.21.4), outside IKE_SA_INIT. */
+function restartHint(msg: IkeMessage): boolean {
+  if (msg.header.exchangeType === ExchangeType.IKE_SA_INIT) return false;
+  if (msg.payloads.some((p) => p.kind === 'SK' || p.kind === 'SKF')) return false;
+  return msg.payloads.some((p) => p.kind === 'NOTIFY' && p.notifyType === NotifyType.INVALID_IKE_SPI);
+}
+
 export class TaskManager {
   readonly #sa: ExchangeSa;
   readonly #queue: Task[] = [];
@@ -171,6 +178,7 @@ export class TaskManager {
     if (isResponse(h)) {
       if (this.#processingResponse) return sa.services.counters.inc('ike.drop_response_in_progress');
       if (sa.runner.checkResponse(h.messageId).action === 'drop') return;
+      if (restartHint(msg)) return this.#restartHint(h.messageId);
       const inbound = this.#open(bytes, msg, path, this.#responseFrags);
       if (!inbound) return;
       this.#processingResponse = true;
@@ -188,6 +196,27 @@ export class TaskManager {
     if (!inbound) return;
     sa.runner.startRequest(h.messageId);
     await this.#processRequest(inbound);
+  }
+
+  /**
+   * RFC 7296 §2.21.4: a node that lost our IKE SA (a restart) MAY answer our request with an
+   * unprotected INVALID_IKE_SPI. Unauthenticated, so only a hint: the request is retransmitted at
+   * once on a short bounded schedule (restartProbeMs). A live peer answers it protected and nothing
+   * changes (a spoofed hint costs a few retransmissions); a restarted one does not, and the IKE SA
+   * fails in seconds instead of after the whole retransmission schedule (then the dead-peer action).
+   * Only for an established SA: before that, IKE_SA_INIT/IKE_AUTH have their own handling.
+   */
+  #restartHint(messageId: number): void {
+    const sa = this.#sa;
+    if (sa.state !== 'established' && sa.state !== 'rekeying')
+      return sa.services.counters.inc('ike.drop_rules');
+    sa.services.counters.inc('ike.restart_hint');
+    const schedule = sa.services.options.restartProbeMs;
+    if (sa.runner.probe(messageId, schedule))
+      sa.logger.log('info', 'unprotected INVALID_IKE_SPI: the peer may have restarted; checking', {
+        messageId,
+        giveUpMs: schedule.reduce((a, b) => a + b, 0),
+      });
   }
 
   /** Decrypts/reassembles and rule-checks; undefined when dropped (counted) or still incomplete. */

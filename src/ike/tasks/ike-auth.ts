@@ -87,7 +87,7 @@ export class IkeAuth implements Task {
     this.#established();
   }
 
-  process(msg: InboundMessage): void {
+  async process(msg: InboundMessage): Promise<void> {
     const sa = this.sa;
     if (sa.initiator) {
       const err = msg.payloads.find(
@@ -106,10 +106,12 @@ export class IkeAuth implements Task {
       const want = sa.config.remoteId;
       if (want && !sameId(want, id))
         throw new AuthenticationFailedError('peer identity does not match the configuration');
-      this.#verify(id, auth.method, auth.data, msg);
+      await this.#verify(id, auth.method, auth.data, msg);
     } else {
-      this.#selectAndVerify(id, auth.method, auth.data, msg);
+      await this.#selectAndVerify(id, auth.method, auth.data, msg);
     }
+    // The IKE SA may have died (deleted, timed out) while a revocation fetch was awaited.
+    if (sa.state === 'destroyed') throw new AuthenticationFailedError('IKE SA gone during peer verification');
     sa.peerId = id;
     if (!sa.initiator && findNotify(msg.payloads, NotifyType.INITIAL_CONTACT)) this.#initialContact(id);
     if (sa.initiator) this.#established();
@@ -119,7 +121,12 @@ export class IkeAuth implements Task {
    * RFC 7296 §2.15 / §2.9: the connection picked by address at IKE_SA_INIT may not be the one the
    * initiator means; re-select with IDi, IDr (if sent), the AUTH method and the proposed selectors.
    */
-  #selectAndVerify(id: IkeIdentity, method: number, data: Uint8Array, msg: InboundMessage): void {
+  async #selectAndVerify(
+    id: IkeIdentity,
+    method: number,
+    data: Uint8Array,
+    msg: InboundMessage,
+  ): Promise<void> {
     const sa = this.sa;
     const idr = findPayload(msg.payloads, 'IDr');
     const tsi = findPayload(msg.payloads, 'TSi');
@@ -138,7 +145,7 @@ export class IkeAuth implements Task {
     for (const [i, c] of ranked.entries()) {
       sa.config = c;
       try {
-        this.#verify(id, method, data, msg);
+        await this.#verify(id, method, data, msg);
         if (c !== first)
           sa.logger.log('info', 'switching to the connection matching the peer', { connection: c.name });
         return;
@@ -151,7 +158,7 @@ export class IkeAuth implements Task {
     }
   }
 
-  #verify(id: IkeIdentity, method: number, data: Uint8Array, msg: InboundMessage): void {
+  async #verify(id: IkeIdentity, method: number, data: Uint8Array, msg: InboundMessage): Promise<void> {
     const sa = this.sa;
     const octets = this.#octets(!sa.initiator, id);
     const auth = sa.config.auth;
@@ -165,7 +172,9 @@ export class IkeAuth implements Task {
         const certs = msg.payloads.flatMap((p) =>
           p.kind === 'CERT' ? [{ encoding: p.encoding, data: p.data }] : [],
         );
-        auth.credentials.verifyPeer({
+        // The revocation check inside may wait for a CRL or OCSP fetch (bounded in time); the
+        // SA's runner drops retransmissions meanwhile, and other SAs go on.
+        await auth.credentials.verifyPeer({
           id,
           method,
           authData: data,
