@@ -22,6 +22,7 @@ async function report(p: Peer, extra: Partial<Connection>) {
     remoteSubnets: [],
     ikeProposals: [],
     espProposals: [],
+    auth: { kind: 'psk' },
     ...extra,
   } as unknown as Connection;
   const snapshot = (kernelCounters: boolean) =>
