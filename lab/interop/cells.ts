@@ -98,12 +98,36 @@ export const PQ_CELLS: readonly CellSpec[] = [
   }),
 ];
 
+/**
+ * Cells of single features (issue 21: AH, RFC 4302; TFC padding, RFC 4303 §2.7), run by their own
+ * guest test (test/interop/ah-tfc.wip.ts until it has passed once) against strongSwan and ikeway, not by the whole matrix.
+ * With AH, `esp` holds the AH proposal (integrity and the PFS group).
+ */
+export const FEATURE_CELLS: readonly CellSpec[] = [
+  vary('ah-tunnel', 'AH (RFC 4302) tunnel mode, HMAC-SHA2-256; Child and IKE rekey', {
+    protocol: 'ah',
+    esp: 'sha256-x25519',
+    rekeys: true,
+  }),
+  vary('ah-transport', 'AH (RFC 4302) transport mode, HMAC-SHA2-512', {
+    protocol: 'ah',
+    esp: 'sha512',
+    mode: 'transport',
+  }),
+  vary('tfc', 'ESP TFC padding to 1400 octets (RFC 4303 §2.7)', { tfcPadding: 1400 }),
+  vary('tfc-refused', 'TFC padding configured, peer sends ESP_TFC_PADDING_NOT_SUPPORTED', {
+    tfcPadding: 1400,
+    peerRefusesTfc: true,
+  }),
+];
+
 export function cellById(id: string): CellSpec {
-  const c = CELLS.find((x) => x.id === id) ?? PQ_CELLS.find((x) => x.id === id);
+  const all = [...CELLS, ...PQ_CELLS, ...FEATURE_CELLS];
+  const c = all.find((x) => x.id === id);
   if (!c)
     throw new LabError(
       'LAB_TOPOLOGY',
-      `unknown interop cell ${id}; known: ${CELLS.map((x) => x.id).join(', ')}`,
+      `unknown interop cell ${id}; known: ${all.map((x) => x.id).join(', ')}`,
     );
   return c;
 }

@@ -38,6 +38,8 @@ export class IkewayPeer implements PeerDriver {
       local: ctx.local,
       remote: ctx.remote,
       psk: ctx.creds.psk,
+      // Issue 21: a peer that refuses TFC padding (ESP_TFC_PADDING_NOT_SUPPORTED).
+      ...(ctx.cell.peerRefusesTfc && { extra: { 'accept-tfc-padding': false } }),
     });
     this.#d = await IkewayDaemon.start(ctx.ns, await bundledCli(), config, ctx.name);
   }

@@ -22,6 +22,18 @@ export interface IkewayCellConfig {
   /** 0x-hex PSK, or certificate files. */
   readonly psk?: string;
   readonly cert?: { readonly cert: string; readonly key: string; readonly ca: readonly string[] };
+  /** More connection keys (the ikeway peer's accept-tfc-padding), over the cell's. */
+  readonly extra?: Readonly<Record<string, unknown>>;
+}
+
+/** The cell's Child SA keys: ESP proposals, or protocol ah with AH ones; TFC padding. */
+function childKeys(cell: CellSpec): Record<string, unknown> {
+  return {
+    ...(cell.protocol === 'ah'
+      ? { protocol: 'ah', 'ah-proposals': [cell.esp] }
+      : { 'esp-proposals': [cell.esp] }),
+    ...(cell.tfcPadding !== undefined && { 'tfc-padding': cell.tfcPadding }),
+  };
 }
 
 /** Writes ikeway.yaml (and the PSK file) for router-a; returns the config path. */
@@ -43,7 +55,7 @@ export function writeIkewayConfig(c: IkewayCellConfig): string {
     mode: c.cell.mode,
     start: c.role === 'initiator' ? 'now' : 'wait',
     ...(c.cell.ikewayDefaultIke ? {} : { 'ike-proposals': [c.cell.ike] }),
-    'esp-proposals': [c.cell.esp],
+    ...childKeys(c.cell),
     liveness: c.cell.liveness
       ? {
           interval: `${LIVENESS.interval}s`,
@@ -51,6 +63,7 @@ export function writeIkewayConfig(c: IkewayCellConfig): string {
           action: c.role === 'initiator' ? 'restart' : 'clear',
         }
       : { interval: '30s', timeout: '150s' },
+    ...c.extra,
   };
   const doc = {
     'control-socket': join(c.dir, 'ikeway.sock'),

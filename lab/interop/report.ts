@@ -1,6 +1,6 @@
 // docs/interop.md, rendered from the results the matrix tests write (out/interop/<peer>-<part>.jsonl,
 // copied to docs/interop/ by `npm run report:interop`, see results.ts), never typed by hand. Pure: results in, markdown out; the test files do the reading and writing.
-import { CELLS, LIVENESS } from './cells.ts';
+import { CELLS, FEATURE_CELLS, LIVENESS } from './cells.ts';
 import type { CellResult } from './types.ts';
 
 /** One boot's worth of results, as a matrix test file saves it. */
@@ -34,9 +34,10 @@ export function mergeRun(saved: MatrixRun | undefined, run: MatrixRun): MatrixRu
 }
 
 const ICON = { pass: 'pass', fail: '**FAIL**', unsupported: 'not supported' } as const;
+const ORDER = [...CELLS, ...FEATURE_CELLS];
 const cellOrder = (id: string) => {
-  const i = CELLS.findIndex((c) => c.id === id);
-  return i < 0 ? CELLS.length : i;
+  const i = ORDER.findIndex((c) => c.id === id);
+  return i < 0 ? ORDER.length : i;
 };
 
 function sorted(runs: readonly MatrixRun[]): CellResult[] {
@@ -54,6 +55,7 @@ function note(r: CellResult): string {
   const pick = (re: RegExp) => r.steps.find((s) => re.test(s.step))?.detail ?? '';
   if (r.cell === 'liveness') return pick(/killed/);
   if (r.cell === 'fragmentation' && pick(/IKE fragments/)) return pick(/IKE fragments/);
+  if (pick(/^AH on the wire|TFC padding/)) return pick(/^AH on the wire|TFC padding/);
   if (r.steps.some((s) => /rekey/.test(s.step)))
     return r.steps
       .filter((s) => /rekey by/.test(s.step))
@@ -128,6 +130,13 @@ export function renderReport(runs: readonly MatrixRun[]): string {
     '- The liveness bound checked is the configured time plus 15 s (TCG scheduling); the measured',
     '  time is shown per cell: the first probe goes out after `interval` of silence, then retransmits',
     '  until `timeout`, then the kernel state is removed, so it exceeds interval + timeout a little.',
+    '- AH and TFC (issue 21; `test/interop/ah-tfc.wip.ts`, one guest boot, strongSwan and ikeway as the',
+    '  peer): the AH cells capture what router-a sends on its WAN: IP protocol 51 only, and tcpdump reads',
+    '  the inner ICMP (AH does not encrypt); `ah-tunnel` also rekeys (REKEY_SA and Delete with protocol',
+    '  ID 2). The TFC cells ping through the tunnel with 64..1200 octets of data: with padding to 1400 every',
+    '  ESP packet router-a sends has the same length and every ping is answered (the peer delivered the',
+    '  original packet); with the peer’s ESP_TFC_PADDING_NOT_SUPPORTED (ikeway peer with',
+    '  `accept-tfc-padding: false`) each size gives its own length.',
     '- NAT: a masquerading router stands in front of the initiator\u2019s site; ESP must run in UDP 4500.',
     '- Fragmentation: RSA 3072 certificates under an intermediate CA, WAN MTU 1400, and every IP',
     '  fragment dropped on the WAN by nftables, so IKE_AUTH only passes as RFC 7383 fragments. The peer',

@@ -13,6 +13,7 @@ import { cellTopology, LIVENESS } from './cells.ts';
 import { IkewayDaemon, sleep, writeIkewayConfig } from './ikeway-side.ts';
 import { makeCellPki, type CellPki, type KeyType } from './pki.ts';
 import { traffic, waitUp, type UpState } from './probes.ts';
+import { ahOnWire, tfcOnWire } from './wire-checks.ts';
 import type {
   CellContext,
   CellResult,
@@ -225,6 +226,18 @@ export async function runCell(o: RunCellOptions): Promise<CellResult> {
       () => traffic(l, cell, ikw, peer, up),
       (s) => s,
     );
+    if (cell.protocol === 'ah')
+      await rec.step(
+        'AH on the wire (protocol 51, inner packet in clear)',
+        () => ahOnWire(l, cell),
+        (s) => s,
+      );
+    if (cell.tfcPadding !== undefined)
+      await rec.step(
+        cell.peerRefusesTfc ? 'no TFC padding towards a peer that refused it' : 'TFC padding: one ESP length',
+        () => tfcOnWire(l, cell),
+        (s) => s,
+      );
     if (cell.rekeys) up = await rekeys(rec, l, cell, role, ikw, peer, up);
     if (cell.liveness) up = await liveness(rec, l, cell, role, ikw, peer, ctx);
     await rec.step(

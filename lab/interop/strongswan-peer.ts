@@ -43,6 +43,7 @@ function swanConnection(ctx: CellContext): SwanConnection {
         localTs: ctx.local.subnets,
         remoteTs: ctx.remote.subnets,
         espProposals: [c.esp],
+        ...(c.protocol === 'ah' && { ahProposals: [c.esp] }),
         mode: c.mode,
         // The cell calls initiate() when charon is the initiator; only a restarted charon (liveness
         // cell) brings the tunnel back by itself, with start_action.

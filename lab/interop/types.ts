@@ -52,6 +52,12 @@ export interface CellSpec {
   readonly ikeFragments?: boolean;
   /** The key exchanges ikeway's status must show for the IKE SA (RFC 9370), e.g. x25519, mlkem768. */
   readonly keyExchanges?: readonly string[];
+  /** AH (RFC 4302) instead of ESP; `esp` then holds the AH proposal (integrity only, e.g. sha256). */
+  readonly protocol?: 'ah';
+  /** RFC 4303 §2.7: ikeway pads its outbound ESP packets to this size (tunnel mode). */
+  readonly tfcPadding?: number;
+  /** The peer announces ESP_TFC_PADDING_NOT_SUPPORTED (peers that can be told to). */
+  readonly peerRefusesTfc?: boolean;
 }
 
 export interface PeerCredentials {

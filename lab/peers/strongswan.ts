@@ -336,6 +336,8 @@ export interface SwanChild {
   readonly remoteTs: readonly string[];
   /** e.g. ['aes256gcm16-x25519']; a DH group here means PFS on rekeys (RFC 7296 §1.3.1). */
   readonly espProposals: readonly string[];
+  /** AH proposals (swanctl ah_proposals): when given, the child offers AH only. */
+  readonly ahProposals?: readonly string[];
   readonly mode?: 'tunnel' | 'transport';
   readonly startAction?: 'none' | 'trap' | 'start';
   readonly rekeyTime?: string;
@@ -406,7 +408,8 @@ export function renderSwanctlConf(conns: readonly SwanConnection[], secrets: Swa
       out.push(`      ${v(ch.name, 'child name')} {`);
       out.push(`        local_ts = ${list(ch.localTs, 'local_ts')}`);
       out.push(`        remote_ts = ${list(ch.remoteTs, 'remote_ts')}`);
-      out.push(`        esp_proposals = ${list(ch.espProposals, 'esp_proposals')}`);
+      if (ch.ahProposals?.length) out.push(`        ah_proposals = ${list(ch.ahProposals, 'ah_proposals')}`);
+      else out.push(`        esp_proposals = ${list(ch.espProposals, 'esp_proposals')}`);
       out.push(`        mode = ${ch.mode ?? 'tunnel'}`, `        start_action = ${ch.startAction ?? 'none'}`);
       if (ch.rekeyTime) out.push(`        rekey_time = ${v(ch.rekeyTime, 'rekey_time')}`);
       out.push('      }');

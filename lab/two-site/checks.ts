@@ -26,6 +26,8 @@ export function ping(ns: Netns, from: string, to: string, count: number): PingRe
 export interface SaCounter {
   readonly src: string;
   readonly dst: string;
+  /** esp or ah (RFC 4302). */
+  readonly proto: string;
   readonly spi: string;
   readonly mode: string;
   /** UDP encapsulation (RFC 3948) when the state has an encap line. */
@@ -44,6 +46,7 @@ export function parseXfrmStates(text: string): SaCounter[] {
     | {
         src: string;
         dst: string;
+        proto: string;
         spi: string;
         mode: string;
         udpEncap: boolean;
@@ -60,15 +63,25 @@ export function parseXfrmStates(text: string): SaCounter[] {
     const head = /^src (\S+) dst (\S+)/.exec(line);
     if (head) {
       flush();
-      cur = { src: head[1]!, dst: head[2]!, spi: '', mode: '', udpEncap: false, bytes: 0, packets: 0 };
+      cur = {
+        src: head[1]!,
+        dst: head[2]!,
+        proto: 'esp',
+        spi: '',
+        mode: '',
+        udpEncap: false,
+        bytes: 0,
+        packets: 0,
+      };
       inCurrent = false;
       continue;
     }
     if (!cur) continue;
-    const proto = /^\s+proto esp spi (0x[0-9a-f]+).*?mode (\S+)/.exec(line);
+    const proto = /^\s+proto (esp|ah) spi (0x[0-9a-f]+).*?mode (\S+)/.exec(line);
     if (proto) {
-      cur.spi = proto[1]!;
-      cur.mode = proto[2]!;
+      cur.proto = proto[1]!;
+      cur.spi = proto[2]!;
+      cur.mode = proto[3]!;
     } else if (/^\s+encap type espinudp/.test(line)) cur.udpEncap = true;
     else if (/^\s+lifetime current:/.test(line)) inCurrent = true;
     else if (inCurrent) {
@@ -202,6 +215,16 @@ export class WanCapture {
     try {
       const r = this.ns.tryExec('tcpdump', '-nn', '-r', join(this.dir, 'wan.pcap'));
       return classifyCapture(r.stdout.split('\n'), secretAddrs);
+    } finally {
+      rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Stops the capture and returns tcpdump's verbose reading of it (`-nn -v`: IP protocol, lengths). */
+  async stopVerbose(): Promise<string[]> {
+    await this.kill();
+    try {
+      return this.ns.tryExec('tcpdump', '-nn', '-v', '-r', join(this.dir, 'wan.pcap')).stdout.split('\n');
     } finally {
       rmSync(this.dir, { recursive: true, force: true });
     }

@@ -67,6 +67,7 @@ export const COUNTER_NAMES = [
   'ike.intermediate_bad_ke', // RFC 9370 §2.2.2: an additional KE of the wrong method or data
   'ike.followup_bad_ke', // RFC 9370 §2.2.4: an IKE_FOLLOWUP_KE KE of the wrong method or data
   'ike.followup_unexpected', // RFC 9370 §2.2.4: an IKE_FOLLOWUP_KE whose link names no pending exchange
+  'ike.tfc_refused_by_peer', // RFC 7296 §3.10.1: TFC padding configured, the peer refused it: none sent
   // src/creds/revocation: the revocation status of peer certificates (RFC 5280 §6.3, RFC 6960).
   'creds.revocation_good', // a certificate with a definite "good" answer
   'creds.revocation_revoked', // a revoked certificate: AUTHENTICATION_FAILED

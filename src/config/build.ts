@@ -156,6 +156,7 @@ function buildConnection(
         });
   checkLifetimes(r, c, path);
   checkPfs(r, c, path);
+  checkChildProtocol(r, c, path, mode);
   const liveness = buildLiveness(r, c.liveness as Raw | false | undefined, path, remote);
   const hook = buildHook(r, c.hook as Raw | undefined, `${path}.hook`);
   if (remote === undefined || auth === undefined || subnets === undefined || liveness === undefined)
@@ -182,6 +183,10 @@ function buildConnection(
     onePerPair: c.oneSaPerSubnetPair as boolean,
     ikeProposals: c.ikeProposals as string[],
     espProposals: c.espProposals as string[],
+    protocol: (c.protocol as Connection['protocol'] | undefined) ?? 'esp',
+    ahProposals: (c.ahProposals as string[] | undefined) ?? ['sha256'],
+    tfcPadding: c.tfcPadding as Connection['tfcPadding'],
+    acceptTfcPadding: c.acceptTfcPadding !== false,
     ikeLifetimeMs: c.ikeLifetime as number,
     childLifetimeMs: c.childLifetime as number,
     childLifetimeBytes: c.childLifetimeBytes as number | undefined,
@@ -354,4 +359,45 @@ function checkPfs(r: Reporter, c: Raw, path: string): void {
       );
     }
   });
+}
+
+/**
+ * protocol: ah (RFC 4302) and TFC padding (RFC 4303 §2.7): the settings that cannot hold together,
+ * each reported at the key that breaks it, and the warning that AH leaves the traffic readable.
+ */
+function checkChildProtocol(r: Reporter, c: Raw, path: string, mode: string | undefined): void {
+  const given = (key: string) => r.given.has(`${path}.${key}`);
+  const conflict = (key: string, msg: string, hint: string) =>
+    r.add('E_CONFLICT', r.at(`${path}.${key}`), `${path}.${key}`, msg, hint);
+  if (c.protocol === 'ah') {
+    const p = `${path}.protocol`;
+    r.add(
+      'W_CLEARTEXT',
+      r.at(p),
+      p,
+      'AH does not encrypt: the protected traffic crosses the network readable by anyone on the path ' +
+        '(RFC 4302 gives integrity and origin authentication only)',
+      'use protocol: esp unless a policy demands AH',
+    );
+    if (given('esp-proposals'))
+      conflict(
+        'esp-proposals',
+        'ESP proposals (encryption) do not apply with protocol: ah, which does not encrypt',
+        'write the integrity algorithms as ah-proposals: [sha256], or use protocol: esp',
+      );
+    if (c.tfcPadding !== undefined)
+      conflict(
+        'tfc-padding',
+        'TFC padding is an ESP feature (RFC 4303 §2.7): AH has no padding, and the kernel refuses it for AH',
+        'remove tfc-padding, or use protocol: esp',
+      );
+  } else if (given('ah-proposals'))
+    conflict('ah-proposals', 'ah-proposals apply only with protocol: ah', 'add protocol: ah or remove them');
+  if (c.tfcPadding !== undefined && mode === 'transport')
+    conflict(
+      'tfc-padding',
+      'TFC padding needs tunnel mode: in transport mode the receiver cannot tell the padding from the ' +
+        'payload (RFC 4303 §2.7, only an inner IP header carries the true length)',
+      'remove tfc-padding, or use mode: tunnel',
+    );
 }

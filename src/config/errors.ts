@@ -20,6 +20,7 @@ export type ConfigErrorCode =
   | 'W_WEAK' // warning: weak algorithm or short key
   | 'W_OVERLAP' // warning: overlapping subnets
   | 'W_INSECURE' // warning: an insecure escape hatch is in use
+  | 'W_CLEARTEXT' // warning: traffic protected without encryption (AH, RFC 4302)
   | 'W_CERT'; // warning: certificate expired or not yet valid
 
 export type Severity = 'error' | 'warning';

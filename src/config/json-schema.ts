@@ -71,6 +71,8 @@ function leaf(spec: LeafSpec): Json {
       return { enum: [...spec.values] };
     case 'bool':
       return { type: 'boolean' };
+    case 'tfc':
+      return { oneOf: [{ type: 'integer', minimum: 1, maximum: 65535 }, { const: 'mtu' }] };
     case 'int':
       return { type: 'integer', minimum: spec.min, maximum: spec.max };
     case 'number':

@@ -166,7 +166,7 @@ export function weakReason(word: string): string | undefined {
   return WEAK.get(word);
 }
 
-export type ProposalFor = 'ike' | 'esp';
+export type ProposalFor = 'ike' | 'esp' | 'ah';
 
 export interface ProposalCheck {
   readonly ok: boolean;
@@ -180,7 +180,7 @@ export interface ProposalCheck {
   readonly tokens: readonly Token[];
 }
 
-const EXAMPLE = { ike: 'aes256gcm16-prfsha256-x25519', esp: 'aes256gcm16' } as const;
+const EXAMPLE = { ike: 'aes256gcm16-prfsha256-x25519', esp: 'aes256gcm16', ah: 'sha256' } as const;
 
 /** Check one proposal string for an IKE or ESP SA (RFC 7296 §3.3.3 lists mandatory transforms). */
 export function checkProposal(text: string, kind: ProposalFor): ProposalCheck {
@@ -210,7 +210,13 @@ export function checkProposal(text: string, kind: ProposalFor): ProposalCheck {
       return fail(`unknown algorithm "${w}" in proposal "${text}"`, suggestToken(w, kind));
     }
     if (kind === 'ike' && tok.kind === 'esn') return fail(`"${w}" applies to ESP only`, `remove "-${w}"`);
-    if (kind === 'esp' && tok.kind === 'prf') return fail(`"${w}" applies to IKE only`, `remove "-${w}"`);
+    if (kind !== 'ike' && tok.kind === 'prf') return fail(`"${w}" applies to IKE only`, `remove "-${w}"`);
+    // RFC 4302 §3.3.2: AH computes an ICV and nothing else; Linux AH takes no AEAD, so no AES-GMAC.
+    if (kind === 'ah' && tok.kind === 'encr')
+      return fail(
+        `"${w}" in AH proposal "${text}" is an encryption algorithm: AH (RFC 4302) does not encrypt`,
+        'write integrity algorithms only (sha256, sha384, sha512), or use protocol: esp to encrypt',
+      );
     if (tok.weak === true) {
       weak.push(w);
       weakReasons.push(`${w}: ${WEAK.get(baseWord(w)) ?? 'weak'}`);
@@ -219,6 +225,11 @@ export function checkProposal(text: string, kind: ProposalFor): ProposalCheck {
   }
   const encr = tokens.filter((t) => t.kind === 'encr');
   const integ = tokens.filter((t) => t.kind === 'integ');
+  if (kind === 'ah') {
+    if (integ.length === 0)
+      return fail(`AH proposal "${text}" names no integrity algorithm`, 'write e.g. sha256');
+    return { ok: true, weak, weakReasons, tokens };
+  }
   if (encr.length === 0)
     return fail(`proposal "${text}" names no encryption algorithm`, `write e.g. ${EXAMPLE[kind]}`);
   const aead = encr.filter((t) => t.aead === true).length;

@@ -64,6 +64,8 @@ function leafType(spec: LeafSpec): string {
       return 'mark value[/mask]';
     case 'proposal':
       return `${spec.for.toUpperCase()} proposal`;
+    case 'tfc':
+      return 'octets (1..65535) or mtu';
     case 'route-table':
       return 'routing table: main, a number or a name from rt_tables';
     case 'ifaddr':
@@ -110,7 +112,9 @@ function exampleOf(spec: Spec, key: string): string {
     case 'mark':
       return '0x2a/0xff';
     case 'proposal':
-      return spec.for === 'ike' ? 'aes256gcm16-prfsha256-x25519' : 'aes256gcm16';
+      return { ike: 'aes256gcm16-prfsha256-x25519', esp: 'aes256gcm16', ah: 'sha256' }[spec.for];
+    case 'tfc':
+      return '1400';
     default:
       return '';
   }

@@ -355,7 +355,15 @@ export const connection: ObjectSpec = {
       kind: 'enum',
       values: ['tunnel', 'transport'],
       default: 'tunnel',
-      description: 'ESP mode (RFC 4301).',
+      description: 'ESP (or AH) mode (RFC 4301).',
+    },
+    protocol: {
+      kind: 'enum',
+      values: ['esp', 'ah'],
+      default: 'esp',
+      description:
+        'Security protocol of the Child SAs: esp (RFC 4303, encrypts) or ah (RFC 4302: integrity of the ' +
+        'whole packet including the outer IP header, NO encryption; proposals from ah-proposals); for every child.',
     },
     children: {
       kind: 'list',
@@ -399,6 +407,28 @@ export const connection: ObjectSpec = {
       items: { kind: 'proposal', for: 'esp', description: 'e.g. aes256gcm16' },
       default: ['aes256gcm16'],
       description: 'ESP proposals, most preferred first; with pfs the IKE SA\u2019s group is used on rekeys.',
+    },
+    'ah-proposals': {
+      kind: 'list',
+      single: true,
+      minItems: 1,
+      items: { kind: 'proposal', for: 'ah', description: 'e.g. sha256' },
+      description:
+        'AH proposals (protocol: ah only), integrity algorithms, most preferred first; default sha256. ' +
+        'No AES-GMAC: the Linux kernel takes no AEAD algorithm for AH.',
+    },
+    'tfc-padding': {
+      kind: 'tfc',
+      description:
+        'RFC 4303 §2.7 traffic-flow confidentiality: pad every outbound ESP packet (tunnel mode) to this many ' +
+        'octets, or "mtu" for the path MTU, so packet sizes say nothing. Never towards a peer that sent ' +
+        'ESP_TFC_PADDING_NOT_SUPPORTED. Off when absent.',
+    },
+    'accept-tfc-padding': {
+      kind: 'bool',
+      default: true,
+      description:
+        'false: tell the peer not to pad towards us (ESP_TFC_PADDING_NOT_SUPPORTED, RFC 7296 §3.10.1).',
     },
     'ike-lifetime': {
       ...duration('Hard lifetime of the IKE SA; rekeyed rekey-margin before.', 60_000),

@@ -52,7 +52,9 @@ export type LeafSpec = Base &
     | { readonly kind: 'route-table' }
     | { readonly kind: 'identity' }
     | { readonly kind: 'mark' }
-    | { readonly kind: 'proposal'; readonly for: 'ike' | 'esp' }
+    | { readonly kind: 'proposal'; readonly for: 'ike' | 'esp' | 'ah' }
+    /** RFC 4303 §2.7 TFC padding target: octets (1..65535) or "mtu". */
+    | { readonly kind: 'tfc' }
   );
 export type Spec = ObjectSpec | MapSpec | ListSpec | ToggleSpec | LeafSpec;
 

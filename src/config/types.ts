@@ -142,6 +142,14 @@ export interface Connection {
   /** Lower-case strongSwan-style proposal strings, most preferred first. */
   readonly ikeProposals: readonly string[];
   readonly espProposals: readonly string[];
+  /** esp (RFC 4303) or ah (RFC 4302: integrity only). */
+  readonly protocol: 'esp' | 'ah';
+  /** AH proposals (integrity words), used when protocol is ah. */
+  readonly ahProposals: readonly string[];
+  /** RFC 4303 §2.7 TFC padding of outbound ESP packets (tunnel mode): octets or 'mtu'; undefined = off. */
+  readonly tfcPadding: number | 'mtu' | undefined;
+  /** false: send ESP_TFC_PADDING_NOT_SUPPORTED (RFC 7296 §3.10.1). */
+  readonly acceptTfcPadding: boolean;
   readonly ikeLifetimeMs: number;
   readonly childLifetimeMs: number;
   /** Hard byte limit per ESP SA; undefined = none. Soft limit (rekey) at 90%. */

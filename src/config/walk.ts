@@ -32,6 +32,8 @@ export class Reporter {
   readonly problems: ConfigProblem[] = [];
   /** YAML path -> position of its value (or of its parent when absent). */
   readonly positions = new Map<string, Pos>();
+  /** YAML paths of keys written in the file (not filled from a default). */
+  readonly given = new Set<string>();
 
   constructor(
     readonly file: string,
@@ -132,6 +134,7 @@ export class Walker {
         continue;
       }
       seen.set(key, kpos);
+      this.r.given.add(p);
       const value = isScalar(pair.value) && pair.value.value === null ? undefined : pair.value;
       if (value === undefined || value === null) {
         this.r.positions.set(p, kpos);
@@ -317,6 +320,11 @@ export class Walker {
         return fail(`${v} is out of range`, `write a number ${spec.min}..${spec.max}`);
       return v;
     }
+    if (spec.kind === 'tfc') {
+      if (v === 'mtu') return v;
+      if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535) return v;
+      return fail(`${shown} is not a packet size`, 'write a number of octets 1..65535 (e.g. 1400) or mtu');
+    }
     if (spec.kind === 'mark' && typeof v === 'number') return take(parseMark(String(v)));
     if (spec.kind === 'route-table' && typeof v === 'number') return take(parseRouteTable(String(v)));
     if (spec.kind === 'bytes' && typeof v === 'number') return take(parseBytes(String(v)));
@@ -400,6 +408,8 @@ export class Walker {
 }
 
 /** A few words naming what a spec expects, for messages. */
+const EXAMPLE_PROPOSAL = { ike: 'aes256gcm16-prfsha256-x25519', esp: 'aes256gcm16', ah: 'sha256' } as const;
+
 export function describe(spec: Spec): string {
   switch (spec.kind) {
     case 'object':
@@ -429,7 +439,9 @@ export function describe(spec: Spec): string {
     case 'route-table':
       return 'main, a table number or a table name';
     case 'proposal':
-      return `proposal, e.g. ${spec.for === 'ike' ? 'aes256gcm16-prfsha256-x25519' : 'aes256gcm16'}`;
+      return `proposal, e.g. ${EXAMPLE_PROPOSAL[spec.for]}`;
+    case 'tfc':
+      return 'octets 1..65535 or mtu';
     default:
       return spec.kind;
   }

@@ -26,8 +26,15 @@ function child(c: ChildStatus, conn: string): string[] {
     c.countersError !== undefined
       ? `counters unavailable (${c.countersError})`
       : `in ${bytes(c.bytesIn)} / ${c.packetsIn ?? '-'} pkts, out ${bytes(c.bytesOut)} / ${c.packetsOut ?? '-'} pkts`;
+  const ah = c.protocol === 'ah' ? ', AH (not encrypted)' : '';
+  const tfc =
+    c.tfcPadding !== undefined
+      ? `, TFC padding ${c.tfcPadding >= 65535 ? 'to the MTU' : `to ${c.tfcPadding} B`}`
+      : c.peerRefusesTfc
+        ? ', peer refuses TFC padding'
+        : '';
   return [
-    `    CHILD_SA ${c.name === conn ? '' : c.name}{${c.id}} ${c.state}, ${c.mode}, reqid ${c.reqid}, SPIs ${c.spiIn}_i ${c.spiOut}_o, ${c.algorithms || '-'}`,
+    `    CHILD_SA ${c.name === conn ? '' : c.name}{${c.id}} ${c.state}, ${c.mode}${ah}${tfc}, reqid ${c.reqid}, SPIs ${c.spiIn}_i ${c.spiOut}_o, ${c.algorithms || '-'}`,
     ...(c.keyExchanges ? [`      key exchanges: ${c.keyExchanges.join(' + ')}`] : []),
     `      ${c.localTs.join(',') || '-'} === ${c.remoteTs.join(',') || '-'}`,
     `      installed ${duration(c.installedSeconds)} ago, rekey in ${duration(c.rekeySeconds)}; ${traffic}`,

@@ -11,6 +11,12 @@ export interface ChildStatus {
   readonly name: string;
   readonly state: string;
   readonly mode: 'tunnel' | 'transport';
+  /** ESP (RFC 4303) or AH (RFC 4302: integrity only, nothing encrypted). Absent from older daemons: esp. */
+  readonly protocol?: 'esp' | 'ah';
+  /** RFC 4303 §2.7: outbound packets padded to this many octets (absent: none). */
+  readonly tfcPadding?: number;
+  /** The peer sent ESP_TFC_PADDING_NOT_SUPPORTED (RFC 7296 §3.10.1): we never pad towards it. */
+  readonly peerRefusesTfc?: boolean;
   readonly spiIn: string;
   readonly spiOut: string;
   readonly reqid: number;
@@ -59,6 +65,9 @@ export interface ConnectionStatus {
   readonly remoteSubnets: readonly string[];
   readonly ikeProposals: readonly string[];
   readonly espProposals: readonly string[];
+  /** protocol: ah (RFC 4302) connections: the protocol and the AH proposals in use. */
+  readonly protocol?: 'ah';
+  readonly ahProposals?: readonly string[];
   readonly failClosedPolicies: number;
   /** Route-based tunnel: its XFRM interface, if_id, the routes ikeway holds and the counters. */
   readonly interface?: InterfaceStatus;

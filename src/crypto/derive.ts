@@ -15,8 +15,9 @@ export interface KeyLengths {
   readonly integKeyLen: number;
 }
 
-/** Key lengths for a negotiated ENCR (+ INTEG for non-AEAD) pair. */
-export function keyLengths(encr: EncrSpec, integ?: IntegAlgorithm): KeyLengths {
+/** Key lengths for a negotiated ENCR (+ INTEG for non-AEAD) pair; no ENCR for AH (RFC 4302). */
+export function keyLengths(encr: EncrSpec | undefined, integ?: IntegAlgorithm): KeyLengths {
+  if (!encr) return { encrKeyLen: 0, integKeyLen: integ?.keyLen ?? 0 };
   return { encrKeyLen: encr.keyMatLen, integKeyLen: encr.alg.aead ? 0 : (integ?.keyLen ?? 0) };
 }
 

@@ -353,6 +353,15 @@ export interface EspKernelAlgs {
 }
 
 /**
+ * The kernel's AH algorithm for a negotiated INTEG transform (RFC 4302 §3.3.2: AH carries integrity
+ * only). Linux AH takes XFRMA_ALG_AUTH(_TRUNC) alone: an AEAD such as rfc4543(gcm(aes)) (AES-GMAC,
+ * RFC 4543) is refused for AH by the kernel, so GMAC is not offered for AH.
+ */
+export function ahKernelAuth(integ: IntegAlgorithm): { readonly name: string; readonly truncBits: number } {
+  return { name: integ.xfrm.name, truncBits: integ.xfrm.bits ?? integ.icvLen * 8 };
+}
+
+/**
  * Map a negotiated ESP proposal to kernel algorithm names and key lengths (bytes; AEAD key lengths
  * include the salt, as the kernel's rfc4106/rfc7539esp templates expect it appended to the key).
  * Returns undefined if the combination is invalid (AEAD with INTEG, or non-AEAD without INTEG).

@@ -53,7 +53,22 @@ export function revocationPolicy(c: Connection): RevocationPolicy | undefined {
   };
 }
 
-/** RFC 4303 §2.2.1: `esn: true` adds the ESN transform to proposals that do not name one. */
+/** XFRMA_TFCPAD for "pad to the path MTU": the kernel caps the padding at the SA's MTU (esp_output). */
+export const TFC_TO_MTU = 65535;
+
+/** AH (RFC 4302) and TFC padding (RFC 4303 §2.7) settings of the connection's Child SAs. */
+function childProtocolOptions(
+  c: Connection,
+): Pick<ChildConfig, 'childProtocol' | 'tfcPadding' | 'acceptTfcPadding'> {
+  return {
+    ...(c.protocol === 'ah' ? { childProtocol: 'ah' as const } : {}),
+    // "mtu" asks for the largest size; the kernel pads to min(tfcpad, path MTU).
+    ...(c.tfcPadding !== undefined ? { tfcPadding: c.tfcPadding === 'mtu' ? TFC_TO_MTU : c.tfcPadding } : {}),
+    ...(c.acceptTfcPadding ? {} : { acceptTfcPadding: false }),
+  };
+}
+
+/** RFC 4303 §2.2.1 (and RFC 4302 §2.5.1 for AH): `esn: true` adds the ESN transform to proposals that do not name one. */
 function espProposalStrings(c: Connection, props: readonly string[] = c.espProposals): string[] {
   if (!c.esn) return [...props];
   return props.map((p) => (/(^|-)(no)?esn(-|$)/.test(p) ? p : `${p}-esn`));
@@ -111,7 +126,12 @@ export function toIkeConnection(c: Connection, opts: MapOptions = {}): IkeConnec
     ...(remoteId ? { remoteId } : {}),
     auth,
     ikeProposals: parseProposals(c.ikeProposals, 'ike'),
-    espProposals: parseProposals(espProposalStrings(c), 'esp'),
+    // RFC 4302: with protocol ah the Child SA proposals are AH ones (protocol ID 2, integrity only).
+    espProposals:
+      c.protocol === 'ah'
+        ? parseProposals(espProposalStrings(c, c.ahProposals), 'ah')
+        : parseProposals(espProposalStrings(c), 'esp'),
+    ...childProtocolOptions(c),
     localTs: ts.local,
     remoteTs: ts.remote,
     mode: c.mode,
@@ -161,7 +181,12 @@ export function childConfigs(c: Connection, opts: MapOptions = {}): ChildConfig[
     const ts = selectors(k);
     return {
       name: k.name,
-      espProposals: parseProposals(espProposalStrings(c, k.espProposals), 'esp'),
+      // RFC 4302: protocol ah (a connection setting, for every child) takes the AH proposals.
+      espProposals:
+        c.protocol === 'ah'
+          ? parseProposals(espProposalStrings(c, c.ahProposals), 'ah')
+          : parseProposals(espProposalStrings(c, k.espProposals), 'esp'),
+      ...childProtocolOptions(c),
       localTs: ts.local,
       remoteTs: ts.remote,
       mode: k.mode,

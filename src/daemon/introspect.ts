@@ -160,8 +160,8 @@ export function plan(h: IntrospectHost, file: string): PlanReport {
           policies: c.policies(),
           sas: ctx
             ? [
-                { dst: ctx.localAddr, spi: c.spiIn, proto: 'esp' as const, ...markOnly(ctx, 'in') },
-                { dst: ctx.remoteAddr, spi: c.spiOut, proto: 'esp' as const, ...markOnly(ctx, 'out') },
+                { dst: ctx.localAddr, spi: c.spiIn, proto: c.protocol, ...markOnly(ctx, 'in') },
+                { dst: ctx.remoteAddr, spi: c.spiOut, proto: c.protocol, ...markOnly(ctx, 'out') },
               ]
             : [],
         };

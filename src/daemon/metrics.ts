@@ -107,16 +107,16 @@ export class Metrics {
         return [] as readonly SaInfo[];
       }),
     ]);
-    // The kernel's SAs by SPI; a peer-chosen outbound SPI may repeat across peers, so keep all.
+    // The kernel's ESP and AH SAs by SPI; a peer-chosen outbound SPI may repeat across peers (and
+    // protocols), so keep all.
     const bySpi = new Map<number, SaInfo[]>();
     for (const sa of sas) {
-      if (sa.proto !== 'esp') continue;
       const l = bySpi.get(sa.spi);
       if (l) l.push(sa);
       else bySpi.set(sa.spi, [sa]);
     }
-    const find = (spiHex: string, dst: string): SaInfo | undefined => {
-      const l = bySpi.get(parseInt(spiHex, 16));
+    const find = (spiHex: string, dst: string, proto: string): SaInfo | undefined => {
+      const l = bySpi.get(parseInt(spiHex, 16))?.filter((s) => s.proto === proto);
       return l?.length === 1 ? l[0] : l?.find((s) => s.dst === dst);
     };
     for (const conn of report.connections) {
@@ -130,8 +130,13 @@ export class Metrics {
           if (ch.state !== 'installed' && ch.state !== 'rekeying') continue;
           child++;
           const child_sa = String(ch.id);
-          const kin = find(ch.spiIn, hostOf(sa.local));
-          const kout = find(ch.spiOut, hostOf(sa.remote));
+          const proto = ch.protocol ?? 'esp';
+          f.childInfo.add(
+            { connection, child_sa, protocol: proto, mode: ch.mode, tfc_padding: String(ch.tfcPadding ?? 0) },
+            1,
+          );
+          const kin = find(ch.spiIn, hostOf(sa.local), proto);
+          const kout = find(ch.spiOut, hostOf(sa.remote), proto);
           if (kin) {
             const l = { connection, child_sa, direction: 'in', spi: ch.spiIn };
             f.bytes.add(l, Number(kin.current.bytes));
@@ -233,6 +238,11 @@ function families() {
     liveness: c('liveness_failures_total', 'Established IKE SAs lost to an unanswered request.'),
     ikeFail: c('ike_sa_failures_total', 'IKE SA failures by reason class.'),
     childFail: c('child_sa_failures_total', 'Child SA failures by reason class.'),
+    childInfo: g(
+      'child_sa_info',
+      'One series per Child SA: its protocol (esp, or ah = RFC 4302, integrity without encryption), mode ' +
+        'and outbound TFC padding in octets (0 = none).',
+    ),
     bytes: c('child_sa_bytes_total', 'Bytes through the Child SA (kernel counter).'),
     packets: c('child_sa_packets_total', 'Packets through the Child SA (kernel counter).'),
     replay: c('child_sa_replay_errors_total', 'Replayed packets dropped by the kernel (inbound SA).'),

@@ -53,6 +53,9 @@ async function childStatus(
     name: c.name,
     state: c.state,
     mode: c.mode,
+    protocol: c.protocol,
+    ...(c.tfcPad !== undefined ? { tfcPadding: c.tfcPad } : {}),
+    ...(c.peerRefusesTfc ? { peerRefusesTfc: true } : {}),
     spiIn: spi32(c.spiIn),
     spiOut: spi32(c.spiOut),
     reqid: c.reqid,
@@ -68,8 +71,13 @@ async function childStatus(
   if (!kernelCounters || (c.state !== 'installed' && c.state !== 'rekeying')) return base;
   const ctx = c.installed;
   if (!ctx) return base;
-  const inId: SaId = { dst: ctx.localAddr, spi: c.spiIn, proto: 'esp', ...markOnly(sa.config, 'in') };
-  const outId: SaId = { dst: ctx.remoteAddr, spi: c.spiOut, proto: 'esp', ...markOnly(sa.config, 'out') };
+  const inId: SaId = { dst: ctx.localAddr, spi: c.spiIn, proto: c.protocol, ...markOnly(sa.config, 'in') };
+  const outId: SaId = {
+    dst: ctx.remoteAddr,
+    spi: c.spiOut,
+    proto: c.protocol,
+    ...markOnly(sa.config, 'out'),
+  };
   try {
     const [i, o] = await Promise.all([kernel.getSa(inId), kernel.getSa(outId)]);
     return {
@@ -191,6 +199,7 @@ export async function buildStatus(inp: StatusInput): Promise<StatusReport> {
       remoteSubnets: c.remoteSubnets.map((p) => p.text),
       ikeProposals: c.ikeProposals,
       espProposals: c.espProposals,
+      ...(c.protocol === 'ah' ? { protocol: 'ah' as const, ahProposals: c.ahProposals } : {}),
       failClosedPolicies: inp.failClosed(c.name),
       ...(await ifaceOf(inp, c)),
       ikeSas: await Promise.all(

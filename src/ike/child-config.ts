@@ -32,6 +32,9 @@ export function childrenOf(c: IkeConnection): readonly ChildConfig[] {
         ...(c.ifIdIn !== undefined ? { ifIdIn: c.ifIdIn } : {}),
         ...(c.ifIdOut !== undefined ? { ifIdOut: c.ifIdOut } : {}),
         ...(c.reqid !== undefined ? { reqid: c.reqid } : {}),
+        ...(c.childProtocol !== undefined ? { childProtocol: c.childProtocol } : {}),
+        ...(c.tfcPadding !== undefined ? { tfcPadding: c.tfcPadding } : {}),
+        ...(c.acceptTfcPadding !== undefined ? { acceptTfcPadding: c.acceptTfcPadding } : {}),
       },
     ];
     shorthand.set(c, one);

@@ -2,7 +2,7 @@
 // and a simultaneous rekey by both peers is resolved by the nonce rule of §2.8.1. The exchange itself
 // is the CREATE_CHILD_SA task (tasks/create-child-sa.ts) with a REKEY_SA notify; the Delete it leads
 // to is queued through the IKE SA. Not a task: helpers of the Child SA tasks.
-import { NotifyType } from '../codec/index.ts';
+import { NotifyType, ProtocolId } from '../codec/index.ts';
 import type { ChildSa } from './child-sa.ts';
 import { IkeError } from './errors.ts';
 import type { IkeSa } from './ike-sa.ts';
@@ -21,7 +21,9 @@ export function rekeyTarget(sa: IkeSa, msg: InboundMessage): ChildSa | undefined
   const n = findNotify(msg.payloads, NotifyType.REKEY_SA);
   if (!n) return undefined;
   const spi = n.spi.length === 4 ? u32(n.spi) : -1;
-  const old = sa.children.find((c) => c.spiOut === spi && c.state !== 'destroyed');
+  // §3.10: the notify's Protocol ID says which kind of SA the SPI names (ESP = 3, AH = 2).
+  const proto = n.protocolId === ProtocolId.AH ? 'ah' : n.protocolId === ProtocolId.ESP ? 'esp' : undefined;
+  const old = sa.children.find((c) => c.spiOut === spi && c.protocol === proto && c.state !== 'destroyed');
   if (!old)
     throw new IkeError('ERR_NO_CONNECTION', 'rekey of an unknown Child SA', NotifyType.CHILD_SA_NOT_FOUND);
   if (old.state !== 'installed' && old.state !== 'rekeying')

@@ -3,7 +3,7 @@
 // policies are the ones the policy module (spd/) makes of its selectors. When it dies, the connection's
 // policy owner (spd/spd.ts) puts the trap/block policies back where it stood.
 import type { ChildSaKeys, EncrSpec, IntegAlgorithm } from '../crypto/index.ts';
-import type { Kernel, PolicyParams } from '../kernel/types.ts';
+import type { IpProto, Kernel, PolicyParams } from '../kernel/types.ts';
 import type { Logger } from '../base/logger.ts';
 import type { ChildConfig } from './config.ts';
 import type { Proposal } from './proposals.ts';
@@ -32,6 +32,8 @@ export interface ChildSaInit {
   readonly localAddr: string;
   readonly mark?: { readonly value: number; readonly mask: number };
   readonly logger: Logger;
+  /** ESP (default) or AH (RFC 4302): the protocol of both SAs and of the policy templates. */
+  readonly protocol?: IpProto;
 }
 
 export class ChildSa {
@@ -41,6 +43,15 @@ export class ChildSa {
   readonly config: ChildConfig;
   readonly reqid: number;
   readonly spiIn: number;
+  /** ESP or AH: fixed at allocation (the SPI is allocated for it), the same on a rekey. */
+  readonly protocol: IpProto;
+  /**
+   * RFC 4303 §2.7: pad outbound packets to this many octets (XFRMA_TFCPAD), or undefined: none
+   * configured, or the peer sent ESP_TFC_PADDING_NOT_SUPPORTED for this Child SA.
+   */
+  tfcPad: number | undefined;
+  /** The peer announced ESP_TFC_PADDING_NOT_SUPPORTED (RFC 7296 §3.10.1) in this Child SA's exchange. */
+  peerRefusesTfc = false;
   readonly #larval: {
     readonly dst: string;
     readonly mark?: { readonly value: number; readonly mask: number };
@@ -81,6 +92,8 @@ export class ChildSa {
     this.config = init.config;
     this.reqid = init.reqid;
     this.spiIn = init.spiIn;
+    this.protocol = init.protocol ?? 'esp';
+    this.tfcPad = undefined;
     this.#larval = { dst: init.localAddr, ...(init.mark ? { mark: init.mark } : {}) };
     this.#state = new StateMachine<ChildSaState>(
       'created',
@@ -163,7 +176,7 @@ export class ChildSa {
       await kernel.deleteSa({
         dst: before.remoteAddr,
         spi: this.spiOut,
-        proto: 'esp',
+        proto: this.protocol,
         ...markOnly(before, 'out'),
       });
     }
@@ -202,14 +215,18 @@ export class ChildSa {
       await removeChildPolicies(kernel, childPolicies(this, ctx), keep);
       const spiOut = this.outboundPending ? 0 : this.spiOut; // a deferred outbound SA was never added
       this.outboundPending = false;
-      await uninstallChildSas(kernel, { spiIn: this.spiIn, spiOut }, ctx);
-    } else await kernel.deleteSa({ ...this.#larval, spi: this.spiIn, proto: 'esp' }).catch(() => undefined);
+      await uninstallChildSas(kernel, { spiIn: this.spiIn, spiOut, protocol: this.protocol }, ctx);
+    } else
+      await kernel
+        .deleteSa({ ...this.#larval, spi: this.spiIn, proto: this.protocol })
+        .catch(() => undefined);
   }
 
   describe(): string {
     const l = this.localTs.map(formatTs).join(',');
     const r = this.remoteTs.map(formatTs).join(',');
     const spi = (n: number) => n.toString(16).padStart(8, '0');
-    return `${this.name}{${this.id}} ${this.mode} SPIs ${spi(this.spiIn)}_i ${spi(this.spiOut)}_o ${l} === ${r}`;
+    const proto = this.protocol === 'ah' ? ' AH' : '';
+    return `${this.name}{${this.id}} ${this.mode}${proto} SPIs ${spi(this.spiIn)}_i ${spi(this.spiOut)}_o ${l} === ${r}`;
   }
 }

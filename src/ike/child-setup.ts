@@ -1,11 +1,14 @@
 // Making a Child SA object and its kernel install parameters, shared by the Child SA of IKE_AUTH
 // (tasks/auth-child.ts), the CREATE_CHILD_SA exchange (tasks/create-child-sa.ts) and the lifecycle.
 import { jitteredRekeyMs } from '../base/jitter.ts';
+import { NotifyType, ProtocolId, type Payload } from '../codec/index.ts';
 import { markOnly, pickIds } from './xfrm-ids.ts';
 import { ChildSa } from './child-sa.ts';
 import type { ChildConfig } from './config.ts';
 import type { IkeSa } from './ike-sa.ts';
 import type { InstallContext } from './kernel-install.ts';
+import type { OutboundMessage } from './task.ts';
+import { findNotify, notify } from './wire.ts';
 
 /** The install parameters of the IKE SA's current path and the child's lifetimes, mark and if_id. */
 export function installContext(sa: IkeSa, child: ChildConfig): InstallContext {
@@ -57,10 +60,11 @@ export async function allocateChild(
   initiator: boolean,
 ): Promise<ChildSa> {
   const o = sa.services.options;
+  const protocol = c.childProtocol ?? 'esp';
   const spi = await sa.services.kernel.allocSpi({
     src: sa.path.remoteAddr,
     dst: sa.path.localAddr,
-    proto: 'esp',
+    proto: protocol,
     reqid,
     ...markOnly(c, 'in'),
     ...(o.spiMin !== undefined ? { min: o.spiMin } : {}),
@@ -75,7 +79,37 @@ export async function allocateChild(
     localAddr: sa.path.localAddr,
     ...markOnly(c, 'in'),
     logger: sa.logger,
+    protocol,
   });
   child.initiator = initiator;
   return child;
+}
+
+/** The IKE protocol ID of a child's SAs (RFC 7296 §3.3.1: ESP = 3, AH = 2). */
+export function childProtocolId(c: ChildConfig): ProtocolId {
+  return c.childProtocol === 'ah' ? ProtocolId.AH : ProtocolId.ESP;
+}
+
+/**
+ * RFC 7296 §3.10.1 ESP_TFC_PADDING_NOT_SUPPORTED: what the peer said in this exchange, and the TFC
+ * padding our outbound SA gets (RFC 4303 §2.7: only ESP in tunnel mode, never towards a peer that
+ * refused it). Call once the mode is known.
+ */
+export function settleTfc(sa: IkeSa, child: ChildSa, payloads: readonly Payload[]): void {
+  child.peerRefusesTfc = findNotify(payloads, NotifyType.ESP_TFC_PADDING_NOT_SUPPORTED) !== undefined;
+  const pad = child.config.tfcPadding;
+  const applies = pad !== undefined && child.protocol === 'esp' && child.mode === 'tunnel';
+  child.tfcPad = applies && !child.peerRefusesTfc ? pad : undefined;
+  if (applies && child.peerRefusesTfc) {
+    sa.services.counters.inc('ike.tfc_refused_by_peer');
+    sa.logger.log('info', 'peer does not accept TFC padding: none sent (RFC 7296 §3.10.1)', {
+      child: child.id,
+    });
+  }
+}
+
+/** Our ESP_TFC_PADDING_NOT_SUPPORTED, when the connection refuses TFC padding (RFC 7296 §3.10.1). */
+export function addTfcRefusal(c: ChildConfig, msg: OutboundMessage): void {
+  if (c.acceptTfcPadding === false && (c.childProtocol ?? 'esp') === 'esp')
+    msg.add(notify(NotifyType.ESP_TFC_PADDING_NOT_SUPPORTED));
 }

@@ -42,6 +42,12 @@ export interface ChildConfig {
   readonly ifIdOut?: number;
   /** Kernel reqid; default allocated per Child SA by the engine. */
   readonly reqid?: number;
+  /** ESP (default) or AH (RFC 4302): espProposals then hold AH proposals. */
+  readonly childProtocol?: 'esp' | 'ah';
+  /** RFC 4303 §2.7 TFC padding of outbound ESP packets in tunnel mode (octets; 65535 = to the MTU). */
+  readonly tfcPadding?: number;
+  /** false: send ESP_TFC_PADDING_NOT_SUPPORTED (RFC 7296 §3.10.1). Default true. */
+  readonly acceptTfcPadding?: boolean;
 }
 
 export interface IkeConnection {
@@ -58,8 +64,21 @@ export interface IkeConnection {
   readonly auth: IkeAuthConfig;
   /** IKE proposals (protocol IKE), most preferred first (parseProposals(..., 'ike')). */
   readonly ikeProposals: readonly Proposal[];
-  /** ESP proposals for Child SAs, most preferred first. */
+  /**
+   * Child SA proposals, most preferred first: ESP ones, or AH ones (protocol AH, integrity only) when
+   * childProtocol is 'ah'.
+   */
   readonly espProposals: readonly Proposal[];
+  /** The Child SAs' security protocol: ESP (RFC 4303, default) or AH (RFC 4302). */
+  readonly childProtocol?: 'esp' | 'ah';
+  /**
+   * RFC 4303 §2.7 TFC padding of our outbound ESP packets (tunnel mode): pad each to this many octets
+   * (the kernel caps it at the path MTU; 65535 = "to the MTU"). Undefined: no padding. Never applied
+   * towards a peer that sent ESP_TFC_PADDING_NOT_SUPPORTED (RFC 7296 §3.10.1).
+   */
+  readonly tfcPadding?: number;
+  /** false: announce ESP_TFC_PADDING_NOT_SUPPORTED so the peer does not pad towards us. Default true. */
+  readonly acceptTfcPadding?: boolean;
   /** Our side's selectors (TSi when we initiate). */
   readonly localTs: readonly TrafficSelector[];
   /** The peer's side (TSr when we initiate). */

@@ -1,10 +1,10 @@
-// How a Child SA's ESP SAs reach the kernel: only through the Kernel interface (src/kernel/types.ts),
+// How a Child SA's ESP (or AH) SAs reach the kernel: only through the Kernel interface (src/kernel/types.ts),
 // with parameter objects. Order: inbound SA (completing the larval SA from allocSpi), then outbound;
 // the policies that lead to them come after (their shapes: spd/policies.ts). Knows the Child SA only
 // through the narrow view below, so child-sa.ts imports this file and not the other way round.
 import type { ChildSaKeys, EncrSpec, IntegAlgorithm } from '../crypto/index.ts';
-import { espKernelAlgs } from '../crypto/index.ts';
-import type { Kernel, Lifetime, SaParams } from '../kernel/types.ts';
+import { ahKernelAuth, espKernelAlgs } from '../crypto/index.ts';
+import type { IpProto, Kernel, Lifetime, SaParams } from '../kernel/types.ts';
 import { IkeError } from './errors.ts';
 import { idsFor, markOnly } from './xfrm-ids.ts';
 
@@ -12,6 +12,8 @@ import { idsFor, markOnly } from './xfrm-ids.ts';
 export interface ChildSaView {
   readonly spiIn: number;
   readonly spiOut: number;
+  /** ESP, or AH (RFC 4302: integrity only, no encryption key). */
+  readonly protocol: IpProto;
   readonly mode: 'tunnel' | 'transport';
   readonly reqid: number;
   readonly esn: boolean;
@@ -19,6 +21,8 @@ export interface ChildSaView {
   readonly keys: ChildSaKeys | undefined;
   readonly encr: EncrSpec | undefined;
   readonly integ: IntegAlgorithm | undefined;
+  /** RFC 4303 §2.7 TFC padding of the outbound SA (XFRMA_TFCPAD), if any. */
+  readonly tfcPad: number | undefined;
 }
 
 export interface InstallContext {
@@ -40,11 +44,18 @@ export interface InstallContext {
 
 function keysFor(child: ChildSaView, inbound: boolean): Pick<SaParams, 'aead' | 'crypt' | 'auth'> {
   const k = child.keys;
+  // RFC 7296 §2.17: the first keys are for initiator -> responder traffic.
+  const fromInitiator = child.initiator !== inbound;
+  if (k && child.protocol === 'ah') {
+    // RFC 4302 §2.6: AH has an integrity key only (KEYMAT holds no encryption key for it).
+    const auth = child.integ && ahKernelAuth(child.integ);
+    if (!auth) throw new IkeError('ERR_KERNEL', 'negotiated AH transform has no kernel mapping');
+    const key = (fromInitiator ? k.integI : k.integR).slice();
+    return { auth: { name: auth.name, key, truncBits: auth.truncBits } };
+  }
   if (!k || !child.encr) throw new IkeError('ERR_KERNEL', 'Child SA has no keys to install');
   const algs = espKernelAlgs(child.encr, child.integ);
   if (!algs) throw new IkeError('ERR_KERNEL', 'negotiated ESP transforms have no kernel mapping');
-  // RFC 7296 §2.17: the first keys are for initiator -> responder traffic.
-  const fromInitiator = child.initiator !== inbound;
   const encKey = fromInitiator ? k.encrI : k.encrR;
   const intKey = fromInitiator ? k.integI : k.integR;
   return {
@@ -63,7 +74,7 @@ export function saParams(child: ChildSaView, ctx: InstallContext, inbound: boole
     src,
     dst,
     spi: inbound ? child.spiIn : child.spiOut,
-    proto: 'esp',
+    proto: child.protocol,
     mode: child.mode,
     reqid: child.reqid,
     ...keysFor(child, inbound),
@@ -78,6 +89,8 @@ export function saParams(child: ChildSaView, ctx: InstallContext, inbound: boole
         }
       : {}),
     ...idsFor(ctx, inbound ? 'in' : 'out'),
+    // RFC 4303 §2.7: TFC padding is what we send; the inbound SA never pads.
+    ...(!inbound && child.tfcPad !== undefined ? { tfcPad: child.tfcPad } : {}),
   };
 }
 
@@ -112,15 +125,20 @@ export function installOutboundSa(kernel: Kernel, child: ChildSaView, ctx: Insta
 /** Removes a Child SA's two SAs (already missing ones are an outcome, not an error). */
 export async function uninstallChildSas(
   kernel: Kernel,
-  child: Pick<ChildSaView, 'spiIn' | 'spiOut'>,
+  child: Pick<ChildSaView, 'spiIn' | 'spiOut' | 'protocol'>,
   ctx: InstallContext,
 ): Promise<void> {
   const quiet = (p: Promise<void>) => p.catch(() => undefined);
   await quiet(
-    kernel.deleteSa({ dst: ctx.localAddr, spi: child.spiIn, proto: 'esp', ...markOnly(ctx, 'in') }),
+    kernel.deleteSa({ dst: ctx.localAddr, spi: child.spiIn, proto: child.protocol, ...markOnly(ctx, 'in') }),
   );
   if (child.spiOut)
     await quiet(
-      kernel.deleteSa({ dst: ctx.remoteAddr, spi: child.spiOut, proto: 'esp', ...markOnly(ctx, 'out') }),
+      kernel.deleteSa({
+        dst: ctx.remoteAddr,
+        spi: child.spiOut,
+        proto: child.protocol,
+        ...markOnly(ctx, 'out'),
+      }),
     );
 }

@@ -1,6 +1,6 @@
 // The IKE SA's cryptographic state: the negotiated transforms, the seven keys of RFC 7296 §2.14 and one
 // SK cipher per direction (RFC 7296 §3.14). destroy() wipes every key (ARCHITECTURE principle 8).
-import { TransformType } from '../codec/iana.ts';
+import { ProtocolId, TransformType } from '../codec/iana.ts';
 import {
   additionalKeyUpdate,
   createSkCipher,
@@ -49,8 +49,26 @@ export function resolveIke(p: Proposal): NegotiatedIke {
   return { encr, integ: encr.alg.aead ? undefined : integ, prf };
 }
 
-/** Resolves a chosen ESP proposal (ENCR, optional INTEG, ESN). */
-export function resolveEsp(p: Proposal): { encr: EncrSpec; integ: IntegAlgorithm | undefined; esn: boolean } {
+/** The algorithms of a chosen Child SA proposal: ESP (ENCR, INTEG unless AEAD) or AH (INTEG alone). */
+export interface ChildAlgs {
+  readonly encr: EncrSpec | undefined;
+  readonly integ: IntegAlgorithm | undefined;
+  readonly esn: boolean;
+}
+
+/** Resolves a chosen ESP (ENCR, optional INTEG, ESN) or AH (INTEG, ESN; RFC 4302) proposal. */
+export function resolveEsp(p: Proposal): ChildAlgs {
+  if (p.protocol === ProtocolId.AH) {
+    const i = transform(p, TransformType.INTEG);
+    const integ = i && lookupInteg(i.id);
+    if (!integ || transform(p, TransformType.ENCR))
+      throw new IkeError('ERR_NO_PROPOSAL_CHOSEN', 'chosen AH transforms are not implemented');
+    return {
+      encr: undefined,
+      integ,
+      esn: p.transforms.some((t) => t.type === TransformType.ESN && t.id === 1),
+    };
+  }
   const e = transform(p, TransformType.ENCR);
   const i = transform(p, TransformType.INTEG);
   const encr = e && lookupEncr(e.id, e.keyLength);
@@ -116,7 +134,7 @@ export class IkeKeymat {
 
   /** RFC 7296 §2.17: KEYMAT for a Child SA from SK_d and the exchange's nonces (and g^ir with PFS). */
   childKeys(
-    esp: { encr: EncrSpec; integ: IntegAlgorithm | undefined },
+    esp: { encr: EncrSpec | undefined; integ: IntegAlgorithm | undefined },
     ni: Uint8Array,
     nr: Uint8Array,
     gir?: Uint8Array,

@@ -11,6 +11,8 @@ const encr = lookupEncr(20, 256)!; // AES-GCM-16, 256-bit key
 const child = (): ChildSaView => ({
   spiIn: 0xc0000001,
   spiOut: 0xc0000002,
+  protocol: 'esp',
+  tfcPad: undefined,
   mode: 'tunnel',
   reqid: 1,
   esn: false,

@@ -45,8 +45,10 @@ export function matrixSpecs(): string[] {
 
 export interface MatrixPart {
   readonly peer: string;
-  /** `ROLE:CELL` specs, of one or both roles. */
+  /** `ROLE:CELL` specs, of one or both roles; `PEER/ROLE:CELL` runs one against another peer kind. */
   readonly specs: readonly string[];
+  /** Fold the results into the saved ones (default: only when IKW_MATRIX_CELLS/IKW_MATRIX_MERGE say so). */
+  readonly merge?: boolean;
   readonly concurrency?: number;
   readonly timeoutMs?: number;
 }
@@ -89,32 +91,37 @@ export async function runMatrixPart(t: TestContext, p: MatrixPart): Promise<void
   });
   t.diagnostic(`ran in ${run.where}: boot ${run.bootMs} ms, wall ${run.wallMs} ms, exit ${run.status}`);
   const { kernel, results } = parseRunnerOutput(run.stdout);
-  const merge = process.env['IKW_MATRIX_MERGE'] === '1' || Boolean(process.env['IKW_MATRIX_CELLS']);
+  const merge =
+    p.merge ?? (process.env['IKW_MATRIX_MERGE'] === '1' || Boolean(process.env['IKW_MATRIX_CELLS']));
   const finished = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-  for (const role of ['initiator', 'responder'] as const) {
-    const mine = results.filter((r) => r.role === role);
+  const peers = [...new Set([p.peer, ...results.map((r) => r.peer)])];
+  for (const [peer, role] of peers.flatMap((x) =>
+    (['initiator', 'responder'] as const).map((r) => [x, r] as const),
+  )) {
+    const mine = results.filter((r) => r.role === role && r.peer === peer);
     if (mine.length === 0) continue;
     const file = saveRun(
       {
-        peer: p.peer,
+        peer,
         part: role,
         generatedAt: finished,
         where: run.where,
         kernel,
         // Guest time only, shared by the roles in proportion to their cells' time.
         wallSeconds: Math.round(((run.wallMs - run.queuedMs) / 1000) * share(mine, results)),
-        command: `matrix-run.ts ${p.peer} ${p.specs.filter((s) => s.startsWith(`${role}:`)).join(' ')}`,
+        command: `matrix-run.ts ${peer} ${mine.map((r) => `${role}:${r.cell}`).join(' ')}`,
         results: mine,
       },
       { merge },
     );
-    t.diagnostic(`${role} results: ${file}`);
+    t.diagnostic(`${peer} ${role} results: ${file}`);
   }
   const tail = `\n--- runner stderr (tail) ---\n${run.stderr.slice(-4000)}`;
   for (const spec of p.specs)
     await t.test(spec, () => {
-      const [role, cell] = spec.split(':');
-      const r = results.find((x) => x.role === role && x.cell === cell);
+      const [head, cell] = spec.split(':') as [string, string];
+      const [peer, role] = head.includes('/') ? head.split('/') : [p.peer, head];
+      const r = results.find((x) => x.peer === peer && x.role === role && x.cell === cell);
       assert.ok(r, `no result for ${spec}${tail}`);
       if (r.result === 'unsupported') {
         assert.ok(r.why.length > 0, 'an unsupported cell must say why');

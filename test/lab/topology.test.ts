@@ -101,6 +101,11 @@ src 198.51.100.254 dst 198.51.100.1
 	encap type espinudp sport 4500 dport 4500 addr 0.0.0.0
 	lifetime current:
 	  0(bytes), 0(packets)
+src 192.0.2.2 dst 192.0.2.1
+	proto ah spi 0x0000a001 reqid 2 mode transport
+	auth-trunc hmac(sha256) 0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff 128
+	lifetime current:
+	  252(bytes), 3(packets)
 `;
 
 test('ip -s xfrm state output gives counters per SA and never carries key material', () => {
@@ -109,6 +114,7 @@ test('ip -s xfrm state output gives counters per SA and never carries key materi
     {
       src: '192.0.2.1',
       dst: '192.0.2.2',
+      proto: 'esp',
       spi: '0xc5aae581',
       mode: 'tunnel',
       udpEncap: false,
@@ -118,11 +124,23 @@ test('ip -s xfrm state output gives counters per SA and never carries key materi
     {
       src: '198.51.100.254',
       dst: '198.51.100.1',
+      proto: 'esp',
       spi: '0x00000101',
       mode: 'tunnel',
       udpEncap: true,
       bytes: 0,
       packets: 0,
+    },
+    // RFC 4302 AH states count like ESP ones (issue 21).
+    {
+      src: '192.0.2.2',
+      dst: '192.0.2.1',
+      proto: 'ah',
+      spi: '0x0000a001',
+      mode: 'transport',
+      udpEncap: false,
+      bytes: 252,
+      packets: 3,
     },
   ]);
   assert.doesNotMatch(JSON.stringify(sas), /00112233/);
@@ -150,6 +168,7 @@ test('the verdict needs replies, packets on every SA direction of both routers, 
     direction,
     packets,
     src: '',
+    proto: 'esp',
     dst: '',
     spi: '0x1',
     mode: 'tunnel',

@@ -2,7 +2,15 @@
 // traffic selectors: the Child SA policies, the fail-closed trap/block policies that stand in their
 // place while no Child SA does, and the outbound trap policies of dpdAction 'trap'. Pure apart from
 // the two batch writers at the end; the policy owner (spd.ts) and ChildSa are the only writers.
-import type { Kernel, PolicyDir, PolicyId, PolicyParams, Selector, Template } from '../../kernel/types.ts';
+import type {
+  IpProto,
+  Kernel,
+  PolicyDir,
+  PolicyId,
+  PolicyParams,
+  Selector,
+  Template,
+} from '../../kernel/types.ts';
 import { tsToCidrs, type TrafficSelector } from '../traffic-selectors.ts';
 import { idsFor, pickIds, type XfrmIds } from '../xfrm-ids.ts';
 
@@ -48,6 +56,8 @@ export interface ChildPolicyView {
   readonly remoteTs: readonly TrafficSelector[];
   readonly mode: 'tunnel' | 'transport';
   readonly reqid: number;
+  /** RFC 4301 §4.4.1: the security protocol the templates ask for (ESP, or AH per RFC 4302). */
+  readonly protocol: IpProto;
 }
 
 /** Where a Child SA's policies point: its addresses, priority, mark and if_id. */
@@ -62,7 +72,7 @@ export function childPolicies(child: ChildPolicyView, at: ChildPolicyPlace): Pol
   const tmpl = (src: string, dst: string): Template => ({
     src,
     dst,
-    proto: 'esp',
+    proto: child.protocol,
     mode: child.mode,
     reqid: child.reqid,
   });
@@ -92,6 +102,8 @@ export interface ConnectionPolicyView extends XfrmIds {
   readonly mode: 'tunnel' | 'transport';
   readonly reqid?: number;
   readonly policyPriority?: number;
+  /** The Child SAs' security protocol (default ESP): trap templates ask the kernel for it. */
+  readonly childProtocol?: IpProto;
   /**
    * Several Child SAs (src/ike/child-config.ts): each child's selectors, mode, reqid, mark and if_id
    * (the connection's where the child names none). Absent: the connection's own fields are one child.
@@ -105,6 +117,7 @@ export interface ChildPolicySource extends XfrmIds {
   readonly remoteTs: readonly TrafficSelector[];
   readonly mode: 'tunnel' | 'transport';
   readonly reqid?: number;
+  readonly childProtocol?: IpProto;
 }
 
 /** The connection as one view per child (its own fields when it lists no children). */
@@ -131,6 +144,7 @@ export function perChild(c: ConnectionPolicyView): ConnectionPolicyView[] {
         : {}),
     }),
     ...(c.policyPriority !== undefined ? { policyPriority: c.policyPriority } : {}),
+    ...((k.childProtocol ?? c.childProtocol) ? { childProtocol: k.childProtocol ?? c.childProtocol } : {}),
   }));
 }
 
@@ -159,7 +173,9 @@ function childFailClosed(c: ConnectionPolicyView): PolicyParams[] {
         dir,
         action: trap ? 'allow' : 'block',
         priority: FAIL_CLOSED_PRIORITY,
-        templates: trap ? [{ src: src!, dst: dst!, proto: 'esp', mode: c.mode, reqid }] : [],
+        templates: trap
+          ? [{ src: src!, dst: dst!, proto: c.childProtocol ?? 'esp', mode: c.mode, reqid }]
+          : [],
         ...idsFor(c, dir),
       });
     }
@@ -173,7 +189,9 @@ export function trapPolicies(c: ConnectionPolicyView & { readonly remoteAddr: st
     dir: 'out',
     action: 'allow',
     priority: c.policyPriority ?? CHILD_PRIORITY,
-    templates: [{ src: c.localAddr, dst: c.remoteAddr, proto: 'esp', mode: c.mode, reqid }],
+    templates: [
+      { src: c.localAddr, dst: c.remoteAddr, proto: c.childProtocol ?? 'esp', mode: c.mode, reqid },
+    ],
     ...idsFor(c, 'out'),
   }));
 }

@@ -1,11 +1,11 @@
-// The first Child SA, negotiated inside IKE_AUTH (RFC 7296 §1.2, §2.17): ESP proposal (KE ignored,
+// The first Child SA, negotiated inside IKE_AUTH (RFC 7296 §1.2, §2.17): ESP or AH proposal (KE ignored,
 // §1.2), traffic selectors with narrowing (§2.9), USE_TRANSPORT_MODE (§1.3.1), ESN (RFC 4303 §2.2.1).
 // A failure here (NO_PROPOSAL_CHOSEN, TS_UNACCEPTABLE) fails only the Child SA: the IKE SA stays (§1.2).
 // Additional Child SAs and rekeys are the CREATE_CHILD_SA exchange (create-child-sa.ts).
-import { ExchangeType, NotifyType, ProtocolId, TransformType, isErrorNotify } from '../../codec/index.ts';
+import { ExchangeType, NotifyType, TransformType, isErrorNotify } from '../../codec/index.ts';
 import type { ChildSa } from '../child-sa.ts';
 import { firstChild, selectChild, type ChildConfig } from '../child-config.ts';
-import { allocateChild, installContext } from '../child-setup.ts';
+import { addTfcRefusal, allocateChild, childProtocolId, installContext, settleTfc } from '../child-setup.ts';
 import { CHILD_ERRORS, IkeError, NoProposalChosenError, TsUnacceptableError } from '../errors.ts';
 import type { IkeSa } from '../ike-sa.ts';
 import { resolveEsp } from '../keymat.ts';
@@ -62,6 +62,7 @@ export class IkeAuthChild implements Task {
     this.child ??= await this.#allocate(cc);
     this.#offer = espOffer(cc.espProposals, this.child.spiIn);
     if (cc.mode === 'transport') msg.add(notify(NotifyType.USE_TRANSPORT_MODE));
+    addTfcRefusal(cc, msg);
     msg.add(
       { kind: 'SA', proposals: this.#offer.map(proposalToWire) },
       { kind: 'TSi', selectors: cc.localTs.map(tsToWire) },
@@ -103,12 +104,13 @@ export class IkeAuthChild implements Task {
         spi: u32Bytes(child.spiIn),
       });
       const peerSpi = chosen.number && saP.proposals.find((p) => p.num === chosen.number)?.spi;
-      if (chosen.protocol !== ProtocolId.ESP || !peerSpi || peerSpi.length !== 4)
-        throw new NoProposalChosenError('only ESP with 4-octet SPIs');
+      if (chosen.protocol !== childProtocolId(cc) || !peerSpi || peerSpi.length !== 4)
+        throw new NoProposalChosenError(`only ${cc.childProtocol ?? 'esp'} with 4-octet SPIs`);
       const narrowed = picked.narrowed;
       this.#negotiated(child, chosen, u32(peerSpi), narrowed.tsr, narrowed.tsi);
       // §1.3.1: transport mode only when asked for and configured; otherwise tunnel.
       child.mode = transport && cc.mode === 'transport' ? 'transport' : 'tunnel';
+      settleTfc(sa, child, msg.payloads);
     } catch (e) {
       if (!(e instanceof NoProposalChosenError || e instanceof TsUnacceptableError || e instanceof IkeError))
         throw e;
@@ -143,6 +145,7 @@ export class IkeAuthChild implements Task {
       try {
         await this.#install(child);
         if (child.mode === 'transport') msg.add(notify(NotifyType.USE_TRANSPORT_MODE));
+        addTfcRefusal(child.config, msg);
         msg.add(
           { kind: 'SA', proposals: [proposalToWire(child.proposal!)] },
           { kind: 'TSi', selectors: child.remoteTs.map(tsToWire) },
@@ -188,6 +191,7 @@ export class IkeAuthChild implements Task {
       child.mode = findNotify(msg.payloads, NotifyType.USE_TRANSPORT_MODE) ? 'transport' : 'tunnel';
       if (child.mode !== child.config.mode)
         sa.logger.log('warn', 'responder chose another mode', { mode: child.mode });
+      settleTfc(sa, child, msg.payloads);
       await this.#install(child);
     } catch (e) {
       // §1.2 / §2.9: the responder answered with its SA, so it holds the Child SA: delete it there.

@@ -21,14 +21,10 @@ export class ChildDelete implements Task {
   build(msg: OutboundMessage): void {
     this.#sent = this.children.filter((c) => c.state !== 'destroyed');
     for (const c of this.#sent) if (c.state !== 'deleting') c.setState('deleting');
-    // §1.4.1: "listing the SPIs (as they would be expected in the headers of inbound packets)".
-    if (this.#sent.length > 0)
-      msg.add({
-        kind: 'DELETE',
-        protocolId: ProtocolId.ESP,
-        spiSize: 4,
-        spis: this.#sent.map((c) => u32Bytes(c.spiIn)),
-      });
+    // §1.4.1: "listing the SPIs (as they would be expected in the headers of inbound packets)"; one
+    // Delete payload per protocol (§3.11: the Protocol ID applies to all its SPIs), ESP = 3, AH = 2.
+    for (const [protocolId, children] of byProtocol(this.#sent))
+      msg.add({ kind: 'DELETE', protocolId, spiSize: 4, spis: children.map((c) => u32Bytes(c.spiIn)) });
   }
 
   /** §1.4.1: "the incoming SAs while processing the response" -- any answer closes them. */
@@ -72,10 +68,13 @@ export class OrphanDelete implements Task {
   readonly name = 'child-delete-orphan';
   readonly exchange = ExchangeType.INFORMATIONAL;
 
-  constructor(private readonly spis: readonly number[]) {}
+  constructor(
+    private readonly spis: readonly number[],
+    private readonly protocolId: ProtocolId = ProtocolId.ESP,
+  ) {}
 
   build(msg: OutboundMessage): void {
-    msg.add({ kind: 'DELETE', protocolId: ProtocolId.ESP, spiSize: 4, spis: this.spis.map(u32Bytes) });
+    msg.add({ kind: 'DELETE', protocolId: this.protocolId, spiSize: 4, spis: this.spis.map(u32Bytes) });
   }
 
   process(): void {}
@@ -87,6 +86,18 @@ export function queueOrphanDelete(sa: IkeSa, spiIn: number): void {
   sa.logger.log('info', 'deleting the Child SA the peer installed and we could not', {
     spi: spiIn.toString(16),
   });
-  sa.tasks.queue(new OrphanDelete([spiIn]));
+  sa.tasks.queue(
+    new OrphanDelete([spiIn], sa.config.childProtocol === 'ah' ? ProtocolId.AH : ProtocolId.ESP),
+  );
   sa.services.run(sa, () => sa.tasks.initiate());
+}
+
+/** Child SAs grouped by the IKE protocol ID of their SAs (ESP first), for Delete payloads. */
+export function byProtocol(children: readonly ChildSa[]): Map<ProtocolId, ChildSa[]> {
+  const out = new Map<ProtocolId, ChildSa[]>();
+  for (const c of children) {
+    const id = c.protocol === 'ah' ? ProtocolId.AH : ProtocolId.ESP;
+    out.set(id, [...(out.get(id) ?? []), c]);
+  }
+  return new Map([...out].sort((a, b) => b[0] - a[0]));
 }

@@ -2,14 +2,14 @@
 // KEYMAT with g^ir when a KE payload gives perfect forward secrecy, §2.8.1 rekey collisions). One task,
 // both roles: the initiator's role comes from the IKE SA's task queue, the responder's from the
 // registry. The rekey-specific ending (old SA retired, nonce rule) lives in ../child-rekey-end.ts.
-import { ExchangeType, NotifyType, ProtocolId, isErrorNotify } from '../../codec/index.ts';
+import { ExchangeType, NotifyType, ProtocolId, isErrorNotify, type Payload } from '../../codec/index.ts';
 import { wipe } from '../../crypto/index.ts';
 import { initiatorKeyShare, responderRespond, type KeInitiator } from '../../crypto/ke-roles.ts';
 import { childRekeyed, rekeyTarget } from '../child-rekey-end.ts';
 import { FollowupKe, awaitFollowup, forgetFollowup } from '../followup-ke.ts';
 import type { ChildSa } from '../child-sa.ts';
 import { firstChild, selectChild, type ChildConfig } from '../child-config.ts';
-import { allocateChild, installContext } from '../child-setup.ts';
+import { addTfcRefusal, allocateChild, childProtocolId, installContext, settleTfc } from '../child-setup.ts';
 import {
   IkeError,
   InvalidSyntaxError,
@@ -88,6 +88,8 @@ export class CreateChildSa implements Task {
   #offer: Proposal[] = [];
   #negotiated: Negotiated | undefined;
   #transport = false;
+  /** Responder: the request's payloads (its ESP_TFC_PADDING_NOT_SUPPORTED, RFC 7296 §3.10.1). */
+  #peerPayloads: readonly Payload[] = [];
   /** Initiator: the peer answered with its new Child SA, which we have not installed yet. */
   #peerInstalled = false;
   /** §1.3: the group the responder asked for with INVALID_KE_PAYLOAD (one retry). */
@@ -175,11 +177,12 @@ export class CreateChildSa implements Task {
       if (!r.ok) throw new IkeError('ERR_NO_PROPOSAL_CHOSEN', r.message);
       this.#ke = r.initiator;
     }
-    // §1.3.3: REKEY_SA names the rekeyed SA by the SPI we receive on (protocol ESP).
-    if (old) msg.add(notify(NotifyType.REKEY_SA, new Uint8Array(0), ProtocolId.ESP, u32Bytes(old.spiIn)));
+    // §1.3.3: REKEY_SA names the rekeyed SA by the SPI we receive on and its protocol (ESP or AH).
+    if (old) msg.add(notify(NotifyType.REKEY_SA, new Uint8Array(0), protoId(old), u32Bytes(old.spiIn)));
     const base = old ?? this.replaces;
     const mode = base ? base.mode : cc.mode;
     if (mode === 'transport') msg.add(notify(NotifyType.USE_TRANSPORT_MODE));
+    addTfcRefusal(cc, msg);
     msg.add({ kind: 'SA', proposals: this.#offer.map(proposalToWire) }, { kind: 'NONCE', data: this.nonceI });
     if (this.#ke) msg.add({ kind: 'KE', group: this.#ke.method, data: this.#ke.share });
     // §2.8: "the new Child SA SHOULD NOT have different Traffic Selectors" than the old one.
@@ -214,8 +217,10 @@ export class CreateChildSa implements Task {
       ...(ke ? { preferKeGroup: ke.group } : {}),
     });
     const peerSpi = saP.proposals.find((p) => p.num === chosen.number)?.spi;
-    if (chosen.protocol !== ProtocolId.ESP || !peerSpi || peerSpi.length !== 4)
-      throw new NoProposalChosenError('only ESP with 4-octet SPIs');
+    // A rekey keeps the protocol of the rekeyed Child SA (RFC 7296 §2.8: "an equivalent SA").
+    const want = this.old ? protoId(this.old) : childProtocolId(cc);
+    if (chosen.protocol !== want || !peerSpi || peerSpi.length !== 4)
+      throw new NoProposalChosenError(`only ${want === ProtocolId.AH ? 'AH' : 'ESP'} with 4-octet SPIs`);
     // §1.3.1 / §1.2: with a KE transform chosen, KEi must be of that group (else INVALID_KE_PAYLOAD).
     const group = keGroupOf(chosen);
     let gir: Uint8Array | undefined;
@@ -246,16 +251,19 @@ export class CreateChildSa implements Task {
     };
     const mode = this.old ? this.old.mode : cc.mode;
     this.#transport = transportAsked && mode === 'transport';
+    this.#peerPayloads = msg.payloads;
   }
 
   async #buildResponse(msg: OutboundMessage): Promise<void> {
     const child = this.child!;
     const n = this.#negotiated!;
     child.mode = this.#transport ? 'transport' : 'tunnel';
+    settleTfc(this.sa, child, this.#peerPayloads);
     const addKe = additionalKeGroups(n.chosen);
     if (addKe.length > 0) {
       // RFC 9370 §2.2.4: nothing is installed before the last IKE_FOLLOWUP_KE.
       if (this.#transport) msg.add(notify(NotifyType.USE_TRANSPORT_MODE));
+      addTfcRefusal(child.config, msg);
       msg.add({ kind: 'SA', proposals: [proposalToWire(n.chosen)] }, { kind: 'NONCE', data: this.nonceR! });
       msg.add({ kind: 'KE', group: this.#share!.group, data: this.#share!.data });
       msg.add(
@@ -300,6 +308,7 @@ export class CreateChildSa implements Task {
     await this.#install(child, !!this.old);
     if (!keyed) {
       if (this.#transport) msg.add(notify(NotifyType.USE_TRANSPORT_MODE));
+      addTfcRefusal(child.config, msg);
       msg.add({ kind: 'SA', proposals: [proposalToWire(n.chosen)] }, { kind: 'NONCE', data: this.nonceR! });
       if (this.#share) msg.add({ kind: 'KE', group: this.#share.group, data: this.#share.data });
       msg.add(
@@ -358,6 +367,7 @@ export class CreateChildSa implements Task {
     }
     this.nonceR = nonce.data.slice();
     child.mode = findNotify(msg.payloads, NotifyType.USE_TRANSPORT_MODE) ? 'transport' : 'tunnel';
+    settleTfc(sa, child, msg.payloads);
     const n: Negotiated = { chosen, spiOut: u32(chosen.spi), localTs: local, remoteTs: remote, gir };
     const addKe = additionalKeGroups(chosen);
     if (addKe.length > 0) {
@@ -515,6 +525,8 @@ export class CreateChildSa implements Task {
     else retryChildRekey(sa, old, sa.services.options.rekeyRetryMs);
   }
 }
+
+const protoId = (c: ChildSa): ProtocolId => (c.protocol === 'ah' ? ProtocolId.AH : ProtocolId.ESP);
 
 /** §2.9 for a rekey: the offered selectors narrowed to the rekeyed SA's child. */
 function selectChildOf(cc: ChildConfig, offered: { tsi: TrafficSelector[]; tsr: TrafficSelector[] }) {

@@ -7,6 +7,7 @@ import type { IkeSa } from '../ike-sa.ts';
 import type { InboundMessage, OutboundMessage, Task } from '../task.ts';
 import { u32, u32Bytes } from '../wire.ts';
 import { retireChild } from '../child-rekey-end.ts';
+import { byProtocol } from './child-delete.ts';
 
 export class Informational implements Task {
   readonly name = 'informational';
@@ -29,11 +30,15 @@ export class Informational implements Task {
   }
 
   #childDeletes(p: DeletePayload): void {
-    if (p.protocolId !== ProtocolId.ESP || p.spiSize !== 4) return;
+    const proto = p.protocolId === ProtocolId.ESP ? 'esp' : p.protocolId === ProtocolId.AH ? 'ah' : undefined;
+    if (proto === undefined || p.spiSize !== 4) return;
     for (const spi of p.spis) {
-      // The peer lists its inbound SPIs: our outbound ones. Unknown SPIs (already gone) are ignored.
+      // The peer lists its inbound SPIs: our outbound ones, of that protocol (an ESP and an AH SA may
+      // share an SPI value). Unknown SPIs (already gone) are ignored.
       const v = u32(spi);
-      const child = childrenOf(this.sa).find((c) => c.spiOut === v && c.state !== 'destroyed');
+      const child = childrenOf(this.sa).find(
+        (c) => c.spiOut === v && c.protocol === proto && c.state !== 'destroyed',
+      );
       if (!child || this.#children.some((x) => x.child === child)) continue;
       // §1.4.1: "If a node receives a delete request for SAs for which it has already issued a delete
       // request, ... the responses MUST NOT include Delete payloads for the deleted SAs".
@@ -56,13 +61,8 @@ export class Informational implements Task {
     const answered = this.#children.filter((x) => x.answer).map((x) => x.child);
     for (const c of answered) c.setState('deleting');
     // §1.4.1: "the response ... will contain Delete payloads for the paired SAs going in the other direction."
-    if (answered.length > 0)
-      msg.add({
-        kind: 'DELETE',
-        protocolId: ProtocolId.ESP,
-        spiSize: 4,
-        spis: answered.map((c) => u32Bytes(c.spiIn)),
-      });
+    for (const [protocolId, children] of byProtocol(answered))
+      msg.add({ kind: 'DELETE', protocolId, spiSize: 4, spis: children.map((c) => u32Bytes(c.spiIn)) });
     msg.after(async () => {
       for (const { child } of this.#children) await retireChild(sa, child);
     });

@@ -2,7 +2,8 @@
 // specs against peer KIND in this one boot, IKW_MATRIX_CONCURRENCY (default 3) at a time (each
 // cell has its own namespaces, daemons and directories), and prints one `IKW-MATRIX-RESULT <json>`
 // line per cell as it ends, plus `IKW-MATRIX-KERNEL <release>`. Never throws past a cell.
-// usage: node matrix-run.ts KIND PKI_DIR|- ROLE:CELL[@KIND] ...  (@KIND: another peer for that cell)
+// usage: node matrix-run.ts KIND PKI_DIR|- [PEER/]ROLE:CELL[@PEER] ...  (PEER: another peer kind
+// than KIND for that spec, so one boot can hold several peers)
 import { release } from 'node:os';
 import { cellById } from '../../../lab/interop/cells.ts';
 import { peerDriver } from '../../../lab/interop/peers.ts';
@@ -16,8 +17,10 @@ const deadline = Date.now() + (Number(process.env['IKW_MATRIX_DEADLINE_MS'] ?? 6
 process.stdout.write(`IKW-MATRIX-KERNEL ${release()}\n`);
 
 async function one(spec: string): Promise<CellResult> {
-  const [roleCell, peerKind = kind!] = spec.split('@') as [string, string | undefined];
-  const [role, id] = roleCell.split(':') as [Role, string];
+  const [main, at] = spec.split('@') as [string, string | undefined];
+  const [head, id] = main.split(':') as [string, string];
+  const [prefixed, role] = (head.includes('/') ? head.split('/') : [kind!, head]) as [string, Role];
+  const peerKind = at ?? prefixed;
   const started = Date.now();
   try {
     if (started > deadline) throw new Error('not run: the time budget of this boot was used up');

@@ -26,7 +26,7 @@ function mappings(): Map<string, { word: string; algs: NonNullable<ReturnType<ty
           : undefined;
     if (text === undefined) continue;
     const esp = resolveEsp(parseProposals(text, 'esp')[0]!);
-    const algs = espKernelAlgs(esp.encr, esp.integ)!;
+    const algs = espKernelAlgs(esp.encr!, esp.integ)!;
     out.set(JSON.stringify(algs), { word, algs });
   }
   return out;
