@@ -64,6 +64,7 @@ export function toIkeConnection(c: Connection, opts: MapOptions = {}): IkeConnec
     name: c.name,
     localAddr: c.localAddress.address,
     ...(c.remote !== 'any' ? { remoteAddr: c.remote.address } : {}),
+    ...(c.remoteName !== undefined ? { remoteName: c.remoteName } : {}),
     localId,
     ...(remoteId ? { remoteId } : {}),
     auth,
