@@ -343,7 +343,7 @@ export class Daemon {
       failClosedFor: (conn, reqid, childReqid) => failClosedPolicies(conn, reqid, childReqid),
       bypass: () =>
         ikeBypassPolicies({
-          addresses: [c.local.address.address],
+          addresses: c.local.addresses.map((a) => a.address),
           ports: [c.ports.ike, c.ports.natT],
         }),
       sasOf: (n) => this.#engine.sasOf(n),

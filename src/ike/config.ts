@@ -45,6 +45,8 @@ export interface IkeConnection {
   readonly localAddr: string;
   /** The peer's address, or undefined for a responder-only connection matching any peer. */
   readonly remoteAddr?: string;
+  /** Responder only: more local addresses it answers on (default: localAddr alone). */
+  readonly localAddrs?: readonly string[];
   /** The DNS name remoteAddr was resolved from (`remote: <name>`): resolved again before each initiation. */
   readonly remoteName?: string;
   readonly localId: IkeIdentity;
