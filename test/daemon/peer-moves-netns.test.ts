@@ -2,9 +2,9 @@
 // namespaces the test creates. A's daemon sees a hosts file the test controls (bind-mounted over
 // /etc/hosts in a private mount namespace): `remote: peer.lab.test` first names B at .2; the test
 // changes the record to .3, stops B and starts the same peer at .3; A's IKE SA comes back on its own,
-// to the new address, and A logged the move. The liveness restart and the retries resolve the name.
+// to the new address, and A logged the move; a reload naming an unresolvable peer changes nothing. The liveness restart and the retries resolve the name.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { StatusReport } from '../../src/control/status-types.ts';
@@ -22,7 +22,7 @@ async function peerOf(socket: string, ms: number): Promise<string | undefined> {
   for (let i = 0; i < 400 && Date.now() < end; i++) {
     const s = (await request(socket, 'status')) as StatusReport;
     const sa = s.connections[0]?.ikeSas.find((x) => x.state === 'established');
-    if (sa) return JSON.stringify(sa);
+    if (sa) return JSON.stringify({ spiI: sa.spiI, spiR: sa.spiR, local: sa.local, remote: sa.remote });
     await new Promise((r) => setTimeout(r, 100));
   }
   return undefined;
@@ -80,5 +80,14 @@ test(
     assert.ok(again, `IKE SA back:\n${a.log.slice(mark)}`);
     assert.match(again, new RegExp(`"${NEW.replaceAll('.', '\\.')}`), again);
     assert.doesNotMatch(again, new RegExp(`"${OLD.replaceAll('.', '\\.')}`), again);
+
+    // A reload to a name that does not resolve is refused at the value; the running IKE SA stays.
+    const good = readFileSync(lab.side(0).config, 'utf8');
+    lab.writeConfig(0, good.replace(`remote: ${NAME}`, 'remote: nowhere.invalid'));
+    const mark2 = a.log.length;
+    a.proc.kill('SIGHUP');
+    await a.waitFor(/reload rejected/, 10_000, mark2);
+    assert.match(a.log.slice(mark2), /ikeway\.yaml:\d+:\d+.*"nowhere\.invalid" does not resolve/);
+    assert.equal(await peerOf(lab.side(0).socket, 1_000), again, 'the same IKE SA, untouched');
   },
 );
