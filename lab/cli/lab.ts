@@ -6,6 +6,7 @@ import { removeAllLabNamespaces } from '../netns/lab-ns.ts';
 import { DEMO_CONFIG, runDemo } from '../two-site/demo.ts';
 import { renderCompose } from '../two-site/compose.ts';
 import { buildBaseRootfs } from '../docker/base-rootfs.ts';
+import { IMAGE_TAG, buildImageArchive } from '../docker/image.ts';
 
 interface DemoArgs {
   config: string;
@@ -76,10 +77,34 @@ const dockerBaseCommand: CommandModule<object, { out: string }> = {
   },
 };
 
+const dockerImageCommand: CommandModule<object, { out: string }> = {
+  command: 'docker-image',
+  describe:
+    'Write the Docker lab image ikeway-lab (local base + docker/Dockerfile) as a tar for `docker load`',
+  builder: (y: Argv) =>
+    y.option('out', {
+      type: 'string',
+      demandOption: true,
+      describe: 'Tar file to write',
+    }) as Argv<{ out: string }>,
+  handler: (a) => {
+    const r = buildImageArchive(a.out);
+    console.log(
+      `${r.path}: ${IMAGE_TAG} ${r.imageId.slice(0, 19)}, ${(r.bytes / 1e6).toFixed(1)} MB in ${r.ms} ms`,
+    );
+    console.log(`next: docker load -i ${r.path}`);
+  },
+};
+
 export const labCommand: CommandModule = {
   command: 'lab <command>',
   describe: 'Network-namespace labs: a two-site tunnel proven by kernel counters',
   builder: (y: Argv) =>
-    y.command(demoCommand).command(composeCommand).command(dockerBaseCommand).demandCommand(1),
+    y
+      .command(demoCommand)
+      .command(composeCommand)
+      .command(dockerBaseCommand)
+      .command(dockerImageCommand)
+      .demandCommand(1),
   handler: () => undefined,
 };

@@ -61,8 +61,45 @@ export const CELLS: readonly CellSpec[] = [
   vary('liveness', 'peer killed: ikeway clears; peer restarted: tunnel returns', { liveness: true }),
 ];
 
+/**
+ * Post-quantum cells (RFC 9370 hybrids through RFC 9242 IKE_INTERMEDIATE), not part of the common
+ * matrix: they need strongSwan 6 (peer kind strongswan6), except pq-default-classic, which runs
+ * ikeway's default proposal against a classic peer (strongSwan 5.9.8).
+ */
+export const PQ_CELLS: readonly CellSpec[] = [
+  vary('pq-x25519-mlkem768', 'X25519 + ML-KEM-768 (RFC 9370, IKE_INTERMEDIATE)', {
+    ike: 'aes256gcm16-prfsha384-x25519-ke1_mlkem768',
+    keyExchanges: ['x25519', 'mlkem768'],
+  }),
+  vary('pq-ecp384-mlkem1024', 'ECP-384 + ML-KEM-1024, IKE_INTERMEDIATE in RFC 7383 fragments', {
+    ike: 'aes256gcm16-prfsha384-ecp384-ke1_mlkem1024',
+    ikeFragments: true,
+    keyExchanges: ['ecp384', 'mlkem1024'],
+  }),
+  vary('pq-mlkem768', 'ML-KEM-768 alone in IKE_SA_INIT', {
+    ike: 'aes256gcm16-prfsha384-mlkem768',
+    keyExchanges: ['mlkem768'],
+  }),
+  vary('pq-pfs-rekeys', 'X25519 + ML-KEM-768 for IKE and Child PFS; rekeys with IKE_FOLLOWUP_KE (RFC 9370)', {
+    ike: 'aes256gcm16-prfsha384-x25519-ke1_mlkem768',
+    esp: 'aes256gcm16-x25519-ke1_mlkem768',
+    rekeys: true,
+    keyExchanges: ['x25519', 'mlkem768'],
+  }),
+  vary('pq-default-hybrid', "ikeway's default proposal vs a PQ peer: hybrid chosen", {
+    ike: 'aes256gcm16-prfsha256-x25519-ke1_mlkem768',
+    ikewayDefaultIke: true,
+    keyExchanges: ['x25519', 'mlkem768'],
+  }),
+  vary('pq-default-classic', "ikeway's default proposal vs a classic peer: classic chosen", {
+    ike: 'aes256gcm16-prfsha256-x25519',
+    ikewayDefaultIke: true,
+    keyExchanges: ['x25519'],
+  }),
+];
+
 export function cellById(id: string): CellSpec {
-  const c = CELLS.find((x) => x.id === id);
+  const c = CELLS.find((x) => x.id === id) ?? PQ_CELLS.find((x) => x.id === id);
   if (!c)
     throw new LabError(
       'LAB_TOPOLOGY',

@@ -42,7 +42,7 @@ export function writeIkewayConfig(c: IkewayCellConfig): string {
     'remote-subnets': [...c.remote.subnets],
     mode: c.cell.mode,
     start: c.role === 'initiator' ? 'now' : 'wait',
-    'ike-proposals': [c.cell.ike],
+    ...(c.cell.ikewayDefaultIke ? {} : { 'ike-proposals': [c.cell.ike] }),
     'esp-proposals': [c.cell.esp],
     liveness: c.cell.liveness
       ? {
@@ -129,6 +129,18 @@ export class IkewayDaemon {
 
   async down(): Promise<void> {
     await request(this.socket, 'down', { name: this.name }, { timeoutMs: 20_000 });
+  }
+
+  async up(): Promise<void> {
+    await request(this.socket, 'up', { name: this.name }, { timeoutMs: 20_000 });
+  }
+
+  /** SIGKILL: nothing deleted, the daemon just vanishes. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exit = new Promise<void>((r) => this.child.once('exit', () => r()));
+    this.child.kill('SIGKILL');
+    await exit;
   }
 
   /** SIGTERM, then SIGKILL after 10 s. */

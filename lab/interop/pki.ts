@@ -52,14 +52,14 @@ export function makeCellPki(dir: string, type: KeyType, fqdns: readonly string[]
     ssl('req', '-new', '-key', `${name}.key`, '-subj', subject, '-out', `${name}.csr`);
     ssl(
       ...['x509', '-req', '-in', `${name}.csr`, '-CA', `${issuer}.pem`, '-CAkey', `${issuer}.key`],
-      ...['-set_serial', String(serial++), '-days', '30', '-extfile', `${name}.ext`, ...digest(type)],
+      ...['-set_serial', String(serial++), '-days', '90', '-extfile', `${name}.ext`, ...digest(type)],
       ...['-out', `${name}.pem`],
     );
   };
   key('root');
   ssl(
     ...['req', '-x509', '-new', '-key', 'root.key', '-subj', '/O=ikeway interop/CN=Interop Root CA'],
-    ...['-days', '30', '-addext', 'basicConstraints=critical,CA:TRUE'],
+    ...['-days', '90', '-addext', 'basicConstraints=critical,CA:TRUE'],
     ...[
       '-addext',
       'keyUsage=critical,digitalSignature,keyCertSign,cRLSign',

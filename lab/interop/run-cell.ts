@@ -200,7 +200,21 @@ export async function runCell(o: RunCellOptions): Promise<CellResult> {
     const ikw = ikeway;
     if (role === 'responder') await rec.step('peer initiates', () => peer.initiate());
     let up = await rec.step('up', () => waitUp(ikw, peer, 60_000), describeUp);
-    if (cell.fragmentation)
+    if (cell.keyExchanges) {
+      const want = cell.keyExchanges.join(' + ');
+      await rec.step(
+        'key exchanges (RFC 9370)',
+        async () => {
+          const r = await ikw.status();
+          const sa = r.connections.flatMap((c) => c.ikeSas).find((x) => x.state === 'established');
+          const got = (sa?.keyExchanges ?? []).join(' + ');
+          if (got !== want) throw new Error(`ikeway ran ${got || 'none'}, expected ${want}`);
+          return `ikeway status: ${got}`;
+        },
+        (x) => x,
+      );
+    }
+    if (cell.fragmentation || cell.ikeFragments)
       await rec.step(
         'IKE fragments both ways (RFC 7383)',
         () => fragmentsSeen(ikw, peer),

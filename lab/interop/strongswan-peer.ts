@@ -3,21 +3,23 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { Charon, CHARON_BIN, type SwanConnection } from '../peers/strongswan.ts';
+import { Charon, STRONGSWAN_5, type StrongswanBuild, type SwanConnection } from '../peers/strongswan.ts';
 import { LabError } from '../errors.ts';
 import type { CellContext, CellSpec, PeerDriver, PeerFragments, PeerSa, Role } from './types.ts';
 
 const KEY_DIR = { ecdsa: 'private', rsa: 'private', ed25519: 'private' } as const;
 
-let versionCache: string | undefined;
+const versionCache = new Map<string, string>();
 
 /** "strongSwan 5.9.8" from `charon --version` (it prints "Linux strongSwan 5.9.8"). */
-export function strongswanVersion(): string {
-  if (versionCache) return versionCache;
-  const r = spawnSync(CHARON_BIN, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+export function strongswanVersion(build: StrongswanBuild = STRONGSWAN_5): string {
+  const cached = versionCache.get(build.charon);
+  if (cached) return cached;
+  const r = spawnSync(build.charon, ['--version'], { encoding: 'utf8', timeout: 10_000 });
   const m = /strongSwan (\S+)/.exec(`${r.stdout}${r.stderr}`);
-  versionCache = m ? `strongSwan ${m[1]}` : 'strongSwan (unknown version)';
-  return versionCache;
+  const v = m ? `strongSwan ${m[1]}` : 'strongSwan (unknown version)';
+  versionCache.set(build.charon, v);
+  return v;
 }
 
 function swanConnection(ctx: CellContext): SwanConnection {
@@ -69,13 +71,17 @@ const spi8 = (s: string | undefined) => (s ?? '').replace(/^0x/, '').padStart(8,
 const spi16 = (s: string | undefined) => (s ?? '').replace(/^0x/, '').padStart(16, '0').toLowerCase();
 
 export class StrongswanPeer implements PeerDriver {
-  readonly kind = 'strongswan' as const;
+  readonly kind: 'strongswan' | 'strongswan6';
+  /** Which strongSwan: Debian's 5.9.8 (kind 'strongswan') or 6.0.6 with ML-KEM ('strongswan6'). */
+  constructor(readonly build: StrongswanBuild = STRONGSWAN_5) {
+    this.kind = build === STRONGSWAN_5 ? 'strongswan' : 'strongswan6';
+  }
   #charon: Charon | undefined;
   #ctx: CellContext | undefined;
   #logs: string[] = [];
 
   version(): string {
-    return strongswanVersion();
+    return strongswanVersion(this.build);
   }
 
   unsupported(_cell: CellSpec, _role: Role): string | undefined {
@@ -86,6 +92,7 @@ export class StrongswanPeer implements PeerDriver {
     this.#ctx = ctx;
     this.#charon = await Charon.start({
       ns: ctx.ns,
+      build: this.build,
       tag: `mx-${ctx.cell.id}`.slice(0, 20),
       libipsec: false,
       connections: [swanConnection(ctx)],
@@ -95,7 +102,14 @@ export class StrongswanPeer implements PeerDriver {
       files: files(ctx),
       // enc 1 for the fragmentation cell: charon's "splitting IKE message" and "received fragment"
       // lines (message structure only; key material is level 4 and never enabled).
-      logLevels: { default: 1, ike: 1, cfg: 1, knl: 1, enc: ctx.cell.fragmentation ? 1 : 0, net: 1 },
+      logLevels: {
+        default: 1,
+        ike: 1,
+        cfg: 1,
+        knl: 1,
+        enc: ctx.cell.fragmentation || ctx.cell.ikeFragments ? 1 : 0,
+        net: 1,
+      },
       // The lab routes the other site's LANs already; charon's table-220 routes are not needed.
       extraCharonConf: '  install_routes = no\n  retransmit_timeout = 1.0\n  retransmit_tries = 4',
       startTimeoutMs: 60_000,

@@ -18,7 +18,7 @@
 import type { LabNs } from '../netns/lab-ns.ts';
 import type { Family, Topology } from '../two-site/topology.ts';
 
-export type PeerKind = 'strongswan' | 'libreswan';
+export type PeerKind = 'strongswan' | 'libreswan' | 'ikeway' | 'strongswan6';
 /** ikeway's role in the cell: 'initiator' means ikeway starts the IKE SA, the peer responds. */
 export type Role = 'initiator' | 'responder';
 export type AuthKind = 'psk' | 'ecdsa' | 'rsa' | 'ed25519';
@@ -45,6 +45,13 @@ export interface CellSpec {
   readonly rekeys: boolean;
   /** Peer killed -> ikeway clears within its liveness time; peer restarted -> tunnel returns. */
   readonly liveness: boolean;
+  /** ikeway runs its default IKE proposal instead of `ike` (which then is the peer's only). */
+  readonly ikewayDefaultIke?: boolean;
+  /** IKE messages too big for one datagram without certificates (ML-KEM-1024): RFC 7383 fragments
+   *  both ways are required, on the default MTU. */
+  readonly ikeFragments?: boolean;
+  /** The key exchanges ikeway's status must show for the IKE SA (RFC 9370), e.g. x25519, mlkem768. */
+  readonly keyExchanges?: readonly string[];
 }
 
 export interface PeerCredentials {

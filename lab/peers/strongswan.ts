@@ -15,6 +15,35 @@ import type { Netns } from '../netns/netns.ts';
 export const CHARON_BIN = '/usr/lib/ipsec/charon';
 export const SWANCTL_BIN = 'swanctl';
 
+/** Which strongSwan build a Charon runs: binaries, the compiled-in pid-file directory, extra plugins. */
+export interface StrongswanBuild {
+  readonly version: string;
+  readonly charon: string;
+  readonly swanctl: string;
+  /** The directory charon writes charon.pid to (compiled in); bind-mounted per instance. */
+  readonly piddir: string;
+  /** Plugins loaded after openssl, e.g. 'ml' (ML-KEM, needs openssl's SHA3/SHAKE). */
+  readonly plugins: readonly string[];
+}
+
+/** Debian 12's strongSwan (the default). */
+export const STRONGSWAN_5: StrongswanBuild = {
+  version: '5.9.8',
+  charon: CHARON_BIN,
+  swanctl: SWANCTL_BIN,
+  piddir: '/run',
+  plugins: [],
+};
+
+/** strongSwan 6.0.6 with ML-KEM (/work/shared/peers/strongswan-6.0.6.md): not relocatable, lives in /opt. */
+export const STRONGSWAN_6: StrongswanBuild = {
+  version: '6.0.6',
+  charon: '/opt/strongswan-6.0.6/libexec/ipsec/charon',
+  swanctl: '/opt/strongswan-6.0.6/sbin/swanctl',
+  piddir: '/opt/strongswan-6.0.6/var/run',
+  plugins: ['ml'],
+};
+
 export class StrongswanError extends Error {
   readonly code = 'STRONGSWAN_ERROR';
   constructor(
@@ -46,6 +75,8 @@ export interface CharonOptions {
   readonly extraCharonConf?: string;
   /** Milliseconds to wait for the vici socket; default 10 s. */
   readonly startTimeoutMs?: number;
+  /** Which strongSwan; default STRONGSWAN_5. */
+  readonly build?: StrongswanBuild;
 }
 
 /** One IKE SA as listed by `swanctl --list-sas`, with its Child SAs. */
@@ -88,10 +119,14 @@ export class Charon {
   static async start(opts: CharonOptions): Promise<Charon> {
     const dir = mkdtempSync(join(tmpdir(), `ikw-swan-${opts.tag}-`));
     writeInstanceFiles(dir, opts);
-    const script = 'mount --bind "$1" /run && exec "$2"';
+    const build = opts.build ?? STRONGSWAN_5;
+    const script = 'mount --bind "$1" "$3" && exec "$2"';
     const proc = opts.ns.spawn(
       'unshare',
-      ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', join(dir, 'run'), CHARON_BIN],
+      [
+        ...['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh'],
+        ...[join(dir, 'run'), build.charon, build.piddir],
+      ],
       { env: { ...process.env, STRONGSWAN_CONF: join(dir, 'strongswan.conf') }, stdio: 'ignore' },
     );
     const charon = new Charon(opts, dir, proc);
@@ -131,7 +166,7 @@ export class Charon {
   ): Promise<{ ok: boolean; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
       execFile(
-        SWANCTL_BIN,
+        (this.opts.build ?? STRONGSWAN_5).swanctl,
         [...args, '--uri', this.vici],
         {
           env: {
@@ -217,6 +252,7 @@ function writeInstanceFiles(dir: string, opts: CharonOptions): void {
     renderStrongswanConf({
       dir,
       libipsec: opts.libipsec ?? true,
+      plugins: (opts.build ?? STRONGSWAN_5).plugins,
       logLevels: opts.logLevels ?? { default: 1 },
       extra: opts.extraCharonConf,
     }),
@@ -390,11 +426,12 @@ export function renderSwanctlConf(conns: readonly SwanConnection[], secrets: Swa
 }
 
 /** Plugins loaded, in order: kernel-libipsec must come before kernel-netlink. */
-export function charonPlugins(libipsec: boolean): string[] {
+export function charonPlugins(libipsec: boolean, extra: readonly string[] = []): string[] {
   return [
     'random',
     'nonce',
     'openssl',
+    ...extra,
     'curve25519',
     'kdf',
     'x509',
@@ -415,6 +452,7 @@ export function charonPlugins(libipsec: boolean): string[] {
 export function renderStrongswanConf(o: {
   dir: string;
   libipsec: boolean;
+  plugins?: readonly string[];
   logLevels: LogLevels;
   extra?: string | undefined;
 }): string {
@@ -425,7 +463,7 @@ export function renderStrongswanConf(o: {
   });
   return [
     'charon {',
-    `  load = ${charonPlugins(o.libipsec).join(' ')}`,
+    `  load = ${charonPlugins(o.libipsec, o.plugins).join(' ')}`,
     '  install_virtual_ip = no',
     '  plugins {',
     `    vici { socket = unix://${join(o.dir, 'charon.vici')} }`,

@@ -26,6 +26,7 @@ export const COUNTER_NAMES = [
   'ike.request_sent',
   'ike.response_sent',
   'ike.give_up', // retransmissions exhausted; the IKE SA is dead (RFC 7296 §2.4)
+  'ike.restart_hint', // unprotected INVALID_IKE_SPI answer to our request: the peer may have restarted (§2.21.4)
   // src/ike/engine: the cheap receive path, before any DH or decryption (ARCHITECTURE principle 6).
   'ike.drop_too_long', // larger than the engine's maxPacket
   'ike.drop_bad_header', // major version not 2, or the header does not decode (RFC 7296 §2.5, §3.1)
@@ -61,11 +62,32 @@ export const COUNTER_NAMES = [
   'ike.auth_failed',
   'ike.child_installed',
   'ike.child_failed',
+  'ike.bad_ke', // a KE payload whose data the method refuses (wrong length, invalid value)
+  'ike.intermediate_unexpected', // RFC 9242/9370: IKE_INTERMEDIATE or IKE_AUTH out of order / not negotiated
+  'ike.intermediate_bad_ke', // RFC 9370 §2.2.2: an additional KE of the wrong method or data
+  'ike.followup_bad_ke', // RFC 9370 §2.2.4: an IKE_FOLLOWUP_KE KE of the wrong method or data
+  'ike.followup_unexpected', // RFC 9370 §2.2.4: an IKE_FOLLOWUP_KE whose link names no pending exchange
+  // src/creds/revocation: the revocation status of peer certificates (RFC 5280 §6.3, RFC 6960).
+  'creds.revocation_good', // a certificate with a definite "good" answer
+  'creds.revocation_revoked', // a revoked certificate: AUTHENTICATION_FAILED
+  'creds.revocation_unknown', // no source gave a definite answer
+  'creds.revocation_refused', // of the unknown: refused because the connection's revocation is strict
+  'creds.revocation_cache_hit', // answered from a cached OCSP response or CRL
+  'creds.ocsp_requests', // OCSP requests sent
+  'creds.ocsp_no_nonce', // OCSP responses without our nonce (accepted only when fresh)
+  'creds.ocsp_bad_response', // malformed, badly signed, replayed or stale OCSP responses
+  'creds.crl_fetches', // CRLs fetched from distribution points
+  'creds.crl_bad', // malformed, badly signed or stale CRLs
+  'creds.fetch_timeout', // a CRL or OCSP fetch that did not finish in time
+  'creds.fetch_too_large', // a response above the size limit
+  'creds.fetch_failed', // connection refused, reset, not HTTP 200, or a bad URL
   // src/daemon/hooks: the programs run on tunnel events (a failure never touches the tunnel).
   'hook.started', // a hook program spawned
   'hook.failed', // exited non-zero, was killed at its time limit, or could not be spawned
   'hook.timed_out', // of the failed: killed at its time limit
   'hook.coalesced', // an event merged into a queued one of the same kind (the hook was still running)
+  // src/kernel/error-count: kernel operations that failed (netlink NLMSG_ERROR, timeout, closed socket).
+  'kernel.netlink_errors',
   // src/daemon: control requests refused for bad input (e.g. `explain` with a bad address).
   'control.bad_request',
   // src/daemon/peer-resolve: `remote: <name>` resolved again before each initiation.

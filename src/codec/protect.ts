@@ -100,6 +100,24 @@ export function openProtected(
   return decodePayloads(openBody(msgBytes, p, cipher), p.innerFirst, 0, opts);
 }
 
+/**
+ * Like openProtected, but returns the decrypted inner chain as bytes with its first payload type
+ * (RFC 9242 §3.3.2 IntAuth_P needs the plaintext as received).
+ */
+export function openProtectedPlain(
+  msgBytes: Uint8Array,
+  msg: IkeMessage,
+  cipher: SkCipher,
+): { firstType: number; bytes: Uint8Array } {
+  const p = lastEncrypted(msg);
+  if (p.kind === 'SKF' && p.totalFragments !== 1) {
+    throw protectionError(
+      `fragment ${p.fragmentNumber}/${p.totalFragments}: use openFragment and reassembleFragments`,
+    );
+  }
+  return { firstType: p.innerFirst, bytes: openBody(msgBytes, p, cipher) };
+}
+
 export interface DecryptedFragment {
   readonly fragmentNumber: number;
   readonly totalFragments: number;

@@ -2,7 +2,7 @@
 // checks (families, mode vs subnets, lifetimes vs rekey margin, pfs vs proposals, limits), and
 // credential loading. Problems go to the reporter at the position of the key they concern.
 import type { Raw, Reporter } from './walk.ts';
-import { loadCertAuth, loadSecret, type Env } from './creds.ts';
+import { loadCertAuth, loadPubkeyAuth, loadSecret, type Env } from './creds.ts';
 import { checkProposal } from './proposals-tokens.ts';
 import { formatDuration, normalizeDn, type Identity, type IpAddress } from './values.ts';
 import { buildSubnets, checkOverlaps } from './subnets.ts';
@@ -10,7 +10,7 @@ import { buildInterface, checkInterfaces } from './iface-build.ts';
 import { buildHook } from './hook.ts';
 import { buildChildren, unionSubnets } from './children.ts';
 import type { Resolver } from './resolve.ts';
-import type { Config, Connection, Liveness, LivenessAction, PskAuth, CertAuth } from './types.ts';
+import type { Config, Connection, Liveness, LivenessAction, PskAuth, CertAuth, PubkeyAuth } from './types.ts';
 
 export interface BuildContext {
   readonly r: Reporter;
@@ -147,6 +147,13 @@ function buildConnection(
   const iface = routeBased
     ? buildInterface(r, ctx.file, c.interface as Raw, path, subnets?.[1] ?? [], c.ifId as number | undefined)
     : undefined;
+  if (routeBased)
+    for (const k of ['ifIdIn', 'ifIdOut'] as const)
+      if (c[k] !== undefined) {
+        const p = `${path}.${k === 'ifIdIn' ? 'if-id-in' : 'if-id-out'}`;
+        const msg = 'an XFRM interface has one if_id for both directions';
+        r.add('E_CONFLICT', r.at(p), p, msg, 'remove it; interface.if-id applies both ways');
+      }
   const start = buildStart(r, c, path, remote);
   const children =
     subnets === undefined
@@ -207,6 +214,10 @@ function buildConnection(
     replayWindow: c.replayWindow as number,
     mark: c.mark as Connection['mark'],
     ifId: iface?.ifId ?? (c.ifId as number | undefined),
+    markIn: c.markIn as Connection['markIn'],
+    markOut: c.markOut as Connection['markOut'],
+    ifIdIn: c.ifIdIn as number | undefined,
+    ifIdOut: c.ifIdOut as number | undefined,
     interface: iface,
     hook,
   };
@@ -245,7 +256,11 @@ function resolveRemote(ctx: BuildContext, name: string, at: string, local: IpAdd
   return same;
 }
 
-function buildAuth(ctx: BuildContext, auth: Raw | undefined, path: string): PskAuth | CertAuth | undefined {
+function buildAuth(
+  ctx: BuildContext,
+  auth: Raw | undefined,
+  path: string,
+): PskAuth | CertAuth | PubkeyAuth | undefined {
   if (auth?.psk !== undefined) {
     const psk = loadSecret(ctx.r, auth.psk as Raw, `${path}.psk`, ctx.env);
     return psk === undefined ? undefined : { kind: 'psk', psk };
@@ -255,11 +270,16 @@ function buildAuth(ctx: BuildContext, auth: Raw | undefined, path: string): PskA
     if (cert.cert === undefined || cert.key === undefined || cert.ca === undefined) return undefined;
     return loadCertAuth(ctx.r, cert, `${path}.cert`, ctx.now);
   }
+  if (auth?.pubkey !== undefined) {
+    const pk = auth.pubkey as Raw;
+    if (pk.key === undefined || pk.peer === undefined) return undefined;
+    return loadPubkeyAuth(ctx.r, pk, `${path}.pubkey`);
+  }
   return undefined;
 }
 
 /** RFC 7296 §3.5: our ID defaults to the certificate subject (DN), else our address. */
-function defaultLocalId(auth: PskAuth | CertAuth, local: IpAddress): Identity {
+function defaultLocalId(auth: PskAuth | CertAuth | PubkeyAuth, local: IpAddress): Identity {
   if (auth.kind === 'cert') return { kind: 'dn', value: normalizeDn(auth.cert.subject) };
   return { kind: local.family === 4 ? 'ipv4' : 'ipv6', value: local.address };
 }

@@ -2,11 +2,11 @@
 // variables (an inline secret is refused unless spelled `insecure-inline`); a file holding a secret
 // or a private key must not be accessible to group or others. Messages name files and variables,
 // never their contents.
-import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { Secret } from '../crypto/secret.ts';
 import type { Raw, Reporter } from './walk.ts';
-import type { CertAuth } from './types.ts';
+import type { CertAuth, PubkeyAuth, RevocationConfig, RevocationMode } from './types.ts';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -184,8 +184,11 @@ export function loadCertAuth(r: Reporter, raw: Raw, path: string, now: Date): Ce
     if (c !== undefined) checkValidity(r, c, p, now);
   }
   const all = [...ca, ...chain];
-  if (cert === undefined || key === undefined || all.some((c) => c === undefined)) return undefined;
+  const revocation = loadRevocation(r, raw, path);
+  if (cert === undefined || key === undefined || all.some((c) => c === undefined) || revocation === undefined)
+    return undefined;
   return {
+    revocation,
     kind: 'cert',
     cert,
     key,
@@ -221,9 +224,98 @@ function checkChain(
   });
 }
 
+/** Certificates that expire within this many days are warned about (check, status, metrics). */
+export const EXPIRY_WARN_DAYS = 30;
+const DAY_MS = 86_400_000;
+
 function checkValidity(r: Reporter, c: X509Certificate, path: string, now: Date): void {
-  if (new Date(c.validTo) < now)
-    r.add('W_CERT', r.at(path), path, `certificate expired on ${c.validTo}`, 'renew it');
+  const left = Date.parse(c.validTo) - now.getTime();
+  if (left < 0) r.add('W_CERT', r.at(path), path, `certificate expired on ${c.validTo}`, 'renew it');
+  else if (left < EXPIRY_WARN_DAYS * DAY_MS) {
+    const days = Math.floor(left / DAY_MS);
+    const hint = 'renew it before then (ikeway status and the metrics show the date too)';
+    r.add(
+      'W_CERT',
+      r.at(path),
+      path,
+      `certificate expires in ${days} day${days === 1 ? '' : 's'} (${c.validTo})`,
+      hint,
+    );
+  }
   if (new Date(c.validFrom) > now)
     r.add('W_CERT', r.at(path), path, `certificate is valid only from ${c.validFrom}`, 'check the clock');
+}
+
+const PEM_CRL = /-----BEGIN X509 CRL-----[A-Za-z0-9+/=\s]+-----END X509 CRL-----/;
+
+/**
+ * revocation, crl, ocsp-responder, ocsp-method, revocation-fetch, revocation-timeout of a cert
+ * auth. CRL files are read here and must look like a CRL (a PEM X509 CRL block or DER); src/creds
+ * parses and checks them fully when the daemon maps the connection.
+ */
+function loadRevocation(r: Reporter, raw: Raw, path: string): RevocationConfig | undefined {
+  const crlFiles = (raw.crl as string[] | undefined) ?? [];
+  let ok = true;
+  const crls = crlFiles.map((f, i) => {
+    const p = `${path}.crl[${i}]`;
+    try {
+      const b = readFileSync(f);
+      if (!PEM_CRL.test(b.toString('latin1')) && b[0] !== 0x30) {
+        ok = false;
+        r.add(
+          'E_CREDENTIAL',
+          r.at(p),
+          p,
+          `${f} is not a CRL`,
+          'give a PEM (-----BEGIN X509 CRL-----) or DER CRL',
+        );
+      }
+      return new Uint8Array(b);
+    } catch (e) {
+      ok = false;
+      r.add('E_CREDENTIAL', r.at(p), p, `cannot read CRL ${f}: ${errText(e)}`, 'fix the path');
+      return new Uint8Array();
+    }
+  });
+  const mode = (raw.revocation as RevocationMode | undefined) ?? 'off';
+  if (mode === 'off' && (crlFiles.length > 0 || raw.ocspResponder !== undefined)) {
+    const p = `${path}.revocation`;
+    r.add(
+      'W_CERT',
+      r.at(p),
+      p,
+      'CRL or OCSP sources are given but revocation is off',
+      'set revocation: best-effort or strict',
+    );
+  }
+  if (!ok) return undefined;
+  return {
+    mode,
+    crlFiles,
+    crls,
+    ocspResponder: raw.ocspResponder as string | undefined,
+    ocspMethod: (raw.ocspMethod as 'post' | 'get' | undefined) ?? 'post',
+    fetch: (raw.revocationFetch as boolean | undefined) ?? true,
+    timeoutMs: (raw.revocationTimeout as number | undefined) ?? 5000,
+  };
+}
+
+/** pubkey: { key, peer } (RFC 7670): our private key (mode 600) and the peer's public key. */
+export function loadPubkeyAuth(r: Reporter, raw: Raw, path: string): PubkeyAuth | undefined {
+  const keyFile = raw.key as string;
+  const peerFile = raw.peer as string;
+  const key = readKey(r, keyFile, `${path}.key`);
+  let peer: KeyObject | undefined;
+  const p = `${path}.peer`;
+  try {
+    const text = readFileSync(peerFile);
+    peer = createPublicKey(text);
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? '';
+    const why = code.startsWith('ERR_') || code === '' ? 'not a PEM public key' : errText(e);
+    const hint = 'give the peer\u2019s public key: openssl pkey -in peer.key -pubout > peer.pub';
+    r.add('E_CREDENTIAL', r.at(p), p, `cannot load public key ${peerFile}: ${why}`, hint);
+  }
+  if (key === undefined || peer === undefined) return undefined;
+  return { kind: 'pubkey', key, peer, keyFile, peerFile };
 }

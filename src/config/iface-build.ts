@@ -97,10 +97,15 @@ export function checkInterfaces(r: Reporter, conns: readonly Connection[]): void
   const ids = new Map<number, string>();
   for (const c of conns) {
     const i = c.interface;
-    const id = i?.ifId ?? c.ifId;
-    if (id !== undefined) {
+    const both = i?.ifId ?? c.ifId;
+    const mine = new Map<number, string>();
+    if (both !== undefined) mine.set(both, i ? 'interface.if-id' : 'if-id');
+    // Per-direction ids (a connection may use the same id both ways, never another tunnel's).
+    if (c.ifIdIn !== undefined && !mine.has(c.ifIdIn)) mine.set(c.ifIdIn, 'if-id-in');
+    if (c.ifIdOut !== undefined && !mine.has(c.ifIdOut)) mine.set(c.ifIdOut, 'if-id-out');
+    for (const [id, key] of mine) {
       const other = ids.get(id);
-      const p = i ? `connections.${c.name}.interface.if-id` : `connections.${c.name}.if-id`;
+      const p = `connections.${c.name}.${key}`;
       if (other !== undefined)
         r.add(
           'E_CONFLICT',
@@ -109,8 +114,8 @@ export function checkInterfaces(r: Reporter, conns: readonly Connection[]): void
           `if-id ${id} is already used by connection "${other}"`,
           'give each tunnel its own if-id',
         );
-      else ids.set(id, c.name);
     }
+    for (const id of mine.keys()) if (!ids.has(id)) ids.set(id, c.name);
     if (i !== undefined) {
       const other = names.get(i.name);
       const p = `connections.${c.name}.interface.name`;

@@ -5,7 +5,7 @@
 // src/crypto/registry.ts) and which of them are weak, and why.
 import { DhGroup, EncrId, TransformType } from '../codec/iana.ts';
 import { formatToken, grammarWords, isAead, parseToken, prfForInteg } from '../crypto/proposal-tokens.ts';
-import { HAVE_3DES, lookupEncr, lookupInteg, lookupKeGroup, lookupPrf } from '../crypto/registry.ts';
+import { HAVE_3DES, lookupEncr, lookupInteg, lookupKeMethod, lookupPrf } from '../crypto/registry.ts';
 import { editDistance } from './errors.ts';
 
 /** 'addke': an RFC 9370 additional key exchange, written `ke1_<ke>` .. `ke7_<ke>` or `keN_none`. */
@@ -56,6 +56,7 @@ const KIND: ReadonlyMap<number, TokenKind> = new Map([
   [TransformType.PRF, 'prf'],
   [TransformType.KE, 'ke'],
   [TransformType.ESN, 'esn'],
+  ...[1, 2, 3, 4, 5, 6, 7].map((n) => [TransformType.KE + n + 1, 'addke'] as const),
 ]);
 
 const KIND_NAME: Readonly<Record<TokenKind, string>> = {
@@ -63,14 +64,9 @@ const KIND_NAME: Readonly<Record<TokenKind, string>> = {
   integ: 'integrity algorithms',
   prf: 'PRFs',
   ke: 'key exchanges',
-  addke: 'additional key exchanges',
+  addke: 'key exchanges (ke1_ .. ke7_ prefix them, or ke1_none ..)',
   esn: 'ESN settings',
 };
-
-const ADDKE_NOT_YET =
-  'names an additional key exchange (RFC 9370), which ikeway does not support yet (no IKE_INTERMEDIATE exchange)';
-
-const ML_KEM: ReadonlySet<number> = new Set([DhGroup.ML_KEM_512, DhGroup.ML_KEM_768, DhGroup.ML_KEM_1024]);
 
 /**
  * Whether the engine implements the transform a grammar word names; if not, why (the config refuses
@@ -81,10 +77,9 @@ function refusal(word: string): { kind: TokenKind | undefined; why?: string } {
   const tr = parseToken(word);
   if (tr === undefined) return { kind: undefined, why: 'is not an algorithm name' };
   if (tr.type >= TransformType.ADDKE1 && tr.type <= TransformType.ADDKE7) {
-    return {
-      kind: 'ke',
-      why: 'names an additional key exchange (RFC 9370), which ikeway does not support yet',
-    };
+    // RFC 9370: an additional key exchange of an implemented method, or NONE (an optional slot).
+    if (tr.id === DhGroup.NONE || lookupKeMethod(tr.id)) return { kind: 'addke' };
+    return { kind: 'addke', why: 'is not supported by ikeway' };
   }
   const kind = KIND.get(tr.type);
   if (kind === undefined) return { kind, why: 'is not a transform a proposal may name' };
@@ -100,14 +95,15 @@ function refusal(word: string): { kind: TokenKind | undefined; why?: string } {
     case 'prf':
       return lookupPrf(tr.id) ? { kind } : no();
     case 'ke':
-      if (ML_KEM.has(tr.id)) return no('is ML-KEM, which ikeway does not support yet');
-      return lookupKeGroup(tr.id) ? { kind } : no();
+      return lookupKeMethod(tr.id) ? { kind } : no();
     case 'esn':
-      return { kind };
     case 'addke':
-      return no(ADDKE_NOT_YET);
+      return { kind };
   }
 }
+
+/** "ke2_modp1024" -> "modp1024": an additional key exchange is as weak as its method. */
+const baseWord = (word: string) => word.replace(/^ke[1-7]_/, '');
 
 function token(word: string): Token | undefined {
   const tr = parseToken(word);
@@ -119,8 +115,9 @@ function token(word: string): Token | undefined {
     id: tr.id,
     ...(tr.keyLength !== undefined && { keyLength: tr.keyLength }),
     ...(kind === 'encr' && isAead(tr.id) && { aead: true }),
-    ...(WEAK.has(word) && { weak: true }),
+    ...(WEAK.has(baseWord(word)) && { weak: true }),
     ...(prf !== undefined && { prf }),
+    ...(kind === 'addke' && { slot: tr.type - TransformType.KE - 1 }),
   };
 }
 
@@ -198,20 +195,16 @@ export function checkProposal(text: string, kind: ProposalFor): ProposalCheck {
   for (const w of words) {
     const add = /^ke(\d+)_(.*)$/.exec(w);
     if (add) {
-      // strongSwan's RFC 9370 syntax is understood, so a typo gets a precise message; but the engine
-      // has no IKE_INTERMEDIATE exchange yet, so no additional key exchange is accepted.
+      // strongSwan's RFC 9370 syntax; a malformed word gets a precise message.
       const r = additionalKe(Number(add[1]), add[2]!, w);
-      const why = typeof r === 'string' ? r : `"${w}" in proposal "${text}" ${ADDKE_NOT_YET}`;
-      return fail(
-        why,
-        `supported key exchanges (one per proposal): ${describeSupported('ke', kind === 'ike')}`,
-      );
+      const hint = `supported additional key exchanges: ke1_ .. ke7_ with ${describeSupported('ke', true)} or none`;
+      if (typeof r === 'string') return fail(r, hint);
     }
     const tok = proposalToken(w);
     if (tok === undefined) {
       const r = refusal(w);
       if (r.kind !== undefined && r.why !== undefined) {
-        const list = describeSupported(r.kind, kind === 'ike');
+        const list = describeSupported(r.kind === 'addke' ? 'ke' : r.kind, kind === 'ike');
         return fail(`"${w}" in proposal "${text}" ${r.why}`, `supported ${KIND_NAME[r.kind]}: ${list}`);
       }
       return fail(`unknown algorithm "${w}" in proposal "${text}"`, suggestToken(w, kind));
@@ -220,7 +213,7 @@ export function checkProposal(text: string, kind: ProposalFor): ProposalCheck {
     if (kind === 'esp' && tok.kind === 'prf') return fail(`"${w}" applies to IKE only`, `remove "-${w}"`);
     if (tok.weak === true) {
       weak.push(w);
-      weakReasons.push(`${w}: ${WEAK.get(w) ?? 'weak'}`);
+      weakReasons.push(`${w}: ${WEAK.get(baseWord(w)) ?? 'weak'}`);
     }
     tokens.push(tok);
   }
@@ -241,6 +234,16 @@ export function checkProposal(text: string, kind: ProposalFor): ProposalCheck {
   if (aead === 0 && integ.length === 0 && !encr.every((t) => t.id === EncrId.NULL)) {
     return fail(`proposal "${text}" needs an integrity algorithm`, 'add e.g. -sha256, or use aes256gcm16');
   }
+  // RFC 9370 §2.2.4: the additional key exchanges of a Child SA follow its first (PFS) one.
+  if (
+    kind === 'esp' &&
+    tokens.some((t) => t.kind === 'addke' && t.id !== 0) &&
+    !tokens.some((t) => t.kind === 'ke')
+  )
+    return fail(
+      `ESP proposal "${text}" names additional key exchanges but no first one`,
+      'add the PFS key exchange before them, e.g. aes256gcm16-x25519-ke1_mlkem768',
+    );
   if (kind === 'ike') {
     if (!tokens.some((t) => t.kind === 'ke'))
       return fail(`IKE proposal "${text}" names no key exchange`, 'add e.g. -x25519');

@@ -218,13 +218,13 @@ const SWANCTL: readonly (readonly [string, string, string])[] = [
   ['charon.replay_window / children.<ch>.replay_window', 'connections.<name>.replay-window', ''],
   [
     'connections.<c>.children.<ch>.mark_in / mark_out',
-    'connections.<name>.mark / children[].mark',
-    'one mark for both directions',
+    'connections.<name>.mark-in / mark-out',
+    'or mark (children[].mark) for both directions',
   ],
   [
     'connections.<c>.if_id_in / if_id_out',
-    'connections.<name>.if-id / children[].if-id',
-    'one id for both directions',
+    'connections.<name>.if-id-in / if-id-out',
+    'or if-id (interface.if-id, children[].if-id) for both',
   ],
   ['children.<ch>.updown', 'connections.<name>.hook', 'facts in IKEWAY_* variables and JSON on stdin'],
   ['charon.port / port_nat_t', 'ports.ike / ports.nat-t', ''],

@@ -49,6 +49,60 @@ const certAuth: ObjectSpec = {
         'Intermediate CA certificate(s) (PEM) sent after ours in CERT payloads (RFC 7296 §3.6), ' +
         'the one that issued our certificate first.',
     },
+    revocation: {
+      kind: 'enum',
+      values: ['strict', 'best-effort', 'off'],
+      default: 'off',
+      description:
+        'Revocation check of the peer\u2019s certificates after its AUTH verified (CRL, RFC 5280 §5; ' +
+        'OCSP, RFC 6960): strict = every certificate below the CA needs a definite "good" answer; ' +
+        'best-effort = only a definite "revoked" fails; off = no check.',
+    },
+    crl: {
+      kind: 'list',
+      single: true,
+      items: path('CRL file (PEM or DER)'),
+      description:
+        'CRL file(s) (PEM or DER), consulted before any OCSP responder or distribution point; each ' +
+        'applies to the certificates of the CA that signed it. Read at start and reload.',
+    },
+    'ocsp-responder': {
+      kind: 'string',
+      pattern: '^http://[^\\s]+$',
+      description:
+        'OCSP responder (http://) to ask instead of the one in the certificate\u2019s authorityInfoAccess.',
+    },
+    'ocsp-method': {
+      kind: 'enum',
+      values: ['post', 'get'],
+      default: 'post',
+      description: 'HTTP method of OCSP requests (RFC 6960 Appendix A.1).',
+    },
+    'revocation-fetch': {
+      kind: 'bool',
+      default: true,
+      description:
+        'Fetch CRLs from the certificates\u2019 http:// distribution points and ask their AIA OCSP ' +
+        'responders; false: only the crl files and ocsp-responder given here.',
+    },
+    'revocation-timeout': {
+      ...duration('Deadline for one CRL or OCSP fetch; no answer by then counts as none.', 100),
+      default: '5s',
+    },
+  },
+};
+
+const pubkeyAuth: ObjectSpec = {
+  kind: 'object',
+  description:
+    'Raw public key authentication (RFC 7670): each side holds the other\u2019s public key; no CA, ' +
+    'no certificate. Our key is sent in a CERT payload of encoding 15 (Raw Public Key).',
+  fields: {
+    key: { ...path('Our private key (PEM, mode 600): ECDSA P-256/384/521, Ed25519 or RSA.'), required: true },
+    peer: {
+      ...path('The peer\u2019s public key (PEM "PUBLIC KEY", i.e. SubjectPublicKeyInfo).'),
+      required: true,
+    },
   },
 };
 
@@ -274,9 +328,13 @@ export const connection: ObjectSpec = {
     auth: {
       kind: 'object',
       required: true,
-      description: 'How both sides authenticate: a pre-shared key or certificates.',
-      exactlyOne: ['psk', 'cert'],
-      fields: { psk: { ...secretRef, description: 'Pre-shared key (RFC 7296 §2.15).' }, cert: certAuth },
+      description: 'How both sides authenticate: a pre-shared key, certificates, or raw public keys.',
+      exactlyOne: ['psk', 'cert', 'pubkey'],
+      fields: {
+        psk: { ...secretRef, description: 'Pre-shared key (RFC 7296 §2.15).' },
+        cert: certAuth,
+        pubkey: pubkeyAuth,
+      },
     },
     'local-id': {
       kind: 'identity',
@@ -333,8 +391,11 @@ export const connection: ObjectSpec = {
       single: true,
       minItems: 1,
       items: { kind: 'proposal', for: 'ike', description: 'e.g. aes256gcm16-prfsha256-x25519' },
-      default: ['aes256gcm16-prfsha256-x25519'],
-      description: 'IKE SA proposals, most preferred first.',
+      // RFC 9370 hybrid (X25519 + ML-KEM-768 in IKE_INTERMEDIATE) first, the classic one for peers
+      // without ML-KEM or IKE_INTERMEDIATE: a PQ-capable peer gets post-quantum keys, an old one still connects.
+      default: ['aes256gcm16-prfsha256-x25519-ke1_mlkem768', 'aes256gcm16-prfsha256-x25519'],
+      description:
+        'IKE SA proposals, most preferred first. Default: X25519 + ML-KEM-768 hybrid, else X25519.',
     },
     'esp-proposals': {
       kind: 'list',
@@ -379,7 +440,29 @@ export const connection: ObjectSpec = {
       kind: 'mark',
       description: 'XFRM mark value[/mask] for route-based setups (e.g. 42 or 0x2a/0xff).',
     },
+    'mark-in': {
+      kind: 'mark',
+      description: 'XFRM mark of the inbound SA and the in/fwd policies (default: mark).',
+    },
+    'mark-out': {
+      kind: 'mark',
+      description: 'XFRM mark of the outbound SA and the out policy (default: mark).',
+    },
     'if-id': { kind: 'int', min: 1, max: 0xffffffff, description: 'XFRM interface id (route-based VPN).' },
+    'if-id-in': {
+      kind: 'int',
+      min: 1,
+      max: 0xffffffff,
+      description:
+        'XFRM interface id of the inbound SA and the in/fwd policies (default: if-id; not with interface).',
+    },
+    'if-id-out': {
+      kind: 'int',
+      min: 1,
+      max: 0xffffffff,
+      description:
+        'XFRM interface id of the outbound SA and the out policy (default: if-id; not with interface).',
+    },
     interface: {
       ...tunnelInterface,
       description:

@@ -29,6 +29,30 @@ export interface CertAuth {
   readonly keyFile: string;
   readonly caFiles: readonly string[];
   readonly chainFiles: readonly string[];
+  readonly revocation: RevocationConfig;
+}
+
+export type RevocationMode = 'strict' | 'best-effort' | 'off';
+
+/** Revocation of the peer's certificates (src/creds/revocation). */
+export interface RevocationConfig {
+  readonly mode: RevocationMode;
+  /** CRL files (absolute paths) and their bytes as read (parsed by src/creds). */
+  readonly crlFiles: readonly string[];
+  readonly crls: readonly Uint8Array[];
+  readonly ocspResponder: string | undefined;
+  readonly ocspMethod: 'post' | 'get';
+  readonly fetch: boolean;
+  readonly timeoutMs: number;
+}
+
+/** RFC 7670 raw public keys: our private key, and the one public key the peer must prove. */
+export interface PubkeyAuth {
+  readonly kind: 'pubkey';
+  readonly key: KeyObject;
+  readonly peer: KeyObject;
+  readonly keyFile: string;
+  readonly peerFile: string;
 }
 
 export interface Liveness {
@@ -103,7 +127,7 @@ export interface Connection {
   readonly remote: IpAddress | 'any';
   /** The DNS name `remote` was resolved from, if the file gave one. */
   readonly remoteName: string | undefined;
-  readonly auth: PskAuth | CertAuth;
+  readonly auth: PskAuth | CertAuth | PubkeyAuth;
   readonly localId: Identity;
   readonly remoteId: Identity;
   /** Never empty: defaults to our own address as a host prefix. */
@@ -138,6 +162,11 @@ export interface Connection {
   readonly replayWindow: number;
   readonly mark: Mark | undefined;
   readonly ifId: number | undefined;
+  /** Per-direction overrides of mark and ifId (inbound SA + in/fwd policies; outbound SA + out). */
+  readonly markIn: Mark | undefined;
+  readonly markOut: Mark | undefined;
+  readonly ifIdIn: number | undefined;
+  readonly ifIdOut: number | undefined;
   /** Route-based tunnel: the interface ikeway owns (ifId is then its if-id). */
   readonly interface: TunnelInterface | undefined;
   readonly hook: Hook | undefined;

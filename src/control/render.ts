@@ -28,6 +28,7 @@ function child(c: ChildStatus, conn: string): string[] {
       : `in ${bytes(c.bytesIn)} / ${c.packetsIn ?? '-'} pkts, out ${bytes(c.bytesOut)} / ${c.packetsOut ?? '-'} pkts`;
   return [
     `    CHILD_SA ${c.name === conn ? '' : c.name}{${c.id}} ${c.state}, ${c.mode}, reqid ${c.reqid}, SPIs ${c.spiIn}_i ${c.spiOut}_o, ${c.algorithms || '-'}`,
+    ...(c.keyExchanges ? [`      key exchanges: ${c.keyExchanges.join(' + ')}`] : []),
     `      ${c.localTs.join(',') || '-'} === ${c.remoteTs.join(',') || '-'}`,
     `      installed ${duration(c.installedSeconds)} ago, rekey in ${duration(c.rekeySeconds)}; ${traffic}`,
   ];
@@ -38,6 +39,7 @@ function ike(sa: IkeSaStatus): string[] {
   return [
     `  IKE_SA ${sa.name} ${sa.state} (${sa.initiator ? 'initiator' : 'responder'}), ${sa.local} <-> ${sa.remote}${nat}`,
     `    SPIs ${sa.spiI}_i ${sa.spiR}_r, ${sa.algorithms ?? '-'}`,
+    ...(sa.keyExchanges ? [`    key exchanges: ${sa.keyExchanges.join(' + ')}`] : []),
     `    ${sa.localId} <-> ${sa.remoteId ?? '?'}, established ${duration(sa.establishedSeconds)} ago, rekey in ${duration(sa.rekeySeconds)}`,
     ...sa.children.flatMap((c) => child(c, sa.name.replace(/\[\d+\]$/, ''))),
   ];
@@ -86,6 +88,11 @@ export function renderStatus(r: StatusReport): string {
         c.retry.gaveUp
           ? `  gave up after ${c.retry.attempt - 1} retries: ${c.retry.reason}`
           : `  retry ${c.retry.attempt} in ${c.retry.inSeconds}s: ${c.retry.reason}`,
+      );
+    for (const e of c.expiring ?? [])
+      out.push(
+        `  WARNING: ${e.role} certificate "${e.subject}" ` +
+          (e.days < 0 ? `expired on ${e.notAfter}` : `expires in ${e.days} days (${e.notAfter})`),
       );
     for (const sa of c.ikeSas) out.push(...ike(sa));
   }

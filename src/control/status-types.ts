@@ -17,6 +17,8 @@ export interface ChildStatus {
   readonly localTs: readonly string[];
   readonly remoteTs: readonly string[];
   readonly algorithms: string;
+  /** Key exchanges of its CREATE_CHILD_SA (PFS method, then RFC 9370 additional ones); absent without PFS. */
+  readonly keyExchanges?: readonly string[];
   readonly installedSeconds?: number;
   readonly rekeySeconds?: number;
   readonly bytesIn?: number;
@@ -39,6 +41,8 @@ export interface IkeSaStatus {
   readonly localId: string;
   readonly remoteId?: string;
   readonly algorithms?: string;
+  /** Every key exchange the SA ran (IKE_SA_INIT, then each RFC 9370 additional one), e.g. x25519, mlkem768. */
+  readonly keyExchanges?: readonly string[];
   readonly nat: { readonly local: boolean; readonly remote: boolean };
   readonly establishedSeconds?: number;
   readonly rekeySeconds?: number;
@@ -61,6 +65,17 @@ export interface ConnectionStatus {
   readonly ikeSas: readonly IkeSaStatus[];
   /** start: now after a failure: why it waits and when it initiates again (or that it gave up). */
   readonly retry?: RetryStatus;
+  /** Our own, intermediate and trusted CA certificates that expire within 30 days (or have expired). */
+  readonly expiring?: readonly CertificateExpiry[];
+}
+
+export interface CertificateExpiry {
+  readonly role: 'local' | 'chain' | 'ca';
+  readonly subject: string;
+  /** ISO 8601. */
+  readonly notAfter: string;
+  /** Whole days left; negative once expired. */
+  readonly days: number;
 }
 
 export interface RetryStatus {

@@ -2,7 +2,7 @@
 // RFC 4945 §3.1). The path is built from the end-entity certificate through the intermediates the
 // peer sent in CERT payloads to one of our trust anchors, by issuer/subject name and signature;
 // then every certificate on it is checked against the injected clock and the constraints.
-import { verify } from 'node:crypto';
+import { verify, type KeyObject } from 'node:crypto';
 import { IdType } from '../codec/iana.ts';
 import { bytesEqual } from '../crypto/der.ts';
 import { decodeDn, derDnEquals, dnEquals, formatDn } from './dn.ts';
@@ -31,6 +31,20 @@ const SIG_DIGEST = new Map<string, string | null>([
 const KEY_TYPE_OF = (oid: string) =>
   oid.startsWith('1.2.840.10045') ? 'ec' : oid === '1.3.101.112' ? 'ed25519' : 'rsa';
 
+/**
+ * A signature over DER `tbs` (certificate, CRL or OCSP response) with one of the algorithms of
+ * SIG_DIGEST; false for any other algorithm, a key of the wrong type, or a bad signature.
+ */
+export function verifyTbs(sigAlg: string, tbs: Uint8Array, signature: Uint8Array, key: KeyObject): boolean {
+  const digest = SIG_DIGEST.get(sigAlg);
+  if (digest === undefined || key.asymmetricKeyType !== KEY_TYPE_OF(sigAlg)) return false;
+  try {
+    return verify(digest, tbs, key, signature);
+  } catch {
+    return false;
+  }
+}
+
 /** Issuers whose signature on a certificate verified (positive results only; dies with the objects). */
 const verified = new WeakMap<Certificate, WeakSet<Certificate>>();
 
@@ -39,12 +53,9 @@ function signedBy(cert: Certificate, issuer: Certificate): boolean {
   if (verified.get(cert)?.has(issuer)) return true;
   let ok: boolean;
   try {
-    const digest = SIG_DIGEST.get(cert.sigAlg);
-    const key = issuer.publicKey;
-    if (digest === undefined) ok = cert.x509.verify(key);
-    else
-      ok =
-        key.asymmetricKeyType === KEY_TYPE_OF(cert.sigAlg) && verify(digest, cert.tbs, key, cert.signature);
+    ok = SIG_DIGEST.has(cert.sigAlg)
+      ? verifyTbs(cert.sigAlg, cert.tbs, cert.signature, issuer.publicKey)
+      : cert.x509.verify(issuer.publicKey);
   } catch {
     ok = false; // unsupported or mismatched key types are a failed signature, not a crash
   }

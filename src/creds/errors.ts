@@ -23,6 +23,10 @@ export type CredsErrorCode =
   | 'NO_KEY'
   /** No pre-shared key for the pair of identities. */
   | 'NO_PSK'
+  /** A certificate on the peer's path is revoked (CRL or OCSP, RFC 5280 §5, RFC 6960). */
+  | 'CERT_REVOKED'
+  /** Revocation is strict and no CRL or OCSP source gave a definite answer. */
+  | 'REVOCATION_UNKNOWN'
   /** Key type, AUTH method or hash not supported (or no common hash with the peer). */
   | 'UNSUPPORTED';
 

@@ -56,3 +56,13 @@ export {
   type PskAuthInput,
   type StoreOptions,
 } from './store.ts';
+export {
+  RevocationChecker,
+  type CheckerOptions,
+  type RevocationMode,
+  type RevocationPolicy,
+  type Verdict,
+} from './revocation/checker.ts';
+export { parseCrl, type Crl } from './revocation/crl.ts';
+export { FetchError, httpFetch, type Fetcher, type FetchOptions } from './revocation/fetch.ts';
+export { RawKeyAuth } from './rawkey.ts';

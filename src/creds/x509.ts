@@ -23,9 +23,17 @@ const EXT = {
   keyUsage: '2.5.29.15',
   subjectAltName: '2.5.29.17',
   subjectKeyIdentifier: '2.5.29.14',
+  crlDistributionPoints: '2.5.29.31',
+  authorityInfoAccess: '1.3.6.1.5.5.7.1.1',
+  extKeyUsage: '2.5.29.37',
 } as const;
+/** RFC 5280 §4.2.2.1 id-ad-ocsp; RFC 6960 §4.2.2.2 id-kp-OCSPSigning. */
+const OID_AD_OCSP = '1.3.6.1.5.5.7.48.1';
+export const OID_KP_OCSP_SIGNING = '1.3.6.1.5.5.7.3.9';
+/** GeneralName uniformResourceIdentifier [6] IA5String (RFC 5280 §4.2.1.6). */
+const GN_URI = 0x86;
 /** Critical extensions we may accept without processing beyond what is done here (RFC 5280 §4.2). */
-const UNDERSTOOD = new Set<string>([...Object.values(EXT), '2.5.29.37' /* extKeyUsage */]);
+const UNDERSTOOD = new Set<string>(Object.values(EXT));
 
 export interface SubjectAltNames {
   readonly dns: readonly string[];
@@ -55,6 +63,15 @@ export class Certificate {
   readonly keyUsage: number | undefined;
   readonly san: SubjectAltNames;
   readonly subjectKeyId: Uint8Array | undefined;
+  /** serialNumber content octets (RFC 5280 §4.1.2.2), and as lower-case hex for logs. */
+  readonly serial: Uint8Array;
+  readonly serialHex: string;
+  /** HTTP(S) URIs of the cRLDistributionPoints fullNames (RFC 5280 §4.2.1.13). */
+  readonly crlUrls: readonly string[];
+  /** OCSP responder URIs from authorityInfoAccess (RFC 5280 §4.2.2.1). */
+  readonly ocspUrls: readonly string[];
+  /** extKeyUsage purposes (OIDs); undefined when the extension is absent. */
+  readonly extKeyUsage: readonly string[] | undefined;
   /** DER SubjectPublicKeyInfo. */
   readonly spki: Uint8Array;
   /** SHA-1 of the subjectPublicKey BIT STRING (RFC 5280 §4.2.1.2 method 1), for KEY_ID matching. */
@@ -79,7 +96,9 @@ export class Certificate {
     this.signature = sigBits.subarray(1);
     const f = children(tbs, TAG.SEQUENCE, 'TBSCertificate');
     const hasVersion = f[0]?.tag === ctx(0, true);
-    const [, , , issuer, validity, subject, spki, ...rest] = hasVersion ? f : [undefined, ...f];
+    const [, serial, , issuer, validity, subject, spki, ...rest] = hasVersion ? f : [undefined, ...f];
+    this.serial = need(serial, TAG.INTEGER, 'serialNumber').value;
+    this.serialHex = Buffer.from(this.serial).toString('hex');
     this.issuer = need(issuer, TAG.SEQUENCE, 'issuer').der;
     this.subject = need(subject, TAG.SEQUENCE, 'subject').der;
     this.issuerDn = decodeName(issuer!);
@@ -97,6 +116,9 @@ export class Certificate {
     this.keyUsage = ext.keyUsage;
     this.san = ext.san;
     this.subjectKeyId = ext.ski;
+    this.crlUrls = ext.crlUrls;
+    this.ocspUrls = ext.ocspUrls;
+    this.extKeyUsage = ext.eku;
     this.unknownCritical = ext.unknownCritical;
   }
 
@@ -171,7 +193,7 @@ function need(t: Tlv | undefined, tag: number, what: string): Tlv {
 }
 
 /** RFC 5280 §4.1.2.5: UTCTime YYMMDDHHMMSSZ (YY < 50 -> 20YY) or GeneralizedTime YYYYMMDDHHMMSSZ. */
-function derTime(t: Tlv | undefined, what: string): Date {
+export function derTime(t: Tlv | undefined, what: string): Date {
   const s = Buffer.from(t?.value ?? []).toString('latin1');
   const m =
     t?.tag === TAG.UTC_TIME
@@ -191,6 +213,9 @@ interface Extensions {
   keyUsage: number | undefined;
   san: SubjectAltNames;
   ski: Uint8Array | undefined;
+  crlUrls: string[];
+  ocspUrls: string[];
+  eku: string[] | undefined;
   unknownCritical: string[];
 }
 
@@ -201,6 +226,9 @@ function parseExtensions(wrapper: Tlv | undefined): Extensions {
     keyUsage: undefined,
     san: { dns: [], email: [], ip: [] },
     ski: undefined,
+    crlUrls: [],
+    ocspUrls: [],
+    eku: undefined,
     unknownCritical: [],
   };
   if (wrapper === undefined) return out;
@@ -222,6 +250,13 @@ function parseExtensions(wrapper: Tlv | undefined): Extensions {
       out.san = parseSan(value);
     } else if (oid === EXT.subjectKeyIdentifier) {
       out.ski = readExactly(value, TAG.OCTET_STRING, 'subjectKeyIdentifier').value;
+    } else if (oid === EXT.crlDistributionPoints) {
+      out.crlUrls = parseCrlDp(value);
+    } else if (oid === EXT.authorityInfoAccess) {
+      out.ocspUrls = parseAia(value);
+    } else if (oid === EXT.extKeyUsage) {
+      const list = children(readExactly(value, TAG.SEQUENCE, 'extKeyUsage'), TAG.SEQUENCE, 'extKeyUsage');
+      out.eku = list.map((t) => decodeOid(need(t, TAG.OID, 'extKeyUsage').value, 'extKeyUsage'));
     }
     if (critical && !UNDERSTOOD.has(oid)) out.unknownCritical.push(oid);
   }
@@ -252,6 +287,36 @@ function parseSan(value: Uint8Array): SubjectAltNames {
     else if (gn.tag === ctx(7, false) && (gn.value.length === 4 || gn.value.length === 16)) ip.push(gn.value);
   }
   return { dns, email, ip };
+}
+
+const latin1 = (b: Uint8Array) => Buffer.from(b).toString('latin1');
+
+/**
+ * RFC 5280 §4.2.1.13: DistributionPoint ::= SEQUENCE { distributionPoint [0] DistributionPointName
+ * OPTIONAL, ... }; DistributionPointName ::= CHOICE { fullName [0] GeneralNames, ... }. The URIs of
+ * each fullName, in order.
+ */
+function parseCrlDp(value: Uint8Array): string[] {
+  const urls: string[] = [];
+  for (const dp of children(readExactly(value, TAG.SEQUENCE, 'cRLDistributionPoints'), TAG.SEQUENCE, 'CDP')) {
+    const name = children(dp, TAG.SEQUENCE, 'DistributionPoint').find((t) => t.tag === ctx(0, true));
+    if (name === undefined) continue;
+    const full = children(name, name.tag, 'distributionPoint').find((t) => t.tag === ctx(0, true));
+    if (full === undefined) continue;
+    for (const gn of children(full, full.tag, 'fullName')) if (gn.tag === GN_URI) urls.push(latin1(gn.value));
+  }
+  return urls;
+}
+
+/** RFC 5280 §4.2.2.1: AccessDescription ::= SEQUENCE { accessMethod OID, accessLocation GeneralName }. */
+function parseAia(value: Uint8Array): string[] {
+  const urls: string[] = [];
+  for (const ad of children(readExactly(value, TAG.SEQUENCE, 'authorityInfoAccess'), TAG.SEQUENCE, 'AIA')) {
+    const [method, loc] = children(ad, TAG.SEQUENCE, 'AccessDescription');
+    const m = decodeOid(need(method, TAG.OID, 'accessMethod').value, 'accessMethod');
+    if (m === OID_AD_OCSP && loc?.tag === GN_URI) urls.push(latin1(loc.value));
+  }
+  return urls;
 }
 
 /** Most recently seen peer certificates kept parsed (their keys and verified signatures with them). */

@@ -160,8 +160,11 @@ add('esn', t(ESN, EsnId.ESN));
 add('noesn', t(ESN, EsnId.NO_ESN));
 for (const [w, id] of GROUPS) add(w, t(KE, id));
 // RFC 9370: "ke1_mlkem768" .. "ke7_..." are additional key exchanges (transform types 6..12).
-for (let n = 1; n <= 7; n++)
+for (let n = 1; n <= 7; n++) {
   for (const [w, id] of GROUPS) add(`ke${n}_${w}`, t((KE + n + 1) as TransformType, id));
+  // "keN_none": the slot is optional (RFC 9370 §2.2.1: transform ID 0, NONE).
+  add(`ke${n}_none`, t((KE + n + 1) as TransformType, 0));
+}
 
 /** The transform one lower-case word names, or undefined for a word the grammar does not know. */
 export function parseToken(w: string): TokenTransform | undefined {
@@ -200,6 +203,7 @@ export function formatToken(x: TokenTransform): string {
     return byId.get(x.id) ?? `encr${x.id}${x.keyLength ? `_${x.keyLength}` : ''}`;
   }
   if (x.type === ESN) return x.id === EsnId.ESN ? 'esn' : 'noesn';
-  if (x.type > KE) return `ke${x.type - KE - 1}_${NAMES.get(`${KE}/${x.id}`) ?? x.id}`;
+  if (x.type > KE)
+    return `ke${x.type - KE - 1}_${x.id === 0 ? 'none' : (NAMES.get(`${KE}/${x.id}`) ?? x.id)}`;
   return NAMES.get(`${x.type}/${x.id}`) ?? `t${x.type}_${x.id}`;
 }

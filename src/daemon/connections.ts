@@ -4,10 +4,17 @@
 import { createHash, KeyObject, X509Certificate } from 'node:crypto';
 import type { Child, Connection } from '../config/index.ts';
 import { Secret } from '../config/index.ts';
-import { CredentialStore, idFromConfig } from '../creds/index.ts';
-import type { ChildConfig, IkeConnection } from '../ike/config.ts';
+import {
+  CredentialStore,
+  idFromConfig,
+  parseCrl,
+  RawKeyAuth,
+  type RevocationChecker,
+  type RevocationPolicy,
+} from '../creds/index.ts';
+import type { ChildConfig, IkeConnection, IkeIdentity } from '../ike/config.ts';
 import { splitPerPair } from '../ike/child-config.ts';
-import { storeCredentials } from '../ike/creds-adapter.ts';
+import { rawKeyCredentials, storeCredentials } from '../ike/creds-adapter.ts';
 import { parseProposals } from '../ike/proposal-string.ts';
 import { failClosedPolicies as spdFailClosed } from '../ike/spd/policies.ts';
 import type { PolicyParams } from '../kernel/types.ts';
@@ -22,6 +29,28 @@ export interface MapOptions {
    * `reqid`. Absent: the engine allocates one per Child SA.
    */
   readonly childReqid?: (child: string) => number | undefined;
+  /** The daemon's revocation checker (one cache for all connections); none: revocation is not checked. */
+  readonly revocation?: RevocationChecker;
+}
+
+/** The connection's revocation policy for src/creds; CRL files are parsed here (CredsError if bad). */
+export function revocationPolicy(c: Connection): RevocationPolicy | undefined {
+  if (c.auth.kind !== 'cert') return undefined;
+  const r = c.auth.revocation;
+  return {
+    mode: r.mode,
+    crls: r.crls.map((b, i) => {
+      try {
+        return parseCrl(b);
+      } catch (e) {
+        throw new Error(`${r.crlFiles[i]}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      }
+    }),
+    ...(r.ocspResponder !== undefined ? { ocspUrl: r.ocspResponder } : {}),
+    ocspMethod: r.ocspMethod,
+    fetch: r.fetch,
+    timeoutMs: r.timeoutMs,
+  };
 }
 
 /** RFC 4303 §2.2.1: `esn: true` adds the ESN transform to proposals that do not name one. */
@@ -44,20 +73,34 @@ function selectors(c: Pick<Connection, 'localSubnets' | 'remoteSubnets'>): {
   return { local, remote };
 }
 
+function ikeAuth(
+  c: Connection,
+  localId: IkeIdentity,
+  remoteId: IkeIdentity | undefined,
+  opts: MapOptions,
+): IkeConnection['auth'] {
+  const a = c.auth;
+  if (a.kind === 'psk') return { kind: 'psk', psk: a.psk.bytes() };
+  // RFC 7670: raw public keys go through the engine's signature path like certificates.
+  if (a.kind === 'pubkey')
+    return { kind: 'cert', credentials: rawKeyCredentials(new RawKeyAuth(a.key, a.peer)) };
+  const policy = revocationPolicy(c);
+  const checker = opts.revocation;
+  return {
+    kind: 'cert',
+    credentials: storeCredentials(CredentialStore.fromConnection({ ...c, auth: a }), {
+      localId,
+      ...(remoteId ? { expectedId: remoteId } : {}),
+      ...(checker && policy && policy.mode !== 'off' ? { revocation: { checker, policy } } : {}),
+    }),
+  };
+}
+
 /** The engine's view of one connection. Lifetimes: rekey `rekeyMarginMs` before the hard limit. */
 export function toIkeConnection(c: Connection, opts: MapOptions = {}): IkeConnection {
   const localId = idFromConfig(c.localId);
   const remoteId = c.remoteId.kind === 'any' ? undefined : idFromConfig(c.remoteId);
-  const auth: IkeConnection['auth'] =
-    c.auth.kind === 'psk'
-      ? { kind: 'psk', psk: c.auth.psk.bytes() }
-      : {
-          kind: 'cert',
-          credentials: storeCredentials(CredentialStore.fromConnection(c), {
-            localId,
-            ...(remoteId ? { expectedId: remoteId } : {}),
-          }),
-        };
+  const auth = ikeAuth(c, localId, remoteId, opts);
   const ts = selectors(c);
   const margin = (ms: number) => Math.max(1000, ms - c.rekeyMarginMs);
   return {
@@ -84,6 +127,10 @@ export function toIkeConnection(c: Connection, opts: MapOptions = {}): IkeConnec
     replayWindow: c.replayWindow,
     ...(c.mark ? { mark: { value: c.mark.value, mask: c.mark.mask } } : {}),
     ...(c.ifId !== undefined ? { ifId: c.ifId } : {}),
+    ...(c.markIn ? { markIn: { value: c.markIn.value, mask: c.markIn.mask } } : {}),
+    ...(c.markOut ? { markOut: { value: c.markOut.value, mask: c.markOut.mask } } : {}),
+    ...(c.ifIdIn !== undefined ? { ifIdIn: c.ifIdIn } : {}),
+    ...(c.ifIdOut !== undefined ? { ifIdOut: c.ifIdOut } : {}),
     // RFC 7296 §2.4 liveness: probe after this much silence; the configured action when the peer is dead.
     ...(c.liveness ? { dpdDelayMs: c.liveness.intervalMs, dpdAction: c.liveness.action } : {}),
     ...(opts.reqid !== undefined ? { reqid: opts.reqid } : {}),
@@ -153,6 +200,7 @@ function digestJson(value: unknown): string {
           : raw.export({ type: 'spki', format: 'der' });
       return `key:${digest(der)}`;
     }
+    if (raw instanceof Uint8Array) return `bytes:${digest(raw)}`; // e.g. CRL files
     if (typeof v === 'bigint') return v.toString();
     return v;
   });

@@ -6,10 +6,11 @@
 // sockets), status.ts; every policy is the policy owner's (src/ike/spd).
 import { formatProblem, loadConfig, type Config, type Connection } from '../config/index.ts';
 import { TransformType } from '../codec/index.ts';
-import { KeyExchangePool } from '../crypto/index.ts';
+import { KeyExchangePool, lookupKeGroup } from '../crypto/index.ts';
 import { PUZZLE_DEFAULTS, type IkeConnection } from '../ike/config.ts';
 import { RealClock, type Clock } from '../base/clock.ts';
 import { Counters } from '../base/counters.ts';
+import { RevocationChecker } from '../creds/index.ts';
 import { Engine } from '../ike/engine.ts';
 import { Spd } from '../ike/spd/spd.ts';
 import type { Logger } from '../base/logger.ts';
@@ -35,7 +36,7 @@ import {
 import type { StatusReport } from '../control/status-types.ts';
 import { buildStatus, type SaTimes } from './status.ts';
 import { debugKeysWarning } from './keylog.ts';
-import { ikeBypassPolicies } from '../kernel/index.ts';
+import { countKernelErrors, ikeBypassPolicies } from '../kernel/index.ts';
 import { failClosedPolicies } from './connections.ts';
 import { readPlanConfig, type IntrospectHost } from './introspect.ts';
 import { openInterfaces, type TunnelInterfaces } from './interfaces.ts';
@@ -129,11 +130,16 @@ export class Daemon {
     const log = (m: string, f = {}) => this.#log.log('info', m, { component: 'daemon', ...f });
     const opened = await openKernel(this.#o.kernel, c, this.#log);
     const { owned } = opened;
-    const kernel = this.#o.wrapKernel ? this.#o.wrapKernel(opened.kernel) : opened.kernel;
+    const kernel = countKernelErrors(
+      this.#o.wrapKernel ? this.#o.wrapKernel(opened.kernel) : opened.kernel,
+      this.#counters,
+    );
     this.#rt = { kind: this.#o.kernel, kernel, owned, transport: undefined as never };
     const spd = new Spd(kernel, this.#log);
     this.#conns = new ConnectionRegistry({
       spd,
+      // One revocation cache for the daemon: CRLs and OCSP answers are shared by all connections.
+      revocation: new RevocationChecker({ counters: this.#counters, logger: this.#log }),
       timers: this.#timers,
       log: this.#log,
       ...(this.#o.retryMs !== undefined ? { retryMs: this.#o.retryMs } : {}),
@@ -404,8 +410,12 @@ export class Daemon {
   }
 }
 
-/** The key-exchange groups the connections' IKE proposals offer (RFC 7296 §3.3.2, transform type 4). */
+/**
+ * The DH groups the connections' IKE proposals offer (RFC 7296 §3.3.2, transform type 4), for the
+ * key-pair pool; KEM methods (ML-KEM) have no reusable key pair to precompute and stay out.
+ */
 function keGroups(conns: readonly IkeConnection[]): number[] {
   const ids = conns.flatMap((c) => c.ikeProposals.flatMap((p) => p.transforms));
-  return [...new Set(ids.filter((t) => t.type === TransformType.KE).map((t) => t.id))];
+  const ke = ids.filter((t) => t.type === TransformType.KE && lookupKeGroup(t.id) !== undefined);
+  return [...new Set(ke.map((t) => t.id))];
 }

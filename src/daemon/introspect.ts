@@ -12,6 +12,7 @@ import type { OwnedKernel } from '../kernel/ownership.ts';
 import type { IkeSa } from '../ike/ike-sa.ts';
 import { connectionView, explainFlow, ownerIndex } from './explain.ts';
 import { planFor, type PlanIkeSa, type LinkPlanner } from './plan.ts';
+import { markOnly } from '../ike/xfrm-ids.ts';
 
 export interface IntrospectHost {
   readonly config: Config;
@@ -154,14 +155,13 @@ export function plan(h: IntrospectHost, file: string): PlanReport {
       state: sa.state,
       children: liveChildren(sa).map((c) => {
         const ctx = c.installed;
-        const mark = ctx?.mark ? { mark: { ...ctx.mark } } : {};
         return {
           name: childName(sa, c.id),
           policies: c.policies(),
           sas: ctx
             ? [
-                { dst: ctx.localAddr, spi: c.spiIn, proto: 'esp' as const, ...mark },
-                { dst: ctx.remoteAddr, spi: c.spiOut, proto: 'esp' as const, ...mark },
+                { dst: ctx.localAddr, spi: c.spiIn, proto: 'esp' as const, ...markOnly(ctx, 'in') },
+                { dst: ctx.remoteAddr, spi: c.spiOut, proto: 'esp' as const, ...markOnly(ctx, 'out') },
               ]
             : [],
         };

@@ -10,39 +10,11 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, writeSync } from 'node:fs';
 import type { IkeSa } from '../ike/ike-sa.ts';
 import type { Kernel, SaParams } from '../kernel/types.ts';
+import { ESP_AUTH, ESP_ENCR, IKE_ENCR, IKE_INTEG } from './keyfile.ts';
 
 export const debugKeysWarning = (file: string) =>
   `debug-keys is ON: every IKE and ESP SA key is written to ${file} (and ${file}.esp); ` +
   'anyone who can read them can decrypt the traffic. Remove debug-keys from the config when done.';
-
-/** Wireshark's names (4.0: packet-isakmp.c, ikev2 UAT; no ChaCha20 there) by IKEv2 transform ID and key bits. */
-const IKE_ENCR: Record<string, string> = {
-  '12/128': 'AES-CBC-128 [RFC3602]',
-  '12/192': 'AES-CBC-192 [RFC3602]',
-  '12/256': 'AES-CBC-256 [RFC3602]',
-  '20/128': 'AES-GCM-128 with 16 octet ICV [RFC5282]',
-  '20/256': 'AES-GCM-256 with 16 octet ICV [RFC5282]',
-};
-const IKE_INTEG: Record<number, string> = {
-  0: 'NONE [RFC4306]',
-  2: 'HMAC_SHA1_96 [RFC2404]',
-  12: 'HMAC_SHA2_256_128 [RFC4868]',
-  13: 'HMAC_SHA2_384_192 [RFC4868]',
-  14: 'HMAC_SHA2_512_256 [RFC4868]',
-};
-/** Wireshark's names (packet-esp.c, esp_sa UAT) by the kernel's algorithm name. */
-const ESP_ENCR: Record<string, string> = {
-  'cbc(aes)': 'AES-CBC [RFC3602]',
-  'rfc4106(gcm(aes))/128': 'AES-GCM with 16 octet ICV [RFC4106]',
-  'rfc4106(gcm(aes))/96': 'AES-GCM with 12 octet ICV [RFC4106]',
-  'rfc4106(gcm(aes))/64': 'AES-GCM with 8 octet ICV [RFC4106]',
-};
-const ESP_AUTH: Record<string, string> = {
-  'hmac(sha1)/96': 'HMAC-SHA-1-96 [RFC2404]',
-  'hmac(sha256)/128': 'HMAC-SHA-256-128 [RFC4868]',
-  'hmac(sha384)/192': 'HMAC-SHA-384-192 [RFC4868]',
-  'hmac(sha512)/256': 'HMAC-SHA-512-256 [RFC4868]',
-};
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const q = (s: string) => `"${s}"`;

@@ -1,12 +1,13 @@
-// The Prometheus view (text exposition format, through prom-client) of what `ikeway status --json`
+// The Prometheus view (text exposition format; process metrics and content type from prom-client,
+// the ikeway families written here, see Family) of what `ikeway status --json`
 // shows: built at scrape time from the same status snapshot (without its per-SA kernel queries),
 // plus ONE kernel SA dump for the byte/packet/replay counters of every Child SA, the event history
 // of each connection (conn-events.ts), and the daemon-wide counters of src/base/counters.ts.
 // No key, PSK or identity secret is ever read here: SaInfo carries no keys, the snapshot none.
-import { Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import { COUNTER_NAMES } from '../base/counters.ts';
 import type { SaInfo } from '../kernel/types.ts';
-import { FAILURE_REASONS, type ConnEvents } from './conn-events.ts';
+import { FAILURE_REASONS, failureReason, type ConnEvents } from './conn-events.ts';
 import type { StatusReport } from '../control/status-types.ts';
 
 export interface MetricsSource {
@@ -39,30 +40,34 @@ const hostOf = (hostPort: string) => {
 
 type Labels = Record<string, string>;
 
+/** A label value in the exposition format: backslash, double quote and newline escaped. */
+const esc = (v: string) =>
+  /[\\"\n]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : v;
+const num = (v: number) =>
+  Number.isNaN(v) ? 'NaN' : v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v);
+
 /**
- * One metric family, refilled on every scrape and formatted by prom-client's registry. The values
- * are kept as plain rows: prom-client's Gauge/Counter label API hashes every label set on every
- * set/inc, which dominated a 10,000-tunnel scrape (bench/metrics-scrape.ts).
+ * One metric family, refilled on every scrape and written straight as exposition text (Prometheus
+ * text format 0.0.4, what prom-client writes too). prom-client's own path (label objects hashed on
+ * every set, then formatted and escaped by its registry) cost ~0.5 ms of CPU per tunnel plus the
+ * garbage it leaves, at 10,000 tunnels most of a scrape (bench/metrics-scrape.ts); prom-client still
+ * serves the process metrics and the content type.
  */
 class Family {
-  values: MetricValue<string>[] = [];
+  rows: string[] = [];
   constructor(
     readonly name: string,
     readonly help: string,
     readonly type: 'gauge' | 'counter',
   ) {}
   add(labels: Labels, value: number): void {
-    this.values.push({ labels, value });
+    let l = '';
+    for (const k in labels) l += `${l ? ',' : ''}${k}="${esc(labels[k]!)}"`;
+    this.rows.push(l ? `${this.name}{${l}} ${num(value)}` : `${this.name} ${num(value)}`);
   }
-  get(): Promise<MetricObjectWithValues<MetricValue<string>>> {
-    return Promise.resolve({
-      name: this.name,
-      help: this.help,
-      type: this.type as never,
-      values: this.values,
-      aggregator: 'sum',
-      collect: () => undefined,
-    });
+  text(): string {
+    const head = `# HELP ${this.name} ${this.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${this.name} ${this.type}\n`;
+    return this.rows.length ? `${head}${this.rows.join('\n')}\n` : head;
   }
 }
 
@@ -76,7 +81,6 @@ export class Metrics {
   constructor(src: MetricsSource, opts: { processMetrics?: boolean } = {}) {
     this.#src = src;
     this.#f = families();
-    for (const f of Object.values(this.#f)) this.registry.registerMetric(f as never);
     if (opts.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -84,7 +88,9 @@ export class Metrics {
   async scrape(): Promise<string> {
     const t0 = process.hrtime.bigint();
     await this.update();
-    const text = await this.registry.metrics();
+    let text = '';
+    for (const f of Object.values(this.#f)) text += `${f.text()}\n`;
+    text += await this.registry.metrics();
     this.#lastBuildSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
     return text;
   }
@@ -92,7 +98,7 @@ export class Metrics {
   async update(): Promise<void> {
     const src = this.#src;
     const f = this.#f;
-    for (const fam of Object.values(f)) fam.values = [];
+    for (const fam of Object.values(f)) fam.rows = [];
     const now = src.now?.() ?? Date.now();
     const [report, sas] = await Promise.all([
       src.snapshot(),
@@ -163,13 +169,22 @@ export class Metrics {
         f.lastEstablished.add(C, ev.lastEstablishedMs / 1000);
         f.sinceEstablished.add(C, Math.max(0, (now - ev.lastEstablishedMs) / 1000));
       }
+      // start: now after a failure: why it waits (reason class), which retry, and until when.
+      const r = conn.retry;
+      if (r) {
+        const reason = failureReason(r.reason);
+        f.retryAttempt.add({ connection, reason }, r.attempt);
+        if (r.gaveUp) f.retryGaveUp.add({ connection, reason }, 1);
+        else f.nextRetry.add(C, Math.round(now / 1000 + (r.inSeconds ?? 0)));
+      }
       const exp = src.certificateExpiry(connection);
       if (exp !== undefined) f.certExpiry.add(C, exp / 1000);
     }
     for (const name of COUNTER_NAMES) {
       const { layer, kind, reason } = splitCounter(name);
       const v = report.counters[name] ?? 0;
-      if (kind === 'drop') f.drops.add({ layer, reason }, v);
+      if (name === 'kernel.netlink_errors') f.netlinkErrors.add({}, v);
+      else if (kind === 'drop') f.drops.add({ layer, reason }, v);
       else f.events.add({ layer, event: reason }, v);
     }
     const halfOpen = src.halfOpen();
@@ -202,6 +217,15 @@ function families() {
       'connection_certificate_expiry_timestamp_seconds',
       "notAfter of the connection's own certificate (Unix time).",
     ),
+    retryAttempt: g(
+      'connection_retry_attempt',
+      'A start: now connection waiting after a failure: its retry number, by the reason class of the failure.',
+    ),
+    nextRetry: g(
+      'connection_next_retry_timestamp_seconds',
+      'When a waiting connection initiates again (Unix time; retry backoff).',
+    ),
+    retryGaveUp: g('connection_retry_gave_up', '1 when the connection used its retry attempts and stopped.'),
     ikeEst: c('ike_sa_established_total', 'IKE SAs established.'),
     childInst: c('child_sa_installed_total', 'Child SAs installed.'),
     ikeRekeys: c('ike_sa_rekeys_total', 'IKE SA rekeys (RFC 7296 §2.18).'),
@@ -216,6 +240,10 @@ function families() {
     integrity: c('child_sa_integrity_failures_total', 'Packets failing the ICV check (inbound SA).'),
     drops: c('drops_total', 'Packets dropped, by layer and reason (src/base/counters.ts).'),
     events: c('events_total', 'Daemon events since start, by layer (src/base/counters.ts).'),
+    netlinkErrors: c(
+      'netlink_errors_total',
+      'Kernel operations (netlink requests) that failed, daemon-wide (src/kernel/error-count.ts).',
+    ),
     kernelErrors: c('kernel_dump_errors_total', 'Kernel SA dumps that failed during a scrape.'),
     halfOpen: g('half_open_ike_sas', 'Half-open IKE SAs (RFC 7296 §2.6).'),
     cookieMode: g('cookie_mode', '1 while responders demand cookies (half-open >= cookie-threshold).'),

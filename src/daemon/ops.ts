@@ -11,7 +11,23 @@ import { KeyLog, debugKeysWarning, keyLoggingKernel } from './keylog.ts';
 import { Metrics } from './metrics.ts';
 import { MetricsServer } from './metrics-server.ts';
 import { SdNotify } from './sdnotify.ts';
+import { sasByConnection } from './status.ts';
 import { summaryLine } from './summary.ts';
+
+/** notAfter (ms) of each certificate connection's own certificate, once per config (a reload makes a new one). */
+const expiries = new WeakMap<Config, ReadonlyMap<string, number>>();
+function certExpiry(c: Config): ReadonlyMap<string, number> {
+  let m = expiries.get(c);
+  if (!m) {
+    m = new Map(
+      c.connections.flatMap((x) =>
+        x.auth.kind === 'cert' ? [[x.name, Date.parse(x.auth.cert.validTo)]] : [],
+      ),
+    );
+    expiries.set(c, m);
+  }
+  return m;
+}
 
 export class Ops {
   readonly #log: Logger;
@@ -66,10 +82,7 @@ export class Ops {
         events: this.events,
         halfOpen: () => d.engine.halfOpenCount,
         cookieThreshold: () => d.config.cookieThreshold,
-        certificateExpiry: (name) => {
-          const auth = d.config.connections.find((c) => c.name === name)?.auth;
-          return auth?.kind === 'cert' ? Date.parse(auth.cert.validTo) : undefined;
-        },
+        certificateExpiry: (name) => certExpiry(d.config).get(name),
         debugKeys: keylog !== undefined,
       });
       this.#server = await MetricsServer.start(metrics, m.address.address, m.port, this.#log);
@@ -81,9 +94,10 @@ export class Ops {
   summary(): string {
     const d = this.#daemon;
     if (!d) return 'starting';
+    const sas = sasByConnection(d.engine);
     return summaryLine({
       connections: d.config.connections.map((c) => c.name),
-      sasOf: (n) => d.engine.sasOf(n),
+      sasOf: (n) => sas.get(n) ?? [],
       debugKeys: this.#keylog !== undefined,
     });
   }

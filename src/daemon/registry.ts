@@ -10,6 +10,7 @@ import type { IkeConnection } from '../ike/config.ts';
 import type { Engine } from '../ike/engine.ts';
 import type { EngineEvent } from '../ike/services.ts';
 import type { Spd } from '../ike/spd/spd.ts';
+import type { RevocationChecker } from '../creds/index.ts';
 import { hasRemoteSubnets, toIkeConnection } from './connections.ts';
 import { childReqids, connectionReqid, dropReqids } from './reqids.ts';
 
@@ -46,6 +47,8 @@ export interface RetryWait {
 
 export interface RegistryDeps {
   readonly spd: Spd;
+  /** Shared by every connection whose certificates are checked for revocation. */
+  readonly revocation?: RevocationChecker;
   readonly timers: TimerQueue;
   readonly log: Logger;
   /** Overrides every connection's retry.initial (the daemon's retryMs option); undefined: the config's. */
@@ -109,6 +112,7 @@ export class ConnectionRegistry {
     const ike = toIkeConnection(conn, {
       ...(reqid !== undefined ? { reqid } : {}),
       ...(childReqid ? { childReqid } : {}),
+      ...(this.#d.revocation ? { revocation: this.#d.revocation } : {}),
     });
     await this.#d.spd.protect(ike, hasRemoteSubnets(conn));
     const s: ConnState = {

@@ -67,6 +67,8 @@ export async function applyReload(
   if (problems.length > 0) {
     const lines = problems.map(formatProblem);
     for (const l of lines) log.log('error', l, { component: 'config' });
+    // The same closing line as a file that does not parse (SIGHUP has no caller to answer).
+    log.log('error', 'reload rejected; the running configuration stays', { component: 'daemon' });
     throw new ControlError('ERR_CONFIG', `reload rejected, nothing changed:\n${lines.join('\n')}`, lines);
   }
   ctx.applyLogSettings?.(next);

@@ -27,6 +27,10 @@ export function childrenOf(c: IkeConnection): readonly ChildConfig[] {
         ...(c.childLifetimeBytes !== undefined ? { childLifetimeBytes: c.childLifetimeBytes } : {}),
         ...(c.mark ? { mark: c.mark } : {}),
         ...(c.ifId !== undefined ? { ifId: c.ifId } : {}),
+        ...(c.markIn ? { markIn: c.markIn } : {}),
+        ...(c.markOut ? { markOut: c.markOut } : {}),
+        ...(c.ifIdIn !== undefined ? { ifIdIn: c.ifIdIn } : {}),
+        ...(c.ifIdOut !== undefined ? { ifIdOut: c.ifIdOut } : {}),
         ...(c.reqid !== undefined ? { reqid: c.reqid } : {}),
       },
     ];

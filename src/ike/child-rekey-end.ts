@@ -128,13 +128,36 @@ export async function retireChild(sa: IkeSa, child: ChildSa): Promise<void> {
     reinstatePredecessor(holder, child);
     return holder.removeChild(child);
   }
+  retireAfterGrace(sa, child, await child.inboundPackets(sa.services.kernel), 0);
+}
+
+/**
+ * The old inbound SA leaves when the peer stopped using it: after `rekeyGraceMs`, unless packets
+ * still arrived on it during that time (read from its kernel counters), then after another grace, at
+ * most `rekeyGraceExtensions` times (a peer that never stops cannot keep it forever).
+ */
+function retireAfterGrace(sa: IkeSa, child: ChildSa, seen: bigint | undefined, extended: number): void {
+  const { rekeyGraceMs, rekeyGraceExtensions } = sa.services.options;
   // Not an IKE SA timer: an IKE SA rekey (§2.8) may move the Child SA to the new IKE SA, and the old
   // one's timers die with it. The timer finds whichever IKE SA holds the Child SA when it fires.
-  sa.services.timers.after(sa.services.options.rekeyGraceMs, () => {
+  sa.services.timers.after(rekeyGraceMs, () => {
     if (child.state === 'destroyed') return;
     // The holder again when the work runs: an IKE SA rekey queued before it may move the Child SA.
     const h = holderOf(sa, child);
-    sa.services.run(h, () => holderOf(h, child).removeChild(child));
+    sa.services.run(h, async () => {
+      if (child.state === 'destroyed') return;
+      const now =
+        extended < rekeyGraceExtensions ? await child.inboundPackets(sa.services.kernel) : undefined;
+      if (now !== undefined && seen !== undefined && now > seen) {
+        sa.logger.log('debug', 'the peer still sends on the replaced Child SA: it stays a while', {
+          child: child.id,
+          packets: String(now - seen),
+        });
+        retireAfterGrace(sa, child, now, extended + 1);
+        return;
+      }
+      await holderOf(h, child).removeChild(child);
+    });
   });
 }
 
@@ -160,14 +183,30 @@ function reinstatePredecessor(sa: IkeSa, child: ChildSa): void {
  * Make-before-break (RFC 7296 §2.8) for a rekey we answered: our new inbound SA is in before the
  * response, but the initiator installs its inbound SA only when the response arrives. So our outbound
  * SA of the new Child SA waits (the old one carries the traffic) until the peer shows it can receive
- * on it -- its Delete of the old SA (retireChild) -- or, at the latest, `rekeyOutboundGraceMs` passed
- * (a lost Delete, a peer that deletes late). A Child SA replaced meanwhile (a collision it lost,
- * §2.8.1, or rekeyed again) never gets it: the kernel would send on the newest SA of the reqid.
+ * on it -- its Delete of the old SA (retireChild), or a packet it sent on the new SA (the inbound
+ * SA's kernel counters, read every `rekeyTrafficPollMs`: an initiator installs both directions at
+ * once) -- or, at the latest, `rekeyOutboundGraceMs` passed (a lost Delete, a peer that deletes late
+ * and sends nothing). A Child SA replaced meanwhile (a collision it lost, §2.8.1, or rekeyed again)
+ * never gets it: the kernel would send on the newest SA of the reqid.
  */
 function awaitPeerInbound(sa: IkeSa, child: ChildSa): void {
   if (!child.outboundPending) return;
-  sa.services.timers.after(sa.services.options.rekeyOutboundGraceMs, () => {
-    if (!child.outboundPending || child.state !== 'installed' || child.successor) return;
+  const { rekeyOutboundGraceMs: grace, rekeyTrafficPollMs: poll } = sa.services.options;
+  const waiting = () => child.outboundPending && child.state === 'installed' && !child.successor;
+  const deadline = sa.services.timers.now() + grace;
+  const check = () => {
+    if (!waiting()) return;
+    const h = holderOf(sa, child);
+    sa.services.run(h, async () => {
+      if (!waiting()) return;
+      const packets = await child.inboundPackets(sa.services.kernel);
+      if (packets !== undefined && packets > 0n) await switchOutbound(h, child, 'traffic on the new SA');
+      else if (sa.services.timers.now() + poll < deadline) sa.services.timers.after(poll, check);
+    });
+  };
+  if (poll > 0 && poll < grace) sa.services.timers.after(poll, check);
+  sa.services.timers.after(grace, () => {
+    if (!waiting()) return;
     const h = holderOf(sa, child);
     sa.services.run(h, () => switchOutbound(h, child, 'grace passed'));
   });

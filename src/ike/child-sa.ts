@@ -18,6 +18,7 @@ import {
 } from './kernel-install.ts';
 import { childPolicies, installChildPolicies, removeChildPolicies } from './spd/policies.ts';
 import { formatTs } from './traffic-selectors.ts';
+import { markOnly } from './xfrm-ids.ts';
 
 export interface ChildSaInit {
   readonly id: number;
@@ -122,6 +123,22 @@ export class ChildSa {
   }
 
   /**
+   * Packets the kernel accepted on our inbound SA so far (its lifetime counters), or undefined when
+   * it is not installed or cannot be read. Make-before-break reads it to see the peer use a new SA.
+   */
+  async inboundPackets(kernel: Kernel): Promise<bigint | undefined> {
+    const ctx = this.installed;
+    if (!ctx || this.state === 'destroyed') return undefined;
+    const mark = ctx.mark ? { mark: { ...ctx.mark } } : {};
+    try {
+      const info = await kernel.getSa({ dst: ctx.localAddr, spi: this.spiIn, proto: 'esp', ...mark });
+      return info.current.packets;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
    * The kernel holds its own copy once both SAs are in. Only a UDP-encapsulated SA keeps ours (wiped
    * in destroy()): a NAT mapping change re-points the SAs, and the kernel wants the keys again (RFC 3948).
    */
@@ -143,8 +160,12 @@ export class ChildSa {
     } else if (ctx.remoteAddr === before.remoteAddr) await kernel.updateSa(saParams(this, ctx, false));
     else {
       await kernel.addSa(saParams(this, ctx, false));
-      const mark = before.mark ? { mark: { ...before.mark } } : {};
-      await kernel.deleteSa({ dst: before.remoteAddr, spi: this.spiOut, proto: 'esp', ...mark });
+      await kernel.deleteSa({
+        dst: before.remoteAddr,
+        spi: this.spiOut,
+        proto: 'esp',
+        ...markOnly(before, 'out'),
+      });
     }
     for (const p of childPolicies(this, ctx)) await kernel.updatePolicy(p);
     this.installed = ctx;

@@ -1,6 +1,7 @@
 // Making a Child SA object and its kernel install parameters, shared by the Child SA of IKE_AUTH
 // (tasks/auth-child.ts), the CREATE_CHILD_SA exchange (tasks/create-child-sa.ts) and the lifecycle.
 import { jitteredRekeyMs } from '../base/jitter.ts';
+import { markOnly, pickIds } from './xfrm-ids.ts';
 import { ChildSa } from './child-sa.ts';
 import type { ChildConfig } from './config.ts';
 import type { IkeSa } from './ike-sa.ts';
@@ -40,8 +41,7 @@ export function installContext(sa: IkeSa, child: ChildConfig): InstallContext {
     ...(sa.natLocal || sa.natRemote ? { encap: { localPort: p.localPort, remotePort: p.remotePort } } : {}),
     ...(lifetime ? { lifetime } : {}),
     ...(conn.replayWindow !== undefined ? { replayWindow: conn.replayWindow } : {}),
-    ...(c.mark ? { mark: c.mark } : {}),
-    ...(c.ifId !== undefined ? { ifId: c.ifId } : {}),
+    ...pickIds(c),
     priority: conn.policyPriority ?? 1000,
   };
 }
@@ -62,7 +62,7 @@ export async function allocateChild(
     dst: sa.path.localAddr,
     proto: 'esp',
     reqid,
-    ...(c.mark ? { mark: c.mark } : {}),
+    ...markOnly(c, 'in'),
     ...(o.spiMin !== undefined ? { min: o.spiMin } : {}),
     ...(o.spiMax !== undefined ? { max: o.spiMax } : {}),
   });
@@ -73,7 +73,7 @@ export async function allocateChild(
     reqid,
     spiIn: spi,
     localAddr: sa.path.localAddr,
-    ...(c.mark ? { mark: c.mark } : {}),
+    ...markOnly(c, 'in'),
     logger: sa.logger,
   });
   child.initiator = initiator;

@@ -35,6 +35,11 @@ export interface ChildConfig {
   readonly childLifetimeBytes?: bigint;
   readonly mark?: { readonly value: number; readonly mask: number };
   readonly ifId?: number;
+  /** Per-direction overrides of mark and ifId (xfrm-ids.ts). */
+  readonly markIn?: { readonly value: number; readonly mask: number };
+  readonly markOut?: { readonly value: number; readonly mask: number };
+  readonly ifIdIn?: number;
+  readonly ifIdOut?: number;
   /** Kernel reqid; default allocated per Child SA by the engine. */
   readonly reqid?: number;
 }
@@ -80,9 +85,14 @@ export interface IkeConnection {
   /** RFC 3948: force UDP encapsulation by faking a NAT (§2.23 allows it). Default false. */
   readonly forceEncap?: boolean;
   readonly replayWindow?: number;
-  /** XFRM mark and interface id for route-based setups. */
+  /** XFRM mark and interface id for route-based setups (both directions). */
   readonly mark?: { readonly value: number; readonly mask: number };
   readonly ifId?: number;
+  /** Per-direction overrides of mark and ifId (xfrm-ids.ts): inbound SA + in/fwd policies, outbound. */
+  readonly markIn?: { readonly value: number; readonly mask: number };
+  readonly markOut?: { readonly value: number; readonly mask: number };
+  readonly ifIdIn?: number;
+  readonly ifIdOut?: number;
   /** Kernel reqid; default allocated per Child SA by the engine. */
   readonly reqid?: number;
   /** Policy priority for the Child SA's policies (lower wins). Default 1000. */
@@ -157,6 +167,25 @@ export interface EngineOptions {
    * Default 2000.
    */
   readonly rekeyOutboundGraceMs?: number;
+  /**
+   * During that grace the new inbound SA's kernel counters are read this often (ms): a packet the peer
+   * sent on the new SA proves it can receive on it, and the outbound switch happens at once. 0: no
+   * polling (Delete or grace only). Default 200 (at most grace/poll reads per rekey).
+   */
+  readonly rekeyTrafficPollMs?: number;
+  /**
+   * The old inbound SA of a rekey leaves the kernel `rekeyGraceMs` after the Delete exchange; when the
+   * peer still sent on it during that time, it stays for another `rekeyGraceMs`, at most this many
+   * times. Default 3.
+   */
+  readonly rekeyGraceExtensions?: number;
+  /**
+   * RFC 7296 §2.21.4: after an unprotected INVALID_IKE_SPI answer to our request on an established
+   * IKE SA, the request is sent again at once and then after each of these waits (ms); no protected
+   * answer by the end of the last one and the IKE SA fails (dead-peer action). Default [1000, 1000,
+   * 2000]: a restarted peer is noticed 4 s after its first hint.
+   */
+  readonly restartProbeMs?: readonly number[];
   /** RFC 3948 §4: NAT-keepalive interval when we are behind a NAT (ms). Default 20000. */
   readonly keepaliveMs?: number;
   /** Delay before retrying a rekey the peer answered with TEMPORARY_FAILURE (RFC 7296 §2.25). */
@@ -205,6 +234,9 @@ export const ENGINE_DEFAULTS = {
   maxPacket: 65_535,
   rekeyGraceMs: 5_000,
   rekeyOutboundGraceMs: 2_000,
+  rekeyTrafficPollMs: 200,
+  rekeyGraceExtensions: 3,
+  restartProbeMs: [1_000, 1_000, 2_000],
   keepaliveMs: 20_000,
   rekeyRetryMs: 2_000,
   rekeyJitter: 0.1,

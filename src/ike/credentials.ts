@@ -28,9 +28,10 @@ export interface Credentials {
   localAuth(octets: Uint8Array, peerHashes: readonly number[]): LocalAuth;
   /**
    * Verifies the peer's AUTH: certificate chain to a trusted CA, `id` matched against the certificate,
-   * the signature over `octets`. Throws (any error) on failure; IKE_AUTH answers AUTHENTICATION_FAILED.
+   * the signature over `octets`, then (asynchronously, bounded in time) the revocation status of the
+   * path. Throws or rejects (any error) on failure; IKE_AUTH answers AUTHENTICATION_FAILED.
    */
-  verifyPeer(input: PeerAuthInput): void;
+  verifyPeer(input: PeerAuthInput): void | Promise<void>;
   /** RFC 7296 §3.7: CERTREQ data, concatenated SHA-1 hashes of trusted CA public keys (may be empty). */
   certReqHashes(): Uint8Array;
   /** RFC 7427 §4: hash algorithms we support for signatures. */

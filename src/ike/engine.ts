@@ -2,7 +2,7 @@
 // SAs after the cheap checks (size, header, SPI lookup, half-open limit, cookies), and starts
 // connections. All side effects are injected (transport, kernel, timers, randomness, logger).
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
-import { ExchangeType, HeaderFlag, decodeMessage, type IkeMessage } from '../codec/index.ts';
+import { ExchangeType, HeaderFlag, PayloadType, decodeMessage, type IkeMessage } from '../codec/index.ts';
 import { KeyExchangePool } from '../crypto/index.ts';
 import type { Kernel } from '../kernel/types.ts';
 import type { PacketPath, Transport } from '../net/transport.ts';
@@ -409,12 +409,23 @@ export class Engine implements EngineServices, LifecycleHost {
       if (!sa) return this.#newResponder(packet, path);
     } else {
       sa = this.#bySpi.get(hex(fromInitiator ? spiR : spiI));
-      // The I flag must say the peer has the other role (RFC 7296 §3.1).
-      if (!sa || sa.initiator === fromInitiator) return this.#drop('ike.drop_unknown_spi');
+      // The I flag must say the peer has the other role (RFC 7296 §3.1) -- except in the unprotected
+      // answer of a node that lost the IKE SA (§2.21.4): it knows no role, so only our SPI counts.
+      if (!sa || sa.initiator === fromInitiator)
+        sa = response && packet[16] === PayloadType.NOTIFY ? this.#ourSpi(spiI, spiR) : undefined;
+      if (!sa) return this.#drop('ike.drop_unknown_spi');
     }
     const msg = this.#decode(packet);
     if (!msg) return;
     this.#receiveOn(sa, packet, msg, path);
+  }
+
+  /** The IKE SA whose own SPI stands in the place its role gives it, whatever the I flag says. */
+  #ourSpi(spiI: Uint8Array, spiR: Uint8Array): IkeSa | undefined {
+    const asInitiator = this.#bySpi.get(hex(spiI));
+    if (asInitiator?.initiator) return asInitiator;
+    const asResponder = this.#bySpi.get(hex(spiR));
+    return asResponder && !asResponder.initiator ? asResponder : undefined;
   }
 
   /** Hands a message to its SA; once IKE_AUTH is done the SA drops its setup state (memory). */

@@ -1,7 +1,8 @@
 // The IKE SA (RFC 7296 §1, §2): SPIs, role, state, negotiated keys, the path to the peer, its Child
 // SAs, one exchange runner (message IDs, retransmits) and one task manager. Everything that dies with
 // the SA (keys, timers, Child SAs, runner) is released by destroy().
-import type { KeyExchange, KeyExchangePool } from '../crypto/index.ts';
+import type { KeyExchangePool } from '../crypto/index.ts';
+import type { KeInitiator } from '../crypto/ke-roles.ts';
 import type { Kernel } from '../kernel/types.ts';
 import type { PacketPath } from '../net/transport.ts';
 import type { ChildSa } from './child-sa.ts';
@@ -56,6 +57,8 @@ export interface InitiatorFactory {
   queueDpd(sa: IkeSa): void;
   /** True when a rekey (or a replacement) of `child` is queued or running on `sa`. */
   rekeyPending(sa: IkeSa, child: ChildSa): boolean;
+  /** RFC 9370 §2.2.2: one IKE_INTERMEDIATE exchange per additional key exchange, before IKE_AUTH. */
+  queueIntermediate(sa: IkeSa, methods: readonly number[]): void;
 }
 
 /** The tasks an IKE SA is made of (task-registry.ts): responders per exchange, initiators on demand. */
@@ -129,7 +132,20 @@ export class IkeSa implements Logger {
   proposal: Proposal | undefined;
   algorithms: NegotiatedIke | undefined;
   keGroup: number | undefined;
-  ke: KeyExchange | undefined;
+  ke: KeInitiator | undefined;
+  /** RFC 9370: the additional key exchange methods negotiated (transform types 6..12 in order). */
+  addKe: readonly number[] = [];
+  /** Every key exchange this SA ran so far (the first one and each additional one), for status. */
+  keMethods: number[] = [];
+  /** RFC 9242 §2: both sides sent INTERMEDIATE_EXCHANGE_SUPPORTED. */
+  intermediate = false;
+  /** RFC 9242 §3.3.2: the IntAuth chains (requests, responses) after the IKE_INTERMEDIATE exchanges. */
+  intAuthI: Uint8Array | undefined;
+  intAuthR: Uint8Array | undefined;
+  /** IKE_INTERMEDIATE exchanges completed (each with its key update). */
+  intermediateDone = 0;
+  /** RFC 9370 §2.2.4, responder: tasks waiting for their IKE_FOLLOWUP_KE, by link data (hex). */
+  readonly followups = new Map<string, Task>();
   nonceI: Uint8Array | undefined;
   nonceR: Uint8Array | undefined;
   /** RFC 7296 §2.15: the IKE_SA_INIT messages as sent (RealMessage1, RealMessage2). */
@@ -258,6 +274,8 @@ export class IkeSa implements Logger {
     this.initResponse = undefined;
     this.nonceI = undefined;
     this.nonceR = undefined;
+    this.intAuthI = undefined;
+    this.intAuthR = undefined;
     this.ke?.destroy();
     this.ke = undefined;
   }
@@ -273,6 +291,9 @@ export class IkeSa implements Logger {
   }
   queueOrphanDelete(spiIn: number): void {
     this.services.tasks.initiators.queueOrphanDelete(this, spiIn);
+  }
+  queueIntermediate(methods: readonly number[]): void {
+    this.services.tasks.initiators.queueIntermediate(this, methods);
   }
   queueIkeDelete(): void {
     this.services.tasks.initiators.queueIkeDelete(this);
@@ -335,6 +356,10 @@ export class IkeSa implements Logger {
     this.#timers = undefined;
     this.services.unindexSa(this);
     await this.tasks.abortAll();
+    // Responder exchanges still waiting for an IKE_FOLLOWUP_KE (their new Child SAs are not installed).
+    const pending = [...new Set(this.followups.values())];
+    this.followups.clear();
+    for (const t of pending) await t.abort?.();
     for (const child of this.children.splice(0)) {
       await child.destroy(this.services.kernel);
       this.services.emit({ type: 'child-destroyed', sa: this, child });

@@ -6,6 +6,7 @@ import type { ChildSaKeys, EncrSpec, IntegAlgorithm } from '../crypto/index.ts';
 import { espKernelAlgs } from '../crypto/index.ts';
 import type { Kernel, Lifetime, SaParams } from '../kernel/types.ts';
 import { IkeError } from './errors.ts';
+import { idsFor, markOnly } from './xfrm-ids.ts';
 
 /** What SA installation reads of a Child SA. */
 export interface ChildSaView {
@@ -29,6 +30,11 @@ export interface InstallContext {
   readonly replayWindow?: number;
   readonly mark?: { readonly value: number; readonly mask: number };
   readonly ifId?: number;
+  /** Per-direction overrides (xfrm-ids.ts). */
+  readonly markIn?: { readonly value: number; readonly mask: number };
+  readonly markOut?: { readonly value: number; readonly mask: number };
+  readonly ifIdIn?: number;
+  readonly ifIdOut?: number;
   readonly priority: number;
 }
 
@@ -71,8 +77,7 @@ export function saParams(child: ChildSaView, ctx: InstallContext, inbound: boole
             : { sport: e.localPort, dport: e.remotePort },
         }
       : {}),
-    ...(ctx.mark ? { mark: { ...ctx.mark } } : {}),
-    ...(ctx.ifId !== undefined ? { ifId: ctx.ifId } : {}),
+    ...idsFor(ctx, inbound ? 'in' : 'out'),
   };
 }
 
@@ -86,7 +91,16 @@ export async function installChildSas(
   ctx: InstallContext,
   outbound = true,
 ): Promise<void> {
-  await kernel.updateSa(saParams(child, ctx, true));
+  const inbound = saParams(child, ctx, true);
+  try {
+    await kernel.updateSa(inbound);
+  } catch (e) {
+    // The larval SA of allocSpi lives net.core.xfrm_acq_expires (30 s by default): an exchange
+    // slower than that (seen with four daemons under TCG) finds it gone (ESRCH). The SPI is still
+    // ours to use: add the SA with it instead, as strongSwan does. Anything else stays an error.
+    if ((e as { isNotFound?: unknown }).isNotFound !== true) throw e;
+    await kernel.addSa(inbound);
+  }
   if (outbound) await kernel.addSa(saParams(child, ctx, false));
 }
 
@@ -102,8 +116,11 @@ export async function uninstallChildSas(
   ctx: InstallContext,
 ): Promise<void> {
   const quiet = (p: Promise<void>) => p.catch(() => undefined);
-  const mark = ctx.mark ? { mark: { ...ctx.mark } } : {};
-  await quiet(kernel.deleteSa({ dst: ctx.localAddr, spi: child.spiIn, proto: 'esp', ...mark }));
+  await quiet(
+    kernel.deleteSa({ dst: ctx.localAddr, spi: child.spiIn, proto: 'esp', ...markOnly(ctx, 'in') }),
+  );
   if (child.spiOut)
-    await quiet(kernel.deleteSa({ dst: ctx.remoteAddr, spi: child.spiOut, proto: 'esp', ...mark }));
+    await quiet(
+      kernel.deleteSa({ dst: ctx.remoteAddr, spi: child.spiOut, proto: 'esp', ...markOnly(ctx, 'out') }),
+    );
 }

@@ -2,19 +2,22 @@
 // SK cipher per direction (RFC 7296 §3.14). destroy() wipes every key (ARCHITECTURE principle 8).
 import { TransformType } from '../codec/iana.ts';
 import {
+  additionalKeyUpdate,
   createSkCipher,
   deriveChildSaKeys,
+  deriveChildSaKeysMulti,
   deriveIkeSaKeys,
   keyLengths,
   lookupEncr,
   lookupInteg,
   lookupPrf,
   rekeySkeyseed,
+  rekeySkeyseedMulti,
   skeyseed,
   wipe,
+  IkeSaKeys,
   type ChildSaKeys,
   type EncrSpec,
-  type IkeSaKeys,
   type IntegAlgorithm,
   type PrfAlgorithm,
   type SkCipher,
@@ -67,24 +70,37 @@ export class IkeKeymat {
 
   constructor(
     readonly alg: NegotiatedIke,
-    gir: Uint8Array,
+    /** The shared secret g^ir, or (RFC 9370 key update) the new key set itself. */
+    gir: Uint8Array | IkeSaKeys,
     ni: Uint8Array,
     nr: Uint8Array,
     spiI: Uint8Array,
     spiR: Uint8Array,
     readonly initiator: boolean,
-    /** IKE SA rekey (RFC 7296 §2.18): the old SA's PRF and SK_d. */
-    rekeyFrom?: { readonly prf: PrfAlgorithm; readonly skD: Uint8Array },
+    /**
+     * IKE SA rekey (RFC 7296 §2.18): the old SA's PRF and SK_d; `more`: the secrets of the
+     * IKE_FOLLOWUP_KE exchanges after `gir` (RFC 9370 §2.2.4).
+     */
+    rekeyFrom?: {
+      readonly prf: PrfAlgorithm;
+      readonly skD: Uint8Array;
+      readonly more?: readonly Uint8Array[];
+    },
   ) {
     // RFC 7296 §2.14: SKEYSEED = prf(Ni | Nr, g^ir); the key stream is prf+(SKEYSEED, Ni|Nr|SPIi|SPIr).
     // §2.18: a rekey uses SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr) with the old SA's PRF.
-    const seed = rekeyFrom
-      ? rekeySkeyseed(rekeyFrom.prf, rekeyFrom.skD, gir, ni, nr)
-      : skeyseed(alg.prf, ni, nr, gir);
-    try {
-      this.keys = deriveIkeSaKeys(alg.prf, keyLengths(alg.encr, alg.integ), seed, ni, nr, spiI, spiR);
-    } finally {
-      wipe(seed);
+    if (gir instanceof IkeSaKeys) this.keys = gir;
+    else {
+      const seed = !rekeyFrom
+        ? skeyseed(alg.prf, ni, nr, gir)
+        : rekeyFrom.more?.length
+          ? rekeySkeyseedMulti(rekeyFrom.prf, rekeyFrom.skD, [gir, ...rekeyFrom.more], ni, nr)
+          : rekeySkeyseed(rekeyFrom.prf, rekeyFrom.skD, gir, ni, nr);
+      try {
+        this.keys = deriveIkeSaKeys(alg.prf, keyLengths(alg.encr, alg.integ), seed, ni, nr, spiI, spiR);
+      } finally {
+        wipe(seed);
+      }
     }
     const t = {
       encr: alg.encr.alg.id,
@@ -104,8 +120,23 @@ export class IkeKeymat {
     ni: Uint8Array,
     nr: Uint8Array,
     gir?: Uint8Array,
+    /** RFC 9370 §2.2.4: the secrets of the IKE_FOLLOWUP_KE exchanges after `gir`. */
+    more?: readonly Uint8Array[],
   ): ChildSaKeys {
-    return deriveChildSaKeys(this.alg.prf, keyLengths(esp.encr, esp.integ), this.keys.skD, ni, nr, gir);
+    const lens = keyLengths(esp.encr, esp.integ);
+    if (gir && more?.length)
+      return deriveChildSaKeysMulti(this.alg.prf, lens, this.keys.skD, ni, nr, [gir, ...more]);
+    return deriveChildSaKeys(this.alg.prf, lens, this.keys.skD, ni, nr, gir);
+  }
+
+  /**
+   * RFC 9370 §2.2.2: the key set after an additional key exchange with shared secret `skN`
+   * (SKEYSEED(n) = prf(SK_d(n-1), SK(n) | Ni | Nr)). The caller destroys this one afterwards.
+   */
+  update(skN: Uint8Array, ni: Uint8Array, nr: Uint8Array, spiI: Uint8Array, spiR: Uint8Array): IkeKeymat {
+    const lens = keyLengths(this.alg.encr, this.alg.integ);
+    const keys = additionalKeyUpdate(this.alg.prf, lens, this.keys.skD, skN, ni, nr, spiI, spiR);
+    return new IkeKeymat(this.alg, keys, ni, nr, spiI, spiR, this.initiator);
   }
 
   /** SK_p of one side, for the AUTH payload (RFC 7296 §2.15). */

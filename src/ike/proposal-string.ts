@@ -103,3 +103,8 @@ export function parseProposals(input: string | readonly string[], protocol: Prop
 export function formatProposal(p: Proposal): string {
   return p.transforms.map(formatToken).join('-');
 }
+
+/** A key exchange method by name for status ("x25519", "mlkem768"), or its number. */
+export function formatKeMethod(id: number): string {
+  return formatToken({ type: KE, id });
+}

@@ -171,6 +171,30 @@ export function verifyChosen(
   return r;
 }
 
+/** RFC 9370: whether a proposal carries Additional Key Exchange transforms other than NONE. */
+export function hasAdditionalKe(p: Proposal): boolean {
+  return p.transforms.some((t) => ADDKE.includes(t.type) && t.id !== 0);
+}
+
+/** The additional key exchange methods of a chosen proposal, in transform-type order (§2.2.2). */
+export function additionalKeGroups(chosen: Proposal): number[] {
+  return ADDKE.flatMap((type) =>
+    chosen.transforms.filter((t) => t.type === type && t.id !== 0).map((t) => t.id),
+  );
+}
+
+/**
+ * A local proposal for a peer without IKE_INTERMEDIATE: its ADDKE slots that allow NONE keep only
+ * NONE; undefined when a slot requires an additional exchange.
+ */
+export function withoutAdditionalKe(p: Proposal): Proposal | undefined {
+  for (const type of ADDKE) {
+    const ts = p.transforms.filter((t) => t.type === type);
+    if (ts.length > 0 && !ts.some((t) => t.id === 0)) return undefined;
+  }
+  return { ...p, transforms: p.transforms.filter((t) => !ADDKE.includes(t.type) || t.id === 0) };
+}
+
 /** The KE group of a chosen proposal, if any. */
 export function keGroupOf(p: Proposal): number | undefined {
   return p.transforms.find((t) => t.type === KE && t.id !== 0)?.id;

@@ -27,6 +27,8 @@ export interface InboundMessage {
   /** The message as received (for IKE_SA_INIT: the bytes the AUTH payload signs, RFC 7296 §2.15). */
   readonly bytes: Uint8Array;
   readonly path: PacketPath;
+  /** The decrypted inner chain as received (reassembled if fragmented); absent for IKE_SA_INIT. */
+  readonly plain?: { readonly firstType: number; readonly bytes: Uint8Array };
 }
 
 /**
@@ -34,9 +36,11 @@ export interface InboundMessage {
  * task: IKE_SA_INIT with the same message ID (RFC 7296 §2.6 COOKIE, §1.2 INVALID_KE_PAYLOAD), any
  * other exchange as a new request (§1.3 INVALID_KE_PAYLOAD in CREATE_CHILD_SA). 'ignore' (initiator
  * only): the response is not one to act on (RFC 8019 §7.1.2: a PUZZLE without a COOKIE); the request
- * stays outstanding and its retransmissions go on.
+ * stays outstanding and its retransmissions go on. 'next' (initiator only, a single-task exchange): the
+ * exchange is complete and the task runs another one right away, of the type its `exchange` names now
+ * (RFC 9370 §2.2.4: IKE_FOLLOWUP_KE after CREATE_CHILD_SA).
  */
-export type TaskResult = 'done' | 'retry' | 'ignore';
+export type TaskResult = 'done' | 'retry' | 'ignore' | 'next';
 
 export interface Task {
   /** For logs, e.g. "ike-init". */

@@ -4,6 +4,7 @@ export { KernelError, errnoName, type KernelErrorKind } from './errors.ts';
 export { openXfrmKernel, type XfrmKernelOptions } from './xfrm/netlink.ts';
 export { FakeKernel, type FakeCall } from './fake.ts';
 export { OwnedKernel, type OwnedObject } from './ownership.ts';
+export { countKernelErrors } from './error-count.ts';
 export {
   installIkeBypass,
   removeIkeBypass,

@@ -66,7 +66,10 @@ test('the smallest site-to-site config is about 10 lines and gets the safe defau
   const lines = text.split('\n').filter((l) => l.trim() !== '' && !l.trim().startsWith('#'));
   assert.ok(lines.length <= 10, `${lines.length} lines`);
   const c = loadConfig(join(tmp.dir, 'site-to-site-psk.yaml')).config.connections[0]!;
-  assert.deepEqual(c.ikeProposals, ['aes256gcm16-prfsha256-x25519']);
+  assert.deepEqual(c.ikeProposals, [
+    'aes256gcm16-prfsha256-x25519-ke1_mlkem768',
+    'aes256gcm16-prfsha256-x25519',
+  ]);
   assert.deepEqual(c.espProposals, ['aes256gcm16']);
   assert.equal(c.mode, 'tunnel');
   assert.ok(c.liveness !== false && c.liveness.intervalMs === 30_000);

@@ -166,27 +166,50 @@ test('route-based: an unset side covers the families the other side names', () =
   );
 });
 
-test('examples/route-based-bgp: both routers\u2019 files validate', () => {
+test('examples/route-based-bgp: router A\u2019s file and router B\u2019s two endpoint files validate', () => {
   const t = tempDir();
+  const expect: Record<string, [string, string | undefined, number | undefined, unknown][]> = {
+    'router-a': [
+      ['wan1', 'wan1', 1, false],
+      ['wan2', 'wan2', 2, false],
+    ],
+    'router-b-wan1': [['wan1', 'wan1', 1, false]],
+    'router-b-wan2': [['wan2', 'wan2', 2, false]],
+  };
   try {
-    for (const r of ['a', 'b']) {
-      const text = readFileSync(
-        new URL(`../../examples/route-based-bgp/router-${r}.yaml`, import.meta.url),
-        'utf8',
-      );
-      t.write('secrets/wan1.psk', 'x'.repeat(40));
-      t.write('secrets/wan2.psk', 'y'.repeat(40));
-      const f = t.write(`router-${r}.yaml`, text);
-      const { config } = loadConfig(f);
+    t.write('secrets/wan1.psk', 'x'.repeat(40));
+    t.write('secrets/wan2.psk', 'y'.repeat(40));
+    for (const [r, conns] of Object.entries(expect)) {
+      const text = readFileSync(new URL(`../../examples/route-based-bgp/${r}.yaml`, import.meta.url), 'utf8');
+      const { config } = loadConfig(t.write(`${r}.yaml`, text));
       assert.deepEqual(
         config.connections.map((c) => [c.name, c.interface?.name, c.interface?.ifId, c.interface?.routes]),
-        [
-          ['wan1', 'wan1', 1, false],
-          ['wan2', 'wan2', 2, false],
-        ],
+        conns,
       );
     }
   } finally {
     t.cleanup();
   }
+});
+
+test('mark-in/mark-out and if-id-in/if-id-out: per-direction ids; not with an interface; an if-id-in taken by another tunnel', () => {
+  const { config } = ok(doc('    mark: 0x5\n    mark-in: 0x10/0xff\n    if-id-in: 7\n    if-id-out: 8\n'), {
+    env: ENV,
+  });
+  const c = config.connections[0]!;
+  assert.deepEqual(
+    [c.mark, c.markIn, c.markOut, c.ifId, c.ifIdIn, c.ifIdOut],
+    [{ value: 5, mask: 0xffffffff }, { value: 0x10, mask: 0xff }, undefined, undefined, 7, 8],
+  );
+  const withIface = problems(doc('    if-id-out: 9\n    interface: { name: x0, if-id: 1 }\n'), { env: ENV });
+  assert.deepEqual(where(withIface), ['7:16 E_CONFLICT connections.hq.if-id-out']);
+  assert.match(withIface[0]!.message, /one if_id for both directions/);
+  const taken = problems(
+    doc('    interface: { name: a0, if-id: 7 }\n' + second('b', '    if-id-in: 7\n    if-id-out: 8\n')),
+    { env: ENV },
+  );
+  assert.deepEqual(
+    where(taken).filter((w) => w.includes('E_CONFLICT')),
+    ['11:15 E_CONFLICT connections.b.if-id-in'],
+  );
 });

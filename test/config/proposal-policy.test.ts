@@ -43,20 +43,22 @@ test('weak words are accepted with a warning that says why; the defaults have no
   assert.deepEqual(ok(doc(), { env: ENV }).warnings, [], 'defaults carry no weak algorithm');
 });
 
-test('ML-KEM and additional key exchanges are refused as not supported yet, naming the groups', () => {
-  const ps = problems(
-    doc('    ike-proposals: [aes256gcm16-prfsha256-mlkem768, aes256gcm16-prfsha256-x25519-ke1_mlkem768]\n'),
+test('ML-KEM and additional key exchanges are accepted in IKE and ESP proposals', () => {
+  const r = ok(
+    doc(
+      '    ike-proposals: [aes256gcm16-prfsha256-mlkem768, aes256gcm16-prfsha256-x25519-ke1_mlkem768]\n' +
+        '    esp-proposals: [aes256gcm16-mlkem768, aes256gcm16-x25519-ke1_mlkem768]\n',
+    ),
     { env: ENV },
   );
-  assert.deepEqual(where(ps), [
-    '7:21 E_PROPOSAL connections.hq.ike-proposals[0]',
-    '7:53 E_PROPOSAL connections.hq.ike-proposals[1]',
-  ]);
-  assert.match(ps[0]!.message, /"mlkem768" .* is ML-KEM, which ikeway does not support yet/);
-  assert.match(ps[1]!.message, /"ke1_mlkem768" .* additional key exchange \(RFC 9370\).*not support yet/);
-  for (const p of ps) assert.match(p.hint, /^supported key exchanges( \(one per proposal\))?: /);
-  assert.equal(ps[0]!.hint, `supported key exchanges: ${describeSupported('ke', true)}`);
-  assert.match(ps[0]!.hint, /modp2048 .*ecp256bp ecp384bp x25519 x448$/);
+  assert.deepEqual(r.warnings, []);
+  const ps = problems(doc('    esp-proposals: aes256gcm16-ke1_mlkem768\n'), { env: ENV });
+  assert.deepEqual(where(ps), ['7:20 E_PROPOSAL connections.hq.esp-proposals[0]']);
+  assert.match(ps[0]!.message, /names additional key exchanges but no first one/);
+  assert.match(
+    describeSupported('ke', true),
+    /modp2048 .*ecp256bp ecp384bp x25519 x448 mlkem512 mlkem768 mlkem1024$/,
+  );
 });
 
 test('grammar words ikeway does not implement are refused with the supported set of their kind', () => {

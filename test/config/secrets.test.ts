@@ -203,6 +203,7 @@ test('debug-keys off: no key material in the status snapshot, the metrics page, 
     remoteSubnets: [],
     ikeProposals: [],
     espProposals: [],
+    auth: { kind: 'psk' },
   } as unknown as Connection;
   const snapshot = (kernelCounters: boolean) =>
     buildStatus({

@@ -112,7 +112,9 @@ test('every token the config accepts is also understood by the engine parser (sr
             ? `aes256gcm16-${word}-x25519`
             : tok.kind === 'ke'
               ? `aes256gcm16-prfsha256-${word}`
-              : `aes256gcm16-${word}`;
+              : tok.kind === 'addke'
+                ? `aes256gcm16-prfsha256-x25519-${word}`
+                : `aes256gcm16-${word}`;
     const kind = tok.kind === 'esn' || word === 'null' ? 'esp' : 'ike';
     assert.ok(checkProposal(s, kind).ok, s);
     assert.doesNotThrow(() => parseProposals(s, kind), s);

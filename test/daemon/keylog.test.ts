@@ -160,3 +160,85 @@ test('debug-keys files: an existing file must be ours and 600, never a symlink',
   writeFileSync(ok, '', { mode: 0o600 });
   KeyLog.open(ok).close(); // an existing private file is appended to
 });
+
+test('decode --keys: the debug-keys file opens the SK payloads of a capture; wrong or missing keys say so', async (t) => {
+  const { parseIkeKeyFile, KeyFileError } = await import('../../src/daemon/keyfile.ts');
+  const { KeyedDecoder } = await import('../../src/cli/commands/decode-keys.ts');
+  const { decodeMessage } = await import('../../src/codec/index.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'ikeway-keylog-'));
+  const h = pair();
+  t.after(async () => {
+    await h.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const file = join(dir, 'keys');
+  const log = KeyLog.open(file);
+  h.a.engine.onEvent((e) => e.type === 'ike-established' && log.ikeSa(e.sa));
+  h.a.engine.initiate('site');
+  await h.settle(0);
+  log.close();
+  const text = readFileSync(file, 'utf8');
+  const open = (entries: ReturnType<typeof parseIkeKeyFile>) => {
+    const d = new KeyedDecoder(entries);
+    return h.net.log.map((g) => d.open(g.data, decodeMessage(g.data, { rejectUnknownCritical: false })));
+  };
+  const opened = open(parseIkeKeyFile(text, file));
+  assert.deepEqual(
+    opened.map((o) => o.state),
+    ['clear', 'clear', 'decrypted', 'decrypted'],
+    'IKE_SA_INIT in clear, both IKE_AUTH messages opened',
+  );
+  const kinds = opened.flatMap((o) => (o.state === 'decrypted' ? o.payloads.map((p) => p.kind) : []));
+  for (const k of ['IDi', 'AUTH', 'SA', 'TSi', 'TSr', 'IDr']) assert.ok(kinds.includes(k as never), k);
+  // One wrong key byte: the ICV check fails and says so; SPIs not in the file: no key.
+  const [e] = parseIkeKeyFile(text, file);
+  const bad = { ...e!, skEi: Uint8Array.from(e!.skEi, (b, i) => (i === 0 ? b ^ 1 : b)) };
+  const wrong = open([bad]);
+  assert.equal(wrong[2]!.state, 'failed');
+  assert.equal(wrong[3]!.state, 'decrypted', 'the responder direction has its own key');
+  assert.equal(open([{ ...e!, spiI: '0000000000000000' }])[2]!.state, 'no-key');
+  // Bad lines name the line and field, never a key.
+  assert.throws(
+    () => parseIkeKeyFile(`\n${text.replace(/^[0-9a-f]{16}/, 'xyz')}`, 'k'),
+    /^Error: k:2: SPIi must be 16 hex digits$/,
+  );
+  assert.throws(
+    () => parseIkeKeyFile('a,b,c', 'k'),
+    (x: unknown) => x instanceof KeyFileError && /k:1: 3 fields/.test(String(x)),
+  );
+  assert.throws(
+    () => parseIkeKeyFile(text.replace('AES-GCM-256', 'ROT13'), 'k'),
+    /unknown encryption algorithm "ROT13 with/,
+  );
+
+  // The command: text output with the decrypted payloads; a bad key file exits 1 naming the line.
+  const cap = join(dir, 'ike.pcap');
+  writeFileSync(cap, pcap(h.net.log));
+  const cli = (...args: string[]) =>
+    spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(import.meta.dirname, '..', '..', 'bin', 'ikeway.js'),
+        'decode',
+        '--pcap',
+        cap,
+        ...args,
+      ],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
+  const r = cli('--keys', file);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /IKE_AUTH request #1 from initiator[\s\S]*?decrypted:\n\s+IDi: FQDN a\.example/);
+  assert.match(r.stdout, /IKE_AUTH response #1 from responder[\s\S]*?decrypted:\n\s+IDr: FQDN b\.example/);
+  for (const k of [e!.skEi, e!.skEr]) assert.ok(!r.stdout.includes(hex(k)), 'no key in the output');
+  const badFile = join(dir, 'bad');
+  writeFileSync(badFile, 'not,a,key,line\n');
+  const b = cli('--keys', badFile);
+  assert.equal(b.status, 1);
+  assert.match(b.stderr, new RegExp(`--keys ${badFile}:1: 4 fields`));
+});

@@ -70,10 +70,13 @@ test(
     assert.equal(ikeA.state, 'established');
     assert.equal(ikeB.state, 'established');
     assert.deepEqual([ikeA.spiI, ikeA.spiR], [ikeB.spiI, ikeB.spiR], 'both sides report the same IKE SA');
+    // The default IKE proposal is the X25519 + ML-KEM-768 hybrid (RFC 9370): both key exchanges ran.
+    assert.deepEqual(ikeA.keyExchanges, ['x25519', 'mlkem768']);
+    assert.deepEqual(ikeB.keyExchanges, ['x25519', 'mlkem768']);
     assert.equal(child(s1, 'site')!.spiIn, child(b1, 'site')!.spiOut, 'our inbound SPI is their outbound');
     assert.match(
       cli(['status', '-s', sa]).stdout,
-      /WARNING: IN-MEMORY KERNEL[^]*IKE_SA site\[\d+\] established/,
+      /WARNING: IN-MEMORY KERNEL[^]*IKE_SA site\[\d+\] established[^]*key exchanges: x25519 \+ mlkem768/,
     );
 
     // A bad file: rejected with file:line:col, the running tunnels keep their SPIs.

@@ -182,3 +182,26 @@ test('a metrics port already in use: precise error in the log, the daemon runs a
   d.child.kill('SIGTERM');
   assert.equal(await exited(d.child), 0, d.log());
 });
+
+test('a debug-keys path that cannot be written: precise error in the log, the daemon runs without writing keys', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ikeway-ops-'));
+  const sockPath = join(dir, 'notify.sock');
+  const sock = await listen(sockPath);
+  const ike = 30000 + (process.pid % 10000) * 2 + 6;
+  const keys = join(dir, 'no-such-dir', 'keys');
+  const d = startDaemon(config(dir, ike, `debug-keys: ${keys}\n`), { NOTIFY_SOCKET: sockPath });
+  t.after(() => {
+    d.child.kill('SIGKILL');
+    sock.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await until(sock.msgs, (m) => m.some((x) => x.startsWith('READY=1')), `READY=1 (log: ${d.log()})`);
+  assert.match(
+    d.log(),
+    new RegExp(`debug-keys: cannot create ${keys}: ENOENT[^\\n]*; no keys will be written`),
+  );
+  assert.doesNotMatch(d.log(), /debug-keys is ON/, 'no warning about keys that are not written');
+  assert.equal(d.child.exitCode, null, 'still running');
+  d.child.kill('SIGTERM');
+  assert.equal(await exited(d.child), 0, d.log());
+});

@@ -11,6 +11,8 @@ import { parseConfig } from '../../src/config/index.ts';
 import { renderStatus } from '../../src/control/render.ts';
 import { ConnectionRegistry, type RetryWait } from '../../src/daemon/registry.ts';
 import { buildStatus } from '../../src/daemon/status.ts';
+import { ConnEvents } from '../../src/daemon/conn-events.ts';
+import { Metrics } from '../../src/daemon/metrics.ts';
 import { ADDR_A, ADDR_B, pair } from '../exchange/harness.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ikeway-retry-'));
@@ -69,6 +71,20 @@ test('wrong PSK: retries back off 10s, 20s, 40s, 60s (cap), 60s with jitter, the
     planned,
     waits.slice(0, 5).map((w) => w.delayMs),
   );
+  // From the log alone: retry n waits initial x 2^(n-1), capped at max, shortened by at most 20 %
+  // jitter -- 10 s, 20 s, 40 s, then 60 s twice (retry: { initial: 10s, max: 60s, attempts: 5 }).
+  const fromLog = log.entries
+    .filter((e) => e.message === 'will retry')
+    .map((e) => ({ attempt: Number(e.fields['attempt']), ms: Number(e.fields['in_ms']) }));
+  assert.deepEqual(
+    fromLog.map((r) => r.attempt),
+    [1, 2, 3, 4, 5],
+  );
+  for (const { attempt, ms } of fromLog) {
+    const base = Math.min(60_000, 10_000 * 2 ** (attempt - 1));
+    assert.ok(ms <= base && ms >= 0.8 * base, `retry ${attempt}: ${ms} ms for a ${base} ms step`);
+  }
+  assert.ok(fromLog[2]!.ms > fromLog[0]!.ms * 2, 'the waits grow');
   assert.ok(log.entries.some((e) => e.level === 'warn' && e.message === 'giving up: retries used'));
   assert.ok(!log.text().includes('not the initiator PSK'), 'no secret in the log');
   // Six attempts (the first and five retries), no more: each one fails at the peer.
@@ -111,6 +127,24 @@ test('status shows why a connection waits and for how long', async () => {
       inSeconds: 15,
     });
     assert.match(renderStatus(report), /retry 2 in 15s: peer said AUTHENTICATION_FAILED/);
+    // /metrics says the same: the retry number by reason class, and when it initiates again.
+    const metrics = new Metrics(
+      {
+        snapshot: async () => report,
+        kernelSas: async () => [],
+        events: new ConnEvents(() => 1_000_000),
+        halfOpen: () => 0,
+        cookieThreshold: () => 1,
+        certificateExpiry: () => undefined,
+        debugKeys: false,
+        now: () => 1_000_000,
+      },
+      { processMetrics: false },
+    );
+    const page = await metrics.scrape();
+    assert.match(page, /^ikeway_connection_retry_attempt\{connection="site",reason="auth"\} 2$/m);
+    assert.match(page, /^ikeway_connection_next_retry_timestamp_seconds\{connection="site"\} 1015$/m);
+    assert.doesNotMatch(page, /^ikeway_connection_retry_gave_up\{/m);
   } finally {
     await h.close();
   }

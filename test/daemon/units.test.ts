@@ -192,7 +192,8 @@ test('status table: connections, IKE and Child SAs, counters, the in-memory warn
             remote: '192.0.2.2:500',
             localId: '192.0.2.1',
             remoteId: '192.0.2.2',
-            algorithms: 'aes256gcm16-prfsha256-x25519',
+            algorithms: 'aes256gcm16-prfsha256-x25519-ke1_mlkem768',
+            keyExchanges: ['x25519', 'mlkem768'],
             nat: { local: false, remote: false },
             establishedSeconds: 65,
             rekeySeconds: 7200,
@@ -207,7 +208,8 @@ test('status table: connections, IKE and Child SAs, counters, the in-memory warn
                 reqid: 65536,
                 localTs: ['10.1.0.0/24'],
                 remoteTs: ['10.2.0.0/24'],
-                algorithms: 'aes256gcm16',
+                algorithms: 'aes256gcm16-x25519-ke1_mlkem768',
+                keyExchanges: ['x25519', 'mlkem768'],
                 installedSeconds: 5,
                 rekeySeconds: 3000,
                 bytesIn: 2048,
@@ -232,4 +234,7 @@ test('status table: connections, IKE and Child SAs, counters, the in-memory warn
     /CHILD_SA \{4\} installed, tunnel, reqid 65536, SPIs c0000001_i c0000002_o, aes256gcm16/,
   );
   assert.match(text, /in 2\.0 KiB \/ 2 pkts, out 10 B \/ 1 pkts/);
+  // Every key exchange of each SA (RFC 9370): the IKE SA's and the Child SA's (PFS + additional).
+  assert.match(text, /\n {4}key exchanges: x25519 \+ mlkem768\n/);
+  assert.match(text, /\n {6}key exchanges: x25519 \+ mlkem768\n/);
 });

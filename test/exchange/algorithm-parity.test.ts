@@ -4,20 +4,26 @@
 // negotiated between two ikeway engines in memory, through the daemon's own config -> engine mapping,
 // and the negotiated transform must be that word's: zero accepted-but-unusable words. Each refused
 // one must be an E_PROPOSAL error at file:line:col whose hint names the supported set.
+// Issue 16: ML-KEM (as the only key exchange) and RFC 9370 additional key exchanges (ke1_ .. ke7_,
+// keN_none) are accepted in IKE proposals: for them the exchange must really run (the IKE SA lists
+// every key exchange method it did), and the IKE SA must rekey (IKE_FOLLOWUP_KE for keN_). In ESP
+// proposals a keN_ word follows X25519 and is proven by a Child SA rekey with PFS (IKE_FOLLOWUP_KE).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { decodeMessage, ExchangeType } from '../../src/codec/index.ts';
 import { TransformType } from '../../src/codec/iana.ts';
 import { ConfigErrors, parseConfig, type ConfigProblem } from '../../src/config/index.ts';
 import { PROPOSAL_TOKENS } from '../../src/config/proposals-tokens.ts';
 import { grammarWords, isAead, parseToken, type TokenTransform } from '../../src/crypto/proposal-tokens.ts';
 import { KeyExchangePool } from '../../src/crypto/pool.ts';
-import { espKernelAlgs, lookupEncr, lookupInteg } from '../../src/crypto/registry.ts';
+import { espKernelAlgs, lookupEncr, lookupInteg, lookupKeGroup } from '../../src/crypto/registry.ts';
 import { toIkeConnection } from '../../src/daemon/connections.ts';
 import type { Proposal } from '../../src/ike/proposals.ts';
 import { ENV, doc } from '../config/helpers.ts';
 import { established, pair } from './harness.ts';
 
 const { ENCR, PRF, INTEG, KE, ESN } = TransformType;
+const X25519 = parseToken('x25519')!.id;
 
 /** The IKE and ESP proposal strings that vary only this word (the rest is a known-good suite). */
 function proposalsFor(word: string, tr: TokenTransform): { ike: string; esp: string } {
@@ -57,6 +63,7 @@ const has = (p: Proposal | undefined, tr: TokenTransform) =>
 
 /** Negotiate IKE SA + Child SA (and a PFS rekey when the ESP proposal names a group) with `over` on both. */
 async function negotiate(word: string, tr: TokenTransform, ikeText: string, espText: string, esp: boolean) {
+  const isAddKe = tr.type > ESN; // RFC 9370 transform types 6..12
   const conn = toIkeConnection(check(ikeText, espText).result!.config.connections[0]!);
   const over = { ikeProposals: conn.ikeProposals, espProposals: conn.espProposals };
   const h = pair({ a: over, b: over });
@@ -69,6 +76,12 @@ async function negotiate(word: string, tr: TokenTransform, ikeText: string, espT
     if (!esp) {
       assert.ok(has(sa.proposal, tr), `${word}: negotiated IKE proposal lacks the word's transform`);
       assert.ok(has(peer.proposal, tr), `${word}: responder's IKE proposal lacks it`);
+      if (tr.type === KE || (tr.type > KE && tr.id !== 0)) {
+        // The key exchange ran (IKE_SA_INIT, or IKE_INTERMEDIATE for keN_), on both sides.
+        const want = tr.type === KE ? [tr.id] : [X25519, tr.id];
+        assert.deepEqual(sa.keMethods, want, `${word}: initiator's key exchanges`);
+        assert.deepEqual(peer.keMethods, want, `${word}: responder's key exchanges`);
+      }
     }
     const child = sa.children[0];
     assert.equal(child?.state, 'installed', `${word}: no Child SA (${espText})`);
@@ -80,16 +93,33 @@ async function negotiate(word: string, tr: TokenTransform, ikeText: string, espT
       assert.equal(p.aead?.name ?? p.crypt?.name, algs.aead?.name ?? algs.crypt?.name, word);
       assert.equal(p.auth?.name, algs.auth?.name, word);
     }
-    if (esp && tr.type !== KE) assert.ok(has(child!.proposal, tr), `${word}: Child SA proposal lacks it`);
+    if (esp && tr.type !== KE && !isAddKe)
+      assert.ok(has(child!.proposal, tr), `${word}: Child SA proposal lacks it`);
     if (esp && tr.type === ENCR) assert.equal(child!.encr, lookupEncr(tr.id, tr.keyLength) && child!.encr);
     if (esp && tr.type === INTEG) assert.equal(child!.integ, lookupInteg(tr.id));
-    if (esp && tr.type === KE) {
-      // RFC 7296 §1.3.3: the group of an ESP proposal is negotiated on CREATE_CHILD_SA (PFS rekey).
+    if (!esp && tr.type >= KE) {
+      // The IKE SA rekeys with every key exchange (CREATE_CHILD_SA, then IKE_FOLLOWUP_KE for keN_).
+      h.a.engine.rekeyIke(sa);
+      await h.settle(0);
+      const [fresh] = established(h.a);
+      assert.ok(fresh && fresh !== sa, `${word}: the IKE SA did not rekey`);
+      assert.equal(fresh.keGroup, sa.keGroup, `${word}: rekeyed with another method`);
+      assert.deepEqual(fresh.keMethods, sa.keMethods, `${word}: the rekey ran every key exchange`);
+      assert.equal(fresh.children[0]?.state, 'installed', `${word}: the Child SA moved over`);
+    }
+    if (esp && tr.type >= KE) {
+      // RFC 7296 §1.3.3: the group of an ESP proposal is negotiated on CREATE_CHILD_SA (PFS rekey);
+      // RFC 9370 §2.2.4: an additional one runs in IKE_FOLLOWUP_KE after it.
       h.a.engine.rekeyChild(sa, child!);
       await h.settle(0);
       const fresh = sa.children.find((c) => c !== child && c.state === 'installed');
       assert.ok(has(fresh?.proposal, tr), `${word}: the PFS rekey did not use the group`);
     }
+    const followups = h.net.log.filter(
+      (d) => decodeMessage(d.data).header.exchangeType === ExchangeType.IKE_FOLLOWUP_KE,
+    ).length;
+    // Two messages, or more when ML-KEM-1024 travels in RFC 7383 fragments.
+    assert.equal(followups >= 2, isAddKe && tr.id !== 0, `${word}: ${followups} IKE_FOLLOWUP_KE messages`);
   } finally {
     await h.close();
   }
@@ -122,7 +152,7 @@ test('every grammar word is either negotiable in IKE and ESP or refused with the
         continue;
       }
       try {
-        if (tr.type === KE) {
+        if (tr.type === KE && lookupKeGroup(tr.id)) {
           // The daemon pre-generates pairs for every configured group at start (src/daemon/daemon.ts).
           const pool = new KeyExchangePool({ groups: [tr.id], size: 1 });
           pool.fill();

@@ -121,3 +121,72 @@ test('an IKE SA rekey moves the Child SAs without writing any SA to the kernel',
     );
   }
 });
+
+test('rekey responder: a packet on the new inbound SA moves the outbound traffic before the grace', async (t) => {
+  const { h, setHold } = setup(2_000);
+  t.after(() => h.close());
+  const sa = h.a.engine.initiate('site');
+  await h.settle(0);
+  const rsa = established(h.b)[0]!;
+  const oldPeer = rsa.children[0]!;
+  setHold(true); // no Delete: only the traffic can tell B that A receives on the new SA
+  h.a.engine.rekeyChild(sa, sa.children[0]!);
+  await h.settle(0);
+  const peer = rsa.children.find((c) => c !== oldPeer)!;
+  await h.settle(600, 100);
+  assert.equal(await has(h.b.kernel, peer.spiOut), false, 'no packet yet: still on the old SA');
+  // A sends on its new outbound SA at once: B's kernel counts it on the new inbound SA.
+  h.b.kernel.setCounters({ dst: ADDR_B, spi: peer.spiIn, proto: 'esp' }, { packets: 1n, bytes: 84n });
+  await h.settle(300, 100);
+  assert.ok(await has(h.b.kernel, peer.spiOut), 'added once traffic was seen, before the grace');
+  assert.equal(await sending(h.b.kernel, ADDR_B, peer.reqid), peer.spiOut);
+  const moved = h.b.logger.entries.filter((e) => e.message === 'outbound traffic moves to the new Child SA');
+  assert.deepEqual(
+    moved.map((e) => e.fields['why']),
+    ['traffic on the new SA'],
+  );
+  // Bounded: the counters are read only during the grace window, at most grace/poll times.
+  const reads = h.b.kernel.calls.filter(
+    (c) => c.method === 'getSa' && (c.arg as { spi: number }).spi === peer.spiIn,
+  ).length;
+  assert.ok(reads >= 1 && reads <= 10, `counter reads ${reads}`);
+  await h.settle(10_000);
+  const after = h.b.kernel.calls.filter(
+    (c) => c.method === 'getSa' && (c.arg as { spi: number }).spi === peer.spiIn,
+  ).length;
+  assert.equal(after, reads, 'no reads after the switch');
+});
+
+test('rekey initiator: the old inbound SA stays while the peer still sends on it, bounded', async (t) => {
+  const h = pair({ optionsA: { rekeyGraceMs: 1_000, rekeyGraceExtensions: 2 } });
+  t.after(() => h.close());
+  const sa = h.a.engine.initiate('site');
+  await h.settle(0);
+  const old = sa.children[0]!;
+  h.a.engine.rekeyChild(sa, old);
+  await h.settle(0); // rekey and A's Delete of the old SA done
+  const id = { dst: ADDR_A, spi: old.spiIn, proto: 'esp' as const };
+  assert.ok(await has(h.a.kernel, old.spiIn), 'old inbound SA kept for the grace');
+  h.a.kernel.setCounters(id, { packets: 5n }); // the peer still sent on it
+  await h.settle(1_000, 100);
+  assert.ok(await has(h.a.kernel, old.spiIn), 'still in after one grace: it was used');
+  h.a.kernel.setCounters(id, { packets: 9n });
+  await h.settle(1_000, 100);
+  assert.ok(await has(h.a.kernel, old.spiIn), 'still in after two graces: it was used');
+  h.a.kernel.setCounters(id, { packets: 12n }); // used again, but the extensions are spent
+  await h.settle(1_000, 100);
+  assert.equal(await has(h.a.kernel, old.spiIn), false, 'removed after at most 1 + 2 graces');
+});
+
+test('rekey initiator: an old inbound SA nobody sends on leaves after one grace', async (t) => {
+  const h = pair({ optionsA: { rekeyGraceMs: 1_000 } });
+  t.after(() => h.close());
+  const sa = h.a.engine.initiate('site');
+  await h.settle(0);
+  const old = sa.children[0]!;
+  h.a.engine.rekeyChild(sa, old);
+  await h.settle(0);
+  assert.ok(await has(h.a.kernel, old.spiIn));
+  await h.settle(1_000, 100);
+  assert.equal(await has(h.a.kernel, old.spiIn), false);
+});

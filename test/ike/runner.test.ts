@@ -305,3 +305,47 @@ test('property: under seeded loss, duplication and reordering every request is p
     { numRuns: 150 },
   );
 });
+
+test('probe (RFC 7296 §2.21.4 hint): resend now, then the short schedule, give up after it; once per request', () => {
+  const clock = new FakeClock(0);
+  const timers = new TimerQueue(clock);
+  const sends: number[] = [];
+  const gaveUp: number[] = [];
+  const runner = new ExchangeRunner({
+    timers,
+    send: () => sends.push(clock.now()),
+    onGiveUp: (id) => gaveUp.push(id),
+    retransmit: { timeoutMs: 4000, base: 1.8, tries: 5 }, // ~165 s without the probe
+  });
+  runner.enqueue({ build: () => [new Uint8Array(1)] });
+  clock.advance(500);
+  timers.runDue();
+  assert.equal(runner.probe(1, [1000, 1000, 2000]), false, 'not the outstanding message ID');
+  assert.equal(runner.probe(0, [1000, 1000, 2000]), true);
+  assert.equal(runner.probe(0, [10, 10]), false, 'a second hint neither restarts nor shortens it');
+  for (let t = 0; t < 10_000; t += 100) {
+    clock.advance(100);
+    timers.runDue();
+  }
+  // First send at 0, probe sends at 500 (now), 1500, 2500; gives up at 4500 -- not after 165 s.
+  assert.deepEqual(sends, [0, 500, 1500, 2500]);
+  assert.deepEqual(gaveUp, [0]);
+  assert.equal(runner.closed, true);
+});
+
+test('probe: a response within the short schedule completes the request as usual', () => {
+  const clock = new FakeClock(0);
+  const timers = new TimerQueue(clock);
+  const gaveUp: number[] = [];
+  const runner = new ExchangeRunner({ timers, send: () => undefined, onGiveUp: (id) => gaveUp.push(id) });
+  runner.enqueue({ build: () => [new Uint8Array(1)] });
+  assert.equal(runner.probe(0, [1000, 1000, 2000]), true);
+  clock.advance(1500);
+  timers.runDue();
+  assert.equal(runner.checkResponse(0).action, 'process');
+  assert.equal(runner.completeRequest(0), true);
+  clock.advance(10_000);
+  timers.runDue();
+  assert.deepEqual(gaveUp, []);
+  assert.equal(runner.closed, false);
+});

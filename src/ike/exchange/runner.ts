@@ -74,6 +74,8 @@ interface Outstanding {
   readonly packets: readonly Uint8Array[];
   sends: number;
   timer: TimerHandle | undefined;
+  /** A short schedule that replaced the rest of the normal one (`probe`): waits after each send. */
+  probe?: number[];
 }
 
 export class ExchangeRunner {
@@ -211,6 +213,26 @@ export class ExchangeRunner {
     this.#o.send(o.packets);
   }
 
+  /**
+   * The peer may have lost our IKE SA (RFC 7296 §2.21.4: an unprotected INVALID_IKE_SPI answered the
+   * outstanding request). Sends that request again now and replaces the rest of its schedule by
+   * `delaysMs` (the wait after each send; give up after the last): a live peer answers it protected
+   * within a round trip, a restarted one never does. Once per request (a flood of hints cannot
+   * stretch or restart it). Returns false when there is nothing to probe or it is probed already.
+   */
+  probe(messageId: number, delaysMs: readonly number[]): boolean {
+    const o = this.#outstanding;
+    if (this.#closed || o === undefined || o.messageId !== messageId || o.probe || delaysMs.length === 0)
+      return false;
+    o.timer?.cancel();
+    o.probe = [...delaysMs];
+    o.sends++;
+    this.#count('ike.retransmit_sent');
+    this.#o.send(o.packets);
+    o.timer = this.#o.timers.after(o.probe.shift()!, () => this.#timeout(o));
+    return true;
+  }
+
   /** Stops all timers and forgets queued requests; every later check drops with reason 'closed'. */
   close(): void {
     this.#closed = true;
@@ -249,16 +271,29 @@ export class ExchangeRunner {
 
   #timeout(o: Outstanding): void {
     if (this.#outstanding !== o) return;
+    if (o.probe) {
+      const next = o.probe.shift();
+      if (next === undefined) return this.#giveUp(o);
+      o.sends++;
+      this.#count('ike.retransmit_sent');
+      this.#o.send(o.packets);
+      o.timer = this.#o.timers.after(next, () => this.#timeout(o));
+      return;
+    }
     if (o.sends >= this.#delays.length) {
-      if (!o.request.closing) this.#count('ike.give_up');
-      this.close();
-      this.#o.onGiveUp(o.messageId, o.request);
+      this.#giveUp(o);
       return;
     }
     o.sends++;
     this.#count('ike.retransmit_sent');
     this.#o.send(o.packets); // §2.1: the same bytes, every fragment
     this.#arm(o);
+  }
+
+  #giveUp(o: Outstanding): void {
+    if (!o.request.closing) this.#count('ike.give_up');
+    this.close();
+    this.#o.onGiveUp(o.messageId, o.request);
   }
 
   #assertExpected(messageId: number): void {

@@ -18,6 +18,8 @@ export interface ExchangeServices {
     readonly fragmentSize: number;
     readonly maxFragments: number;
     readonly maxReassembly: number;
+    /** RFC 7296 §2.21.4 hint: the short retransmit schedule of a probed request (runner.probe). */
+    readonly restartProbeMs: readonly number[];
   };
   readonly ports: { readonly natt: number };
   /** Which exchange types have responder tasks (task-registry.ts). */

@@ -9,7 +9,7 @@ import {
   decodePayloads,
   isResponse,
   openFragment,
-  openProtected,
+  openProtectedPlain,
   reassembleFragments,
   type IkeMessage,
   type NotifyPayload,
@@ -23,7 +23,18 @@ import { encodeOutbound, headerFor, Reassembly } from './protect.ts';
 import type { ExchangeSa } from './sa-view.ts';
 
 /** Exchanges whose failure kills the IKE SA (RFC 7296 §1.2, §2.21.2). */
-const FATAL = new Set<number>([ExchangeType.IKE_SA_INIT, ExchangeType.IKE_AUTH]);
+const FATAL = new Set<number>([
+  ExchangeType.IKE_SA_INIT,
+  ExchangeType.IKE_INTERMEDIATE,
+  ExchangeType.IKE_AUTH,
+]);
+/** Exchanges that carry one task each: one SA per CREATE_CHILD_SA (§1.3), one key exchange per
+ *  IKE_INTERMEDIATE (RFC 9370 §2.2.2). */
+const SINGLE = new Set<number>([
+  ExchangeType.CREATE_CHILD_SA,
+  ExchangeType.IKE_INTERMEDIATE,
+  ExchangeType.IKE_FOLLOWUP_KE,
+]);
 
 interface Active {
   readonly exchange: number;
@@ -57,6 +68,13 @@ export function errorNotify(e: unknown): NotifyPayload | undefined {
 
 const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
+/** An unprotected response that carries INVALID_IKE_SPI (RFC 7296 §2.21.4), outside IKE_SA_INIT. */
+function restartHint(msg: IkeMessage): boolean {
+  if (msg.header.exchangeType === ExchangeType.IKE_SA_INIT) return false;
+  if (msg.payloads.some((p) => p.kind === 'SK' || p.kind === 'SKF')) return false;
+  return msg.payloads.some((p) => p.kind === 'NOTIFY' && p.notifyType === NotifyType.INVALID_IKE_SPI);
+}
+
 export class TaskManager {
   readonly #sa: ExchangeSa;
   readonly #queue: Task[] = [];
@@ -86,6 +104,11 @@ export class TaskManager {
     this.#queue.push(task);
   }
 
+  /** Queues initiator tasks ahead of everything queued (e.g. IKE_INTERMEDIATE before IKE_AUTH). */
+  queueFirst(tasks: readonly Task[]): void {
+    this.#queue.unshift(...tasks);
+  }
+
   /** Runs `fn` after every earlier piece of work on this SA (one message at a time per IKE SA). */
   serialize(fn: () => Promise<void>): Promise<void> {
     const next = this.#serial.then(fn, fn);
@@ -102,8 +125,7 @@ export class TaskManager {
     const exchange = this.#queue[0]!.exchange;
     const tasks: Task[] = [this.#queue.shift()!];
     // RFC 7296 §1.3: a CREATE_CHILD_SA exchange creates or rekeys one SA; other tasks of one type share.
-    if (exchange !== ExchangeType.CREATE_CHILD_SA)
-      while (this.#queue[0]?.exchange === exchange) tasks.push(this.#queue.shift()!);
+    if (!SINGLE.has(exchange)) while (this.#queue[0]?.exchange === exchange) tasks.push(this.#queue.shift()!);
     this.#active = { exchange, tasks };
     try {
       await this.#sendRequest(this.#active, false);
@@ -171,6 +193,7 @@ export class TaskManager {
     if (isResponse(h)) {
       if (this.#processingResponse) return sa.services.counters.inc('ike.drop_response_in_progress');
       if (sa.runner.checkResponse(h.messageId).action === 'drop') return;
+      if (restartHint(msg)) return this.#restartHint(h.messageId);
       const inbound = this.#open(bytes, msg, path, this.#responseFrags);
       if (!inbound) return;
       this.#processingResponse = true;
@@ -190,6 +213,27 @@ export class TaskManager {
     await this.#processRequest(inbound);
   }
 
+  /**
+   * RFC 7296 §2.21.4: a node that lost our IKE SA (a restart) MAY answer our request with an
+   * unprotected INVALID_IKE_SPI. Unauthenticated, so only a hint: the request is retransmitted at
+   * once on a short bounded schedule (restartProbeMs). A live peer answers it protected and nothing
+   * changes (a spoofed hint costs a few retransmissions); a restarted one does not, and the IKE SA
+   * fails in seconds instead of after the whole retransmission schedule (then the dead-peer action).
+   * Only for an established SA: before that, IKE_SA_INIT/IKE_AUTH have their own handling.
+   */
+  #restartHint(messageId: number): void {
+    const sa = this.#sa;
+    if (sa.state !== 'established' && sa.state !== 'rekeying')
+      return sa.services.counters.inc('ike.drop_rules');
+    sa.services.counters.inc('ike.restart_hint');
+    const schedule = sa.services.options.restartProbeMs;
+    if (sa.runner.probe(messageId, schedule))
+      sa.logger.log('info', 'unprotected INVALID_IKE_SPI: the peer may have restarted; checking', {
+        messageId,
+        giveUpMs: schedule.reduce((a, b) => a + b, 0),
+      });
+  }
+
   /** Decrypts/reassembles and rule-checks; undefined when dropped (counted) or still incomplete. */
   #open(bytes: Uint8Array, msg: IkeMessage, path: PacketPath, frags: Reassembly): InboundMessage | undefined {
     const sa = this.#sa;
@@ -206,6 +250,7 @@ export class TaskManager {
     const keymat = sa.keymat;
     if (!keymat) return void c.inc('ike.drop_unexpected_exchange');
     let payloads: Payload[];
+    let plain: { firstType: number; bytes: Uint8Array };
     try {
       const last = msg.payloads[msg.payloads.length - 1];
       if (last?.kind === 'SKF' && last.totalFragments !== 1) {
@@ -214,11 +259,11 @@ export class TaskManager {
         const r = frags.add(h.messageId, f);
         if (r === 'pending') return undefined;
         if (r === 'reject') return void c.inc('ike.drop_reassembly_limit');
-        const whole = reassembleFragments(r);
-        payloads = decodePayloads(whole.bytes, whole.firstType);
+        plain = reassembleFragments(r);
       } else {
-        payloads = openProtected(bytes, msg, keymat.inbound);
+        plain = openProtectedPlain(bytes, msg, keymat.inbound);
       }
+      payloads = decodePayloads(plain.bytes, plain.firstType);
     } catch (e) {
       // Unauthenticated garbage: counted, never answered (ARCHITECTURE principle 4).
       c.inc(
@@ -238,7 +283,7 @@ export class TaskManager {
     sa.lastInbound = sa.services.timers.now();
     // RFC 7296 §2.23: behind a NAT, follow the address and port authenticated messages come from.
     if ((sa.natLocal || sa.natRemote) && !isResponse(h)) sa.path = { ...path };
-    return { header: h, payloads, bytes, path };
+    return { header: h, payloads, bytes, path, plain };
   }
 
   async #processRequest(req: InboundMessage): Promise<void> {
@@ -289,11 +334,21 @@ export class TaskManager {
       return;
     }
     let retry = false;
+    let next = false;
     try {
       for (const t of active.tasks) {
         const r = await t.process(resp);
         if (r === 'ignore') return; // still outstanding: retransmitted until a usable response comes
         if (r === 'retry') retry = true;
+        if (r === 'next') next = active.tasks.length === 1;
+      }
+      if (next) {
+        // RFC 9370 §2.2.4: the same task goes on with another exchange (IKE_FOLLOWUP_KE).
+        sa.runner.completeRequest(resp.header.messageId);
+        const task = active.tasks[0]!;
+        this.#active = { exchange: task.exchange, tasks: [task] };
+        await this.#sendRequest(this.#active, false);
+        return;
       }
       if (retry) {
         // RFC 7296 §2.6 / §1.2: IKE_SA_INIT again with message ID 0, tasks rebuilt. Any other exchange

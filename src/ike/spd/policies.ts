@@ -4,13 +4,12 @@
 // the two batch writers at the end; the policy owner (spd.ts) and ChildSa are the only writers.
 import type { Kernel, PolicyDir, PolicyId, PolicyParams, Selector, Template } from '../../kernel/types.ts';
 import { tsToCidrs, type TrafficSelector } from '../traffic-selectors.ts';
+import { idsFor, pickIds, type XfrmIds } from '../xfrm-ids.ts';
 
 /** Lower precedence than Child SA policies (1000 by default) and IKE bypass (1). */
 export const FAIL_CLOSED_PRIORITY = 2000;
 /** Child SA (and dpdAction trap) policy priority unless the connection sets one. */
 export const CHILD_PRIORITY = 1000;
-
-type Mark = { readonly value: number; readonly mask: number };
 
 /** XFRM selectors are prefixes: each TS range becomes its covering CIDRs; pairs of the same family. */
 export function selectorPairs(
@@ -43,11 +42,6 @@ export const reverseSelector = (s: Selector): Selector => ({
 export const policyDirs = (mode: 'tunnel' | 'transport'): PolicyDir[] =>
   mode === 'tunnel' ? ['out', 'in', 'fwd'] : ['out', 'in'];
 
-const markAndIf = (mark: Mark | undefined, ifId: number | undefined) => ({
-  ...(mark ? { mark: { value: mark.value, mask: mark.mask } } : {}),
-  ...(ifId !== undefined ? { ifId } : {}),
-});
-
 /** What a Child SA's policies are made of: its narrowed selectors, mode and reqid. */
 export interface ChildPolicyView {
   readonly localTs: readonly TrafficSelector[];
@@ -57,12 +51,10 @@ export interface ChildPolicyView {
 }
 
 /** Where a Child SA's policies point: its addresses, priority, mark and if_id. */
-export interface ChildPolicyPlace {
+export interface ChildPolicyPlace extends XfrmIds {
   readonly localAddr: string;
   readonly remoteAddr: string;
   readonly priority: number;
-  readonly mark?: Mark;
-  readonly ifId?: number;
 }
 
 /** A Child SA's policies: out, in and (tunnel) fwd per selector pair, templates with its reqid. */
@@ -74,13 +66,14 @@ export function childPolicies(child: ChildPolicyView, at: ChildPolicyPlace): Pol
     mode: child.mode,
     reqid: child.reqid,
   });
-  const common = { action: 'allow' as const, priority: at.priority, ...markAndIf(at.mark, at.ifId) };
+  const common = { action: 'allow' as const, priority: at.priority };
   const out: PolicyParams[] = [];
   for (const sel of selectorPairs(child.localTs, child.remoteTs))
     for (const dir of policyDirs(child.mode)) {
       const outbound = dir === 'out';
       out.push({
         ...common,
+        ...idsFor(at, dir),
         selector: outbound ? sel : reverseSelector(sel),
         dir,
         templates: [outbound ? tmpl(at.localAddr, at.remoteAddr) : tmpl(at.remoteAddr, at.localAddr)],
@@ -90,7 +83,7 @@ export function childPolicies(child: ChildPolicyView, at: ChildPolicyPlace): Pol
 }
 
 /** The parts of a connection its fail-closed and trap policies are made of. */
-export interface ConnectionPolicyView {
+export interface ConnectionPolicyView extends XfrmIds {
   readonly localAddr: string;
   /** Undefined for remote: any (no template can name the peer: block instead of trap). */
   readonly remoteAddr?: string;
@@ -98,8 +91,6 @@ export interface ConnectionPolicyView {
   readonly remoteTs: readonly TrafficSelector[];
   readonly mode: 'tunnel' | 'transport';
   readonly reqid?: number;
-  readonly mark?: Mark;
-  readonly ifId?: number;
   readonly policyPriority?: number;
   /**
    * Several Child SAs (src/ike/child-config.ts): each child's selectors, mode, reqid, mark and if_id
@@ -109,13 +100,11 @@ export interface ConnectionPolicyView {
 }
 
 /** What one child of a connection contributes to the connection's fail-closed and trap policies. */
-export interface ChildPolicySource {
+export interface ChildPolicySource extends XfrmIds {
   readonly localTs: readonly TrafficSelector[];
   readonly remoteTs: readonly TrafficSelector[];
   readonly mode: 'tunnel' | 'transport';
   readonly reqid?: number;
-  readonly mark?: Mark;
-  readonly ifId?: number;
 }
 
 /** The connection as one view per child (its own fields when it lists no children). */
@@ -130,6 +119,17 @@ export function perChild(c: ConnectionPolicyView): ConnectionPolicyView[] {
     ...((k.reqid ?? c.reqid) !== undefined ? { reqid: k.reqid ?? c.reqid } : {}),
     ...((k.mark ?? c.mark) ? { mark: k.mark ?? c.mark } : {}),
     ...((k.ifId ?? c.ifId) !== undefined ? { ifId: k.ifId ?? c.ifId } : {}),
+    // The connection's per-direction ids, unless the child names its own mark / if_id.
+    ...pickIds({
+      ...((k.markIn ?? (k.mark ? undefined : c.markIn)) ? { markIn: (k.markIn ?? c.markIn)! } : {}),
+      ...((k.markOut ?? (k.mark ? undefined : c.markOut)) ? { markOut: (k.markOut ?? c.markOut)! } : {}),
+      ...((k.ifIdIn ?? (k.ifId !== undefined ? undefined : c.ifIdIn)) !== undefined
+        ? { ifIdIn: (k.ifIdIn ?? c.ifIdIn)! }
+        : {}),
+      ...((k.ifIdOut ?? (k.ifId !== undefined ? undefined : c.ifIdOut)) !== undefined
+        ? { ifIdOut: (k.ifIdOut ?? c.ifIdOut)! }
+        : {}),
+    }),
     ...(c.policyPriority !== undefined ? { policyPriority: c.policyPriority } : {}),
   }));
 }
@@ -160,7 +160,7 @@ function childFailClosed(c: ConnectionPolicyView): PolicyParams[] {
         action: trap ? 'allow' : 'block',
         priority: FAIL_CLOSED_PRIORITY,
         templates: trap ? [{ src: src!, dst: dst!, proto: 'esp', mode: c.mode, reqid }] : [],
-        ...markAndIf(c.mark, c.ifId),
+        ...idsFor(c, dir),
       });
     }
   return out;
@@ -174,7 +174,7 @@ export function trapPolicies(c: ConnectionPolicyView & { readonly remoteAddr: st
     action: 'allow',
     priority: c.policyPriority ?? CHILD_PRIORITY,
     templates: [{ src: c.localAddr, dst: c.remoteAddr, proto: 'esp', mode: c.mode, reqid }],
-    ...markAndIf(c.mark, c.ifId),
+    ...idsFor(c, 'out'),
   }));
 }
 

@@ -3,8 +3,10 @@
 // both roles: the initiator's role comes from the IKE SA's task queue, the responder's from the
 // registry. The rekey-specific ending (old SA retired, nonce rule) lives in ../child-rekey-end.ts.
 import { ExchangeType, NotifyType, ProtocolId, isErrorNotify } from '../../codec/index.ts';
-import { wipe, type KeyExchange } from '../../crypto/index.ts';
+import { wipe } from '../../crypto/index.ts';
+import { initiatorKeyShare, responderRespond, type KeInitiator } from '../../crypto/ke-roles.ts';
 import { childRekeyed, rekeyTarget } from '../child-rekey-end.ts';
+import { FollowupKe, awaitFollowup, forgetFollowup } from '../followup-ke.ts';
 import type { ChildSa } from '../child-sa.ts';
 import { firstChild, selectChild, type ChildConfig } from '../child-config.ts';
 import { allocateChild, installContext } from '../child-setup.ts';
@@ -19,6 +21,7 @@ import type { IkeSa } from '../ike-sa.ts';
 import { resolveEsp } from '../keymat.ts';
 import { NONCE_LEN } from '../nonces.ts';
 import {
+  additionalKeGroups,
   checkKeGroup,
   keGroupOf,
   retryKeGroup,
@@ -71,7 +74,6 @@ interface Negotiated {
 
 export class CreateChildSa implements Task {
   readonly name: string;
-  readonly exchange = ExchangeType.CREATE_CHILD_SA;
   child: ChildSa | undefined;
   /** The Child SA being rekeyed (initiator: given; responder: found by REKEY_SA). */
   old: ChildSa | undefined;
@@ -79,7 +81,10 @@ export class CreateChildSa implements Task {
   readonly replaces: ChildSa | undefined;
   nonceI: Uint8Array | undefined;
   nonceR: Uint8Array | undefined;
-  #ke: KeyExchange | undefined;
+  /** Initiator: our key share (DH or ML-KEM, ke-roles.ts). */
+  #ke: KeInitiator | undefined;
+  /** Responder: the KEr payload to send. */
+  #share: { readonly group: number; readonly data: Uint8Array } | undefined;
   #offer: Proposal[] = [];
   #negotiated: Negotiated | undefined;
   #transport = false;
@@ -91,6 +96,13 @@ export class CreateChildSa implements Task {
   #owner = false;
   /** Initiator of a rekey: the peer answered CHILD_SA_NOT_FOUND (§2.25). */
   #notFound = false;
+  /** RFC 9370 §2.2.4: the additional key exchanges after this CREATE_CHILD_SA (IKE_FOLLOWUP_KE). */
+  #followup: FollowupKe | undefined;
+
+  /** CREATE_CHILD_SA, then IKE_FOLLOWUP_KE while additional key exchanges are due. */
+  get exchange(): number {
+    return this.#followup ? ExchangeType.IKE_FOLLOWUP_KE : ExchangeType.CREATE_CHILD_SA;
+  }
   /** Initiator: the error notify the peer answered with, for the child-failed event. */
   #refused: number | undefined;
   /** The connection's child this exchange makes an instance of (responder: chosen by §2.9). */
@@ -125,10 +137,17 @@ export class CreateChildSa implements Task {
   }
 
   build(msg: OutboundMessage): Promise<void> {
+    if (this.#followup) {
+      if (!this.initiator) return this.#buildFollowupResponse(msg);
+      this.#followup.buildRequest(this.sa, msg);
+      return Promise.resolve();
+    }
     return this.initiator ? this.#buildRequest(msg) : this.#buildResponse(msg);
   }
 
   process(msg: InboundMessage): Promise<TaskResult | void> {
+    if (this.#followup)
+      return this.initiator ? this.#processFollowupResponse(msg) : this.#processFollowup(msg);
     return this.initiator ? this.#processResponse(msg) : this.#processRequest(msg);
   }
 
@@ -150,9 +169,11 @@ export class CreateChildSa implements Task {
     const cc = this.childConfig;
     this.#offer = cc.espProposals.map((p) => ({ ...p, spi: u32Bytes(this.child!.spiIn) }));
     const group = this.#retryGroup ?? this.#offer.map(keGroupOf).find((g) => g !== undefined);
-    if (group !== undefined && this.#ke?.group !== group) {
+    if (group !== undefined && this.#ke?.method !== group) {
       this.#ke?.destroy();
-      this.#ke = sa.services.pool.take(group);
+      const r = initiatorKeyShare(group, { createDh: (g) => sa.services.pool.take(g) });
+      if (!r.ok) throw new IkeError('ERR_NO_PROPOSAL_CHOSEN', r.message);
+      this.#ke = r.initiator;
     }
     // §1.3.3: REKEY_SA names the rekeyed SA by the SPI we receive on (protocol ESP).
     if (old) msg.add(notify(NotifyType.REKEY_SA, new Uint8Array(0), ProtocolId.ESP, u32Bytes(old.spiIn)));
@@ -160,7 +181,7 @@ export class CreateChildSa implements Task {
     const mode = base ? base.mode : cc.mode;
     if (mode === 'transport') msg.add(notify(NotifyType.USE_TRANSPORT_MODE));
     msg.add({ kind: 'SA', proposals: this.#offer.map(proposalToWire) }, { kind: 'NONCE', data: this.nonceI });
-    if (this.#ke) msg.add({ kind: 'KE', group: this.#ke.group, data: this.#ke.publicKey });
+    if (this.#ke) msg.add({ kind: 'KE', group: this.#ke.method, data: this.#ke.share });
     // §2.8: "the new Child SA SHOULD NOT have different Traffic Selectors" than the old one.
     const [l, r] = base ? [base.localTs, base.remoteTs] : [cc.localTs, cc.remoteTs];
     msg.add({ kind: 'TSi', selectors: l.map(tsToWire) }, { kind: 'TSr', selectors: r.map(tsToWire) });
@@ -201,9 +222,17 @@ export class CreateChildSa implements Task {
     if (group !== undefined) {
       if (!ke) throw new InvalidSyntaxError('a KE transform was chosen but no KEi sent');
       checkKeGroup(chosen, ke.group);
-      this.#ke = sa.services.pool.take(group);
-      gir = this.#ke.computeSecret(ke.data);
+      const r = responderRespond(group, ke.data, { createDh: (g) => sa.services.pool.take(g) });
+      if (!r.ok) {
+        sa.services.counters.inc('ike.bad_ke');
+        throw new IkeError('ERR_INVALID_SYNTAX', r.message, r.notify ?? NotifyType.INVALID_SYNTAX);
+      }
+      this.#share = { group, data: r.share };
+      gir = r.secret.bytes();
     }
+    // RFC 9370 §2.2.4: additional key exchanges follow the first one; without it they make no sense.
+    if (group === undefined && additionalKeGroups(chosen).length > 0)
+      throw new NoProposalChosenError('additional key exchanges chosen without a first one');
     // §2.9: narrow the initiator's selectors to the child's policy (its side = the child's remoteTs).
     const narrowed = picked?.narrowed ?? selectChildOf(cc, offered);
     this.nonceI = nonce.data.slice();
@@ -223,16 +252,61 @@ export class CreateChildSa implements Task {
     const child = this.child!;
     const n = this.#negotiated!;
     child.mode = this.#transport ? 'transport' : 'tunnel';
-    this.#keys(child, n);
+    const addKe = additionalKeGroups(n.chosen);
+    if (addKe.length > 0) {
+      // RFC 9370 §2.2.4: nothing is installed before the last IKE_FOLLOWUP_KE.
+      if (this.#transport) msg.add(notify(NotifyType.USE_TRANSPORT_MODE));
+      msg.add({ kind: 'SA', proposals: [proposalToWire(n.chosen)] }, { kind: 'NONCE', data: this.nonceR! });
+      msg.add({ kind: 'KE', group: this.#share!.group, data: this.#share!.data });
+      msg.add(
+        { kind: 'TSi', selectors: n.remoteTs.map(tsToWire) },
+        { kind: 'TSr', selectors: n.localTs.map(tsToWire) },
+      );
+      this.#followup = new FollowupKe(addKe, n.gir!);
+      n.gir = undefined;
+      this.#followup.announce(this.sa, msg);
+      awaitFollowup(this.sa, this.#followup.link!, this);
+      this.#dropKe();
+      return;
+    }
+    await this.#finishResponder(msg, child, n);
+  }
+
+  /** Responder: KEi(n) of an IKE_FOLLOWUP_KE (the task registry found us by its link). */
+  async #processFollowup(msg: InboundMessage): Promise<void> {
+    const sa = this.sa;
+    if (sa.state !== 'established')
+      throw new IkeError('ERR_TIMEOUT', `IKE SA is ${sa.state}`, NotifyType.TEMPORARY_FAILURE);
+    this.#followup!.processRequest(sa, msg);
+    return Promise.resolve();
+  }
+
+  async #buildFollowupResponse(msg: OutboundMessage): Promise<void> {
+    const f = this.#followup!;
+    f.buildResponse(this.sa, msg);
+    if (f.pending) return awaitFollowup(this.sa, f.link!, this);
+    const n = this.#negotiated!;
+    n.gir = f.secrets[0];
+    this.#keys(this.child!, n, f.secrets.slice(1));
+    f.destroy();
+    this.#followup = undefined;
+    await this.#finishResponder(msg, this.child!, n, true);
+  }
+
+  /** Responder: install (keys derived) and answer; `keyed`: #keys ran already. */
+  async #finishResponder(msg: OutboundMessage, child: ChildSa, n: Negotiated, keyed = false): Promise<void> {
+    if (!keyed) this.#keys(child, n);
     // Make-before-break: the outbound SA of a rekey waits until the peer receives on it (child-rekey-end.ts).
     await this.#install(child, !!this.old);
-    if (this.#transport) msg.add(notify(NotifyType.USE_TRANSPORT_MODE));
-    msg.add({ kind: 'SA', proposals: [proposalToWire(n.chosen)] }, { kind: 'NONCE', data: this.nonceR! });
-    if (this.#ke) msg.add({ kind: 'KE', group: this.#ke.group, data: this.#ke.publicKey });
-    msg.add(
-      { kind: 'TSi', selectors: child.remoteTs.map(tsToWire) },
-      { kind: 'TSr', selectors: child.localTs.map(tsToWire) },
-    );
+    if (!keyed) {
+      if (this.#transport) msg.add(notify(NotifyType.USE_TRANSPORT_MODE));
+      msg.add({ kind: 'SA', proposals: [proposalToWire(n.chosen)] }, { kind: 'NONCE', data: this.nonceR! });
+      if (this.#share) msg.add({ kind: 'KE', group: this.#share.group, data: this.#share.data });
+      msg.add(
+        { kind: 'TSi', selectors: child.remoteTs.map(tsToWire) },
+        { kind: 'TSr', selectors: child.localTs.map(tsToWire) },
+      );
+    }
     this.#dropKe();
     if (this.old) await childRekeyed(this.sa, this, false);
   }
@@ -261,9 +335,15 @@ export class CreateChildSa implements Task {
     const ke = findPayload(msg.payloads, 'KE');
     let gir: Uint8Array | undefined;
     if (group !== undefined) {
-      if (!ke || !this.#ke || ke.group !== this.#ke.group)
+      if (!ke || !this.#ke || ke.group !== this.#ke.method || group !== ke.group)
         throw new InvalidSyntaxError(`responder chose group ${group} without a matching KEr`);
-      gir = this.#ke.computeSecret(ke.data);
+      const r = this.#ke.finish(ke.data); // wipes our private key whatever the outcome
+      this.#ke = undefined;
+      if (!r.ok) {
+        sa.services.counters.inc('ike.bad_ke');
+        throw new InvalidSyntaxError(`CREATE_CHILD_SA response: ${r.message}`);
+      }
+      gir = r.secret.bytes();
     }
     const local = tsFromWire(tsi.selectors);
     const remote = tsFromWire(tsr.selectors);
@@ -278,7 +358,43 @@ export class CreateChildSa implements Task {
     }
     this.nonceR = nonce.data.slice();
     child.mode = findNotify(msg.payloads, NotifyType.USE_TRANSPORT_MODE) ? 'transport' : 'tunnel';
-    this.#keys(child, { chosen, spiOut: u32(chosen.spi), localTs: local, remoteTs: remote, gir });
+    const n: Negotiated = { chosen, spiOut: u32(chosen.spi), localTs: local, remoteTs: remote, gir };
+    const addKe = additionalKeGroups(chosen);
+    if (addKe.length > 0) {
+      if (!gir) throw new InvalidSyntaxError('responder chose additional key exchanges without a first one');
+      // RFC 9370 §2.2.4: one IKE_FOLLOWUP_KE per additional key exchange, then the keys.
+      this.#followup = new FollowupKe(addKe, gir);
+      n.gir = undefined;
+      this.#negotiated = n;
+      this.#dropKe();
+      this.#followup.takeLink(msg, 'CREATE_CHILD_SA response');
+      return 'next';
+    }
+    if (findNotify(msg.payloads, NotifyType.ADDITIONAL_KEY_EXCHANGE))
+      throw new InvalidSyntaxError('CREATE_CHILD_SA response: a link without additional key exchanges');
+    await this.#finishInitiator(child, n);
+  }
+
+  /** Initiator: KEr(n) of an IKE_FOLLOWUP_KE; after the last one, the Child SA. */
+  async #processFollowupResponse(msg: InboundMessage): Promise<TaskResult | void> {
+    const f = this.#followup!;
+    f.processResponse(this.sa, msg);
+    if (f.pending) return 'next';
+    const n = this.#negotiated!;
+    n.gir = f.secrets[0];
+    this.#negotiated = undefined;
+    try {
+      this.#keys(this.child!, n, f.secrets.slice(1));
+    } finally {
+      f.destroy();
+      this.#followup = undefined;
+    }
+    await this.#finishInitiator(this.child!, n, true);
+  }
+
+  async #finishInitiator(child: ChildSa, n: Negotiated, keyed = false): Promise<void> {
+    const sa = this.sa;
+    if (!keyed) this.#keys(child, n);
     this.#dropKe();
     await this.#install(child);
     this.#peerInstalled = false;
@@ -292,7 +408,7 @@ export class CreateChildSa implements Task {
    */
   #retryWith(data: Uint8Array): boolean {
     const group =
-      this.#retryGroup === undefined ? retryKeGroup(this.#offer, data, this.#ke?.group) : undefined;
+      this.#retryGroup === undefined ? retryKeGroup(this.#offer, data, this.#ke?.method) : undefined;
     if (group === undefined) return false;
     this.sa.logger.log('info', 'CREATE_CHILD_SA: INVALID_KE_PAYLOAD, retrying', { group });
     this.#retryGroup = group;
@@ -301,8 +417,11 @@ export class CreateChildSa implements Task {
     return true;
   }
 
-  /** §2.17: KEYMAT = prf+(SK_d, Ni | Nr), or prf+(SK_d, g^ir (new) | Ni | Nr) with PFS. */
-  #keys(child: ChildSa, n: Negotiated): void {
+  /**
+   * §2.17: KEYMAT = prf+(SK_d, Ni | Nr), or prf+(SK_d, g^ir (new) | Ni | Nr) with PFS; with additional
+   * key exchanges (`more`) prf+(SK_d, SK(0) | Ni | Nr | SK(1) | ... | SK(n)) (RFC 9370 §2.2.4).
+   */
+  #keys(child: ChildSa, n: Negotiated, more?: readonly Uint8Array[]): void {
     const esp = resolveEsp(n.chosen);
     child.proposal = n.chosen;
     child.encr = esp.encr;
@@ -312,7 +431,7 @@ export class CreateChildSa implements Task {
     child.localTs = n.localTs;
     child.remoteTs = n.remoteTs;
     try {
-      child.keys = this.sa.keymat!.childKeys(esp, this.nonceI!, this.nonceR!, n.gir);
+      child.keys = this.sa.keymat!.childKeys(esp, this.nonceI!, this.nonceR!, n.gir, more);
     } finally {
       if (n.gir) wipe(n.gir);
       n.gir = undefined;
@@ -332,11 +451,15 @@ export class CreateChildSa implements Task {
   #dropKe(): void {
     this.#ke?.destroy(); // the private value is not needed after g^ir (RFC 7296 §2.12)
     this.#ke = undefined;
+    this.#share = undefined;
   }
 
   async abort(): Promise<void> {
     const sa = this.sa;
     this.#dropKe();
+    this.#followup?.destroy();
+    this.#followup = undefined;
+    forgetFollowup(sa, this);
     if (this.#negotiated?.gir) wipe(this.#negotiated.gir); // g^ir never outlives the exchange
     this.#negotiated = undefined;
     const child = this.child;

@@ -10,6 +10,7 @@ import {
   type IdPayload,
 } from '../../codec/index.ts';
 import { HASH_LEN, pskAuth, signedOctets, verifyPskAuth } from '../../crypto/index.ts';
+import { intAuthOctets } from '../../crypto/intauth.ts';
 import type { IkeIdentity } from '../config.ts';
 import { AuthenticationFailedError, CHILD_ERRORS, InvalidSyntaxError, PeerError } from '../errors.ts';
 import type { IkeSa } from '../ike-sa.ts';
@@ -32,15 +33,24 @@ export class IkeAuth implements Task {
 
   constructor(private readonly sa: IkeSa) {}
 
-  /** The octets one side signs: its own IKE_SA_INIT message, the peer's nonce, prf(SK_p, ID). */
+  /**
+   * The octets one side signs: its own IKE_SA_INIT message, the peer's nonce, prf(SK_p, ID), and after
+   * IKE_INTERMEDIATE exchanges IntAuth = IntAuth_iN | IntAuth_rN | IKE_AUTH_MID (RFC 9242 §3.3.2;
+   * IKE_AUTH follows the n exchanges with message ID n + 1).
+   */
   #octets(ofInitiator: boolean, id: IkeIdentity): Uint8Array {
     const sa = this.sa;
     const hash = sa.algorithms!.prf.hash;
+    const intAuth =
+      sa.intAuthI && sa.intAuthR
+        ? intAuthOctets(sa.intAuthI, sa.intAuthR, sa.intermediateDone + 1)
+        : undefined;
     return signedOctets(hash, {
       realMessage: ofInitiator ? sa.initRequest! : sa.initResponse!,
       peerNonce: ofInitiator ? sa.nonceR! : sa.nonceI!,
       skP: sa.keymat!.skP(ofInitiator),
       idPayloadBody: idBody(id),
+      ...(intAuth ? { intAuth } : {}),
     });
   }
 
@@ -87,8 +97,18 @@ export class IkeAuth implements Task {
     this.#established();
   }
 
-  process(msg: InboundMessage): void {
+  async process(msg: InboundMessage): Promise<void> {
     const sa = this.sa;
+    // RFC 9370 §2.2.2: IKE_AUTH only after every negotiated additional key exchange, with the next ID.
+    if (
+      !sa.initiator &&
+      (sa.intermediateDone < sa.addKe.length || msg.header.messageId !== sa.intermediateDone + 1)
+    ) {
+      sa.services.counters.inc('ike.intermediate_unexpected');
+      throw new InvalidSyntaxError(
+        `IKE_AUTH (message ID ${msg.header.messageId}) after ${sa.intermediateDone} of ${sa.addKe.length} additional key exchanges`,
+      );
+    }
     if (sa.initiator) {
       const err = msg.payloads.find(
         (p) => p.kind === 'NOTIFY' && isErrorNotify(p.notifyType) && !CHILD_ERRORS.has(p.notifyType),
@@ -106,10 +126,12 @@ export class IkeAuth implements Task {
       const want = sa.config.remoteId;
       if (want && !sameId(want, id))
         throw new AuthenticationFailedError('peer identity does not match the configuration');
-      this.#verify(id, auth.method, auth.data, msg);
+      await this.#verify(id, auth.method, auth.data, msg);
     } else {
-      this.#selectAndVerify(id, auth.method, auth.data, msg);
+      await this.#selectAndVerify(id, auth.method, auth.data, msg);
     }
+    // The IKE SA may have died (deleted, timed out) while a revocation fetch was awaited.
+    if (sa.state === 'destroyed') throw new AuthenticationFailedError('IKE SA gone during peer verification');
     sa.peerId = id;
     if (!sa.initiator && findNotify(msg.payloads, NotifyType.INITIAL_CONTACT)) this.#initialContact(id);
     if (sa.initiator) this.#established();
@@ -119,7 +141,12 @@ export class IkeAuth implements Task {
    * RFC 7296 §2.15 / §2.9: the connection picked by address at IKE_SA_INIT may not be the one the
    * initiator means; re-select with IDi, IDr (if sent), the AUTH method and the proposed selectors.
    */
-  #selectAndVerify(id: IkeIdentity, method: number, data: Uint8Array, msg: InboundMessage): void {
+  async #selectAndVerify(
+    id: IkeIdentity,
+    method: number,
+    data: Uint8Array,
+    msg: InboundMessage,
+  ): Promise<void> {
     const sa = this.sa;
     const idr = findPayload(msg.payloads, 'IDr');
     const tsi = findPayload(msg.payloads, 'TSi');
@@ -138,7 +165,7 @@ export class IkeAuth implements Task {
     for (const [i, c] of ranked.entries()) {
       sa.config = c;
       try {
-        this.#verify(id, method, data, msg);
+        await this.#verify(id, method, data, msg);
         if (c !== first)
           sa.logger.log('info', 'switching to the connection matching the peer', { connection: c.name });
         return;
@@ -151,7 +178,7 @@ export class IkeAuth implements Task {
     }
   }
 
-  #verify(id: IkeIdentity, method: number, data: Uint8Array, msg: InboundMessage): void {
+  async #verify(id: IkeIdentity, method: number, data: Uint8Array, msg: InboundMessage): Promise<void> {
     const sa = this.sa;
     const octets = this.#octets(!sa.initiator, id);
     const auth = sa.config.auth;
@@ -165,7 +192,9 @@ export class IkeAuth implements Task {
         const certs = msg.payloads.flatMap((p) =>
           p.kind === 'CERT' ? [{ encoding: p.encoding, data: p.data }] : [],
         );
-        auth.credentials.verifyPeer({
+        // The revocation check inside may wait for a CRL or OCSP fetch (bounded in time); the
+        // SA's runner drops retransmissions meanwhile, and other SAs go on.
+        await auth.credentials.verifyPeer({
           id,
           method,
           authData: data,

@@ -9,11 +9,21 @@ import {
   isErrorNotify,
   type Payload,
 } from '../../codec/index.ts';
-import { wipe } from '../../crypto/index.ts';
-import { IkeError, InvalidSyntaxError, PeerError } from '../errors.ts';
+import { initiatorKeyShare, responderRespond } from '../../crypto/ke-roles.ts';
+import type { Secret } from '../../crypto/secret.ts';
+import { IkeError, InvalidSyntaxError, NoProposalChosenError, PeerError } from '../errors.ts';
 import type { IkeSa } from '../ike-sa.ts';
 import { IkeKeymat, resolveIke } from '../keymat.ts';
-import { checkKeGroup, keGroupOf, selectProposal, verifyChosen } from '../proposals.ts';
+import {
+  additionalKeGroups,
+  checkKeGroup,
+  hasAdditionalKe,
+  keGroupOf,
+  selectProposal,
+  verifyChosen,
+  withoutAdditionalKe,
+  type Proposal,
+} from '../proposals.ts';
 import type { InboundMessage, OutboundMessage, Task, TaskResult } from '../task.ts';
 import { noteCreated } from '../uniqueness.ts';
 import { findNotify, findPayload, notify, proposalFromWire, proposalToWire } from '../wire.ts';
@@ -49,7 +59,7 @@ export class IkeInit implements Task {
   /** RFC 8019 §7.1.2: the Puzzle Solution returned with the COOKIE. */
   #solution: Uint8Array | undefined;
   #retries = 0;
-  /** Our KE public value (the responder destroys its private value in process(), before build()). */
+  /** The responder's KE data (its key share is complete in process(), before build()). */
   #public: Uint8Array | undefined;
 
   constructor(private readonly sa: IkeSa) {}
@@ -59,6 +69,10 @@ export class IkeInit implements Task {
     if (sa.config.fragmentation !== false) msg.add(notify(NotifyType.IKEV2_FRAGMENTATION_SUPPORTED));
     const hashes = sa.config.auth.kind === 'cert' ? sa.config.auth.credentials.hashes : SIG_HASHES;
     msg.add(notify(NotifyType.SIGNATURE_HASH_ALGORITHMS, hashList(hashes)));
+    // RFC 9242 §3.1: the initiator announces IKE_INTERMEDIATE when it proposes additional key
+    // exchanges (RFC 9370 §2.2.1); the responder answers in kind when it supports them.
+    const announce = sa.initiator ? sa.config.ikeProposals.some(hasAdditionalKe) : sa.intermediate;
+    if (announce) msg.add(notify(NotifyType.INTERMEDIATE_EXCHANGE_SUPPORTED));
   }
 
   #peerCapabilities(payloads: readonly Payload[]): void {
@@ -67,6 +81,16 @@ export class IkeInit implements Task {
       sa.config.fragmentation !== false && !!findNotify(payloads, NotifyType.IKEV2_FRAGMENTATION_SUPPORTED);
     const h = findNotify(payloads, NotifyType.SIGNATURE_HASH_ALGORITHMS);
     sa.peerHashes = h ? parseHashes(h.data) : [];
+    sa.intermediate = !!findNotify(payloads, NotifyType.INTERMEDIATE_EXCHANGE_SUPPORTED);
+  }
+
+  /** RFC 9370 §2.2.2: the additional key exchanges of the chosen proposal need IKE_INTERMEDIATE. */
+  #negotiated(chosen: Proposal): void {
+    const sa = this.sa;
+    sa.addKe = additionalKeGroups(chosen);
+    sa.keMethods = [sa.keGroup!];
+    if (sa.addKe.length > 0 && !sa.intermediate)
+      throw new NoProposalChosenError('additional key exchanges chosen without IKE_INTERMEDIATE support');
   }
 
   build(msg: OutboundMessage): void {
@@ -75,16 +99,18 @@ export class IkeInit implements Task {
     if (sa.state === 'created') sa.setState('connecting');
     const group = (sa.keGroup ??= sa.config.ikeProposals.map(keGroupOf).find((g) => g !== undefined));
     if (group === undefined) throw new IkeError('ERR_NO_PROPOSAL_CHOSEN', 'no key exchange group configured');
-    if (sa.ke?.group !== group) {
+    if (sa.ke?.method !== group) {
       sa.ke?.destroy();
-      sa.ke = sa.services.pool.take(group);
+      const r = initiatorKeyShare(group, { createDh: (g) => sa.services.pool.take(g) });
+      if (!r.ok) throw new IkeError('ERR_NO_PROPOSAL_CHOSEN', r.message);
+      sa.ke = r.initiator;
     }
     sa.nonceI ??= sa.services.randomBytes(NONCE_LEN); // §2.6: a cookie retry keeps Ni
     if (this.#cookie) msg.add(notify(NotifyType.COOKIE, this.#cookie)); // §2.6: the COOKIE comes first
     if (this.#solution) msg.add({ kind: 'PS', data: this.#solution }); // RFC 8019 §7.1.2: then PS
     msg.add(
       { kind: 'SA', proposals: sa.config.ikeProposals.map(proposalToWire) },
-      { kind: 'KE', group, data: sa.ke.publicKey },
+      { kind: 'KE', group, data: sa.ke.share },
       { kind: 'NONCE', data: sa.nonceI },
     );
     this.#common(msg);
@@ -103,20 +129,30 @@ export class IkeInit implements Task {
     const nonce = findPayload(msg.payloads, 'NONCE');
     if (!saP || !ke || !nonce) throw new InvalidSyntaxError('IKE_SA_INIT request lacks SA, KE or Nonce');
     // §2.7 selection; §1.2: prefer the group the initiator already sent a KE for.
-    const chosen = selectProposal(saP.proposals.map(proposalFromWire), sa.config.ikeProposals, {
+    this.#peerCapabilities(msg.payloads);
+    // RFC 9370 §2.2.1: without IKE_INTERMEDIATE support no proposal with additional exchanges fits.
+    const local = sa.intermediate
+      ? sa.config.ikeProposals
+      : sa.config.ikeProposals.map(withoutAdditionalKe).filter((p) => p !== undefined);
+    const chosen = selectProposal(saP.proposals.map(proposalFromWire), local, {
       preferKeGroup: ke.group,
     });
     checkKeGroup(chosen, ke.group); // throws InvalidKePayloadError -> INVALID_KE_PAYLOAD with our group
     sa.proposal = chosen;
     sa.algorithms = resolveIke(chosen);
     sa.keGroup = ke.group;
-    sa.ke = sa.services.pool.take(ke.group);
-    this.#public = sa.ke.publicKey;
+    this.#negotiated(chosen);
+    sa.intermediate &&= sa.addKe.length > 0;
+    const r = responderRespond(ke.group, ke.data, { createDh: (g) => sa.services.pool.take(g) });
+    if (!r.ok) {
+      sa.services.counters.inc('ike.bad_ke');
+      throw new IkeError('ERR_INVALID_SYNTAX', r.message, r.notify ?? NotifyType.INVALID_SYNTAX);
+    }
+    this.#public = r.share;
     sa.nonceI = nonce.data.slice();
     sa.nonceR = sa.services.randomBytes(NONCE_LEN);
     sa.initRequest = msg.bytes.slice();
-    this.#peerCapabilities(msg.payloads);
-    this.#derive(ke.data);
+    this.#derive(r.secret);
   }
 
   #buildResponse(msg: OutboundMessage): void {
@@ -189,19 +225,22 @@ export class IkeInit implements Task {
     sa.nonceR = nonce.data.slice();
     sa.initResponse = msg.bytes.slice();
     this.#peerCapabilities(msg.payloads);
-    this.#derive(ke.data);
+    this.#negotiated(chosen);
+    const r = sa.ke!.finish(ke.data); // wipes the private value whatever the outcome (§2.12)
+    sa.ke = undefined;
+    if (!r.ok) throw new InvalidSyntaxError(`IKE_SA_INIT response: ${r.message}`);
+    this.#derive(r.secret);
+    if (sa.addKe.length > 0) sa.queueIntermediate(sa.addKe);
     return 'done';
   }
 
-  #derive(peerPublic: Uint8Array): void {
+  #derive(secret: Secret): void {
     const sa = this.sa;
-    const gir = sa.ke!.computeSecret(peerPublic);
     try {
+      const gir = secret.bytes();
       sa.keymat = new IkeKeymat(sa.algorithms!, gir, sa.nonceI!, sa.nonceR!, sa.spiI, sa.spiR, sa.initiator);
     } finally {
-      wipe(gir);
-      sa.ke!.destroy(); // the private value is not needed after g^ir (RFC 7296 §2.12)
-      sa.ke = undefined;
+      secret.destroy();
     }
   }
 }

@@ -10,9 +10,11 @@ import { IkeAuthChild } from './auth-child.ts';
 import { queueChildDelete, queueOrphanDelete } from './child-delete.ts';
 import { CreateChildSa, queueChildRekey, queueChildReplacement, rekeyPending } from './create-child-sa.ts';
 import { queueDpd } from './dpd.ts';
+import { followupResponder } from '../followup-ke.ts';
 import { IkeAuth } from './ike-auth.ts';
 import { queueIkeDelete } from './ike-delete.ts';
 import { IkeInit } from './ike-init.ts';
+import { IkeIntermediate, queueIntermediate } from './ike-intermediate.ts';
 import { IkeNatd } from './ike-natd.ts';
 import { IkeRekey } from './ike-rekey.ts';
 import { Informational } from './informational.ts';
@@ -42,6 +44,7 @@ export const defaultInitiators: InitiatorFactory = {
   queueChildReplacement,
   queueDpd,
   rekeyPending,
+  queueIntermediate,
 };
 
 /** The responder's tasks per exchange type (order matters: payload order and processing order). */
@@ -49,6 +52,7 @@ export function defaultTaskRegistry(): TaskRegistry {
   return (
     new TaskRegistry(defaultInitiators)
       .register(ExchangeType.IKE_SA_INIT, (sa) => [new IkeInit(sa), new IkeNatd(sa)])
+      .register(ExchangeType.IKE_INTERMEDIATE, (sa) => [new IkeIntermediate(sa)])
       .register(ExchangeType.IKE_AUTH, (sa) => [new IkeAuth(sa), new IkeAuthChild(sa)])
       // RFC 7296 §1.3: an SA payload with protocol IKE rekeys the IKE SA; otherwise a Child SA.
       .register(ExchangeType.CREATE_CHILD_SA, (sa, req) =>
@@ -56,6 +60,8 @@ export function defaultTaskRegistry(): TaskRegistry {
           ? [new IkeRekey(sa, false)]
           : [new CreateChildSa(sa, false)],
       )
+      // RFC 9370 §2.2.4: the pending CREATE_CHILD_SA its link names goes on (or STATE_NOT_FOUND).
+      .register(ExchangeType.IKE_FOLLOWUP_KE, (sa, req) => [followupResponder(sa, req)])
       .register(ExchangeType.INFORMATIONAL, (sa) => [new Informational(sa)])
   );
 }

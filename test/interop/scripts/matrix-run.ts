@@ -2,7 +2,7 @@
 // specs against peer KIND in this one boot, IKW_MATRIX_CONCURRENCY (default 3) at a time (each
 // cell has its own namespaces, daemons and directories), and prints one `IKW-MATRIX-RESULT <json>`
 // line per cell as it ends, plus `IKW-MATRIX-KERNEL <release>`. Never throws past a cell.
-// usage: node matrix-run.ts KIND PKI_DIR|- ROLE:CELL ...
+// usage: node matrix-run.ts KIND PKI_DIR|- ROLE:CELL[@KIND] ...  (@KIND: another peer for that cell)
 import { release } from 'node:os';
 import { cellById } from '../../../lab/interop/cells.ts';
 import { peerDriver } from '../../../lab/interop/peers.ts';
@@ -16,20 +16,21 @@ const deadline = Date.now() + (Number(process.env['IKW_MATRIX_DEADLINE_MS'] ?? 6
 process.stdout.write(`IKW-MATRIX-KERNEL ${release()}\n`);
 
 async function one(spec: string): Promise<CellResult> {
-  const [role, id] = spec.split(':') as [Role, string];
+  const [roleCell, peerKind = kind!] = spec.split('@') as [string, string | undefined];
+  const [role, id] = roleCell.split(':') as [Role, string];
   const started = Date.now();
   try {
     if (started > deadline) throw new Error('not run: the time budget of this boot was used up');
     return await runCell({
-      peer: peerDriver(kind!),
+      peer: peerDriver(peerKind),
       cell: cellById(id),
       role,
       ...(pkiDir && pkiDir !== '-' && { pkiRoot: pkiDir }),
-      log: (l) => process.stderr.write(`[${kind} ${spec}] ${l}\n`),
+      log: (l) => process.stderr.write(`[${peerKind} ${spec}] ${l}\n`),
     });
   } catch (e) {
     return {
-      peer: kind as CellResult['peer'],
+      peer: peerKind as CellResult['peer'],
       peerVersion: '',
       role,
       cell: id,

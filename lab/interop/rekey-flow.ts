@@ -1,0 +1,382 @@
+// Not one packet lost across rekeys (issue 13): ikeway on router-a initiates the tunnel to a peer
+// (strongSwan, Libreswan or ikeway) on router-b; a steady ping flow (100 packets/s by default) runs
+// host-a -> host-b while Child and IKE SA rekeys are started, one after the other, by ikeway in one
+// phase and by the peer in the next (RFC 7296 §2.8). Waiting for a rekey reads ikeway's control socket
+// only (a peer status command per poll would load the TCG guest more than the flow does). The loss is counted three ways: ping's own sent/received, both kernels'
+// ESP SA counters (every SA of the flow, sampled until it is gone) and XFRM error counters
+// (/proc/net/xfrm_stat), and a capture of the ESP each router sent on its WAN. Facts only; the test
+// (test/interop/rekey-no-loss.wip.ts) asserts. Reuses the matrix's lab, daemons and probes.
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundledCli } from '../guest/bundle.ts';
+import type { LabNs } from '../netns/lab-ns.ts';
+import { parseXfrmStates, WanCapture, type CaptureSummary } from '../two-site/checks.ts';
+import { buildLab, type Lab } from '../two-site/lab.ts';
+import { lanHostAddresses, siteOf, type SiteName } from '../two-site/topology.ts';
+import { BASE_CELL, cellTopology } from './cells.ts';
+import { IkewayDaemon, sleep, writeIkewayConfig } from './ikeway-side.ts';
+import { waitUp, type UpState } from './probes.ts';
+import { CONN, endpoints } from './run-cell.ts';
+import type { CellContext, CellSpec, PeerDriver } from './types.ts';
+
+export type RekeyStarter = 'ikeway' | 'peer';
+export type RekeyKind = 'child' | 'ike';
+
+export interface FlowOptions {
+  readonly peer: PeerDriver;
+  /** One phase per starter, one after the other on the same tunnel (default: ikeway, then the peer). */
+  readonly starters?: readonly RekeyStarter[];
+  /** The rekeys of each phase in order (default: 4 Child, 1 IKE, 4 Child, 1 IKE). */
+  readonly plan?: readonly RekeyKind[];
+  /** Packets per second of the flow (default 100) and seconds between rekey starts (default 3). */
+  readonly pps?: number;
+  readonly slotS?: number;
+  readonly log?: (line: string) => void;
+}
+
+export const DEFAULT_PLAN: readonly RekeyKind[] = [
+  ...['child', 'child', 'child', 'child', 'ike'],
+  ...['child', 'child', 'child', 'child', 'ike'],
+] as RekeyKind[];
+
+export interface RekeyFact {
+  readonly what: RekeyKind;
+  readonly ok: boolean;
+  /** From the start command until ikeway had the new SA (its status). */
+  readonly ms: number;
+  readonly detail: string;
+  /** ikeway's ESP SPIs after the rekey (8 hex digits): router-a receives on `in`, sends on `out`. */
+  readonly esp?: { readonly in: string; readonly out: string };
+}
+
+/** One router: ESP packets per SA (the largest count seen while the SA lived), and XFRM errors. */
+export interface RouterCount {
+  readonly sent: number;
+  readonly received: number;
+  readonly sas: readonly { spi: string; dir: 'in' | 'out'; packets: number }[];
+  /** Non-zero deltas of /proc/net/xfrm_stat over the phase (XfrmOutNoStates, XfrmAcquireError ...). */
+  readonly xfrmErrors: Readonly<Record<string, number>>;
+}
+
+export interface PingCount {
+  /** Echo requests ping sent (its summary). */
+  readonly sent: number;
+  /** Requests sent before the last second of the flow (the ones that had time to be answered). */
+  readonly counted: number;
+  /** Of those, the ones never answered: the loss. */
+  readonly lost: number;
+  /** The first few lost sequence numbers with the ms since the flow started (10 ms each at 100/s). */
+  readonly lostSeqs: readonly number[];
+}
+
+export interface PhaseFacts {
+  readonly by: RekeyStarter;
+  readonly rekeys: readonly RekeyFact[];
+  readonly ping: PingCount;
+  readonly routers: Readonly<Record<SiteName, RouterCount>>;
+  /** ESP each router sent on its WAN during the phase (tcpdump, outgoing only). */
+  readonly capture: Readonly<Record<SiteName, CaptureSummary>>;
+  readonly flowMs: number;
+}
+
+export interface FlowFacts {
+  readonly peer: string;
+  readonly peerVersion: string;
+  readonly error: string | null;
+  readonly phases: readonly PhaseFacts[];
+  /** The peer's own view at the end: the same Child SA as ikeway's newest. */
+  readonly agreedAtEnd: boolean;
+  readonly seconds: number;
+  readonly evidence: readonly string[];
+}
+
+/** Runs a command in a namespace without blocking the event loop (other flows run in parallel). */
+function run(ns: LabNs, cmd: string, args: readonly string[], timeoutMs = 20_000): Promise<string> {
+  return new Promise((resolve) => {
+    const child: ChildProcess = ns.spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout?.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve(out);
+    });
+  });
+}
+
+function parseXfrmStat(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)\s+(\d+)/.exec(line);
+    if (m) out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+
+/** Both routers' ESP SA counters, read when asked (before each rekey and at the end: cheap). */
+class SaSampler {
+  readonly #max = new Map<string, { spi: string; dir: 'in' | 'out'; packets: number }>();
+  constructor(
+    private readonly ns: LabNs,
+    private readonly wan: string,
+  ) {}
+  async sample(): Promise<void> {
+    for (const s of parseXfrmStates(await run(this.ns, 'ip', ['-s', 'xfrm', 'state']))) {
+      const dir = s.src === this.wan ? 'out' : 'in';
+      const prev = this.#max.get(s.spi);
+      if (!prev || prev.packets < s.packets) this.#max.set(s.spi, { spi: s.spi, dir, packets: s.packets });
+    }
+  }
+  get sas(): RouterCount['sas'] {
+    return [...this.#max.values()];
+  }
+}
+
+async function xfrmStat(ns: LabNs): Promise<Record<string, number>> {
+  return parseXfrmStat(await run(ns, 'cat', ['/proc/net/xfrm_stat']));
+}
+
+function deltas(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after)) if (v - (before[k] ?? 0) !== 0) out[k] = v - (before[k] ?? 0);
+  return out;
+}
+
+/**
+ * ping at `pps` from host-a to host-b until stopped (SIGINT). Every reply's sequence number is
+ * kept, so the loss is exact for the requests sent before the last second (the rest may be in
+ * flight when ping stops).
+ */
+function pingFlow(l: Lab, pps: number): { stop(): Promise<PingCount> } {
+  const t = l.topology;
+  const [src, dst] = [siteOf(t, 'a').lans[0]!.host, siteOf(t, 'b').lans[0]!.host];
+  const args = ['-n', '-c', '1000000', '-i', (1 / pps).toFixed(3), '-W', '2', '-I', src, dst];
+  const child = l.a.host!.spawn('ping', args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  const replied = new Set<number>();
+  let out = '';
+  let tail = '';
+  child.stdout?.on('data', (b: Buffer) => {
+    const text = tail + b.toString('utf8');
+    const lines = text.split('\n');
+    tail = lines.pop() ?? '';
+    for (const line of lines) {
+      const m = / bytes from .*icmp_seq=(\d+)/.exec(line);
+      if (m) replied.add(Number(m[1]));
+      else out += `${line}\n`;
+    }
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  return {
+    stop: async () => {
+      child.kill('SIGINT');
+      const guard = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(guard);
+      const m = /(\d+) packets transmitted/.exec(out + tail);
+      const sent = m ? Number(m[1]) : 0;
+      const counted = Math.max(0, sent - pps);
+      const lostSeqs: number[] = [];
+      for (let seq = 1; seq <= counted; seq++) if (!replied.has(seq)) lostSeqs.push(seq);
+      return { sent, counted, lost: lostSeqs.length, lostSeqs: lostSeqs.slice(0, 20) };
+    },
+  };
+}
+
+/** ikeway's newest installed Child SA and its IKE SA (its control socket only: cheap to poll). */
+async function ikewayView(ikw: IkewayDaemon): Promise<UpState | undefined> {
+  const sas = await ikw.ikeSas();
+  for (const sa of [...sas].reverse())
+    for (const c of [...sa.children].reverse())
+      if (c.state === 'installed')
+        return {
+          ikeSpiI: sa.spiI.toLowerCase(),
+          ikeSpiR: sa.spiR.toLowerCase(),
+          spiIn: c.spiIn.replace(/^0x/, '').toLowerCase(),
+          spiOut: c.spiOut.replace(/^0x/, '').toLowerCase(),
+        };
+  return undefined;
+}
+
+async function rekey(
+  what: RekeyKind,
+  by: RekeyStarter,
+  ikw: IkewayDaemon,
+  peer: PeerDriver,
+  before: UpState,
+): Promise<{ fact: RekeyFact; up: UpState }> {
+  const t0 = Date.now();
+  if (by === 'ikeway') await ikw.rekey(what);
+  else await (what === 'child' ? peer.rekeyChild() : peer.rekeyIke());
+  const changed = (u: UpState) =>
+    what === 'child'
+      ? u.spiIn !== before.spiIn && u.spiOut !== before.spiOut
+      : u.ikeSpiI !== before.ikeSpiI || u.ikeSpiR !== before.ikeSpiR;
+  for (let i = 0; i < 600; i++) {
+    const up = await ikewayView(ikw);
+    if (up && changed(up)) {
+      const detail =
+        what === 'child'
+          ? `ESP ${before.spiIn}/${before.spiOut} -> ${up.spiIn}/${up.spiOut}`
+          : `IKE ${before.ikeSpiI}/${before.ikeSpiR} -> ${up.ikeSpiI}/${up.ikeSpiR}`;
+      const esp = { in: up.spiIn, out: up.spiOut };
+      return { fact: { what, ok: true, ms: Date.now() - t0, detail, esp }, up };
+    }
+    await sleep(250);
+  }
+  throw new Error(`${what} rekey by ${by}: ikeway saw no new SA within 150 s`);
+}
+
+/** One phase: captures, a ping flow, the plan's rekeys by one starter, the counts. */
+async function phase(
+  l: Lab,
+  ikw: IkewayDaemon,
+  peer: PeerDriver,
+  by: RekeyStarter,
+  first: UpState,
+  o: { plan: readonly RekeyKind[]; pps: number; slotS: number; log: (l: string) => void },
+): Promise<{ facts: PhaseFacts; up: UpState }> {
+  const wan = { a: siteOf(l.topology, 'a').wan, b: siteOf(l.topology, 'b').wan };
+  const samplers = { a: new SaSampler(l.a.router, wan.a), b: new SaSampler(l.b.router, wan.b) };
+  const statBefore = { a: await xfrmStat(l.a.router), b: await xfrmStat(l.b.router) };
+  const caps = {
+    a: await WanCapture.start(l.a.router, 'wan', 100_000),
+    b: await WanCapture.start(l.b.router, 'wan', 100_000),
+  };
+  const rekeys: RekeyFact[] = [];
+  let up = first;
+  const flowStart = Date.now();
+  const flow = pingFlow(l, o.pps);
+  await sleep(1000);
+  {
+    for (let i = 0; i < o.plan.length; i++) {
+      const at = flowStart + 1000 + i * o.slotS * 1000;
+      if (Date.now() < at) await sleep(at - Date.now());
+      await Promise.all([samplers.a.sample(), samplers.b.sample()]);
+      const what = o.plan[i]!;
+      try {
+        const r = await rekey(what, by, ikw, peer, up);
+        rekeys.push(r.fact);
+        up = r.up;
+        o.log(`rekey ${i + 1}/${o.plan.length} ${what} by ${by}: ${r.fact.detail} (${r.fact.ms} ms)`);
+      } catch (e) {
+        rekeys.push({ what, ok: false, ms: Date.now() - at, detail: String((e as Error).message ?? e) });
+        o.log(`rekey ${i + 1}/${o.plan.length} ${what} by ${by} FAILED: ${String(e)}`);
+        break;
+      }
+    }
+    await sleep(2 * o.slotS * 1000); // the last SAs carry the flow too
+  }
+  // ping first: its last requests get their replies while the captures still run.
+  const ping = await flow.stop();
+  const flowMs = Date.now() - flowStart;
+  await sleep(1500);
+  await Promise.all([samplers.a.sample(), samplers.b.sample()]);
+  const statAfter = { a: await xfrmStat(l.a.router), b: await xfrmStat(l.b.router) };
+  const secret = lanHostAddresses(l.topology);
+  const capture = { a: await caps.a.stop(secret), b: await caps.b.stop(secret) };
+  const count = (sas: RouterCount['sas'], site: SiteName): RouterCount => ({
+    sent: sas.filter((s) => s.dir === 'out').reduce((n, s) => n + s.packets, 0),
+    received: sas.filter((s) => s.dir === 'in').reduce((n, s) => n + s.packets, 0),
+    sas,
+    xfrmErrors: deltas(statBefore[site], statAfter[site]),
+  });
+  return {
+    facts: {
+      by,
+      rekeys,
+      ping,
+      routers: { a: count(samplers.a.sas, 'a'), b: count(samplers.b.sas, 'b') },
+      capture,
+      flowMs,
+    },
+    up,
+  };
+}
+
+/** One flow: lab, peer, ikeway (initiator), a phase per starter, counts; always tears down. */
+export async function rekeyFlow(o: FlowOptions): Promise<FlowFacts> {
+  const { peer } = o;
+  const opts = {
+    plan: o.plan ?? DEFAULT_PLAN,
+    pps: o.pps ?? 100,
+    slotS: o.slotS ?? 3,
+    log: o.log ?? (() => undefined),
+  };
+  const t0 = Date.now();
+  const cell: CellSpec = { ...BASE_CELL, id: `noloss-${peer.kind}`, rekeys: false };
+  const dir = mkdtempSync(join(tmpdir(), `ikw-nl-${peer.kind}-`));
+  const phases: PhaseFacts[] = [];
+  let lab: Lab | undefined;
+  let ikw: IkewayDaemon | undefined;
+  const facts = (f: Partial<FlowFacts>): FlowFacts => ({
+    peer: peer.kind,
+    peerVersion: peer.version(),
+    error: null,
+    phases,
+    agreedAtEnd: false,
+    seconds: Math.round((Date.now() - t0) / 100) / 10,
+    evidence: evidence(peer, ikw),
+    ...f,
+  });
+  try {
+    lab = buildLab(cellTopology(cell, 'initiator'), { tag: 'nl' });
+    const l = lab;
+    const ep = endpoints(l, cell);
+    const psk = `0x${randomBytes(32).toString('hex')}`;
+    const ctx: CellContext = {
+      cell,
+      role: 'initiator',
+      topology: l.topology,
+      ns: l.b.router,
+      dir: join(dir, 'peer'),
+      name: CONN,
+      local: ep.peer,
+      remote: ep.peerRemote,
+      creds: { kind: 'psk', psk },
+      dpdSeconds: 30,
+    };
+    await peer.start(ctx);
+    const config = writeIkewayConfig({
+      cell,
+      role: 'initiator',
+      dir: join(dir, 'ikeway'),
+      name: CONN,
+      local: ep.ikeway,
+      remote: ep.ikewayRemote,
+      psk,
+    });
+    ikw = await IkewayDaemon.start(l.a.router, await bundledCli(), config, CONN);
+    let up = await waitUp(ikw, peer, 180_000);
+    opts.log(`up: ESP ${up.spiIn}/${up.spiOut}`);
+    for (const by of o.starters ?? (['ikeway', 'peer'] as const)) {
+      const r = await phase(l, ikw, peer, by, up, opts);
+      phases.push(r.facts);
+      up = r.up;
+      if (r.facts.rekeys.some((x) => !x.ok)) break;
+    }
+    const end = await waitUp(ikw, peer, 30_000, (u) => u.spiIn === up.spiIn).catch(() => undefined);
+    return facts({ agreedAtEnd: end !== undefined });
+  } catch (e) {
+    return facts({ error: String((e as Error).message ?? e) });
+  } finally {
+    await ikw?.stop().catch(() => undefined);
+    await peer.stop().catch(() => undefined);
+    lab?.teardown();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The make-before-break lines of both sides, and anything that looks like a failure. */
+function evidence(peer: PeerDriver, ikw: IkewayDaemon | undefined): string[] {
+  const pick = /outbound traffic moves|warn|error|fail|invalid|XfrmAcquire|no SA/i;
+  const ours = (ikw?.lines ?? []).filter((l) => pick.test(l)).slice(-12);
+  const theirs = peer
+    .log()
+    .split('\n')
+    .filter((l) => /error|fail|invalid|unable/i.test(l))
+    .slice(-6);
+  return [...ours.map((l) => `ikeway: ${l.trim()}`), ...theirs.map((l) => `${peer.kind}: ${l.trim()}`)];
+}
