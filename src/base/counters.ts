@@ -91,6 +91,9 @@ export const COUNTER_NAMES = [
   'kernel.netlink_errors',
   // src/daemon: control requests refused for bad input (e.g. `explain` with a bad address).
   'control.bad_request',
+  // src/daemon/peer-resolve: `remote: <name>` resolved again before each initiation.
+  'peer.resolve_failed', // no address within the time limit, or none of the connection's family
+  'peer.moved', // the name now points elsewhere; new SAs use the new address
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

@@ -23,12 +23,14 @@ export interface BuildContext {
 /** Returns undefined when something needed is missing (the walker reported why). */
 export function buildConfig(ctx: BuildContext, raw: Raw): Config | undefined {
   checkGlobals(ctx.r, raw);
-  const local = raw.local as { address?: IpAddress } | undefined;
+  const local = raw.local as { address?: IpAddress; addresses?: IpAddress[] } | undefined;
   const conns = raw.connections as Record<string, Raw> | undefined;
   if (local?.address === undefined || conns === undefined) return undefined;
   const connections: Connection[] = [];
+  const listens = [local.address];
+  for (const a of local.addresses ?? []) if (!listens.some((x) => x.address === a.address)) listens.push(a);
   for (const [name, c] of Object.entries(conns)) {
-    const built = buildConnection(ctx, name, c, local.address);
+    const built = buildConnection(ctx, name, c, local.address, listens);
     if (built !== undefined) connections.push(built);
   }
   checkOverlaps(ctx.r, connections);
@@ -41,7 +43,7 @@ export function buildConfig(ctx: BuildContext, raw: Raw): Config | undefined {
   if (log === undefined || ports === undefined || limits === undefined || rt === undefined) return undefined;
   return {
     file: ctx.file,
-    local: { address: local.address },
+    local: { address: local.address, addresses: listens },
     connections,
     log,
     controlSocket: raw.controlSocket as string,
@@ -104,10 +106,22 @@ function buildConnection(
   name: string,
   c: Raw,
   globalLocal: IpAddress,
+  listens: readonly IpAddress[],
 ): Connection | undefined {
   const { r } = ctx;
   const path = `connections.${name}`;
   const localAddress = (c.localAddress as IpAddress | undefined) ?? globalLocal;
+  if (listens.length > 1 && !listens.some((a) => a.address === localAddress.address)) {
+    const at = `${path}.local-address`;
+    r.add(
+      'E_CONFLICT',
+      r.at(at),
+      at,
+      `${localAddress.address} is not one of local.address and local.addresses (${listens.map((a) => a.address).join(', ')})`,
+      'name one of the addresses IKE listens on, or add it to local.addresses',
+    );
+    return undefined;
+  }
   const named = c.remote as IpAddress | 'any' | { hostName: string } | undefined;
   const remoteName = typeof named === 'object' && 'hostName' in named ? named.hostName : undefined;
   let remote: IpAddress | 'any' | undefined =
@@ -167,9 +181,14 @@ function buildConnection(
   // With children and no subnets of its own, the connection's traffic is theirs together.
   const own = (key: 'localSubnets' | 'remoteSubnets', i: 0 | 1) =>
     children && c[key] === undefined ? unionSubnets(children, key) : subnets[i];
+  const answersOn =
+    remote === 'any' && c.localAddress === undefined && listens.length > 1
+      ? listens.filter((a) => a.family === localAddress.family)
+      : undefined;
   return {
     name,
     localAddress,
+    ...(answersOn && answersOn.length > 1 ? { answersOn } : {}),
     remote,
     remoteName,
     auth,

@@ -47,3 +47,22 @@ export const systemResolver: Resolver = (name) => {
   }
   return addresses.length > 0 ? { addresses } : { error: 'the name has no address' };
 };
+
+/** Resolver for the running daemon (before each initiation): asynchronous, never blocks the event loop. */
+export type AsyncResolver = (name: string) => Promise<ReturnType<Resolver>>;
+
+/** The system resolver through getaddrinfo (nsswitch: /etc/hosts, then DNS), without a child process. */
+export const systemResolverAsync: AsyncResolver = async (name) => {
+  const { lookup } = await import('node:dns/promises');
+  try {
+    const found = await lookup(name, { all: true, verbatim: true });
+    const addresses: IpAddress[] = [];
+    for (const f of found) {
+      const p = parseAddress(f.address);
+      if (p.ok && !addresses.some((a) => a.address === p.value.address)) addresses.push(p.value);
+    }
+    return addresses.length > 0 ? { addresses } : { error: 'the name has no address' };
+  } catch {
+    return { error: 'the name does not resolve' };
+  }
+};

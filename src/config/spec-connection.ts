@@ -316,10 +316,15 @@ export const connection: ObjectSpec = {
       allowName: true,
       required: true,
       description:
-        'The peer\u2019s IP address, a DNS name (resolved through /etc/hosts and DNS at start and reload; ' +
-        'a name that does not resolve is an error), or "any" to accept any initiator (responder only).',
+        'The peer\u2019s IP address, a DNS name (resolved through /etc/hosts and DNS at start and reload, where ' +
+        'a name that does not resolve is an error, and again before every initiation: a new address is logged ' +
+        'and followed), or "any" to accept any initiator, picked by its identity (responder only).',
     },
-    'local-address': { kind: 'address', description: 'Our address for this peer (default: local.address).' },
+    'local-address': {
+      kind: 'address',
+      description:
+        'Our address for this peer (default: local.address); one of local.addresses when it is set.',
+    },
     auth: {
       kind: 'object',
       required: true,

@@ -34,6 +34,14 @@ export const CONFIG_SPEC: ObjectSpec = {
       description: 'This gateway.',
       fields: {
         address: { kind: 'address', required: true, description: 'Our WAN address (IKE binds here).' },
+        addresses: {
+          kind: 'list',
+          items: { kind: 'address', description: 'IPv4 or IPv6 address' },
+          description:
+            'More WAN addresses (a dual-WAN router): IKE listens on each as well. A connection uses ' +
+            'local.address unless its local-address names another; a remote: any connection without ' +
+            'local-address answers on every address of its family, from the address the request came to.',
+        },
       },
     },
     connections: {

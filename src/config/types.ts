@@ -118,6 +118,11 @@ export interface Child {
 export interface Connection {
   readonly name: string;
   readonly localAddress: IpAddress;
+  /**
+   * remote: any without local-address on a gateway with several local addresses: every one of
+   * localAddress's family (a request is answered from the address it came to). Absent: localAddress only.
+   */
+  readonly answersOn?: readonly IpAddress[];
   /** The peer, or 'any' for a responder-only connection. */
   readonly remote: IpAddress | 'any';
   /** The DNS name `remote` was resolved from, if the file gave one. */
@@ -178,7 +183,8 @@ export interface Connection {
 export interface Config {
   /** Absolute path of the file this came from. */
   readonly file: string;
-  readonly local: { readonly address: IpAddress };
+  /** address: the default; addresses: every address IKE listens on (address first). */
+  readonly local: { readonly address: IpAddress; readonly addresses: readonly IpAddress[] };
   /** In file order; names are unique. */
   readonly connections: readonly Connection[];
   readonly log: { readonly level: LogLevel; readonly format: 'text' | 'json' };

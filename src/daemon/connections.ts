@@ -121,7 +121,9 @@ export function toIkeConnection(c: Connection, opts: MapOptions = {}): IkeConnec
   return {
     name: c.name,
     localAddr: c.localAddress.address,
+    ...(c.answersOn ? { localAddrs: c.answersOn.map((a) => a.address) } : {}),
     ...(c.remote !== 'any' ? { remoteAddr: c.remote.address } : {}),
+    ...(c.remoteName !== undefined ? { remoteName: c.remoteName } : {}),
     localId,
     ...(remoteId ? { remoteId } : {}),
     auth,

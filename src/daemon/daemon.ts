@@ -19,6 +19,8 @@ import type { EngineEvent } from '../ike/services.ts';
 import { TimerQueue } from '../base/timers.ts';
 import { down, rekey, up, type UpResult } from './commands.ts';
 import { ConnectionRegistry } from './registry.ts';
+import { PeerResolver } from './peer-resolve.ts';
+import { systemResolverAsync, type AsyncResolver } from '../config/resolve.ts';
 import { HookRunner } from './hooks.ts';
 import { applyReload, readForReload, type ReloadReport } from './reloader.ts';
 import {
@@ -62,6 +64,8 @@ export interface DaemonOptions {
   readonly onReload?: (phase: 'begin' | 'end') => void;
   /** Wraps the kernel the engine and the daemon use (debug-keys: keylog.ts). */
   readonly wrapKernel?: (k: Kernel) => Kernel;
+  /** Resolves named peers before each (re)initiation (default: the system's getaddrinfo). */
+  readonly resolvePeer?: AsyncResolver;
 }
 
 export class Daemon {
@@ -179,6 +183,14 @@ export class Daemon {
       ports: transport.ports,
     });
     this.#conns.attach(this.#engine);
+    const peers = new PeerResolver({
+      resolve: this.#o.resolvePeer ?? systemResolverAsync,
+      log: this.#log,
+      counters: this.#counters,
+      registry: this.#conns,
+    });
+    peers.attach(this.#engine);
+    this.#conns.setRefresh((name) => peers.refresh(name));
     this.#engine.onEvent((e) => this.#onEngineEvent(e));
     const hooks = new HookRunner({
       log: this.#log,
@@ -337,7 +349,7 @@ export class Daemon {
       failClosedFor: (conn, reqid, childReqid) => failClosedPolicies(conn, reqid, childReqid),
       bypass: () =>
         ikeBypassPolicies({
-          addresses: [c.local.address.address],
+          addresses: c.local.addresses.map((a) => a.address),
           ports: [c.ports.ike, c.ports.natT],
         }),
       sasOf: (n) => this.#engine.sasOf(n),

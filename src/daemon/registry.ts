@@ -16,8 +16,11 @@ import { childReqids, connectionReqid, dropReqids } from './reqids.ts';
 
 export interface ConnState {
   conn: Connection;
-  /** The engine's view, made once when the connection was added (selectors, reqid, secrets' bytes). */
-  readonly ike: IkeConnection;
+  /**
+   * The engine's view, made once when the connection was added (selectors, reqid, secrets' bytes);
+   * only a named peer that moved changes it (its remoteAddr, peer-resolve.ts).
+   */
+  ike: IkeConnection;
   /** False after `down` or removal: no automatic (re)initiation. */
   wantUp: boolean;
   retry: TimerHandle | undefined;
@@ -61,6 +64,7 @@ export class ConnectionRegistry {
   readonly #conns = new Map<string, ConnState>();
   readonly #reqids = new Map<string, number>();
   #engine: Engine | undefined;
+  #refresh: ((name: string) => Promise<'fixed' | 'same' | 'moved' | 'failed'>) | undefined;
 
   constructor(deps: RegistryDeps) {
     this.#d = deps;
@@ -69,6 +73,11 @@ export class ConnectionRegistry {
   /** The engine that start actions initiate on (once it exists). */
   attach(engine: Engine): void {
     this.#engine = engine;
+  }
+
+  /** Resolves a named peer again before each retry (peer-resolve.ts). */
+  setRefresh(fn: (name: string) => Promise<'fixed' | 'same' | 'moved' | 'failed'>): void {
+    this.#refresh = fn;
   }
 
   get(name: string): ConnState | undefined {
@@ -212,7 +221,16 @@ export class ConnectionRegistry {
     s.retry = this.#d.timers.after(delayMs, () => {
       s.retry = undefined;
       s.waiting = undefined;
-      if (this.#conns.get(s.conn.name) === s) this.startAction(s);
+      if (this.#conns.get(s.conn.name) !== s) return;
+      const refresh = this.#refresh;
+      if (!refresh || s.conn.remoteName === undefined) return this.startAction(s);
+      // A named peer: resolve it first; a failure counts as a failed attempt (the same backoff).
+      void refresh(s.conn.name).then((r) => {
+        if (this.#conns.get(s.conn.name) !== s) return;
+        if (r !== 'failed') return this.startAction(s);
+        s.lastFailure = `remote ${s.conn.remoteName} does not resolve`;
+        this.scheduleRetry(s);
+      });
     });
   }
 }

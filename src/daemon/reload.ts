@@ -25,6 +25,8 @@ export function planReload(old: Config, next: Config): ReloadPlan {
   const unchanged = kept.filter((n) => before.get(n) === after.get(n));
   const needRestart: string[] = [];
   if (old.local.address.address !== next.local.address.address) needRestart.push('local.address');
+  const listens = (c: Config) => c.local.addresses.map((a) => a.address).join(',');
+  if (listens(old) !== listens(next)) needRestart.push('local.addresses');
   if (!same(old.ports, next.ports)) needRestart.push('ports');
   if (old.controlSocket !== next.controlSocket) needRestart.push('control-socket');
   if (old.stateDir !== next.stateDir) needRestart.push('state-dir');
@@ -36,7 +38,9 @@ export function planReload(old: Config, next: Config): ReloadPlan {
 
 /** Why the daemon refuses a reload with this plan (nothing changes), or undefined. */
 export function reloadRejection(plan: ReloadPlan): string | undefined {
-  const fatal = plan.needRestart.filter((k) => k === 'local.address' || k === 'ports');
+  const fatal = plan.needRestart.filter(
+    (k) => k === 'local.address' || k === 'local.addresses' || k === 'ports',
+  );
   return fatal.length > 0
     ? `reload rejected, nothing changed: ${fatal.join(', ')} changed; restart the daemon to apply`
     : undefined;

@@ -51,7 +51,9 @@ export async function applyReload(
 ): Promise<{ plan: ReloadPlan; started: ConnState[] }> {
   const { engine, registry, log } = ctx;
   const plan = planReload(current, next);
-  const fatal = plan.needRestart.filter((k) => k === 'local.address' || k === 'ports');
+  const fatal = plan.needRestart.filter(
+    (k) => k === 'local.address' || k === 'local.addresses' || k === 'ports',
+  );
   if (fatal.length > 0) {
     const msg = `reload rejected, nothing changed: ${fatal.join(', ')} changed; restart the daemon to apply`;
     log.log('error', msg, { component: 'daemon' });

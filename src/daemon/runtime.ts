@@ -37,7 +37,7 @@ export async function openKernel(
 /** RFC 7296 §2.23 / RFC 4301 §5.1: IKE's own packets bypass every tunnel policy. */
 export async function installBypass(kernel: Kernel, config: Config): Promise<void> {
   await installIkeBypass(kernel, {
-    addresses: [config.local.address.address],
+    addresses: config.local.addresses.map((a) => a.address),
     ports: [config.ports.ike, config.ports.natT],
   });
 }
@@ -54,7 +54,7 @@ export async function openTransport(
   logger: Logger,
 ): Promise<UdpTransport> {
   const base = {
-    addresses: [config.local.address.address],
+    addresses: config.local.addresses.map((a) => a.address),
     ikePort: config.ports.ike,
     nattPort: config.ports.natT,
     counters,

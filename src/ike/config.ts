@@ -56,6 +56,10 @@ export interface IkeConnection {
   readonly localAddr: string;
   /** The peer's address, or undefined for a responder-only connection matching any peer. */
   readonly remoteAddr?: string;
+  /** Responder only: more local addresses it answers on (default: localAddr alone). */
+  readonly localAddrs?: readonly string[];
+  /** The DNS name remoteAddr was resolved from (`remote: <name>`): resolved again before each initiation. */
+  readonly remoteName?: string;
   readonly localId: IkeIdentity;
   /** The identity the peer must prove; undefined = accept any (responder). */
   readonly remoteId?: IkeIdentity;

@@ -130,6 +130,40 @@ export class Engine implements EngineServices, LifecycleHost {
     return this.#connections.get(name);
   }
 
+  /**
+   * Re-resolves a named peer before an initiation (the daemon's, src/daemon/peer-resolve.ts); it
+   * updates the connection (setRemoteAddr) when the address moved. Undefined: addresses are fixed.
+   */
+  peerRefresh: ((name: string) => Promise<void>) | undefined;
+  readonly #refreshing = new Set<string>();
+
+  /** The peer of `name` moved: new SAs of it use `addr` (live SAs keep their path until they end). */
+  setRemoteAddr(name: string, addr: string): IkeConnection | undefined {
+    const c = this.#connections.get(name);
+    if (!c) return undefined;
+    const moved = { ...c, remoteAddr: addr };
+    this.#connections.set(name, moved);
+    return moved;
+  }
+
+  /**
+   * initiate() after the peer's name was resolved again (a connection with remoteName and a
+   * peerRefresh). Concurrent calls for one connection coalesce: the later ones return undefined.
+   */
+  async initiateFresh(name: string, child?: string): Promise<IkeSa | undefined> {
+    const refresh = this.peerRefresh;
+    if (!refresh || this.#connections.get(name)?.remoteName === undefined) return this.initiate(name, child);
+    if (this.#refreshing.has(name)) return undefined;
+    this.#refreshing.add(name);
+    try {
+      await refresh(name);
+    } finally {
+      this.#refreshing.delete(name);
+    }
+    if (!this.#connections.has(name)) return undefined; // removed by a reload meanwhile
+    return this.initiate(name, child);
+  }
+
   // ---- EngineServices ----
   randomBytes(n: number): Uint8Array {
     return this.#random(n);

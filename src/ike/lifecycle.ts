@@ -42,6 +42,8 @@ export interface LifecycleHost {
   connection(name: string): IkeConnection | undefined;
   connections(): IkeConnection[];
   initiate(name: string, child?: string): IkeSa;
+  /** initiate() after resolving a named peer again (engine.initiateFresh). */
+  initiateFresh(name: string, child?: string): Promise<IkeSa | undefined>;
 }
 
 export class Lifecycle {
@@ -192,7 +194,7 @@ export class Lifecycle {
     const action = c?.dpdAction ?? 'clear';
     sa.logger.log('info', 'peer lost', { action });
     if (!c || this.#closed || action === 'clear') return;
-    if (action === 'restart' && c.remoteAddr) this.#engine.initiate(c.name);
+    if (action === 'restart' && c.remoteAddr) await this.#engine.initiateFresh(c.name);
     if (action === 'trap' && c.remoteAddr) await this.trap({ ...c, remoteAddr: c.remoteAddr });
   }
 
@@ -277,7 +279,9 @@ export class Lifecycle {
         this.createChild(up, childrenOf(up.config).find((x) => x.name === cc.name) ?? cc);
       return;
     }
-    eng.initiate(conn.name, cc.name);
+    if (conn.remoteName === undefined) eng.initiate(conn.name, cc.name);
+    // The daemon's refresh logs and counts its own failures; initiate() cannot throw here (remoteAddr is set).
+    else eng.initiateFresh(conn.name, cc.name).catch(() => undefined);
   }
 
   /**

@@ -20,7 +20,7 @@ export const sameId = (a: IkeIdentity, b: IkeIdentity): boolean =>
  * first, then "any", each in configuration order.
  */
 export function addressCandidates(all: readonly IkeConnection[], path: PacketPath): IkeConnection[] {
-  const mine = all.filter((c) => c.localAddr === path.localAddr);
+  const mine = all.filter((c) => c.localAddr === path.localAddr || c.localAddrs?.includes(path.localAddr));
   return [
     ...mine.filter((c) => c.remoteAddr === path.remoteAddr),
     ...mine.filter((c) => c.remoteAddr === undefined),

@@ -65,3 +65,24 @@ test('check on a missing file says so and exits 1; --help describes the command'
   assert.match(h.stdout, /ikeway check \[file\]/);
   assert.match(h.stdout, /--print-schema/);
 });
+
+test('check: a peer name that does not resolve is an error at the value (the system resolver, .invalid never resolves)', (t) => {
+  const tmp = tempDir();
+  t.after(tmp.cleanup);
+  const file = tmp.write(
+    'name.yaml',
+    BAD.replace('remote: 192.0.2.2', 'remote: nowhere.invalid').replace(
+      '    remote-subnet: [10.2.0.0/24]\n',
+      '',
+    ),
+  );
+  tmp.write('hq.psk', 'a-secret-that-is-long-enough-1234', 0o600);
+  const r = run('check', file);
+  assert.equal(r.status, 1);
+  const lines = r.stderr.trim().split('\n');
+  assert.match(
+    lines[0]!,
+    new RegExp(`^${file}:5:13: connections\\.hq\\.remote: "nowhere\\.invalid" does not resolve: `),
+  );
+  assert.equal(lines.at(-1), `${file}: 1 error; nothing was started`);
+});

@@ -95,28 +95,35 @@ export class Lab {
     writeFileSync(this.side(i).config, text, { mode: 0o600 });
   }
 
-  /** Starts `ikeway daemon` in side i's namespace; resolves once it logged "ready" (or rejects). */
-  startDaemon(i: number, kernel: 'memory' | 'xfrm', extraArgs: string[] = []): Promise<Daemon> {
+  /**
+   * Starts `ikeway daemon` in side i's namespace; resolves once it logged "ready" (or rejects).
+   * `hostsFile`: the daemon sees this file as /etc/hosts (a bind mount in a private mount namespace
+   * of its own, so the test controls what names resolve to without touching the system's file).
+   */
+  startDaemon(
+    i: number,
+    kernel: 'memory' | 'xfrm',
+    extraArgs: string[] = [],
+    opts: { readonly hostsFile?: string } = {},
+  ): Promise<Daemon> {
     const s = this.side(i);
-    const proc = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        s.ns,
-        process.execPath,
-        BIN,
-        'daemon',
-        '-c',
-        s.config,
-        '--kernel',
-        kernel,
-        ...extraArgs,
-      ],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const daemon = [process.execPath, BIN, 'daemon', '-c', s.config, '--kernel', kernel, ...extraArgs];
+    const wrapped = opts.hostsFile
+      ? [
+          'unshare',
+          '-m',
+          '--propagation',
+          'private',
+          'sh',
+          '-c',
+          'mount --bind "$0" /etc/hosts && exec "$@"',
+          opts.hostsFile,
+          ...daemon,
+        ]
+      : daemon;
+    const proc = spawn('ip', ['netns', 'exec', s.ns, ...wrapped], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.#procs.add(proc);
     const d = new Daemon(proc, s);
     proc.on('exit', () => this.#procs.delete(proc));
