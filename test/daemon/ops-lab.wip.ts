@@ -166,7 +166,8 @@ test(
     const plain = tshark([]);
     assert.equal(plain.status, 0, plain.stderr);
     assert.doesNotMatch(plain.stdout, /Payload: Authentication/);
-    assert.doesNotMatch(plain.stdout, /Internet Control Message Protocol/);
+    // ICMPv4 only: the WAN links also carry the kernel's own ICMPv6 router solicitations in clear.
+    assert.doesNotMatch(plain.stdout, /^\s*Internet Control Message Protocol$/m);
     const dec = tshark([
       ...ikeLines.flatMap((l) => ['-o', `uat:ikev2_decryption_table:${l}`]),
       '-o',
@@ -176,7 +177,7 @@ test(
     assert.equal(dec.status, 0, dec.stderr);
     assert.match(dec.stdout, /Payload: Identification - (Initiator|Responder)/);
     assert.match(dec.stdout, /Payload: Authentication/);
-    assert.match(dec.stdout, /Internet Control Message Protocol/);
+    assert.match(dec.stdout, /^\s*Internet Control Message Protocol$/m);
     assert.match(dec.stdout, /Source Address: 10\.1\.0\.2/, 'the inner packet of the ESP');
   },
 );
