@@ -24,6 +24,7 @@ const CONN = {
   remoteSubnets: [],
   ikeProposals: [],
   espProposals: [],
+  auth: { kind: 'psk' },
 } as unknown as Connection;
 
 /** The kernel with every call counted by method name. */
