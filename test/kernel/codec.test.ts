@@ -354,3 +354,21 @@ test('IPv6 text is RFC 5952 canonical and parse/format round trips (property)', 
   assert.throws(() => parseCidr('192.0.2.0/33'), /prefix length/);
   assert.throws(() => parseAddr('192.0.2.256'), KernelError);
 });
+
+test('AH over IPv4 asks for 32-bit alignment (RFC 4302 §3.3.3.2.1); AH over IPv6 and ESP do not', () => {
+  const sa = (proto: 'ah' | 'esp', src: string, dst: string) =>
+    buildSa({
+      src,
+      dst,
+      spi: 0x200,
+      proto,
+      mode: 'tunnel',
+      reqid: 1,
+      auth: { name: 'hmac(sha256)', key: new Uint8Array(32), truncBits: 128 },
+      ...(proto === 'esp' ? { crypt: { name: 'cbc(aes)', key: new Uint8Array(16) } } : {}),
+    }).payload[216]!;
+  const ALIGN4 = 64;
+  assert.equal(sa('ah', '192.0.2.1', '192.0.2.2') & ALIGN4, ALIGN4);
+  assert.equal(sa('ah', '2001:db8::1', '2001:db8::2') & ALIGN4, 0);
+  assert.equal(sa('esp', '192.0.2.1', '192.0.2.2') & ALIGN4, 0);
+});

@@ -29,6 +29,7 @@ import {
   XFRM_POLICY_IN,
   XFRM_POLICY_OUT,
   XFRM_STATE_AF_UNSPEC,
+  XFRM_STATE_ALIGN4,
   XFRM_STATE_ESN,
   XfrmAttr,
   XfrmMsg,
@@ -118,6 +119,9 @@ function writeSaInfo(b: Uint8Array, p: SaParams, object: string): Family {
   const esnAttr = p.esn || win > 32;
   v.setUint8(215, esnAttr ? 0 : win);
   if (p.esn) flags |= XFRM_STATE_ESN;
+  // RFC 4302 §3.3.3.2.1: an IPv4 AH header is a multiple of 32 bits (IPv6: 64). Linux pads to 64 bits
+  // unless told otherwise, which adds 4 octets to HMAC-SHA2-256-128's ICV that other stacks reject.
+  if (p.proto === 'ah' && src.family === AF_INET) flags |= XFRM_STATE_ALIGN4;
   v.setUint8(216, flags);
   return src.family;
 }
