@@ -100,7 +100,7 @@ export const PQ_CELLS: readonly CellSpec[] = [
 
 /**
  * Cells of single features (issue 21: AH, RFC 4302; TFC padding, RFC 4303 §2.7), run by their own
- * guest test (test/interop/ah-tfc.wip.ts until it has passed once) against strongSwan and ikeway, not by the whole matrix.
+ * guest test (test/interop/ah-tfc.test.ts) against strongSwan and ikeway, not by the whole matrix.
  * With AH, `esp` holds the AH proposal (integrity and the PFS group).
  */
 export const FEATURE_CELLS: readonly CellSpec[] = [

@@ -130,7 +130,7 @@ export function renderReport(runs: readonly MatrixRun[]): string {
     '- The liveness bound checked is the configured time plus 15 s (TCG scheduling); the measured',
     '  time is shown per cell: the first probe goes out after `interval` of silence, then retransmits',
     '  until `timeout`, then the kernel state is removed, so it exceeds interval + timeout a little.',
-    '- AH and TFC (issue 21; `test/interop/ah-tfc.wip.ts`, one guest boot, strongSwan and ikeway as the',
+    '- AH and TFC (issue 21; `test/interop/ah-tfc.test.ts`, one guest boot, strongSwan and ikeway as the',
     '  peer): the AH cells capture what router-a sends on its WAN: IP protocol 51 only, and tcpdump reads',
     '  the inner ICMP (AH does not encrypt); `ah-tunnel` also rekeys (REKEY_SA and Delete with protocol',
     '  ID 2). The TFC cells ping through the tunnel with 64..1200 octets of data: with padding to 1400 every',

@@ -33,12 +33,20 @@ async function capture<T>(l: Lab, fn: () => T): Promise<{ value: T; lines: strin
   }
 }
 
-/** `proto NAME (N), length L` of each IP header line tcpdump -v printed. */
+/**
+ * `proto NAME (N), length L` of each IP header line tcpdump -v printed, with the two lines after it
+ * (tunnel mode: the inner IP header, then the inner payload).
+ */
 function ipPackets(lines: readonly string[]): { proto: number; length: number; next: string }[] {
   const out: { proto: number; length: number; next: string }[] = [];
   lines.forEach((line, i) => {
     const m = /proto \S+ \((\d+)\), length (\d+)/.exec(line);
-    if (m) out.push({ proto: Number(m[1]), length: Number(m[2]), next: lines[i + 1] ?? '' });
+    if (m)
+      out.push({
+        proto: Number(m[1]),
+        length: Number(m[2]),
+        next: `${lines[i + 1] ?? ''} ${lines[i + 2] ?? ''}`,
+      });
   });
   return out;
 }
@@ -49,7 +57,7 @@ export async function ahOnWire(l: Lab, cell: CellSpec): Promise<string> {
   const { value: r, lines } = await capture(l, () => ping(p.ns, p.src, p.dst, 3));
   const pkts = ipPackets(lines);
   const ah = pkts.filter((x) => x.proto === 51);
-  const readable = ah.filter((x) => /AH\(spi=.*ICMP echo (request|reply)/.test(x.next));
+  const readable = ah.filter((x) => /AH\(.*spi=.*ICMP echo (request|reply)/.test(x.next));
   const problems: string[] = [];
   if (r.received === 0) problems.push(`ping ${p.src} -> ${p.dst}: no reply`);
   if (ah.length === 0) problems.push(`no IP protocol 51 packet sent (${pkts.length} IP packets)`);
