@@ -6,8 +6,9 @@ import { inspect } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import { format } from 'node:util';
 import { doc, ENV, ok, problems, PSK_TEXT, tempDir, where } from './helpers.ts';
-import { Secret, type Connection } from '../../src/config/index.ts';
+import { Secret } from '../../src/config/index.ts';
 import { makeCellPki } from '../../lab/interop/pki.ts';
+import { statusConnection, STATUS_DAEMON } from '../daemon/status-fixture.ts';
 
 const pskFileDoc = (file: string) =>
   doc('').replace('auth: { psk: { env: PSK } }', `auth: { psk: { file: ${JSON.stringify(file)} } }`);
@@ -193,29 +194,10 @@ test('debug-keys off: no key material in the status snapshot, the metrics page, 
   const secrets = [k.skD, k.skEi, k.skEr, k.skPi, k.skPr, ...h.a.kernel.installed.map((p) => p.aead!.key)]
     .map((b) => Buffer.from(b).toString('hex'))
     .concat([Buffer.from('a shared secret of reasonable length').toString('hex'), 'a shared secret']);
-  const conn = {
-    name: 'site',
-    localAddress: { address: h.a.conn.localAddr },
-    remote: { address: h.a.conn.remoteAddr },
-    mode: 'tunnel',
-    start: 'now',
-    localSubnets: [],
-    remoteSubnets: [],
-    ikeProposals: [],
-    espProposals: [],
-    auth: { kind: 'psk' },
-  } as unknown as Connection;
+  const conn = statusConnection(h.a.conn.localAddr, h.a.conn.remoteAddr);
   const snapshot = (kernelCounters: boolean) =>
     buildStatus({
-      daemon: {
-        version: 't',
-        pid: 1,
-        uptimeSeconds: 0,
-        config: 'x',
-        kernel: 'memory',
-        socket: 's',
-        ports: { ike: 500, natT: 4500 },
-      },
+      daemon: STATUS_DAEMON,
       engine: h.a.engine,
       kernel: h.a.kernel,
       connections: [conn],

@@ -10,21 +10,10 @@ import { buildStatus } from '../../src/daemon/status.ts';
 import type { IkeConnection } from '../../src/ike/config.ts';
 import { parseProposals } from '../../src/ike/proposal-string.ts';
 import { pair, type Peer } from '../exchange/harness.ts';
+import { statusConnection } from './status-fixture.ts';
 
 async function report(p: Peer, extra: Partial<Connection>) {
-  const conn = {
-    name: 'site',
-    localAddress: { address: p.conn.localAddr },
-    remote: { address: p.conn.remoteAddr },
-    mode: 'tunnel',
-    start: 'now',
-    localSubnets: [],
-    remoteSubnets: [],
-    ikeProposals: [],
-    espProposals: [],
-    auth: { kind: 'psk' },
-    ...extra,
-  } as unknown as Connection;
+  const conn = statusConnection(p.conn.localAddr, p.conn.remoteAddr, extra);
   const snapshot = (kernelCounters: boolean) =>
     buildStatus({
       daemon: { version: 't', pid: 1, uptimeSeconds: 0, config: 'x', kernel: 'memory', socket: 's' },

@@ -8,24 +8,13 @@ import { test } from 'node:test';
 import { ConnEvents } from '../../src/daemon/conn-events.ts';
 import { Metrics } from '../../src/daemon/metrics.ts';
 import { buildStatus } from '../../src/daemon/status.ts';
-import type { Connection } from '../../src/config/index.ts';
 import { countKernelErrors, KernelError, type Kernel } from '../../src/kernel/index.ts';
 import { FakeKernel } from '../../src/kernel/fake.ts';
 import { Counters } from '../../src/base/counters.ts';
 import { pair } from '../exchange/harness.ts';
+import { statusConnection, STATUS_DAEMON } from './status-fixture.ts';
 
-const CONN = {
-  name: 'site',
-  localAddress: { address: '203.0.113.1' },
-  remote: { address: '203.0.113.2' },
-  mode: 'tunnel',
-  start: 'now',
-  localSubnets: [],
-  remoteSubnets: [],
-  ikeProposals: [],
-  espProposals: [],
-  auth: { kind: 'psk' },
-} as unknown as Connection;
+const CONN = statusConnection('203.0.113.1', '203.0.113.2');
 
 /** The kernel with every call counted by method name. */
 function spied(k: Kernel): { kernel: Kernel; calls: Map<string, number> } {
@@ -59,15 +48,7 @@ test('every counter of the issue is on the page; one SA dump per scrape, no per-
   const metrics = new Metrics({
     snapshot: () =>
       buildStatus({
-        daemon: {
-          version: 't',
-          pid: 1,
-          uptimeSeconds: 0,
-          config: 'x',
-          kernel: 'memory',
-          socket: 's',
-          ports: { ike: 500, natT: 4500 },
-        },
+        daemon: STATUS_DAEMON,
         engine: h.a.engine,
         kernel,
         connections: [CONN],

@@ -14,6 +14,7 @@ import { buildStatus } from '../../src/daemon/status.ts';
 import { ConnEvents } from '../../src/daemon/conn-events.ts';
 import { Metrics } from '../../src/daemon/metrics.ts';
 import { ADDR_A, ADDR_B, pair } from '../exchange/harness.ts';
+import { STATUS_DAEMON } from './status-fixture.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ikeway-retry-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -103,15 +104,7 @@ test('status shows why a connection waits and for how long', async () => {
       atMs: 25_000,
     };
     const report = await buildStatus({
-      daemon: {
-        version: 't',
-        pid: 1,
-        uptimeSeconds: 0,
-        config: 'x',
-        kernel: 'memory',
-        socket: 's',
-        ports: { ike: 500, natT: 4500 },
-      },
+      daemon: STATUS_DAEMON,
       engine: h.a.engine,
       kernel: h.a.kernel,
       connections: [conn],
