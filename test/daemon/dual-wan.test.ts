@@ -4,17 +4,12 @@
 // to. Config through the loader and the daemon's mapping; engines on a MemoryNetwork.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FakeClock } from '../../src/base/clock.ts';
-import { Counters } from '../../src/base/counters.ts';
-import { MemoryLogger } from '../../src/base/logger.ts';
-import { TimerQueue } from '../../src/base/timers.ts';
 import { toIkeConnection } from '../../src/daemon/connections.ts';
 import { planReload } from '../../src/daemon/reload.ts';
 import type { IkeConnection } from '../../src/ike/config.ts';
-import { Engine } from '../../src/ike/engine.ts';
-import { FakeKernel } from '../../src/kernel/fake.ts';
-import { MemoryNetwork } from '../../src/net/memory.ts';
+import type { Engine } from '../../src/ike/engine.ts';
 import { ENV, ok, problems, where } from '../config/helpers.ts';
+import { memoryWorld } from './memory-world.ts';
 
 const WAN1 = '203.0.113.1';
 const WAN2 = '198.51.100.1';
@@ -72,38 +67,6 @@ test('config: local.addresses are listened on; local-address must be one of them
   assert.ok(planReload(config, one).needRestart.includes('local.addresses'));
 });
 
-function world() {
-  const clock = new FakeClock(0);
-  const timers = new TimerQueue(clock);
-  const net = new MemoryNetwork(timers, {});
-  const engines: Engine[] = [];
-  const engine = (addrs: string[], conns: IkeConnection[]) => {
-    const counters = new Counters();
-    const kernel = new FakeKernel();
-    const e = new Engine({
-      transport: net.createTransport({ addresses: addrs, counters }),
-      kernel,
-      timers,
-      connections: conns,
-      counters,
-      logger: new MemoryLogger(),
-    });
-    engines.push(e);
-    return e;
-  };
-  const settle = async (ms: number) => {
-    for (let t = 0; t <= ms; t += 250) {
-      for (let j = 0; j < 50; j++) {
-        clock.advance(0);
-        for (const e of engines) await e.idle();
-        await new Promise<void>((r) => setImmediate(r));
-      }
-      clock.advance(250);
-    }
-  };
-  return { engine, settle, close: async () => Promise.all(engines.map((e) => e.close())) };
-}
-
 /** The other end of a connection of HQ's config (ids and selectors mirrored). */
 function mirror(c: IkeConnection, name: string, local: string, remote: string): IkeConnection {
   return {
@@ -120,7 +83,7 @@ function mirror(c: IkeConnection, name: string, local: string, remote: string): 
 }
 
 test('a branch reaching either WAN address is answered from that address; out2 leaves from WAN2', async (t) => {
-  const w = world();
+  const w = memoryWorld();
   t.after(() => w.close());
   const { config } = ok(hqYaml(), { env: ENV });
   const [branches, out2] = config.connections.map((c) => toIkeConnection(c));

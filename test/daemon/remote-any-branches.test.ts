@@ -9,20 +9,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { FakeClock } from '../../src/base/clock.ts';
-import { Counters } from '../../src/base/counters.ts';
-import { MemoryLogger } from '../../src/base/logger.ts';
-import { TimerQueue } from '../../src/base/timers.ts';
 import { IdType } from '../../src/codec/index.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import { toIkeConnection } from '../../src/daemon/connections.ts';
 import type { IkeConnection } from '../../src/ike/config.ts';
-import { Engine } from '../../src/ike/engine.ts';
 import { parseProposals } from '../../src/ike/proposal-string.ts';
 import type { EngineEvent } from '../../src/ike/services.ts';
 import { tsFromCidr } from '../../src/ike/traffic-selectors.ts';
-import { FakeKernel } from '../../src/kernel/fake.ts';
-import { MemoryNetwork } from '../../src/net/memory.ts';
+import { memoryWorld } from './memory-world.ts';
 
 const HQ = '203.0.113.1';
 const dir = mkdtempSync(join(tmpdir(), 'ikeway-any-'));
@@ -66,43 +60,8 @@ function branchConnection(addr: string, id: number, key: number, net: string): I
   };
 }
 
-function world() {
-  const clock = new FakeClock(0);
-  const timers = new TimerQueue(clock);
-  const net = new MemoryNetwork(timers, {});
-  const engines: Engine[] = [];
-  const engine = (addr: string, conns: IkeConnection[]) => {
-    const counters = new Counters();
-    const e = new Engine({
-      transport: net.createTransport({ addresses: [addr], counters }),
-      kernel: new FakeKernel(),
-      timers,
-      connections: conns,
-      counters,
-      logger: new MemoryLogger(),
-    });
-    engines.push(e);
-    return e;
-  };
-  const settle = async (ms: number) => {
-    for (let t = 0; t <= ms; t += 250) {
-      for (let j = 0; j < 50; j++) {
-        clock.advance(0);
-        for (const e of engines) await e.idle();
-        await new Promise<void>((r) => setImmediate(r));
-      }
-      clock.advance(250);
-    }
-  };
-  const close = async () => {
-    for (const e of engines) await e.close();
-    timers.clear();
-  };
-  return { engine, settle, close };
-}
-
 test('three branches from three addresses: each lands on the remote: any connection of its identity', async (t) => {
-  const w = world();
+  const w = memoryWorld();
   t.after(() => w.close());
   const hq = w.engine(HQ, hqConnections());
   const hqEvents: EngineEvent[] = [];
@@ -125,7 +84,7 @@ test('three branches from three addresses: each lands on the remote: any connect
 });
 
 test('an identity claimed with another branch key fails; the real branch still gets in', async (t) => {
-  const w = world();
+  const w = memoryWorld();
   t.after(() => w.close());
   const hq = w.engine(HQ, hqConnections());
   // From branch 3's address, claiming branch 1 with branch 3's key.
