@@ -10,4 +10,5 @@ export {
 export { Secret } from '../crypto/secret.ts';
 export { checkProposal, PROPOSAL_TOKENS } from './proposals-tokens.ts';
 export { buildJsonSchema } from './json-schema.ts';
+export { EXPIRY_WARN_DAYS } from './creds.ts';
 export type * from './types.ts';

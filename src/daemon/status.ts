@@ -1,7 +1,7 @@
 // `ikeway status`: a snapshot of connections, IKE SAs and Child SAs with their algorithms, ages,
 // time to rekey and the kernel's traffic counters. Plain JSON-able data (no secrets, no keys: the
 // kernel never returns key bytes and the engine's keys are not read here).
-import type { Connection } from '../config/index.ts';
+import { EXPIRY_WARN_DAYS, type Connection } from '../config/index.ts';
 import { formatId } from '../creds/index.ts';
 import type { ChildSa } from '../ike/child-sa.ts';
 import type { Engine } from '../ike/engine.ts';
@@ -148,8 +148,6 @@ export interface StatusInput {
   readonly wallClock?: () => Date;
 }
 
-/** Days before notAfter from which status and check warn (src/config/creds.ts EXPIRY_WARN_DAYS). */
-const EXPIRY_WARN_DAYS = 30;
 const DAY_MS = 86_400_000;
 
 /** The connection's certificates that expire within 30 days, soonest first. */
