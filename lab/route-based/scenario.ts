@@ -1,8 +1,10 @@
 // Route-based tunnel proof in an ESP kernel (run by test/daemon/route-based.test.ts, in the guest
 // when the host has no ESP): two routers with ikeway owning XFRM interfaces, two LAN hosts.
-// 1. LAN to LAN over the interfaces (routes installed by ikeway), SA and interface counters count it;
+// 1. LAN to LAN over the interfaces (routes installed by ikeway), IPv4 and IPv6 through one Child SA
+//    (0.0.0.0/0 and ::/0), SA and interface counters count it;
 // 2. router A's daemon killed: interface, if_id policies and route stay, no clear ICMP on the WAN;
-// 3. restart: the interface is re-claimed, the tunnel and route come back;
+// 3. restart: the interface is re-claimed, the tunnel and route come back; three bad reloads (an
+//    interface name taken, an if_id used twice, a missing route table) are refused, tunnel untouched;
 // 4. SIGTERM: interfaces, routes and policies are gone.
 // Prints `IKW-RB-RESULT <json>`; never prints keys (xfrm state lines with keys are not kept).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,12 +24,13 @@ const psk = `0x${randomBytes(32).toString('hex')}`;
 const nss: Netns[] = [];
 const daemons = new Map<string, { child: ChildProcess; log: string[] }>();
 
-function config(me: 'a' | 'b'): string {
-  const [wan, peer, lan, remoteLan, tun] =
+function config(me: 'a' | 'b', extra = ''): string {
+  // One child with 0.0.0.0/0 and ::/0 (the default of a route-based connection): IPv4 and IPv6 LANs
+  // both cross the one interface over an IPv4 outer path.
+  const [wan, peer, remoteLan, remoteLan6, tun] =
     me === 'a'
-      ? ['192.0.2.1', '192.0.2.2', '10.1.0.0/24', '10.2.0.0/24', '169.254.10.1/30']
-      : ['192.0.2.2', '192.0.2.1', '10.2.0.0/24', '10.1.0.0/24', '169.254.10.2/30'];
-  void lan;
+      ? ['192.0.2.1', '192.0.2.2', '10.2.0.0/24', 'fd02::/64', '169.254.10.1/30']
+      : ['192.0.2.2', '192.0.2.1', '10.1.0.0/24', 'fd01::/64', '169.254.10.2/30'];
   const f = join(dir, `${me}.yaml`);
   writeFileSync(
     f,
@@ -42,8 +45,8 @@ connections:
       name: ipsec-rb
       if-id: 42
       addresses: [${tun}]
-      routes: { subnets: [${remoteLan}], metric: 10 }
-`,
+      routes: { subnets: [${remoteLan}, ${remoteLan6}], metric: 10 }
+${extra}`,
   );
   return f;
 }
@@ -101,11 +104,19 @@ try {
   ];
   nss.push(ra, rb, ha, hb);
   const [wanA] = linkVeth(ra, '192.0.2.1/24', rb, '192.0.2.2/24');
-  linkVeth(ha, '10.1.0.2/24', ra, '10.1.0.1/24');
-  linkVeth(hb, '10.2.0.2/24', rb, '10.2.0.1/24');
+  const lanA = linkVeth(ha, '10.1.0.2/24', ra, '10.1.0.1/24');
+  const lanB = linkVeth(hb, '10.2.0.2/24', rb, '10.2.0.1/24');
   ha.ip('route', 'add', 'default', 'via', '10.1.0.1');
   hb.ip('route', 'add', 'default', 'via', '10.2.0.1');
-  for (const r of [ra, rb]) r.exec('sysctl', '-qw', 'net.ipv4.ip_forward=1');
+  // The IPv6 LANs on the same links.
+  ha.ip('addr', 'add', 'fd01::2/64', 'dev', lanA[0], 'nodad');
+  ra.ip('addr', 'add', 'fd01::1/64', 'dev', lanA[1], 'nodad');
+  hb.ip('addr', 'add', 'fd02::2/64', 'dev', lanB[0], 'nodad');
+  rb.ip('addr', 'add', 'fd02::1/64', 'dev', lanB[1], 'nodad');
+  ha.ip('-6', 'route', 'add', 'default', 'via', 'fd01::1');
+  hb.ip('-6', 'route', 'add', 'default', 'via', 'fd02::1');
+  for (const r of [ra, rb])
+    r.exec('sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1');
 
   await Promise.all([startDaemon(ra, 'a', bin), startDaemon(rb, 'b', bin)]);
   out.routeUp = await waitFor('route into ipsec-rb on a', () =>
@@ -116,6 +127,12 @@ try {
   out.routeA = routeDev(ra, '10.2.0.0/24').trim();
   let cap = await WanCapture.start(ra, wanA);
   out.ping1 = ping(ha, '10.1.0.2', '10.2.0.2', 5);
+  out.routeA6 = routeDev(ra, 'fd02::/64').trim();
+  out.ping6 = ping(ha, 'fd01::2', 'fd02::2', 5);
+  out.policies6 = ra
+    .ip('xfrm', 'policy')
+    .split(/\n(?=src )/)
+    .filter((b) => b.startsWith('src ::/0 dst ::/0') && /if_id 0x2a/.test(b)).length;
   out.pingTunnelAddr = ping(ra, '169.254.10.1', '169.254.10.2', 2);
   out.capture1 = await cap.stop(['10.1.0.2', '10.2.0.2', '169.254.10.1', '169.254.10.2']);
   out.sas1 = readSaCounters(ra).map((s) => ({ src: s.src, dst: s.dst, packets: s.packets }));
@@ -145,6 +162,48 @@ try {
   await waitFor('route back on a', () => /dev ipsec-rb/.test(routeDev(ra, '10.2.0.0/24')));
   await sleep(1000);
   out.ping2 = ping(ha, '10.1.0.2', '10.2.0.2', 5);
+
+  // Bad reloads (SIGHUP) while the tunnel runs: each refused with its precise error, no interface
+  // made, the running tunnel keeps its SAs (same SPIs) and carries traffic.
+  const extra = (iface: string) =>
+    `  extra:\n    remote: 192.0.2.9\n    auth: { psk: { env: RB_PSK } }\n    start: wait\n    interface:\n${iface}`;
+  const bad: [string, string][] = [
+    ['nameTaken', extra(`      name: ${wanA}\n      if-id: 43\n`)],
+    ['ifIdTwice', extra('      name: ipsec-x\n      if-id: 42\n')],
+    ['noTable', extra('      name: ipsec-x\n      if-id: 43\n      routes: { table: no-such-table }\n')],
+  ];
+  const spis = () =>
+    readSaCounters(ra)
+      .map((s) => s.spi)
+      .sort()
+      .join(',');
+  const spisBefore = spis();
+  const badReloads: Record<string, unknown> = {};
+  for (const [label, text] of bad) {
+    config('a', text);
+    const d = daemons.get('a')!;
+    const mark = d.log.length;
+    d.child.kill('SIGHUP');
+    await waitFor(
+      `reload rejected (${label})`,
+      () => d.log.slice(mark).some((l) => /reload rejected/.test(l)),
+      100,
+    );
+    badReloads[label] = {
+      errors: d.log
+        .slice(mark)
+        .filter((l) => /error/.test(l))
+        .map((l) => l.replace(/^\S+\s+/, '')),
+      links: ra
+        .ip('-o', 'link', 'show')
+        .split('\n')
+        .filter((l) => /ipsec-x|extra/.test(l)).length,
+    };
+  }
+  config('a'); // the good file back, as a later restart would read it
+  out.badReloads = badReloads;
+  out.spisUnchanged = spis() === spisBefore && spisBefore !== '';
+  out.pingAfterBadReloads = ping(ha, '10.1.0.2', '10.2.0.2', 3);
 
   // Clean stop: nothing of ours is left.
   await stopDaemon('a', 'SIGTERM');
