@@ -97,8 +97,16 @@ export class IkewayDaemon {
     child.stderr?.on('data', keep);
   }
 
-  static async start(ns: LabNs, bin: string, config: string, name: string, readyMs = 120_000) {
-    const child = ns.spawn(process.execPath, [bin, 'daemon', '-c', config, '--log-format', 'text'], {
+  /** `args`: more daemon options (e.g. `--kernel memory` for IKE-only runs on a host without ESP). */
+  static async start(
+    ns: LabNs,
+    bin: string,
+    config: string,
+    name: string,
+    readyMs = 120_000,
+    args: readonly string[] = [],
+  ) {
+    const child = ns.spawn(process.execPath, [bin, 'daemon', '-c', config, '--log-format', 'text', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const d = new IkewayDaemon(child, join(config, '..', 'ikeway.sock'), name);

@@ -385,7 +385,8 @@ export const connection: ObjectSpec = {
       default: false,
       description:
         'Set up one Child SA per local/remote subnet pair of each child (named <child>#1, #2 ...), as Cisco ASA, ' +
-        'FortiGate and Palo Alto peers expect; as responder, narrow a multi-pair request to one pair.',
+        'FortiGate and Palo Alto peers expect. As responder, a request with several pairs is narrowed to one ' +
+        '(RFC 7296 §2.9) and ikeway then requests the other pairs it covered itself, so each pair gets its own SA.',
     },
     start: {
       kind: 'enum',

@@ -128,7 +128,8 @@ export function splitPerPair(
       const name = `${k.name}#${i + 1}`;
       const reqid = reqidOf?.(name);
       const { reqid: _drop, ...rest } = k;
-      return { ...rest, name, localTs: [l], remoteTs: [r], ...(reqid !== undefined ? { reqid } : {}) };
+      const part = { ...rest, name, pairOf: k.name, localTs: [l], remoteTs: [r] };
+      return reqid !== undefined ? { ...part, reqid } : part;
     });
   });
 }

@@ -42,6 +42,8 @@ export interface ChildConfig {
   readonly ifIdOut?: number;
   /** Kernel reqid; default allocated per Child SA by the engine. */
   readonly reqid?: number;
+  /** `one-sa-per-subnet-pair`: the child this one subnet pair was split from (its parts share it). */
+  readonly pairOf?: string;
   /** ESP (default) or AH (RFC 4302): espProposals then hold AH proposals. */
   readonly childProtocol?: 'esp' | 'ah';
   /** RFC 4303 §2.7 TFC padding of outbound ESP packets in tunnel mode (octets; 65535 = to the MTU). */

@@ -22,6 +22,7 @@ import { queueIkeDelete } from './tasks/ike-delete.ts';
 import { retryChildRekey } from './rekey-guard.ts';
 import { IkeRekey } from './tasks/ike-rekey.ts';
 import { enforceUniqueness } from './uniqueness.ts';
+import { takePartsToComplete } from './pair-completion.ts';
 import { tsContains, tsFromCidr } from './traffic-selectors.ts';
 
 const live = (sa: IkeSa) => sa.state === 'established';
@@ -142,6 +143,9 @@ export class Lifecycle {
       case 'ike-rekeyed':
         this.#arm(e.sa);
         break;
+      case 'child-installed':
+        this.#completeParts(e.sa, e.child);
+        break;
       case 'ike-failed':
         if (e.sa.wasEstablished && !e.sa.successor) this.#lost.add(e.sa);
         break;
@@ -150,6 +154,25 @@ export class Lifecycle {
         break;
       default:
         break;
+    }
+  }
+
+  /**
+   * RFC 7296 §2.9 with one-sa-per-subnet-pair: the peer's several-pair request was narrowed to one
+   * part; request the other parts it covered (pair-completion.ts), unless they stand or are under way.
+   */
+  #completeParts(sa: IkeSa, child: ChildSa): void {
+    for (const cc of takePartsToComplete(child)) {
+      const busy =
+        sa.children.some(
+          (c) => c.config.name === cc.name && (c.state === 'installed' || c.state === 'installing'),
+        ) ||
+        [...sa.tasks.queued, ...(sa.tasks.active?.tasks ?? [])].some(
+          (t) => t instanceof CreateChildSa && t.initiator && !t.old && t.childConfig.name === cc.name,
+        );
+      if (busy) continue;
+      sa.logger.log('info', 'requesting a subnet pair the peer proposed with another', { child: cc.name });
+      this.createChild(sa, cc);
     }
   }
 

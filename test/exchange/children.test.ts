@@ -163,6 +163,34 @@ test('one Child SA per subnet pair as responder: a request with several pairs is
   );
 });
 
+for (const [where, order] of [
+  ['IKE_AUTH', ['lan', 'voice', 'host']],
+  ['CREATE_CHILD_SA', ['voice', 'lan', 'host']],
+] as const)
+  test(`one Child SA per subnet pair as responder: the pairs narrowed away are then requested by the responder (lan in ${where})`, async (t) => {
+    // A does not split; B narrows A's two-pair lan request to one part, then asks for the other part
+    // itself (A's lan child takes it, narrowed to that pair): each pair ends with its own SA pair.
+    const mine = children('a');
+    const h = pair({
+      a: { children: order.map((n) => mine.find((c) => c.name === n)!) },
+      b: { children: splitPerPair(children('b')) },
+    });
+    t.after(() => h.close());
+    h.a.engine.initiate('site');
+    await h.settle(0);
+    const parts = live(h.b).filter((c) => c.name.startsWith('lan#'));
+    assert.deepEqual(parts.map((c) => c.name).sort(), ['lan#1', 'lan#2']);
+    const aLans = live(h.a).filter((c) => c.name === 'lan');
+    assert.deepEqual(aLans.map((c) => c.localTs.map(formatTs).join(',')).sort(), [
+      '10.1.0.0/24',
+      '10.3.0.0/24',
+    ]);
+    for (const p of parts) assert.ok(peerOf(h.a, p), `${p.name} is paired with one of A's Child SAs`);
+    // Nothing asked twice: one SA pair per pair and per other child.
+    assert.equal(live(h.b).length, 4);
+    assert.equal(live(h.a).length, 4);
+  });
+
 test('a request that fits no child is answered TS_UNACCEPTABLE; the other children stay', async (t) => {
   const stray: ChildConfig = {
     name: 'stray',

@@ -4,6 +4,7 @@
 // Additional Child SAs and rekeys are the CREATE_CHILD_SA exchange (create-child-sa.ts).
 import { ExchangeType, NotifyType, TransformType, isErrorNotify } from '../../codec/index.ts';
 import type { ChildSa } from '../child-sa.ts';
+import { narrowedAwayParts, notePartsToComplete } from '../pair-completion.ts';
 import { firstChild, selectChild, type ChildConfig } from '../child-config.ts';
 import { addTfcRefusal, allocateChild, childProtocolId, installContext, settleTfc } from '../child-setup.ts';
 import { CHILD_ERRORS, IkeError, NoProposalChosenError, TsUnacceptableError } from '../errors.ts';
@@ -82,14 +83,11 @@ export class IkeAuthChild implements Task {
     const tsr = findPayload(msg.payloads, 'TSr');
     if (!saP || !tsi || !tsr) return; // RFC 6023 childless IKE_AUTH: no Child SA requested
     const transport = !!findNotify(msg.payloads, NotifyType.USE_TRANSPORT_MODE);
+    const offered = { tsi: tsFromWire(tsi.selectors), tsr: tsFromWire(tsr.selectors) };
     let picked: ReturnType<typeof selectChild>;
     try {
       // §2.9: narrow the initiator's selectors to the policy of the child they fit (its side = remoteTs).
-      picked = selectChild(
-        sa.config,
-        { tsi: tsFromWire(tsi.selectors), tsr: tsFromWire(tsr.selectors) },
-        transport,
-      );
+      picked = selectChild(sa.config, offered, transport);
     } catch (e) {
       if (!(e instanceof TsUnacceptableError)) throw e;
       this.#failure = NotifyType.TS_UNACCEPTABLE;
@@ -98,6 +96,7 @@ export class IkeAuthChild implements Task {
     }
     const cc = picked.child;
     const child = (this.child = await this.#allocate(cc));
+    notePartsToComplete(child, narrowedAwayParts(sa.config, cc, offered));
     try {
       const chosen = selectProposal(saP.proposals.map(proposalFromWire), cc.espProposals, {
         ignoreKe: true,

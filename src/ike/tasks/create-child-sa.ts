@@ -8,6 +8,7 @@ import { initiatorKeyShare, responderRespond, type KeInitiator } from '../../cry
 import { childRekeyed, rekeyTarget } from '../child-rekey-end.ts';
 import { FollowupKe, awaitFollowup, forgetFollowup } from '../followup-ke.ts';
 import type { ChildSa } from '../child-sa.ts';
+import { narrowedAwayParts, notePartsToComplete } from '../pair-completion.ts';
 import { firstChild, selectChild, type ChildConfig } from '../child-config.ts';
 import { addTfcRefusal, allocateChild, childProtocolId, installContext, settleTfc } from '../child-setup.ts';
 import {
@@ -114,7 +115,7 @@ export class CreateChildSa implements Task {
 
   constructor(
     private readonly sa: IkeSa,
-    private readonly initiator: boolean,
+    readonly initiator: boolean,
     opts: CreateChildOptions = {},
   ) {
     this.old = opts.rekey;
@@ -210,6 +211,7 @@ export class CreateChildSa implements Task {
     const cc = this.#cc;
     const child = (this.child = await this.#allocate(this.#reqid()));
     notePeerMade(sa, child, msg.header.messageId);
+    if (picked) notePartsToComplete(child, narrowedAwayParts(sa.config, picked.child, offered));
     const ke = findPayload(msg.payloads, 'KE');
     // §1.3: prefer the group of the KEi we got, as in IKE_SA_INIT (saves an INVALID_KE round trip).
     const chosen = selectProposal(saP.proposals.map(proposalFromWire), cc.espProposals, {
