@@ -57,11 +57,13 @@ async function startDaemon(ns: Netns, me: string, file: string, bin: string): Pr
   const onData = (b: Buffer) => d.log.push(...b.toString().split('\n').filter(Boolean));
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
-  for (let i = 0; i < 600 && !d.log.some((l) => /\bready\b/.test(l)); i++) {
+  // Generous: a TCG guest on a loaded machine starts node slowly.
+  for (let i = 0; i < 1500 && !d.log.some((l) => /\bready\b/.test(l)); i++) {
     if (child.exitCode !== null) throw new Error(`daemon ${me} exited: ${d.log.slice(-5).join(' | ')}`);
     await sleep(200);
   }
-  if (!d.log.some((l) => /\bready\b/.test(l))) throw new Error(`daemon ${me} not ready`);
+  if (!d.log.some((l) => /\bready\b/.test(l)))
+    throw new Error(`daemon ${me} not ready after 300 s: ${d.log.slice(-8).join(' | ')}`);
 }
 
 const stopDaemon = async (me: string): Promise<void> => {
@@ -223,4 +225,6 @@ try {
   for (const n of nss) n.delete();
   rmSync(dir, { recursive: true, force: true });
 }
-process.stdout.write(`IKW-RB-BGP-RESULT ${JSON.stringify(out)}\n`);
+// Exit once the line is out: a poll still running for a lab that already failed must not hold
+// the (guest) run open.
+process.stdout.write(`IKW-RB-BGP-RESULT ${JSON.stringify(out)}\n`, () => process.exit(0));
