@@ -89,7 +89,7 @@ function swanChildren(split: boolean): SwanChild[] {
     espProposals: [DEFAULT_ESP],
   };
   if (split) return [lan];
-  return [
+  const all: SwanChild[] = [
     lan,
     { name: 'voice', localTs: [L6], remoteTs: [L5], espProposals: [VOICE_ESP] },
     {
@@ -99,7 +99,8 @@ function swanChildren(split: boolean): SwanChild[] {
       espProposals: [DEFAULT_ESP],
       mode: 'transport',
     },
-  ].filter((c) => !MEMORY || c.name !== 'host');
+  ];
+  return all.filter((c) => !MEMORY || c.name !== 'host');
 }
 
 const norm = (s: string) => s.replace(/^0x/, '').toLowerCase();
