@@ -130,7 +130,7 @@ class Run {
     return this.ikw.installedChildren();
   }
 
-  async waitChildren(what: string, ok: (cs: ChildStatus[]) => boolean, ms = 60_000): Promise<ChildStatus[]> {
+  async waitChildren(what: string, ok: (cs: ChildStatus[]) => boolean, ms = 120_000): Promise<ChildStatus[]> {
     const deadline = Date.now() + ms;
     let cs: ChildStatus[] = [];
     for (let i = 0; i < 1000 && Date.now() < deadline; i++) {
@@ -255,7 +255,7 @@ export async function runScenario(
       secrets: { psk: [{ secret: psk, ids: [PEER_ID, IKEWAY_ID] }] },
       logLevels: { default: 1, ike: 1, cfg: 1, knl: 1, enc: 0, net: 0 },
       extraCharonConf: '  install_routes = no\n  retransmit_timeout = 1.0\n  retransmit_tries = 4',
-      startTimeoutMs: 60_000,
+      startTimeoutMs: 180_000,
     });
     await charon.loadAll();
     const config = writeIkewayConfig({
@@ -273,7 +273,7 @@ export async function runScenario(
       bin,
       config,
       CONN,
-      120_000,
+      300_000,
       MEMORY ? ['--kernel', 'memory'] : [],
     );
     run = new Run(scenario, lab, ikw, charon);
@@ -283,7 +283,7 @@ export async function runScenario(
     if (role === 'responder') {
       // strongSwan initiates: one IKE SA, its children one by one (the first rides in IKE_AUTH).
       for (const ch of split ? ['lan'] : ['lan', 'voice', ...(MEMORY ? [] : ['host'])])
-        await charon.initiate(ch, CONN, 30_000);
+        await charon.initiate(ch, CONN, 90_000);
       r.log('strongSwan initiated');
     }
     if (scenario === 'split-responder') {
