@@ -172,26 +172,33 @@ try {
   const steady: SteadyPing = startPing(ha, '10.1.0.2', '10.2.0.2', 100);
   await sleep(2000);
   const w2Before = packetsOut(ra, B2);
+  // One nft transaction, so the cut takes effect at once; times are counted from its return.
+  ra.exec(
+    'nft',
+    `add table inet ikwcut; ` +
+      `add chain inet ikwcut pre { type filter hook prerouting priority -300 ; } ; ` +
+      `add chain inet ikwcut post { type filter hook postrouting priority 300 ; } ; ` +
+      `add rule inet ikwcut pre iifname ${link1A} drop ; ` +
+      `add rule inet ikwcut post oifname ${link1A} drop`,
+  );
   const cutAt = Date.now();
-  ra.exec('nft', 'add', 'table', 'inet', 'ikwcut');
-  ra.exec('nft', 'add chain inet ikwcut pre { type filter hook prerouting priority -300 ; }');
-  ra.exec('nft', 'add chain inet ikwcut post { type filter hook postrouting priority 300 ; }');
-  ra.exec('nft', 'add', 'rule', 'inet', 'ikwcut', 'pre', 'iifname', link1A, 'drop');
-  ra.exec('nft', 'add', 'rule', 'inet', 'ikwcut', 'post', 'oifname', link1A, 'drop');
   out.routeMovedMs = await within(
     'LAN B route via wan2 on A',
     60_000,
     () => lanRouteDev(ra, '10.2.0.0/24') === 'wan2',
   );
-  out.routeMovedBMs = await within(
+  const movedB = await within(
     'LAN A route via wan2 on B',
     60_000,
     () => lanRouteDev(rb, '10.1.0.0/24') === 'wan2',
   );
+  // Both counted from the cut.
+  out.routeMovedBMs = movedB < 0 ? -1 : Date.now() - cutAt;
   await sleep(3000);
   out.wan2OutDeltaCut = packetsOut(ra, B2) - w2Before;
-  // ikeway's liveness check (5 s / 15 s in the example) clears the dead wan1 tunnel.
-  out.wan1ClearedMs = await within('wan1 SAs cleared on A', 60_000, () => sasWith(ra, B1).length === 0);
+  // ikeway's liveness check (5 s / 15 s in the example) should clear the dead wan1 tunnel; whether
+  // it did within 30 s is reported (-1: not), the failover does not depend on it.
+  out.wan1ClearedMs = await within('wan1 SAs cleared on A', 30_000, () => sasWith(ra, B1).length === 0);
 
   // 3. Restore link1: ikeway re-initiates wan1, BGP comes back on it and takes the traffic back.
   const restoreAt = Date.now();

@@ -129,7 +129,8 @@ try {
   out.routeA = routeDev(ra, '10.2.0.0/24').trim();
   let cap = await WanCapture.start(ra, wanA);
   out.ping1 = ping(ha, '10.1.0.2', '10.2.0.2', 5);
-  out.routeA6 = routeDev(ra, 'fd02::/64').trim();
+  // `ip route show` lists IPv4 routes unless told -6.
+  out.routeA6 = ra.ip('-6', 'route', 'show', 'fd02::/64').trim();
   out.ping6 = ping(ha, 'fd01::2', 'fd02::2', 5);
   out.policies6 = ra
     .ip('xfrm', 'policy')

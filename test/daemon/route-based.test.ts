@@ -148,14 +148,15 @@ test(
     assert.ok((o.routeMovedMs as number) >= 0, 'A moved LAN B to wan2');
     assert.ok((o.routeMovedBMs as number) >= 0, 'B moved LAN A to wan2');
     assert.ok((o.wan2OutDeltaCut as number) >= 20, `wan2 out SA counted ${String(o.wan2OutDeltaCut)}`);
-    // The return: a new wan1 tunnel (new SPIs), BGP back on it, traffic back on wan1.
-    assert.ok((o.tunnelBackMs as number) >= 0, 'wan1 tunnel re-established');
+    // The return: the wan1 tunnel up (a new one when liveness cleared the old, else the old one
+    // answering again: reported below), BGP back on it, traffic back on wan1.
+    assert.ok((o.tunnelBackMs as number) >= 0, 'wan1 tunnel up after the return');
     assert.ok((o.routeBackMs as number) >= 0, 'LAN B routed via wan1 again');
     const spis = (k: string) => (o[k] as Sa[]).map((s) => s.spi);
     assert.ok(spis('sasWan1After').length >= 2, JSON.stringify(o.sasWan1After));
-    assert.ok(
-      spis('sasWan1After').every((s) => !spis('sasWan1Before').includes(s)),
-      'the wan1 SAs after the return are new ones',
+    const renewed = spis('sasWan1After').every((s) => !spis('sasWan1Before').includes(s));
+    t.diagnostic(
+      `wan1 SAs after the return: ${renewed ? 'new ones' : 'the same ones (not cleared during the cut)'}`,
     );
     assert.ok(counted('ping2').ping.received >= 18, JSON.stringify(o.ping2));
     assert.ok(counted('ping2').wan1 >= counted('ping2').wan2 + 15, JSON.stringify(o.ping2));
