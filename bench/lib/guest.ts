@@ -9,6 +9,7 @@ import { withEspKernel } from '../../lab/guest/guest.ts';
 import type { GuestPlan } from '../guest-run.ts';
 import type { ThroughputRun } from './dataplane.ts';
 import type { GuestSetupResult } from './guest-setup.ts';
+import type { FloorResult } from './floor.ts';
 import type { InstallResult } from './install.ts';
 import { median, sampledRow, type Row } from './report.ts';
 
@@ -19,6 +20,8 @@ export interface GuestResults {
   readonly install?: InstallResult;
   readonly runs: readonly ThroughputRun[];
   readonly setup?: readonly GuestSetupResult[];
+  /** The crypto floor (bench/lib/floor.ts) measured on the guest's CPU, with the setup part. */
+  readonly floor?: FloorResult;
   readonly errors: readonly { readonly part: string; readonly message: string }[];
   readonly bootMs: number;
   readonly wallMs: number;
@@ -61,8 +64,9 @@ async function bundle(): Promise<{ dir: string; run: string; install: string }> 
 
 export function parseGuestOutput(
   stdout: string,
-): Pick<GuestResults, 'install' | 'runs' | 'errors' | 'setup'> {
+): Pick<GuestResults, 'install' | 'runs' | 'errors' | 'setup' | 'floor'> {
   let install: InstallResult | undefined;
+  let floor: FloorResult | undefined;
   const runs: ThroughputRun[] = [];
   const setup: GuestSetupResult[] = [];
   const errors: { part: string; message: string }[] = [];
@@ -72,14 +76,22 @@ export function parseGuestOutput(
       install?: InstallResult;
       throughput?: ThroughputRun;
       setup?: GuestSetupResult;
+      floor?: FloorResult;
       error?: { part: string; message: string };
     };
     if (o.install) install = o.install;
     if (o.throughput) runs.push(o.throughput);
     if (o.setup) setup.push(o.setup);
+    if (o.floor) floor = o.floor;
     if (o.error) errors.push(o.error);
   }
-  return { ...(install ? { install } : {}), runs, errors, ...(setup.length ? { setup } : {}) };
+  return {
+    ...(install ? { install } : {}),
+    runs,
+    errors,
+    ...(setup.length ? { setup } : {}),
+    ...(floor ? { floor } : {}),
+  };
 }
 
 export async function runGuestBench(
@@ -154,5 +166,31 @@ export function guestSetupRows(g: GuestResults): Row[] {
       { section, metric: 'responder CPU per IKE SA', unit: 'ms', lowerIsBetter: true, goal: 0.8 },
       ...both((r) => r.cpuMsPerSa),
     ),
+    ...(g.floor
+      ? [
+          floorRow(
+            section,
+            of('ikeway', (r) => r.cpuMsPerSa),
+            g.floor.psk,
+          ),
+        ]
+      : []),
   ];
+}
+
+/** ikeway's CPU per SA against the crypto floor of the same run (the "charon" column is the floor). */
+export function floorRow(section: string, ikeway: readonly number[], floorMs: number): Row {
+  return {
+    ...sampledRow(
+      {
+        section,
+        metric: 'responder CPU per IKE SA, ikeway vs the crypto floor (the "charon" column is the floor)',
+        unit: 'ms',
+        lowerIsBetter: true,
+        goal: 2.5,
+      },
+      ikeway,
+      [floorMs],
+    ),
+  };
 }
