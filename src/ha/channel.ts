@@ -37,11 +37,7 @@ export const HA_DROP_REASONS = [
 export type HaDropReason = (typeof HA_DROP_REASONS)[number];
 
 export type HaCounterName =
-  | `ha.drop_${HaDropReason}`
-  | 'ha.rx_messages'
-  | 'ha.tx_messages'
-  | 'ha.tx_too_long'
-  | 'ha.rx_bad_record';
+  `ha.drop_${HaDropReason}` | 'ha.rx_messages' | 'ha.tx_messages' | 'ha.tx_too_long' | 'ha.rx_bad_record';
 
 /** The channel's counters (read by status and metrics). */
 export class HaCounters {
@@ -179,7 +175,9 @@ export class SyncChannel {
       const c = createDecipheriv('aes-256-gcm', this.#key, nonce(sender, seq), { authTagLength: TAG_LEN });
       c.setAAD(d.subarray(0, HEADER_LEN));
       c.setAuthTag(d.subarray(d.length - TAG_LEN));
-      plain = new Uint8Array(Buffer.concat([c.update(d.subarray(HEADER_LEN, d.length - TAG_LEN)), c.final()]));
+      plain = new Uint8Array(
+        Buffer.concat([c.update(d.subarray(HEADER_LEN, d.length - TAG_LEN)), c.final()]),
+      );
     } catch {
       return this.#drop('auth_failed');
     }

@@ -215,6 +215,11 @@ export interface EngineOptions {
    * between rekey time and lifetime. 0 disables it. Default 0.1.
    */
   readonly rekeyJitter?: number;
+  /**
+   * HA active node (src/ha/): Child SAs keep their ESP keys in memory after install (wiped when they
+   * die), so that the sync channel can hand them to the standby. Default false.
+   */
+  readonly retainChildKeys?: boolean;
 }
 
 /** RFC 8019 client puzzles, switched on by load (src/ike/admission.ts). */
@@ -259,4 +264,5 @@ export const ENGINE_DEFAULTS = {
   keepaliveMs: 20_000,
   rekeyRetryMs: 2_000,
   rekeyJitter: 0.1,
+  retainChildKeys: false,
 } as const;

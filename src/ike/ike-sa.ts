@@ -32,7 +32,9 @@ export type EngineEvent =
   /** RFC 7296 §2.18: `sa` replaced `old` (Child SAs moved over). */
   | { readonly type: 'ike-rekeyed'; readonly sa: IkeSa; readonly old: IkeSa }
   /** RFC 7296 §2.8: `child` replaced `old` (same reqid and policies). */
-  | { readonly type: 'child-rekeyed'; readonly sa: IkeSa; readonly child: ChildSa; readonly old: ChildSa };
+  | { readonly type: 'child-rekeyed'; readonly sa: IkeSa; readonly child: ChildSa; readonly old: ChildSa }
+  /** An exchange of `sa` completed: its message IDs moved (only with retainChildKeys: HA sync). */
+  | { readonly type: 'ike-advanced'; readonly sa: IkeSa };
 
 export type ResolvedEngineOptions = Required<Omit<EngineOptions, 'retransmit' | 'spiMin' | 'spiMax'>> &
   Pick<EngineOptions, 'retransmit' | 'spiMin' | 'spiMax'>;
@@ -209,6 +211,7 @@ export class IkeSa implements Logger {
         );
       },
       ...(s.options.retransmit ? { retransmit: s.options.retransmit } : {}),
+      ...(s.options.retainChildKeys ? { onAdvance: () => s.emit({ type: 'ike-advanced', sa: this }) } : {}),
     });
     this.tasks = new TaskManager(this);
   }

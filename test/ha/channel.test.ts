@@ -65,10 +65,10 @@ test('truncated, altered and oversize datagrams are refused, each under its own 
   sb.deliver(good.subarray(0, HEADER_LEN + 10), A); // too short
   sb.deliver(good.subarray(0, good.length - 1), A); // tag cut: auth fails
   const flipped = good.slice();
-  flipped[HEADER_LEN] ^= 1;
+  flipped[HEADER_LEN] = flipped[HEADER_LEN]! ^ 1;
   sb.deliver(flipped, A);
   const hdr = good.slice();
-  hdr[8] ^= 1; // the sender id is authenticated data
+  hdr[8] = hdr[8]! ^ 1; // the sender id is authenticated data
   sb.deliver(hdr, A);
   sb.deliver(new Uint8Array(MAX_DATAGRAM + 1), A);
   const badMagic = good.slice();
