@@ -116,6 +116,10 @@ export class ExchangeRunner {
     const o = this.#outstanding;
     return o && { messageId: o.messageId, request: o.request, sends: o.sends };
   }
+  /** The packets of our request in flight (an HA standby re-sends them when it takes over). */
+  get outstandingPackets(): readonly Uint8Array[] | undefined {
+    return this.#outstanding?.packets;
+  }
   /** The cached response to the peer's last request (RFC 7296 §2.1), for an HA standby. */
   get lastResponse(): readonly Uint8Array[] | undefined {
     return this.#lastResponse;
