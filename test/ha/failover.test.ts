@@ -1,0 +1,157 @@
+// An HA pair in memory: active and standby on site A behind one shared address (VRRP modelled by
+// MemoryNetwork.moveAddress), a peer on site B. The active dies; the standby promotes and carries the
+// SAME IKE SA on: the peer's liveness check and a Child SA rekey succeed, no IKE_SA_INIT on the wire,
+// the outbound sequence number jumped past what the dead node sent. Then the old node comes back as
+// standby and resyncs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { memoryWorld } from '../daemon/memory-world.ts';
+import { connection, ADDR_A, ADDR_B } from '../exchange/harness.ts';
+import { SyncChannel } from '../../src/ha/channel.ts';
+import { HaNode } from '../../src/ha/node.ts';
+import { MemoryLogger } from '../../src/base/logger.ts';
+import { ExchangeType } from '../../src/codec/index.ts';
+import type { Engine } from '../../src/ike/engine.ts';
+import type { FakeKernel } from '../../src/kernel/fake.ts';
+import type { MemoryTransport } from '../../src/net/memory.ts';
+import { memLink } from './mem-socket.ts';
+
+const VIP = ADDR_A;
+const N1 = '10.0.0.1';
+const N2 = '10.0.0.2';
+const KEY = new TextEncoder().encode('pair sync key, sixteen bytes or more');
+const SEQ = { maxPacketRate: 100_000, reportMs: 1000 };
+const hexOf = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/** IKE_SA_INIT requests on the wire since index `from` of the network log. */
+function initsSince(log: readonly { data: Uint8Array }[], from: number): number {
+  // RFC 7296 §3.1: the exchange type is octet 18 of the header (after a 4-octet non-ESP marker on 4500).
+  return log.slice(from).filter((d) => d.data[18] === ExchangeType.IKE_SA_INIT).length;
+}
+
+function haNode(
+  w: ReturnType<typeof memoryWorld>,
+  engine: Engine,
+  socket: ReturnType<ReturnType<typeof memLink>['open']>,
+  o: { nodeId: number; priority: number; peer: string; role?: 'active' | 'standby' },
+) {
+  const channel = new SyncChannel({
+    socket,
+    syncKey: KEY,
+    nodeId: o.nodeId,
+    peerAddr: o.peer,
+    now: () => w.timers.now(),
+  });
+  return new HaNode({
+    engine,
+    channel,
+    timers: w.timers,
+    logger: new MemoryLogger(),
+    nodeId: o.nodeId,
+    priority: o.priority,
+    seq: SEQ,
+    heartbeatMs: 500,
+    ...(o.role ? { role: o.role } : {}),
+  });
+}
+
+test('failover keeps the IKE SA: same SPIs, no IKE_SA_INIT, liveness and rekey succeed; the old node resyncs', async () => {
+  const w = memoryWorld();
+  const opts = { retainChildKeys: true };
+  const a1 = w.engine([N1, VIP], [connection('a')], opts);
+  const a2 = w.engine([N2], [connection('a')], opts);
+  const peer = w.engine(ADDR_B, [connection('b')]);
+  const link = memLink(N1, N2);
+  const n1 = haNode(w, a1, link.open('a'), { nodeId: 1, priority: 200, peer: N2, role: 'active' });
+  const n2 = haNode(w, a2, link.open('b'), { nodeId: 2, priority: 100, peer: N1 });
+  try {
+    a1.initiate('site');
+    await w.settle(3000);
+    const [sa1] = a1.sas();
+    const [psa] = peer.sas();
+    assert.ok(sa1?.established && psa?.established, 'the tunnel is up');
+    const child1 = sa1.children[0]!;
+    // The standby holds exactly the active's IKE SA and Child SA, without installing anything.
+    assert.equal(n2.status().synced, true);
+    const [rec] = n2.records();
+    assert.equal(rec?.spiI, hexOf(sa1.spiI));
+    assert.equal(rec?.children[0]?.spiIn, child1.spiIn);
+    assert.equal((await (a2.kernel as FakeKernel).dumpSas()).length, 0, 'the standby installs nothing');
+
+    // Message IDs move (a liveness check from the peer) and the standby follows.
+    peer.lifecycle.checkLiveness(psa);
+    await w.settle(1000);
+    assert.equal(n2.records()[0]?.expectedRequestId, sa1.runner.expectedRequestId);
+    // The active's kernel sent packets; the next sequence report carries the counter.
+    (a1.kernel as FakeKernel).sendPackets({ dst: ADDR_B, spi: child1.spiOut, proto: 'esp' }, 5000n);
+    await w.settle(1500);
+    const reported = BigInt(n2.records()[0]?.children[0]?.oseq?.value ?? '0');
+    assert.equal(reported, 5000n);
+
+    // The active dies outright; VRRP moves the shared address; keepalived promotes the standby.
+    const logMark = w.net.log.length;
+    await a1.transport.close();
+    n1.close();
+    w.net.moveAddress(VIP, a2.transport as MemoryTransport);
+    assert.equal(await n2.promote(), 1);
+    const [sa2] = a2.sas();
+    assert.ok(sa2?.established);
+    assert.deepEqual([hexOf(sa2.spiI), hexOf(sa2.spiR)], [hexOf(sa1.spiI), hexOf(sa1.spiR)]);
+    const out = await (a2.kernel as FakeKernel).getSa({ dst: ADDR_B, spi: child1.spiOut, proto: 'esp' });
+    assert.ok((out.replay?.oseq ?? 0n) > reported, 'outbound sequence numbers jump past the reported ones');
+
+    // The peer's liveness check is answered by the new active with the right message ID.
+    const before = a2.counters.get('ike.response_sent');
+    peer.lifecycle.checkLiveness(psa);
+    await w.settle(2000);
+    assert.equal(a2.counters.get('ike.response_sent'), before + 1);
+    assert.equal(psa.state, 'established');
+    // Our own request (liveness) is answered by the peer too.
+    a2.lifecycle.checkLiveness(sa2);
+    await w.settle(2000);
+    assert.equal(sa2.state, 'established');
+    assert.equal(peer.counters.get('ike.drop_msgid_future') + peer.counters.get('ike.drop_msgid_old'), 0);
+    // A rekey of the Child SA after the failover, started by the peer.
+    peer.rekeyChild(psa, psa.children[0]!);
+    await w.settle(8000);
+    const live = sa2.children.filter((c) => c.state === 'installed');
+    assert.equal(live.length, 1);
+    assert.notEqual(live[0]!.spiIn, child1.spiIn, 'rekeyed');
+    assert.deepEqual(peer.sas(), [psa], 'the peer still has its one IKE SA');
+    assert.ok(initsSince(w.net.log, 0) >= 1, 'the counter sees the first IKE_SA_INIT');
+    assert.equal(initsSince(w.net.log, logMark), 0, 'no IKE_SA_INIT after the failover');
+
+    // The old node returns as standby (new process, new channel end) and resyncs.
+    const a1b = w.engine([N1], [connection('a')], opts);
+    const n1b = haNode(w, a1b, link.open('a'), { nodeId: 1, priority: 200, peer: N2 });
+    await w.settle(3000);
+    assert.equal(n1b.role, 'standby');
+    assert.equal(n1b.status().synced, true);
+    const [back] = n1b.records();
+    assert.equal(back?.spiI, hexOf(sa1.spiI));
+    assert.equal(back?.children[0]?.spiIn, live[0]!.spiIn);
+    n1b.close();
+  } finally {
+    n2.close();
+    await w.close();
+  }
+});
+
+test('split brain: both active, the lower priority demotes itself on the other heartbeat', async () => {
+  const w = memoryWorld();
+  const a1 = w.engine([N1], [], { retainChildKeys: true });
+  const a2 = w.engine([N2], [], { retainChildKeys: true });
+  const link = memLink(N1, N2);
+  const n1 = haNode(w, a1, link.open('a'), { nodeId: 1, priority: 100, peer: N2, role: 'active' });
+  const n2 = haNode(w, a2, link.open('b'), { nodeId: 2, priority: 200, peer: N1, role: 'active' });
+  try {
+    await w.settle(2000);
+    assert.equal(n1.role, 'standby');
+    assert.equal(n2.role, 'active');
+    assert.ok(n1.status().splitBrains >= 1);
+  } finally {
+    n1.close();
+    n2.close();
+    await w.close();
+  }
+});
