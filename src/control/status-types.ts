@@ -131,7 +131,6 @@ export interface HaStatusReport {
     | undefined;
   readonly splitBrains: number;
   readonly counters: Readonly<Record<string, number>>;
-  readonly now?: number;
 }
 
 export interface StatusReport {

@@ -13,15 +13,12 @@ import { udpSyncSocket } from '../ha/udp.ts';
 
 export class DaemonHa {
   readonly node: HaNode;
-  readonly #now: () => number;
-  readonly #wall: () => number;
+  /** Wall clock minus the timer clock (status shows the failover time as Unix seconds). */
+  readonly #wallOffsetMs: number;
 
   private constructor(node: HaNode, timers: TimerQueue) {
     this.node = node;
-    this.#now = () => timers.now();
-    // Status shows the failover time as wall-clock seconds.
-    const offset = Date.now() - timers.now();
-    this.#wall = () => offset;
+    this.#wallOffsetMs = Date.now() - timers.now();
   }
 
   static async open(c: HaConfig, engine: Engine, timers: TimerQueue, logger: Logger): Promise<DaemonHa> {
@@ -67,8 +64,7 @@ export class DaemonHa {
     const f = s.lastFailover;
     return {
       ...s,
-      ...(f ? { lastFailover: { ...f, atUnixSeconds: Math.round((f.at + this.#wall()) / 1000) } } : {}),
-      now: this.#now(),
+      ...(f ? { lastFailover: { ...f, atUnixSeconds: Math.round((f.at + this.#wallOffsetMs) / 1000) } } : {}),
     };
   }
 

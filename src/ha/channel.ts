@@ -127,9 +127,9 @@ export class SyncChannel {
     this.#handler = fn;
   }
 
-  /** Clock time of the last authenticated message, if any. */
-  get lastReceived(): number | undefined {
-    return this.#lastRx;
+  /** ms since the last authenticated message (on this channel's clock), undefined if none yet. */
+  sinceLastReceived(): number | undefined {
+    return this.#lastRx === undefined ? undefined : this.#o.now() - this.#lastRx;
   }
 
   /** Seals and sends; false (counted) when the message would exceed MAX_DATAGRAM. */

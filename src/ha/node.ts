@@ -92,7 +92,6 @@ export class HaNode {
   }
 
   status(): HaStatus {
-    const rx = this.#o.channel.lastReceived;
     return {
       role: this.#role,
       nodeId: this.#o.nodeId,
@@ -100,7 +99,7 @@ export class HaNode {
       peerRole: this.#peer?.role,
       records: this.#role === 'active' ? this.#o.engine.sas().length : this.#store.size,
       synced: this.#synced,
-      syncLagMs: rx === undefined ? undefined : this.#now() - rx,
+      syncLagMs: this.#o.channel.sinceLastReceived(),
       lastFailover: this.#lastFailover,
       splitBrains: this.#splitBrains,
       counters: this.#o.channel.counters.snapshot(),

@@ -155,3 +155,69 @@ test('split brain: both active, the lower priority demotes itself on the other h
     await w.close();
   }
 });
+
+test('an IKE SA rekey before the failover: the standby holds the new IKE SA only and carries it on', async () => {
+  const w = memoryWorld();
+  const opts = { retainChildKeys: true };
+  const a1 = w.engine([N1, VIP], [connection('a')], opts);
+  const a2 = w.engine([N2], [connection('a')], opts);
+  const peer = w.engine(ADDR_B, [connection('b')]);
+  const link = memLink(N1, N2);
+  const n1 = haNode(w, a1, link.open('a'), { nodeId: 1, priority: 200, peer: N2, role: 'active' });
+  const n2 = haNode(w, a2, link.open('b'), { nodeId: 2, priority: 100, peer: N1 });
+  try {
+    peer.initiate('site');
+    await w.settle(3000);
+    const [old] = peer.sas();
+    assert.ok(old?.established);
+    peer.lifecycle.rekeyIke(old);
+    await w.settle(8000);
+    const [psa] = peer.sas();
+    assert.ok(psa && psa !== old && psa.established, 'the peer rekeyed its IKE SA');
+    const recs = n2.records();
+    assert.equal(recs.length, 1, 'the old IKE SA was deleted from the standby');
+    assert.equal(recs[0]?.spiI, hexOf(psa.spiI));
+    await a1.transport.close();
+    n1.close();
+    w.net.moveAddress(VIP, a2.transport as MemoryTransport);
+    assert.equal(await n2.promote(), 1);
+    peer.lifecycle.checkLiveness(psa);
+    await w.settle(2000);
+    assert.equal(psa.state, 'established');
+    assert.equal(a2.counters.get('ike.response_sent'), 1);
+  } finally {
+    n2.close();
+    await w.close();
+  }
+});
+
+test('an authenticated message that is not a valid record is counted; the standby keeps its state', async () => {
+  const w = memoryWorld();
+  const a2 = w.engine([N2], [], { retainChildKeys: true });
+  const link = memLink(N1, N2);
+  const sock = link.open('a');
+  const forger = new SyncChannel({
+    socket: sock,
+    syncKey: KEY,
+    nodeId: 1,
+    peerAddr: N2,
+    now: () => w.timers.now(),
+  });
+  const n2 = haNode(w, a2, link.open('b'), { nodeId: 2, priority: 100, peer: N1 });
+  try {
+    const send = (m: unknown) => forger.send(new TextEncoder().encode(JSON.stringify(m)));
+    send({ t: 'resync-begin' });
+    send({ t: 'sa', rec: { v: 1, conn: 'site', spiI: 'zz', spiR: '00' } });
+    send({ t: 'sa', rec: { v: 2 } });
+    send({ t: 'nonsense' });
+    forger.send(new Uint8Array([0xff, 0xfe]));
+    send({ t: 'resync-end', count: 0 });
+    await w.settle(0);
+    assert.equal(n2.status().counters['ha.rx_bad_record'], 4);
+    assert.deepEqual(n2.records(), []);
+  } finally {
+    n2.close();
+    forger.close();
+    await w.close();
+  }
+});
