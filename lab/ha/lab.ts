@@ -7,18 +7,25 @@
 // the peer's IKE SA keeps its SPIs, a Child SA rekey after the failover succeeds, node 1 comes back as
 // standby and resyncs. Bounded waits everywhere; every namespace and process is removed at the end.
 //
-// Run (root): node --import tsx lab/ha/lab.ts   -> one JSON report on stdout.
-import { spawnSync, type ChildProcess } from 'node:child_process';
+// With `kernel: 'xfrm'` (a kernel with ESP: the guest, test/ha/ha-esp.guest.ts) the same lab carries
+// real ESP: a steady ping from the peer's LAN address to site A's (a second VRRP address) counts the
+// packets lost and the longest gap, and the dead node's link goes down with it.
+//
+// Run (root): node --import tsx lab/ha/lab.ts [xfrm]   -> one JSON report on stdout.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { request } from '../../src/control/client.ts';
 import type { StatusReport, HaStatusReport } from '../../src/control/status-types.ts';
 import { LabNs, labNsName, removeNamespaces } from '../netns/lab-ns.ts';
+import { bundledCli } from '../guest/bundle.ts';
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const IKEWAY = join(ROOT, 'bin/ikeway.js');
+export type HaLabKernel = 'memory' | 'xfrm';
 const VIP = '10.77.0.1';
+/** Site A's LAN address (moves with the VRRP instance) and the peer's, inside the selectors. */
+const LAN_A = '10.1.0.1';
+const LAN_B = '10.2.0.1';
 const ADDR = { n1: '10.77.0.11', n2: '10.77.0.12', peer: '10.77.0.20' } as const;
 const env = {
   ...process.env,
@@ -83,7 +90,10 @@ vrrp_instance site {
   virtual_router_id 77
   priority ${n === 1 ? 200 : 100}
   advert_int 1
-  virtual_ipaddress { ${VIP}/24 }
+  virtual_ipaddress {
+    ${VIP}/24
+    ${LAN_A}/32 dev eth0
+  }
   notify_master "${dir}/notify.sh ${dir}/n${n}.sock promote"
   notify_backup "${dir}/notify.sh ${dir}/n${n}.sock demote"
   notify_fault "${dir}/notify.sh ${dir}/n${n}.sock demote"
@@ -96,7 +106,17 @@ const status = (sock: string) =>
 const haStatus = (sock: string) =>
   request(sock, 'ha', { action: 'status' }, { timeoutMs: 2000 }) as Promise<HaStatusReport>;
 
-export async function runHaLab(): Promise<Record<string, unknown>> {
+/** ping's verdict: sent, received, the longest run of lost replies (seconds at 0.1 s a packet). */
+function pingVerdict(out: string) {
+  const seqs = [...out.matchAll(/icmp_seq=(\d+)/g)].map((m) => Number(m[1]));
+  const sent = Number(/(\d+) packets transmitted/.exec(out)?.[1] ?? NaN);
+  let gap = 0;
+  for (let i = 1; i < seqs.length; i++) gap = Math.max(gap, seqs[i]! - seqs[i - 1]! - 1);
+  return { sent, received: seqs.length, lost: sent - seqs.length, longestGapSeconds: gap / 10 };
+}
+
+export async function runHaLab(kernel: HaLabKernel = 'memory'): Promise<Record<string, unknown>> {
+  const IKEWAY = await bundledCli();
   const dir = mkdtempSync(join(tmpdir(), 'ikw-ha-lab-'));
   chmodSync(dir, 0o755);
   const ns = {
@@ -117,14 +137,7 @@ export async function runHaLab(): Promise<Record<string, unknown>> {
     return p;
   };
   const ikeway = (name: 'n1' | 'n2' | 'peer', cfg: string) =>
-    spawnIn(`ikeway-${name}`, ns[name], process.execPath, [
-      IKEWAY,
-      'daemon',
-      '-c',
-      cfg,
-      '--kernel',
-      'memory',
-    ]);
+    spawnIn(`ikeway-${name}`, ns[name], process.execPath, [IKEWAY, 'daemon', '-c', cfg, '--kernel', kernel]);
   const keepalived = (n: 1 | 2) =>
     spawnIn(`keepalived-n${n}`, ns[`n${n}`], '/usr/sbin/keepalived', [
       '-n',
@@ -151,6 +164,12 @@ export async function runHaLab(): Promise<Record<string, unknown>> {
         `ip netns exec ${ns[k]} sysctl -qw net.ipv4.ip_nonlocal_bind=1`,
       ]),
     ];
+    setup.push(
+      `ip -n ${ns.peer} addr add ${LAN_B}/32 dev lo`,
+      `ip -n ${ns.peer} route add 10.1.0.0/24 via ${VIP} src ${LAN_B}`,
+      `ip -n ${ns.n1} route add 10.2.0.0/24 via ${ADDR.peer}`,
+      `ip -n ${ns.n2} route add 10.2.0.0/24 via ${ADDR.peer}`,
+    );
     const r = spawnSync('sh', ['-ec', setup.join('\n')], { encoding: 'utf8', timeout: 30_000 });
     if (r.status !== 0) throw new Error(`namespace setup failed: ${r.stderr}`);
     writeFileSync(join(dir, 'n1.yaml'), nodeConfig(dir, 1));
@@ -164,14 +183,14 @@ export async function runHaLab(): Promise<Record<string, unknown>> {
     );
     chmodSync(join(dir, 'notify.sh'), 0o755);
 
-    const n1 = ikeway('n1', join(dir, 'n1.yaml'));
+    ikeway('n1', join(dir, 'n1.yaml'));
     ikeway('n2', join(dir, 'n2.yaml'));
     await until(
       'both nodes ready',
       30_000,
       async () => (await haStatus(`${dir}/n1.sock`)) && haStatus(`${dir}/n2.sock`),
     );
-    const k1 = keepalived(1);
+    keepalived(1);
     await until('node 1 active (VRRP MASTER, promoted)', 20_000, async () =>
       (await haStatus(`${dir}/n1.sock`)).role === 'active' ? true : undefined,
     );
@@ -189,10 +208,28 @@ export async function runHaLab(): Promise<Record<string, unknown>> {
       (await haStatus(`${dir}/n2.sock`)).synced ? true : undefined,
     );
 
+    // Real ESP: a steady ping LAN to LAN through the tunnel, from before the kill to after the takeover.
+    let pingOut = '';
+    const ping =
+      kernel === 'xfrm'
+        ? spawn('ip', ['netns', 'exec', ns.peer, 'ping', '-n', '-i', '0.1', '-I', LAN_B, '-w', '60', LAN_A])
+        : undefined;
+    ping?.stdout?.on('data', (d: Buffer) => (pingOut += d.toString()));
+    if (ping) {
+      procs.push(ping);
+      await until('the first ping answered', 15_000, async () =>
+        /icmp_seq=/.test(pingOut) ? true : undefined,
+      );
+      await sleep(2000);
+    }
+
     // The active dies outright.
     const t0 = Date.now();
-    n1.kill('SIGKILL');
-    k1.kill('SIGKILL');
+    // Every process of node 1 at once (keepalived's VRRP child too: killed alone, the parent's death
+    // would make it leave gracefully with a priority-0 advert, a faster failover than a crash).
+    spawnSync('sh', ['-c', `kill -9 $(ip netns pids ${ns.n1}) 2>/dev/null; true`]);
+    // A dead box takes its addresses with it (SIGKILL leaves keepalived's VRRP addresses behind).
+    if (kernel === 'xfrm') spawnSync('ip', ['-n', ns.n1, 'link', 'set', 'eth0', 'down']);
     await until('node 2 promoted', 30_000, async () =>
       (await haStatus(`${dir}/n2.sock`)).role === 'active' ? true : undefined,
     );
@@ -203,6 +240,18 @@ export async function runHaLab(): Promise<Record<string, unknown>> {
     const answeredS = (Date.now() - t0) / 1000;
     const after = (await status(`${dir}/peer.sock`)).connections[0]!.ikeSas;
     const sameIkeSa = after.length === 1 && after[0]!.spiI === spis.spiI && after[0]!.spiR === spis.spiR;
+    const sameChildSa = after[0]?.children.some((c) => c.spiIn === spis.child) ?? false;
+    let traffic: ReturnType<typeof pingVerdict> | undefined;
+    if (ping) {
+      await sleep(3000);
+      ping.kill('SIGINT');
+      await until('ping ends', 5000, async () => (ping.exitCode !== null ? true : undefined)).catch(
+        () => undefined,
+      );
+      traffic = pingVerdict(pingOut);
+    }
+    const xfrmN2 =
+      kernel === 'xfrm' ? new LabNs(ns.n2, 'n2').tryExec('ip', '-s', 'xfrm', 'state').stdout : '';
 
     // A Child SA rekey after the failover, started by the peer.
     await request(`${dir}/peer.sock`, 'rekey', { name: 'site', what: 'child' });
@@ -224,6 +273,8 @@ export async function runHaLab(): Promise<Record<string, unknown>> {
       secondsKillToPromoted: promotedS,
       secondsKillToPeerRequestAnswered: answeredS,
       peerIkeSaUnchanged: sameIkeSa,
+      peerChildSaUnchanged: sameChildSa,
+      ...(traffic ? { ping: traffic, node2EspStates: (xfrmN2.match(/^src /gm) ?? []).length } : {}),
       peerIkeSas: after.length,
       childRekeyAfterFailover: rekeyed,
       oldNodeResyncedAsStandby: back !== undefined,
@@ -239,7 +290,7 @@ export async function runHaLab(): Promise<Record<string, unknown>> {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
-  const report = await runHaLab();
+  const report = await runHaLab(process.argv[2] === 'xfrm' ? 'xfrm' : 'memory');
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   process.exit(report.error ? 1 : 0);
 }
