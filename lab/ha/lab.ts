@@ -112,7 +112,13 @@ function pingVerdict(out: string) {
   const sent = Number(/(\d+) packets transmitted/.exec(out)?.[1] ?? NaN);
   let gap = 0;
   for (let i = 1; i < seqs.length; i++) gap = Math.max(gap, seqs[i]! - seqs[i - 1]! - 1);
-  return { sent, received: seqs.length, lost: sent - seqs.length, longestGapSeconds: gap / 10 };
+  return {
+    sent,
+    received: seqs.length,
+    lost: sent - seqs.length,
+    longestGapSeconds: gap / 10,
+    lastSeq: seqs.at(-1) ?? 0,
+  };
 }
 
 export async function runHaLab(kernel: HaLabKernel = 'memory'): Promise<Record<string, unknown>> {
