@@ -37,7 +37,12 @@ export const HA_DROP_REASONS = [
 export type HaDropReason = (typeof HA_DROP_REASONS)[number];
 
 export type HaCounterName =
-  `ha.drop_${HaDropReason}` | 'ha.rx_messages' | 'ha.tx_messages' | 'ha.tx_too_long' | 'ha.rx_bad_record';
+  | `ha.drop_${HaDropReason}`
+  | 'ha.rx_messages'
+  | 'ha.tx_messages'
+  | 'ha.tx_too_long'
+  | 'ha.rx_bad_record'
+  | 'ha.rx_gap';
 
 /** The channel's counters (read by status and metrics). */
 export class HaCounters {
@@ -112,6 +117,7 @@ export class SyncChannel {
   #bitmap = 0n;
   #budget: { second: number; used: number } = { second: -1, used: 0 };
   #handler: ((plain: Uint8Array, sender: number) => void) | undefined;
+  #onGap: (() => void) | undefined;
   #lastRx: number | undefined;
 
   constructor(opts: SyncChannelOptions) {
@@ -125,6 +131,14 @@ export class SyncChannel {
   /** Called with each authenticated, fresh message (the plaintext is the caller's to parse). */
   onMessage(fn: (plain: Uint8Array, sender: number) => void): void {
     this.#handler = fn;
+  }
+
+  /**
+   * Called when an authenticated message skipped sequence numbers (messages lost or reordered on the
+   * way): the standby then asks for a full resync. Not after the peer restarted (a new epoch).
+   */
+  onGap(fn: () => void): void {
+    this.#onGap = fn;
   }
 
   /** ms since the last authenticated message (on this channel's clock), undefined if none yet. */
@@ -181,8 +195,15 @@ export class SyncChannel {
     } catch {
       return this.#drop('auth_failed');
     }
+    // Sequence numbers run by one per message within a run of the sender; a jump of 2^32 or more is
+    // a restart of the peer (its counter starts at its clock in ms << 16), anything less a loss.
+    const gap = this.#top >= 0n && seq > this.#top + 1n && seq - this.#top < 1n << 32n;
     this.#accept(seq);
     this.#lastRx = this.#o.now();
+    if (gap) {
+      this.counters.inc('ha.rx_gap');
+      this.#onGap?.();
+    }
     this.counters.inc('ha.rx_messages');
     this.#handler?.(plain, sender);
   }

@@ -71,6 +71,12 @@ export class HaNode {
     this.#role = o.role ?? 'standby';
     this.#epoch = o.timers.now();
     o.channel.onMessage((plain, sender) => this.#receive(plain, sender));
+    // A lost update cannot be told from the ones that came: start over from a full copy.
+    o.channel.onGap(() => {
+      if (this.#role !== 'standby') return;
+      this.#synced = false;
+      this.#send({ t: 'resync-req' });
+    });
     this.#unsubscribe = o.engine.onEvent((e) => {
       if (e.type === 'child-installed' || e.type === 'child-rekeyed')
         this.#installedAt.set(e.child, this.#now());

@@ -113,3 +113,19 @@ test('a flood above the per-second budget is dropped before any decryption, and 
   await flush();
   assert.deepEqual(got, ['1:after']);
 });
+
+test('a lost datagram is noticed at the next one (a gap), counted and reported', async () => {
+  const { a, b, sa, sb, got } = setup();
+  let gaps = 0;
+  b.onGap(() => gaps++);
+  a.send(enc('one'));
+  a.send(enc('two')); // lost on the way
+  a.send(enc('three'));
+  sb.deliver(sa.sent[0]!, A);
+  sb.deliver(sa.sent[2]!, A);
+  assert.equal(gaps, 1);
+  assert.equal(b.counters.get('ha.rx_gap'), 1);
+  await flush();
+  // The late copy still opens (inside the window) and is no new gap.
+  assert.deepEqual(got.slice(0, 2), ['1:one', '1:three']);
+});

@@ -221,3 +221,43 @@ test('an authenticated message that is not a valid record is counted; the standb
     await w.close();
   }
 });
+
+test('a lost update: the standby sees the gap, asks for a full resync and is right again', async () => {
+  const w = memoryWorld();
+  const opts = { retainChildKeys: true };
+  const a1 = w.engine([N1, VIP], [connection('a')], opts);
+  const a2 = w.engine([N2], [connection('a')], opts);
+  const peer = w.engine(ADDR_B, [connection('b')]);
+  const link = memLink(N1, N2);
+  const sock = link.open('a');
+  let dropNext = false;
+  const send = sock.send.bind(sock);
+  sock.send = (d) => {
+    if (dropNext) {
+      dropNext = false;
+      return;
+    }
+    send(d);
+  };
+  const n1 = haNode(w, a1, sock, { nodeId: 1, priority: 200, peer: N2, role: 'active' });
+  const n2 = haNode(w, a2, link.open('b'), { nodeId: 2, priority: 100, peer: N1 });
+  try {
+    a1.initiate('site');
+    await w.settle(3000);
+    const [psa] = peer.sas();
+    const [sa1] = a1.sas();
+    assert.ok(psa && sa1);
+    dropNext = true; // the record of the next exchange is lost
+    peer.lifecycle.checkLiveness(psa);
+    await w.settle(100);
+    assert.equal(dropNext, false, 'one datagram was dropped');
+    await w.settle(2000);
+    assert.ok(n2.status().counters['ha.rx_gap']! >= 1);
+    assert.equal(n2.status().synced, true);
+    assert.equal(n2.records()[0]?.expectedRequestId, sa1.runner.expectedRequestId);
+  } finally {
+    n1.close();
+    n2.close();
+    await w.close();
+  }
+});
