@@ -261,3 +261,48 @@ test('a lost update: the standby sees the gap, asks for a full resync and is rig
     await w.close();
   }
 });
+
+test('our request in flight when the active dies: the new active sends it again and moves on', async () => {
+  const w = memoryWorld();
+  const opts = { retainChildKeys: true };
+  const a1 = w.engine([N1, VIP], [connection('a')], opts);
+  const a2 = w.engine([N2], [connection('a')], opts);
+  const peer = w.engine(ADDR_B, [connection('b')]);
+  const link = memLink(N1, N2);
+  const n1 = haNode(w, a1, link.open('a'), { nodeId: 1, priority: 200, peer: N2, role: 'active' });
+  const n2 = haNode(w, a2, link.open('b'), { nodeId: 2, priority: 100, peer: N1 });
+  try {
+    a1.initiate('site');
+    await w.settle(3000);
+    const [sa1] = a1.sas();
+    const [psa] = peer.sas();
+    assert.ok(sa1 && psa);
+    // The active's liveness request reaches the peer, whose answer finds the active dead.
+    a1.lifecycle.checkLiveness(sa1);
+    await a1.idle();
+    await new Promise<void>((r) => setImmediate(r));
+    const inFlight = n2.records()[0]?.outstanding;
+    assert.ok(inFlight, 'the request in flight was synced');
+    await a1.transport.close();
+    n1.close();
+    await w.settle(500);
+    w.net.moveAddress(VIP, a2.transport as MemoryTransport);
+    const answeredBefore = peer.counters.get('ike.retransmit_answered');
+    assert.equal(await n2.promote(), 1);
+    await w.settle(500);
+    assert.equal(
+      peer.counters.get('ike.retransmit_answered'),
+      answeredBefore + 1,
+      'the peer answered from its cache',
+    );
+    const [sa2] = a2.sas();
+    assert.equal(sa2?.runner.nextRequestId, inFlight.messageId + 1);
+    a2.lifecycle.checkLiveness(sa2);
+    await w.settle(2000);
+    assert.equal(sa2.state, 'established');
+    assert.equal(peer.counters.get('ike.drop_msgid_old') + peer.counters.get('ike.drop_msgid_future'), 0);
+  } finally {
+    n2.close();
+    await w.close();
+  }
+});

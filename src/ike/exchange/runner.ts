@@ -64,7 +64,7 @@ export interface ExchangeRunnerOptions {
   readonly firstRequestId?: number;
   /** Message ID expected of the peer's first request (default 0). */
   readonly firstExpectedId?: number;
-  /** Called after the window moved (a response sent, or our request answered): HA sync listens. */
+  /** Called after the window moved (a response sent, a request sent or answered): HA sync listens. */
   readonly onAdvance?: () => void;
 }
 
@@ -288,6 +288,7 @@ export class ExchangeRunner {
     this.#count('ike.request_sent');
     this.#o.send(o.packets);
     this.#arm(o);
+    this.#o.onAdvance?.();
   }
 
   /** RFC 7296 §2.1: only the initiator of an exchange retransmits, with increasing intervals. */
