@@ -15,7 +15,7 @@ const ROOT = join(import.meta.dirname, '..', '..');
 
 test(
   'HA lab, real ESP: failover keeps the SAs, traffic resumes, rekey after it, old node resyncs',
-  { skip: process.getuid?.() !== 0 && 'needs root', timeout: 600_000 },
+  { skip: process.getuid?.() !== 0 && 'needs root', timeout: 45 * 60_000 },
   async (t) => {
     const run = await withEspKernel({
       command: [process.execPath, '--import', 'tsx', 'lab/ha/lab.ts', 'xfrm'],
