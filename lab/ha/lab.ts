@@ -193,7 +193,7 @@ export async function runHaLab(kernel: HaLabKernel = 'memory'): Promise<Record<s
     ikeway('n2', join(dir, 'n2.yaml'));
     await until(
       'both nodes ready',
-      30_000,
+      kernel === 'xfrm' ? 120_000 : 30_000,
       async () => (await haStatus(`${dir}/n1.sock`)) && haStatus(`${dir}/n2.sock`),
     );
     keepalived(1);
