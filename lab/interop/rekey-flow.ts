@@ -217,8 +217,9 @@ function pingFlow(
     if (err.length < 2000) err += b.toString('utf8');
   });
   let exit = '';
+  // 'close', not 'exit': ping's summary may still be in the stdout pipe when the process exits.
   const exited = new Promise<void>((r) =>
-    child.once('exit', (code, sig) => {
+    child.once('close', (code, sig) => {
       exit = `exit ${code ?? ''}${sig ?? ''}`;
       r();
     }),
@@ -394,9 +395,10 @@ async function phase(
   const wan = { a: siteOf(l.topology, 'a').wan, b: siteOf(l.topology, 'b').wan };
   const samplers = { a: new SaSampler(l.a.router, wan.a), b: new SaSampler(l.b.router, wan.b) };
   const statBefore = { a: await xfrmStat(l.a.router), b: await xfrmStat(l.b.router) };
+  // A loaded TCG guest may take longer than the usual 10 s to start tcpdump.
   const caps = {
-    a: await WanCapture.start(l.a.router, 'wan', 100_000),
-    b: await WanCapture.start(l.b.router, 'wan', 100_000),
+    a: await WanCapture.start(l.a.router, 'wan', 100_000, 30_000),
+    b: await WanCapture.start(l.b.router, 'wan', 100_000, 30_000),
   };
   const rekeys: RekeyFact[] = [];
   const timeline: string[] = [];

@@ -34,7 +34,7 @@ const listed = process.env['IKW_FLOW_SPECS']?.split(',').filter(Boolean);
 // The restarted-peer recovery runs against strongSwan. The control flow `libreswan@strongswan` runs
 // only when listed: in its one run strongSwan's IKE_AUTH to Libreswan went unanswered (not solved).
 const SPECS = listed?.length ? listed : [...PEERS, ...(HAVE_SWAN ? ['restart:strongswan'] : [])];
-const GUEST_MS = 420_000;
+const GUEST_MS = 600_000;
 const norm = (s: string) => s.replace(/^0x/, '').toLowerCase().padStart(8, '0');
 /** Flows whose rekeys ikeway starts while the peer sends on its new SA at once (see the header). */
 const PEER_SENDS_EARLY = new Set(['libreswan']);
