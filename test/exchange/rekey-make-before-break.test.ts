@@ -235,3 +235,45 @@ test('a replaced Child SA leaving while its successor is being rekeyed keeps the
     'the second rekey completed',
   );
 });
+
+test('rekey responder: a slow initiator (its response lost once) gets the new SA before we send on it', async (t) => {
+  // Seen in the guest lab (issue 13): under load the initiator installed its inbound SA more than
+  // 2 s after the response left, and the responder's fallback switch sent into its larval SA
+  // (XfrmAcquireError). The fallback now waits longer than one retransmission of the request.
+  const CREATE_CHILD_SA = 36;
+  const h = pair();
+  t.after(() => h.close());
+  let dropped = 0;
+  h.net.faults = {
+    drop: (d) => {
+      const response =
+        d.srcAddr === ADDR_B && d.data[18] === CREATE_CHILD_SA && (d.data[19]! & RESPONSE) !== 0;
+      if (!response || dropped > 0) return false;
+      dropped++;
+      return true;
+    },
+  };
+  const sa = h.a.engine.initiate('site');
+  await h.settle(0);
+  const rsa = established(h.b)[0]!;
+  const oldPeer = rsa.children[0]!;
+  const when: Record<string, number> = {};
+  const at = (k: typeof h.a.kernel, tag: string, method: 'addSa' | 'updateSa') => {
+    const orig = k[method].bind(k);
+    k[method] = async (p) => {
+      await orig(p);
+      when[`${tag}:${p.spi}`] ??= h.clock.now();
+    };
+  };
+  at(h.a.kernel, 'a-in', 'updateSa');
+  at(h.b.kernel, 'b-out', 'addSa');
+  h.a.engine.rekeyChild(sa, sa.children[0]!);
+  await h.settle(30_000, 100);
+  const peer = rsa.children.find((c) => c !== oldPeer && c.state === 'installed')!;
+  assert.ok(peer, 'the rekey completed');
+  assert.equal(dropped, 1, 'the first response was lost');
+  const aIn = when[`a-in:${peer.spiOut}`];
+  const bOut = when[`b-out:${peer.spiOut}`];
+  assert.ok(aIn !== undefined && bOut !== undefined, JSON.stringify(when));
+  assert.ok(bOut >= aIn, `B sent on the new SA at ${bOut} ms, A could receive on it at ${aIn} ms`);
+});
