@@ -144,7 +144,12 @@ class SaSampler {
     private readonly wan: string,
   ) {}
   async sample(): Promise<void> {
-    for (const s of parseXfrmStates(await run(this.ns, 'ip', ['-s', 'xfrm', 'state']))) {
+    let states = parseXfrmStates(await run(this.ns, 'ip', ['-s', 'xfrm', 'state']));
+    // A loaded guest may not finish `ip` within run()'s bound: once more, with more time (a Child SA
+    // always stands here, so an empty table is a read that did not complete).
+    if (states.length === 0)
+      states = parseXfrmStates(await run(this.ns, 'ip', ['-s', 'xfrm', 'state'], 60_000));
+    for (const s of states) {
       const dir = s.src === this.wan ? 'out' : 'in';
       const prev = this.#max.get(s.spi);
       if (!prev || prev.packets < s.packets) this.#max.set(s.spi, { spi: s.spi, dir, packets: s.packets });
