@@ -323,7 +323,10 @@ export class IkeSa implements Logger {
     const i = this.children.indexOf(child);
     if (i >= 0) this.children.splice(i, 1);
     if (child.state === 'destroyed') return;
-    const others = this.children.filter((c) => c.state === 'installed' || c.state === 'rekeyed');
+    // Every other Child SA whose policies stand (policies() is empty for one not installed or gone),
+    // whatever its state: a successor being rekeyed ('rekeying') or deleted holds them as much as an
+    // installed one (issue 13: its policies vanished while its own rekey was in flight).
+    const others = this.children.filter((c) => c.state !== 'destroyed');
     const same = (a: ChildSa, b: ChildSa) =>
       a.localTs.length === b.localTs.length &&
       a.localTs.every((t, j) => JSON.stringify(t, big) === JSON.stringify(b.localTs[j], big)) &&
