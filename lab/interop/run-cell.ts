@@ -2,7 +2,7 @@
 // sides report it, traffic both ways counted on both kernels' SAs, rekeys, liveness, a clean delete.
 // Every step is timed and recorded; the first failing step ends the cell with its evidence.
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundledCli } from '../guest/bundle.ts';
@@ -258,10 +258,18 @@ export async function runCell(o: RunCellOptions): Promise<CellResult> {
     };
   } finally {
     await ikeway?.stop().catch(() => undefined);
+    keepIkewayLog(ikeway, cell, role);
     await peer.stop().catch(() => undefined);
     lab?.teardown();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** IKW_MATRIX_LOGDIR: ikeway's last log lines of the cell are kept there (it never logs keys). */
+function keepIkewayLog(ikeway: IkewayDaemon | undefined, cell: CellSpec, role: Role): void {
+  const dir = process.env['IKW_MATRIX_LOGDIR'];
+  if (dir && ikeway)
+    writeFileSync(join(dir, `ikeway-${role}-${cell.id}.log`), `${ikeway.lines.join('\n')}\n`);
 }
 
 const secs = (t0: number) => Math.round((Date.now() - t0) / 100) / 10;
