@@ -392,6 +392,9 @@ export interface SwanConnection {
   readonly localCerts?: readonly string[];
   /** Trust anchor file names in x509ca/ that the peer's certificate must chain to. */
   readonly remoteCaCerts?: readonly string[];
+  /** Raw public keys (RFC 7670; swanctl `pubkeys`, files in the pubkey/ dir) of this side / the peer. */
+  readonly localPubkeys?: readonly string[];
+  readonly remotePubkeys?: readonly string[];
   readonly proposals: readonly string[];
   readonly children: readonly SwanChild[];
   readonly rekeyTime?: string;
@@ -432,6 +435,7 @@ export function renderSwanctlConf(conns: readonly SwanConnection[], secrets: Swa
     if (c.mobike !== undefined) out.push(`    mobike = ${c.mobike ? 'yes' : 'no'}`);
     out.push('    local {', `      auth = ${v(c.localAuth, 'auth')}`, `      id = "${v(c.localId, 'id')}"`);
     if (c.localCerts?.length) out.push(`      certs = ${list(c.localCerts, 'certs')}`);
+    if (c.localPubkeys?.length) out.push(`      pubkeys = ${list(c.localPubkeys, 'pubkeys')}`);
     out.push(
       '    }',
       '    remote {',
@@ -439,6 +443,7 @@ export function renderSwanctlConf(conns: readonly SwanConnection[], secrets: Swa
       `      id = "${v(c.remoteId, 'id')}"`,
     );
     if (c.remoteCaCerts?.length) out.push(`      cacerts = ${list(c.remoteCaCerts, 'cacerts')}`);
+    if (c.remotePubkeys?.length) out.push(`      pubkeys = ${list(c.remotePubkeys, 'pubkeys')}`);
     out.push('    }', '    children {');
     for (const ch of c.children) {
       out.push(`      ${v(ch.name, 'child name')} {`);
