@@ -215,6 +215,18 @@ for (const ikewayInitiates of [true, false]) {
       swanKe: /"dh-group":"ML_KEM_768","(?!ake1)/,
     }),
   );
+  // ML-KEM-1024 alone: its 1568-octet encapsulation key and ciphertext ride in IKE_SA_INIT, which RFC
+  // 7383 cannot fragment: the datagrams exceed the 1500-octet MTU and go as IP fragments.
+  test(`strongSwan 6.0.6, ML-KEM-1024 alone (${role})`, { ...T, skip: skip6 }, (t) =>
+    runCell(t, {
+      build: STRONGSWAN_6,
+      swan: ['aes256gcm16-prfsha384-mlkem1024'],
+      ours: ['aes256gcm16-prfsha384-mlkem1024'],
+      ikewayInitiates,
+      expect: ['mlkem1024'],
+      swanKe: /"dh-group":"ML_KEM_1024","(?!ake1)/,
+    }),
+  );
   test(`strongSwan 6.0.6 vs ikeway's default proposal: hybrid chosen (${role})`, { ...T, skip: skip6 }, (t) =>
     runCell(t, {
       build: STRONGSWAN_6,
