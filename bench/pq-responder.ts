@@ -29,6 +29,8 @@ const outFile = argv.includes('--out') ? opt('--out', '') : undefined;
 const HYBRID = 'aes256gcm16-prfsha256-x25519-ke1_mlkem768';
 const CLASSIC = 'aes256gcm16-prfsha256-x25519';
 const auth: AuthSetup = { psk: BENCH_PSK, localId: 'responder.ikeway.test' };
+// Both responders narrow the load generator's 0.0.0.0/0 selectors to these (see ResponderKernel.ts).
+const TS = { local: ['10.2.0.0/16'], remote: ['10.1.0.0/16'] };
 
 const missing = ensureStrongswan6();
 if (missing) throw new Error(missing);
@@ -44,7 +46,7 @@ async function one(who: 'ikeway' | 'charon', proposal: string): Promise<Sample> 
   const net = new BenchNet();
   let r: Responder | undefined;
   try {
-    const k = { ikeProposals: [proposal], build: STRONGSWAN_6 };
+    const k = { ikeProposals: [proposal], build: STRONGSWAN_6, ts: TS };
     r =
       who === 'ikeway'
         ? await startIkeway(net.responder, auth, k)
@@ -119,7 +121,7 @@ const text = [
   "the responder process's utime+stime over the measured burst divided by the IKE SAs established in it.",
   '',
   `Run ${started} (${cpus().length} x ${cpus()[0]?.model ?? '?'} (${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${f(totalmem() / 2 ** 30, 1)} GiB, node ${process.version})`,
-  `${ROUNDS} alternating rounds per proposal; per responder run: warm-up ${WARMUP}, measured burst ${BURST}, concurrency ${CONCURRENCY}, PSK, ESP aes256gcm16, one Child SA per IKE SA`,
+  `${ROUNDS} alternating rounds per proposal; per responder run: warm-up ${WARMUP}, measured burst ${BURST}, concurrency ${CONCURRENCY}, PSK, ESP aes256gcm16, one Child SA per IKE SA, narrowed by both responders from 0.0.0.0/0 to ${TS.local.join(',')} === ${TS.remote.join(',')} (charon 6.0.6 with kernel-libipsec swallows its own IKE_AUTH response with 0.0.0.0/0)`,
   '',
   ...lines,
   '',

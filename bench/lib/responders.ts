@@ -29,7 +29,7 @@ export class ResponderError extends Error {
 
 export const IKEWAY_SETTINGS =
   'ikeway daemon --kernel memory --log-level warn (esbuild bundle, node ' +
-  `${process.version}); cookie-threshold 1000000, limits.half-open 1000000, limits.ike-sas-per-peer 1000 (its maximum; the load comes from one address per 1000 SAs), liveness off`;
+  `${process.version}); cookie-threshold 1000000, limits.half-open 1000000, limits.half-open-per-source 1000000, limits.ike-sas-per-peer 1000 (its maximum; the load comes from one address per 1000 SAs), liveness off`;
 
 export const CHARON_SETTINGS =
   'charon 5.9.8, plugins openssl curve25519 ... kernel-libipsec kernel-netlink; ikesa_table_size 1024, ' +
@@ -46,7 +46,12 @@ export interface AuthSetup {
   readonly localId: string;
 }
 
-function ikewayConfig(dir: string, auth: AuthSetup, ike: readonly string[] | undefined): string {
+function ikewayConfig(
+  dir: string,
+  auth: AuthSetup,
+  ike: readonly string[] | undefined,
+  ts: ResponderKernel['ts'],
+): string {
   const a = auth.psk ? '{ psk: { file: psk } }' : '{ cert: { cert: cert.pem, key: key.pem, ca: [ca.pem] } }';
   if (auth.psk) writeFileSync(join(dir, 'psk'), auth.psk, { mode: 0o600 });
   if (auth.cert) {
@@ -59,15 +64,15 @@ function ikewayConfig(dir: string, auth: AuthSetup, ike: readonly string[] | und
     `control-socket: ${join(dir, 'ctl.sock')}`,
     `state-dir: ${join(dir, 'state')}`,
     'cookie-threshold: 1000000',
-    'limits: { half-open: 1000000, ike-sas-per-peer: 1000 }',
+    'limits: { half-open: 1000000, half-open-per-source: 1000000, ike-sas-per-peer: 1000 }',
     `local: { address: ${RESPONDER_ADDR} }`,
     'connections:',
     '  load:',
     '    remote: any',
     `    auth: ${a}`,
     `    local-id: "${auth.localId}"`,
-    '    local-subnets: [0.0.0.0/0]',
-    '    remote-subnets: [0.0.0.0/0]',
+    `    local-subnets: [${(ts?.local ?? ['0.0.0.0/0']).join(', ')}]`,
+    `    remote-subnets: [${(ts?.remote ?? ['0.0.0.0/0']).join(', ')}]`,
     '    liveness: false',
     ...(ike ? [`    ike-proposals: [${ike.join(', ')}]`] : []),
     '',
@@ -104,6 +109,12 @@ export interface ResponderKernel {
   readonly ikeProposals?: readonly string[];
   /** charon only: which strongSwan build (default 5.9.8). */
   readonly build?: StrongswanBuild;
+  /**
+   * The responder's traffic selectors (default 0.0.0.0/0 both ways). charon 6.0.6 with kernel-libipsec
+   * sends its IKE_AUTH response into a 0.0.0.0/0 Child SA it has just installed (the initiator never
+   * gets it), so a bench against it narrows both responders to the same subnets.
+   */
+  readonly ts?: { readonly local: readonly string[]; readonly remote: readonly string[] };
 }
 
 const DEFAULT_IKE = ['aes256gcm16-prfsha256-x25519'];
@@ -111,7 +122,7 @@ const DEFAULT_IKE = ['aes256gcm16-prfsha256-x25519'];
 export async function startIkeway(ns: Netns, auth: AuthSetup, k: ResponderKernel = {}): Promise<Responder> {
   const dir = mkdtempSync(join(tmpdir(), 'ikw-bench-resp-'));
   const config = join(dir, 'ikeway.yaml');
-  writeFileSync(config, ikewayConfig(dir, auth, k.ikeProposals), { mode: 0o600 });
+  writeFileSync(config, ikewayConfig(dir, auth, k.ikeProposals, k.ts), { mode: 0o600 });
   const cli = await bundledCli();
   // IKEWAY_BENCH_PROF=<dir>: the responder writes a V8 CPU profile there when it stops.
   const prof = process.env.IKEWAY_BENCH_PROF;
@@ -184,8 +195,8 @@ export async function startCharon(ns: Netns, auth: AuthSetup, k: ResponderKernel
         children: [
           {
             name: 'load',
-            localTs: ['0.0.0.0/0'],
-            remoteTs: ['0.0.0.0/0'],
+            localTs: k.ts?.local ?? ['0.0.0.0/0'],
+            remoteTs: k.ts?.remote ?? ['0.0.0.0/0'],
             espProposals: ['aes256gcm16'],
           },
         ],
