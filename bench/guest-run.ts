@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { Netns } from '../lab/netns/netns.ts';
 import { DataplaneLab, throughput, type PathKind } from './lib/dataplane.ts';
+import { cryptoFloor } from './lib/floor.ts';
 import { guestSetup, type GuestSetupPlan } from './lib/guest-setup.ts';
 import { parseInstallOutput } from './lib/install.ts';
 
@@ -93,6 +94,7 @@ if (plan.rounds > 0) {
 if (plan.setup) {
   try {
     for (const r of await guestSetup(plan.setup)) emit({ setup: r });
+    emit({ floor: cryptoFloor(300) });
   } catch (e) {
     fail('setup', e);
   }

@@ -11,15 +11,10 @@ import { join } from 'node:path';
 import { bundledCli } from '../lab/guest/bundle.ts';
 import { BENCH_PSK, runLoadIn } from './lib/ike.ts';
 import { BenchNet, PER_ADDRESS } from './lib/netlab.ts';
+import { cpuSummary } from './lib/cpuprofile.ts';
 import { cpuMs, rssKb } from './lib/proc.ts';
 import { startIkeway } from './lib/responders.ts';
 
-interface Node {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  hitCount?: number;
-  children?: number[];
-}
 const heapMode = process.argv.includes('--heap');
 const n = Number(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 3000);
 const dir = mkdtempSync(join(tmpdir(), 'ikw-prof-'));
@@ -53,7 +48,7 @@ try {
   net.close();
 }
 if (heapMode) heapSummary(join(dir, 'daemon.heapsnapshot'), established + 200);
-else cpuSummary();
+else cpuSummary(dir);
 
 async function snapshot(pid: number): Promise<void> {
   const mine = (f: string) => f.startsWith('Heap.') && f.includes(`.${pid}.`) && f.endsWith('.heapsnapshot');
@@ -106,47 +101,4 @@ function heapSummary(file: string, sas: number): void {
       `${(v.size / sas).toFixed(0).padStart(7)} B/SA ${(v.count / sas).toFixed(1).padStart(6)}/SA  ${k}`,
     );
   console.log(`snapshot: ${file}`);
-}
-
-function cpuSummary(): void {
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-  if (!file) throw new Error(`no profile in ${dir}`);
-  const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: Node[] };
-  const key = (nd: Node) =>
-    `${nd.callFrame.functionName || '(anon)'} ${nd.callFrame.url.split('/').slice(-2).join('/')}:${nd.callFrame.lineNumber}`;
-  const byId = new Map(prof.nodes.map((nd) => [nd.id, nd]));
-  const parent = new Map<number, number>();
-  for (const nd of prof.nodes) for (const c of nd.children ?? []) parent.set(c, nd.id);
-  const self = new Map<string, number>();
-  // Inclusive: samples under a function anywhere on the stack (counted once per stack).
-  const incl = new Map<string, number>();
-  let total = 0;
-  let idle = 0;
-  for (const nd of prof.nodes) {
-    const hits = nd.hitCount ?? 0;
-    self.set(key(nd), (self.get(key(nd)) ?? 0) + hits);
-    total += hits;
-    if (nd.callFrame.functionName === '(idle)') idle += hits;
-    const seen = new Set<string>();
-    for (let id: number | undefined = nd.id; id !== undefined; id = parent.get(id)) {
-      const k = key(byId.get(id)!);
-      if (seen.has(k)) continue;
-      seen.add(k);
-      incl.set(k, (incl.get(k) ?? 0) + hits);
-    }
-  }
-  const busy = Math.max(1, total - idle);
-  const top = (m: Map<string, number>, count: number) => {
-    const shown = [...m].filter(([k]) => !k.startsWith('(root)') && !k.startsWith('(idle)'));
-    for (const [k, v] of shown.sort((a, b) => b[1] - a[1]).slice(0, count))
-      console.log(`${((v * 100) / busy).toFixed(1).padStart(5)}%  ${k}`);
-  };
-  console.log(
-    `busy ${((busy * 100) / Math.max(1, total)).toFixed(1)}% of samples; percentages are of busy samples`,
-  );
-  console.log('-- self time');
-  top(self, 40);
-  console.log('-- inclusive time');
-  top(incl, 40);
-  console.log(`profile: ${join(dir, file)} (bundle: ${join(dir, 'ikeway.mjs')})`);
 }

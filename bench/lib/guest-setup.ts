@@ -16,10 +16,13 @@ export interface GuestSetupPlan {
   readonly warmup: number;
   readonly burst: number;
   readonly concurrency: number;
+  /** Rounds, alternating which responder goes first (default 1). */
+  readonly rounds?: number;
 }
 
 export interface GuestSetupResult {
   readonly responder: 'ikeway' | 'charon';
+  readonly round: number;
   readonly ratePerSec: number;
   readonly cpuMsPerSa: number;
   readonly established: number;
@@ -85,36 +88,38 @@ export async function guestSetup(plan: GuestSetupPlan): Promise<GuestSetupResult
   const out: GuestSetupResult[] = [];
   let first = 1;
   try {
-    for (const start of [startIkeway, startCharon]) {
-      const net = new BenchNet();
-      let r: Responder | undefined;
-      try {
-        r = await start(
-          net.responder,
-          { psk: BENCH_PSK, localId: 'responder.ikeway.test' },
-          { realKernel: true },
-        );
-        const warm = await load(net, pskFile, plan.warmup, plan.concurrency, first);
-        first += plan.warmup;
-        const c0 = cpuMs(r.pid);
-        const b = await load(net, pskFile, plan.burst, plan.concurrency, first);
-        const cpu = cpuMs(r.pid) - c0;
-        first += plan.burst;
-        const kernelSas = (net.responder.exec('ip', 'xfrm', 'state', 'count').match(/\d+/) ?? ['0'])[0];
-        out.push({
-          responder: r.name,
-          ratePerSec: b.ratePerSec,
-          cpuMsPerSa: cpu / Math.max(1, b.established),
-          established: b.established,
-          failed: b.failed + warm.failed,
-          kernelSas: Number(kernelSas),
-          failures: sumCounts(warm.failures, b.failures),
-        });
-      } finally {
-        await r?.stop();
-        net.close();
+    for (let round = 1; round <= (plan.rounds ?? 1); round++)
+      for (const start of round % 2 === 1 ? [startIkeway, startCharon] : [startCharon, startIkeway]) {
+        const net = new BenchNet();
+        let r: Responder | undefined;
+        try {
+          r = await start(
+            net.responder,
+            { psk: BENCH_PSK, localId: 'responder.ikeway.test' },
+            { realKernel: true },
+          );
+          const warm = await load(net, pskFile, plan.warmup, plan.concurrency, first);
+          first += plan.warmup;
+          const c0 = cpuMs(r.pid);
+          const b = await load(net, pskFile, plan.burst, plan.concurrency, first);
+          const cpu = cpuMs(r.pid) - c0;
+          first += plan.burst;
+          const kernelSas = (net.responder.exec('ip', 'xfrm', 'state', 'count').match(/\d+/) ?? ['0'])[0];
+          out.push({
+            responder: r.name,
+            round,
+            ratePerSec: b.ratePerSec,
+            cpuMsPerSa: cpu / Math.max(1, b.established),
+            established: b.established,
+            failed: b.failed + warm.failed,
+            kernelSas: Number(kernelSas),
+            failures: sumCounts(warm.failures, b.failures),
+          });
+        } finally {
+          await r?.stop();
+          net.close();
+        }
       }
-    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

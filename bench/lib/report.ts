@@ -12,6 +12,42 @@ export interface Row {
   readonly lowerIsBetter: boolean;
   /** The goal on ikeway/charon, e.g. 0.67 for CPU; undefined = none. */
   readonly goal?: number;
+  /** Rounds behind a median figure, with each side's min-max (rows from `sampledRow`). */
+  readonly rounds?: number;
+  readonly ikewayRange?: readonly [number, number];
+  readonly charonRange?: readonly [number, number];
+}
+
+export const median = (xs: readonly number[]): number | undefined => {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1]! + s[m]!) / 2;
+};
+const range = (xs: readonly number[]): [number, number] | undefined =>
+  xs.length > 1 ? [Math.min(...xs), Math.max(...xs)] : undefined;
+
+/** A row from per-round figures of both daemons: the medians, with each side's min-max spread. */
+export function sampledRow(
+  base: Omit<Row, 'ikeway' | 'charon' | 'rounds' | 'ikewayRange' | 'charonRange'>,
+  ikeway: readonly number[],
+  charon: readonly number[],
+): Row {
+  const [ir, cr] = [range(ikeway), range(charon)];
+  return {
+    ...base,
+    ikeway: median(ikeway),
+    charon: median(charon),
+    rounds: Math.min(ikeway.length, charon.length),
+    ...(ir ? { ikewayRange: ir } : {}),
+    ...(cr ? { charonRange: cr } : {}),
+  };
+}
+
+/** True when both sides have spreads and they overlap: the rounds cannot tell the two apart. */
+export function overlaps(r: Row): boolean {
+  const [a, b] = [r.ikewayRange, r.charonRange];
+  return a !== undefined && b !== undefined && a[0] <= b[1] && b[0] <= a[1];
 }
 
 const fmt = (x: number | undefined): string =>
@@ -29,11 +65,16 @@ export function ratio(r: Row): number | undefined {
 
 export function verdict(r: Row): string {
   const q = ratio(r);
-  if (q === undefined || r.goal === undefined) return '';
+  const same = overlaps(r) ? 'no difference (spreads overlap)' : '';
+  if (q === undefined || r.goal === undefined) return same;
   const ok = r.lowerIsBetter ? q <= r.goal : q >= r.goal;
-  return ok
-    ? `met (goal ${r.lowerIsBetter ? '<=' : '>='} ${r.goal})`
-    : `NOT met (goal ${r.lowerIsBetter ? '<=' : '>='} ${r.goal})`;
+  const goal = `${ok ? 'met' : 'NOT met'} (goal ${r.lowerIsBetter ? '<=' : '>='} ${r.goal})`;
+  return same ? `${goal}; ${same}` : goal;
+}
+
+/** A figure with its spread over the rounds: `1.04 (0.98-1.10)`. */
+function cell(x: number | undefined, spread: readonly [number, number] | undefined): string {
+  return spread ? `${fmt(x)} (${fmt(spread[0])}-${fmt(spread[1])})` : fmt(x);
 }
 
 export function table(rows: readonly Row[]): string {
@@ -41,8 +82,8 @@ export function table(rows: readonly Row[]): string {
   const body = rows.map((r) => [
     r.section,
     `${r.metric} (${r.unit})`,
-    fmt(r.ikeway),
-    fmt(r.charon),
+    cell(r.ikeway, r.ikewayRange),
+    cell(r.charon, r.charonRange),
     fmt(ratio(r)),
     verdict(r),
   ]);
@@ -84,7 +125,7 @@ export function markdown(o: {
 }): string {
   const mdRows = o.rows.map(
     (r) =>
-      `| ${r.section} | ${r.metric} (${r.unit}) | ${fmt(r.ikeway)} | ${fmt(r.charon)} | ${fmt(ratio(r))} | ${verdict(r)} |`,
+      `| ${r.section} | ${r.metric} (${r.unit})${r.rounds && r.rounds > 1 ? `, median of ${r.rounds}` : ''} | ${cell(r.ikeway, r.ikewayRange)} | ${cell(r.charon, r.charonRange)} | ${fmt(ratio(r))} | ${verdict(r)} |`,
   );
   return [
     '# Benchmarks: ikeway vs strongSwan charon',

@@ -148,7 +148,8 @@ export async function startIkeway(ns: Netns, auth: AuthSetup, k: ResponderKernel
     pid: proc.pid!,
     settings: k.realKernel ? IKEWAY_SETTINGS.replace('--kernel memory', '(kernel xfrm)') : IKEWAY_SETTINGS,
     stop: async () => {
-      await stopProc(proc);
+      // A profiled daemon writes its profile at exit, after deleting every SA (slow under TCG).
+      await stopProc(proc, prof ? 300_000 : 3000);
       rmSync(dir, { recursive: true, force: true });
     },
   };

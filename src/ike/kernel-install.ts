@@ -4,7 +4,7 @@
 // through the narrow view below, so child-sa.ts imports this file and not the other way round.
 import type { ChildSaKeys, EncrSpec, IntegAlgorithm } from '../crypto/index.ts';
 import { ahKernelAuth, espKernelAlgs } from '../crypto/index.ts';
-import type { IpProto, Kernel, Lifetime, SaParams } from '../kernel/types.ts';
+import type { IpProto, Kernel, KernelOp, Lifetime, SaId, SaParams } from '../kernel/types.ts';
 import { IkeError } from './errors.ts';
 import { idsFor, markOnly } from './xfrm-ids.ts';
 
@@ -105,17 +105,27 @@ export async function installChildSas(
   outbound = true,
 ): Promise<void> {
   const inbound = saParams(child, ctx, true);
-  try {
-    await kernel.updateSa(inbound);
-  } catch (e) {
+  // One netlink round trip for both SAs (the kernel runs a batch in order).
+  const ops: KernelOp[] = [{ op: 'updateSa', sa: inbound }];
+  if (outbound) ops.push({ op: 'addSa', sa: saParams(child, ctx, false) });
+  const [inErr, outErr] = await kernel.batch(ops);
+  if (inErr) {
     // The larval SA of allocSpi lives net.core.xfrm_acq_expires (30 s by default): an exchange
     // slower than that (seen with four daemons under TCG) finds it gone (ESRCH). The SPI is still
     // ours to use: add the SA with it instead, as strongSwan does. Anything else stays an error.
-    if ((e as { isNotFound?: unknown }).isNotFound !== true) throw e;
+    if (!inErr.isNotFound) {
+      if (outbound && !outErr) await kernel.deleteSa(saId(ops[1]!)).catch(() => undefined);
+      throw inErr;
+    }
     await kernel.addSa(inbound);
   }
-  if (outbound) await kernel.addSa(saParams(child, ctx, false));
+  if (outErr) throw outErr;
 }
+
+const saId = (op: KernelOp): SaId => {
+  const sa = (op as { sa: SaParams }).sa;
+  return { dst: sa.dst, spi: sa.spi, proto: sa.proto, ...(sa.mark ? { mark: sa.mark } : {}) };
+};
 
 /** The outbound SA alone (XFRM sends on the newest SA of the policy's reqid from then on). */
 export function installOutboundSa(kernel: Kernel, child: ChildSaView, ctx: InstallContext): Promise<void> {

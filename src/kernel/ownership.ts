@@ -5,7 +5,7 @@
 // object, which reconcile() skips as not found) and forgotten after it is deleted.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { readJournal, writeJournal } from './journal-file.ts';
+import { AppendJournal } from './append-journal.ts';
 import { KernelError } from './errors.ts';
 import type {
   AllocSpiParams,
@@ -23,9 +23,9 @@ import type {
 
 export type OwnedObject = { kind: 'sa'; id: SaId } | { kind: 'policy'; id: PolicyId };
 
-const RECORD = 'kernel-objects.json';
+const RECORD = 'kernel-objects';
 
-function keyOf(o: OwnedObject): string {
+export function ownedObjectKey(o: OwnedObject): string {
   if (o.kind === 'sa')
     return `sa|${o.id.dst}|${o.id.spi}|${o.id.proto}|${o.id.mark?.value ?? 0}/${o.id.mark?.mask ?? 0}`;
   const s = o.id.selector;
@@ -47,7 +47,7 @@ const polObj = (p: PolicyId): OwnedObject => ({
 
 export class OwnedKernel implements Kernel {
   private readonly owned = new Map<string, OwnedObject>();
-  private readonly file: string;
+  private readonly journal: AppendJournal<OwnedObject>;
   /** What the previous run left in the record (consumed by reconcile()). */
   private leftovers: OwnedObject[];
 
@@ -57,16 +57,18 @@ export class OwnedKernel implements Kernel {
     stateDir: string,
   ) {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    this.file = join(stateDir, RECORD);
-    this.leftovers = this.load();
+    this.journal = new AppendJournal(join(stateDir, RECORD), ownedObjectKey);
+    this.leftovers = this.journal.load();
   }
 
-  private load(): OwnedObject[] {
-    return readJournal<OwnedObject>(this.file);
+  /** Records an object before it is added (write-ahead). */
+  private record(o: OwnedObject): void {
+    this.journal.add(o);
   }
 
-  private save(): void {
-    writeJournal(this.file, [...this.leftovers, ...this.owned.values()]);
+  /** Forgets an object (unless an unreconciled leftover has the same identity). */
+  private forget(k: string): void {
+    if (!this.leftovers.some((o) => ownedObjectKey(o) === k)) this.journal.remove(k);
   }
 
   /** Objects this run installed and has not removed. */
@@ -82,11 +84,11 @@ export class OwnedKernel implements Kernel {
   async reconcile(): Promise<OwnedObject[]> {
     const removed: OwnedObject[] = [];
     for (const o of this.leftovers) {
-      if (this.owned.has(keyOf(o))) continue;
+      if (this.owned.has(ownedObjectKey(o))) continue;
       if (await this.remove(o)) removed.push(o);
     }
     this.leftovers = [];
-    this.save();
+    this.journal.reset(this.owned.values());
     return removed;
   }
 
@@ -96,7 +98,7 @@ export class OwnedKernel implements Kernel {
     for (const o of [...this.leftovers, ...this.owned.values()].reverse()) if (await this.remove(o)) n++;
     this.leftovers = [];
     this.owned.clear();
-    this.save();
+    this.journal.reset([]);
     return n;
   }
 
@@ -114,29 +116,30 @@ export class OwnedKernel implements Kernel {
 
   /** Write-ahead: record, run, and forget again if the kernel refused (not ours then). */
   private async adding(o: OwnedObject, run: () => Promise<void>): Promise<void> {
-    const k = keyOf(o);
+    const k = ownedObjectKey(o);
     const had = this.owned.has(k);
     this.owned.set(k, o);
-    if (!had) this.save();
+    if (!had) this.record(o);
     try {
       await run();
     } catch (e) {
       if (!had) {
         this.owned.delete(k);
-        this.save();
+        this.forget(k);
       }
       throw e;
     }
   }
   private async deleting(o: OwnedObject, run: () => Promise<void>): Promise<void> {
     await run();
-    if (this.owned.delete(keyOf(o))) this.save();
+    if (this.owned.delete(ownedObjectKey(o))) this.forget(ownedObjectKey(o));
   }
 
   async allocSpi(p: AllocSpiParams): Promise<number> {
     const spi = await this.inner.allocSpi(p);
-    this.owned.set(keyOf(saObj({ ...p, spi })), saObj({ ...p, spi }));
-    this.save();
+    const o = saObj({ ...p, spi });
+    this.owned.set(ownedObjectKey(o), o);
+    this.record(o);
     return spi;
   }
   addSa(p: SaParams): Promise<void> {
@@ -192,18 +195,18 @@ export class OwnedKernel implements Kernel {
     for (const op of ops) {
       if (op.op.startsWith('delete')) continue;
       const o = objOf(op);
-      if (!this.owned.has(keyOf(o))) fresh.add(keyOf(o));
-      this.owned.set(keyOf(o), o);
+      if (!this.owned.has(ownedObjectKey(o))) {
+        fresh.add(ownedObjectKey(o));
+        this.record(o);
+      }
+      this.owned.set(ownedObjectKey(o), o);
     }
-    this.save();
     const res = await this.inner.batch(ops);
     ops.forEach((op, i) => {
-      const k = keyOf(objOf(op));
-      if (op.op.startsWith('delete')) {
-        if (!res[i] || res[i]?.isNotFound) this.owned.delete(k);
-      } else if (res[i] && fresh.has(k)) this.owned.delete(k);
+      const k = ownedObjectKey(objOf(op));
+      const gone = op.op.startsWith('delete') ? !res[i] || res[i]?.isNotFound : res[i] && fresh.has(k);
+      if (gone && this.owned.delete(k)) this.forget(k);
     });
-    this.save();
     return res;
   }
 
@@ -211,6 +214,7 @@ export class OwnedKernel implements Kernel {
     return this.inner.onEvent(listener);
   }
   close(): Promise<void> {
+    this.journal.close();
     return this.inner.close();
   }
 }

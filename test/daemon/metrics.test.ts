@@ -164,4 +164,11 @@ test('failed kernel operations are counted daemon-wide: status counters and ikew
   const broken = countKernelErrors({ dumpSas: () => Promise.reject(new TypeError('x')) } as never, counters);
   await assert.rejects(broken.dumpSas(), TypeError);
   assert.equal(counters.get('kernel.netlink_errors'), 2);
+  // A batch resolves with per-operation errors: each failed operation counts, the others do not.
+  const res = await kernel.batch([
+    { op: 'deleteSa', id: { dst: '192.0.2.1', spi: 0x1235, proto: 'esp' } },
+    { op: 'deletePolicy', id: { selector: { src: '10.9.0.0/16', dst: '10.8.0.0/16' }, dir: 'out' } },
+  ]);
+  assert.equal(res.filter((e) => e !== null).length, 2);
+  assert.equal(counters.get('kernel.netlink_errors'), 4);
 });

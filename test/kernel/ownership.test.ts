@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FakeKernel } from '../../src/kernel/fake.ts';
-import { OwnedKernel } from '../../src/kernel/ownership.ts';
+import { AppendJournal } from '../../src/kernel/append-journal.ts';
+import { OwnedKernel, ownedObjectKey } from '../../src/kernel/ownership.ts';
 import { Netns } from '../../lab/netns/netns.ts';
 
 const SCRIPT = fileURLToPath(new URL('./scripts/ownership.ts', import.meta.url));
@@ -30,8 +31,8 @@ test(
     assert.equal(crash.foreignDup, 'EEXIST');
     assert.equal(crash.owned, 3, 'two policies and the larval SA; not the foreign one');
     assert.match(ns.ip('xfrm', 'policy'), /10\.1\.0\.0\/16/);
-    const rec = JSON.parse(readFileSync(join(dir, 'kernel-objects.json'), 'utf8')) as { objects: unknown[] };
-    assert.equal(rec.objects.length, 3);
+    const rec = new AppendJournal(join(dir, 'kernel-objects'), ownedObjectKey);
+    assert.equal(rec.load().length, 3);
     const re = phase('restart');
     assert.deepEqual(re.reconciled, ['policy', 'policy', 'sa']);
     assert.deepEqual(re.after, ['10.50.0.0/16']);
@@ -77,7 +78,7 @@ test('fake: a failed add is not recorded; batch records successes only; the reco
     k.list().map((o) => o.kind === 'sa' && o.id.spi),
     [0x1002],
   );
-  assert.doesNotMatch(readFileSync(join(dir, 'kernel-objects.json'), 'utf8'), /238|ee/);
+  assert.doesNotMatch(readFileSync(join(dir, 'kernel-objects.jsonl'), 'utf8'), /238|ee/);
   await k.removeAll();
   assert.equal(fake.saCount, 1, 'the foreign SA stays');
 });

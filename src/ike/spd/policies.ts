@@ -216,8 +216,8 @@ export const policyKey = (p: PolicyParams): string =>
  * A Child SA's policies, one by one after its SAs (RFC 4301 §4.4: never a policy without its SA).
  * updatePolicy: a policy for the same selectors (a trap, an earlier Child SA's) is replaced, not refused.
  */
-export async function installChildPolicies(k: Kernel, pols: readonly PolicyParams[]): Promise<void> {
-  for (const p of pols) await k.updatePolicy(p);
+export function installChildPolicies(k: Kernel, pols: readonly PolicyParams[]): Promise<void> {
+  return writePolicies(k, pols);
 }
 
 /**
