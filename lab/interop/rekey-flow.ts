@@ -27,20 +27,23 @@ export type RekeyKind = 'child' | 'ike';
 
 export interface FlowOptions {
   readonly peer: PeerDriver;
+  /**
+   * Another implementation on router-a in ikeway's place (a control flow: e.g. strongSwan starting
+   * the rekeys against Libreswan, to tell a peer's own loss from ikeway's). Default: ikeway.
+   */
+  readonly local?: PeerDriver;
   /** One phase per starter, one after the other on the same tunnel (default: ikeway, then the peer). */
   readonly starters?: readonly RekeyStarter[];
-  /** The rekeys of each phase in order (default: 4 Child, 1 IKE, 4 Child, 1 IKE). */
+  /** The rekeys of each phase in order (default DEFAULT_PLAN). */
   readonly plan?: readonly RekeyKind[];
-  /** Packets per second of the flow (default 100) and seconds between rekey starts (default 3). */
+  /** Packets per second of the flow (default 100) and seconds between rekey starts (default 2). */
   readonly pps?: number;
   readonly slotS?: number;
   readonly log?: (line: string) => void;
 }
 
-export const DEFAULT_PLAN: readonly RekeyKind[] = [
-  ...['child', 'child', 'child', 'child', 'ike'],
-  ...['child', 'child', 'child', 'child', 'ike'],
-] as RekeyKind[];
+/** Three Child SA rekeys around one IKE SA rekey (the Child SAs move to the new IKE SA in between). */
+export const DEFAULT_PLAN: readonly RekeyKind[] = ['child', 'child', 'ike', 'child'];
 
 export interface RekeyFact {
   readonly what: RekeyKind;
@@ -70,6 +73,18 @@ export interface PingCount {
   readonly lost: number;
   /** The first few lost sequence numbers with the ms since the flow started (10 ms each at 100/s). */
   readonly lostSeqs: readonly number[];
+  /** Lost sequence numbers as ranges ("120-139"), all of them. */
+  readonly lostRanges: string;
+  /** When ping did not report (0 sent): its exit and its other output. */
+  readonly note?: string;
+}
+
+/** Both routers' XFRM tables, taken while replies stopped coming (the loss moment). */
+export interface LossSnapshot {
+  /** ms since the flow started. */
+  readonly at: number;
+  readonly lastReplySeq: number;
+  readonly text: string;
 }
 
 export interface PhaseFacts {
@@ -80,6 +95,9 @@ export interface PhaseFacts {
   /** ESP each router sent on its WAN during the phase (tcpdump, outgoing only). */
   readonly capture: Readonly<Record<SiteName, CaptureSummary>>;
   readonly flowMs: number;
+  /** ms since the flow started at which each rekey was started and seen done. */
+  readonly timeline: readonly string[];
+  readonly snapshots: readonly LossSnapshot[];
 }
 
 export interface FlowFacts {
@@ -89,6 +107,8 @@ export interface FlowFacts {
   readonly phases: readonly PhaseFacts[];
   /** The peer's own view at the end: the same Child SA as ikeway's newest. */
   readonly agreedAtEnd: boolean;
+  /** Which implementation ran on router-a ('ikeway', or a control flow's). */
+  readonly local: string;
   readonly seconds: number;
   readonly evidence: readonly string[];
 }
@@ -124,7 +144,12 @@ class SaSampler {
     private readonly wan: string,
   ) {}
   async sample(): Promise<void> {
-    for (const s of parseXfrmStates(await run(this.ns, 'ip', ['-s', 'xfrm', 'state']))) {
+    let states = parseXfrmStates(await run(this.ns, 'ip', ['-s', 'xfrm', 'state']));
+    // A loaded guest may not finish `ip` within run()'s bound: once more, with more time (a Child SA
+    // always stands here, so an empty table is a read that did not complete).
+    if (states.length === 0)
+      states = parseXfrmStates(await run(this.ns, 'ip', ['-s', 'xfrm', 'state'], 60_000));
+    for (const s of states) {
       const dir = s.src === this.wan ? 'out' : 'in';
       const prev = this.#max.get(s.spi);
       if (!prev || prev.packets < s.packets) this.#max.set(s.spi, { spi: s.spi, dir, packets: s.packets });
@@ -145,32 +170,80 @@ function deltas(before: Record<string, number>, after: Record<string, number>): 
   return out;
 }
 
+/** "3-5,9": sorted numbers as ranges. */
+function ranges(n: readonly number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < n.length;) {
+    let j = i;
+    while (j + 1 < n.length && n[j + 1] === n[j]! + 1) j++;
+    out.push(i === j ? `${n[i]}` : `${n[i]}-${n[j]}`);
+    i = j + 1;
+  }
+  return out.join(',');
+}
+
 /**
  * ping at `pps` from host-a to host-b until stopped (SIGINT). Every reply's sequence number is
  * kept, so the loss is exact for the requests sent before the last second (the rest may be in
- * flight when ping stops).
+ * flight when ping stops). `onStall` runs (at most `maxStalls` times) when no reply came for
+ * `stallMs`: the moment to look at the kernels' tables.
  */
-function pingFlow(l: Lab, pps: number): { stop(): Promise<PingCount> } {
+function pingFlow(
+  l: Lab,
+  pps: number,
+  onStall: (lastSeq: number) => Promise<void>,
+  stallMs = 150,
+  maxStalls = 3,
+): { stop(): Promise<PingCount> } {
   const t = l.topology;
   const [src, dst] = [siteOf(t, 'a').lans[0]!.host, siteOf(t, 'b').lans[0]!.host];
   const args = ['-n', '-c', '1000000', '-i', (1 / pps).toFixed(3), '-W', '2', '-I', src, dst];
-  const child = l.a.host!.spawn('ping', args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = l.a.host!.spawn('ping', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const replied = new Set<number>();
   let out = '';
+  let err = '';
   let tail = '';
+  let lastReply = Date.now();
+  let lastSeq = 0;
   child.stdout?.on('data', (b: Buffer) => {
     const text = tail + b.toString('utf8');
     const lines = text.split('\n');
     tail = lines.pop() ?? '';
     for (const line of lines) {
       const m = / bytes from .*icmp_seq=(\d+)/.exec(line);
-      if (m) replied.add(Number(m[1]));
-      else out += `${line}\n`;
+      if (m) {
+        replied.add(Number(m[1]));
+        lastReply = Date.now();
+        lastSeq = Math.max(lastSeq, Number(m[1]));
+      } else out += `${line}\n`;
     }
   });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.stderr?.on('data', (b: Buffer) => {
+    if (err.length < 2000) err += b.toString('utf8');
+  });
+  let exit = '';
+  // 'close', not 'exit': ping's summary may still be in the stdout pipe when the process exits.
+  const exited = new Promise<void>((r) =>
+    child.once('close', (code, sig) => {
+      exit = `exit ${code ?? ''}${sig ?? ''}`;
+      r();
+    }),
+  );
+  let stalls = 0;
+  let busy = false;
+  let stalled = false;
+  const watch = setInterval(() => {
+    const quiet = Date.now() - lastReply > stallMs;
+    if (!quiet) stalled = false;
+    if (!quiet || stalled || busy || stalls >= maxStalls || replied.size === 0) return;
+    stalled = true; // once per stall
+    stalls++;
+    busy = true;
+    void onStall(lastSeq).finally(() => (busy = false));
+  }, 50);
   return {
     stop: async () => {
+      clearInterval(watch);
       child.kill('SIGINT');
       const guard = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
@@ -178,44 +251,109 @@ function pingFlow(l: Lab, pps: number): { stop(): Promise<PingCount> } {
       const m = /(\d+) packets transmitted/.exec(out + tail);
       const sent = m ? Number(m[1]) : 0;
       const counted = Math.max(0, sent - pps);
-      const lostSeqs: number[] = [];
-      for (let seq = 1; seq <= counted; seq++) if (!replied.has(seq)) lostSeqs.push(seq);
-      return { sent, counted, lost: lostSeqs.length, lostSeqs: lostSeqs.slice(0, 20) };
+      const lost: number[] = [];
+      for (let seq = 1; seq <= counted; seq++) if (!replied.has(seq)) lost.push(seq);
+      return {
+        sent,
+        counted,
+        lost: lost.length,
+        lostSeqs: lost.slice(0, 20),
+        lostRanges: ranges(lost),
+        ...(sent === 0 && { note: `${exit}; ${(out + tail + err).slice(-600)}` }),
+      };
     },
   };
 }
 
-/** ikeway's newest installed Child SA and its IKE SA (its control socket only: cheap to poll). */
-async function ikewayView(ikw: IkewayDaemon): Promise<UpState | undefined> {
-  const sas = await ikw.ikeSas();
-  for (const sa of [...sas].reverse())
-    for (const c of [...sa.children].reverse())
-      if (c.state === 'installed')
-        return {
-          ikeSpiI: sa.spiI.toLowerCase(),
-          ikeSpiR: sa.spiR.toLowerCase(),
-          spiIn: c.spiIn.replace(/^0x/, '').toLowerCase(),
-          spiOut: c.spiOut.replace(/^0x/, '').toLowerCase(),
-        };
-  return undefined;
+/** The tunnel as router-a's implementation sees it, and how to make it rekey. */
+interface FlowSide {
+  readonly kind: string;
+  rekey(what: RekeyKind): Promise<void>;
+  /** Its newest installed Child SA and its IKE SA. */
+  view(): Promise<UpState | undefined>;
+  lines(): readonly string[];
+}
+
+/** ikeway's side: its control socket only (cheap to poll). */
+function ikewaySide(ikw: IkewayDaemon): FlowSide {
+  return {
+    kind: 'ikeway',
+    rekey: (what) => ikw.rekey(what),
+    view: async () => {
+      const sas = await ikw.ikeSas();
+      for (const sa of [...sas].reverse())
+        for (const c of [...sa.children].reverse())
+          if (c.state === 'installed')
+            return {
+              ikeSpiI: sa.spiI.toLowerCase(),
+              ikeSpiR: sa.spiR.toLowerCase(),
+              spiIn: c.spiIn.replace(/^0x/, '').toLowerCase(),
+              spiOut: c.spiOut.replace(/^0x/, '').toLowerCase(),
+            };
+      return undefined;
+    },
+    lines: () => ikw.lines,
+  };
+}
+
+/** Another implementation on router-a (control flows), through its PeerDriver. */
+function driverSide(d: PeerDriver): FlowSide {
+  const n = (s: string) => s.replace(/^0x/, '').toLowerCase();
+  // The newest installed Child SA, whatever order the status lists them in: the one seen last.
+  const seen = new Set<string>();
+  let newest: string | undefined;
+  return {
+    kind: d.kind,
+    rekey: (what) => (what === 'child' ? d.rekeyChild() : d.rekeyIke()),
+    view: async () => {
+      const sa = await d.status().catch(() => undefined);
+      if (!sa || sa.children.length === 0) return undefined;
+      const fresh = sa.children.find((c) => !seen.has(n(c.spiIn)));
+      for (const c of sa.children) seen.add(n(c.spiIn));
+      if (fresh) newest = n(fresh.spiIn);
+      const c = sa.children.find((x) => n(x.spiIn) === newest) ?? sa.children.at(-1)!;
+      return { ikeSpiI: n(sa.ikeSpiI), ikeSpiR: n(sa.ikeSpiR), spiIn: n(c.spiIn), spiOut: n(c.spiOut) };
+    },
+    lines: () => d.log().split('\n').slice(-400),
+  };
+}
+
+/** Both sides agree crosswise on the newest Child SA (router-a's `spiIn` is the peer's `spiOut`). */
+async function agreedPair(a: FlowSide, peer: PeerDriver, ms: number, want?: (u: UpState) => boolean) {
+  const deadline = Date.now() + ms;
+  let last = '';
+  for (let i = 0; i < 1000 && Date.now() < deadline; i++) {
+    const [u, p] = [await a.view(), await peer.status().catch(() => undefined)];
+    const norm = (s: string) => s.replace(/^0x/, '').toLowerCase();
+    if (u && p?.children.some((c) => norm(c.spiIn) === u.spiOut && norm(c.spiOut) === u.spiIn))
+      if (!want || want(u)) return u;
+    last = `${a.kind} ${JSON.stringify(u)}; ${peer.kind} ${JSON.stringify(p)}`;
+    await sleep(500);
+  }
+  throw new Error(`no agreed tunnel within ${ms} ms: ${last}`);
 }
 
 async function rekey(
   what: RekeyKind,
   by: RekeyStarter,
-  ikw: IkewayDaemon,
+  side: FlowSide,
   peer: PeerDriver,
   before: UpState,
 ): Promise<{ fact: RekeyFact; up: UpState }> {
   const t0 = Date.now();
-  if (by === 'ikeway') await ikw.rekey(what);
+  if (by === 'ikeway') await side.rekey(what);
   else await (what === 'child' ? peer.rekeyChild() : peer.rekeyIke());
   const changed = (u: UpState) =>
     what === 'child'
       ? u.spiIn !== before.spiIn && u.spiOut !== before.spiOut
       : u.ikeSpiI !== before.ikeSpiI || u.ikeSpiR !== before.ikeSpiR;
-  for (let i = 0; i < 600; i++) {
-    const up = await ikewayView(ikw);
+  let slow = '';
+  for (let i = 0; i < 300 && Date.now() - t0 < 150_000; i++) {
+    // A status that does not come in time (a loaded TCG guest) is asked again, within the bound.
+    const up = await side.view().catch((e: unknown) => {
+      slow = String((e as Error).message ?? e);
+      return undefined;
+    });
     if (up && changed(up)) {
       const detail =
         what === 'child'
@@ -224,15 +362,36 @@ async function rekey(
       const esp = { in: up.spiIn, out: up.spiOut };
       return { fact: { what, ok: true, ms: Date.now() - t0, detail, esp }, up };
     }
-    await sleep(250);
+    await sleep(500);
   }
-  throw new Error(`${what} rekey by ${by}: ikeway saw no new SA within 150 s`);
+  throw new Error(`${what} rekey by ${by}: ${side.kind} saw no new SA within 150 s${slow && ` (${slow})`}`);
+}
+
+/** Both routers' XFRM states (with counters) and policies, as text. */
+async function tables(l: Lab): Promise<string> {
+  const parts: string[] = [];
+  for (const [name, ns] of [
+    ['router-a', l.a.router],
+    ['router-b', l.b.router],
+  ] as const) {
+    const [st, po] = await Promise.all([
+      run(ns, 'ip', ['-s', 'xfrm', 'state']),
+      run(ns, 'ip', ['xfrm', 'policy']),
+    ]);
+    // Keys never leave the guest's log: `ip xfrm state` prints them, so those lines are dropped.
+    const safe = st
+      .split('\n')
+      .filter((x) => !/^\s*(aead|enc|auth|auth-trunc|comp)\s/.test(x))
+      .join('\n');
+    parts.push(`== ${name} states\n${safe}\n== ${name} policies\n${po}`);
+  }
+  return parts.join('\n');
 }
 
 /** One phase: captures, a ping flow, the plan's rekeys by one starter, the counts. */
 async function phase(
   l: Lab,
-  ikw: IkewayDaemon,
+  side: FlowSide,
   peer: PeerDriver,
   by: RekeyStarter,
   first: UpState,
@@ -241,14 +400,23 @@ async function phase(
   const wan = { a: siteOf(l.topology, 'a').wan, b: siteOf(l.topology, 'b').wan };
   const samplers = { a: new SaSampler(l.a.router, wan.a), b: new SaSampler(l.b.router, wan.b) };
   const statBefore = { a: await xfrmStat(l.a.router), b: await xfrmStat(l.b.router) };
+  // A loaded TCG guest may take longer than the usual 10 s to start tcpdump.
   const caps = {
-    a: await WanCapture.start(l.a.router, 'wan', 100_000),
-    b: await WanCapture.start(l.b.router, 'wan', 100_000),
+    a: await WanCapture.start(l.a.router, 'wan', 100_000, 30_000),
+    b: await WanCapture.start(l.b.router, 'wan', 100_000, 30_000),
   };
   const rekeys: RekeyFact[] = [];
+  const timeline: string[] = [];
+  const snapshots: LossSnapshot[] = [];
   let up = first;
   const flowStart = Date.now();
-  const flow = pingFlow(l, o.pps);
+  const since = () => Date.now() - flowStart;
+  const flow = pingFlow(l, o.pps, async (lastReplySeq) => {
+    const at = since();
+    const text = await tables(l);
+    snapshots.push({ at, lastReplySeq, text });
+    o.log(`no reply for 150 ms at ${at} ms (last reply seq ${lastReplySeq}): tables taken`);
+  });
   await sleep(1000);
   {
     for (let i = 0; i < o.plan.length; i++) {
@@ -256,10 +424,12 @@ async function phase(
       if (Date.now() < at) await sleep(at - Date.now());
       await Promise.all([samplers.a.sample(), samplers.b.sample()]);
       const what = o.plan[i]!;
+      const started = since();
       try {
-        const r = await rekey(what, by, ikw, peer, up);
+        const r = await rekey(what, by, side, peer, up);
         rekeys.push(r.fact);
         up = r.up;
+        timeline.push(`${what} ${started}-${since()} ${r.fact.detail}`);
         o.log(`rekey ${i + 1}/${o.plan.length} ${what} by ${by}: ${r.fact.detail} (${r.fact.ms} ms)`);
       } catch (e) {
         rekeys.push({ what, ok: false, ms: Date.now() - at, detail: String((e as Error).message ?? e) });
@@ -267,7 +437,8 @@ async function phase(
         break;
       }
     }
-    await sleep(2 * o.slotS * 1000); // the last SAs carry the flow too
+    // The last SAs carry the flow too, past the replaced SA's grace (5 s) on both sides.
+    await sleep(Math.max(2 * o.slotS, 6) * 1000);
   }
   // ping first: its last requests get their replies while the captures still run.
   const ping = await flow.stop();
@@ -283,6 +454,11 @@ async function phase(
     sas,
     xfrmErrors: deltas(statBefore[site], statAfter[site]),
   });
+  o.log(
+    `phase by ${by}: ping ${ping.sent} sent, ${ping.lost} lost [${ping.lostRanges}]; xfrm a ` +
+      `${JSON.stringify(count(samplers.a.sas, 'a').xfrmErrors)} b ${JSON.stringify(count(samplers.b.sas, 'b').xfrmErrors)}; ` +
+      `timeline ${timeline.join(' | ')}`,
+  );
   return {
     facts: {
       by,
@@ -291,6 +467,8 @@ async function phase(
       routers: { a: count(samplers.a.sas, 'a'), b: count(samplers.b.sas, 'b') },
       capture,
       flowMs,
+      timeline,
+      snapshots,
     },
     up,
   };
@@ -302,23 +480,26 @@ export async function rekeyFlow(o: FlowOptions): Promise<FlowFacts> {
   const opts = {
     plan: o.plan ?? DEFAULT_PLAN,
     pps: o.pps ?? 100,
-    slotS: o.slotS ?? 3,
+    slotS: o.slotS ?? 2,
     log: o.log ?? (() => undefined),
   };
   const t0 = Date.now();
-  const cell: CellSpec = { ...BASE_CELL, id: `noloss-${peer.kind}`, rekeys: false };
+  const localKind = o.local?.kind ?? 'ikeway';
+  const cell: CellSpec = { ...BASE_CELL, id: `noloss-${localKind}-${peer.kind}`, rekeys: false };
   const dir = mkdtempSync(join(tmpdir(), `ikw-nl-${peer.kind}-`));
   const phases: PhaseFacts[] = [];
   let lab: Lab | undefined;
   let ikw: IkewayDaemon | undefined;
+  let side: FlowSide | undefined;
   const facts = (f: Partial<FlowFacts>): FlowFacts => ({
     peer: peer.kind,
     peerVersion: peer.version(),
+    local: o.local ? `${o.local.kind} (${o.local.version()})` : 'ikeway',
     error: null,
     phases,
     agreedAtEnd: false,
     seconds: Math.round((Date.now() - t0) / 100) / 10,
-    evidence: evidence(peer, ikw),
+    evidence: evidence(peer, side),
     ...f,
   });
   try {
@@ -339,30 +520,51 @@ export async function rekeyFlow(o: FlowOptions): Promise<FlowFacts> {
       dpdSeconds: 30,
     };
     await peer.start(ctx);
-    const config = writeIkewayConfig({
-      cell,
-      role: 'initiator',
-      dir: join(dir, 'ikeway'),
-      name: CONN,
-      local: ep.ikeway,
-      remote: ep.ikewayRemote,
-      psk,
-    });
-    ikw = await IkewayDaemon.start(l.a.router, await bundledCli(), config, CONN);
-    let up = await waitUp(ikw, peer, 180_000);
+    let up: UpState;
+    if (o.local) {
+      // The control implementation on router-a starts the tunnel ('responder' is ikeway's role in
+      // the cell's terms: the driver on router-a is then the initiator).
+      const a = o.local;
+      await a.start({
+        ...ctx,
+        role: 'responder',
+        ns: l.a.router,
+        dir: join(dir, 'local'),
+        local: ep.ikeway,
+        remote: ep.ikewayRemote,
+      });
+      side = driverSide(a);
+      await a.initiate();
+      up = await agreedPair(side, peer, 120_000);
+    } else {
+      const config = writeIkewayConfig({
+        cell,
+        role: 'initiator',
+        dir: join(dir, 'ikeway'),
+        name: CONN,
+        local: ep.ikeway,
+        remote: ep.ikewayRemote,
+        psk,
+      });
+      ikw = await IkewayDaemon.start(l.a.router, await bundledCli(), config, CONN);
+      side = ikewaySide(ikw);
+      up = await waitUp(ikw, peer, 180_000);
+    }
     opts.log(`up: ESP ${up.spiIn}/${up.spiOut}`);
     for (const by of o.starters ?? (['ikeway', 'peer'] as const)) {
-      const r = await phase(l, ikw, peer, by, up, opts);
+      const r = await phase(l, side, peer, by, up, opts);
       phases.push(r.facts);
       up = r.up;
       if (r.facts.rekeys.some((x) => !x.ok)) break;
     }
-    const end = await waitUp(ikw, peer, 30_000, (u) => u.spiIn === up.spiIn).catch(() => undefined);
+    const last = up;
+    const end = await agreedPair(side, peer, 30_000, (u) => u.spiIn === last.spiIn).catch(() => undefined);
     return facts({ agreedAtEnd: end !== undefined });
   } catch (e) {
     return facts({ error: String((e as Error).message ?? e) });
   } finally {
     await ikw?.stop().catch(() => undefined);
+    await o.local?.stop().catch(() => undefined);
     await peer.stop().catch(() => undefined);
     lab?.teardown();
     rmSync(dir, { recursive: true, force: true });
@@ -370,13 +572,16 @@ export async function rekeyFlow(o: FlowOptions): Promise<FlowFacts> {
 }
 
 /** The make-before-break lines of both sides, and anything that looks like a failure. */
-function evidence(peer: PeerDriver, ikw: IkewayDaemon | undefined): string[] {
-  const pick = /outbound traffic moves|warn|error|fail|invalid|XfrmAcquire|no SA/i;
-  const ours = (ikw?.lines ?? []).filter((l) => pick.test(l)).slice(-12);
+function evidence(peer: PeerDriver, side: FlowSide | undefined): string[] {
+  const pick = /outbound traffic moves|warn|error|fail|invalid|XfrmAcquire|no SA|rekey/i;
+  const ours = (side?.lines() ?? []).filter((l) => pick.test(l)).slice(-30);
   const theirs = peer
     .log()
     .split('\n')
     .filter((l) => /error|fail|invalid|unable/i.test(l))
     .slice(-6);
-  return [...ours.map((l) => `ikeway: ${l.trim()}`), ...theirs.map((l) => `${peer.kind}: ${l.trim()}`)];
+  return [
+    ...ours.map((l) => `${side?.kind ?? 'a'}: ${l.trim()}`),
+    ...theirs.map((l) => `${peer.kind}: ${l.trim()}`),
+  ];
 }

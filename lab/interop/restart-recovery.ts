@@ -1,11 +1,12 @@
-// Recovery from a restarted peer (issue 13 item 5, RFC 7296 §2.21.4): ikeway on router-a initiated
-// the tunnel; the peer (router-b) is SIGKILLed, its kernel's SAs and policies flushed (a reboot), and
-// started again as a responder that does not initiate. ikeway's next liveness check reaches a peer
-// that no longer knows the IKE SA; one that answers with an unprotected INVALID_IKE_SPI (strongSwan)
-// makes ikeway check on a short schedule (restartProbeMs) instead of its whole retransmission
-// schedule (left at the defaults here: ~165 s), then the dead-peer action (restart) brings the tunnel
-// back. Facts only: how long from the peer's restart until both sides agree on a new tunnel and
-// until traffic passes again. The test asserts.
+// Recovery from a restarted peer (issue 13 item 5, RFC 7296 §2.4 / §2.21.4): ikeway on router-a
+// initiated the tunnel; the peer (router-b) is SIGKILLed, its kernel's SAs and policies flushed (a
+// reboot), and started again. By default the restarted peer initiates, as a site-to-site gateway
+// does after a reboot, with INITIAL_CONTACT: ikeway drops the stale IKE and Child SAs at once. With
+// `restartInitiates: false` it only answers, and recovery depends on ikeway's next request: a peer
+// that answers it with an unprotected INVALID_IKE_SPI starts ikeway's short check (restartProbeMs);
+// strongSwan 5.9.8 does not answer at all (its whole retransmission schedule, ~165 s, runs first).
+// Facts only: how long from the peer's restart until both sides agree on a new tunnel and until
+// traffic passes again. The test asserts.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,6 +42,8 @@ export interface RecoveryFacts {
 export async function restartRecovery(o: {
   peer: PeerDriver;
   boundMs?: number;
+  /** The restarted peer initiates again (default), or only answers. */
+  restartInitiates?: boolean;
   log?: (l: string) => void;
 }): Promise<RecoveryFacts> {
   const { peer } = o;
@@ -53,7 +56,7 @@ export async function restartRecovery(o: {
   const base = { peer: peer.kind, peerVersion: peer.version(), livenessIntervalS: RECOVERY_LIVENESS_S };
   const lines = () =>
     (ikw?.lines ?? [])
-      .filter((l) => /INVALID_IKE_SPI|giving up|peer lost|failed|established/i.test(l))
+      .filter((l) => /INVALID_IKE_SPI|INITIAL_CONTACT|giving up|peer lost|failed|established/i.test(l))
       .slice(-12);
   try {
     lab = buildLab(cellTopology(cell, 'initiator'), { tag: 'rr' });
@@ -95,7 +98,15 @@ export async function restartRecovery(o: {
     // The peer's host "reboots": its kernel forgets the SAs and policies.
     l.b.router.exec('ip', 'xfrm', 'state', 'flush');
     l.b.router.exec('ip', 'xfrm', 'policy', 'flush');
-    await peer.start({ ...ctx, restarted: true });
+    // A site-to-site peer that comes back starts its tunnels itself ('responder' is ikeway's role:
+    // the restarted peer initiates, with INITIAL_CONTACT). strongSwan 5.9.8 never answers a request
+    // on an IKE SA it does not know (no INVALID_IKE_SPI, only a log line), so waiting for ikeway's
+    // next request alone would take its whole retransmission schedule.
+    await peer.start({
+      ...ctx,
+      role: o.restartInitiates === false ? ctx.role : 'responder',
+      restarted: true,
+    });
     const t0 = Date.now();
     log('peer restarted with its kernel state wiped');
     const t = l.topology;

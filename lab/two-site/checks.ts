@@ -159,9 +159,9 @@ export class WanCapture {
   /**
    * Starts tcpdump on what the router sends (-Q out: after ESP decapsulation the kernel re-injects
    * the inner packet on the same interface, so inbound capture would show it) and waits (at most
-   * 10 s) until it listens. At most maxPackets are kept.
+   * `startMs`, 10 s by default) until it listens. At most maxPackets are kept.
    */
-  static async start(ns: Netns, ifname: string, maxPackets = 5000): Promise<WanCapture> {
+  static async start(ns: Netns, ifname: string, maxPackets = 5000, startMs = 10_000): Promise<WanCapture> {
     const dir = mkdtempSync(join(tmpdir(), 'ikw-cap-'));
     const child = ns.spawn(
       'tcpdump',
@@ -188,8 +188,8 @@ export class WanCapture {
     await new Promise<void>((resolve, reject) => {
       let err = '';
       const timer = setTimeout(
-        () => reject(new Error(`tcpdump did not start in 10 s: ${err.trim()}`)),
-        10_000,
+        () => reject(new Error(`tcpdump did not start in ${startMs / 1000} s: ${err.trim()}`)),
+        startMs,
       );
       child.stderr?.on('data', (b: Buffer) => {
         err += b.toString('utf8');

@@ -12,6 +12,7 @@ import { downCommand } from './commands/down.ts';
 import { reloadCommand } from './commands/reload.ts';
 import { planCommand } from './commands/plan.ts';
 import { explainCommand } from './commands/explain.ts';
+import { haCommand } from './commands/ha.ts';
 
 /** Adds commands to the program (lab/cli/index.ts's `addDevCommands` has this shape). */
 export type AddCommands = (y: Argv) => Argv;
@@ -31,7 +32,8 @@ export function buildCli(argv: string[], addCommands: AddCommands = (y) => y) {
     .command(downCommand)
     .command(reloadCommand)
     .command(planCommand)
-    .command(explainCommand);
+    .command(explainCommand)
+    .command(haCommand);
   return (
     addCommands(y)
       .demandCommand(1, 'Give a command; see the list above.')

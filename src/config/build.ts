@@ -9,6 +9,7 @@ import { buildSubnets, checkOverlaps } from './subnets.ts';
 import { buildInterface, checkInterfaces } from './iface-build.ts';
 import { buildHook } from './hook.ts';
 import { buildChildren, unionSubnets } from './children.ts';
+import { buildHa } from './ha.ts';
 import type { Resolver } from './resolve.ts';
 import type { Config, Connection, Liveness, LivenessAction, PskAuth, CertAuth, PubkeyAuth } from './types.ts';
 
@@ -41,6 +42,8 @@ export function buildConfig(ctx: BuildContext, raw: Raw): Config | undefined {
   const rt = raw.retransmit as { timeout: number; tries: number; base: number } | undefined;
   // A section without a value ("retransmit:" alone) was reported by the walker; nothing to build.
   if (log === undefined || ports === undefined || limits === undefined || rt === undefined) return undefined;
+  const ha = buildHa(ctx.r, raw.ha as Raw | undefined, ctx.env, ports);
+  if (raw.ha !== undefined && ha === undefined) return undefined;
   return {
     file: ctx.file,
     local: { address: local.address, addresses: listens },
@@ -54,6 +57,7 @@ export function buildConfig(ctx: BuildContext, raw: Raw): Config | undefined {
     retransmit: { timeoutMs: rt.timeout, tries: rt.tries, base: rt.base },
     ...(raw.metrics ? { metrics: raw.metrics as NonNullable<Config['metrics']> } : {}),
     ...(typeof raw.debugKeys === 'string' ? { debugKeys: raw.debugKeys } : {}),
+    ...(ha ? { ha } : {}),
   };
 }
 

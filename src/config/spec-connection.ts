@@ -2,7 +2,7 @@
 // protected traffic and its Child SAs, lifetimes, liveness, retry, route-based interface and hook.
 import { duration, path, type ObjectSpec, type Spec } from './spec-types.ts';
 
-const secretRef: ObjectSpec = {
+export const secretRef: ObjectSpec = {
   kind: 'object',
   description:
     'Where a secret lives: a file (mode 600, relative paths resolve from the config file directory) or an ' +

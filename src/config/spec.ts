@@ -5,6 +5,7 @@
 
 import { duration, path, type ObjectSpec } from './spec-types.ts';
 import { connection } from './spec-connection.ts';
+import { HA_SPEC } from './spec-ha.ts';
 
 export type * from './spec-types.ts';
 export { HOOK_EVENTS } from './spec-connection.ts';
@@ -159,6 +160,7 @@ export const CONFIG_SPEC: ObjectSpec = {
       'DEBUG ONLY: write every IKE and ESP SA key to this file (mode 600, Wireshark ikev2_decryption_table ' +
         'and esp_sa format) so a capture can be decrypted. Anyone who reads it can decrypt the traffic. Off when absent.',
     ),
+    ha: HA_SPEC,
     retransmit: {
       kind: 'object',
       defaultEmpty: true,

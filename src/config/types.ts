@@ -209,4 +209,20 @@ export interface Config {
   readonly metrics?: { readonly address: IpAddress; readonly port: number };
   /** DEBUG: file the SA keys are written to in Wireshark's formats (debug-keys: in YAML); absent = off. */
   readonly debugKeys?: string;
+  /** Active/standby pair (ha: in YAML, src/config/ha.ts); absent = a single node. */
+  readonly ha?: HaConfig;
+}
+
+/** This node of an active/standby pair (ha: in YAML, src/config/ha.ts). */
+export interface HaConfig {
+  readonly nodeId: number;
+  readonly priority: number;
+  readonly role: 'active' | 'standby';
+  readonly local: IpAddress;
+  readonly peer: IpAddress;
+  readonly port: number;
+  readonly syncKey: Secret;
+  readonly heartbeatMs: number;
+  readonly seqReportMs: number;
+  readonly maxPacketRate: number;
 }

@@ -12,6 +12,7 @@ export const CONTROL_COMMANDS = [
   'version',
   'explain',
   'plan',
+  'ha',
 ] as const;
 export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
 

@@ -73,6 +73,17 @@ export function renderStatus(r: StatusReport): string {
   ];
   if (d.kernelWarning) out.push(`WARNING: ${d.kernelWarning}`);
   if (d.debugKeysWarning) out.push(`WARNING: ${d.debugKeysWarning}`);
+  const h = r.ha;
+  if (h) {
+    const f = h.lastFailover;
+    out.push(
+      `ha: node ${h.nodeId} ${h.role} (priority ${h.priority}), peer ${h.peerRole ?? 'not heard'}, ` +
+        `${h.records} IKE SA${h.records === 1 ? '' : 's'} ${h.role === 'active' ? 'streamed' : h.synced ? 'synced' : 'NOT synced'}, ` +
+        `sync lag ${h.syncLagMs === undefined ? '-' : `${(h.syncLagMs / 1000).toFixed(1)}s`}` +
+        (f ? `, last failover to ${f.to} (${f.sas} IKE SAs)` : '') +
+        (h.splitBrains ? `, split brains ${h.splitBrains}` : ''),
+    );
+  }
   const l = r.load;
   if (l)
     out.push(

@@ -117,9 +117,26 @@ export interface LoadStatus extends AdmissionStatus {
   readonly rcvbufDrops?: number;
 }
 
+/** This node of an HA pair (src/ha/node.ts HaStatus, and the wall time of the last failover). */
+export interface HaStatusReport {
+  readonly role: 'active' | 'standby';
+  readonly nodeId: number;
+  readonly priority: number;
+  readonly peerRole: 'active' | 'standby' | undefined;
+  readonly records: number;
+  readonly synced: boolean;
+  readonly syncLagMs: number | undefined;
+  readonly lastFailover?:
+    | { readonly at: number; readonly atUnixSeconds?: number; readonly to: string; readonly sas: number }
+    | undefined;
+  readonly splitBrains: number;
+  readonly counters: Readonly<Record<string, number>>;
+}
+
 export interface StatusReport {
   readonly daemon: DaemonStatus;
   readonly load?: LoadStatus;
+  readonly ha?: HaStatusReport;
   readonly connections: readonly ConnectionStatus[];
   readonly counters: Readonly<Record<string, number>>;
 }

@@ -34,6 +34,7 @@ import {
   type Runtime,
 } from './runtime.ts';
 import type { StatusReport } from '../control/status-types.ts';
+import { ControlError } from '../control/protocol.ts';
 import { buildStatus, type SaTimes } from './status.ts';
 import { debugKeysWarning } from './keylog.ts';
 import { countKernelErrors, ikeBypassPolicies } from '../kernel/index.ts';
@@ -41,6 +42,7 @@ import { failClosedPolicies } from './connections.ts';
 import { readPlanConfig, type IntrospectHost } from './introspect.ts';
 import { openInterfaces, type TunnelInterfaces } from './interfaces.ts';
 import { readRcvbufDrops } from '../net/rcvbuf.ts';
+import { DaemonHa } from './ha.ts';
 
 const rcvbuf = (n: number | undefined) => (n === undefined ? {} : { rcvbufDrops: n });
 
@@ -77,6 +79,8 @@ export class Daemon {
   readonly #times: SaTimes = { ike: new WeakMap(), child: new WeakMap() };
   #conns!: ConnectionRegistry;
   #hooks: HookRunner | undefined;
+  /** This node of an HA pair (config ha:), if any. */
+  #ha: DaemonHa | undefined;
   #config: Config;
   #rt!: Runtime;
   #engine!: Engine;
@@ -177,6 +181,8 @@ export class Daemon {
         halfOpenReserved: c.limits.halfOpenReserved,
         puzzles: { ...PUZZLE_DEFAULTS, ...c.limits.puzzles },
         retransmit: c.retransmit,
+        // An HA node keeps Child SA keys to sync them to the other node (src/ha/).
+        retainChildKeys: c.ha !== undefined,
       },
       logger: this.#log,
       counters: this.#counters,
@@ -199,7 +205,9 @@ export class Daemon {
     });
     this.#hooks = hooks;
     this.#engine.onEvent((e) => hooks.onEvent(e));
-    for (const s of this.#conns.values()) this.#conns.startAction(s);
+    if (c.ha) this.#ha = await DaemonHa.open(c.ha, this.#engine, this.#timers, this.#log);
+    // A standby starts nothing: the active node holds the tunnels (promote starts what is missing).
+    if (!this.#ha || this.#ha.active) for (const s of this.#conns.values()) this.#conns.startAction(s);
     log('started', {
       kernel: this.#o.kernel,
       connections: c.connections.length,
@@ -270,6 +278,25 @@ export class Daemon {
     return rekey(this.#engine, this.#conns, name, what, this.#log);
   }
 
+  /**
+   * `ikeway ha promote|demote|status` (keepalived's notify hooks). Promote takes over the synced IKE
+   * SAs, then starts the connections still without one; demote removes our SAs without a Delete.
+   */
+  ha(action: string): Promise<unknown> {
+    const ha = this.#ha;
+    if (!ha) throw new ControlError('ERR_BAD_ARGS', 'this node has no ha: section in its config');
+    if (action === 'status') return Promise.resolve(ha.status());
+    if (action !== 'promote' && action !== 'demote')
+      throw new ControlError('ERR_BAD_ARGS', 'ha: action must be promote, demote or status');
+    return this.#exclusive(async () => {
+      if (action === 'demote') return { role: ha.node.role, sas: await ha.node.demote() };
+      const sas = await ha.node.promote();
+      for (const s of this.#conns.values())
+        if (this.#engine.sasOf(s.conn.name).length === 0) this.#conns.startAction(s);
+      return { role: ha.node.role, sas };
+    });
+  }
+
   /** Validates the file completely first; on any problem nothing changes (ControlError ERR_CONFIG). */
   reload(): Promise<ReloadReport> {
     return this.#exclusive(async () => {
@@ -308,6 +335,11 @@ export class Daemon {
 
   async status(only?: string, opts: { kernelCounters?: boolean } = {}): Promise<StatusReport> {
     if (only !== undefined) this.#conns.known(only);
+    const report = await this.#status(only, opts);
+    return this.#ha ? { ...report, ha: this.#ha.status() } : report;
+  }
+
+  #status(only: string | undefined, opts: { kernelCounters?: boolean }): Promise<StatusReport> {
     return buildStatus({
       daemon: {
         version: this.#o.version ?? '0.0.0',
@@ -384,6 +416,9 @@ export class Daemon {
     this.#stopping = true;
     this.#log.log('info', 'stopping', { component: 'daemon' });
     this.#conns?.cancelRetries();
+    // An active HA node whose standby is there hands the tunnels over: no Delete to the peers.
+    if (this.#ha?.active && this.#ha.status().peerRole === 'standby') await this.#ha.node.demote();
+    this.#ha?.close();
     await bounded(this.#engine?.close(), budgetMs, () =>
       this.#log.log('warn', 'IKE SAs did not close in time; removing kernel state anyway', {
         component: 'daemon',

@@ -62,6 +62,8 @@ export function controlHandler(
         return explain(daemon.introspection(history), req.args ?? {});
       case 'plan':
         return plan(daemon.introspection(history), stringArg(req, 'file'));
+      case 'ha':
+        return daemon.ha(stringArg(req, 'action'));
     }
   };
 }

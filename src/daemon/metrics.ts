@@ -199,6 +199,15 @@ export class Metrics {
     f.info.add({ version: report.daemon.version, kernel: report.daemon.kernel }, 1);
     f.kernelErrors.add({}, this.#kernelErrors);
     f.buildSeconds.add({}, this.#lastBuildSeconds);
+    const ha = report.ha;
+    if (ha) {
+      f.haActive.add({}, ha.role === 'active' ? 1 : 0);
+      f.haSynced.add({}, ha.synced ? 1 : 0);
+      if (ha.syncLagMs !== undefined) f.haLag.add({}, ha.syncLagMs / 1000);
+      if (ha.lastFailover?.atUnixSeconds !== undefined) f.haFailover.add({}, ha.lastFailover.atUnixSeconds);
+      for (const [name, v] of Object.entries(ha.counters))
+        f.haChannel.add({ event: name.replace(/^ha\./, '') }, v);
+    }
   }
 }
 
@@ -260,5 +269,10 @@ function families() {
     debugKeys: g('debug_keys_enabled', '1 when debug-keys writes SA keys to disk: a security hazard.'),
     info: g('info', 'Daemon version and kernel backend.'),
     buildSeconds: g('metrics_build_seconds', 'Time the previous scrape took to build the page.'),
+    haActive: g('ha_active', 'HA pair (ha:): 1 on the active node, 0 on the standby.'),
+    haSynced: g('ha_synced', "HA standby: 1 while it holds a complete copy of the active node's SAs."),
+    haLag: g('ha_sync_lag_seconds', 'HA: seconds since the last authenticated message from the other node.'),
+    haFailover: g('ha_last_failover_timestamp_seconds', 'HA: when this node last changed role (Unix time).'),
+    haChannel: c('ha_sync_messages_total', 'HA sync channel messages by event (rx, tx, drop reasons).'),
   };
 }

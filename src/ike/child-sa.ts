@@ -84,6 +84,8 @@ export class ChildSa {
    * `installOutbound` adds it (child-rekey-end.ts decides when). Its keys are kept until then.
    */
   outboundPending = false;
+  /** Keep the keys after install (an HA active node syncs them to its standby); wiped in destroy(). */
+  retainKeys = false;
   readonly #state: StateMachine<ChildSaState>;
 
   constructor(init: ChildSaInit) {
@@ -156,7 +158,7 @@ export class ChildSa {
    * in destroy()): a NAT mapping change re-points the SAs, and the kernel wants the keys again (RFC 3948).
    */
   #dropKeys(): void {
-    if (!this.outboundPending && !this.installed?.encap) this.keys?.destroy();
+    if (!this.outboundPending && !this.installed?.encap && !this.retainKeys) this.keys?.destroy();
   }
 
   /**

@@ -82,6 +82,7 @@ export async function allocateChild(
     protocol,
   });
   child.initiator = initiator;
+  child.retainKeys = o.retainChildKeys;
   return child;
 }
 

@@ -183,7 +183,9 @@ export interface EngineOptions {
   /**
    * Make-before-break for a Child SA rekey we answer: our new outbound SA is added when the peer's
    * Delete of the old SA arrives (it has installed the new one then), at the latest after this (ms).
-   * Default 2000.
+   * Default 10000: longer than one retransmission of the request (4 s by default), so an initiator
+   * whose first response was lost, or that is slow, gets the new SA before we send on it (issue 13:
+   * 2 s lost packets in a loaded guest). Waiting costs nothing: the old SA stays valid until its Delete.
    */
   readonly rekeyOutboundGraceMs?: number;
   /**
@@ -215,6 +217,11 @@ export interface EngineOptions {
    * between rekey time and lifetime. 0 disables it. Default 0.1.
    */
   readonly rekeyJitter?: number;
+  /**
+   * HA active node (src/ha/): Child SAs keep their ESP keys in memory after install (wiped when they
+   * die), so that the sync channel can hand them to the standby. Default false.
+   */
+  readonly retainChildKeys?: boolean;
 }
 
 /** RFC 8019 client puzzles, switched on by load (src/ike/admission.ts). */
@@ -252,11 +259,12 @@ export const ENGINE_DEFAULTS = {
   maxFragments: 64,
   maxPacket: 65_535,
   rekeyGraceMs: 5_000,
-  rekeyOutboundGraceMs: 2_000,
+  rekeyOutboundGraceMs: 10_000,
   rekeyTrafficPollMs: 200,
   rekeyGraceExtensions: 3,
   restartProbeMs: [1_000, 1_000, 2_000],
   keepaliveMs: 20_000,
   rekeyRetryMs: 2_000,
   rekeyJitter: 0.1,
+  retainChildKeys: false,
 } as const;

@@ -176,6 +176,10 @@ export class Engine implements EngineServices, LifecycleHost {
   allocReqid(): number {
     return ++this.#reqid;
   }
+  /** An HA standby took over Child SAs with this reqid: later allocations stay above it. */
+  reserveReqid(reqid: number): void {
+    if (reqid > this.#reqid) this.#reqid = reqid;
+  }
   newIkeSpi(): Uint8Array {
     return this.#newSpi();
   }

@@ -32,7 +32,9 @@ export type EngineEvent =
   /** RFC 7296 §2.18: `sa` replaced `old` (Child SAs moved over). */
   | { readonly type: 'ike-rekeyed'; readonly sa: IkeSa; readonly old: IkeSa }
   /** RFC 7296 §2.8: `child` replaced `old` (same reqid and policies). */
-  | { readonly type: 'child-rekeyed'; readonly sa: IkeSa; readonly child: ChildSa; readonly old: ChildSa };
+  | { readonly type: 'child-rekeyed'; readonly sa: IkeSa; readonly child: ChildSa; readonly old: ChildSa }
+  /** An exchange of `sa` completed: its message IDs moved (only with retainChildKeys: HA sync). */
+  | { readonly type: 'ike-advanced'; readonly sa: IkeSa };
 
 export type ResolvedEngineOptions = Required<Omit<EngineOptions, 'retransmit' | 'spiMin' | 'spiMax'>> &
   Pick<EngineOptions, 'retransmit' | 'spiMin' | 'spiMax'>;
@@ -209,6 +211,7 @@ export class IkeSa implements Logger {
         );
       },
       ...(s.options.retransmit ? { retransmit: s.options.retransmit } : {}),
+      ...(s.options.retainChildKeys ? { onAdvance: () => s.emit({ type: 'ike-advanced', sa: this }) } : {}),
     });
     this.tasks = new TaskManager(this);
   }
@@ -320,7 +323,10 @@ export class IkeSa implements Logger {
     const i = this.children.indexOf(child);
     if (i >= 0) this.children.splice(i, 1);
     if (child.state === 'destroyed') return;
-    const others = this.children.filter((c) => c.state === 'installed' || c.state === 'rekeyed');
+    // Every other Child SA whose policies stand (policies() is empty for one not installed or gone),
+    // whatever its state: a successor being rekeyed ('rekeying') or deleted holds them as much as an
+    // installed one (issue 13: its policies vanished while its own rekey was in flight).
+    const others = this.children.filter((c) => c.state !== 'destroyed');
     const same = (a: ChildSa, b: ChildSa) =>
       a.localTs.length === b.localTs.length &&
       a.localTs.every((t, j) => JSON.stringify(t, big) === JSON.stringify(b.localTs[j], big)) &&

@@ -209,7 +209,16 @@ export class FakeKernel implements Kernel {
       algorithms: algorithmInfo(p),
       current: { bytes: 0n, packets: 0n, addTime: this.now(), useTime: 0 },
       stats: statsOf(p.replayWindow ?? 0),
+      ...(p.oseq !== undefined ? { replay: { oseq: p.oseq, seq: 0n } } : {}),
     };
+  }
+
+  /** Tests: the outbound SA `id` sent `n` more packets (its sequence counter moves on). */
+  sendPackets(id: SaId, n: bigint): void {
+    const sa = this.sas.get(saKey(id));
+    if (!sa) throw kernelError(ESRCH, 'sendPackets', describeSa(id));
+    const oseq = (sa.replay?.oseq ?? 0n) + n;
+    this.sas.set(saKey(id), { ...sa, replay: { oseq, seq: sa.replay?.seq ?? 0n } });
   }
 
   /** Parameter validation with the real netlink encoder (skipped with `validate: false`). */

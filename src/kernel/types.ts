@@ -108,6 +108,11 @@ export interface SaParams extends SaId {
   tfcPad?: number;
   /** Do not copy ECN bits etc.; raw XFRM_STATE_* flags to OR in (advanced). */
   extraFlags?: number;
+  /**
+   * Outbound SA: the last sequence number counted as used (RFC 4303 §3.3.3), so the first packet
+   * carries oseq + 1. An HA node taking over an SA jumps past what the old node sent (src/ha/).
+   */
+  oseq?: bigint;
 }
 
 /** Algorithms of an installed SA, without key bytes. */

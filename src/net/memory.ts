@@ -114,6 +114,17 @@ export class MemoryNetwork {
     return t;
   }
 
+  /**
+   * A shared address moves to another host (VRRP in tests of HA pairs): `addr` now belongs to `to`,
+   * which sends and receives on it; the host that had it loses it.
+   */
+  moveAddress(addr: string, to: MemoryTransport): void {
+    const from = this.#byAddr.get(addr);
+    from?.dropAddress(addr);
+    to.addAddress(addr);
+    this.#byAddr.set(addr, to);
+  }
+
   /** Puts raw wire bytes on the network as if `path.remoteAddr:remotePort` sent them to `path.local*`. */
   inject(data: Uint8Array, to: PacketPath): void {
     this.transmit(data.slice(), to.remoteAddr, to.remotePort, to.localAddr, to.localPort);
@@ -180,7 +191,7 @@ export class MemoryNetwork {
 }
 
 export class MemoryTransport implements Transport {
-  readonly addresses: readonly string[];
+  #addresses: string[];
   readonly ikePort: number;
   readonly nattPort: number;
   readonly #net: MemoryNetwork;
@@ -191,10 +202,22 @@ export class MemoryTransport implements Transport {
   /** Use MemoryNetwork.createTransport. */
   constructor(net: MemoryNetwork, opts: MemoryTransportOptions) {
     this.#net = net;
-    this.addresses = [...opts.addresses];
+    this.#addresses = [...opts.addresses];
     this.ikePort = opts.ikePort ?? IKE_PORT;
     this.nattPort = opts.nattPort ?? NATT_PORT;
     this.#counters = opts.counters;
+  }
+
+  get addresses(): readonly string[] {
+    return this.#addresses;
+  }
+  /** @internal MemoryNetwork.moveAddress */
+  addAddress(addr: string): void {
+    if (!this.#addresses.includes(addr)) this.#addresses = [...this.#addresses, addr];
+  }
+  /** @internal MemoryNetwork.moveAddress */
+  dropAddress(addr: string): void {
+    this.#addresses = this.#addresses.filter((a) => a !== addr);
   }
 
   onReceive(handler: ReceiveHandler): void {

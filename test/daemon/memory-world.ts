@@ -4,7 +4,7 @@ import { FakeClock } from '../../src/base/clock.ts';
 import { Counters } from '../../src/base/counters.ts';
 import { MemoryLogger } from '../../src/base/logger.ts';
 import { TimerQueue } from '../../src/base/timers.ts';
-import type { IkeConnection } from '../../src/ike/config.ts';
+import type { EngineOptions, IkeConnection } from '../../src/ike/config.ts';
 import { Engine } from '../../src/ike/engine.ts';
 import { FakeKernel } from '../../src/kernel/fake.ts';
 import { MemoryNetwork } from '../../src/net/memory.ts';
@@ -14,8 +14,8 @@ export function memoryWorld() {
   const timers = new TimerQueue(clock);
   const net = new MemoryNetwork(timers, {});
   const engines: Engine[] = [];
-  /** An engine listening on `addrs` (one address or several) with these connections. */
-  const engine = (addrs: string | string[], conns: IkeConnection[]) => {
+  /** An engine listening on `addrs` (one address or several) with these connections (and options). */
+  const engine = (addrs: string | string[], conns: IkeConnection[], options?: EngineOptions) => {
     const counters = new Counters();
     const e = new Engine({
       transport: net.createTransport({ addresses: typeof addrs === 'string' ? [addrs] : addrs, counters }),
@@ -24,6 +24,7 @@ export function memoryWorld() {
       connections: conns,
       counters,
       logger: new MemoryLogger(),
+      ...(options ? { options } : {}),
     });
     engines.push(e);
     return e;
@@ -43,5 +44,5 @@ export function memoryWorld() {
     for (const e of engines) await e.close();
     timers.clear();
   };
-  return { engine, settle, close };
+  return { engine, settle, close, net, timers, clock };
 }

@@ -190,3 +190,90 @@ test('rekey initiator: an old inbound SA nobody sends on leaves after one grace'
   await h.settle(1_000, 100);
   assert.equal(await has(h.a.kernel, old.spiIn), false);
 });
+
+test('a replaced Child SA leaving while its successor is being rekeyed keeps the shared policies', async (t) => {
+  // Seen in the guest lab (issue 13): rekeys back to back, the old SA's grace ended while the next
+  // rekey of its successor was in flight; the successor ('rekeying') was not counted as a holder of
+  // the shared policies, so all of them were deleted until that rekey completed -- outbound traffic
+  // left in clear, inbound ESP found no policy (XfrmInNoPols).
+  const CREATE_CHILD_SA = 36;
+  const h = pair({ optionsA: { rekeyGraceMs: 1_000, rekeyGraceExtensions: 0 } });
+  t.after(() => h.close());
+  let hold = false;
+  // B's CREATE_CHILD_SA responses are lost while `hold` is set: A's rekey stays in flight.
+  h.net.faults = {
+    drop: (d) =>
+      hold && d.srcAddr === ADDR_B && d.data[18] === CREATE_CHILD_SA && (d.data[19]! & RESPONSE) !== 0,
+  };
+  const sa = h.a.engine.initiate('site');
+  await h.settle(0);
+  const first = sa.children[0]!;
+  h.a.engine.rekeyChild(sa, first);
+  await h.settle(0); // rekey and A's Delete of the first Child SA done: its grace runs
+  const second = sa.children.find((c) => c !== first && c.state === 'installed')!;
+  assert.ok(second, 'the first rekey completed');
+  assert.ok(await has(h.a.kernel, first.spiIn), 'the first Child SA is in its grace');
+  hold = true;
+  h.a.engine.rekeyChild(sa, second);
+  await h.settle(0);
+  assert.equal(second.state, 'rekeying', 'the second rekey is in flight');
+  await h.settle(1_000, 100); // the first Child SA's grace ends meanwhile
+  assert.equal(await has(h.a.kernel, first.spiIn), false, 'the first Child SA is gone');
+  assert.equal(first.state, 'destroyed');
+  // The second Child SA's policies (out, in, fwd; its reqid) still stand, while its rekey runs.
+  const pols = await h.a.kernel.dumpPolicies();
+  const mine = pols.filter((p) => p.templates.some((x) => x.reqid === second.reqid && x.proto === 'esp'));
+  assert.deepEqual(
+    mine.map((p) => p.dir).sort(),
+    ['fwd', 'in', 'out'],
+    `A's policies: ${pols.map((p) => `${p.dir} ${p.templates.map((x) => x.reqid).join()}`).join('; ')}`,
+  );
+  hold = false;
+  await h.settle(20_000);
+  assert.ok(
+    sa.children.some((c) => c !== second && c.state === 'installed'),
+    'the second rekey completed',
+  );
+});
+
+test('rekey responder: a slow initiator (its response lost once) gets the new SA before we send on it', async (t) => {
+  // Seen in the guest lab (issue 13): under load the initiator installed its inbound SA more than
+  // 2 s after the response left, and the responder's fallback switch sent into its larval SA
+  // (XfrmAcquireError). The fallback now waits longer than one retransmission of the request.
+  const CREATE_CHILD_SA = 36;
+  const h = pair();
+  t.after(() => h.close());
+  let dropped = 0;
+  h.net.faults = {
+    drop: (d) => {
+      const response =
+        d.srcAddr === ADDR_B && d.data[18] === CREATE_CHILD_SA && (d.data[19]! & RESPONSE) !== 0;
+      if (!response || dropped > 0) return false;
+      dropped++;
+      return true;
+    },
+  };
+  const sa = h.a.engine.initiate('site');
+  await h.settle(0);
+  const rsa = established(h.b)[0]!;
+  const oldPeer = rsa.children[0]!;
+  const when: Record<string, number> = {};
+  const at = (k: typeof h.a.kernel, tag: string, method: 'addSa' | 'updateSa') => {
+    const orig = k[method].bind(k);
+    k[method] = async (p) => {
+      await orig(p);
+      when[`${tag}:${p.spi}`] ??= h.clock.now();
+    };
+  };
+  at(h.a.kernel, 'a-in', 'updateSa');
+  at(h.b.kernel, 'b-out', 'addSa');
+  h.a.engine.rekeyChild(sa, sa.children[0]!);
+  await h.settle(30_000, 100);
+  const peer = rsa.children.find((c) => c !== oldPeer && c.state === 'installed')!;
+  assert.ok(peer, 'the rekey completed');
+  assert.equal(dropped, 1, 'the first response was lost');
+  const aIn = when[`a-in:${peer.spiOut}`];
+  const bOut = when[`b-out:${peer.spiOut}`];
+  assert.ok(aIn !== undefined && bOut !== undefined, JSON.stringify(when));
+  assert.ok(bOut >= aIn, `B sent on the new SA at ${bOut} ms, A could receive on it at ${aIn} ms`);
+});

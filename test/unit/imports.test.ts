@@ -17,6 +17,7 @@ const RANK: Record<string, number> = {
   config: 4, // YAML -> validated config
   creds: 4, // certificates, identities, keys
   ike: 5, // the engine: IKE/Child SAs, tasks, exchanges
+  ha: 6, // HA pair: sync channel, state records, promotion (above the engine, below the daemon)
   control: 6, // control socket protocol and client
   daemon: 7, // the process: connections, reload, kernel reconcile
   cli: 8, // the command line

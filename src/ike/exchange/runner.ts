@@ -64,6 +64,8 @@ export interface ExchangeRunnerOptions {
   readonly firstRequestId?: number;
   /** Message ID expected of the peer's first request (default 0). */
   readonly firstExpectedId?: number;
+  /** Called after the window moved (a response sent, a request sent or answered): HA sync listens. */
+  readonly onAdvance?: () => void;
 }
 
 const MAX_MSGID = 0xffffffff;
@@ -114,6 +116,31 @@ export class ExchangeRunner {
     const o = this.#outstanding;
     return o && { messageId: o.messageId, request: o.request, sends: o.sends };
   }
+  /** The packets of our request in flight (an HA standby re-sends them when it takes over). */
+  get outstandingPackets(): readonly Uint8Array[] | undefined {
+    return this.#outstanding?.packets;
+  }
+  /** The cached response to the peer's last request (RFC 7296 §2.1), for an HA standby. */
+  get lastResponse(): readonly Uint8Array[] | undefined {
+    return this.#lastResponse;
+  }
+
+  /**
+   * An HA standby taking over an IKE SA (src/ha/): the message IDs and the cached last response the
+   * active node had. Only on a runner that has sent and received nothing.
+   */
+  resume(s: {
+    readonly nextRequestId: number;
+    readonly expectedRequestId: number;
+    readonly lastResponse?: readonly Uint8Array[];
+  }): void {
+    if (this.#closed || this.#outstanding || this.#queue.length > 0 || this.#inProgress)
+      throw new RunnerError('ERR_NOT_EXPECTED', 'resume on a runner in use');
+    this.#nextRequestId = s.nextRequestId;
+    this.#expectedId = s.expectedRequestId;
+    this.#lastResponse = s.lastResponse;
+  }
+
   get queued(): number {
     return this.#queue.length;
   }
@@ -170,6 +197,7 @@ export class ExchangeRunner {
     this.#expectedId = messageId + 1;
     this.#count('ike.response_sent');
     this.#o.send(packets);
+    this.#o.onAdvance?.();
   }
 
   /** The cheap check of an incoming response, before decryption. */
@@ -191,6 +219,7 @@ export class ExchangeRunner {
     this.#outstanding = undefined;
     this.#nextRequestId = messageId + 1;
     if (this.#queue.length > 0) this.#sendNext();
+    this.#o.onAdvance?.();
     return true;
   }
 
@@ -259,6 +288,7 @@ export class ExchangeRunner {
     this.#count('ike.request_sent');
     this.#o.send(o.packets);
     this.#arm(o);
+    this.#o.onAdvance?.();
   }
 
   /** RFC 7296 §2.1: only the initiator of an exchange retransmits, with increasing intervals. */

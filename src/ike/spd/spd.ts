@@ -33,7 +33,8 @@ export interface SpdHost {
 export type SpdConnection = ConnectionPolicyView & { readonly name: string };
 
 const NO_SAS: SpdHost = { sas: () => [], sasOf: () => [], run: () => undefined };
-const holding = (c: ChildSa) => c.state === 'installed' || c.state === 'rekeying';
+/** A Child SA whose own policies stand in the kernel: installed and not gone, in any state (rekeyed too). */
+const holding = (c: ChildSa) => c.policies().length > 0;
 
 export class Spd {
   readonly kernel: Kernel;

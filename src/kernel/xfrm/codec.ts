@@ -146,12 +146,24 @@ function algAttrs(p: SaParams, object: string): Uint8Array[] {
   return out;
 }
 
-/** xfrm_replay_state_esn with a bitmap of ceil(window/32) words, counters zero (RFC 4303 §3.4.3). */
-export function encodeReplayEsn(window: number): Uint8Array {
+/**
+ * xfrm_replay_state_esn with a bitmap of ceil(window/32) words (RFC 4303 §3.4.3); counters zero but
+ * the outbound one, `oseq` (oseq at 4, oseq_hi at 12).
+ */
+export function encodeReplayEsn(window: number, oseq = 0n): Uint8Array {
   const bmpLen = Math.ceil(window / 32);
   const b = new Uint8Array(Size.replayEsn + bmpLen * 4);
   view(b).setUint32(0, bmpLen, LE);
+  view(b).setUint32(4, Number(oseq & 0xffffffffn), LE);
+  view(b).setUint32(12, Number((oseq >> 32n) & 0xffffffffn), LE);
   view(b).setUint32(20, window, LE);
+  return b;
+}
+
+/** xfrm_replay_state {oseq, seq, bitmap} for a non-ESN SA whose outbound counter starts at `oseq`. */
+function encodeReplay(oseq: bigint): Uint8Array {
+  const b = new Uint8Array(12);
+  view(b).setUint32(0, Number(oseq), LE);
   return b;
 }
 
@@ -175,7 +187,11 @@ export function buildSa(p: SaParams, update = false): Request {
     if (p.encap.oa) e.set(parseAddr(p.encap.oa, 'encap oa').bytes, 8);
     attrs.push(nla(XfrmAttr.ENCAP, e));
   }
-  if (p.esn || win > 32) attrs.push(nla(XfrmAttr.REPLAY_ESN_VAL, encodeReplayEsn(win)));
+  const oseq = p.oseq ?? 0n;
+  if (oseq < 0n || oseq > (p.esn ? 0xffffffffffffffffn : 0xffffffffn))
+    throw KernelError.invalid('encode', object, `oseq ${oseq} out of range`);
+  if (p.esn || win > 32) attrs.push(nla(XfrmAttr.REPLAY_ESN_VAL, encodeReplayEsn(win, oseq)));
+  else if (oseq > 0n) attrs.push(nla(XfrmAttr.REPLAY_VAL, encodeReplay(oseq)));
   if (p.mark) attrs.push(nla(XfrmAttr.MARK, encodeMark(p.mark)));
   if (p.ifId !== undefined) attrs.push(nlaU32(XfrmAttr.IF_ID, p.ifId));
   if (p.tfcPad !== undefined) attrs.push(nlaU32(XfrmAttr.TFCPAD, p.tfcPad));

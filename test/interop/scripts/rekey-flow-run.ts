@@ -2,7 +2,8 @@
 // starters, lab/interop/rekey-flow.ts) and the restarted-peer recovery per `restart:PEER` spec
 // (restart-recovery.ts), IKW_FLOW_CONCURRENCY (default 4) at a time, each in its own namespaces;
 // prints one `IKW-FLOW-RESULT <json>` line per spec and never throws past one.
-// usage: node rekey-flow-run.ts PEER ... restart:PEER ...   (PEER: strongswan|libreswan|ikeway)
+// usage: node rekey-flow-run.ts PEER ... PEER@LOCAL ... restart:PEER ...
+//        (PEER, LOCAL: strongswan|libreswan|ikeway; PEER@LOCAL: a control flow without ikeway)
 import { IkewayPeer } from '../../../lab/interop/ikeway-peer.ts';
 import { peerDriver } from '../../../lab/interop/peers.ts';
 import { rekeyFlow } from '../../../lab/interop/rekey-flow.ts';
@@ -24,6 +25,16 @@ async function one(spec: string): Promise<void> {
       const peer = String(arg);
       facts = await restartRecovery({
         peer: driver(peer),
+        log: (l) => process.stderr.write(`[${spec}] ${l}\n`),
+      });
+    } else if (kind.includes('@')) {
+      // `PEER@LOCAL`: a control flow, LOCAL on router-a in ikeway's place starts the rekeys (the
+      // peer's own loss, with no ikeway in the tunnel).
+      const [peer, local] = kind.split('@') as [string, string];
+      facts = await rekeyFlow({
+        peer: driver(peer),
+        local: driver(local),
+        starters: ['ikeway'],
         log: (l) => process.stderr.write(`[${spec}] ${l}\n`),
       });
     } else
