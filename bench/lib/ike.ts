@@ -53,6 +53,7 @@ export function runLoadIn(
   concurrency: number,
   auth: AuthSetup,
   local: string = net.nextLoadAddr(),
+  ike: string = IKE_PROPOSAL,
 ): Promise<LoadReport> {
   const opts: LoadOptions = {
     remote: RESPONDER_ADDR,
@@ -64,7 +65,7 @@ export function runLoadIn(
     ...(auth.loadCert
       ? { cert: { cert: auth.loadCert.cert, key: auth.loadCert.key, ca: auth.loadCert.ca }, first: certNext }
       : {}),
-    ike: IKE_PROPOSAL,
+    ike,
     esp: ESP_PROPOSAL,
     idTemplate: auth.loadCert?.idTemplate ?? `fqdn:load-${idBase}-%d.ikeway.test`,
     localTs: ['0.0.0.0/0'],

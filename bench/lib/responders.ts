@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { bundledCli } from '../../lab/guest/bundle.ts';
 import type { Netns } from '../../lab/netns/netns.ts';
 import type { LoadCert } from '../../lab/load/cert-auth.ts';
-import { Charon } from '../../lab/peers/strongswan.ts';
+import { Charon, STRONGSWAN_5, type StrongswanBuild } from '../../lab/peers/strongswan.ts';
 import { RESPONDER_ADDR } from './netlab.ts';
 
 export interface Responder {
@@ -29,7 +29,7 @@ export class ResponderError extends Error {
 
 export const IKEWAY_SETTINGS =
   'ikeway daemon --kernel memory --log-level warn (esbuild bundle, node ' +
-  `${process.version}); cookie-threshold 1000000, limits.half-open 1000000, limits.ike-sas-per-peer 1000 (its maximum; the load comes from one address per 1000 SAs), liveness off`;
+  `${process.version}); cookie-threshold 1000000, limits.half-open 1000000, limits.half-open-per-source 1000000, limits.ike-sas-per-peer 1000 (its maximum; the load comes from one address per 1000 SAs), liveness off`;
 
 export const CHARON_SETTINGS =
   'charon 5.9.8, plugins openssl curve25519 ... kernel-libipsec kernel-netlink; ikesa_table_size 1024, ' +
@@ -46,7 +46,12 @@ export interface AuthSetup {
   readonly localId: string;
 }
 
-function ikewayConfig(dir: string, auth: AuthSetup): string {
+function ikewayConfig(
+  dir: string,
+  auth: AuthSetup,
+  ike: readonly string[] | undefined,
+  ts: ResponderKernel['ts'],
+): string {
   const a = auth.psk ? '{ psk: { file: psk } }' : '{ cert: { cert: cert.pem, key: key.pem, ca: [ca.pem] } }';
   if (auth.psk) writeFileSync(join(dir, 'psk'), auth.psk, { mode: 0o600 });
   if (auth.cert) {
@@ -59,16 +64,17 @@ function ikewayConfig(dir: string, auth: AuthSetup): string {
     `control-socket: ${join(dir, 'ctl.sock')}`,
     `state-dir: ${join(dir, 'state')}`,
     'cookie-threshold: 1000000',
-    'limits: { half-open: 1000000, ike-sas-per-peer: 1000 }',
+    'limits: { half-open: 1000000, half-open-per-source: 1000000, ike-sas-per-peer: 1000 }',
     `local: { address: ${RESPONDER_ADDR} }`,
     'connections:',
     '  load:',
     '    remote: any',
     `    auth: ${a}`,
     `    local-id: "${auth.localId}"`,
-    '    local-subnets: [0.0.0.0/0]',
-    '    remote-subnets: [0.0.0.0/0]',
+    `    local-subnets: [${(ts?.local ?? ['0.0.0.0/0']).join(', ')}]`,
+    `    remote-subnets: [${(ts?.remote ?? ['0.0.0.0/0']).join(', ')}]`,
     '    liveness: false',
+    ...(ike ? [`    ike-proposals: [${ike.join(', ')}]`] : []),
     '',
   ].join('\n');
 }
@@ -99,12 +105,24 @@ async function stopProc(proc: ChildProcess, graceMs = 3000): Promise<void> {
 /** Where the responder's Child SAs go: the in-memory kernel / libipsec (host), or the real kernel. */
 export interface ResponderKernel {
   readonly realKernel?: boolean;
+  /** IKE proposals of the responder (default: ikeway's default; charon aes256gcm16-prfsha256-x25519). */
+  readonly ikeProposals?: readonly string[];
+  /** charon only: which strongSwan build (default 5.9.8). */
+  readonly build?: StrongswanBuild;
+  /**
+   * The responder's traffic selectors (default 0.0.0.0/0 both ways). charon 6.0.6 with kernel-libipsec
+   * sends its IKE_AUTH response into a 0.0.0.0/0 Child SA it has just installed (the initiator never
+   * gets it), so a bench against it narrows both responders to the same subnets.
+   */
+  readonly ts?: { readonly local: readonly string[]; readonly remote: readonly string[] };
 }
+
+const DEFAULT_IKE = ['aes256gcm16-prfsha256-x25519'];
 
 export async function startIkeway(ns: Netns, auth: AuthSetup, k: ResponderKernel = {}): Promise<Responder> {
   const dir = mkdtempSync(join(tmpdir(), 'ikw-bench-resp-'));
   const config = join(dir, 'ikeway.yaml');
-  writeFileSync(config, ikewayConfig(dir, auth), { mode: 0o600 });
+  writeFileSync(config, ikewayConfig(dir, auth, k.ikeProposals, k.ts), { mode: 0o600 });
   const cli = await bundledCli();
   // IKEWAY_BENCH_PROF=<dir>: the responder writes a V8 CPU profile there when it stops.
   const prof = process.env.IKEWAY_BENCH_PROF;
@@ -154,8 +172,10 @@ export async function startCharon(ns: Netns, auth: AuthSetup, k: ResponderKernel
     files['private/me.pem'] = auth.cert.keyPem;
     files['x509ca/ca.pem'] = auth.cert.caPem;
   }
+  const build = k.build ?? STRONGSWAN_5;
   const charon = await Charon.start({
     ns,
+    build,
     tag: 'bench',
     libipsec: !k.realKernel,
     logLevels: { default: -1 },
@@ -172,12 +192,12 @@ export async function startCharon(ns: Netns, auth: AuthSetup, k: ResponderKernel
         localAuth: auth.psk ? 'psk' : 'pubkey',
         remoteAuth: auth.psk ? 'psk' : 'pubkey',
         ...(auth.cert ? { localCerts: ['me.pem'], remoteCaCerts: ['ca.pem'] } : {}),
-        proposals: ['aes256gcm16-prfsha256-x25519'],
+        proposals: k.ikeProposals ?? DEFAULT_IKE,
         children: [
           {
             name: 'load',
-            localTs: ['0.0.0.0/0'],
-            remoteTs: ['0.0.0.0/0'],
+            localTs: k.ts?.local ?? ['0.0.0.0/0'],
+            remoteTs: k.ts?.remote ?? ['0.0.0.0/0'],
             espProposals: ['aes256gcm16'],
           },
         ],
@@ -188,6 +208,9 @@ export async function startCharon(ns: Netns, auth: AuthSetup, k: ResponderKernel
   await charon.loadAll();
   const pid = charon.pid;
   if (pid === undefined) throw new ResponderError('charon has no pid');
-  const settings = k.realKernel ? CHARON_SETTINGS.replace('kernel-libipsec ', '') : CHARON_SETTINGS;
+  const settings = (k.realKernel ? CHARON_SETTINGS.replace('kernel-libipsec ', '') : CHARON_SETTINGS).replace(
+    'charon 5.9.8, plugins openssl',
+    `charon ${build.version}, plugins openssl ${build.plugins.join(' ')}`,
+  );
   return { name: 'charon', pid, settings, stop: () => charon.stop() };
 }

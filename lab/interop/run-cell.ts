@@ -2,7 +2,7 @@
 // sides report it, traffic both ways counted on both kernels' SAs, rekeys, liveness, a clean delete.
 // Every step is timed and recorded; the first failing step ends the cell with its evidence.
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundledCli } from '../guest/bundle.ts';
@@ -258,10 +258,18 @@ export async function runCell(o: RunCellOptions): Promise<CellResult> {
     };
   } finally {
     await ikeway?.stop().catch(() => undefined);
+    keepIkewayLog(ikeway, cell, role);
     await peer.stop().catch(() => undefined);
     lab?.teardown();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** IKW_MATRIX_LOGDIR: ikeway's last log lines of the cell are kept there (it never logs keys). */
+function keepIkewayLog(ikeway: IkewayDaemon | undefined, cell: CellSpec, role: Role): void {
+  const dir = process.env['IKW_MATRIX_LOGDIR'];
+  if (dir && ikeway)
+    writeFileSync(join(dir, `ikeway-${role}-${cell.id}.log`), `${ikeway.lines.join('\n')}\n`);
 }
 
 const secs = (t0: number) => Math.round((Date.now() - t0) / 100) / 10;
@@ -308,7 +316,32 @@ async function rekeys(
     () => traffic(l, cell, ikw, peer, ike),
     (s) => s,
   );
+  if (cell.keyExchanges)
+    await rec.step(
+      'key exchanges after rekeys (RFC 9370 IKE_FOLLOWUP_KE)',
+      () => rekeyedKeyExchanges(ikw, cell),
+      (s) => s,
+    );
   return ike;
+}
+
+/**
+ * After the rekeys the new IKE SA must have run every key exchange of the cell again, and so must the
+ * rekeyed Child SA when the ESP proposal names key exchanges (PFS, RFC 7296 §1.3.1; the additional
+ * ones through IKE_FOLLOWUP_KE, RFC 9370 §2.2.4), as ikeway's status lists them.
+ */
+async function rekeyedKeyExchanges(ikw: IkewayDaemon, cell: CellSpec): Promise<string> {
+  const want = (cell.keyExchanges ?? []).join(' + ');
+  const [sa] = await ikw.ikeSas();
+  const ikeGot = (sa?.keyExchanges ?? []).join(' + ');
+  const child = sa?.children.find((c) => c.state === 'installed');
+  const childGot = (child?.keyExchanges ?? []).join(' + ');
+  const pfs = /-(x25519|ecp\d+|modp\d+|mlkem\d+)/.test(cell.esp);
+  if (ikeGot !== want || (pfs && childGot !== want))
+    throw new Error(
+      `after the rekeys ikeway ran IKE ${ikeGot || 'none'}, Child ${childGot || 'none'}; expected ${want}`,
+    );
+  return `ikeway status: IKE SA ${ikeGot}${pfs ? `, Child SA ${childGot}` : ''}`;
 }
 
 /** ESP states of the tunnel in a router's kernel. */

@@ -1,8 +1,8 @@
 // strongSwan (charon 5.9.8, Debian) as the interop peer: charon with the REAL kernel (kernel-netlink,
 // no libipsec) in the peer router's namespace, configured by swanctl.conf rendered from the cell.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { Charon, STRONGSWAN_5, type StrongswanBuild, type SwanConnection } from '../peers/strongswan.ts';
 import { LabError } from '../errors.ts';
 import type { CellContext, CellSpec, PeerDriver, PeerFragments, PeerSa, Role } from './types.ts';
@@ -157,6 +157,15 @@ export class StrongswanPeer implements PeerDriver {
     if (!c) return;
     this.#logs.push(c.logText());
     await c.stop({ graceMs: 5_000 });
+    this.#keepLog();
+  }
+
+  /** IKW_MATRIX_LOGDIR: charon's whole log of the cell is kept there (no key material: levels <= 2). */
+  #keepLog(): void {
+    const dir = process.env['IKW_MATRIX_LOGDIR'];
+    const ctx = this.#ctx;
+    if (!dir || !ctx) return;
+    writeFileSync(join(dir, `${this.kind}-${ctx.role}-${ctx.cell.id}.log`), this.#logs.join(''));
   }
 
   async kill(): Promise<void> {

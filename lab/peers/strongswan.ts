@@ -6,10 +6,11 @@
 // bind-mounted over /run: two charons never see each other's pid file, and the host's /run is
 // untouched. The vici socket lives in the per-instance directory on the host filesystem, so swanctl
 // runs on the host with `--uri`.
-import { execFile, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Netns } from '../netns/netns.ts';
 
 export const CHARON_BIN = '/usr/lib/ipsec/charon';
@@ -43,6 +44,41 @@ export const STRONGSWAN_6: StrongswanBuild = {
   piddir: '/opt/strongswan-6.0.6/var/run',
   plugins: ['ml'],
 };
+
+/** The 6.0.6 build's tarball (/work/shared/peers/strongswan-6.0.6.md); IKW_STRONGSWAN6_TARBALL overrides. */
+export const STRONGSWAN_6_TARBALL =
+  process.env['IKW_STRONGSWAN6_TARBALL'] ?? '/work/shared/peers/strongswan-6.0.6-debian12-amd64.tar.xz';
+const STRONGSWAN_6_SHA256 = 'ef3d5154495abf77d1486f2bf2ccd1171410954f79cba30f55df51eb37378afd';
+
+/**
+ * Makes strongSwan 6.0.6 available at /opt/strongswan-6.0.6 (its compiled-in prefix): unpacked once
+ * per machine from the tarball, checked against its published SHA-256, into a temporary directory
+ * next to it and renamed into place, so a concurrent test never sees a half-unpacked tree. The guest
+ * kernel sees the host's /opt, so callers unpack on the host before booting it. Returns why it is
+ * unavailable, or undefined when charon is there.
+ */
+export function ensureStrongswan6(tarball = STRONGSWAN_6_TARBALL): string | undefined {
+  if (existsSync(STRONGSWAN_6.charon)) return undefined;
+  if (process.getuid?.() !== 0) return 'strongSwan 6.0.6 is not unpacked and unpacking it needs root';
+  if (!existsSync(tarball)) return `strongSwan 6.0.6 not available (no ${tarball})`;
+  const sum = createHash('sha256').update(readFileSync(tarball)).digest('hex');
+  if (sum !== STRONGSWAN_6_SHA256) return `${tarball}: SHA-256 ${sum}, expected ${STRONGSWAN_6_SHA256}`;
+  const prefix = dirname(dirname(dirname(STRONGSWAN_6.charon))); // /opt/strongswan-6.0.6
+  const tmp = mkdtempSync(join(dirname(prefix), '.strongswan-6.0.6-'));
+  try {
+    execFileSync('tar', ['-C', tmp, '-xJf', tarball]);
+    try {
+      renameSync(join(tmp, 'strongswan-6.0.6'), prefix);
+    } catch (e) {
+      if (!existsSync(STRONGSWAN_6.charon)) throw e; // else another process unpacked it meanwhile
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return existsSync(STRONGSWAN_6.charon)
+    ? undefined
+    : `unpacked ${tarball} but ${STRONGSWAN_6.charon} is missing`;
+}
 
 export class StrongswanError extends Error {
   readonly code = 'STRONGSWAN_ERROR';
@@ -356,6 +392,9 @@ export interface SwanConnection {
   readonly localCerts?: readonly string[];
   /** Trust anchor file names in x509ca/ that the peer's certificate must chain to. */
   readonly remoteCaCerts?: readonly string[];
+  /** Raw public keys (RFC 7670; swanctl `pubkeys`, files in the pubkey/ dir) of this side / the peer. */
+  readonly localPubkeys?: readonly string[];
+  readonly remotePubkeys?: readonly string[];
   readonly proposals: readonly string[];
   readonly children: readonly SwanChild[];
   readonly rekeyTime?: string;
@@ -396,6 +435,7 @@ export function renderSwanctlConf(conns: readonly SwanConnection[], secrets: Swa
     if (c.mobike !== undefined) out.push(`    mobike = ${c.mobike ? 'yes' : 'no'}`);
     out.push('    local {', `      auth = ${v(c.localAuth, 'auth')}`, `      id = "${v(c.localId, 'id')}"`);
     if (c.localCerts?.length) out.push(`      certs = ${list(c.localCerts, 'certs')}`);
+    if (c.localPubkeys?.length) out.push(`      pubkeys = ${list(c.localPubkeys, 'pubkeys')}`);
     out.push(
       '    }',
       '    remote {',
@@ -403,6 +443,7 @@ export function renderSwanctlConf(conns: readonly SwanConnection[], secrets: Swa
       `      id = "${v(c.remoteId, 'id')}"`,
     );
     if (c.remoteCaCerts?.length) out.push(`      cacerts = ${list(c.remoteCaCerts, 'cacerts')}`);
+    if (c.remotePubkeys?.length) out.push(`      pubkeys = ${list(c.remotePubkeys, 'pubkeys')}`);
     out.push('    }', '    children {');
     for (const ch of c.children) {
       out.push(`      ${v(ch.name, 'child name')} {`);

@@ -2,7 +2,9 @@
 // receiving it in the IKE_AUTH response deletes the IKE SA.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeMessage, ExchangeType, IdType } from '../../src/codec/index.ts';
+import { decodeMessage, ExchangeType, IdType, NotifyType } from '../../src/codec/index.ts';
+import type { Task } from '../../src/ike/task.ts';
+import { notify } from '../../src/ike/wire.ts';
 import { established, pair } from './harness.ts';
 
 const wrongPsk = {
@@ -58,4 +60,51 @@ test('optional IDr: the initiator names the responder identity it wants', async 
   const sa = h.a.engine.initiate('site');
   await h.settle(0);
   assert.equal(sa.state, 'established');
+});
+
+// RFC 7296 §2.21.2: "If the error occurs on the initiator, the notification MAY be returned in a
+// separate INFORMATIONAL exchange, usually with no other payloads." strongSwan does so when our AUTH
+// fails its check after we (the responder) established: the IKE SA and its Child SAs must go.
+test('AUTHENTICATION_FAILED in an INFORMATIONAL after IKE_AUTH: the responder deletes the IKE SA', async (t) => {
+  const h = pair();
+  t.after(() => h.close());
+  h.a.engine.initiate('site');
+  await h.settle(0);
+  const [ini, res] = [established(h.a)[0]!, established(h.b)[0]!];
+  assert.equal(h.b.kernel.saCount, 2);
+  const refuse: Task = {
+    name: 'auth-failed-notify',
+    exchange: ExchangeType.INFORMATIONAL,
+    build: (msg) => msg.add(notify(NotifyType.AUTHENTICATION_FAILED)),
+    process: () => undefined,
+  };
+  ini.tasks.queue(refuse);
+  ini.services.run(ini, () => ini.tasks.initiate());
+  await h.settle(0);
+  assert.equal(res.state, 'destroyed');
+  assert.equal(established(h.b).length, 0);
+  assert.equal(h.b.kernel.saCount, 0);
+  assert.equal(h.b.kernel.policyCount, 0);
+  assert.equal(h.b.counters.get('ike.auth_failed'), 1);
+  assert.match(h.b.logger.text(), /peer failed to authenticate us \(AUTHENTICATION_FAILED\): IKE SA deleted/);
+});
+
+test('another error notify in an INFORMATIONAL is logged and changes nothing', async (t) => {
+  const h = pair();
+  t.after(() => h.close());
+  h.a.engine.initiate('site');
+  await h.settle(0);
+  const [ini, res] = [established(h.a)[0]!, established(h.b)[0]!];
+  const other: Task = {
+    name: 'other-error-notify',
+    exchange: ExchangeType.INFORMATIONAL,
+    build: (msg) => msg.add(notify(NotifyType.INVALID_SYNTAX)),
+    process: () => undefined,
+  };
+  ini.tasks.queue(other);
+  ini.services.run(ini, () => ini.tasks.initiate());
+  await h.settle(0);
+  assert.equal(res.state, 'established');
+  assert.equal(h.b.kernel.saCount, 2);
+  assert.match(h.b.logger.text(), /peer reported an error in INFORMATIONAL/);
 });

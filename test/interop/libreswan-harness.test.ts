@@ -26,6 +26,7 @@ import {
 import type { ConnectionSpec } from '../../lab/load/spec.ts';
 import { PeerProcess } from '../realnet/peer-process.ts';
 import { toLibreswanProposal } from '../../lab/interop/libreswan-peer.ts';
+import { connection as connectionSpec } from '../../src/config/spec-connection.ts';
 
 const skip = libreswanUnavailable();
 const LSW = { addr: '198.51.100.1', net: '10.1.0.0/24', fqdn: 'lsw.example' };
@@ -46,7 +47,11 @@ const lswConn: LswConnection = {
   retransmitTimeout: 10,
 };
 
-function ikewayConn(): ConnectionSpec {
+const CLASSIC = 'aes256gcm16-prfsha256-x25519';
+/** ikeway's default `ike-proposals` as the config defines it: the ML-KEM hybrid first, then X25519. */
+const DEFAULT_IKE = (connectionSpec.fields['ike-proposals'] as { default?: readonly string[] }).default ?? [];
+
+function ikewayConn(ike = CLASSIC): ConnectionSpec {
   return {
     name: 'site',
     localAddr: IKW.addr,
@@ -54,7 +59,7 @@ function ikewayConn(): ConnectionSpec {
     localId: `fqdn:${IKW.fqdn}`,
     remoteId: `fqdn:${LSW.fqdn}`,
     psk: PSK,
-    ike: 'aes256gcm16-prfsha256-x25519',
+    ike,
     esp: 'aes256gcm16',
     localTs: [IKW.net],
     remoteTs: [LSW.net],
@@ -144,10 +149,26 @@ test('parseStates / parseTrafficStatus read whack output of pluto 4.10', () => {
   });
 });
 
-for (const ikewayInitiates of [true, false]) {
+test('ikeway default IKE proposals: an ML-KEM hybrid first, a classic X25519 one after it', () => {
+  assert.deepEqual(DEFAULT_IKE, ['aes256gcm16-prfsha256-x25519-ke1_mlkem768', CLASSIC]);
+});
+
+// Libreswan 4.10 has no ML-KEM and no RFC 9370 (transform types 6..12 are unknown to it): against
+// ikeway's default proposals it must pick the classic one (RFC 7296 §3.3.6: a proposal with a
+// transform type the responder does not understand is unacceptable), and ikeway must accept
+// Libreswan's classic proposal when Libreswan initiates.
+for (const [ikewayInitiates, proposals] of [
+  [true, 'classic'],
+  [false, 'classic'],
+  [true, 'default'],
+  [false, 'default'],
+] as const) {
   const role = ikewayInitiates ? 'ikeway initiates' : 'pluto initiates';
+  const ikeOffer = proposals === 'default' ? DEFAULT_IKE.join(',') : CLASSIC;
+  const what =
+    proposals === 'default' ? "ikeway's default proposals (hybrid, classic): classic chosen" : 'PSK';
   test(
-    `Libreswan 4.10 <-> ikeway on the host: PSK IKE SA up, ${role}`,
+    `Libreswan 4.10 <-> ikeway on the host: ${what}, IKE SA up, ${role}`,
     { skip, timeout: 60_000 },
     async (t) => {
       const nl = Netns.create('lswh');
@@ -186,7 +207,7 @@ for (const ikewayInitiates of [true, false]) {
       const peer = (live.peer = PeerProcess.start(nk, 'ikeway', {
         kernel: 'memory',
         addresses: [IKW.addr],
-        connections: [ikewayConn()],
+        connections: [ikewayConn(ikeOffer)],
         ...(ikewayInitiates ? { initiate: ['site'] } : {}),
       }));
       await peer.waitEvent('ready', 30_000);
@@ -198,7 +219,13 @@ for (const ikewayInitiates of [true, false]) {
       const ike = await peer.waitEvent('ike-established', 20_000).catch(fail);
       assert.equal(ike.initiator, ikewayInitiates);
       assert.equal(ike.peerId, LSW.fqdn);
-      assert.equal(ike.proposal, 'aes256gcm16-prfsha256-x25519');
+      assert.equal(ike.proposal, CLASSIC);
+      if (ikewayInitiates && proposals === 'default') {
+        // pluto saw both proposals (it drops the hybrid's transform type 6 as unknown) and chose #2.
+        const chosen =
+          /proposal 2:IKE=AES_GCM_C_256-HMAC_SHA2_256-CURVE25519 chosen from remote proposals 1:IKE:\S+ 2:IKE:/;
+        await waitFor(() => pluto.logLines(chosen).length > 0, fail);
+      }
       // pluto's own view: it established the IKE SA, authenticated with the PSK (RFC 7296 §2.15).
       const authLine = new RegExp(
         `${ikewayInitiates ? 'responder' : 'initiator'} established IKE SA; ` +

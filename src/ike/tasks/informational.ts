@@ -1,7 +1,14 @@
 // The responder side of INFORMATIONAL (RFC 7296 §1.4): Delete payloads for the IKE SA or its Child
-// SAs (§1.4.1), an empty request as a liveness check (§2.4), notifies logged. "The recipient of an
+// SAs (§1.4.1), an empty request as a liveness check (§2.4), AUTHENTICATION_FAILED after IKE_AUTH
+// (§2.21.2) closing the IKE SA, other notifies logged. "The recipient of an
 // INFORMATIONAL exchange request MUST send some response ... That response MAY be an empty message."
-import { ExchangeType, ProtocolId, isErrorNotify, type DeletePayload } from '../../codec/index.ts';
+import {
+  ExchangeType,
+  NotifyType,
+  ProtocolId,
+  isErrorNotify,
+  type DeletePayload,
+} from '../../codec/index.ts';
 import type { ChildSa } from '../child-sa.ts';
 import type { IkeSa } from '../ike-sa.ts';
 import type { InboundMessage, OutboundMessage, Task } from '../task.ts';
@@ -21,7 +28,16 @@ export class Informational implements Task {
   process(msg: InboundMessage): void {
     const sa = this.sa;
     for (const p of msg.payloads) {
-      if (p.kind === 'NOTIFY' && isErrorNotify(p.notifyType))
+      if (p.kind === 'NOTIFY' && p.notifyType === NotifyType.AUTHENTICATION_FAILED) {
+        // RFC 7296 §2.21.2: an initiator that fails to authenticate us "MAY" say so "in a separate
+        // INFORMATIONAL exchange" after IKE_AUTH (strongSwan does). The IKE SA is then not
+        // authenticated on the peer's side: it goes, with its Child SAs, as if the peer had deleted it.
+        sa.logger.log('warn', 'peer failed to authenticate us (AUTHENTICATION_FAILED): IKE SA deleted', {
+          notify: p.notifyType,
+        });
+        sa.services.counters.inc('ike.auth_failed');
+        this.#deleteIke = true;
+      } else if (p.kind === 'NOTIFY' && isErrorNotify(p.notifyType))
         sa.logger.log('info', 'peer reported an error in INFORMATIONAL', { notify: p.notifyType });
       if (p.kind !== 'DELETE') continue;
       if (p.protocolId === ProtocolId.IKE) this.#deleteIke = true;

@@ -47,9 +47,13 @@ async function one(spec: string): Promise<CellResult> {
   }
 }
 
+// IKW_MATRIX_STAGGER_MS: slot k starts its first cell k times this later, so that the parallel cells'
+// daemon starts (the most CPU-hungry step under TCG) do not all fall together on the guest's 2 vCPUs.
+const stagger = Math.max(0, Math.min(60_000, Number(process.env['IKW_MATRIX_STAGGER_MS'] ?? 0) || 0));
 const queue = [...specs];
 await Promise.all(
-  Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
+  Array.from({ length: Math.min(concurrency, queue.length) }, async (_, k) => {
+    await new Promise((r) => setTimeout(r, k * stagger));
     for (let s = queue.shift(); s !== undefined; s = queue.shift())
       process.stdout.write(`IKW-MATRIX-RESULT ${JSON.stringify(await one(s))}\n`);
   }),
