@@ -6,6 +6,7 @@
 //                      rate of SAs + policies and the data plane (iperf3 through ikeway's tunnel,
 //                      charon's tunnel and no IPsec)
 //   --only ike|cert|install|guest  run one part
+//   --memory LIST      tunnel counts at which RSS is read in the PSK section (default 10000,40000)
 //   --rounds N         rounds per IKE section and of the guest setup (default 3, --quick 1); each
 //                      round alternates which daemon goes first; rows show the median and min-max
 //   --out FILE         where the report goes (default docs/benchmarks.md; not written with --quick
@@ -37,6 +38,13 @@ const outFile =
 const plan: IkePlan = quick
   ? { warmup: 300, sequential: 100, burst: 1000, concurrency: 64, memoryPoints: [2000] }
   : { warmup: 500, sequential: 300, burst: 1000, concurrency: 64, memoryPoints: [10_000, 40_000] };
+// --memory 10000,40000: the memory points of the PSK section instead of the plan's ("" = none).
+const memoryOpt = opt('--memory');
+if (memoryOpt !== undefined)
+  (plan as { memoryPoints: readonly number[] }).memoryPoints = memoryOpt
+    .split(',')
+    .filter((x) => x !== '')
+    .map(Number);
 const installCount = quick ? 5000 : 20_000;
 const guestPlan = quick
   ? {
