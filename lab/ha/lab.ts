@@ -189,6 +189,8 @@ export async function runHaLab(kernel: HaLabKernel = 'memory'): Promise<Record<s
     );
     chmodSync(join(dir, 'notify.sh'), 0o755);
 
+    // Under TCG (kernel xfrm in the guest) every node process starts 10-30x slower: the waits scale.
+    const slow = kernel === 'xfrm' ? 4 : 1;
     ikeway('n1', join(dir, 'n1.yaml'));
     ikeway('n2', join(dir, 'n2.yaml'));
     await until(
@@ -197,12 +199,12 @@ export async function runHaLab(kernel: HaLabKernel = 'memory'): Promise<Record<s
       async () => (await haStatus(`${dir}/n1.sock`)) && haStatus(`${dir}/n2.sock`),
     );
     keepalived(1);
-    await until('node 1 active (VRRP MASTER, promoted)', 20_000, async () =>
+    await until('node 1 active (VRRP MASTER, promoted)', 20_000 * slow, async () =>
       (await haStatus(`${dir}/n1.sock`)).role === 'active' ? true : undefined,
     );
     keepalived(2);
     ikeway('peer', join(dir, 'peer.yaml'));
-    const spis = await until('the peer established with the shared address', 30_000, async () => {
+    const spis = await until('the peer established with the shared address', 30_000 * slow, async () => {
       const sa = (await status(`${dir}/peer.sock`)).connections[0]?.ikeSas.find(
         (s) => s.state === 'established',
       );
@@ -210,7 +212,7 @@ export async function runHaLab(kernel: HaLabKernel = 'memory'): Promise<Record<s
         ? { spiI: sa.spiI, spiR: sa.spiR, child: sa.children[0]!.spiIn }
         : undefined;
     });
-    await until('node 2 synced', 15_000, async () =>
+    await until('node 2 synced', 15_000 * slow, async () =>
       (await haStatus(`${dir}/n2.sock`)).synced ? true : undefined,
     );
 
@@ -223,7 +225,7 @@ export async function runHaLab(kernel: HaLabKernel = 'memory'): Promise<Record<s
     ping?.stdout?.on('data', (d: Buffer) => (pingOut += d.toString()));
     if (ping) {
       procs.push(ping);
-      await until('the first ping answered', 15_000, async () =>
+      await until('the first ping answered', 15_000 * slow, async () =>
         /icmp_seq=/.test(pingOut) ? true : undefined,
       );
       await sleep(2000);
@@ -236,11 +238,11 @@ export async function runHaLab(kernel: HaLabKernel = 'memory'): Promise<Record<s
     spawnSync('sh', ['-c', `kill -9 $(ip netns pids ${ns.n1}) 2>/dev/null; true`]);
     // A dead box takes its addresses with it (SIGKILL leaves keepalived's VRRP addresses behind).
     if (kernel === 'xfrm') spawnSync('ip', ['-n', ns.n1, 'link', 'set', 'eth0', 'down']);
-    await until('node 2 promoted', 30_000, async () =>
+    await until('node 2 promoted', 30_000 * slow, async () =>
       (await haStatus(`${dir}/n2.sock`)).role === 'active' ? true : undefined,
     );
     const promotedS = (Date.now() - t0) / 1000;
-    await until('a request of the peer answered by node 2', 30_000, async () =>
+    await until('a request of the peer answered by node 2', 30_000 * slow, async () =>
       ((await status(`${dir}/n2.sock`)).counters['ike.response_sent'] ?? 0) > 0 ? true : undefined,
     );
     const answeredS = (Date.now() - t0) / 1000;
@@ -261,7 +263,7 @@ export async function runHaLab(kernel: HaLabKernel = 'memory'): Promise<Record<s
 
     // A Child SA rekey after the failover, started by the peer.
     await request(`${dir}/peer.sock`, 'rekey', { name: 'site', what: 'child' });
-    const rekeyed = await until('the Child SA rekeyed', 20_000, async () => {
+    const rekeyed = await until('the Child SA rekeyed', 20_000 * slow, async () => {
       const sa = (await status(`${dir}/peer.sock`)).connections[0]?.ikeSas[0];
       const c = sa?.children.find((x) => x.state === 'installed' && x.spiIn !== spis.child);
       return c && sa?.spiI === spis.spiI ? true : undefined;
@@ -269,9 +271,9 @@ export async function runHaLab(kernel: HaLabKernel = 'memory'): Promise<Record<s
 
     // Node 1 comes back (as standby: nopreempt) and resyncs.
     ikeway('n1', join(dir, 'n1.yaml'));
-    await until('node 1 back', 30_000, () => haStatus(`${dir}/n1.sock`));
+    await until('node 1 back', 30_000 * slow, () => haStatus(`${dir}/n1.sock`));
     keepalived(1);
-    const back = await until('node 1 synced as standby', 20_000, async () => {
+    const back = await until('node 1 synced as standby', 20_000 * slow, async () => {
       const s = await haStatus(`${dir}/n1.sock`);
       return s.role === 'standby' && s.synced ? s : undefined;
     }).catch(() => undefined);

@@ -24,7 +24,7 @@ test(
       cwd: ROOT,
       env: await bundleEnv(),
       modules: ['bridge'],
-      timeoutMs: 240_000,
+      timeoutMs: 600_000,
       slotWaitMs: 45 * 60_000, // the one guest slot is shared machine-wide
     });
     t.diagnostic(`ran in ${run.where}: boot ${run.bootMs} ms, wall ${run.wallMs} ms`);
