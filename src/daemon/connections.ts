@@ -152,7 +152,13 @@ export function toIkeConnection(c: Connection, opts: MapOptions = {}): IkeConnec
     ...(c.ifIdIn !== undefined ? { ifIdIn: c.ifIdIn } : {}),
     ...(c.ifIdOut !== undefined ? { ifIdOut: c.ifIdOut } : {}),
     // RFC 7296 §2.4 liveness: probe after this much silence; the configured action when the peer is dead.
-    ...(c.liveness ? { dpdDelayMs: c.liveness.intervalMs, dpdAction: c.liveness.action } : {}),
+    ...(c.liveness
+      ? {
+          dpdDelayMs: c.liveness.intervalMs,
+          dpdTimeoutMs: c.liveness.timeoutMs,
+          dpdAction: c.liveness.action,
+        }
+      : {}),
     ...(opts.reqid !== undefined ? { reqid: opts.reqid } : {}),
     ...(c.children || c.onePerPair ? { children: childConfigs(c, opts) } : {}),
   };

@@ -124,6 +124,12 @@ export interface IkeConnection {
    */
   readonly dpdDelayMs?: number;
   /**
+   * RFC 7296 §2.4: a peer that sent nothing authenticated for this long after a liveness probe went
+   * out is dead, even while the probe's retransmissions still run. Undefined: only the retransmission
+   * schedule decides.
+   */
+  readonly dpdTimeoutMs?: number;
+  /**
    * What to do when the peer is deemed dead (retransmissions of any request exhausted on an
    * established IKE SA): 'clear' removes everything (default); 'restart' removes and initiates
    * again; 'trap' removes and installs trap policies so the next matching packet (kernel ACQUIRE)

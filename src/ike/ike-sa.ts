@@ -166,6 +166,8 @@ export class IkeSa implements Logger {
   readonly children: ChildSa[] = [];
   /** Clock time of the last authenticated message from the peer (RFC 7296 §2.4 liveness). */
   lastInbound = 0;
+  /** A liveness.timeout deadline is pending (lifecycle.ts). */
+  deadlineArmed = false;
   /** True once the SA was established: a later failure is a lost peer (dpdAction applies). */
   wasEstablished = false;
   /**

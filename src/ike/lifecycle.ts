@@ -197,8 +197,28 @@ export class Lifecycle {
     sa.after(wait, () => {
       if (!sa.established) return;
       const idle = this.#engine.timers.now() - sa.lastInbound;
-      if (idle >= delay) this.checkLiveness(sa);
+      if (idle >= delay) {
+        this.checkLiveness(sa);
+        this.#deadline(sa, sa.lastInbound);
+      }
       this.#dpd(sa, delay, idle >= delay ? delay : delay - idle);
+    });
+  }
+
+  /**
+   * liveness.timeout: the peer is dead when nothing authenticated arrived within the timeout after the
+   * silence began, whatever the probe's retransmissions still do (they back off to minutes).
+   */
+  #deadline(sa: IkeSa, silentSince: number): void {
+    const timeout = sa.config.dpdTimeoutMs;
+    if (!timeout || sa.deadlineArmed) return;
+    sa.deadlineArmed = true;
+    const left = Math.max(0, silentSince + timeout - this.#engine.timers.now());
+    sa.after(left, () => {
+      sa.deadlineArmed = false;
+      if (!sa.established || sa.lastInbound !== silentSince) return;
+      sa.logger.log('warn', 'peer silent past liveness timeout', { timeoutMs: timeout });
+      this.#engine.run(sa, () => sa.fail(`no answer within liveness timeout (RFC 7296 §2.4)`));
     });
   }
 

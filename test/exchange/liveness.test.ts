@@ -106,3 +106,29 @@ test('liveness: action trap -> trap policy installed, the next ACQUIRE initiates
   assert.equal(h.a.kernel.saCount, 2);
   assert.equal(h.a.kernel.policyCount, 3, 'the trap was replaced by the Child SA policies');
 });
+
+test('liveness: timeout ends a silent peer before the slow retransmission schedule would', async (t) => {
+  // Default-like retransmissions (4 s, 5 tries, base 1.8: about 2 minutes) and liveness.timeout 15 s:
+  // silence starts at 0; the probe goes out at 10 s; at 15 s of silence the peer is dead.
+  const slow = { timeoutMs: 4000, tries: 5, base: 1.8 };
+  const h = pair({ a: { dpdDelayMs: 10_000, dpdTimeoutMs: 15_000 }, optionsA: { retransmit: slow } });
+  t.after(() => h.close());
+  const sa = h.a.engine.initiate('site');
+  await h.settle(0);
+  h.net.faults = { drop: (d) => d.srcAddr === ADDR_B };
+  await h.settle(14_500, 100);
+  assert.equal(sa.state, 'established', 'not before the timeout');
+  await h.settle(1_000, 100);
+  assert.equal(sa.state, 'destroyed', 'dead at liveness.timeout, not after ~2 minutes of retransmissions');
+  assert.equal(h.a.kernel.saCount, 0);
+});
+
+test('liveness: timeout does not fire while the peer answers the probe', async (t) => {
+  const h = pair({ a: { dpdDelayMs: 10_000, dpdTimeoutMs: 12_000 } });
+  t.after(() => h.close());
+  const sa = h.a.engine.initiate('site');
+  await h.settle(0);
+  await h.settle(60_000, 1_000);
+  assert.equal(sa.state, 'established');
+  assert.ok(h.a.counters.get('ike.request_sent') >= 5, 'probes went out and were answered');
+});
