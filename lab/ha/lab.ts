@@ -269,7 +269,8 @@ export async function runHaLab(kernel: HaLabKernel = 'memory'): Promise<Record<s
       return c && sa?.spiI === spis.spiI ? true : undefined;
     }).catch(() => false);
 
-    // Node 1 comes back (as standby: nopreempt) and resyncs.
+    // Node 1 comes back (as standby: nopreempt) and resyncs; with its link up again.
+    if (kernel === 'xfrm') spawnSync('ip', ['-n', ns.n1, 'link', 'set', 'eth0', 'up']);
     ikeway('n1', join(dir, 'n1.yaml'));
     await until('node 1 back', 30_000 * slow, () => haStatus(`${dir}/n1.sock`));
     keepalived(1);
