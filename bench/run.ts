@@ -13,6 +13,7 @@
 //                      unless --out is given)
 // Needs root (network namespaces), charon (strongswan), iproute2.
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { BenchNet } from './lib/netlab.ts';
 import { benchResponder, BENCH_PSK, type IkePlan, type IkeResult } from './lib/ike.ts';
@@ -163,6 +164,7 @@ function installRows(r: InstallResult): Row[] {
   ];
 }
 
+const load0 = loadavg()[0]!;
 const rows: Row[] = [];
 const notes: string[] = [];
 const settings: string[] = [];
@@ -175,7 +177,7 @@ if (!only || only === 'ike') {
   const res = await ikeSection(psk, plan);
   const label = 'IKE PSK/X25519/AES-GCM-16-256 (host, IKE-only)';
   rows.push(...ikeRows(label, res, 0.5), floorRow(label, ikewayCpu(res), floor!.psk));
-  settings.push(...res.map((r) => `${r.responder}: ${r.settings}`));
+  settings.push(...new Set(res.map((r) => `${r.responder}: ${r.settings}`)));
   for (const r of res)
     if (Object.keys(r.failures).length) notes.push(`${r.responder} failures: ${JSON.stringify(r.failures)}`);
 }
@@ -238,6 +240,10 @@ notes.push(
   "CPU per IKE SA is the responder process's utime+stime (/proc/<pid>/stat) over the measured burst divided by the SAs established in it; the load generator runs on the same 2 cores.",
   "crypto floor: the CPU of the primitives one responder IKE SA with one Child SA cannot avoid (X25519 key pair and shared secret, nonce and SPI, SKEYSEED/SK_*/KEYMAT prf+, AES-GCM of the IKE_AUTH request and response, PSK AUTH twice or ECDSA P-256 sign + two verifies), with ikeway's own src/crypto functions in the bench process (bench/lib/floor.ts); on the guest rows measured inside the guest.",
   "RSS growth is measured from after the warm-up; charon's figure includes its libipsec SAs, ikeway's its in-memory kernel.",
+);
+// The machine's load while the run ran: on a shared machine, spreads and ratios need it.
+notes.push(
+  `load average (1 min) at the start ${load0.toFixed(1)}, at the end ${loadavg()[0]!.toFixed(1)} (2 cores)`,
 );
 console.log(table(rows));
 if (outFile) {
