@@ -1,6 +1,4 @@
-// @guest-pass (once green: rename to ha-esp-lab.test.ts)
-// WIP: its one guest run (2026-12-07) timed out waiting for the two daemons to answer on their control
-// sockets within 30 s under TCG (no output from them); the wait is 120 s now, not yet run again.
+// @guest-pass
 // The HA lab with real ESP (lab/ha/lab.ts, kernel xfrm), one guest boot: two ikeway nodes behind one
 // VRRP address (keepalived in both namespaces), an ikeway peer, a steady LAN-to-LAN ping through the
 // tunnel; every process of the active node gets SIGKILL and its link goes down. Checked: the peer
