@@ -1,4 +1,4 @@
-// @guest-pass (once green within the budget: rename to .test.ts): boots the guest kernel (scripts/run-tests.mjs runs it in its guest pass).
+// @guest-pass: boots the guest kernel (scripts/run-tests.mjs runs it in its guest pass; about 3 min).
 // Not one packet lost across rekeys (issue 13, RFC 7296 §2.8 make-before-break), with real kernel
 // ESP in ONE guest boot, every flow in its own namespaces at the same time: a 100 packets/s ping
 // flow through the tunnel while 3 Child SA rekeys and 1 IKE SA rekey run, started by ikeway and, in
