@@ -9,7 +9,7 @@
 // Off (no option) means this module is never instantiated: no key is read, nothing is written.
 import { closeSync, constants, fstatSync, lstatSync, openSync, writeSync } from 'node:fs';
 import type { IkeSa } from '../ike/ike-sa.ts';
-import type { Kernel, SaParams } from '../kernel/types.ts';
+import type { Kernel, KernelOp, SaParams } from '../kernel/types.ts';
 import { ESP_AUTH, ESP_ENCR, IKE_ENCR, IKE_INTEG } from './keyfile.ts';
 
 export const debugKeysWarning = (file: string) =>
@@ -122,7 +122,7 @@ export class KeyLog {
   }
 }
 
-/** The kernel, with every ESP SA it is given also written to the key log (addSa and updateSa). */
+/** The kernel, with every ESP SA it is given also written to the key log (addSa, updateSa, batch). */
 export function keyLoggingKernel(kernel: Kernel, log: KeyLog): Kernel {
   return new Proxy(kernel, {
     get(target, prop, receiver) {
@@ -131,6 +131,12 @@ export function keyLoggingKernel(kernel: Kernel, log: KeyLog): Kernel {
         return (p: SaParams) => {
           log.espSa(p);
           return (v as (p: SaParams) => Promise<void>).call(target, p);
+        };
+      // A Child SA's two SAs arrive in one batch (ike/kernel-install.ts).
+      if (prop === 'batch' && typeof v === 'function')
+        return (ops: readonly KernelOp[]) => {
+          for (const op of ops) if (op.op === 'addSa' || op.op === 'updateSa') log.espSa(op.sa);
+          return (v as (o: readonly KernelOp[]) => Promise<unknown>).call(target, ops);
         };
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },

@@ -63,7 +63,10 @@ test('debug-keys: IKE keys as ikev2_decryption_table lines, ESP keys as esp_sa l
   assert.equal(sa.state, 'established');
   // The ESP SAs as the kernel received them, through the logging kernel (what the daemon wraps).
   const k = keyLoggingKernel(new FakeKernel(), log);
-  for (const p of h.a.kernel.installed) await k.addSa(p);
+  // One SA alone, the others in a batch (how ike/kernel-install.ts hands over a Child SA's pair).
+  const [first, ...rest] = h.a.kernel.installed;
+  await k.addSa(first!);
+  await k.batch(rest.map((sa) => ({ op: 'addSa' as const, sa })));
   log.close();
 
   for (const f of [file, `${file}.esp`]) assert.equal(statSync(f).mode & 0o777, 0o600, f);

@@ -16,6 +16,8 @@ import {
   openXfrmKernel,
   removeIkeBypass,
   type Kernel,
+  type KernelError,
+  type KernelOp,
 } from '../../../src/kernel/index.ts';
 import { UdpTransport } from '../../../src/net/udp.ts';
 import { connectionFromSpec, type ConnectionSpec } from '../../../lab/load/spec.ts';
@@ -70,6 +72,21 @@ function recording(k: Kernel): Kernel {
       const v = Reflect.get(target, prop, receiver) as unknown;
       if (typeof v !== 'function') return v;
       const fn = (v as (...a: unknown[]) => unknown).bind(target);
+      // A batch is logged as its operations, each with its own outcome (what the kernel was asked).
+      if (prop === 'batch')
+        return async (ops: readonly KernelOp[]) => {
+          const res = (await fn(ops)) as (KernelError | null)[];
+          ops.forEach((op, i) => {
+            const arg = 'sa' in op ? op.sa : 'policy' in op ? op.policy : op.id;
+            const e = res[i];
+            if (!e) out({ event: 'kernel', method: op.op, arg: redact(arg), ok: true });
+            else {
+              const code = (e as { code?: string }).code;
+              out({ event: 'kernel', method: op.op, arg: redact(arg), ok: false, code, error: String(e) });
+            }
+          });
+          return res;
+        };
       if (typeof prop !== 'string' || !LOGGED.has(prop)) return fn;
       return async (arg: unknown) => {
         try {
@@ -93,6 +110,16 @@ function split(sas: Kernel, policies: Kernel): Kernel {
   return new Proxy(sas, {
     get(target, prop, receiver) {
       if (prop === 'close') return async () => (await sas.close(), await policies.close());
+      // A batch is split the same way: policy operations to `policies`, the rest to `sas`, in order.
+      if (prop === 'batch')
+        return async (ops: readonly KernelOp[]) => {
+          const isPol = (op: KernelOp) => op.op.endsWith('Policy');
+          const [rp, rs] = await Promise.all([
+            policies.batch(ops.filter(isPol)),
+            sas.batch(ops.filter((op) => !isPol(op))),
+          ]);
+          return ops.map((op) => (isPol(op) ? rp.shift()! : rs.shift()!));
+        };
       const from = typeof prop === 'string' && POLICY_METHODS.has(prop) ? policies : target;
       const v = Reflect.get(from, prop, from === target ? receiver : from) as unknown;
       return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(from) : v;
