@@ -199,7 +199,7 @@ export class Lifecycle {
       const idle = this.#engine.timers.now() - sa.lastInbound;
       if (idle >= delay) {
         this.checkLiveness(sa);
-        this.#deadline(sa, sa.lastInbound);
+        this.#deadline(sa, this.#engine.timers.now());
       }
       this.#dpd(sa, delay, idle >= delay ? delay : delay - idle);
     });
@@ -207,16 +207,15 @@ export class Lifecycle {
 
   /**
    * liveness.timeout: the peer is dead when nothing authenticated arrived within the timeout after the
-   * silence began, whatever the probe's retransmissions still do (they back off to minutes).
+   * probe went out, whatever the probe's retransmissions still do (they back off to minutes).
    */
-  #deadline(sa: IkeSa, silentSince: number): void {
+  #deadline(sa: IkeSa, probeAt: number): void {
     const timeout = sa.config.dpdTimeoutMs;
     if (!timeout || sa.deadlineArmed) return;
     sa.deadlineArmed = true;
-    const left = Math.max(0, silentSince + timeout - this.#engine.timers.now());
-    sa.after(left, () => {
+    sa.after(timeout, () => {
       sa.deadlineArmed = false;
-      if (!sa.established || sa.lastInbound !== silentSince) return;
+      if (!sa.established || sa.lastInbound >= probeAt) return;
       sa.logger.log('warn', 'peer silent past liveness timeout', { timeoutMs: timeout });
       this.#engine.run(sa, () => sa.fail(`no answer within liveness timeout (RFC 7296 §2.4)`));
     });

@@ -108,15 +108,15 @@ test('liveness: action trap -> trap policy installed, the next ACQUIRE initiates
 });
 
 test('liveness: timeout ends a silent peer before the slow retransmission schedule would', async (t) => {
-  // Default-like retransmissions (4 s, 5 tries, base 1.8: about 2 minutes) and liveness.timeout 15 s:
-  // silence starts at 0; the probe goes out at 10 s; at 15 s of silence the peer is dead.
+  // Default-like retransmissions (4 s, 5 tries, base 1.8: about 90 s) and liveness.timeout 15 s:
+  // silence starts at 0; the probe goes out at 10 s; 15 s later without an answer the peer is dead.
   const slow = { timeoutMs: 4000, tries: 5, base: 1.8 };
   const h = pair({ a: { dpdDelayMs: 10_000, dpdTimeoutMs: 15_000 }, optionsA: { retransmit: slow } });
   t.after(() => h.close());
   const sa = h.a.engine.initiate('site');
   await h.settle(0);
   h.net.faults = { drop: (d) => d.srcAddr === ADDR_B };
-  await h.settle(14_500, 100);
+  await h.settle(24_500, 100);
   assert.equal(sa.state, 'established', 'not before the timeout');
   await h.settle(1_000, 100);
   assert.equal(sa.state, 'destroyed', 'dead at liveness.timeout, not after ~2 minutes of retransmissions');
