@@ -19,8 +19,8 @@ import { lanHostAddresses, siteOf, type SiteName } from '../two-site/topology.ts
 import { BASE_CELL, cellTopology } from './cells.ts';
 import { IkewayDaemon, sleep, writeIkewayConfig } from './ikeway-side.ts';
 import { waitUp, type UpState } from './probes.ts';
-import { CONN, endpoints } from './run-cell.ts';
-import type { CellContext, CellSpec, PeerDriver } from './types.ts';
+import { CONN, endpoints, peerContext } from './run-cell.ts';
+import type { CellSpec, PeerDriver } from './types.ts';
 
 export type RekeyStarter = 'ikeway' | 'peer';
 export type RekeyKind = 'child' | 'ike';
@@ -507,18 +507,7 @@ export async function rekeyFlow(o: FlowOptions): Promise<FlowFacts> {
     const l = lab;
     const ep = endpoints(l, cell);
     const psk = `0x${randomBytes(32).toString('hex')}`;
-    const ctx: CellContext = {
-      cell,
-      role: 'initiator',
-      topology: l.topology,
-      ns: l.b.router,
-      dir: join(dir, 'peer'),
-      name: CONN,
-      local: ep.peer,
-      remote: ep.peerRemote,
-      creds: { kind: 'psk', psk },
-      dpdSeconds: 30,
-    };
+    const ctx = peerContext(l, cell, 'initiator', dir, { kind: 'psk', psk });
     await peer.start(ctx);
     let up: UpState;
     if (o.local) {

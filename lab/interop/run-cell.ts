@@ -87,6 +87,29 @@ export function endpoints(lab: Lab, cell: CellSpec) {
   };
 }
 
+/** What a peer driver is started with: router b's namespace and endpoints, the peer's credentials. */
+export function peerContext(
+  l: Lab,
+  cell: CellSpec,
+  role: Role,
+  dir: string,
+  creds: PeerCredentials,
+): CellContext {
+  const ep = endpoints(l, cell);
+  return {
+    cell,
+    role,
+    topology: l.topology,
+    ns: l.b.router,
+    dir: join(dir, 'peer'),
+    name: CONN,
+    local: ep.peer,
+    remote: ep.peerRemote,
+    creds,
+    dpdSeconds: 30,
+  };
+}
+
 /** Small MTU on the WAN and IP fragments dropped there: only RFC 7383 IKE fragments pass. */
 function constrainWan(lab: Lab): void {
   for (const ns of [lab.a.router, lab.b.router]) {
@@ -167,18 +190,7 @@ export async function runCell(o: RunCellOptions): Promise<CellResult> {
           root: pki.root,
         }
       : { kind: 'psk', psk: psk! };
-    const ctx: CellContext = {
-      cell,
-      role,
-      topology: l.topology,
-      ns: l.b.router,
-      dir: join(dir, 'peer'),
-      name: CONN,
-      local: ep.peer,
-      remote: ep.peerRemote,
-      creds,
-      dpdSeconds: 30,
-    };
+    const ctx = peerContext(l, cell, role, dir, creds);
     await rec.step('peer start', () => peer.start(ctx));
     const config = writeIkewayConfig({
       cell,
