@@ -3,7 +3,15 @@
 // tmpfs overlay on top, so node, iproute2 and this checkout are visible at their host paths, and a
 // second read-write 9p share carries the command's output and exit status back.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { acquireGuestSlot } from './guest-slots.ts';
@@ -11,7 +19,7 @@ import { buildInitramfs } from './initramfs.ts';
 import { Netns } from '../netns/netns.ts';
 
 export class GuestError extends Error {
-  readonly code: 'GUEST_BOOT_FAILED' | 'GUEST_TIMEOUT' | 'GUEST_BAD_OPTION';
+  readonly code: 'GUEST_BOOT_FAILED' | 'GUEST_TIMEOUT' | 'GUEST_BAD_OPTION' | 'GUEST_LOCKUP';
   constructor(
     code: GuestError['code'],
     message: string,
@@ -44,6 +52,11 @@ export interface RunOptions {
   readonly kernelArgs?: readonly string[];
   /** Extra kernel modules to load in the guest (missing ones are ignored). */
   readonly modules?: readonly string[];
+  /**
+   * Fresh boots after a guest kernel lockup (see lockupSeconds) before GUEST_LOCKUP (default 1).
+   * The retry re-runs the whole command; the files the first boot wrote are removed first.
+   */
+  readonly lockupRetries?: number;
 }
 
 export interface RunResult {
@@ -61,6 +74,8 @@ export interface RunResult {
   readonly wallMs: number;
   /** Time spent waiting for a free guest slot (ms); 0 on the host. */
   readonly queuedMs: number;
+  /** The lockups that ended earlier boots of this run (their console lines); [] when none did. */
+  readonly lockups: readonly string[];
 }
 
 /** Modules the ESP tests need; loaded with modprobe inside the guest, missing ones ignored. */
@@ -210,16 +225,33 @@ export async function runInGuest(opts: RunOptions): Promise<RunResult> {
   const out = opts.outputDir ?? mkdtempSync(join(tmpdir(), 'ikw-guest-'));
   if (!SAFE_PATH.test(out))
     throw new GuestError('GUEST_BAD_OPTION', `output dir path unusable in the guest: ${out}`);
+  const retries = opts.lockupRetries ?? 1;
+  if (!Number.isInteger(retries) || retries < 0 || retries > 3)
+    throw new GuestError('GUEST_BAD_OPTION', `bad lockupRetries: ${retries}`);
   mkdirSync(out, { recursive: true });
   try {
     writeFileSync(join(out, 'stage2.sh'), stage2Script(opts, out), { mode: 0o755 });
+    const callerFiles = new Set(readdirSync(out));
     const { kernel, path: initrd } = buildInitramfs();
     const args = qemuArgs(kernel, initrd, out, opts);
     const release = await acquireGuestSlot(opts.slotWaitMs);
     const queuedMs = Date.now() - started;
+    const lockups: string[] = [];
     let console: string;
     try {
-      console = await runQemu(args, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+      for (;;) {
+        try {
+          console = await runQemu(args, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+          break;
+        } catch (e) {
+          if (!(e instanceof GuestError) || e.code !== 'GUEST_LOCKUP' || lockups.length >= retries) throw e;
+          // A kernel stuck under emulation is not a result of the command: boot once more, clean.
+          lockups.push(e.message.split('\n')[0] ?? e.message);
+          process.stderr.write(`guest: ${lockups.at(-1)}; booting a fresh guest\n`);
+          for (const f of readdirSync(out))
+            if (!callerFiles.has(f)) rmSync(join(out, f), { recursive: true, force: true });
+        }
+      }
     } finally {
       release();
     }
@@ -237,10 +269,26 @@ export async function runInGuest(opts: RunOptions): Promise<RunResult> {
       bootMs: Math.round(Number(read('uptime').trim()) * 1000),
       wallMs: Date.now() - started,
       queuedMs,
+      lockups,
     };
   } finally {
     if (temp) rmSync(out, { recursive: true, force: true });
   }
+}
+
+/** A soft lockup reported this long is taken as a stuck guest kernel, not a slow one. */
+const LOCKUP_STUCK_SEC = 60;
+
+/**
+ * The longest "soft lockup - CPU#n stuck for Ns" the guest kernel reported in `text`, or 0.
+ * Seen under TCG (CI, 2026-12-07): both vCPUs stuck in node for 74 s and more a few seconds after
+ * boot, until the run's timeout; the watchdog repeats the report every ~28 s while it lasts.
+ */
+export function lockupSeconds(text: string): number {
+  let worst = 0;
+  for (const m of text.matchAll(/soft lockup - CPU#\d+ stuck for (\d+)s/g))
+    worst = Math.max(worst, Number(m[1]));
+  return worst;
 }
 
 function runQemu(args: string[], timeoutMs: number): Promise<string> {
@@ -253,8 +301,15 @@ function runQemu(args: string[], timeoutMs: number): Promise<string> {
       return;
     }
     let console = '';
+    let stuckSec = 0;
     const keep = (b: Buffer): void => {
       console = (console + b.toString('utf8')).slice(-CONSOLE_LIMIT);
+      if (stuckSec > 0) return;
+      const s = lockupSeconds(console.slice(-4096));
+      if (s >= LOCKUP_STUCK_SEC) {
+        stuckSec = s;
+        child.kill('SIGKILL');
+      }
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
@@ -274,7 +329,12 @@ function runQemu(args: string[], timeoutMs: number): Promise<string> {
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       process.removeListener('exit', onExit);
-      if (timedOut) reject(new GuestError('GUEST_TIMEOUT', `guest killed after ${timeoutMs} ms`, console));
+      if (stuckSec > 0)
+        reject(
+          new GuestError('GUEST_LOCKUP', `guest kernel soft lockup (a CPU stuck for ${stuckSec} s)`, console),
+        );
+      else if (timedOut)
+        reject(new GuestError('GUEST_TIMEOUT', `guest killed after ${timeoutMs} ms`, console));
       else if (code !== 0)
         reject(new GuestError('GUEST_BOOT_FAILED', `qemu exited ${code ?? signal}`, console));
       else resolve(console);
@@ -362,6 +422,7 @@ export function runOnHost(opts: RunOptions): Promise<RunResult> {
         bootMs: 0,
         wallMs: Date.now() - started,
         queuedMs: 0,
+        lockups: [],
       });
     });
   });

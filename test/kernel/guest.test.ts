@@ -20,6 +20,7 @@ test('ESP kernel tests (test/kernel/guest/*.gtest.ts)', { skip: !isRoot && 'need
   const r: EspTestsResult = await runEspTestFiles(files, { timeoutMs: 600_000 });
   const { where, bootMs, wallMs, queuedMs } = r.run;
   t.diagnostic(`ran in ${where}: queued ${queuedMs} ms, boot ${bootMs} ms, wall ${wallMs} ms`);
+  for (const l of r.run.lockups) t.diagnostic(`an earlier boot ended: ${l}`);
   for (const f of r.files)
     await t.test(f.file, (ft) => {
       if (f.crashedFirst)

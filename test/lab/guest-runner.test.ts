@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import {
   GuestError,
   espKernelPlace,
+  lockupSeconds,
   qemuArgs,
   runInGuest,
   runOnHost,
@@ -130,3 +131,44 @@ test('runInGuest kills qemu on timeout and says so', { skip: !isRoot && 'needs r
   const left = spawnSync('pgrep', ['-f', `ikw.out=${out}`], { encoding: 'utf8' });
   assert.equal(left.stdout.trim(), '', 'no qemu left running');
 });
+
+test('lockupSeconds reads the longest soft lockup the guest kernel reported', () => {
+  assert.equal(lockupSeconds('stage2 start 4.02\nmodules loaded 5.67\n'), 0);
+  const log =
+    '[   56.686040] watchdog: BUG: soft lockup - CPU#0 stuck for 48s! [node:155]\n' +
+    '[   84.789576] watchdog: BUG: soft lockup - CPU#1 stuck for 74s! [node:152]\n';
+  assert.equal(lockupSeconds(log), 74);
+});
+
+// The guest writes a soft lockup report to its console on the first boot only (the kernel's
+// watchdog line, as CI saw it): the runner must kill that boot, remove what it wrote, boot once
+// more and return the second boot's result; with no retries it must fail with GUEST_LOCKUP.
+test(
+  'runInGuest boots once more after a guest kernel lockup',
+  { skip: !isRoot && 'needs root' },
+  async (t) => {
+    const out = mkdtempSync(join(tmpdir(), 'ikw-glk-'));
+    t.after(() => rmSync(out, { recursive: true, force: true }));
+    writeFileSync(join(out, 'boots'), '');
+    const script = `n=$(wc -l < ${out}/boots); echo boot >> ${out}/boots
+[ -e ${out}/scratch ] && echo stale >> ${out}/boots
+touch ${out}/scratch
+if [ "$n" = 0 ]; then
+  echo '[   84.7] watchdog: BUG: soft lockup - CPU#1 stuck for 74s! [node:152]' > /dev/console
+  sleep 120
+fi
+echo done`;
+    const r = await runInGuest({ script, timeoutMs: 90_000, outputDir: out });
+    assert.equal(r.status, 0, r.console);
+    assert.equal(r.stdout, 'done\n');
+    assert.deepEqual(r.lockups, ['guest kernel soft lockup (a CPU stuck for 74 s)']);
+    assert.equal(readFileSync(join(out, 'boots'), 'utf8'), 'boot\nboot\n', 'two boots, the second clean');
+
+    writeFileSync(join(out, 'boots'), '');
+    rmSync(join(out, 'scratch'), { force: true });
+    await assert.rejects(runInGuest({ script, timeoutMs: 90_000, outputDir: out, lockupRetries: 0 }), {
+      code: 'GUEST_LOCKUP',
+    });
+    assert.equal(readFileSync(join(out, 'boots'), 'utf8'), 'boot\n');
+  },
+);
