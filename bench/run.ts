@@ -138,7 +138,29 @@ function ikeRows(label: string, res: IkeResult[], cpuGoal: number): Row[] {
       lowerIsBetter: true,
       goal: 0.7,
     });
+    rows.push({
+      section: label,
+      metric: `time to bring up ${m.tunnels} tunnels, from the first fill step (one round)`,
+      ikeway: i?.memory[k]?.fillSec,
+      charon: c?.memory[k]?.fillSec,
+      unit: 's',
+      lowerIsBetter: true,
+    });
   }
+  const listed = (x: IkeResult | undefined) => (x?.list && 'ms' in x.list ? x.list : undefined);
+  const [li, lc] = [listed(i), listed(c)];
+  const top = (i?.memory ?? c?.memory ?? []).at(-1)?.tunnels;
+  if (top !== undefined && (li || lc))
+    rows.push({
+      section: label,
+      metric:
+        `list every SA at ${top} (\`ikeway status --json\` ${li ? `${(li.bytes / 1e6).toFixed(1)} MB` : 'failed'}, ` +
+        `\`swanctl --list-sas --raw\` ${lc ? `${(lc.bytes / 1e6).toFixed(1)} MB` : 'failed'}; one round)`,
+      ikeway: li?.ms,
+      charon: lc?.ms,
+      unit: 'ms',
+      lowerIsBetter: true,
+    });
   return rows;
 }
 
@@ -178,8 +200,10 @@ if (!only || only === 'ike') {
   const label = 'IKE PSK/X25519/AES-GCM-16-256 (host, IKE-only)';
   rows.push(...ikeRows(label, res, 0.5), floorRow(label, ikewayCpu(res), floor!.psk));
   settings.push(...new Set(res.map((r) => `${r.responder}: ${r.settings}`)));
-  for (const r of res)
+  for (const r of res) {
     if (Object.keys(r.failures).length) notes.push(`${r.responder} failures: ${JSON.stringify(r.failures)}`);
+    if (r.list && 'error' in r.list) notes.push(`${r.responder}: listing every SA failed: ${r.list.error}`);
+  }
 }
 if (!only || only === 'cert') {
   const pki = certSetup(certPlan);

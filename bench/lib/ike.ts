@@ -32,7 +32,11 @@ export interface IkeResult {
     readonly tunnels: number;
     readonly kbPerTunnel: number;
     readonly held: number;
+    /** Wall time from the start of the fill to this point (s): the time to bring them all up. */
+    readonly fillSec: number;
   }[];
+  /** At the last memory point: listing every SA (`IkeResult` of `Responder.listAll`), or its error. */
+  readonly list?: { readonly ms: number; readonly bytes: number } | { readonly error: string };
   readonly failures: Readonly<Record<string, number>>;
 }
 
@@ -129,6 +133,7 @@ export async function benchResponder(
   held += burst.established;
   const memory: IkeResult['memory'][number][] = [];
   let stuck: string | undefined;
+  const fill0 = performance.now();
   for (const target of plan.memoryPoints) {
     // Fill in chunks so that the load generator's own table stays moderate.
     for (let i = 0; i < 1000 && held < target && !stuck; i++) {
@@ -142,10 +147,15 @@ export async function benchResponder(
       }
     }
     if (stuck) failures.set(`memory fill stopped at ${held}: ${stuck}`, 1);
+    const fillSec = (performance.now() - fill0) / 1000;
     await new Promise((res) => setTimeout(res, 1000)); // let the responder settle (GC, frees)
-    memory.push({ tunnels: target, held, kbPerTunnel: (rssKb(r.pid) - rss0) / Math.max(1, held) });
+    memory.push({ tunnels: target, held, fillSec, kbPerTunnel: (rssKb(r.pid) - rss0) / Math.max(1, held) });
   }
+  let list: IkeResult['list'];
+  if (plan.memoryPoints.length > 0)
+    list = await r.listAll().catch((e: unknown) => ({ error: String(e).slice(0, 200) }));
   return {
+    ...(list && { list }),
     responder: r.name,
     settings: r.settings,
     latency: seq.latencyMs,

@@ -4,7 +4,7 @@
 // - charon (strongSwan 5.9.8): kernel-libipsec (no kernel ESP on the host), ikesa_table_size raised,
 //   DoS protection off, routes not installed, logging quiet.
 // Both accept any initiator with the PSK and narrow to 0.0.0.0/0 <-> 0.0.0.0/0, one Child SA per IKE SA.
-import type { ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +19,31 @@ export interface Responder {
   readonly pid: number;
   /** What this responder ran with, for the report. */
   readonly settings: string;
+  /**
+   * Lists every SA it holds the way an operator would (`ikeway status --json`, `swanctl --list-sas
+   * --raw`): the wall time (ms) and the bytes printed.
+   */
+  listAll(): Promise<{ ms: number; bytes: number }>;
   stop(): Promise<void>;
+}
+
+const LIST_TIMEOUT_MS = 300_000;
+
+/** Runs argv (no shell) with a bound; resolves with its wall time and stdout size, rejects on failure. */
+function timedRun(argv: readonly string[]): Promise<{ ms: number; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    execFile(
+      argv[0]!,
+      argv.slice(1),
+      { timeout: LIST_TIMEOUT_MS, maxBuffer: 4 * 1024 * 1024 * 1024, encoding: 'buffer' },
+      (err, stdout, stderr) => {
+        if (err)
+          reject(new ResponderError(`${argv.join(' ')}: ${err.message} ${stderr.toString().slice(0, 300)}`));
+        else resolve({ ms: performance.now() - t0, bytes: stdout.length });
+      },
+    );
+  });
 }
 
 export class ResponderError extends Error {
@@ -147,6 +171,7 @@ export async function startIkeway(ns: Netns, auth: AuthSetup, k: ResponderKernel
     name: 'ikeway',
     pid: proc.pid!,
     settings: k.realKernel ? IKEWAY_SETTINGS.replace('--kernel memory', '(kernel xfrm)') : IKEWAY_SETTINGS,
+    listAll: () => timedRun([process.execPath, cli, 'status', '--json', '-s', join(dir, 'ctl.sock')]),
     stop: async () => {
       // A profiled daemon writes its profile at exit, after deleting every SA (slow under TCG).
       await stopProc(proc, prof ? 300_000 : 3000);
@@ -212,5 +237,10 @@ export async function startCharon(ns: Netns, auth: AuthSetup, k: ResponderKernel
     'charon 5.9.8, plugins openssl',
     `charon ${build.version}, plugins openssl ${build.plugins.join(' ')}`,
   );
-  return { name: 'charon', pid, settings, stop: () => charon.stop() };
+  const listAll = async (): Promise<{ ms: number; bytes: number }> => {
+    const t0 = performance.now();
+    const out = await charon.swanctl(['--list-sas', '--raw'], LIST_TIMEOUT_MS);
+    return { ms: performance.now() - t0, bytes: Buffer.byteLength(out) };
+  };
+  return { name: 'charon', pid, settings, listAll, stop: () => charon.stop() };
 }

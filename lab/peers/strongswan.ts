@@ -212,6 +212,7 @@ export class Charon {
           },
           timeout: timeoutMs,
           encoding: 'utf8',
+          maxBuffer: 1024 * 1024 * 1024, // --list-sas of a loaded daemon (the benchmarks) runs to MBs
         },
         (err, stdout, stderr) => resolve({ ok: !err, stdout, stderr }),
       );
