@@ -378,6 +378,9 @@ export interface SwanChild {
   readonly mode?: 'tunnel' | 'transport';
   readonly startAction?: 'none' | 'trap' | 'start';
   readonly rekeyTime?: string;
+  /** XFRM interface ids (swanctl if_id_in/if_id_out, 5.8+): a route-based child. */
+  readonly ifIdIn?: number;
+  readonly ifIdOut?: number;
 }
 
 export interface SwanConnection {
@@ -420,6 +423,11 @@ function v(value: string, what: string): string {
   }
   return value;
 }
+/** An XFRM interface id: 1..2^32-1 (0 means none to the kernel). */
+function ifId(n: number, what: string): string {
+  if (!Number.isInteger(n) || n < 1 || n > 0xffffffff) throw new StrongswanError(`bad ${what}`, String(n));
+  return String(n);
+}
 const list = (xs: readonly string[], what: string): string => xs.map((x) => v(x, what)).join(',');
 
 /** Renders swanctl.conf (connections and secrets sections) from the typed description. */
@@ -454,6 +462,8 @@ export function renderSwanctlConf(conns: readonly SwanConnection[], secrets: Swa
       else out.push(`        esp_proposals = ${list(ch.espProposals, 'esp_proposals')}`);
       out.push(`        mode = ${ch.mode ?? 'tunnel'}`, `        start_action = ${ch.startAction ?? 'none'}`);
       if (ch.rekeyTime) out.push(`        rekey_time = ${v(ch.rekeyTime, 'rekey_time')}`);
+      if (ch.ifIdIn !== undefined) out.push(`        if_id_in = ${ifId(ch.ifIdIn, 'if_id_in')}`);
+      if (ch.ifIdOut !== undefined) out.push(`        if_id_out = ${ifId(ch.ifIdOut, 'if_id_out')}`);
       out.push('      }');
     }
     out.push('    }', '  }');

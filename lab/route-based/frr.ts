@@ -38,6 +38,9 @@ export function frrAvailable(): boolean {
 export interface BgpPeer {
   readonly state: string;
   readonly pfxRcd: number;
+  /** Sessions established and dropped since bgpd started (a flap counts one of each). */
+  readonly established: number;
+  readonly dropped: number;
 }
 
 export class Frr {
@@ -62,9 +65,9 @@ export class Frr {
     const frr = new Frr(ns, dir);
     frr.daemon('zebra', ['-z', join(dir, 'zserv.api')]);
     // bgpd connects to zebra's socket: wait for it before starting bgpd.
-    for (let i = 0; i < 100 && !existsSync(join(dir, 'zserv.api')); i++) await sleep(100);
+    for (let i = 0; i < 600 && !existsSync(join(dir, 'zserv.api')); i++) await sleep(100);
     frr.daemon('bgpd', ['-z', join(dir, 'zserv.api')]);
-    for (let i = 0; i < 100 && !existsSync(join(dir, 'bgpd.vty')); i++) await sleep(100);
+    for (let i = 0; i < 600 && !existsSync(join(dir, 'bgpd.vty')); i++) await sleep(100);
     if (!existsSync(join(dir, 'bgpd.vty')))
       throw new LabError('LAB_TUNNEL', `bgpd did not start: ${frr.logTail('bgpd')}`);
     return frr;
@@ -112,15 +115,33 @@ export class Frr {
     return r.stdout ?? '';
   }
 
+  /** What bgpd and zebra know, for a failure report: sessions, BGP table, zebra's routes. */
+  diagnose(): Record<string, string> {
+    return Object.fromEntries(
+      ['show bgp summary', 'show bgp ipv4 unicast', 'show ip route', 'show interface brief'].map((c) => [
+        c,
+        this.vtysh(c).trim().slice(0, 3000),
+      ]),
+    );
+  }
+
   /** BGP neighbours of the IPv4 unicast family by address: state and prefixes received. */
   peers(): Map<string, BgpPeer> {
     const out = new Map<string, BgpPeer>();
     try {
       const j = JSON.parse(this.vtysh('show bgp ipv4 unicast summary json')) as {
-        peers?: Record<string, { state?: string; pfxRcd?: number }>;
+        peers?: Record<
+          string,
+          { state?: string; pfxRcd?: number; connectionsEstablished?: number; connectionsDropped?: number }
+        >;
       };
       for (const [addr, p] of Object.entries(j.peers ?? {}))
-        out.set(addr, { state: p.state ?? '?', pfxRcd: p.pfxRcd ?? 0 });
+        out.set(addr, {
+          state: p.state ?? '?',
+          pfxRcd: p.pfxRcd ?? 0,
+          established: p.connectionsEstablished ?? 0,
+          dropped: p.connectionsDropped ?? 0,
+        });
     } catch {
       // bgpd busy or not up yet: no peers known
     }

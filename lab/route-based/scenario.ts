@@ -7,22 +7,18 @@
 //    interface name taken, an if_id used twice, a missing route table) are refused, tunnel untouched;
 // 4. SIGTERM: interfaces, routes and policies are gone.
 // Prints `IKW-RB-RESULT <json>`; never prints keys (xfrm state lines with keys are not kept).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { Netns, linkVeth } from '../netns/netns.ts';
+import { linkVeth, type Netns } from '../netns/netns.ts';
 import { ping, readSaCounters, WanCapture } from '../two-site/checks.ts';
 import { bundledCli } from '../guest/bundle.ts';
+import { RouterLab, printAndExit, sleep } from './routers.ts';
 
 const out: Record<string, unknown> = {};
-const log = (m: string) => process.stderr.write(`[route-based] ${m}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const dir = mkdtempSync(join(tmpdir(), 'ikw-rb-'));
 const psk = `0x${randomBytes(32).toString('hex')}`;
-const nss: Netns[] = [];
-const daemons = new Map<string, { child: ChildProcess; log: string[] }>();
+const lab = new RouterLab('rb');
+const dir = lab.dir;
 
 function config(me: 'a' | 'b', extra = ''): string {
   // One child with 0.0.0.0/0 and ::/0 (the default of a route-based connection): IPv4 and IPv6 LANs
@@ -51,41 +47,13 @@ ${extra}`,
   return f;
 }
 
-async function startDaemon(ns: Netns, me: 'a' | 'b', bin: string): Promise<void> {
-  const child = ns.spawn(process.execPath, [bin, 'daemon', '-c', config(me), '--log-format', 'text'], {
-    env: { ...process.env, RB_PSK: psk },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const d = { child, log: [] as string[] };
-  daemons.set(me, d);
-  const onData = (b: Buffer) => d.log.push(...b.toString().split('\n').filter(Boolean));
-  child.stdout?.on('data', onData);
-  child.stderr?.on('data', onData);
-  // Generous: a TCG guest on a loaded machine starts node slowly.
-  for (let i = 0; i < 1500 && !d.log.some((l) => /\bready\b/.test(l)); i++) {
-    if (child.exitCode !== null) throw new Error(`daemon ${me} exited: ${d.log.slice(-5).join(' | ')}`);
-    await sleep(200);
-  }
-  if (!d.log.some((l) => /\bready\b/.test(l)))
-    throw new Error(`daemon ${me} not ready after 300 s: ${d.log.slice(-8).join(' | ')}`);
-}
+const startDaemon = (ns: Netns, me: 'a' | 'b', bin: string) =>
+  lab.startDaemon(ns, me, config(me), bin, { RB_PSK: psk });
 
-async function waitFor(what: string, f: () => boolean, tries = 150): Promise<boolean> {
-  for (let i = 0; i < tries; i++) {
-    if (f()) return true;
-    await sleep(200);
-  }
-  log(`timed out waiting for ${what}`);
-  return false;
-}
-
-const stopDaemon = async (me: string, signal: NodeJS.Signals): Promise<void> => {
-  const d = daemons.get(me);
-  if (!d || d.child.exitCode !== null) return;
-  const done = new Promise((r) => d.child.once('exit', r));
-  d.child.kill(signal);
-  await Promise.race([done, sleep(15_000)]);
-};
+/** Polls every 200 ms for at most `ms` (bounded, generous: a loaded TCG guest is slow). */
+const waitFor = async (what: string, f: () => boolean, ms = 90_000): Promise<boolean> =>
+  (await lab.poll(what, ms, f, 200)) >= 0;
+const stopDaemon = (me: string, signal: NodeJS.Signals) => lab.stopDaemon(me, signal);
 
 const routeDev = (ns: Netns, dst: string) => ns.ip('route', 'show', dst);
 const policiesWithIfId = (ns: Netns) => (ns.ip('xfrm', 'policy').match(/if_id 0x2a/g) ?? []).length;
@@ -98,18 +66,8 @@ const linkStats = (ns: Netns) => {
 
 try {
   const bin = await bundledCli();
-  const [ra, rb, ha, hb] = ['rba', 'rbb', 'rbha', 'rbhb'].map((t) => Netns.create(t)) as [
-    Netns,
-    Netns,
-    Netns,
-    Netns,
-  ];
-  nss.push(ra, rb, ha, hb);
+  const { ra, rb, ha, hb, lanA, lanB } = lab;
   const [wanA] = linkVeth(ra, '192.0.2.1/24', rb, '192.0.2.2/24');
-  const lanA = linkVeth(ha, '10.1.0.2/24', ra, '10.1.0.1/24');
-  const lanB = linkVeth(hb, '10.2.0.2/24', rb, '10.2.0.1/24');
-  ha.ip('route', 'add', 'default', 'via', '10.1.0.1');
-  hb.ip('route', 'add', 'default', 'via', '10.2.0.1');
   // The IPv6 LANs on the same links.
   ha.ip('addr', 'add', 'fd01::2/64', 'dev', lanA[0], 'nodad');
   ra.ip('addr', 'add', 'fd01::1/64', 'dev', lanA[1], 'nodad');
@@ -117,8 +75,6 @@ try {
   rb.ip('addr', 'add', 'fd02::1/64', 'dev', lanB[1], 'nodad');
   ha.ip('-6', 'route', 'add', 'default', 'via', 'fd01::1');
   hb.ip('-6', 'route', 'add', 'default', 'via', 'fd02::1');
-  for (const r of [ra, rb])
-    r.exec('sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1');
 
   await Promise.all([startDaemon(ra, 'a', bin), startDaemon(rb, 'b', bin)]);
   out.routeUp = await waitFor('route into ipsec-rb on a', () =>
@@ -161,7 +117,7 @@ try {
 
   // Restart: re-claims the interface, the tunnel comes back.
   await startDaemon(ra, 'a', bin);
-  out.reclaimed = daemons.get('a')!.log.some((l) => /interface re-claimed/.test(l));
+  out.reclaimed = lab.daemons.get('a')!.log.some((l) => /interface re-claimed/.test(l));
   await waitFor('route back on a', () => /dev ipsec-rb/.test(routeDev(ra, '10.2.0.0/24')));
   await sleep(1000);
   out.ping2 = ping(ha, '10.1.0.2', '10.2.0.2', 5);
@@ -184,13 +140,13 @@ try {
   const badReloads: Record<string, unknown> = {};
   for (const [label, text] of bad) {
     config('a', text);
-    const d = daemons.get('a')!;
+    const d = lab.daemons.get('a')!;
     const mark = d.log.length;
     d.child.kill('SIGHUP');
     await waitFor(
       `reload rejected (${label})`,
       () => d.log.slice(mark).some((l) => /reload rejected/.test(l)),
-      100,
+      60_000,
     );
     badReloads[label] = {
       errors: d.log
@@ -215,17 +171,13 @@ try {
     policies: policiesWithIfId(ra),
     route: routeDev(ra, '10.2.0.0/24').trim(),
   };
-  out.logA = daemons
+  out.logA = lab.daemons
     .get('a')!
     .log.filter((l) => /iface|error|warn/.test(l))
     .slice(-20);
 } catch (e) {
   out.error = String((e as Error).stack ?? e);
 } finally {
-  for (const me of daemons.keys()) await stopDaemon(me, 'SIGTERM');
-  for (const n of nss) n.delete();
-  rmSync(dir, { recursive: true, force: true });
+  await lab.close();
 }
-// Exit once the line is out: a poll still running for a lab that already failed must not hold
-// the (guest) run open.
-process.stdout.write(`IKW-RB-RESULT ${JSON.stringify(out)}\n`, () => process.exit(0));
+printAndExit('IKW-RB-RESULT', out);

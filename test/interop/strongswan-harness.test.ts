@@ -110,6 +110,12 @@ test('renderSwanctlConf rejects values that would break swanctl.conf syntax', ()
     () => renderSwanctlConf([c], { psk: [{ secret: 'hunter2"secret' }] }),
     (e: Error) => e instanceof StrongswanError && !JSON.stringify({ m: e.message, ...e }).includes('hunter2'),
   );
+  // Route-based children: XFRM interface ids in and out, integers in 1..2^32-1 only.
+  const routed = (ifIdIn: number, ifIdOut: number) =>
+    renderSwanctlConf([{ ...c, children: c.children.map((ch) => ({ ...ch, ifIdIn, ifIdOut })) }], {});
+  assert.match(routed(9, 10), /if_id_in = 9\n {8}if_id_out = 10\n/);
+  assert.throws(() => routed(0, 9), StrongswanError);
+  assert.throws(() => routed(9, 1.5), StrongswanError);
   const text = renderSwanctlConf([c], { psk: [{ secret: 'abc', ids: ['198.51.100.2'] }] });
   assert.match(text, /proposals = aes256gcm16-prfsha256-x25519\n/);
   assert.match(text, /secret = "abc"\n {4}id-0 = "198.51.100.2"/);
