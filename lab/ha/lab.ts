@@ -140,8 +140,15 @@ export async function runHaScenario(
   const n1sock = `${dir}/n1.sock`;
   const n2sock = `${dir}/n2.sock`;
   let release: (() => void) | undefined;
+  // Seconds since the scenario started at each step (where a slow guest run spends its time).
+  const started = Date.now();
+  const timeline: string[] = [];
+  const step = (what: string) => timeline.push(`${what} ${((Date.now() - started) / 1000).toFixed(1)}`);
   try {
-    const r = spawnSync('sh', ['-ec', setupScript(ns, s, process.pid)], { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync('sh', ['-ec', setupScript(ns, s, process.pid)], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     if (r.status !== 0) throw new Error(`namespace setup failed: ${r.stderr}`);
     for (const n of [1, 2] as const) {
       writeFileSync(join(dir, `n${n}.yaml`), nodeConfig(dir, n, s));
@@ -165,6 +172,7 @@ export async function runHaScenario(
       kernel === 'xfrm' ? 150_000 : 30_000,
       async () => (await haStatus(n1sock)) && haStatus(n2sock),
     );
+    step('nodes ready');
     keepalived(1);
     await until('node 1 active (VRRP MASTER, promoted)', 20_000 * slow, async () =>
       (await haStatus(n1sock)).role === 'active' ? true : undefined,
@@ -175,15 +183,18 @@ export async function runHaScenario(
       const sas = await peer.sas();
       return up(sas[0]) && sas.length === 1 ? sas : undefined;
     });
+    step('tunnel up');
     const spis = { spiI: before[0]!.spiI, spiR: before[0]!.spiR, child: before[0]!.children[0]!.spiIn };
     if (s.sync)
       await until('node 2 synced', 15_000 * slow, async () =>
         (await haStatus(n2sock)).synced ? true : undefined,
       );
     const standby = await haStatus(n2sock);
+    step('standby ready');
 
     // One scenario at a time from here: the failover's figures are its own.
     release = await turn();
+    step('turn');
     let pingOut = '';
     const ping =
       kernel === 'xfrm'
@@ -206,6 +217,7 @@ export async function runHaScenario(
     // A dead box takes its addresses with it (SIGKILL leaves keepalived's VRRP addresses behind).
     if (kernel === 'xfrm') spawnSync('sh', ['-c', `ip -n ${ns.n1} link set eth0 down; true`]);
     const since = () => (Date.now() - t0) / 1000;
+    step('kill');
     await until('node 2 promoted', 30_000 * slow, async () =>
       (await haStatus(n2sock)).role === 'active' ? true : undefined,
     );
@@ -230,11 +242,13 @@ export async function runHaScenario(
       );
       report.secondsKillToPeerOnNewIkeSa = since();
     }
+    step('recovered');
     const after = await peer.sas();
     report.peerSasBefore = before;
     report.peerSasAfter = after;
     report.peerIkeSas = after.length;
-    report.peerIkeSaUnchanged = after.length === 1 && after[0]!.spiI === spis.spiI && after[0]!.spiR === spis.spiR;
+    report.peerIkeSaUnchanged =
+      after.length === 1 && after[0]!.spiI === spis.spiI && after[0]!.spiR === spis.spiR;
     report.peerChildSaUnchanged = after[0]?.children.some((c) => c.spiIn === spis.child) ?? false;
     if (ping) {
       await sleep(3000);
@@ -256,6 +270,7 @@ export async function runHaScenario(
         return sa?.children.some((c) => c.installed && c.spiIn !== spis.child) ? true : undefined;
       }).catch(() => false);
       report.peerSasAfterRekey = await peer.sas();
+      step('rekeyed');
     }
     const wire = peer.wire();
     if (wire) report.peerWireAfterKill = wire;
@@ -273,13 +288,16 @@ export async function runHaScenario(
       }).catch(() => undefined);
       report.oldNodeResyncedAsStandby = back !== undefined;
       report.oldNodeRecords = back?.records;
+      step('old node back');
     }
+    report.timeline = timeline;
     return report;
   } catch (e) {
     const tail = peer.logTail();
     return {
       scenario: s.name,
       error: e instanceof Error ? e.message : String(e),
+      timeline,
       logs: { ...logs, ...(tail ? { charon: tail } : {}) },
     };
   } finally {
