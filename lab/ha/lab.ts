@@ -1,17 +1,20 @@
-// Host-namespace HA lab, IKE level (`--kernel memory`: the host kernel has no ESP). Three namespaces
-// on one bridge (a fourth namespace): node 1 and node 2 run ikeway with `ha:` and keepalived (VRRP,
-// one shared address); the peer runs ikeway and initiates to the shared address with a 1 s liveness
-// interval. Once the standby is synced, node 1's ikeway and keepalived get SIGKILL; keepalived on
-// node 2 takes the address and runs `ikeway ha promote`. Measured (figures, not assertions): seconds
-// from the kill to the promotion and to the first request of the peer that node 2 answered; checked:
-// the peer's IKE SA keeps its SPIs, a Child SA rekey after the failover succeeds, node 1 comes back as
-// standby and resyncs. Bounded waits everywhere; every namespace and process is removed at the end.
+// The HA lab: two ikeway nodes with `ha:` and keepalived (VRRP, one shared address) on site A, a
+// site-B peer (ikeway or strongSwan 5.9.8, lab/ha/peers.ts); topology and configs in lab/ha/setup.ts.
+// Once the tunnel is up (and the standby synced), every process of node 1 gets SIGKILL; keepalived
+// on node 2 takes the address and runs `ikeway ha promote`. Scenarios (lab/ha/scenarios.ts):
+// - ikeway, strongswan: the standby takes the SAs over; checked: the peer keeps its IKE SA and Child
+//   SA SPIs (strongSwan: `swanctl --list-sas` before and after, and no IKE_SA_INIT in its log after
+//   the kill), a Child SA rekey after the failover succeeds, node 1 comes back as standby and resyncs.
+// - nosync: the sync link is down from the start, the standby holds nothing; the promoted node
+//   initiates (`start: now`) and the tunnel comes back through a new IKE SA.
+// Measured (figures, never assertions): seconds from the kill to the promotion, to the peer's next
+// request answered or to the new IKE SA; with `kernel: 'xfrm'` (real ESP: the guest kernel) a steady
+// ping LAN to LAN counts the packets lost and the longest gap, and the dead node's links go down.
+// Scenarios run side by side (each in its own namespaces); their kill-to-end parts take turns, so
+// the figures are not distorted by each other. Bounded waits; every namespace and process goes.
 //
-// With `kernel: 'xfrm'` (a kernel with ESP: the guest, test/ha/ha-esp.guest.ts) the same lab carries
-// real ESP: a steady ping from the peer's LAN address to site A's (a second VRRP address) counts the
-// packets lost and the longest gap, and the dead node's link goes down with it.
-//
-// Run (root): node --import tsx lab/ha/lab.ts [xfrm]   -> one JSON report on stdout.
+// Run (root): node --import tsx lab/ha/lab.ts [memory|xfrm] [ikeway,strongswan,nosync]
+//   -> one JSON report on stdout: { scenarios: { <name>: report } }.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,13 +23,26 @@ import { request } from '../../src/control/client.ts';
 import type { StatusReport, HaStatusReport } from '../../src/control/status-types.ts';
 import { LabNs, labNsName, removeNamespaces } from '../netns/lab-ns.ts';
 import { bundledCli } from '../guest/bundle.ts';
+import { haPeer, type PeerIkeSa } from './peers.ts';
+import {
+  HA_SCENARIOS,
+  haScenario,
+  isScenarioName,
+  type HaLabKernel,
+  type HaLabScenario,
+  type HaScenarioName,
+} from './scenarios.ts';
+import {
+  ikewayPeerConfig,
+  keepalivedConfig,
+  LAN_A,
+  LAN_B,
+  nodeConfig,
+  setupScript,
+  type HaNamespaces,
+} from './setup.ts';
 
-export type HaLabKernel = 'memory' | 'xfrm';
-const VIP = '10.77.0.1';
-/** Site A's LAN address (moves with the VRRP instance) and the peer's, inside the selectors. */
-const LAN_A = '10.1.0.1';
-const LAN_B = '10.2.0.1';
-const ADDR = { n1: '10.77.0.11', n2: '10.77.0.12', peer: '10.77.0.20' } as const;
+export type { HaLabKernel } from './scenarios.ts';
 const env = {
   ...process.env,
   IKW_PSK: 'ha-lab-psk-0123456789abcdef',
@@ -44,70 +60,14 @@ async function until<T>(what: string, ms: number, f: () => Promise<T | undefined
   throw new Error(`timed out after ${ms} ms waiting for ${what}`);
 }
 
-function nodeConfig(dir: string, n: 1 | 2): string {
-  return `local: { address: ${VIP} }
-control-socket: ${dir}/n${n}.sock
-state-dir: ${dir}/n${n}
-connections:
-  site:
-    remote: ${ADDR.peer}
-    auth: { psk: { env: IKW_PSK } }
-    local-subnets: [10.1.0.0/24]
-    remote-subnets: [10.2.0.0/24]
-    start: wait
-ha:
-  node-id: ${n}
-  priority: ${n === 1 ? 200 : 100}
-  local: ${n === 1 ? ADDR.n1 : ADDR.n2}
-  peer: ${n === 1 ? ADDR.n2 : ADDR.n1}
-  sync-key: { env: IKW_HA_KEY }
-  heartbeat: 200ms
-  seq-report: 1s
-`;
-}
-
-function peerConfig(dir: string): string {
-  return `local: { address: ${ADDR.peer} }
-control-socket: ${dir}/peer.sock
-state-dir: ${dir}/peer
-retransmit: { timeout: 500ms, tries: 8, base: 1.5 }
-connections:
-  site:
-    remote: ${VIP}
-    auth: { psk: { env: IKW_PSK } }
-    local-subnets: [10.2.0.0/24]
-    remote-subnets: [10.1.0.0/24]
-    liveness: { interval: 1s, timeout: 30s }
-`;
-}
-
-function keepalivedConfig(dir: string, n: 1 | 2): string {
-  return `global_defs { script_user root }
-vrrp_instance site {
-  state BACKUP
-  nopreempt
-  interface eth0
-  virtual_router_id 77
-  priority ${n === 1 ? 200 : 100}
-  advert_int 1
-  virtual_ipaddress {
-    ${VIP}/24
-    ${LAN_A}/32 dev eth0
-  }
-  notify_master "${dir}/notify.sh ${dir}/n${n}.sock promote"
-  notify_backup "${dir}/notify.sh ${dir}/n${n}.sock demote"
-  notify_fault "${dir}/notify.sh ${dir}/n${n}.sock demote"
-}
-`;
-}
-
 const status = (sock: string) =>
   request(sock, 'status', undefined, { timeoutMs: 2000 }) as Promise<StatusReport>;
 const haStatus = (sock: string) =>
   request(sock, 'ha', { action: 'status' }, { timeoutMs: 2000 }) as Promise<HaStatusReport>;
+const up = (sa: PeerIkeSa | undefined) => sa?.established && sa.children.some((c) => c.installed);
 
 /** ping's verdict: sent, received, the longest run of lost replies (seconds at 0.1 s a packet). */
-function pingVerdict(out: string) {
+export function pingVerdict(out: string) {
   const seqs = [...out.matchAll(/icmp_seq=(\d+)/g)].map((m) => Number(m[1]));
   const sent = Number(/(\d+) packets transmitted/.exec(out)?.[1] ?? NaN);
   let gap = 0;
@@ -121,11 +81,27 @@ function pingVerdict(out: string) {
   };
 }
 
-export async function runHaLab(kernel: HaLabKernel = 'memory'): Promise<Record<string, unknown>> {
+/** Takes turns: the next caller gets its release function once the previous one released. */
+export function turns(): () => Promise<() => void> {
+  let chain = Promise.resolve();
+  return () => {
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const before = chain;
+    chain = chain.then(() => mine);
+    return before.then(() => release);
+  };
+}
+
+export async function runHaScenario(
+  s: HaLabScenario,
+  kernel: HaLabKernel,
+  turn: () => Promise<() => void> = turns(),
+): Promise<Record<string, unknown>> {
   const IKEWAY = await bundledCli();
-  const dir = mkdtempSync(join(tmpdir(), 'ikw-ha-lab-'));
+  const dir = mkdtempSync(join(tmpdir(), `ikw-ha-${s.name}-`));
   chmodSync(dir, 0o755);
-  const ns = {
+  const ns: HaNamespaces = {
     sw: labNsName('hasw'),
     n1: labNsName('han1'),
     n2: labNsName('han2'),
@@ -142,47 +118,43 @@ export async function runHaLab(kernel: HaLabKernel = 'memory'): Promise<Record<s
     procs.push(p);
     return p;
   };
-  const ikeway = (name: 'n1' | 'n2' | 'peer', cfg: string) =>
+  const ikeway = (name: 'n1' | 'n2', cfg: string) =>
     spawnIn(`ikeway-${name}`, ns[name], process.execPath, [IKEWAY, 'daemon', '-c', cfg, '--kernel', kernel]);
   const keepalived = (n: 1 | 2) =>
     spawnIn(`keepalived-n${n}`, ns[`n${n}`], '/usr/sbin/keepalived', [
-      '-n',
-      '-l',
-      '-P',
-      '-f',
-      `${dir}/k${n}.conf`,
-      '-p',
-      `${dir}/k${n}.pid`,
-      '-r',
-      `${dir}/k${n}.vrrp.pid`,
+      ...['-n', '-l', '-P', '-f', `${dir}/k${n}.conf`, '-p', `${dir}/k${n}.pid`],
+      ...['-r', `${dir}/k${n}.vrrp.pid`],
     ]);
+  const peer = haPeer(
+    s.peer,
+    {
+      ns: ns.peer,
+      dir,
+      kernel,
+      ikewayCli: IKEWAY,
+      psk: env.IKW_PSK,
+      spawn: (name, cmd, args) => spawnIn(name, ns.peer, cmd, args),
+    },
+    join(dir, 'peer.yaml'),
+  );
+  const n1sock = `${dir}/n1.sock`;
+  const n2sock = `${dir}/n2.sock`;
+  let release: (() => void) | undefined;
+  // Seconds since the scenario started at each step (where a slow guest run spends its time).
+  const started = Date.now();
+  const timeline: string[] = [];
+  const step = (what: string) => timeline.push(`${what} ${((Date.now() - started) / 1000).toFixed(1)}`);
   try {
-    const setup = [
-      ...Object.values(ns).map((n) => `ip netns add ${n}`),
-      `ip -n ${ns.sw} link add br0 type bridge`,
-      `ip -n ${ns.sw} link set br0 up`,
-      ...(['n1', 'n2', 'peer'] as const).flatMap((k, i) => [
-        `ip link add v${i}-${process.pid} netns ${ns.sw} type veth peer name eth0 netns ${ns[k]}`,
-        `ip -n ${ns.sw} link set v${i}-${process.pid} master br0 up`,
-        `ip -n ${ns[k]} addr add ${ADDR[k]}/24 dev eth0`,
-        `ip -n ${ns[k]} link set eth0 up`,
-        `ip -n ${ns[k]} link set lo up`,
-        `ip netns exec ${ns[k]} sysctl -qw net.ipv4.ip_nonlocal_bind=1`,
-      ]),
-    ];
-    setup.push(
-      `ip -n ${ns.peer} addr add ${LAN_B}/32 dev lo`,
-      `ip -n ${ns.peer} route add 10.1.0.0/24 via ${VIP} src ${LAN_B}`,
-      `ip -n ${ns.n1} route add 10.2.0.0/24 via ${ADDR.peer}`,
-      `ip -n ${ns.n2} route add 10.2.0.0/24 via ${ADDR.peer}`,
-    );
-    const r = spawnSync('sh', ['-ec', setup.join('\n')], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync('sh', ['-ec', setupScript(ns, s, process.pid)], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     if (r.status !== 0) throw new Error(`namespace setup failed: ${r.stderr}`);
-    writeFileSync(join(dir, 'n1.yaml'), nodeConfig(dir, 1));
-    writeFileSync(join(dir, 'n2.yaml'), nodeConfig(dir, 2));
-    writeFileSync(join(dir, 'peer.yaml'), peerConfig(dir));
-    writeFileSync(join(dir, 'k1.conf'), keepalivedConfig(dir, 1));
-    writeFileSync(join(dir, 'k2.conf'), keepalivedConfig(dir, 2));
+    for (const n of [1, 2] as const) {
+      writeFileSync(join(dir, `n${n}.yaml`), nodeConfig(dir, n, s));
+      writeFileSync(join(dir, `k${n}.conf`), keepalivedConfig(dir, n));
+    }
+    writeFileSync(join(dir, 'peer.yaml'), ikewayPeerConfig(dir));
     writeFileSync(
       join(dir, 'notify.sh'),
       `#!/bin/sh\nexec ${process.execPath} ${IKEWAY} ha "$2" --socket "$1" >>${dir}/notify.log 2>&1\n`,
@@ -193,34 +165,40 @@ export async function runHaLab(kernel: HaLabKernel = 'memory'): Promise<Record<s
     const slow = kernel === 'xfrm' ? 4 : 1;
     ikeway('n1', join(dir, 'n1.yaml'));
     ikeway('n2', join(dir, 'n2.yaml'));
+    // strongSwan answers; it must be there before node 1 is promoted and initiates.
+    if (s.peer === 'strongswan') await peer.start();
     await until(
       'both nodes ready',
-      kernel === 'xfrm' ? 120_000 : 30_000,
-      async () => (await haStatus(`${dir}/n1.sock`)) && haStatus(`${dir}/n2.sock`),
+      kernel === 'xfrm' ? 150_000 : 30_000,
+      async () => (await haStatus(n1sock)) && haStatus(n2sock),
     );
+    step('nodes ready');
     keepalived(1);
     await until('node 1 active (VRRP MASTER, promoted)', 20_000 * slow, async () =>
-      (await haStatus(`${dir}/n1.sock`)).role === 'active' ? true : undefined,
+      (await haStatus(n1sock)).role === 'active' ? true : undefined,
     );
     keepalived(2);
-    ikeway('peer', join(dir, 'peer.yaml'));
-    const spis = await until('the peer established with the shared address', 30_000 * slow, async () => {
-      const sa = (await status(`${dir}/peer.sock`)).connections[0]?.ikeSas.find(
-        (s) => s.state === 'established',
-      );
-      return sa && sa.children.length > 0
-        ? { spiI: sa.spiI, spiR: sa.spiR, child: sa.children[0]!.spiIn }
-        : undefined;
+    if (s.peer === 'ikeway') await peer.start();
+    const before = await until('the tunnel up at the peer', 30_000 * slow, async () => {
+      const sas = await peer.sas();
+      return up(sas[0]) && sas.length === 1 ? sas : undefined;
     });
-    await until('node 2 synced', 15_000 * slow, async () =>
-      (await haStatus(`${dir}/n2.sock`)).synced ? true : undefined,
-    );
+    step('tunnel up');
+    const spis = { spiI: before[0]!.spiI, spiR: before[0]!.spiR, child: before[0]!.children[0]!.spiIn };
+    if (s.sync)
+      await until('node 2 synced', 15_000 * slow, async () =>
+        (await haStatus(n2sock)).synced ? true : undefined,
+      );
+    const standby = await haStatus(n2sock);
+    step('standby ready');
 
-    // Real ESP: a steady ping LAN to LAN through the tunnel, from before the kill to after the takeover.
+    // One scenario at a time from here: the failover's figures are its own.
+    release = await turn();
+    step('turn');
     let pingOut = '';
     const ping =
       kernel === 'xfrm'
-        ? spawn('ip', ['netns', 'exec', ns.peer, 'ping', '-n', '-i', '0.1', '-I', LAN_B, '-w', '60', LAN_A])
+        ? spawn('ip', ['netns', 'exec', ns.peer, 'ping', '-n', '-i', '0.1', '-I', LAN_B, '-w', '90', LAN_A])
         : undefined;
     ping?.stdout?.on('data', (d: Buffer) => (pingOut += d.toString()));
     if (ping) {
@@ -231,75 +209,126 @@ export async function runHaLab(kernel: HaLabKernel = 'memory'): Promise<Record<s
       await sleep(2000);
     }
 
-    // The active dies outright.
+    // The active dies outright: every process of node 1 at once (keepalived's VRRP child too:
+    // killed alone, the parent's death would make it leave gracefully with a priority-0 advert).
+    peer.mark();
     const t0 = Date.now();
-    // Every process of node 1 at once (keepalived's VRRP child too: killed alone, the parent's death
-    // would make it leave gracefully with a priority-0 advert, a faster failover than a crash).
     spawnSync('sh', ['-c', `kill -9 $(ip netns pids ${ns.n1}) 2>/dev/null; true`]);
     // A dead box takes its addresses with it (SIGKILL leaves keepalived's VRRP addresses behind).
-    if (kernel === 'xfrm') spawnSync('ip', ['-n', ns.n1, 'link', 'set', 'eth0', 'down']);
+    if (kernel === 'xfrm') spawnSync('sh', ['-c', `ip -n ${ns.n1} link set eth0 down; true`]);
+    const since = () => (Date.now() - t0) / 1000;
+    step('kill');
     await until('node 2 promoted', 30_000 * slow, async () =>
-      (await haStatus(`${dir}/n2.sock`)).role === 'active' ? true : undefined,
+      (await haStatus(n2sock)).role === 'active' ? true : undefined,
     );
-    const promotedS = (Date.now() - t0) / 1000;
-    await until('a request of the peer answered by node 2', 30_000 * slow, async () =>
-      ((await status(`${dir}/n2.sock`)).counters['ike.response_sent'] ?? 0) > 0 ? true : undefined,
-    );
-    const answeredS = (Date.now() - t0) / 1000;
-    const after = (await status(`${dir}/peer.sock`)).connections[0]!.ikeSas;
-    const sameIkeSa = after.length === 1 && after[0]!.spiI === spis.spiI && after[0]!.spiR === spis.spiR;
-    const sameChildSa = after[0]?.children.some((c) => c.spiIn === spis.child) ?? false;
-    let traffic: ReturnType<typeof pingVerdict> | undefined;
+    const report: Record<string, unknown> = { scenario: s.name, peer: s.peer, sync: s.sync };
+    report.secondsKillToPromoted = since();
+    report.standbyBeforeKill = { records: standby.records, synced: standby.synced };
+    if (s.sync) {
+      await until('a request of the peer answered by node 2', 40_000 * slow, async () =>
+        ((await status(n2sock)).counters['ike.response_sent'] ?? 0) > 0 ? true : undefined,
+      );
+      report.secondsKillToPeerRequestAnswered = since();
+    } else {
+      await until('node 2 established a new IKE SA', 40_000 * slow, async () => {
+        const sa = (await status(n2sock)).connections[0]?.ikeSas[0];
+        return sa?.state === 'established' && sa.children.some((c) => c.state === 'installed')
+          ? true
+          : undefined;
+      });
+      report.secondsKillToNewIkeSa = since();
+      await until('the peer on the new IKE SA', 20_000 * slow, async () =>
+        (await peer.sas()).some((sa) => up(sa) && sa.spiI !== spis.spiI) ? true : undefined,
+      );
+      report.secondsKillToPeerOnNewIkeSa = since();
+    }
+    step('recovered');
+    const after = await peer.sas();
+    report.peerSasBefore = before;
+    report.peerSasAfter = after;
+    report.peerIkeSas = after.length;
+    report.peerIkeSaUnchanged =
+      after.length === 1 && after[0]!.spiI === spis.spiI && after[0]!.spiR === spis.spiR;
+    report.peerChildSaUnchanged = after[0]?.children.some((c) => c.spiIn === spis.child) ?? false;
     if (ping) {
       await sleep(3000);
       ping.kill('SIGINT');
       await until('ping ends', 5000, async () => (ping.exitCode !== null ? true : undefined)).catch(
         () => undefined,
       );
-      traffic = pingVerdict(pingOut);
+      report.ping = pingVerdict(pingOut);
+      const xfrm = new LabNs(ns.n2, 'n2').tryExec('ip', 'xfrm', 'state').stdout;
+      report.node2EspStates = (xfrm.match(/^src /gm) ?? []).length;
     }
-    const xfrmN2 =
-      kernel === 'xfrm' ? new LabNs(ns.n2, 'n2').tryExec('ip', '-s', 'xfrm', 'state').stdout : '';
 
-    // A Child SA rekey after the failover, started by the peer.
-    await request(`${dir}/peer.sock`, 'rekey', { name: 'site', what: 'child' });
-    const rekeyed = await until('the Child SA rekeyed', 20_000 * slow, async () => {
-      const sa = (await status(`${dir}/peer.sock`)).connections[0]?.ikeSas[0];
-      const c = sa?.children.find((x) => x.state === 'installed' && x.spiIn !== spis.child);
-      return c && sa?.spiI === spis.spiI ? true : undefined;
-    }).catch(() => false);
+    if (s.rekey) {
+      // ikeway peer: the peer rekeys (node 2 answers); strongSwan: node 2 rekeys (its own message ID).
+      if (s.peer === 'ikeway') await peer.rekeyChild();
+      else await request(n2sock, 'rekey', { name: 'site', what: 'child' });
+      report.childRekeyAfterFailover = await until('the Child SA rekeyed', 20_000 * slow, async () => {
+        const sa = (await peer.sas()).find((x) => x.spiI === spis.spiI && x.spiR === spis.spiR);
+        return sa?.children.some((c) => c.installed && c.spiIn !== spis.child) ? true : undefined;
+      }).catch(() => false);
+      report.peerSasAfterRekey = await peer.sas();
+      step('rekeyed');
+    }
+    const wire = peer.wire();
+    if (wire) report.peerWireAfterKill = wire;
+    report.node2Counters = pick((await status(n2sock)).counters, /^ike\.(request|response|retrans|drop_)/);
 
-    // Node 1 comes back (as standby: nopreempt) and resyncs; with its link up again.
-    if (kernel === 'xfrm') spawnSync('ip', ['-n', ns.n1, 'link', 'set', 'eth0', 'up']);
-    ikeway('n1', join(dir, 'n1.yaml'));
-    await until('node 1 back', 30_000 * slow, () => haStatus(`${dir}/n1.sock`));
-    keepalived(1);
-    const back = await until('node 1 synced as standby', 20_000 * slow, async () => {
-      const s = await haStatus(`${dir}/n1.sock`);
-      return s.role === 'standby' && s.synced ? s : undefined;
-    }).catch(() => undefined);
-    return {
-      secondsKillToPromoted: promotedS,
-      secondsKillToPeerRequestAnswered: answeredS,
-      peerIkeSaUnchanged: sameIkeSa,
-      peerChildSaUnchanged: sameChildSa,
-      ...(traffic ? { ping: traffic, node2EspStates: (xfrmN2.match(/^src /gm) ?? []).length } : {}),
-      peerIkeSas: after.length,
-      childRekeyAfterFailover: rekeyed,
-      oldNodeResyncedAsStandby: back !== undefined,
-      oldNodeRecords: back?.records,
-    };
+    if (s.oldNodeReturns) {
+      // Node 1 comes back (as standby: nopreempt) with its links up again, and resyncs.
+      if (kernel === 'xfrm') spawnSync('ip', ['-n', ns.n1, 'link', 'set', 'eth0', 'up']);
+      ikeway('n1', join(dir, 'n1.yaml'));
+      await until('node 1 back', 30_000 * slow, () => haStatus(n1sock));
+      keepalived(1);
+      const back = await until('node 1 synced as standby', 20_000 * slow, async () => {
+        const h = await haStatus(n1sock);
+        return h.role === 'standby' && h.synced ? h : undefined;
+      }).catch(() => undefined);
+      report.oldNodeResyncedAsStandby = back !== undefined;
+      report.oldNodeRecords = back?.records;
+      step('old node back');
+    }
+    report.timeline = timeline;
+    return report;
   } catch (e) {
-    return { error: e instanceof Error ? e.message : String(e), logs };
+    const tail = peer.logTail();
+    return {
+      scenario: s.name,
+      error: e instanceof Error ? e.message : String(e),
+      timeline,
+      logs: { ...logs, ...(tail ? { charon: tail } : {}) },
+    };
   } finally {
+    release?.();
+    await peer.stop().catch(() => undefined);
     for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
     removeNamespaces(Object.values(ns));
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
+function pick(c: Record<string, number>, re: RegExp): Record<string, number> {
+  return Object.fromEntries(Object.entries(c).filter(([k]) => re.test(k)));
+}
+
+/** The named scenarios side by side, each in its own namespaces; their failovers take turns. */
+export async function runHaLab(
+  kernel: HaLabKernel = 'memory',
+  names: readonly HaScenarioName[] = ['ikeway'],
+): Promise<Record<string, Record<string, unknown>>> {
+  const turn = turns();
+  const reports = await Promise.all(names.map((n, i) => runHaScenario(haScenario(n, i), kernel, turn)));
+  return Object.fromEntries(names.map((n, i) => [n, reports[i]!]));
+}
+
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
-  const report = await runHaLab(process.argv[2] === 'xfrm' ? 'xfrm' : 'memory');
-  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  process.exit(report.error ? 1 : 0);
+  const kernel = process.argv[2] === 'xfrm' ? 'xfrm' : 'memory';
+  const names = (process.argv[3] ?? HA_SCENARIOS.join(',')).split(',').filter(isScenarioName);
+  const t0 = Date.now();
+  const scenarios = await runHaLab(kernel, names);
+  const wallMs = Date.now() - t0;
+  process.stdout.write(`${JSON.stringify({ kernel, wallMs, scenarios }, null, 2)}\n`);
+  process.exit(Object.values(scenarios).some((r) => r.error) ? 1 : 0);
 }

@@ -289,7 +289,10 @@ export class Daemon {
     if (action !== 'promote' && action !== 'demote')
       throw new ControlError('ERR_BAD_ARGS', 'ha: action must be promote, demote or status');
     return this.#exclusive(async () => {
-      if (action === 'demote') return { role: ha.node.role, sas: await ha.node.demote() };
+      if (action === 'demote') {
+        const sas = await ha.node.demote(); // the role read after it: the answer says standby
+        return { role: ha.node.role, sas };
+      }
       const sas = await ha.node.promote();
       for (const s of this.#conns.values())
         if (this.#engine.sasOf(s.conn.name).length === 0) this.#conns.startAction(s);
