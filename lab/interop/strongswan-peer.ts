@@ -92,7 +92,7 @@ export class StrongswanPeer implements PeerDriver {
 
   unsupported(cell: CellSpec, _role: Role): string | undefined {
     if (this.opts.libipsec && cell.mode === 'transport')
-      return 'IKE-only host run: charon keeps its SAs in kernel-libipsec, which has tunnel mode only (the guest matrix runs this cell)';
+      return 'IKE-only host run: charon keeps its SAs in kernel-libipsec, which has tunnel mode only (libipsec: "IPsec policy: unsupported mode"); the guest matrix runs this cell';
     return undefined;
   }
 
