@@ -61,7 +61,8 @@ function note(r: CellResult): string {
       .filter((s) => /rekey by/.test(s.step))
       .map((s) => s.step)
       .join(', ');
-  return pick(/^traffic$/).replace(/, (ikeway|strongswan|libreswan) status.*/, '');
+  if (!r.steps.some((s) => s.step === 'traffic')) return `IKE only: ${pick(/^up$/)}`;
+  return pick(/^traffic$/).replace(/, (ikeway|strongswan6?|libreswan) status.*/, '');
 }
 
 const esc = (s: string) => s.replaceAll('|', '\\|');
@@ -100,6 +101,14 @@ export function renderReport(runs: readonly MatrixRun[]): string {
     'between the sites, packet counters > 0 on both SAs in BOTH kernels (`ip -s xfrm state`), in',
     '`ikeway status` and in the peer\u2019s own status, then `ikeway down` leaves no ESP state in either',
     'kernel. "ikeway role" is who started the IKE SA.',
+    '',
+    'Runs whose "where" is `host` (strongSwan 6.0.6, `test/interop/matrix-strongswan6-host.test.ts`,',
+    'in the host pass) are IKE only: the same cells in the same lab namespaces on the host kernel,',
+    'which has no ESP, so ikeway runs its in-memory kernel and charon its kernel-libipsec. They check',
+    'what both daemons report (same IKE SPIs, ESP SPIs crosswise, the rekeys, IKE fragments both',
+    'ways, the IKE SA cleared after the peer died and back after its restart, a clean delete), not',
+    'traffic or kernel counters; kernel-libipsec has tunnel mode only, so the transport cell is not',
+    'run there.',
     '',
     '| peer | version | cell | ikeway role | result | seconds | evidence |',
     '| --- | --- | --- | --- | --- | --- | --- |',

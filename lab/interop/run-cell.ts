@@ -35,6 +35,12 @@ export interface RunCellOptions {
   /** A directory of PKIs made beforehand by preparePkis() (openssl RSA is slow under TCG). */
   readonly pkiRoot?: string;
   readonly log?: (line: string) => void;
+  /**
+   * IKE only, for a host kernel without ESP: ikeway runs its in-memory kernel (the peer driver must
+   * not need kernel ESP either, e.g. charon with kernel-libipsec); the steps that read kernel SAs or
+   * send traffic are left out, everything the two daemons report is still checked.
+   */
+  readonly ikeOnly?: boolean;
 }
 
 /** The PKI directory name per cell: key type, and a chain for the fragmentation cell. */
@@ -209,7 +215,10 @@ export async function runCell(o: RunCellOptions): Promise<CellResult> {
       }),
     });
     const bin = await bundledCli();
-    ikeway = await rec.step('ikeway start', () => IkewayDaemon.start(l.a.router, bin, config, CONN));
+    const args = o.ikeOnly ? ['--kernel', 'memory'] : [];
+    ikeway = await rec.step('ikeway start', () =>
+      IkewayDaemon.start(l.a.router, bin, config, CONN, undefined, args),
+    );
     const ikw = ikeway;
     if (role === 'responder') await rec.step('peer initiates', () => peer.initiate());
     let up = await rec.step('up', () => waitUp(ikw, peer, 60_000), describeUp);
@@ -233,28 +242,30 @@ export async function runCell(o: RunCellOptions): Promise<CellResult> {
         () => fragmentsSeen(ikw, peer),
         (s) => s,
       );
-    await rec.step(
-      'traffic',
-      () => traffic(l, cell, ikw, peer, up),
-      (s) => s,
-    );
-    if (cell.protocol === 'ah')
+    const ikeOnly = o.ikeOnly === true;
+    if (!ikeOnly)
+      await rec.step(
+        'traffic',
+        () => traffic(l, cell, ikw, peer, up),
+        (s) => s,
+      );
+    if (cell.protocol === 'ah' && !ikeOnly)
       await rec.step(
         'AH on the wire (protocol 51, inner packet in clear)',
         () => ahOnWire(l, cell),
         (s) => s,
       );
-    if (cell.tfcPadding !== undefined)
+    if (cell.tfcPadding !== undefined && !ikeOnly)
       await rec.step(
         cell.peerRefusesTfc ? 'no TFC padding towards a peer that refused it' : 'TFC padding: one ESP length',
         () => tfcOnWire(l, cell),
         (s) => s,
       );
-    if (cell.rekeys) up = await rekeys(rec, l, cell, role, ikw, peer, up);
-    if (cell.liveness) up = await liveness(rec, l, cell, role, ikw, peer, ctx);
+    if (cell.rekeys) up = await rekeys(rec, l, cell, role, ikw, peer, up, ikeOnly);
+    if (cell.liveness) up = await liveness(rec, l, cell, role, ikw, peer, ctx, ikeOnly);
     await rec.step(
       'delete',
-      () => cleanDelete(l, ikw, peer),
+      () => cleanDelete(l, ikw, peer, ikeOnly),
       (s) => s,
     );
     return { ...base, result: 'pass', seconds: secs(t0), steps: rec.steps, why: '', evidence: [] };
@@ -298,6 +309,7 @@ async function rekeys(
   ikw: IkewayDaemon,
   peer: PeerDriver,
   before: UpState,
+  ikeOnly: boolean,
 ): Promise<UpState> {
   // ikeway starts the rekeys in the cells where it initiated, the peer in the others: both
   // directions of each exchange are covered across the matrix.
@@ -310,11 +322,12 @@ async function rekeys(
     },
     (u) => `ESP ${before.spiIn}/${before.spiOut} -> ${u.spiIn}/${u.spiOut}`,
   );
-  await rec.step(
-    'traffic after child rekey',
-    () => traffic(l, cell, ikw, peer, child),
-    (s) => s,
-  );
+  if (!ikeOnly)
+    await rec.step(
+      'traffic after child rekey',
+      () => traffic(l, cell, ikw, peer, child),
+      (s) => s,
+    );
   const ike = await rec.step(
     `IKE rekey by ${by}`,
     async () => {
@@ -323,11 +336,12 @@ async function rekeys(
     },
     (u) => `IKE ${child.ikeSpiI}/${child.ikeSpiR} -> ${u.ikeSpiI}/${u.ikeSpiR}`,
   );
-  await rec.step(
-    'traffic after IKE rekey',
-    () => traffic(l, cell, ikw, peer, ike),
-    (s) => s,
-  );
+  if (!ikeOnly)
+    await rec.step(
+      'traffic after IKE rekey',
+      () => traffic(l, cell, ikw, peer, ike),
+      (s) => s,
+    );
   if (cell.keyExchanges)
     await rec.step(
       'key exchanges after rekeys (RFC 9370 IKE_FOLLOWUP_KE)',
@@ -369,6 +383,7 @@ async function liveness(
   ikw: IkewayDaemon,
   peer: PeerDriver,
   ctx: CellContext,
+  ikeOnly: boolean,
 ): Promise<UpState> {
   const limitS = LIVENESS.interval + LIVENESS.timeout;
   await rec.step(
@@ -378,31 +393,34 @@ async function liveness(
       const t = Date.now();
       // Generous bound (TCG scheduling): the configured time plus 15 s.
       while (Date.now() - t < (limitS + 15) * 1000) {
-        if (espStates(l, 'a').length === 0 && (await ikw.ikeSas()).length === 0)
+        if ((ikeOnly || espStates(l, 'a').length === 0) && (await ikw.ikeSas()).length === 0)
           return (Date.now() - t) / 1000;
         await sleep(250);
       }
       throw new Error(
-        `router-a still has ESP states ${limitS + 15} s after the peer died (liveness ${limitS} s)`,
+        `router-a still has ${ikeOnly ? 'an IKE SA' : 'ESP states'} ${limitS + 15} s after the peer died (liveness ${limitS} s)`,
       );
     },
     (s) =>
-      `kernel state cleared ${s.toFixed(1)} s after the kill (liveness interval ${LIVENESS.interval} s + timeout ${LIVENESS.timeout} s)`,
+      `${ikeOnly ? 'IKE SA' : 'kernel state'} cleared ${s.toFixed(1)} s after the kill (liveness interval ${LIVENESS.interval} s + timeout ${LIVENESS.timeout} s)`,
   );
   // The peer's host "reboots": its kernel forgets the SAs and policies charon left behind.
-  l.b.router.exec('ip', 'xfrm', 'state', 'flush');
-  l.b.router.exec('ip', 'xfrm', 'policy', 'flush');
+  if (!ikeOnly) {
+    l.b.router.exec('ip', 'xfrm', 'state', 'flush');
+    l.b.router.exec('ip', 'xfrm', 'policy', 'flush');
+  }
   await rec.step('peer restarted', () => peer.start({ ...ctx, restarted: true }));
   const back = await rec.step(
     `tunnel returns by itself (${role === 'initiator' ? 'ikeway restarts' : `${peer.kind} start action`})`,
     () => waitUp(ikw, peer, 90_000),
     describeUp,
   );
-  await rec.step(
-    'traffic after restart',
-    () => traffic(l, cell, ikw, peer, back),
-    (s) => s,
-  );
+  if (!ikeOnly)
+    await rec.step(
+      'traffic after restart',
+      () => traffic(l, cell, ikw, peer, back),
+      (s) => s,
+    );
   return back;
 }
 
@@ -424,15 +442,15 @@ async function fragmentsSeen(ikw: IkewayDaemon, peer: PeerDriver): Promise<strin
   return shown.join('; ');
 }
 
-async function cleanDelete(l: Lab, ikw: IkewayDaemon, peer: PeerDriver): Promise<string> {
+async function cleanDelete(l: Lab, ikw: IkewayDaemon, peer: PeerDriver, ikeOnly: boolean): Promise<string> {
   const note = (await peer.beforeDelete?.()) ?? '';
   await ikw.down();
   for (let i = 0; i < 200; i++) {
-    const a = espStates(l, 'a').length;
-    const b = espStates(l, 'b').length;
+    const a = ikeOnly ? 0 : espStates(l, 'a').length;
+    const b = ikeOnly ? 0 : espStates(l, 'b').length;
     const p = await peer.status();
     if (a === 0 && b === 0 && p === undefined && (await ikw.ikeSas()).length === 0)
-      return `no ESP state on either router, no IKE SA on either side${note ? ` (${note})` : ''}`;
+      return `${ikeOnly ? '' : 'no ESP state on either router, '}no IKE SA on either side${note ? ` (${note})` : ''}`;
     await sleep(100);
   }
   throw new Error(

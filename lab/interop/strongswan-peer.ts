@@ -1,5 +1,7 @@
-// strongSwan (charon 5.9.8, Debian) as the interop peer: charon with the REAL kernel (kernel-netlink,
-// no libipsec) in the peer router's namespace, configured by swanctl.conf rendered from the cell.
+// strongSwan (charon 5.9.8, Debian, or 6.0.6) as the interop peer: charon with the REAL kernel
+// (kernel-netlink, no libipsec) in the peer router's namespace, configured by swanctl.conf rendered
+// from the cell. With `libipsec` (the host's IKE-only matrix, no kernel ESP) charon keeps its SAs in
+// kernel-libipsec instead, which has tunnel mode only.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -74,7 +76,10 @@ const spi16 = (s: string | undefined) => (s ?? '').replace(/^0x/, '').padStart(1
 export class StrongswanPeer implements PeerDriver {
   readonly kind: 'strongswan' | 'strongswan6';
   /** Which strongSwan: Debian's 5.9.8 (kind 'strongswan') or 6.0.6 with ML-KEM ('strongswan6'). */
-  constructor(readonly build: StrongswanBuild = STRONGSWAN_5) {
+  constructor(
+    readonly build: StrongswanBuild = STRONGSWAN_5,
+    readonly opts: { readonly libipsec?: boolean } = {},
+  ) {
     this.kind = build === STRONGSWAN_5 ? 'strongswan' : 'strongswan6';
   }
   #charon: Charon | undefined;
@@ -85,7 +90,9 @@ export class StrongswanPeer implements PeerDriver {
     return strongswanVersion(this.build);
   }
 
-  unsupported(_cell: CellSpec, _role: Role): string | undefined {
+  unsupported(cell: CellSpec, _role: Role): string | undefined {
+    if (this.opts.libipsec && cell.mode === 'transport')
+      return 'IKE-only host run: charon keeps its SAs in kernel-libipsec, which has tunnel mode only (libipsec: "IPsec policy: unsupported mode"); the guest matrix runs this cell';
     return undefined;
   }
 
@@ -95,7 +102,7 @@ export class StrongswanPeer implements PeerDriver {
       ns: ctx.ns,
       build: this.build,
       tag: `mx-${ctx.cell.id}`.slice(0, 20),
-      libipsec: false,
+      libipsec: this.opts.libipsec ?? false,
       connections: [swanConnection(ctx)],
       ...(ctx.creds.kind === 'psk' && ctx.creds.psk
         ? { secrets: { psk: [{ secret: ctx.creds.psk, ids: [ctx.local.id, ctx.remote.id] }] } }

@@ -12,7 +12,11 @@ export interface Issued {
   readonly certPem: string;
   readonly keyPem: string;
   readonly der: Uint8Array;
+  /** Serial as openssl prints it (upper-case hex), as its CA index writes it. */
+  readonly serial: string;
 }
+
+export type KeyAlg = 'p256' | 'p384' | 'ed25519' | 'rsa';
 
 export interface Pki {
   readonly dir: string;
@@ -32,12 +36,70 @@ export interface Pki {
   cleanup(): void;
 }
 
-const KEYGEN: Record<string, string[]> = {
+const KEYGEN: Record<KeyAlg, string[]> = {
   p256: ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'],
   p384: ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-384'],
   ed25519: ['-algorithm', 'ED25519'],
   rsa: ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048'],
 };
+
+/** The openssl CLI working in `dir`: the one place the test PKIs (this file, revocation-pki.ts) build certificates. */
+export interface OpensslCa {
+  readonly dir: string;
+  ssl(...args: string[]): Buffer;
+  /** A self-signed certificate `name`.pem with key `name`.key and the given extension lines. */
+  selfSigned(name: string, alg: KeyAlg, subj: string, ext: string, days: number): Issued;
+  /** `name`.pem signed by the certificate `issuer` (files `issuer`.pem / `issuer`.key in `dir`). */
+  issue(
+    name: string,
+    alg: KeyAlg,
+    subj: string,
+    ext: string,
+    issuer: string,
+    serial: number,
+    days: number,
+  ): Issued;
+  read(name: string): Issued;
+}
+
+export function opensslCa(dir: string): OpensslCa {
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const read = (name: string): Issued => ({
+    name,
+    certPem: readFileSync(join(dir, `${name}.pem`), 'utf8'),
+    keyPem: readFileSync(join(dir, `${name}.key`), 'utf8'),
+    der: Uint8Array.from(ssl('x509', '-in', `${name}.pem`, '-outform', 'DER')),
+    serial: ssl('x509', '-in', `${name}.pem`, '-noout', '-serial').toString().trim().split('=')[1]!,
+  });
+  return {
+    dir,
+    ssl,
+    read,
+    selfSigned(name, alg, subj, ext, days) {
+      ssl('genpkey', ...KEYGEN[alg], '-out', `${name}.key`);
+      const extArgs = ext
+        .trim()
+        .split('\n')
+        .flatMap((e) => ['-addext', e]);
+      ssl(
+        ...['req', '-x509', '-new', '-key', `${name}.key`, '-subj', subj, '-days', String(days)],
+        ...[...extArgs, '-out', `${name}.pem`],
+      );
+      return read(name);
+    },
+    issue(name, alg, subj, ext, issuer, serial, days) {
+      ssl('genpkey', ...KEYGEN[alg], '-out', `${name}.key`);
+      writeFileSync(join(dir, `${name}.ext`), ext);
+      ssl('req', '-new', '-key', `${name}.key`, '-subj', subj, '-out', `${name}.csr`);
+      ssl(
+        ...['x509', '-req', '-in', `${name}.csr`, '-CA', `${issuer}.pem`, '-CAkey', `${issuer}.key`],
+        ...['-set_serial', String(serial), '-days', String(days), '-extfile', `${name}.ext`],
+        ...['-out', `${name}.pem`],
+      );
+      return read(name);
+    },
+  };
+}
 
 /** Last octet of each end entity's IPv4/IPv6 subjectAltName (192.0.2.N, 2001:db8::N). */
 export const HOST = { p256: 10, p384: 11, ed25519: 12, rsa: 13 } as const;
@@ -48,56 +110,13 @@ const EE_EXT = 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n'
 
 export function makePki(): Pki {
   const dir = mkdtempSync(join(tmpdir(), `ikeway-creds-${process.pid}-`));
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const tool = opensslCa(dir);
+  const ssl = tool.ssl;
   let serial = 1;
-
-  const issue = (name: string, alg: string, subj: string, ext: string, issuer?: Issued): Issued => {
-    ssl('genpkey', ...KEYGEN[alg]!, '-out', `${name}.key`);
-    if (issuer === undefined) {
-      const extArgs = ext
-        .trim()
-        .split('\n')
-        .flatMap((e) => ['-addext', e]);
-      ssl(
-        'req',
-        '-x509',
-        '-new',
-        '-key',
-        `${name}.key`,
-        '-subj',
-        subj,
-        '-days',
-        '365',
-        '-out',
-        `${name}.pem`,
-        ...extArgs,
-      );
-    } else {
-      writeFileSync(join(dir, `${name}.ext`), ext);
-      ssl('req', '-new', '-key', `${name}.key`, '-subj', subj, '-out', `${name}.csr`);
-      ssl(
-        'x509',
-        '-req',
-        '-in',
-        `${name}.csr`,
-        '-CA',
-        `${issuer.name}.pem`,
-        '-CAkey',
-        `${issuer.name}.key`,
-        '-set_serial',
-        String(serial++),
-        '-days',
-        '365',
-        '-extfile',
-        `${name}.ext`,
-        '-out',
-        `${name}.pem`,
-      );
-    }
-    const certPem = readFileSync(join(dir, `${name}.pem`), 'utf8');
-    const der = Uint8Array.from(ssl('x509', '-in', `${name}.pem`, '-outform', 'DER'));
-    return { name, certPem, keyPem: readFileSync(join(dir, `${name}.key`), 'utf8'), der };
-  };
+  const issue = (name: string, alg: KeyAlg, subj: string, ext: string, issuer?: Issued): Issued =>
+    issuer === undefined
+      ? tool.selfSigned(name, alg, subj, ext, 365)
+      : tool.issue(name, alg, subj, ext, issuer.name, serial++, 365);
 
   const root = issue('root', 'p256', '/C=XX/O=ikeway test/CN=Root CA', CA_EXT);
   const inter = issue('inter', 'p384', '/C=XX/O=ikeway test/OU=Intermediate/CN=Sub CA', INTER_EXT, root);

@@ -4,19 +4,12 @@
 // index.txt (revoked: keyCompromise), a CRL made by `openssl ca -gencrl`, and OCSP responses made by
 // `openssl ocsp` from a request file. Used by the in-memory tests and by the namespace lab, where
 // the same directory feeds a real `openssl ocsp` responder and an HTTP server.
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { opensslCa, type Issued } from './pki.ts';
 
-export interface RevIssued {
-  readonly name: string;
-  readonly pem: string;
-  readonly keyPem: string;
-  readonly der: Uint8Array;
-  /** Serial as openssl's index writes it (upper-case hex). */
-  readonly serial: string;
-}
+export type RevIssued = Issued;
 
 export interface RevPki {
   readonly dir: string;
@@ -42,71 +35,13 @@ const CA_EXT = ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertS
 /** `ocspUrl` / `crlUrl`: what the end entities' AIA and CDP name (undefined: not present). */
 export function makeRevocationPki(urls: { ocspUrl?: string; crlUrl?: string } = {}): RevPki {
   const dir = mkdtempSync(join(tmpdir(), `ikeway-revoc-${process.pid}-`));
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  const tool = opensslCa(dir);
+  const ssl = tool.ssl;
   let serial = 0x20;
-
-  const selfSigned = (name: string, cn: string): RevIssued => {
-    ssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', `${name}.key`);
-    ssl(
-      'req',
-      '-x509',
-      '-new',
-      '-key',
-      `${name}.key`,
-      '-subj',
-      `/O=ikeway revocation/CN=${cn}`,
-      '-days',
-      '30',
-      ...CA_EXT.flatMap((e) => ['-addext', e]),
-      '-out',
-      `${name}.pem`,
-    );
-    return read(name);
-  };
-  const issue = (name: string, cn: string, ext: string[]): RevIssued => {
-    ssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', `${name}.key`);
-    ssl(
-      'req',
-      '-new',
-      '-key',
-      `${name}.key`,
-      '-subj',
-      `/O=ikeway revocation/CN=${cn}`,
-      '-out',
-      `${name}.csr`,
-    );
-    writeFileSync(join(dir, `${name}.ext`), ext.join('\n') + '\n');
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-set_serial',
-      String(serial++),
-      '-days',
-      '20',
-      '-extfile',
-      `${name}.ext`,
-      '-out',
-      `${name}.pem`,
-    );
-    return read(name);
-  };
-  const read = (name: string): RevIssued => {
-    const der = Uint8Array.from(ssl('x509', '-in', `${name}.pem`, '-outform', 'DER'));
-    const s = ssl('x509', '-in', `${name}.pem`, '-noout', '-serial').toString().trim().split('=')[1]!;
-    return {
-      name,
-      pem: readFileSync(join(dir, `${name}.pem`), 'utf8'),
-      keyPem: readFileSync(join(dir, `${name}.key`), 'utf8'),
-      der,
-      serial: s,
-    };
-  };
+  const selfSigned = (name: string, cn: string): RevIssued =>
+    tool.selfSigned(name, 'p256', `/O=ikeway revocation/CN=${cn}`, CA_EXT.join('\n'), 30);
+  const issue = (name: string, cn: string, ext: string[]): RevIssued =>
+    tool.issue(name, 'p256', `/O=ikeway revocation/CN=${cn}`, `${ext.join('\n')}\n`, 'ca', serial++, 20);
 
   const ca = selfSigned('ca', 'Revocation CA');
   const otherCa = selfSigned('other', 'Other CA');

@@ -28,7 +28,7 @@ before(() => {
 });
 after(() => pki?.cleanup());
 
-const cert = (c: { pem: string }) => loadCertificate(c.pem);
+const cert = (c: { certPem: string }) => loadCertificate(c.certPem);
 
 interface Served {
   readonly fetcher: Fetcher;
@@ -51,7 +51,7 @@ function checker(s: Served, now = () => new Date()) {
   return { counters, c: new RevocationChecker({ fetcher: s.fetcher, clock: now, counters }) };
 }
 
-const path = (c: { pem: string }) => [cert(c), cert(pki.ca)];
+const path = (c: { certPem: string }) => [cert(c), cert(pki.ca)];
 const strict: RevocationPolicy = { mode: 'strict' };
 const bestEffort: RevocationPolicy = { mode: 'best-effort' };
 

@@ -99,15 +99,26 @@ export class Lab {
    * Starts `ikeway daemon` in side i's namespace; resolves once it logged "ready" (or rejects).
    * `hostsFile`: the daemon sees this file as /etc/hosts (a bind mount in a private mount namespace
    * of its own, so the test controls what names resolve to without touching the system's file).
+   * `bin`: another entry point, e.g. the bundled CLI (lab/guest/bundle.ts), which starts in about a
+   * second where bin/ikeway.js (tsx) takes several on a loaded machine.
    */
   startDaemon(
     i: number,
     kernel: 'memory' | 'xfrm',
     extraArgs: string[] = [],
-    opts: { readonly hostsFile?: string } = {},
+    opts: { readonly hostsFile?: string; readonly bin?: string } = {},
   ): Promise<Daemon> {
     const s = this.side(i);
-    const daemon = [process.execPath, BIN, 'daemon', '-c', s.config, '--kernel', kernel, ...extraArgs];
+    const daemon = [
+      process.execPath,
+      opts.bin ?? BIN,
+      'daemon',
+      '-c',
+      s.config,
+      '--kernel',
+      kernel,
+      ...extraArgs,
+    ];
     const wrapped = opts.hostsFile
       ? [
           'unshare',

@@ -37,9 +37,9 @@ function side(
   rev?: { mode: RevocationMode; fetcher: Fetcher; counters?: Counters },
 ): Partial<IkeConnection> {
   const store = new CredentialStore();
-  store.addCa(pki.ca.pem);
+  store.addCa(pki.ca.certPem);
   const name = own === pki.good ? 'good.example.com' : 'revoked.example.com';
-  store.addLocal({ cert: own.pem, key: own.keyPem });
+  store.addLocal({ cert: own.certPem, key: own.keyPem });
   const checker =
     rev &&
     new RevocationChecker({ fetcher: rev.fetcher, ...(rev.counters ? { counters: rev.counters } : {}) });
