@@ -19,6 +19,7 @@ import { lanHostAddresses, siteOf, type SiteName } from '../two-site/topology.ts
 import { BASE_CELL, cellTopology } from './cells.ts';
 import { IkewayDaemon, sleep, writeIkewayConfig } from './ikeway-side.ts';
 import { waitUp, type UpState } from './probes.ts';
+import { childRekeyTiming, describeTiming, RekeyTrace } from './rekey-trace.ts';
 import { CONN, endpoints, peerContext } from './run-cell.ts';
 import type { CellSpec, PeerDriver } from './types.ts';
 
@@ -98,6 +99,11 @@ export interface PhaseFacts {
   /** ms since the flow started at which each rekey was started and seen done. */
   readonly timeline: readonly string[];
   readonly snapshots: readonly LossSnapshot[];
+  /**
+   * Per Child SA rekey router-a started: when each step happened (rekey-trace.ts), relative to the
+   * request, and how many ESP packets on the new SA reached router-a before its inbound SA was whole.
+   */
+  readonly timings: readonly string[];
 }
 
 export interface FlowFacts {
@@ -405,73 +411,97 @@ async function phase(
     a: await WanCapture.start(l.a.router, 'wan', 100_000, 30_000),
     b: await WanCapture.start(l.b.router, 'wan', 100_000, 30_000),
   };
-  const rekeys: RekeyFact[] = [];
-  const timeline: string[] = [];
-  const snapshots: LossSnapshot[] = [];
-  let up = first;
-  const flowStart = Date.now();
-  const since = () => Date.now() - flowStart;
-  const flow = pingFlow(l, o.pps, async (lastReplySeq) => {
-    const at = since();
-    const text = await tables(l);
-    snapshots.push({ at, lastReplySeq, text });
-    o.log(`no reply for 150 ms at ${at} ms (last reply seq ${lastReplySeq}): tables taken`);
-  });
-  await sleep(1000);
-  {
-    for (let i = 0; i < o.plan.length; i++) {
-      const at = flowStart + 1000 + i * o.slotS * 1000;
-      if (Date.now() < at) await sleep(at - Date.now());
-      await Promise.all([samplers.a.sample(), samplers.b.sample()]);
-      const what = o.plan[i]!;
-      const started = since();
-      try {
-        const r = await rekey(what, by, side, peer, up);
-        rekeys.push(r.fact);
-        up = r.up;
-        timeline.push(`${what} ${started}-${since()} ${r.fact.detail}`);
-        o.log(`rekey ${i + 1}/${o.plan.length} ${what} by ${by}: ${r.fact.detail} (${r.fact.ms} ms)`);
-      } catch (e) {
-        rekeys.push({ what, ok: false, ms: Date.now() - at, detail: String((e as Error).message ?? e) });
-        o.log(`rekey ${i + 1}/${o.plan.length} ${what} by ${by} FAILED: ${String(e)}`);
-        break;
+  const trace = await RekeyTrace.start({ a: l.a.router, b: l.b.router }, wan);
+  try {
+    const childStarts: { at: number; spiIn: string }[] = [];
+    const rekeys: RekeyFact[] = [];
+    const timeline: string[] = [];
+    const snapshots: LossSnapshot[] = [];
+    let up = first;
+    const flowStart = Date.now();
+    const since = () => Date.now() - flowStart;
+    const flow = pingFlow(l, o.pps, async (lastReplySeq) => {
+      const at = since();
+      const text = await tables(l);
+      snapshots.push({ at, lastReplySeq, text });
+      o.log(`no reply for 150 ms at ${at} ms (last reply seq ${lastReplySeq}): tables taken`);
+    });
+    await sleep(1000);
+    {
+      for (let i = 0; i < o.plan.length; i++) {
+        const at = flowStart + 1000 + i * o.slotS * 1000;
+        if (Date.now() < at) await sleep(at - Date.now());
+        await Promise.all([samplers.a.sample(), samplers.b.sample()]);
+        const what = o.plan[i]!;
+        const started = since();
+        const startedAt = Date.now();
+        try {
+          const r = await rekey(what, by, side, peer, up);
+          rekeys.push(r.fact);
+          up = r.up;
+          if (what === 'child' && by === 'ikeway') childStarts.push({ at: startedAt, spiIn: up.spiIn });
+          timeline.push(`${what} ${started}-${since()} ${r.fact.detail}`);
+          o.log(`rekey ${i + 1}/${o.plan.length} ${what} by ${by}: ${r.fact.detail} (${r.fact.ms} ms)`);
+        } catch (e) {
+          rekeys.push({ what, ok: false, ms: Date.now() - at, detail: String((e as Error).message ?? e) });
+          o.log(`rekey ${i + 1}/${o.plan.length} ${what} by ${by} FAILED: ${String(e)}`);
+          break;
+        }
       }
+      // The last SAs carry the flow too, past the replaced SA's grace (5 s) on both sides.
+      await sleep(Math.max(2 * o.slotS, 6) * 1000);
     }
-    // The last SAs carry the flow too, past the replaced SA's grace (5 s) on both sides.
-    await sleep(Math.max(2 * o.slotS, 6) * 1000);
+    // ping first: its last requests get their replies while the captures still run.
+    const ping = await flow.stop();
+    const flowMs = Date.now() - flowStart;
+    await sleep(1500);
+    await Promise.all([samplers.a.sample(), samplers.b.sample()]);
+    const statAfter = { a: await xfrmStat(l.a.router), b: await xfrmStat(l.b.router) };
+    const secret = lanHostAddresses(l.topology);
+    const capture = { a: await caps.a.stop(secret), b: await caps.b.stop(secret) };
+    await trace.stop();
+    const timings = childStarts.map((c, i) => {
+      const t = childRekeyTiming(trace.a, trace.b, c.at, c.spiIn);
+      // ikeway's own line for the install (ms, its log clock is the guest's too).
+      const logged = side
+        .lines()
+        .map((x) => ({ x, t: Date.parse(x.split(' ')[0] ?? '') }))
+        .find((e) => /Child SA rekeyed/.test(e.x) && e.t >= (t.requestAt ?? c.at) - 1);
+      const log =
+        logged && t.requestAt !== null
+          ? `; ${side.kind} logged the install +${Math.round(logged.t - t.requestAt)}`
+          : '';
+      return `child rekey ${i + 1} (in ${c.spiIn}): ${describeTiming(t)}${log}`;
+    });
+    for (const x of timings) o.log(x);
+    const count = (sas: RouterCount['sas'], site: SiteName): RouterCount => ({
+      sent: sas.filter((s) => s.dir === 'out').reduce((n, s) => n + s.packets, 0),
+      received: sas.filter((s) => s.dir === 'in').reduce((n, s) => n + s.packets, 0),
+      sas,
+      xfrmErrors: deltas(statBefore[site], statAfter[site]),
+    });
+    o.log(
+      `phase by ${by}: ping ${ping.sent} sent, ${ping.lost} lost [${ping.lostRanges}]; xfrm a ` +
+        `${JSON.stringify(count(samplers.a.sas, 'a').xfrmErrors)} b ${JSON.stringify(count(samplers.b.sas, 'b').xfrmErrors)}; ` +
+        `timeline ${timeline.join(' | ')}`,
+    );
+    return {
+      facts: {
+        by,
+        rekeys,
+        ping,
+        routers: { a: count(samplers.a.sas, 'a'), b: count(samplers.b.sas, 'b') },
+        capture,
+        flowMs,
+        timeline,
+        snapshots,
+        timings,
+      },
+      up,
+    };
+  } finally {
+    await trace.stop();
   }
-  // ping first: its last requests get their replies while the captures still run.
-  const ping = await flow.stop();
-  const flowMs = Date.now() - flowStart;
-  await sleep(1500);
-  await Promise.all([samplers.a.sample(), samplers.b.sample()]);
-  const statAfter = { a: await xfrmStat(l.a.router), b: await xfrmStat(l.b.router) };
-  const secret = lanHostAddresses(l.topology);
-  const capture = { a: await caps.a.stop(secret), b: await caps.b.stop(secret) };
-  const count = (sas: RouterCount['sas'], site: SiteName): RouterCount => ({
-    sent: sas.filter((s) => s.dir === 'out').reduce((n, s) => n + s.packets, 0),
-    received: sas.filter((s) => s.dir === 'in').reduce((n, s) => n + s.packets, 0),
-    sas,
-    xfrmErrors: deltas(statBefore[site], statAfter[site]),
-  });
-  o.log(
-    `phase by ${by}: ping ${ping.sent} sent, ${ping.lost} lost [${ping.lostRanges}]; xfrm a ` +
-      `${JSON.stringify(count(samplers.a.sas, 'a').xfrmErrors)} b ${JSON.stringify(count(samplers.b.sas, 'b').xfrmErrors)}; ` +
-      `timeline ${timeline.join(' | ')}`,
-  );
-  return {
-    facts: {
-      by,
-      rekeys,
-      ping,
-      routers: { a: count(samplers.a.sas, 'a'), b: count(samplers.b.sas, 'b') },
-      capture,
-      flowMs,
-      timeline,
-      snapshots,
-    },
-    up,
-  };
 }
 
 /** One flow: lab, peer, ikeway (initiator), a phase per starter, counts; always tears down. */

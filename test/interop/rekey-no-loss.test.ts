@@ -47,7 +47,8 @@ function summary(spec: string, flow: FlowFacts, f: PhaseFacts): string {
     `in a ${f.flowMs} ms flow; ping ${f.ping.sent} sent, ${f.ping.counted} counted, ${f.ping.lost} lost ` +
     `[${f.ping.lostRanges}]${f.ping.note ? ` (${f.ping.note})` : ''}; WAN ESP a ${f.capture.a.esp} b ${f.capture.b.esp}; ` +
     `xfrm errors a ${JSON.stringify(f.routers.a.xfrmErrors)} b ${JSON.stringify(f.routers.b.xfrmErrors)}; ` +
-    `timeline ${f.timeline.join(' | ')}`
+    `timeline ${f.timeline.join(' | ')}` +
+    (f.timings?.length ? `\n  ${f.timings.join('\n  ')}` : '')
   );
 }
 
