@@ -44,7 +44,11 @@ export interface FlowOptions {
 }
 
 /** Three Child SA rekeys around one IKE SA rekey (the Child SAs move to the new IKE SA in between). */
-export const DEFAULT_PLAN: readonly RekeyKind[] = ['child', 'child', 'ike', 'child'];
+/** Issue 13's count: at least 8 Child SA rekeys and 2 IKE SA rekeys per starter. */
+export const DEFAULT_PLAN: readonly RekeyKind[] = [
+  ...(['child', 'child', 'child', 'child', 'ike'] as const),
+  ...(['child', 'child', 'child', 'child', 'ike'] as const),
+];
 
 export interface RekeyFact {
   readonly what: RekeyKind;
