@@ -1,8 +1,5 @@
-// NOT YET IN THE SUITE (issue 20 item 2, issue 15): the end-to-end run has not passed yet and takes
-// far longer than the guest-pass budget on a busy machine (docker/README.md, "How the project runs
-// it"); rename to compose-lab.test.ts (it keeps its `// @guest-pass` mark) once it passes and fits.
-// Run by hand: node --import tsx --test test/docker/compose-lab.wip.ts
-// @guest-pass
+// @guest-pass: about 10 minutes of guest time on a quiet machine (docker/README.md).
+// Run alone: node scripts/run-tests.mjs --guest-only compose-lab
 // The Docker labs (docker/) for real: Debian's docker.io engine inside the guest kernel (the host has
 // neither an engine nor ESP), the image ikeway-lab made on the host from this tree (the local base and
 // docker/Dockerfile, lab/docker/image.ts) and loaded there, then docker/compose.yaml (policy-based)
