@@ -110,6 +110,10 @@ export function renderReport(runs: readonly MatrixRun[]): string {
     'traffic or kernel counters; kernel-libipsec has tunnel mode only, so the transport cell is not',
     'run there.',
     '',
+    'The strongSwan 6.0.6 guest runs (real ESP, like 5.9.8 and Libreswan) come from',
+    '`test/interop/matrix-strongswan6.test.ts`, which the suite skips to keep its time (about 5 min of',
+    'guest time): `IKW_MATRIX_SS6=1 node scripts/run-tests.mjs --guest-only matrix-strongswan6.test`.',
+    '',
     '| peer | version | cell | ikeway role | result | seconds | evidence |',
     '| --- | --- | --- | --- | --- | --- | --- |',
   );
