@@ -5,7 +5,7 @@
 // only (a peer status command per poll would load the TCG guest more than the flow does). The loss is counted three ways: ping's own sent/received, both kernels'
 // ESP SA counters (every SA of the flow, sampled until it is gone) and XFRM error counters
 // (/proc/net/xfrm_stat), and a capture of the ESP each router sent on its WAN. Facts only; the test
-// (test/interop/rekey-no-loss.wip.ts) asserts. Reuses the matrix's lab, daemons and probes.
+// (test/interop/rekey-no-loss.test.ts) asserts. Reuses the matrix's lab, daemons and probes.
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Guest-side runner of test/interop/rekey-no-loss.wip.ts: one flow per `PEER` spec (both rekey
+// Guest-side runner of test/interop/rekey-no-loss.test.ts: one flow per `PEER` spec (both rekey
 // starters, lab/interop/rekey-flow.ts) and the restarted-peer recovery per `restart:PEER` spec
 // (restart-recovery.ts), IKW_FLOW_CONCURRENCY (default 4) at a time, each in its own namespaces;
 // prints one `IKW-FLOW-RESULT <json>` line per spec and never throws past one.
