@@ -185,11 +185,13 @@ export async function runHaScenario(
     });
     step('tunnel up');
     const spis = { spiI: before[0]!.spiI, spiR: before[0]!.spiR, child: before[0]!.children[0]!.spiIn };
+    // Synced means the standby holds the tunnel's IKE SA, not only that a resync ended (under TCG
+    // the record may come seconds after the flag).
     if (s.sync)
-      await until('node 2 synced', 15_000 * slow, async () =>
-        (await haStatus(n2sock)).synced ? true : undefined,
-      );
-    const standby = await haStatus(n2sock);
+      await until('node 2 synced, holding the IKE SA', 30_000 * slow, async () => {
+        const h = await haStatus(n2sock);
+        return h.synced && h.records >= 1 ? true : undefined;
+      });
     step('standby ready');
 
     // One scenario at a time from here: the failover's figures are its own.
@@ -211,6 +213,7 @@ export async function runHaScenario(
 
     // The active dies outright: every process of node 1 at once (keepalived's VRRP child too:
     // killed alone, the parent's death would make it leave gracefully with a priority-0 advert).
+    const standby = await haStatus(n2sock);
     peer.mark();
     const t0 = Date.now();
     spawnSync('sh', ['-c', `kill -9 $(ip netns pids ${ns.n1}) 2>/dev/null; true`]);
