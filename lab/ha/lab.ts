@@ -253,6 +253,9 @@ export async function runHaScenario(
     report.peerIkeSaUnchanged =
       after.length === 1 && after[0]!.spiI === spis.spiI && after[0]!.spiR === spis.spiR;
     report.peerChildSaUnchanged = after[0]?.children.some((c) => c.spiIn === spis.child) ?? false;
+    // A takeover that did not keep the peer's SAs: both nodes' log tails for the failure report.
+    if (s.sync && !report.peerIkeSaUnchanged)
+      report.logs = { n1: logs['ikeway-n1']?.slice(-5000), n2: logs['ikeway-n2']?.slice(-8000) };
     if (ping) {
       await sleep(3000);
       ping.kill('SIGINT');

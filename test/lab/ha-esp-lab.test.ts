@@ -48,8 +48,11 @@ test(
       scenarios: Record<string, Record<string, unknown>>;
     };
     t.diagnostic(`lab wall ${out.wallMs} ms`);
-    for (const [name, r] of Object.entries(out.scenarios))
-      t.diagnostic(`${name}: ${JSON.stringify(r).slice(0, 4000)}`);
+    for (const [name, r] of Object.entries(out.scenarios)) {
+      const { logs, ...facts } = r;
+      t.diagnostic(`${name}: ${JSON.stringify(facts).slice(0, 4000)}`);
+      if (logs) t.diagnostic(`${name} logs: ${JSON.stringify(logs)}`);
+    }
     const r = out.scenarios;
     takenOver(r.ikeway!, 'ikeway');
     trafficResumed(r.ikeway!);
