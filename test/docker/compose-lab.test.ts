@@ -1,4 +1,4 @@
-// @guest-pass: about 10 minutes of guest time on a quiet machine (docker/README.md).
+// @guest-pass: about 5 minutes of guest time in the suite (docker/README.md).
 // Run alone: node scripts/run-tests.mjs --guest-only compose-lab
 // The Docker labs (docker/) for real: Debian's docker.io engine inside the guest kernel (the host has
 // neither an engine nor ESP), the image ikeway-lab made on the host from this tree (the local base and
