@@ -22,6 +22,7 @@ export const COUNTER_NAMES = [
   'ike.drop_retransmit_fragment', // a non-first fragment of an already answered request (RFC 7383 §2.6.1)
   'ike.drop_queue_full',
   'ike.retransmit_answered', // a duplicate request answered from the cached response
+  'ike.msgid_resume_skip', // after an HA takeover, the peer's request one beyond the synced window taken (the old active had answered the one before)
   'ike.retransmit_sent', // our own request sent again after a timeout
   'ike.request_sent',
   'ike.response_sent',

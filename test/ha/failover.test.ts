@@ -306,3 +306,58 @@ test('our request in flight when the active dies: the new active sends it again 
     await w.close();
   }
 });
+
+test("the active answered a request and died before its sync left: the new active takes the peer's next request", async () => {
+  const w = memoryWorld();
+  const opts = { retainChildKeys: true };
+  const a1 = w.engine([N1, VIP], [connection('a')], opts);
+  const a2 = w.engine([N2], [connection('a')], opts);
+  const peer = w.engine(ADDR_B, [connection('b')]);
+  const link = memLink(N1, N2);
+  const sock = link.open('a');
+  let cut = false; // from here on nothing of the active reaches the standby
+  const send = sock.send.bind(sock);
+  sock.send = (d) => {
+    if (!cut) send(d);
+  };
+  const n1 = haNode(w, a1, sock, { nodeId: 1, priority: 200, peer: N2, role: 'active' });
+  const n2 = haNode(w, a2, link.open('b'), { nodeId: 2, priority: 100, peer: N1 });
+  try {
+    a1.initiate('site');
+    await w.settle(3000);
+    const [psa] = peer.sas();
+    const [sa1] = a1.sas();
+    assert.ok(psa && sa1);
+    const synced = n2.records()[0]!.expectedRequestId;
+    cut = true;
+    // The peer's liveness check: answered by the active, never synced.
+    peer.lifecycle.checkLiveness(psa);
+    await w.settle(1000);
+    assert.equal(sa1.runner.expectedRequestId, synced + 1, 'the active answered it');
+    assert.equal(n2.records()[0]!.expectedRequestId, synced, 'the standby did not hear of it');
+    await a1.transport.close();
+    n1.close();
+    w.net.moveAddress(VIP, a2.transport as MemoryTransport);
+    assert.equal(await n2.promote(), 1);
+    const [sa2] = a2.sas();
+    assert.ok(sa2);
+    // The peer's next request carries synced + 1: taken once, answered, the window moves on.
+    const before = a2.counters.get('ike.response_sent');
+    peer.lifecycle.checkLiveness(psa);
+    await w.settle(2000);
+    assert.equal(a2.counters.get('ike.response_sent'), before + 1);
+    assert.equal(a2.counters.get('ike.msgid_resume_skip'), 1);
+    assert.equal(sa2.runner.expectedRequestId, synced + 2);
+    assert.equal(psa.state, 'established');
+    assert.equal(peer.counters.get('ike.give_up'), 0);
+    // Only once: after that the window is the normal one (a request two ahead is still refused).
+    peer.lifecycle.checkLiveness(psa);
+    await w.settle(2000);
+    assert.equal(a2.counters.get('ike.msgid_resume_skip'), 1);
+    assert.equal(a2.counters.get('ike.response_sent'), before + 2);
+    assert.equal(a2.counters.get('ike.drop_msgid_future'), 0);
+  } finally {
+    n2.close();
+    await w.close();
+  }
+});

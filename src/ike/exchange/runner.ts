@@ -92,6 +92,11 @@ export class ExchangeRunner {
   #inProgress = false;
   /** RFC 7296 §2.1: the response to the last request, kept to answer its retransmissions. */
   #lastResponse: readonly Uint8Array[] | undefined;
+  /**
+   * Resumed by an HA standby and no peer request authenticated since: the peer may already be one
+   * request further (the old active answered it and died before its sync left).
+   */
+  #resumed = false;
   #closed = false;
 
   constructor(opts: ExchangeRunnerOptions) {
@@ -139,6 +144,7 @@ export class ExchangeRunner {
     this.#nextRequestId = s.nextRequestId;
     this.#expectedId = s.expectedRequestId;
     this.#lastResponse = s.lastResponse;
+    this.#resumed = true;
   }
 
   get queued(): number {
@@ -174,6 +180,11 @@ export class ExchangeRunner {
     if (messageId === this.#expectedId) {
       return this.#inProgress ? this.#drop('request_in_progress') : { action: 'process' };
     }
+    // After an HA takeover, one request beyond the synced window may be the peer's next one
+    // (startRequest moves the window once it is authenticated). A peer never runs ahead otherwise:
+    // ikeway announces no window larger than 1 (RFC 7296 §2.3).
+    if (this.#resumed && messageId === this.#expectedId + 1 && !this.#inProgress)
+      return { action: 'process' };
     if (messageId === this.#expectedId - 1 && this.#lastResponse !== undefined) {
       // RFC 7383 §2.6.1: only fragment 1 of a retransmitted request triggers the response again.
       if (fragmentNumber !== undefined && fragmentNumber !== 1) return this.#drop('retransmit_fragment');
@@ -185,6 +196,13 @@ export class ExchangeRunner {
 
   /** The expected request authenticated: later copies are dropped until `respond`. */
   startRequest(messageId: number): void {
+    if (this.#resumed && messageId === this.#expectedId + 1) {
+      // The request the old active answered is behind the peer: its cached response went with it.
+      this.#expectedId = messageId;
+      this.#lastResponse = undefined;
+      this.#count('ike.msgid_resume_skip');
+    }
+    this.#resumed = false;
     this.#assertExpected(messageId);
     this.#inProgress = true;
   }
