@@ -55,15 +55,36 @@ function haNode(
   });
 }
 
-test('failover keeps the IKE SA: same SPIs, no IKE_SA_INIT, liveness and rekey succeed; the old node resyncs', async () => {
+/**
+ * The pair on site A and the peer on site B: active n1 (engine a1 on N1 and the shared address),
+ * standby n2 (a2 on N2). `sync` acts on what n1 sends the standby: `dropNext` loses one datagram,
+ * `cut` all of them from then on. `link` opens an end again (a node that comes back).
+ */
+function pair() {
   const w = memoryWorld();
   const opts = { retainChildKeys: true };
   const a1 = w.engine([N1, VIP], [connection('a')], opts);
   const a2 = w.engine([N2], [connection('a')], opts);
   const peer = w.engine(ADDR_B, [connection('b')]);
   const link = memLink(N1, N2);
-  const n1 = haNode(w, a1, link.open('a'), { nodeId: 1, priority: 200, peer: N2, role: 'active' });
+  const sock = link.open('a');
+  const sync = { dropNext: false, cut: false };
+  const send = sock.send.bind(sock);
+  sock.send = (d) => {
+    if (sync.cut) return;
+    if (sync.dropNext) {
+      sync.dropNext = false;
+      return;
+    }
+    send(d);
+  };
+  const n1 = haNode(w, a1, sock, { nodeId: 1, priority: 200, peer: N2, role: 'active' });
   const n2 = haNode(w, a2, link.open('b'), { nodeId: 2, priority: 100, peer: N1 });
+  return { w, opts, a1, a2, peer, link, n1, n2, sync };
+}
+
+test('failover keeps the IKE SA: same SPIs, no IKE_SA_INIT, liveness and rekey succeed; the old node resyncs', async () => {
+  const { w, a1, a2, peer, n1, n2, opts, link } = pair();
   try {
     a1.initiate('site');
     await w.settle(3000);
@@ -157,14 +178,7 @@ test('split brain: both active, the lower priority demotes itself on the other h
 });
 
 test('an IKE SA rekey before the failover: the standby holds the new IKE SA only and carries it on', async () => {
-  const w = memoryWorld();
-  const opts = { retainChildKeys: true };
-  const a1 = w.engine([N1, VIP], [connection('a')], opts);
-  const a2 = w.engine([N2], [connection('a')], opts);
-  const peer = w.engine(ADDR_B, [connection('b')]);
-  const link = memLink(N1, N2);
-  const n1 = haNode(w, a1, link.open('a'), { nodeId: 1, priority: 200, peer: N2, role: 'active' });
-  const n2 = haNode(w, a2, link.open('b'), { nodeId: 2, priority: 100, peer: N1 });
+  const { w, a1, a2, peer, n1, n2 } = pair();
   try {
     peer.initiate('site');
     await w.settle(3000);
@@ -223,34 +237,17 @@ test('an authenticated message that is not a valid record is counted; the standb
 });
 
 test('a lost update: the standby sees the gap, asks for a full resync and is right again', async () => {
-  const w = memoryWorld();
-  const opts = { retainChildKeys: true };
-  const a1 = w.engine([N1, VIP], [connection('a')], opts);
-  const a2 = w.engine([N2], [connection('a')], opts);
-  const peer = w.engine(ADDR_B, [connection('b')]);
-  const link = memLink(N1, N2);
-  const sock = link.open('a');
-  let dropNext = false;
-  const send = sock.send.bind(sock);
-  sock.send = (d) => {
-    if (dropNext) {
-      dropNext = false;
-      return;
-    }
-    send(d);
-  };
-  const n1 = haNode(w, a1, sock, { nodeId: 1, priority: 200, peer: N2, role: 'active' });
-  const n2 = haNode(w, a2, link.open('b'), { nodeId: 2, priority: 100, peer: N1 });
+  const { w, a1, peer, n1, n2, sync } = pair();
   try {
     a1.initiate('site');
     await w.settle(3000);
     const [psa] = peer.sas();
     const [sa1] = a1.sas();
     assert.ok(psa && sa1);
-    dropNext = true; // the record of the next exchange is lost
+    sync.dropNext = true; // the record of the next exchange is lost
     peer.lifecycle.checkLiveness(psa);
     await w.settle(100);
-    assert.equal(dropNext, false, 'one datagram was dropped');
+    assert.equal(sync.dropNext, false, 'one datagram was dropped');
     await w.settle(2000);
     assert.ok(n2.status().counters['ha.rx_gap']! >= 1);
     assert.equal(n2.status().synced, true);
@@ -263,14 +260,7 @@ test('a lost update: the standby sees the gap, asks for a full resync and is rig
 });
 
 test('our request in flight when the active dies: the new active sends it again and moves on', async () => {
-  const w = memoryWorld();
-  const opts = { retainChildKeys: true };
-  const a1 = w.engine([N1, VIP], [connection('a')], opts);
-  const a2 = w.engine([N2], [connection('a')], opts);
-  const peer = w.engine(ADDR_B, [connection('b')]);
-  const link = memLink(N1, N2);
-  const n1 = haNode(w, a1, link.open('a'), { nodeId: 1, priority: 200, peer: N2, role: 'active' });
-  const n2 = haNode(w, a2, link.open('b'), { nodeId: 2, priority: 100, peer: N1 });
+  const { w, a1, a2, peer, n1, n2 } = pair();
   try {
     a1.initiate('site');
     await w.settle(3000);
@@ -308,20 +298,7 @@ test('our request in flight when the active dies: the new active sends it again 
 });
 
 test("the active answered a request and died before its sync left: the new active takes the peer's next request", async () => {
-  const w = memoryWorld();
-  const opts = { retainChildKeys: true };
-  const a1 = w.engine([N1, VIP], [connection('a')], opts);
-  const a2 = w.engine([N2], [connection('a')], opts);
-  const peer = w.engine(ADDR_B, [connection('b')]);
-  const link = memLink(N1, N2);
-  const sock = link.open('a');
-  let cut = false; // from here on nothing of the active reaches the standby
-  const send = sock.send.bind(sock);
-  sock.send = (d) => {
-    if (!cut) send(d);
-  };
-  const n1 = haNode(w, a1, sock, { nodeId: 1, priority: 200, peer: N2, role: 'active' });
-  const n2 = haNode(w, a2, link.open('b'), { nodeId: 2, priority: 100, peer: N1 });
+  const { w, a1, a2, peer, n1, n2, sync } = pair();
   try {
     a1.initiate('site');
     await w.settle(3000);
@@ -329,7 +306,7 @@ test("the active answered a request and died before its sync left: the new activ
     const [sa1] = a1.sas();
     assert.ok(psa && sa1);
     const synced = n2.records()[0]!.expectedRequestId;
-    cut = true;
+    sync.cut = true; // from here on nothing of the active reaches the standby
     // The peer's liveness check: answered by the active, never synced.
     peer.lifecycle.checkLiveness(psa);
     await w.settle(1000);
