@@ -2,6 +2,7 @@
 // host-b with every reply's sequence number kept, both routers' ESP SA counters (the largest count
 // seen while each SA lived) and the deltas of the kernels' XFRM error counters (/proc/net/xfrm_stat).
 import type { ChildProcess } from 'node:child_process';
+import { LabError } from '../errors.ts';
 import type { LabNs } from '../netns/lab-ns.ts';
 import { parseXfrmStates } from '../two-site/checks.ts';
 import type { Lab } from '../two-site/lab.ts';
@@ -86,8 +87,17 @@ export class SaSampler {
   }
 }
 
+/**
+ * /proc/net/xfrm_stat of a router. The file always has its counters: an empty read is a `cat` that
+ * did not finish in a loaded guest (it once made a phase's deltas the whole history), so once more
+ * with more time, then a precise error rather than a wrong baseline.
+ */
 export async function xfrmStat(ns: LabNs): Promise<Record<string, number>> {
-  return parseXfrmStat(await run(ns, 'cat', ['/proc/net/xfrm_stat']));
+  for (const ms of [20_000, 60_000]) {
+    const stat = parseXfrmStat(await run(ns, 'cat', ['/proc/net/xfrm_stat'], ms));
+    if (Object.keys(stat).length > 0) return stat;
+  }
+  throw new LabError('LAB_TUNNEL', `could not read /proc/net/xfrm_stat in ${ns.name}`);
 }
 
 export function deltas(
