@@ -5,7 +5,8 @@
 //                      boot of the guest kernel (or on the host when it has ESP) the kernel install
 //                      rate of SAs + policies and the data plane (iperf3 through ikeway's tunnel,
 //                      charon's tunnel and no IPsec)
-//   --only ike|cert|install|guest  run one part
+//   --only ike|cert|storm|install|guest  run one part
+//   --storm N          tunnels in the Child SA rekey storm (default 10000, --quick 2000)
 //   --memory LIST      tunnel counts at which RSS is read in the PSK section (default 10000,40000)
 //   --rounds N         rounds per IKE section and of the guest setup (default 3, --quick 1); each
 //                      round alternates which daemon goes first; rows show the median and min-max
@@ -23,6 +24,7 @@ import { startCharon, startIkeway, type AuthSetup, type Responder } from './lib/
 import { CERT_SETTINGS, certSetup } from './lib/certs.ts';
 import { dataplaneRows, floorRow, guestSetupRows, runGuestBench, throughputByKind } from './lib/guest.ts';
 import { cryptoFloor } from './lib/floor.ts';
+import { benchStorm, type StormPlan, type StormResult } from './lib/storm.ts';
 
 const argv = process.argv.slice(2);
 const flag = (n: string) => argv.includes(n);
@@ -46,6 +48,12 @@ if (memoryOpt !== undefined)
     .split(',')
     .filter((x) => x !== '')
     .map(Number);
+const stormPlan: StormPlan = {
+  tunnels: Number(opt('--storm') ?? (quick ? 2000 : 10_000)),
+  seconds: quick ? 20 : 90,
+  concurrency: 64,
+  intervalMs: quick ? 10_000 : 20_000,
+};
 const installCount = quick ? 5000 : 20_000;
 const guestPlan = quick
   ? {
@@ -89,6 +97,54 @@ async function ikeSection(auth: AuthSetup, plan: IkePlan): Promise<IkeResult[]> 
     }
   }
   return results;
+}
+
+/** The storm against each responder, `rounds` times, alternating which daemon goes first. */
+async function stormSection(): Promise<StormResult[]> {
+  const results: StormResult[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    const order = round % 2 === 1 ? [startIkeway, startCharon] : [startCharon, startIkeway];
+    for (const start of order) {
+      const net = new BenchNet();
+      let r: Responder | undefined;
+      try {
+        r = await start(net.responder, psk);
+        process.stderr.write(`bench: storm round ${round}: ${r.name} responder pid ${r.pid}\n`);
+        results.push(await benchStorm(net, r, stormPlan));
+      } finally {
+        await r?.stop();
+        net.close();
+      }
+    }
+  }
+  return results;
+}
+
+function stormRows(res: StormResult[]): Row[] {
+  const of = (name: string, f: (x: StormResult) => number) => res.filter((x) => x.responder === name).map(f);
+  const section = `Child SA rekey storm, ${stormPlan.tunnels} tunnels, ${stormPlan.seconds} s (host, IKE-only)`;
+  const lost = (name: string) =>
+    of(name, (x) => x.storm.lost).join('/') +
+    ' lost, ' +
+    of(name, (x) => x.storm.failed).join('/') +
+    ' failed';
+  return [
+    sampledRow(
+      { section, metric: 'responder CPU per Child SA rekey', unit: 'ms', lowerIsBetter: true, goal: 0.7 },
+      of('ikeway', (x) => x.cpuMsPerRekey),
+      of('charon', (x) => x.cpuMsPerRekey),
+    ),
+    sampledRow(
+      {
+        section,
+        metric: `rekeys completed per second (offered: one per tunnel per ${stormPlan.intervalMs / 1000} s, at most ${stormPlan.concurrency} in flight) (tunnels per round: ikeway ${lost('ikeway')}; charon ${lost('charon')})`,
+        unit: 'rekeys/s',
+        lowerIsBetter: false,
+      },
+      of('ikeway', (x) => x.storm.ratePerSec),
+      of('charon', (x) => x.storm.ratePerSec),
+    ),
+  ];
 }
 
 function ikeRows(label: string, res: IkeResult[], cpuGoal: number): Row[] {
@@ -204,6 +260,18 @@ if (!only || only === 'ike') {
     if (Object.keys(r.failures).length) notes.push(`${r.responder} failures: ${JSON.stringify(r.failures)}`);
     if (r.list && 'error' in r.list) notes.push(`${r.responder}: listing every SA failed: ${r.list.error}`);
   }
+}
+if (!only || only === 'storm') {
+  const res = await stormSection();
+  rows.push(...stormRows(res));
+  for (const r of res)
+    if (r.storm.lost || r.storm.failed || Object.keys(r.failures).length)
+      notes.push(
+        `${r.responder} rekey storm: held ${r.held} of ${stormPlan.tunnels}, fill failures ${JSON.stringify(r.failures)}, rekeys started ${r.storm.started}, completed ${r.storm.rekeyed}, failed ${r.storm.failed}, tunnels lost ${r.storm.lost}`,
+      );
+  settings.push(
+    `rekey storm: one load-generator process brings ${stormPlan.tunnels} tunnels up (64 at a time), then rekeys their Child SAs round-robin, each once per ${stormPlan.intervalMs / 1000} s (CREATE_CHILD_SA with REKEY_SA, no PFS: the ESP proposal has no key exchange, then the Delete of the old Child SA) for ${stormPlan.seconds} s with at most ${stormPlan.concurrency} in flight; CPU is the responder's over the storm alone (marks printed by the generator) divided by the rekeys completed; a tunnel is lost when its IKE SA or its last installed Child SA is gone at the end`,
+  );
 }
 if (!only || only === 'cert') {
   const pki = certSetup(certPlan);

@@ -18,10 +18,17 @@ import { CredsError, parseId } from '../../src/creds/index.ts';
 import { LoadCertError, LoadCredentials, type LoadCert } from './cert-auth.ts';
 import { connectionFromSpec, SpecError, type ConnectionSpec } from './spec.ts';
 import { summarize, type LatencySummary } from './stats.ts';
+import { rekeyStorm, type StormOptions, type StormReport } from './storm.ts';
 
 export interface LoadOptions {
   readonly remote: string;
   readonly local: string;
+  /**
+   * More local addresses: the i-th SA of the run (from 0) comes from `locals[floor(i / perLocal)]`, not `local`
+   * (a responder admits a bounded number of IKE SAs per peer address).
+   */
+  readonly locals?: readonly string[];
+  readonly perLocal?: number;
   readonly count: number;
   /** New IKE SAs started per second; 0 = as fast as `concurrency` allows. */
   readonly rate: number;
@@ -41,6 +48,11 @@ export interface LoadOptions {
   readonly remoteId?: string;
   readonly localTs: readonly string[];
   readonly remoteTs: readonly string[];
+  /**
+   * Each SA proposes its own local subnet, 10.H.L.0/24 from its number n (H = n / 256, L = n % 256),
+   * instead of `localTs`: a hub's branches, each with its own LAN (distinct policies per tunnel).
+   */
+  readonly subnetPerSa?: boolean;
   /** Give up on one SA after this long (ms). */
   readonly timeoutMs: number;
   /** Delete every established IKE SA at the end (RFC 7296 §1.4.1) and count the confirmations. */
@@ -48,6 +60,10 @@ export interface LoadOptions {
   /** Our IKE port (default 500; 0 = ephemeral, NAT-T port then ephemeral too). */
   readonly ikePort?: number;
   readonly engine?: EngineOptions;
+  /** After the setup: rekey the established SAs' Child SAs for a while (lab/load/storm.ts). */
+  readonly storm?: StormOptions;
+  /** Told when the storm starts and ends (not JSON: set by the caller's process). */
+  readonly onStorm?: (phase: 'start' | 'end') => void;
   /** Replaces the UDP transport (tests). */
   readonly transport?: Transport;
   readonly onProgress?: (done: number, established: number, failed: number) => void;
@@ -68,6 +84,8 @@ export interface LoadReport {
   readonly retransmits: number;
   /** With `delete`: IKE SAs whose Delete was answered (or undefined when not asked). */
   readonly deleted?: number;
+  /** With `storm`: what the rekey storm did. */
+  readonly storm?: StormReport;
 }
 
 export class LoadError extends Error {
@@ -87,6 +105,20 @@ export function validateLoadOptions(o: LoadOptions): void {
   int(o.first ?? 1, 'first', 1);
   if (!(o.rate >= 0) || !Number.isFinite(o.rate)) throw new LoadError(`--rate must be >= 0, got ${o.rate}`);
   if (!(o.timeoutMs > 0)) throw new LoadError(`--timeout must be > 0, got ${o.timeoutMs}`);
+  if (o.locals !== undefined) {
+    int(o.perLocal ?? 0, 'per-local', 1);
+    if (o.locals.length * o.perLocal! < o.count)
+      throw new LoadError(
+        `${o.locals.length} local addresses x ${o.perLocal} SAs hold fewer than ${o.count}`,
+      );
+  }
+  if (o.subnetPerSa && (o.first ?? 1) + o.count - 1 > 65_535)
+    throw new LoadError('subnet per SA: SA numbers above 65535 would repeat a subnet');
+  if (o.storm) {
+    int(o.storm.concurrency, 'storm-concurrency', 1);
+    int(o.storm.intervalMs, 'storm-interval', 1);
+    if (!(o.storm.seconds > 0)) throw new LoadError(`storm seconds must be > 0, got ${o.storm.seconds}`);
+  }
   if ((o.psk === undefined) === (o.cert === undefined))
     throw new LoadError('give exactly one of a PSK (--psk-file) and a certificate (--cert, --key, --ca)');
 }
@@ -141,14 +173,14 @@ export function loadConnection(
 ): IkeConnection {
   const spec: ConnectionSpec = {
     name: `load-${n}`,
-    localAddr: o.local,
+    localAddr: o.locals ? o.locals[Math.floor((n - (o.first ?? 1)) / o.perLocal!)]! : o.local,
     remoteAddr: o.remote,
     localId: idOf(o, n),
     ...(o.remoteId !== undefined ? { remoteId: o.remoteId } : {}),
     ...auth,
     ike: o.ike,
     esp: o.esp,
-    localTs: o.localTs,
+    localTs: o.subnetPerSa ? [`10.${(n >> 8) & 255}.${n & 255}.0/24`] : o.localTs,
     remoteTs: o.remoteTs,
   };
   return connectionFromSpec(spec, 'load');
@@ -257,7 +289,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
   const transport =
     o.transport ??
     (await UdpTransport.open({
-      addresses: [o.local],
+      addresses: o.locals ? [...o.locals] : [o.local],
       ikePort: o.ikePort ?? 500,
       nattPort: o.ikePort === 0 ? 0 : 4500,
       counters,
@@ -270,7 +302,8 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     .map((t) => t.id);
   const engine = new Engine({
     transport,
-    kernel: new FakeKernel(),
+    // No call log: a storm makes millions of kernel calls (the log ran the generator out of heap).
+    kernel: new FakeKernel({ recordCalls: false, validate: false }),
     timers,
     connections: [],
     counters,
@@ -286,6 +319,9 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     const elapsedMs = now() - t0;
     const notStarted = o.count - tr.started.size;
     if (notStarted > 0) tr.failures.set('not started (run deadline)', notStarted);
+    const storm = o.storm
+      ? await rekeyStorm(engine, tr.established, o.storm, o.timeoutMs, now, o.onStorm)
+      : undefined;
     const deleted = o.delete ? await deleteAll(engine, tr, o.timeoutMs) : undefined;
     return {
       requested: o.count,
@@ -297,6 +333,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
       latencyMs: summarize(tr.latencies),
       retransmits: counters.get('ike.retransmit_sent'),
       ...(deleted !== undefined ? { deleted } : {}),
+      ...(storm ? { storm } : {}),
     };
   } finally {
     await engine.close();

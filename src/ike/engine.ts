@@ -190,7 +190,8 @@ export class Engine implements EngineServices, LifecycleHost {
     if (e.type === 'ike-established') {
       this.#leaveHalfOpen(e.sa);
       this.#indexPeerId(e.sa);
-    } else if (e.type === 'child-destroyed') this.spd.childGone(e.sa, e.child);
+    } else if (e.type === 'child-installed') this.spd.childInstalled(e.sa, e.child);
+    else if (e.type === 'child-destroyed') this.spd.childGone(e.sa, e.child);
     for (const l of [...this.#listeners]) l(e);
   }
   responderCandidates(path: PacketPath): IkeConnection[] {
