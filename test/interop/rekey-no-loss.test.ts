@@ -31,8 +31,10 @@ const HAVE_SWAN = existsSync(CHARON_BIN);
 const HAVE_LIBRE = !libreswanUnavailable();
 const PEERS = [...(HAVE_SWAN ? ['strongswan'] : []), ...(HAVE_LIBRE ? ['libreswan'] : []), 'ikeway'];
 const listed = process.env['IKW_FLOW_SPECS']?.split(',').filter(Boolean);
-// The restarted-peer recovery runs against strongSwan. The control flow `libreswan@strongswan` runs
-// only when listed: in its one run strongSwan's IKE_AUTH to Libreswan went unanswered (not solved).
+// The restarted-peer recovery runs against strongSwan. The control flow `libreswan@strongswan`
+// (strongSwan starts the rekeys against Libreswan: it loses packets the same way, which shows the loss
+// is Libreswan's; docs/robustness.md) runs only when listed: it adds a fourth tunnel to the suite's
+// boot, and in one early run strongSwan's IKE_AUTH to Libreswan went unanswered.
 const SPECS = listed?.length ? listed : [...PEERS, ...(HAVE_SWAN ? ['restart:strongswan'] : [])];
 const GUEST_MS = 900_000;
 const norm = (s: string) => s.replace(/^0x/, '').toLowerCase().padStart(8, '0');
