@@ -24,8 +24,8 @@ export interface LoadOptions {
   readonly remote: string;
   readonly local: string;
   /**
-   * More local addresses: the i-th SA of the run (from 0) comes from `locals[floor(i / perLocal)]`, not `local`
-   * (a responder admits a bounded number of IKE SAs per peer address).
+   * More local addresses: the i-th SA of the run (from 0) comes from `locals[floor(i / perLocal)]`,
+   * not `local` (a responder admits a bounded number of IKE SAs per peer address).
    */
   readonly locals?: readonly string[];
   readonly perLocal?: number;
