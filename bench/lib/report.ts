@@ -159,6 +159,7 @@ export function markdown(o: {
     'npm run bench -- --quick         # a few minutes, host only, prints the table (does not write this file)',
     'npm run bench -- --only guest    # the guest part alone: kernel install rate with SAs, data plane',
     'npm run bench -- --only cert     # the ECDSA P-256 certificate section alone',
+    'npm run bench -- --only storm    # the Child SA rekey storm alone (--storm N tunnels, default 10000)',
     '```',
     '',
     'The guest part runs in a Debian 6.1 kernel under qemu TCG when the host kernel has no ESP: the',
