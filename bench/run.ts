@@ -5,7 +5,7 @@
 //                      boot of the guest kernel (or on the host when it has ESP) the kernel install
 //                      rate of SAs + policies and the data plane (iperf3 through ikeway's tunnel,
 //                      charon's tunnel and no IPsec)
-//   --only ike|cert|storm|install|guest  run one part
+//   --only PARTS       run only these parts, comma-separated: ike,cert,storm,install,guest
 //   --storm N          tunnels in the Child SA rekey storm (default 10000, --quick 2000)
 //   --memory LIST      tunnel counts at which RSS is read in the PSK section (default 10000,40000)
 //   --rounds N         rounds per IKE section and of the guest setup (default 3, --quick 1); each
@@ -34,7 +34,12 @@ const opt = (n: string): string | undefined => {
 };
 const quick = flag('--quick');
 const rounds = Number(opt('--rounds') ?? (quick ? 1 : 3));
-const only = opt('--only');
+const onlyOpt = opt('--only')?.split(',').filter(Boolean);
+const PARTS = ['ike', 'cert', 'storm', 'install', 'guest'];
+for (const p of onlyOpt ?? [])
+  if (!PARTS.includes(p)) throw new Error(`--only: unknown part ${p} (parts: ${PARTS.join(', ')})`);
+/** Whether this run has `part` (all of them without --only). */
+const runs = (part: string) => !onlyOpt || onlyOpt.includes(part);
 const outFile =
   opt('--out') ?? (quick ? undefined : join(import.meta.dirname, '..', 'docs', 'benchmarks.md'));
 
@@ -68,7 +73,7 @@ const guestPlan = quick
       rounds: 3,
       setup: { warmup: 100, burst: 300, concurrency: 16, rounds },
     };
-const doGuest = only ? only === 'guest' : !quick || flag('--guest');
+const doGuest = onlyOpt ? runs('guest') : !quick || flag('--guest');
 // ECDSA costs more per SA on both sides (the load generator signs and verifies too): no memory fill.
 const certPlan: IkePlan = quick
   ? { warmup: 200, sequential: 100, burst: 500, concurrency: 64, memoryPoints: [] }
@@ -248,10 +253,10 @@ const notes: string[] = [];
 const settings: string[] = [];
 const psk: AuthSetup = { psk: BENCH_PSK, localId: 'responder.ikeway.test' };
 // The crypto floor on this CPU, measured once in this run (bench/lib/floor.ts).
-const floor = !only || only === 'ike' || only === 'cert' ? cryptoFloor() : undefined;
+const floor = runs('ike') || runs('cert') ? cryptoFloor() : undefined;
 const ikewayCpu = (res: IkeResult[]) =>
   res.filter((r) => r.responder === 'ikeway').map((r) => r.burst.cpuMsPerSa);
-if (!only || only === 'ike') {
+if (runs('ike')) {
   const res = await ikeSection(psk, plan);
   const label = 'IKE PSK/X25519/AES-GCM-16-256 (host, IKE-only)';
   rows.push(...ikeRows(label, res, 0.5), floorRow(label, ikewayCpu(res), floor!.psk));
@@ -261,7 +266,7 @@ if (!only || only === 'ike') {
     if (r.list && 'error' in r.list) notes.push(`${r.responder}: listing every SA failed: ${r.list.error}`);
   }
 }
-if (!only || only === 'storm') {
+if (runs('storm')) {
   const res = await stormSection();
   rows.push(...stormRows(res));
   for (const r of res)
@@ -273,7 +278,7 @@ if (!only || only === 'storm') {
     `rekey storm: one load-generator process brings ${stormPlan.tunnels} tunnels up (64 at a time), then rekeys their Child SAs round-robin, each once per ${stormPlan.intervalMs / 1000} s (CREATE_CHILD_SA with REKEY_SA, no PFS: the ESP proposal has no key exchange, then the Delete of the old Child SA) for ${stormPlan.seconds} s with at most ${stormPlan.concurrency} in flight; CPU is the responder's over the storm alone (marks printed by the generator) divided by the rekeys completed; a tunnel is lost when its IKE SA or its last installed Child SA is gone at the end`,
   );
 }
-if (!only || only === 'cert') {
+if (runs('cert')) {
   const pki = certSetup(certPlan);
   try {
     const res = await ikeSection(pki.auth, certPlan);
@@ -287,7 +292,7 @@ if (!only || only === 'cert') {
   }
   settings.push(CERT_SETTINGS, `certificate plan: ${JSON.stringify(certPlan)}`);
 }
-if (!only || only === 'install') {
+if (runs('install')) {
   const r = installOnHost(installCount, quick ? 1 : 3);
   rows.push(...installRows(r));
   notes.push(
