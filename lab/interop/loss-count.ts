@@ -41,15 +41,22 @@ export interface LossSnapshot {
   readonly text: string;
 }
 
+/** Why the last run() in each namespace printed nothing (its exit and stderr), for error messages. */
+const lastFailure = new WeakMap<LabNs, string>();
+
 /** Runs a command in a namespace without blocking the event loop (other flows run in parallel). */
 export function run(ns: LabNs, cmd: string, args: readonly string[], timeoutMs = 20_000): Promise<string> {
   return new Promise((resolve) => {
-    const child: ChildProcess = ns.spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child: ChildProcess = ns.spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let err = '';
     child.stdout?.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    child.stderr?.on('data', (b: Buffer) => (err = (err + b.toString('utf8')).slice(-300)));
     const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('exit', () => {
+    child.once('error', (e) => lastFailure.set(ns, `${cmd}: ${e.message}`));
+    child.once('close', (code, sig) => {
       clearTimeout(t);
+      if (out === '') lastFailure.set(ns, `${cmd} ${args.join(' ')}: exit ${code ?? sig}, ${err.trim()}`);
       resolve(out);
     });
   });
@@ -135,7 +142,10 @@ export async function xfrmStat(ns: LabNs): Promise<Record<string, number>> {
     const stat = parseXfrmStat(await run(ns, 'cat', ['/proc/net/xfrm_stat'], ms));
     if (Object.keys(stat).length > 0) return stat;
   }
-  throw new LabError('LAB_TUNNEL', `could not read /proc/net/xfrm_stat in ${ns.name}`);
+  throw new LabError(
+    'LAB_TUNNEL',
+    `could not read /proc/net/xfrm_stat in ${ns.name} (${lastFailure.get(ns) ?? 'no reason'})`,
+  );
 }
 
 export function deltas(
