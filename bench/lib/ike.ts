@@ -46,6 +46,11 @@ export class BenchLoadError extends Error {
 }
 
 const DRIVER = join(import.meta.dirname, '..', 'load-driver.ts');
+/**
+ * A responder's memory fill stops after this long (then its row says how many it held): on
+ * 2026-12-07 charon with kernel-libipsec slowed to ~50 SAs/s past 20k tunnels on the way to 100k.
+ */
+const FILL_BOUND_MS = 420_000;
 let idBase = 0;
 /** Certificate runs: SA numbers (identities, certificates of the bundle) never repeat in a run. */
 let certNext = 1;
@@ -137,6 +142,10 @@ export async function benchResponder(
   for (const target of plan.memoryPoints) {
     // Fill in chunks so that the load generator's own table stays moderate.
     for (let i = 0; i < 1000 && held < target && !stuck; i++) {
+      if (performance.now() - fill0 > FILL_BOUND_MS) {
+        stuck = `the fill's time bound (${FILL_BOUND_MS / 1000} s) passed`;
+        break;
+      }
       try {
         const rep = await step(Math.min(PER_ADDRESS, target - held), plan.concurrency);
         held += rep.established;
