@@ -166,6 +166,23 @@ const PKCS8_PREFIX: Readonly<Record<string, Buffer>> = {
   x448: Buffer.from('3046020100300506032b656f043a0438', 'hex'),
 };
 
+/**
+ * The base points (RFC 7748 §4.1, §4.2: u = 9 and u = 5), as public keys: our public value is
+ * X25519(k, 9) / X448(k, 5), computed with the same diffieHellman call as the shared secret.
+ */
+const BASE_POINTS = new Map<string, KeyObject>();
+function basePoint(g: KeGroup): KeyObject {
+  let k = BASE_POINTS.get(g.node);
+  if (!k) {
+    const u = Buffer.alloc(g.publicLen);
+    u[0] = g.node === 'x448' ? 5 : 9;
+    const crv = g.node === 'x448' ? 'X448' : 'X25519';
+    k = createPublicKey({ key: { kty: 'OKP', crv, x: u.toString('base64url') }, format: 'jwk' });
+    BASE_POINTS.set(g.node, k);
+  }
+  return k;
+}
+
 class MontgomeryKeyExchange extends BaseKeyExchange {
   #priv: KeyObject | undefined;
   readonly publicKey: Uint8Array;
@@ -174,23 +191,24 @@ class MontgomeryKeyExchange extends BaseKeyExchange {
   constructor(g: KeGroup, priv?: Uint8Array) {
     super(g);
     this.#crv = g.node === 'x448' ? 'X448' : 'X25519';
-    let pub: KeyObject;
     if (priv) {
       if (priv.length !== g.secretLen)
         fail('INVALID_KEY', `${g.name} private key must be ${g.secretLen} bytes`);
       const der = Buffer.concat([PKCS8_PREFIX[g.node]!, priv]);
       this.#priv = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
       der.fill(0);
-      pub = createPublicKey(this.#priv);
     } else {
-      const kp = g.node === 'x448' ? generateKeyPairSync('x448') : generateKeyPairSync('x25519');
-      this.#priv = kp.privateKey;
-      pub = kp.publicKey;
+      this.#priv = (
+        g.node === 'x448' ? generateKeyPairSync('x448') : generateKeyPairSync('x25519')
+      ).privateKey;
     }
-    // JWK, not DER: OpenSSL 3's DER encoder/decoder cost about 20x the raw key access JWK uses
-    // (bench/profile.ts: DER export + import were ~13% of the responder's CPU per IKE SA).
-    this.publicKey = Buffer.from(pub.export({ format: 'jwk' }).x ?? '', 'base64url');
-    if (this.publicKey.length !== g.publicLen) fail('INVALID_KEY', `${g.name} public key export failed`);
+    // Never export (JWK, DER) a key that generateKeyPairSync made: Node 20's key generation job
+    // locks that key's mutex in its destructor, which a GC runs; a GC inside an export (which holds
+    // the same mutex and allocates) deadlocks the process. It hung ikeway's responder and its load
+    // generator after ~24,000 IKE SAs (docs/benchmarks.md); test/crypto/ke-keygen-deadlock.test.ts.
+    // diffieHellman takes no lock and allocates outside V8, and keeps the key out of JS strings.
+    this.publicKey = diffieHellman({ privateKey: this.#priv, publicKey: basePoint(g) });
+    if (this.publicKey.length !== g.publicLen) fail('INVALID_KEY', `${g.name} public key derivation failed`);
   }
   protected derive(peer: Uint8Array): Uint8Array {
     let secret: Buffer;
