@@ -1,7 +1,7 @@
 // The CLI side of the control socket: connect, send one request, read its response, close.
 // Connection failures become ControlErrors that say what to do.
 import { connect } from 'node:net';
-import { ControlError, MAX_LINE, type ControlCommand, type ControlResponse } from './protocol.ts';
+import { ControlError, MAX_RESPONSE, type ControlCommand, type ControlResponse } from './protocol.ts';
 
 export const DEFAULT_SOCKET = '/run/ikeway/ikeway.sock';
 
@@ -46,7 +46,10 @@ export function request(
   const id = nextId++;
   return new Promise((resolve, reject) => {
     const sock = connect(path);
-    let buf = '';
+    // The response is one line; a status of 100,000 SAs is ~100 MB, so the chunks are kept apart
+    // and only each new one is searched for the newline (not the whole response so far).
+    const chunks: string[] = [];
+    let length = 0;
     let settled = false;
     const finish = (err: ControlError | undefined, value?: unknown) => {
       if (settled) return;
@@ -71,13 +74,14 @@ export function request(
     sock.once('error', (e: NodeJS.ErrnoException) => finish(connectError(path, e)));
     sock.once('connect', () => sock.write(`${JSON.stringify({ id, cmd, ...(args ? { args } : {}) })}\n`));
     sock.on('data', (chunk: string) => {
-      buf += chunk;
-      if (buf.length > MAX_LINE) return finish(new ControlError('ERR_PROTOCOL', 'response too long'));
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
+      const nl = chunk.indexOf('\n');
+      length += nl < 0 ? chunk.length : nl;
+      if (length > MAX_RESPONSE) return finish(new ControlError('ERR_PROTOCOL', 'response too long'));
+      if (nl < 0) return void chunks.push(chunk);
+      chunks.push(chunk.slice(0, nl));
       let res: ControlResponse;
       try {
-        res = JSON.parse(buf.slice(0, nl)) as ControlResponse;
+        res = JSON.parse(chunks.join('')) as ControlResponse;
       } catch {
         return finish(new ControlError('ERR_PROTOCOL', 'the daemon sent a response that is not JSON'));
       }

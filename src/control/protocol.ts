@@ -63,8 +63,13 @@ export class ControlError extends Error {
   }
 }
 
-/** Longest line either side accepts (a status of thousands of SAs fits; a flood does not). */
+/** Longest request line the daemon accepts (any command fits; a flood does not). */
 export const MAX_LINE = 16 * 1024 * 1024;
+/**
+ * Longest response the CLI accepts from the daemon (root's own socket): `status --json` of 100,000
+ * tunnels is ~100 MB (docs/benchmarks.md). Below V8's longest string (2^29 - 24 characters).
+ */
+export const MAX_RESPONSE = 512 * 1024 * 1024 - 1024;
 
 /** Parses and checks one request line; throws ControlError naming what is wrong. */
 export function parseRequest(line: string): ControlRequest {

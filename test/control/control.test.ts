@@ -125,3 +125,32 @@ test('socketPath: --socket, then the config file, then $IKEWAY_SOCKET, then the 
   assert.equal(socketPath({ config: cfg }), '/run/ikeway/ikeway.sock');
   assert.throws(() => socketPath({ config: join(dir, 'missing.yaml') }), /cannot read .*ikeway check/);
 });
+
+test('a response larger than a request may be (status of 100k tunnels) arrives whole and fast', async (t) => {
+  const dir = tmp(t);
+  const path = join(dir, 'big.sock');
+  // ~40 MB in 200,000 entries: more than MAX_LINE (16 MiB), the old limit of both directions.
+  const entries = Array.from({ length: 200_000 }, (_, i) => ({ name: `t${i}`, note: 'x'.repeat(180) }));
+  const srv = await ControlServer.listen(path, async () => entries, new MemoryLogger());
+  t.after(() => srv.close());
+  const got = (await request(path, 'status', undefined, { timeoutMs: 60_000 })) as typeof entries;
+  assert.equal(got.length, entries.length);
+  assert.deepEqual(got[123_456], entries[123_456]);
+
+  // A daemon that sends garbage without end is cut off at the response limit, not read forever.
+  const flood = join(dir, 'flood.sock');
+  const f = createServer((s) => {
+    const chunk = 'x'.repeat(1 << 20);
+    const pump = (): void => {
+      while (!s.destroyed && s.write(chunk));
+      if (!s.destroyed) s.once('drain', pump);
+    };
+    s.on('error', () => undefined);
+    pump();
+  });
+  await new Promise<void>((r) => f.listen(flood, r));
+  t.after(() => f.close());
+  const e = await codeOf(request(flood, 'status', undefined, { timeoutMs: 60_000 }));
+  assert.equal(e.code, 'ERR_PROTOCOL');
+  assert.match(e.message, /response too long/);
+});
