@@ -89,7 +89,7 @@ async function restoreChild(engine: Engine, sa: IkeSa, r: ChildRecord, now: numb
   // Exhausted (no ESN): the counter stands at its end, so the kernel sends nothing on these keys
   // (it refuses to wrap, RFC 4303 §3.3.3) until the rekey queued below replaces the Child SA.
   await engine.kernel.addSa({ ...saParams(child, ctx, false), oseq: exhausted ? 0xffff_ffffn : oseq });
-  if (!child.retainKeys && !ctx.encap) child.keys.destroy();
+  child.releaseKeys();
   engine.emit({ type: 'child-installed', sa, child });
   return { child, rekeyNow: exhausted };
 }

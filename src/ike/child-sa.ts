@@ -100,7 +100,7 @@ export class ChildSa {
     this.#state = new StateMachine<ChildSaState>(
       'created',
       CHILD_TRANSITIONS,
-      `CHILD_SA ${init.name}{${init.id}}`,
+      () => `CHILD_SA ${this.name}{${this.id}}`,
       init.logger,
     );
   }
@@ -124,7 +124,7 @@ export class ChildSa {
     this.installed = ctx;
     this.outboundPending = deferOutbound;
     this.setState('installed');
-    this.#dropKeys();
+    this.releaseKeys();
   }
 
   /** Adds the deferred outbound SA (once; nothing for a destroyed Child SA). */
@@ -133,7 +133,7 @@ export class ChildSa {
     if (!this.outboundPending || !ctx || this.state === 'destroyed') return false;
     this.outboundPending = false;
     await installOutboundSa(kernel, this, ctx);
-    this.#dropKeys();
+    this.releaseKeys();
     return true;
   }
 
@@ -154,11 +154,15 @@ export class ChildSa {
   }
 
   /**
-   * The kernel holds its own copy once both SAs are in. Only a UDP-encapsulated SA keeps ours (wiped
-   * in destroy()): a NAT mapping change re-points the SAs, and the kernel wants the keys again (RFC 3948).
+   * The kernel holds its own copy once both SAs are in: ours are wiped and let go (~0.6 KiB per
+   * tunnel). Only a UDP-encapsulated SA keeps them (wiped in destroy()): a NAT mapping change
+   * re-points the SAs, and the kernel wants the keys again (RFC 3948); an HA active node keeps them
+   * for its standby (retainKeys).
    */
-  #dropKeys(): void {
-    if (!this.outboundPending && !this.installed?.encap && !this.retainKeys) this.keys?.destroy();
+  releaseKeys(): void {
+    if (this.outboundPending || this.installed?.encap || this.retainKeys) return;
+    this.keys?.destroy();
+    this.keys = undefined;
   }
 
   /**

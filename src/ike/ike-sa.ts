@@ -191,7 +191,7 @@ export class IkeSa implements Logger {
     this.#state = new StateMachine<IkeSaState>(
       'created',
       IKE_TRANSITIONS,
-      `IKE_SA ${this.name}`,
+      () => `IKE_SA ${this.name}`,
       this.logger,
     );
     const s = init.services;
@@ -227,6 +227,9 @@ export class IkeSa implements Logger {
    */
   get logger(): Logger {
     return this;
+  }
+  enabled(level: LogLevel): boolean {
+    return (this.services.logger as LevelLogger).enabled?.(level) ?? true;
   }
   log(level: LogLevel, message: string, fields?: LogFields): void {
     const base = this.services.logger as LevelLogger;

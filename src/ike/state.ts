@@ -55,7 +55,8 @@ export class StateMachine<S extends string> {
   constructor(
     initial: S,
     private readonly table: Readonly<Record<S, readonly S[]>>,
-    private readonly what: string,
+    /** Names the owner in logs and errors; a function, so that no string is kept per SA. */
+    private readonly what: () => string,
     private readonly logger: Logger,
     private readonly onChange?: (from: S, to: S) => void,
   ) {
@@ -71,11 +72,12 @@ export class StateMachine<S extends string> {
     const from = this.#state;
     if (from === to) return;
     if (!this.can(to)) {
-      this.logger.log('error', `${this.what} illegal state change ${from} -> ${to}`);
-      throw new StateError(this.what, from, to);
+      const what = this.what();
+      this.logger.log('error', `${what} illegal state change ${from} -> ${to}`);
+      throw new StateError(what, from, to);
     }
     this.#state = to;
-    this.logger.log('debug', `${this.what} ${from} -> ${to}`);
+    if (this.logger.enabled?.('debug') !== false) this.logger.log('debug', `${this.what()} ${from} -> ${to}`);
     this.onChange?.(from, to);
   }
 }

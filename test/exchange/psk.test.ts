@@ -63,6 +63,12 @@ for (const [label, initiatorIsA] of [
       assert.equal(out.templates[0]?.reqid, p.kernel.installed[0]!.reqid);
       assert.equal(out.templates[0]?.dst, p.conn.remoteAddr);
     }
+    // Once both SAs are in the kernel, the daemon's copy of the Child SA keys is wiped and let go.
+    for (const p of [ini, res]) {
+      const child = p.engine.sas()[0]!.children[0]!;
+      assert.equal(child.state, 'installed');
+      assert.equal(child.keys, undefined, 'no Child SA keys kept after install');
+    }
     // Four messages, no retransmissions.
     assert.equal(h.net.stats.sent, 4);
     assert.equal(ini.counters.get('ike.retransmit_sent'), 0);
