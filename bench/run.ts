@@ -253,88 +253,104 @@ function installRows(r: InstallResult): Row[] {
 const load0 = loadavg()[0]!;
 const rows: Row[] = [];
 const notes: string[] = [];
+/** Runs one part; its failure is a note in the report, not the loss of the parts measured before it. */
+async function part(name: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    process.stderr.write(`bench: the ${name} part failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+    const first = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 300);
+    notes.push(`the ${name} part failed (its rows are missing): ${first}`);
+  }
+}
 const settings: string[] = [];
 const psk: AuthSetup = { psk: BENCH_PSK, localId: 'responder.ikeway.test' };
 // The crypto floor on this CPU, measured once in this run (bench/lib/floor.ts).
 const floor = runs('ike') || runs('cert') ? cryptoFloor() : undefined;
 const ikewayCpu = (res: IkeResult[]) =>
   res.filter((r) => r.responder === 'ikeway').map((r) => r.burst.cpuMsPerSa);
-if (runs('ike')) {
-  const res = await ikeSection(psk, plan);
-  const label = 'IKE PSK/X25519/AES-GCM-16-256 (host, IKE-only)';
-  rows.push(...ikeRows(label, res, 0.5), floorRow(label, ikewayCpu(res), floor!.psk));
-  settings.push(...new Set(res.map((r) => `${r.responder}: ${r.settings}`)));
-  for (const r of res) {
-    if (Object.keys(r.failures).length) notes.push(`${r.responder} failures: ${JSON.stringify(r.failures)}`);
-    if (r.list && 'error' in r.list) notes.push(`${r.responder}: listing every SA failed: ${r.list.error}`);
-  }
-}
-if (runs('storm')) {
-  const res = await stormSection();
-  rows.push(...stormRows(res));
-  for (const r of res)
-    if (r.storm.lost || r.storm.failed || Object.keys(r.failures).length)
-      notes.push(
-        `${r.responder} rekey storm: held ${r.held} of ${stormPlan.tunnels}, fill failures ${JSON.stringify(r.failures)}, rekeys started ${r.storm.started}, completed ${r.storm.rekeyed}, failed ${r.storm.failed}, tunnels lost ${r.storm.lost}`,
-      );
-  notes.push(
-    "rekey storm: charon here runs kernel-libipsec (user-space ESP; the host kernel has no ESP), whose cost at thousands of SAs dominates its figures (2026-12-07: 36.6 ms per rekey at 10,000 tunnels, 3.9 ms at 2,000): the ratio compares ikeway's IKE with charon's IKE plus libipsec, not the two IKE daemons alone.",
-  );
-  settings.push(
-    `rekey storm: one load-generator process brings ${stormPlan.tunnels} tunnels up (64 at a time), then rekeys their Child SAs round-robin, each once per ${stormPlan.intervalMs / 1000} s (CREATE_CHILD_SA with REKEY_SA, no PFS: the ESP proposal has no key exchange, then the Delete of the old Child SA) for ${stormPlan.seconds} s with at most ${stormPlan.concurrency} in flight; CPU is the responder's over the storm alone (marks printed by the generator) divided by the rekeys completed; a tunnel is lost when its IKE SA or its last installed Child SA is gone at the end`,
-  );
-}
-if (runs('cert')) {
-  const pki = certSetup(certPlan);
-  try {
-    const res = await ikeSection(pki.auth, certPlan);
-    const label = 'IKE ECDSA-P256 certs/X25519/AES-GCM-16-256 (host, IKE-only)';
-    rows.push(...ikeRows(label, res, 0.8), floorRow(label, ikewayCpu(res), floor!.cert));
-    for (const r of res)
+if (runs('ike'))
+  await part('ike', async () => {
+    const res = await ikeSection(psk, plan);
+    const label = 'IKE PSK/X25519/AES-GCM-16-256 (host, IKE-only)';
+    rows.push(...ikeRows(label, res, 0.5), floorRow(label, ikewayCpu(res), floor!.psk));
+    settings.push(...new Set(res.map((r) => `${r.responder}: ${r.settings}`)));
+    for (const r of res) {
       if (Object.keys(r.failures).length)
-        notes.push(`${r.responder} failures (certificates): ${JSON.stringify(r.failures)}`);
-  } finally {
-    pki.cleanup();
-  }
-  settings.push(CERT_SETTINGS, `certificate plan: ${JSON.stringify(certPlan)}`);
-}
-if (runs('install')) {
-  const r = installOnHost(installCount, quick ? 1 : 3);
-  rows.push(...installRows(r));
-  notes.push(
-    'kernel install: the "charon" column is `ip -batch` (iproute2, including its exec) on the same objects; the goal is >= 20,000 objects/s batched.',
-  );
-}
-if (doGuest) {
-  const g = await runGuestBench(guestPlan);
-  process.stderr.write(
-    `bench: guest part ran in the ${g.where} kernel: boot ${g.bootMs} ms, wall ${g.wallMs} ms\n`,
-  );
-  if (g.install) rows.push(...installRows(g.install));
-  rows.push(...dataplaneRows(g, guestPlan.iperfSeconds), ...guestSetupRows(g));
-  for (const r of g.setup ?? [])
+        notes.push(`${r.responder} failures: ${JSON.stringify(r.failures)}`);
+      if (r.list && 'error' in r.list) notes.push(`${r.responder}: listing every SA failed: ${r.list.error}`);
+    }
+  });
+if (runs('storm'))
+  await part('storm', async () => {
+    const res = await stormSection();
+    rows.push(...stormRows(res));
+    for (const r of res)
+      if (r.storm.lost || r.storm.failed || Object.keys(r.failures).length)
+        notes.push(
+          `${r.responder} rekey storm: held ${r.held} of ${stormPlan.tunnels}, fill failures ${JSON.stringify(r.failures)}, rekeys started ${r.storm.started}, completed ${r.storm.rekeyed}, failed ${r.storm.failed}, tunnels lost ${r.storm.lost}`,
+        );
     notes.push(
-      `real SAs (${g.where}): ${r.responder} established ${r.established} in the measured burst, ${r.kernelSas} ESP SAs in its kernel afterwards, failures ${JSON.stringify(r.failures)}`,
+      "rekey storm: charon here runs kernel-libipsec (user-space ESP; the host kernel has no ESP), whose cost at thousands of SAs dominates its figures (2026-12-07: 36.6 ms per rekey at 10,000 tunnels, 3.9 ms at 2,000): the ratio compares ikeway's IKE with charon's IKE plus libipsec, not the two IKE daemons alone.",
     );
-  const t = throughputByKind(g.runs);
-  const fmt = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(0));
-  notes.push(
-    `data plane (${g.where}): median Mbit/s plain ${fmt(t.plain)}, ikeway ${fmt(t.ikeway)}, charon ${fmt(t.charon)}; charon/plain ${t.charon && t.plain ? (t.charon / t.plain).toFixed(2) : '-'}. Each IPsec run counted only when the kernel SA byte counters of both routers (a's outbound, b's inbound SA, same SPI) were at least the bytes iperf3 received.`,
-    ...g.runs
-      .filter((r) => r.esp)
-      .map(
-        (r) =>
-          `data plane ${r.kind} round ${r.round}: ${(r.bitsPerSec / 1e6).toFixed(0)} Mbit/s, iperf3 ${r.bytes} bytes, SA a->b ${r.esp!.outBytes} bytes / ${r.esp!.packets} packets sent, ${r.esp!.inBytes} bytes received, daemons' CPU during the run ${r.daemonCpuMs ?? '-'} ms`,
-      ),
-    ...g.errors.map((e) => `guest part failed: ${e.part}: ${e.message.split('\n')[0]}`),
-  );
-  settings.push(
-    `guest part: ${g.where === 'guest' ? 'Debian 6.1 guest kernel under qemu TCG (2 vCPUs, 2 GiB; emulated CPU: absolute figures are not comparable to hardware, ratios only)' : 'host kernel'}; plan ${JSON.stringify(guestPlan)}`,
-    'data plane: two namespaces joined by a veth (WAN 192.0.2.1/.2), LAN addresses 10.1.0.1 and 10.2.0.1 routed over it; iperf3 -c 10.2.0.1 -B 10.1.0.1 -t N -O 1 (TCP, one stream, a -> b); rounds alternate the order plain, ikeway, charon / reversed; each IPsec run sets up its tunnel (10.1.0.0/24 <-> 10.2.0.0/24, tunnel mode, AES-GCM-16-256 ESP, X25519, PSK) and tears it down',
-    'real SAs (guest): the same responders as on the host but ikeway with kernel xfrm (no --kernel memory) and charon with kernel-netlink instead of kernel-libipsec; load from `ikeway load` of the bundled CLI, one address, 0.0.0.0/0 selectors (every Child SA installs its SA pair and updates the same policies), warm-up then the measured burst; CPU from /proc/<pid>/stat as on the host',
-    'data plane ikeway: two `ikeway daemon` (esbuild bundle, kernel xfrm, defaults: liveness on, fail-closed policies), b with start: wait; charon: two charon 5.9.8 with kernel-netlink (no libipsec), install_routes no, swanctl --initiate from a',
-  );
-}
+    settings.push(
+      `rekey storm: one load-generator process brings ${stormPlan.tunnels} tunnels up (64 at a time), then rekeys their Child SAs round-robin, each once per ${stormPlan.intervalMs / 1000} s (CREATE_CHILD_SA with REKEY_SA, no PFS: the ESP proposal has no key exchange, then the Delete of the old Child SA) for ${stormPlan.seconds} s with at most ${stormPlan.concurrency} in flight; CPU is the responder's over the storm alone (marks printed by the generator) divided by the rekeys completed; a tunnel is lost when its IKE SA or its last installed Child SA is gone at the end`,
+    );
+  });
+if (runs('cert'))
+  await part('cert', async () => {
+    const pki = certSetup(certPlan, 2 * rounds); // both daemons, every round
+    try {
+      const res = await ikeSection(pki.auth, certPlan);
+      const label = 'IKE ECDSA-P256 certs/X25519/AES-GCM-16-256 (host, IKE-only)';
+      rows.push(...ikeRows(label, res, 0.8), floorRow(label, ikewayCpu(res), floor!.cert));
+      for (const r of res)
+        if (Object.keys(r.failures).length)
+          notes.push(`${r.responder} failures (certificates): ${JSON.stringify(r.failures)}`);
+    } finally {
+      pki.cleanup();
+    }
+    settings.push(CERT_SETTINGS, `certificate plan: ${JSON.stringify(certPlan)}`);
+  });
+if (runs('install'))
+  await part('install', async () => {
+    const r = installOnHost(installCount, quick ? 1 : 3);
+    rows.push(...installRows(r));
+    notes.push(
+      'kernel install: the "charon" column is `ip -batch` (iproute2, including its exec) on the same objects; the goal is >= 20,000 objects/s batched.',
+    );
+  });
+if (doGuest)
+  await part('guest', async () => {
+    const g = await runGuestBench(guestPlan);
+    process.stderr.write(
+      `bench: guest part ran in the ${g.where} kernel: boot ${g.bootMs} ms, wall ${g.wallMs} ms\n`,
+    );
+    if (g.install) rows.push(...installRows(g.install));
+    rows.push(...dataplaneRows(g, guestPlan.iperfSeconds), ...guestSetupRows(g));
+    for (const r of g.setup ?? [])
+      notes.push(
+        `real SAs (${g.where}): ${r.responder} established ${r.established} in the measured burst, ${r.kernelSas} ESP SAs in its kernel afterwards, failures ${JSON.stringify(r.failures)}`,
+      );
+    const t = throughputByKind(g.runs);
+    const fmt = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(0));
+    notes.push(
+      `data plane (${g.where}): median Mbit/s plain ${fmt(t.plain)}, ikeway ${fmt(t.ikeway)}, charon ${fmt(t.charon)}; charon/plain ${t.charon && t.plain ? (t.charon / t.plain).toFixed(2) : '-'}. Each IPsec run counted only when the kernel SA byte counters of both routers (a's outbound, b's inbound SA, same SPI) were at least the bytes iperf3 received.`,
+      ...g.runs
+        .filter((r) => r.esp)
+        .map(
+          (r) =>
+            `data plane ${r.kind} round ${r.round}: ${(r.bitsPerSec / 1e6).toFixed(0)} Mbit/s, iperf3 ${r.bytes} bytes, SA a->b ${r.esp!.outBytes} bytes / ${r.esp!.packets} packets sent, ${r.esp!.inBytes} bytes received, daemons' CPU during the run ${r.daemonCpuMs ?? '-'} ms`,
+        ),
+      ...g.errors.map((e) => `guest part failed: ${e.part}: ${e.message.split('\n')[0]}`),
+    );
+    settings.push(
+      `guest part: ${g.where === 'guest' ? 'Debian 6.1 guest kernel under qemu TCG (2 vCPUs, 2 GiB; emulated CPU: absolute figures are not comparable to hardware, ratios only)' : 'host kernel'}; plan ${JSON.stringify(guestPlan)}`,
+      'data plane: two namespaces joined by a veth (WAN 192.0.2.1/.2), LAN addresses 10.1.0.1 and 10.2.0.1 routed over it; iperf3 -c 10.2.0.1 -B 10.1.0.1 -t N -O 1 (TCP, one stream, a -> b); rounds alternate the order plain, ikeway, charon / reversed; each IPsec run sets up its tunnel (10.1.0.0/24 <-> 10.2.0.0/24, tunnel mode, AES-GCM-16-256 ESP, X25519, PSK) and tears it down',
+      'real SAs (guest): the same responders as on the host but ikeway with kernel xfrm (no --kernel memory) and charon with kernel-netlink instead of kernel-libipsec; load from `ikeway load` of the bundled CLI, one address, 0.0.0.0/0 selectors (every Child SA installs its SA pair and updates the same policies), warm-up then the measured burst; CPU from /proc/<pid>/stat as on the host',
+      'data plane ikeway: two `ikeway daemon` (esbuild bundle, kernel xfrm, defaults: liveness on, fail-closed policies), b with start: wait; charon: two charon 5.9.8 with kernel-netlink (no libipsec), install_routes no, swanctl --initiate from a',
+    );
+  });
 settings.push(
   'load generator: `ikeway load` runner (bench/load-driver.ts) in its own namespace, one process per step, PSK, X25519, AES-GCM-16-256 IKE and ESP, one Child SA per IKE SA, 0.0.0.0/0 selectors, distinct identities and SPIs',
 );

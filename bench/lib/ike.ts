@@ -93,8 +93,9 @@ export function runLoadIn(
     let err = '';
     p.stdout?.on('data', (b: Buffer) => (out += b.toString('utf8')));
     p.stderr?.on('data', (b: Buffer) => (err = (err + b.toString('utf8')).slice(-2000)));
-    // The generator does twice the responder's crypto per SA and is the bottleneck on a shared machine:
-    // 2026-12-06's 40k fill died here ("exited null": killed at 60 s + 20 ms per SA) at 25,960.
+    // The generator does twice the responder's crypto per SA and is the bottleneck on a shared machine.
+    // The 40k and 100k fills of 2026-12-06/07 were killed here ("exited null") near 25k: a generator
+    // deadlocked in Node's key export (fixed in src/crypto/ke.ts), not a slow one.
     const limit = setTimeout(() => p.kill('SIGKILL'), 120_000 + count * 60);
     p.once('exit', (code) => {
       clearTimeout(limit);
