@@ -232,9 +232,8 @@ export class IkeSa implements Logger {
     return (this.services.logger as LevelLogger).enabled?.(level) ?? true;
   }
   log(level: LogLevel, message: string, fields?: LogFields): void {
-    const base = this.services.logger as LevelLogger;
-    if (base.enabled && !base.enabled(level)) return;
-    base.log(level, message, { sa: this.name, ...fields });
+    if (!this.enabled(level)) return;
+    this.services.logger.log(level, message, { sa: this.name, ...fields });
   }
   get state(): IkeSaState {
     return this.#state.state;
