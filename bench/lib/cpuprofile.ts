@@ -10,11 +10,33 @@ interface Node {
   children?: number[];
 }
 
-/** Prints the top functions by self and inclusive time of the .cpuprofile in dir. */
-export function cpuSummary(dir: string): void {
+interface Profile {
+  nodes: Node[];
+  startTime: number;
+  samples?: number[];
+  timeDeltas?: number[];
+}
+
+/** Sample counts per node id, only of samples taken within [from, to] (CLOCK_MONOTONIC, us). */
+function windowCounts(prof: Profile, from: number, to: number): Map<number, number> {
+  const counts = new Map<number, number>();
+  let t = prof.startTime;
+  (prof.samples ?? []).forEach((id, i) => {
+    t += prof.timeDeltas?.[i] ?? 0;
+    if (t >= from && t <= to) counts.set(id, (counts.get(id) ?? 0) + 1);
+  });
+  return counts;
+}
+
+/**
+ * Prints the top functions by self and inclusive time of the .cpuprofile in dir; with `window`
+ * (CLOCK_MONOTONIC microseconds, the clock V8 stamps samples with), only the samples inside it.
+ */
+export function cpuSummary(dir: string, window?: readonly [number, number]): void {
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error(`no profile in ${dir}`);
-  const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nodes: Node[] };
+  const prof = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile;
+  const inWindow = window ? windowCounts(prof, window[0], window[1]) : undefined;
   const key = (nd: Node) =>
     `${nd.callFrame.functionName || '(anon)'} ${nd.callFrame.url.split('/').slice(-2).join('/')}:${nd.callFrame.lineNumber}`;
   const byId = new Map(prof.nodes.map((nd) => [nd.id, nd]));
@@ -26,7 +48,7 @@ export function cpuSummary(dir: string): void {
   let total = 0;
   let idle = 0;
   for (const nd of prof.nodes) {
-    const hits = nd.hitCount ?? 0;
+    const hits = inWindow ? (inWindow.get(nd.id) ?? 0) : (nd.hitCount ?? 0);
     self.set(key(nd), (self.get(key(nd)) ?? 0) + hits);
     total += hits;
     if (nd.callFrame.functionName === '(idle)') idle += hits;
@@ -45,7 +67,7 @@ export function cpuSummary(dir: string): void {
       console.log(`${((v * 100) / busy).toFixed(1).padStart(5)}%  ${k}`);
   };
   console.log(
-    `busy ${((busy * 100) / Math.max(1, total)).toFixed(1)}% of samples; percentages are of busy samples`,
+    `busy ${((busy * 100) / Math.max(1, total)).toFixed(1)}% of ${total} samples${window ? ' in the window' : ''}; percentages are of busy samples`,
   );
   console.log('-- self time');
   top(self, 40);

@@ -9,7 +9,7 @@ import { bundledCli } from '../../lab/guest/bundle.ts';
 import type { LoadReport } from '../../lab/load/runner.ts';
 import { BENCH_PSK, ESP_PROPOSAL, IKE_PROPOSAL } from './ike.ts';
 import { BenchNet, LOADGEN_ADDR, RESPONDER_ADDR } from './netlab.ts';
-import { cpuMs } from './proc.ts';
+import { cpuMs, mainThreadCpuMs } from './proc.ts';
 import { startCharon, startIkeway, type Responder } from './responders.ts';
 
 export interface GuestSetupPlan {
@@ -25,6 +25,10 @@ export interface GuestSetupResult {
   readonly round: number;
   readonly ratePerSec: number;
   readonly cpuMsPerSa: number;
+  /** Of cpuMsPerSa, the main thread's share (the rest: V8 compiler and GC threads, libuv pool). */
+  readonly mainCpuMsPerSa?: number;
+  /** The measured burst's start and end, CLOCK_MONOTONIC microseconds (a CPU profile's clock). */
+  readonly burstUs?: readonly [number, number];
   readonly established: number;
   readonly failed: number;
   /** ESP SAs in the responder's kernel after the burst (2 per Child SA). */
@@ -74,6 +78,8 @@ async function load(
   }
 }
 
+const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
 function sumCounts(...all: Readonly<Record<string, number>>[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const m of all) for (const [k, n] of Object.entries(m)) out[k] = (out[k] ?? 0) + n;
@@ -101,8 +107,12 @@ export async function guestSetup(plan: GuestSetupPlan): Promise<GuestSetupResult
           const warm = await load(net, pskFile, plan.warmup, plan.concurrency, first);
           first += plan.warmup;
           const c0 = cpuMs(r.pid);
+          const m0 = mainThreadCpuMs(r.pid);
+          const t0 = monoUs();
           const b = await load(net, pskFile, plan.burst, plan.concurrency, first);
           const cpu = cpuMs(r.pid) - c0;
+          const main = mainThreadCpuMs(r.pid) - m0;
+          const t1 = monoUs();
           first += plan.burst;
           const kernelSas = (net.responder.exec('ip', 'xfrm', 'state', 'count').match(/\d+/) ?? ['0'])[0];
           out.push({
@@ -110,6 +120,8 @@ export async function guestSetup(plan: GuestSetupPlan): Promise<GuestSetupResult
             round,
             ratePerSec: b.ratePerSec,
             cpuMsPerSa: cpu / Math.max(1, b.established),
+            mainCpuMsPerSa: main / Math.max(1, b.established),
+            burstUs: [t0, t1],
             established: b.established,
             failed: b.failed + warm.failed,
             kernelSas: Number(kernelSas),

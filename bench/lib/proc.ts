@@ -11,11 +11,23 @@ export class ProcError extends Error {
 
 /** CPU milliseconds (user + system) the process has used so far. */
 export function cpuMs(pid: number): number {
+  return statCpuMs(`/proc/${pid}/stat`, pid);
+}
+
+/**
+ * CPU milliseconds of the process's main thread alone (its thread id is its pid): the rest of
+ * cpuMs() is helper threads (V8's compiler and GC, libuv's pool).
+ */
+export function mainThreadCpuMs(pid: number): number {
+  return statCpuMs(`/proc/${pid}/task/${pid}/stat`, pid);
+}
+
+function statCpuMs(file: string, pid: number): number {
   let stat: string;
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    stat = readFileSync(file, 'utf8');
   } catch {
-    throw new ProcError(`process ${pid} is gone (no /proc/${pid}/stat)`);
+    throw new ProcError(`process ${pid} is gone (no ${file})`);
   }
   // The command name (field 2) may contain spaces; fields after it start after the last ')'.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -87,6 +87,8 @@ export class ChildSa {
   /** Keep the keys after install (an HA active node syncs them to its standby); wiped in destroy(). */
   retainKeys = false;
   readonly #state: StateMachine<ChildSaState>;
+  /** Its policies where they were last computed (install, status and removal all ask for them). */
+  #placed: { readonly at: InstallContext; readonly list: readonly PolicyParams[] } | undefined;
 
   constructor(init: ChildSaInit) {
     this.id = init.id;
@@ -120,7 +122,7 @@ export class ChildSa {
   async install(kernel: Kernel, ctx: InstallContext, deferOutbound = false): Promise<void> {
     this.setState('installing');
     await installChildSas(kernel, this, ctx, !deferOutbound);
-    await installChildPolicies(kernel, childPolicies(this, ctx));
+    await installChildPolicies(kernel, this.#policiesAt(ctx));
     this.installed = ctx;
     this.outboundPending = deferOutbound;
     this.setState('installed');
@@ -186,18 +188,27 @@ export class ChildSa {
         ...markOnly(before, 'out'),
       });
     }
-    for (const p of childPolicies(this, ctx)) await kernel.updatePolicy(p);
+    for (const p of this.#policiesAt(ctx)) await kernel.updatePolicy(p);
     this.installed = ctx;
   }
 
   /** The policies this Child SA installed (empty before install). */
-  policies(): PolicyParams[] {
-    return this.installed && this.state !== 'destroyed' ? childPolicies(this, this.installed) : [];
+  policies(): readonly PolicyParams[] {
+    return this.installed && this.state !== 'destroyed' ? this.#policiesAt(this.installed) : [];
   }
 
   /** The policies it installed or would hold, whatever its state now (the policy owner's restore). */
-  placedPolicies(): PolicyParams[] {
-    return this.installed ? childPolicies(this, this.installed) : [];
+  placedPolicies(): readonly PolicyParams[] {
+    return this.installed ? this.#policiesAt(this.installed) : [];
+  }
+
+  /**
+   * childPolicies() at `at`, computed once per place: selectors, mode, reqid and protocol are fixed
+   * once the Child SA is negotiated, so only a new place (repoint) computes them again.
+   */
+  #policiesAt(at: InstallContext): readonly PolicyParams[] {
+    if (this.#placed?.at !== at) this.#placed = { at, list: childPolicies(this, at) };
+    return this.#placed.list;
   }
 
   /** Installs our policies again (another Child SA with the same selectors was removed). */
@@ -218,7 +229,7 @@ export class ChildSa {
     this.successor = undefined;
     this.setState('destroyed');
     if (ctx) {
-      await removeChildPolicies(kernel, childPolicies(this, ctx), keep);
+      await removeChildPolicies(kernel, this.#policiesAt(ctx), keep);
       const spiOut = this.outboundPending ? 0 : this.spiOut; // a deferred outbound SA was never added
       this.outboundPending = false;
       await uninstallChildSas(kernel, { spiIn: this.spiIn, spiOut, protocol: this.protocol }, ctx);

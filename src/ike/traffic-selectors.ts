@@ -96,7 +96,24 @@ export function tsAny(type: IpTsType): TrafficSelector {
 }
 
 /** The smallest list of prefixes covering exactly the address range of `ts` (for XFRM policies). */
-export function tsToCidrs(ts: TrafficSelector): string[] {
+/**
+ * The covering CIDRs of a selector's address range, as text. Every Child SA's policies are made of
+ * them (install, status, removal), mostly of the same few ranges: results are remembered (a bounded
+ * table, emptied when full); the returned array is shared and must not be changed.
+ */
+export function tsToCidrs(ts: TrafficSelector): readonly string[] {
+  const key = `${ts.type}:${ts.start}:${ts.end}`;
+  const have = CIDRS.get(key);
+  if (have) return have;
+  if (CIDRS.size >= CIDR_MEMO) CIDRS.clear();
+  const out = Object.freeze(computeCidrs(ts));
+  CIDRS.set(key, out);
+  return out;
+}
+const CIDR_MEMO = 4096;
+const CIDRS = new Map<string, readonly string[]>();
+
+function computeCidrs(ts: TrafficSelector): string[] {
   const bits = bitsOf(ts.type);
   const out: string[] = [];
   for (let cur = ts.start; cur <= ts.end;) {

@@ -5,7 +5,7 @@
 // Node has no public accessor for a dgram socket's descriptor, so it is found by its bound address
 // among the process's socket descriptors in /proc/self/fd. koffi is loaded on first use only.
 import type { Socket } from 'node:dgram';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { SocketAddress } from 'node:net';
 import { KernelError } from './errors.ts';
@@ -138,4 +138,50 @@ function sockName(c: Libc, fd: number): { family: number; port: number; address:
   const groups: string[] = [];
   for (let i = 8; i < 24; i += 2) groups.push(sa.readUInt16BE(i).toString(16));
   return { family, port, address: new SocketAddress({ address: groups.join(':'), family: 'ipv6' }).address };
+}
+
+const SOL_NETLINK = 270;
+
+/**
+ * Sets an int-valued SOL_NETLINK option (NETLINK_CAP_ACK ...) on this process's netlink socket of
+ * `protocol` bound to `portId`. Its descriptor is found through /proc/net/netlink (protocol and port
+ * id -> inode) and /proc/self/fd (inode -> descriptor). Throws a KernelError.
+ */
+export function setNetlinkIntOption(
+  protocol: number,
+  portId: number,
+  name: number,
+  value: number,
+  what: string,
+): void {
+  const object = `netlink protocol ${protocol} port ${portId}`;
+  const c = load(`setsockopt(${what})`, object);
+  const fd = netlinkFd(protocol, portId, object);
+  if (c.setsockopt(fd, SOL_NETLINK, name, new Int32Array([value]), 4) !== 0)
+    throw KernelError.fromErrno(c.errno(), `setsockopt(${what})`, object);
+}
+
+function netlinkFd(protocol: number, portId: number, object: string): number {
+  let table: string;
+  try {
+    table = readFileSync('/proc/net/netlink', 'utf8');
+  } catch (e) {
+    throw KernelError.unsupported('socket descriptor', object, `/proc/net/netlink: ${(e as Error).message}`);
+  }
+  // Columns: sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode.
+  const row = table
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .find((f) => f.length >= 10 && Number(f[1]) === protocol && Number(f[2]) === portId);
+  if (!row) throw KernelError.unsupported('socket descriptor', object, 'not listed in /proc/net/netlink');
+  const target = `socket:[${row[9]}]`;
+  for (const entry of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${entry}`) === target) return Number(entry);
+    } catch {
+      // closed since readdir
+    }
+  }
+  throw KernelError.unsupported('socket descriptor', object, `no descriptor of ${target} in /proc/self/fd`);
 }

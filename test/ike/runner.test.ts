@@ -9,6 +9,7 @@ import {
   DEFAULT_RETRANSMIT,
   resolveRetransmit,
   retransmitDelays,
+  retransmitSchedule,
 } from '../../src/ike/exchange/retransmit.ts';
 import { MemoryNetwork, type Faults, type WireDatagram } from '../../src/net/memory.ts';
 import { IKE_HEADER_LEN, reversePath, type PacketPath } from '../../src/net/transport.ts';
@@ -94,6 +95,18 @@ test('retransmission schedule: strongSwan defaults 4 s x 1.8^n, 5 tries, ~165 s 
   assert.throws(() => resolveRetransmit({ base: 0.5 }), RangeError);
   assert.throws(() => resolveRetransmit({ tries: 1.5 }), RangeError);
   assert.throws(() => resolveRetransmit({ jitter: 1 }), RangeError);
+});
+
+test('retransmitSchedule: one frozen schedule per policy object, resolved and checked like resolveRetransmit', () => {
+  const policy = { timeoutMs: 1000, base: 2, tries: 3, limitMs: 3000, jitter: 0.25 };
+  const s = retransmitSchedule(policy);
+  assert.deepEqual(s, { delays: [1000, 2000, 3000, 3000], jitter: 0.25 });
+  assert.equal(retransmitSchedule(policy), s, 'the same object: the same schedule, not a new array');
+  assert.ok(Object.isFrozen(s.delays));
+  assert.notEqual(retransmitSchedule({ ...policy }), s, 'another object is resolved on its own');
+  assert.deepEqual(retransmitSchedule().delays, retransmitDelays(DEFAULT_RETRANSMIT));
+  assert.equal(retransmitSchedule(), retransmitSchedule());
+  assert.throws(() => retransmitSchedule({ base: 0.5 }), RangeError);
 });
 
 test('RFC 7296 §2.3 window size 1: queued requests go out one at a time with increasing message IDs', () => {

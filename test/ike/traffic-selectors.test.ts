@@ -71,6 +71,22 @@ test('range -> minimal CIDR cover', () => {
   assert.deepEqual(tsToCidrs(tsFromRange('2001:db8::-2001:db8::1:ffff')), ['2001:db8::/111']);
 });
 
+test('tsToCidrs remembers a range: the same frozen cover for equal selectors, a new one for others', () => {
+  const a = tsToCidrs(tsFromRange('198.51.100.3-198.51.100.9'));
+  const b = tsToCidrs(tsFromRange('198.51.100.3-198.51.100.9'));
+  assert.equal(a, b, 'equal ranges share one computed cover');
+  assert.ok(Object.isFrozen(a), 'the shared cover cannot be changed by a caller');
+  assert.deepEqual(a, ['198.51.100.3/32', '198.51.100.4/30', '198.51.100.8/31']);
+  // Same numbers, the other family: a different cover (the key carries the type).
+  const v6 = tsToCidrs({ ...tsFromRange('198.51.100.3-198.51.100.9'), type: V6 });
+  assert.notEqual(v6, a);
+  assert.deepEqual(v6, ['::c633:6403/128', '::c633:6404/126', '::c633:6408/127']);
+  // Past the table's bound it starts over and still answers correctly.
+  for (let i = 0; i < 5000; i++)
+    tsToCidrs(tsFromRange(`10.${i >> 8}.${i & 255}.0-10.${i >> 8}.${i & 255}.1`));
+  assert.deepEqual(tsToCidrs(tsFromRange('198.51.100.3-198.51.100.9')), a);
+});
+
 const v4ts = fc
   .tuple(
     fc.bigInt(0n, 0xffffffffn),

@@ -32,6 +32,24 @@ describe('host XFRM over netlink', { skip: !isRoot && 'needs root for namespaces
     assert.match(text, /src 2001:db8:1::\/64 dst 2001:db8:2::\/64\s*\n\s*dir fwd action block priority 7/);
   });
 
+  test('NETLINK_CAP_ACK: an error reply echoes the request header only, never the request (SA keys)', (t) => {
+    const ns = Netns.create('kx');
+    t.after(() => ns.delete());
+    const r = run(ns, 'capAck') as {
+      ackCapped: boolean;
+      requestBytes: number;
+      replies: { seq: number; errno: number; capped: boolean; bytes: number }[];
+    };
+    assert.equal(r.ackCapped, true, 'the option was set on the socket');
+    assert.ok(r.requestBytes > 100);
+    // struct nlmsgerr: the errno (4) and the echoed nlmsghdr (16), nothing of the payload (an ACK never
+    // echoes it; an error did, 84 bytes here, before the option).
+    assert.deepEqual(r.replies, [
+      { seq: 11, errno: 0, capped: true, bytes: 20 },
+      { seq: 12, errno: 2, capped: true, bytes: 20 },
+    ]);
+  });
+
   test('policies and an SPI added by `ip xfrm` are read back by our dump, field by field', (t) => {
     const ns = Netns.create('kx');
     t.after(() => ns.delete());

@@ -43,3 +43,25 @@ export function retransmitDelays(p: RetransmitPolicy): number[] {
     return p.limitMs > 0 ? Math.min(d, p.limitMs) : d;
   });
 }
+
+/** The resolved schedule of one configured policy object (shared by every exchange that uses it). */
+export interface RetransmitSchedule {
+  readonly delays: readonly number[];
+  readonly jitter: number;
+}
+const SCHEDULES = new WeakMap<object, RetransmitSchedule>();
+let defaultSchedule: RetransmitSchedule | undefined;
+
+/**
+ * resolveRetransmit + retransmitDelays, once per policy object: every IKE SA's exchange runner asks
+ * for the schedule of the same few configured objects (a per-SA array otherwise).
+ */
+export function retransmitSchedule(p?: Partial<RetransmitPolicy>): RetransmitSchedule {
+  const have = p ? SCHEDULES.get(p) : defaultSchedule;
+  if (have) return have;
+  const policy = resolveRetransmit(p);
+  const s = Object.freeze({ delays: Object.freeze(retransmitDelays(policy)), jitter: policy.jitter });
+  if (p) SCHEDULES.set(p, s);
+  else defaultSchedule = s;
+  return s;
+}

@@ -5,7 +5,7 @@
 // authenticated. RFC 7296 §2.1 (retransmission), §2.2 (message IDs), §2.3 (window size 1).
 import type { Counters, CounterName } from '../../base/counters.ts';
 import type { TimerHandle, TimerQueue } from '../../base/timers.ts';
-import { retransmitDelays, resolveRetransmit, type RetransmitPolicy } from './retransmit.ts';
+import { retransmitSchedule, type RetransmitPolicy } from './retransmit.ts';
 
 /** A request waiting for its turn. `build` runs once, when the window opens, with the message ID. */
 export interface OutgoingRequest {
@@ -101,9 +101,9 @@ export class ExchangeRunner {
 
   constructor(opts: ExchangeRunnerOptions) {
     this.#o = opts;
-    const policy = resolveRetransmit(opts.retransmit);
-    this.#delays = retransmitDelays(policy);
-    this.#jitter = policy.jitter;
+    const schedule = retransmitSchedule(opts.retransmit);
+    this.#delays = schedule.delays;
+    this.#jitter = schedule.jitter;
     this.#nextRequestId = opts.firstRequestId ?? 0;
     this.#expectedId = opts.firstExpectedId ?? 0;
   }

@@ -35,9 +35,18 @@ export type SpdConnection = ConnectionPolicyView & { readonly name: string };
 const NO_SAS: SpdHost = { sas: () => [], sasOf: () => [], run: () => undefined };
 /** A Child SA whose own policies stand in the kernel: installed and not gone, in any state (rekeyed too). */
 const holding = (c: ChildSa) => c.policies().length > 0;
-/** A Child SA's selectors as one string (policies are keyed by them). */
-const selectorKey = (c: ChildSa) =>
-  JSON.stringify([c.localTs, c.remoteTs], (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+/** A Child SA's selectors as one string (policies are keyed by them); fixed once it is installed. */
+const SELECTOR_KEYS = new WeakMap<ChildSa, string>();
+const selectorKey = (c: ChildSa): string => {
+  let k = SELECTOR_KEYS.get(c);
+  if (k === undefined) {
+    k = JSON.stringify([c.localTs, c.remoteTs], (_k, v: unknown) =>
+      typeof v === 'bigint' ? v.toString() : v,
+    );
+    SELECTOR_KEYS.set(c, k);
+  }
+  return k;
+};
 
 export class Spd {
   readonly kernel: Kernel;

@@ -4,7 +4,16 @@
 // The socket is behind a small Transport interface so tests can drive timeouts without a kernel.
 import { RawNetlinkSocket } from 'netlink';
 import { KernelError } from '../errors.ts';
-import { NLMSG_DONE, NLMSG_ERROR, NLMSG_OVERRUN, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST } from './constants.ts';
+import { setNetlinkIntOption } from '../sockopt.ts';
+import {
+  NETLINK_CAP_ACK,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_OVERRUN,
+  NLM_F_ACK,
+  NLM_F_DUMP,
+  NLM_F_REQUEST,
+} from './constants.ts';
 import { concat, encodeNlMsg, parseNlError, parseNlMsgs, type NlMsg } from './nlmsg.ts';
 
 /** The part of a netlink socket the channel needs. */
@@ -17,9 +26,23 @@ export interface Transport {
 }
 
 /** A real netlink socket of `protocol` in the caller's network namespace. */
-export function rawTransport(protocol: number, recvBufferSize = 4 << 20): Transport {
+export function rawTransport(
+  protocol: number,
+  recvBufferSize = 4 << 20,
+): Transport & { readonly ackCapped: boolean } {
   const sock = new RawNetlinkSocket(protocol, { recvBufferSize, sendBufferSize: 1 << 20 });
+  // NETLINK_CAP_ACK (Linux 4.3): an error reply echoes the request's header only. Without it the
+  // kernel appends the whole failed request (a refused NEWSA / UPDSA: its keys) to the error, into
+  // this process's receive buffers, which nobody wipes. Best effort: without the option (no /proc,
+  // no FFI) errors are longer and carry the request, nothing else changes (parseNlError reads both).
+  let ackCapped = true;
+  try {
+    setNetlinkIntOption(protocol, sock.address().port, NETLINK_CAP_ACK, 1, 'NETLINK_CAP_ACK');
+  } catch {
+    ackCapped = false;
+  }
   return {
+    ackCapped,
     send: (data, cb) => sock.send(data, {}, (err) => cb(err ?? undefined)),
     onMessage: (fn) => sock.on('message', (msg) => fn(msg)),
     addMembership: (g) => sock.addMembership(g),

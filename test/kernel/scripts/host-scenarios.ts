@@ -3,6 +3,10 @@
 import { spawnSync } from 'node:child_process';
 import { openXfrmKernel } from '../../../src/kernel/xfrm/netlink.ts';
 import { installIkeBypass } from '../../../src/kernel/bypass.ts';
+import { rawTransport } from '../../../src/kernel/xfrm/channel.ts';
+import { buildPolicy, buildPolicyId } from '../../../src/kernel/xfrm/codec.ts';
+import { NETLINK_XFRM, NLM_F_ACK, NLM_F_CAPPED, NLM_F_REQUEST } from '../../../src/kernel/xfrm/constants.ts';
+import { encodeNlMsg, parseNlError, parseNlMsgs } from '../../../src/kernel/xfrm/nlmsg.ts';
 import type { Kernel, KernelEvent, PolicyParams } from '../../../src/kernel/types.ts';
 
 const json = (x: unknown): string =>
@@ -140,6 +144,43 @@ const scenarios: Record<string, (k: Kernel, args: string[]) => Promise<unknown>>
       templates: [],
     });
     return {};
+  },
+  // NETLINK_CAP_ACK on our socket: an error carries the request's header, not the whole request.
+  async capAck() {
+    const t = rawTransport(NETLINK_XFRM);
+    const replies: Uint8Array[] = [];
+    t.onMessage((d) => replies.push(d));
+    t.ref(true);
+    const policy = {
+      selector: { src: '10.7.0.0/16', dst: '10.8.0.0/16' },
+      dir: 'out' as const,
+      action: 'allow' as const,
+      priority: 100,
+      templates: [
+        { src: '192.0.2.1', dst: '192.0.2.2', proto: 'esp' as const, mode: 'tunnel' as const, reqid: 5 },
+      ],
+    };
+    const add = buildPolicy(policy);
+    const missing = buildPolicyId(0x14, { selector: { src: '10.9.0.0/16', dst: '10.8.0.0/16' }, dir: 'out' });
+    const send = (type: number, payload: Uint8Array, seq: number) =>
+      new Promise<void>((res, rej) =>
+        t.send(encodeNlMsg(type, NLM_F_REQUEST | NLM_F_ACK, seq, payload), (e) => (e ? rej(e) : res())),
+      );
+    await send(add.type, add.payload, 11);
+    await send(missing.type, missing.payload, 12);
+    for (let i = 0; i < 100 && replies.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    t.close();
+    const msgs = replies.flatMap((d) => parseNlMsgs(d));
+    return {
+      ackCapped: t.ackCapped,
+      requestBytes: add.payload.length,
+      replies: msgs.map((m) => ({
+        seq: parseNlError(m).seq,
+        errno: parseNlError(m).errno,
+        capped: (m.flags & NLM_F_CAPPED) !== 0,
+        bytes: m.payload.length,
+      })),
+    };
   },
   async dump(k) {
     return { policies: await k.dumpPolicies(), sas: await k.dumpSas() };
