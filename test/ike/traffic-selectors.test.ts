@@ -1,10 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { Address4 } from 'ip-address';
 import { TsType } from '../../src/codec/iana.ts';
 import {
   addressFromBytes,
   addressToBytes,
+  formatAddress,
   formatTs,
   intersectTs,
   narrowPair,
@@ -85,6 +87,19 @@ test('tsToCidrs remembers a range: the same frozen cover for equal selectors, a 
   for (let i = 0; i < 5000; i++)
     tsToCidrs(tsFromRange(`10.${i >> 8}.${i & 255}.0-10.${i >> 8}.${i & 255}.1`));
   assert.deepEqual(tsToCidrs(tsFromRange('198.51.100.3-198.51.100.9')), a);
+});
+
+test('property: IPv4 text <-> value agrees with the ip-address parser both ways', () => {
+  fc.assert(
+    fc.property(fc.ipV4(), (text) => {
+      const { type, value } = parseAddress(text);
+      assert.equal(type, V4);
+      assert.equal(value, new Address4(text).bigInt());
+      assert.equal(formatAddress(value, V4), new Address4(text).correctForm());
+    }),
+  );
+  for (const bad of ['01.2.3.4', '256.1.1.1', '1.2.3', '1.2.3.4.5', ' 1.2.3.4'])
+    assert.throws(() => parseAddress(bad), TsSyntaxError, bad);
 });
 
 const v4ts = fc
