@@ -102,9 +102,9 @@ export function tsAny(type: IpTsType): TrafficSelector {
   return { type, protocol: 0, startPort: 0, endPort: 65535, start: 0n, end: maxOf(type) };
 }
 
-/** The smallest list of prefixes covering exactly the address range of `ts` (for XFRM policies). */
 /**
- * The covering CIDRs of a selector's address range, as text. Every Child SA's policies are made of
+ * The smallest list of prefixes covering exactly the address range of `ts` (for XFRM policies), as
+ * text. Every Child SA's policies are made of
  * them (install, status, removal), mostly of the same few ranges: results are remembered (a bounded
  * table, emptied when full); the returned array is shared and must not be changed.
  */

@@ -8,7 +8,7 @@ export const AF_INET6 = 10;
 // <linux/netlink.h>
 export const NETLINK_XFRM = 6;
 export const NETLINK_ROUTE = 0;
-/** SOL_NETLINK option: ACKs carry the request's header only (<linux/netlink.h>). */
+/** SOL_NETLINK option: an error reply echoes the request's header only, not the request (<linux/netlink.h>). */
 export const NETLINK_CAP_ACK = 10;
 export const NLMSG_HDRLEN = 16;
 export const NLMSG_NOOP = 1;
