@@ -45,7 +45,8 @@ const outFile =
 
 // Warm-ups (guest: below): V8 keeps optimizing the daemon's code over its first ~3,000 IKE SAs (node --trace-opt on
 // the responder: 506, 206, 112, 18, 8, 12 functions optimized per 1,000 SAs, 2026-12-07), on its
-// helper threads, which the responder's CPU counts. The measured bursts come after that: a gateway's
+// helper threads, which the responder's CPU counts. The measured bursts come after that (host: the
+// warm-up's SAs deleted first, bench/lib/ike.ts): a gateway's
 // steady state, not its first minute (charon has no JIT; a warm-up changes nothing for it).
 const plan: IkePlan = quick
   ? { warmup: 1000, sequential: 100, burst: 1000, concurrency: 64, memoryPoints: [2000] }
@@ -365,7 +366,7 @@ notes.push(
   "CPU per IKE SA is the responder process's utime+stime (/proc/<pid>/stat) over the measured burst divided by the SAs established in it; the load generator runs on the same 2 cores.",
   "crypto floor: the CPU of the primitives one responder IKE SA with one Child SA cannot avoid (X25519 key pair and shared secret, nonce and SPI, SKEYSEED/SK_*/KEYMAT prf+, AES-GCM of the IKE_AUTH request and response, PSK AUTH twice or ECDSA P-256 sign + two verifies), with ikeway's own src/crypto functions in the bench process (bench/lib/floor.ts); on the guest rows measured inside the guest.",
   "RSS growth is measured from after the warm-up; charon's figure includes its libipsec SAs, ikeway's its in-memory kernel.",
-  "warm-ups (plans above): every measured burst follows a warm-up against the same responder process, so that V8 has optimized the engine (it optimizes functions over the first ~3,000 IKE SAs; bench/run.ts; the guest's 700 are all one load address allows before its burst); before 2026-12-07 the warm-ups were 500 (PSK), 300 (certificates) and 100 (guest) SAs, so the CPU rows also counted more JIT compilation.",
+  "warm-ups (plans above): every measured burst follows a warm-up against the same responder process, so that V8 has optimized the engine (host: the warm-up's IKE SAs are deleted again before the measured phases, so both daemons' tables are as they started; RSS growth counts from then, in a heap that has held the warm-up's SAs once) (it optimizes functions over the first ~3,000 IKE SAs; bench/run.ts; the guest's 700 are all one load address allows before its burst); before 2026-12-07 the warm-ups were 500 (PSK), 300 (certificates) and 100 (guest) SAs, so the CPU rows also counted more JIT compilation.",
 );
 // The machine's load while the run ran: on a shared machine, spreads and ratios need it.
 notes.push(
