@@ -43,11 +43,11 @@ const runs = (part: string) => !onlyOpt || onlyOpt.includes(part);
 const outFile =
   opt('--out') ?? (quick ? undefined : join(import.meta.dirname, '..', 'docs', 'benchmarks.md'));
 
-// Warm-ups (guest: below): V8 keeps optimizing the daemon's code over its first ~3,000 IKE SAs (node --trace-opt on
-// the responder: 506, 206, 112, 18, 8, 12 functions optimized per 1,000 SAs, 2026-12-07), on its
-// helper threads, which the responder's CPU counts. The measured bursts come after that (host: the
-// warm-up's SAs deleted first, bench/lib/ike.ts): a gateway's
-// steady state, not its first minute (charon has no JIT; a warm-up changes nothing for it).
+// Warm-ups (guest: below): V8 keeps optimizing the daemon's code over its first ~3,000 IKE SAs
+// (node --trace-opt on the responder: 506, 206, 112, 18, 8, 12 functions optimized per 1,000 SAs,
+// 2026-12-07), on its helper threads, which the responder's CPU counts. The measured bursts come
+// after that (host: the warm-up's SAs deleted first, bench/lib/ike.ts): a gateway's steady state,
+// not its first minute (charon has no JIT; a warm-up changes nothing for it).
 const plan: IkePlan = quick
   ? { warmup: 1000, sequential: 100, burst: 1000, concurrency: 64, memoryPoints: [2000] }
   : { warmup: 3000, sequential: 300, burst: 1000, concurrency: 64, memoryPoints: [10_000, 40_000] };
