@@ -260,19 +260,37 @@ async function drive(
   expire();
 }
 
-async function deleteAll(engine: Engine, tr: Tracker, timeoutMs: number): Promise<number> {
+/**
+ * Deletes every established IKE SA (RFC 7296 §1.4.1: an INFORMATIONAL exchange with a Delete payload),
+ * at most `inFlight` asked in the last STALL_MS and unanswered, as the setups were: a thousand Deletes
+ * sent at once overran the peers' receive buffers, and a third to a half were still unanswered after
+ * 30 s (2026-12-07). A Delete unanswered for STALL_MS (its retransmissions go on) frees its slot.
+ */
+async function deleteAll(engine: Engine, tr: Tracker, timeoutMs: number, inFlight: number): Promise<number> {
   const live = new Set(tr.established.filter((sa) => sa.state !== 'destroyed'));
   const off = engine.onEvent((e) => {
     if (e.type === 'ike-destroyed') live.delete(e.sa);
   });
   const total = live.size;
-  // RFC 7296 §1.4.1: an INFORMATIONAL exchange with a Delete payload for each IKE SA.
-  for (const sa of [...live]) engine.terminate(sa.config.name);
+  const queue = [...live];
+  const asked: { sa: IkeSa; at: number }[] = [];
   const end = Date.now() + timeoutMs;
-  for (let i = 0; i < 100_000 && live.size > 0 && Date.now() < end; i++) await sleep(5);
+  for (let i = 0; i < 1_000_000 && live.size > 0 && Date.now() < end; i++) {
+    const t = Date.now();
+    while (asked.length > 0 && (!live.has(asked[0]!.sa) || t - asked[0]!.at > STALL_MS)) asked.shift();
+    for (let k = 0; k < asked.length; k++) if (!live.has(asked[k]!.sa)) asked.splice(k--, 1);
+    while (queue.length > 0 && asked.length < inFlight) {
+      const sa = queue.shift()!;
+      if (!live.has(sa)) continue;
+      engine.terminate(sa.config.name);
+      asked.push({ sa, at: t });
+    }
+    await sleep(5);
+  }
   off();
   return total - live.size;
 }
+const STALL_MS = 2000;
 
 /** Runs the load; the transport (unless injected) is opened and closed here. */
 export async function runLoad(o: LoadOptions): Promise<LoadReport> {
@@ -322,7 +340,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadReport> {
     const storm = o.storm
       ? await rekeyStorm(engine, tr.established, o.storm, o.timeoutMs, now, o.onStorm)
       : undefined;
-    const deleted = o.delete ? await deleteAll(engine, tr, o.timeoutMs) : undefined;
+    const deleted = o.delete ? await deleteAll(engine, tr, o.timeoutMs, o.concurrency) : undefined;
     return {
       requested: o.count,
       established: tr.latencies.length,
