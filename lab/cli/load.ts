@@ -69,7 +69,11 @@ export const loadCommand: CommandModule<object, LoadArgs> = {
       .option('local-ts', { type: 'string', array: true, describe: 'Our selectors (default: all)' })
       .option('remote-ts', { type: 'string', array: true, describe: "Responder's selectors (default: all)" })
       .option('timeout', { type: 'number', default: 30, describe: 'Seconds before one SA counts as failed' })
-      .option('delete', { type: 'boolean', default: false, describe: 'Delete the IKE SAs at the end, --concurrency at a time' })
+      .option('delete', {
+        type: 'boolean',
+        default: false,
+        describe: 'Delete the IKE SAs at the end, --concurrency at a time',
+      })
       .option('ike-port', { type: 'number', default: 500, describe: 'Our IKE port (0 = ephemeral)' })
       .option('json', { type: 'boolean', default: false, describe: 'Print the report as JSON' })
       .example('$0 load --remote 192.0.2.2 --count 1000 --rate 200 --psk-file psk.txt', 'PSK load test')
