@@ -122,10 +122,11 @@ export async function benchResponder(
   plan: IkePlan,
 ): Promise<IkeResult> {
   const failures = new Map<string, number>();
-  const step = async (count: number, conc: number) => {
+  const step = async (count: number, conc: number, deleteAfter = false) => {
     // charon (no per-address limit) gets every step from one address: with kernel-libipsec it did
     // not answer a second source address once the first held SAs (0.0.0.0/0 Child SAs).
-    const rep = await runLoadIn(net, count, conc, auth, r.name === 'charon' ? LOADGEN_ADDR : undefined);
+    const from = r.name === 'charon' ? LOADGEN_ADDR : net.nextLoadAddr();
+    const rep = await runLoadIn(net, count, conc, auth, from, IKE_PROPOSAL, deleteAfter);
     addFailures(failures, rep);
     return rep;
   };
@@ -134,10 +135,7 @@ export async function benchResponder(
   // 3,000 warm-up SAs doubled charon's CPU per SA: kernel-libipsec's cost grows with its SA count,
   // a host-only artefact, 2026-12-07.)
   for (let left = plan.warmup; left > 0; left -= PER_ADDRESS) {
-    const n = Math.min(PER_ADDRESS, left);
-    const from = r.name === 'charon' ? LOADGEN_ADDR : net.nextLoadAddr();
-    const rep = await runLoadIn(net, n, plan.concurrency, auth, from, IKE_PROPOSAL, true);
-    addFailures(failures, rep);
+    const rep = await step(Math.min(PER_ADDRESS, left), plan.concurrency, true);
     if ((rep.deleted ?? 0) < rep.established)
       failures.set(`warm-up: ${rep.deleted ?? 0} of ${rep.established} IKE SAs deleted`, 1);
   }

@@ -273,12 +273,11 @@ async function deleteAll(engine: Engine, tr: Tracker, timeoutMs: number, inFligh
   });
   const total = live.size;
   const queue = [...live];
-  const asked: { sa: IkeSa; at: number }[] = [];
+  let asked: { sa: IkeSa; at: number }[] = [];
   const end = Date.now() + timeoutMs;
   for (let i = 0; i < 1_000_000 && live.size > 0 && Date.now() < end; i++) {
     const t = Date.now();
-    while (asked.length > 0 && (!live.has(asked[0]!.sa) || t - asked[0]!.at > STALL_MS)) asked.shift();
-    for (let k = 0; k < asked.length; k++) if (!live.has(asked[k]!.sa)) asked.splice(k--, 1);
+    asked = asked.filter((a) => live.has(a.sa) && t - a.at <= STALL_MS);
     while (queue.length > 0 && asked.length < inFlight) {
       const sa = queue.shift()!;
       if (!live.has(sa)) continue;
