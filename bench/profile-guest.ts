@@ -4,6 +4,7 @@
 // kernel-netlink), with the ikeway responder started under `node --cpu-prof`. Prints both
 // responders' figures of the same run and the top functions of ikeway's profile.
 // Usage: node --import tsx bench/profile-guest.ts [BURST] [--warmup N] [--concurrency N] [--no-prof]
+//        [--node-flags '<flags for the ikeway responder's node>']
 import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,13 +21,21 @@ const burst = Number(argv.find((a, i) => !a.startsWith('--') && !argv[i - 1]?.st
 const warmup = opt('--warmup', 700); // as the bench's guest plan (warm-up + burst <= 1000)
 const concurrency = opt('--concurrency', 16);
 const noProf = argv.includes('--no-prof'); // the same run without --cpu-prof (figures unbiased)
+const nodeFlags = argv.includes('--node-flags') ? argv[argv.indexOf('--node-flags') + 1]! : '';
 const out = mkdtempSync(join(tmpdir(), 'ikw-prof-guest-'));
 const prof = join(out, 'prof');
 mkdirSync(prof);
 if (!noProf) process.env.IKEWAY_BENCH_PROF = prof;
 const r = await runGuestBench(
   { installCount: 0, iperfSeconds: 0, rounds: 0, setup: { warmup, burst, concurrency } },
-  { outputDir: out, env: noProf ? {} : { IKEWAY_BENCH_PROF: prof } },
+  {
+    outputDir: out,
+    env: {
+      ...(noProf ? {} : { IKEWAY_BENCH_PROF: prof }),
+      ...(nodeFlags ? { IKEWAY_BENCH_NODE_FLAGS: nodeFlags } : {}),
+      ...(process.env.IKEWAY_BENCH_LOG ? { IKEWAY_BENCH_LOG: '1' } : {}), // the responder's warnings
+    },
+  },
 );
 for (const e of r.errors) console.log(`error in ${e.part}: ${e.message}`);
 for (const s of r.setup ?? [])

@@ -1,10 +1,10 @@
 // Profiles the ikeway responder under the benchmark's load (the same daemon, config and load generator
 // as `npm run bench`): N IKE SAs are set up from fresh addresses (PER_ADDRESS each), then
 // - CPU mode (default): the daemon stops, writing a V8 .cpuprofile; the top functions by self and by
-//   inclusive time (percent of busy samples) are printed. Shutdown (deleting every SA) is included.
+//   inclusive time (percent of busy samples) of the measured load (not warm-up, not shutdown) are printed.
 // - heap mode (--heap): a heap snapshot of the loaded daemon (SIGUSR2) and the objects holding the
 //   most memory per IKE SA, by V8 type and constructor name; plus RSS growth per IKE SA.
-// Usage: node --import tsx bench/profile.ts [N] [--heap]
+// Usage: node --import tsx bench/profile.ts [N] [--heap | --no-prof] [--warmup W (default 3000; deleted again)]
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,23 +16,33 @@ import { cpuMs, rssKb } from './lib/proc.ts';
 import { startIkeway } from './lib/responders.ts';
 
 const heapMode = process.argv.includes('--heap');
+const noProf = process.argv.includes('--no-prof'); // the same run without --cpu-prof: unbiased CPU figure
 const n = Number(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 3000);
+const wi = process.argv.indexOf('--warmup');
+const warmup = wi > 0 ? Number(process.argv[wi + 1]) : 3000;
+/** CLOCK_MONOTONIC in microseconds: the clock V8 stamps profile samples with. */
+const monoUs = (): number => Number(process.hrtime.bigint() / 1000n);
+let window: [number, number] | undefined;
 const dir = mkdtempSync(join(tmpdir(), 'ikw-prof-'));
 if (heapMode) process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --heapsnapshot-signal=SIGUSR2`;
-else process.env.IKEWAY_BENCH_PROF = dir;
+else if (!noProf) process.env.IKEWAY_BENCH_PROF = dir;
 const auth = { psk: BENCH_PSK, localId: 'responder.ikeway.test' };
 const net = new BenchNet();
 let established = 0;
 try {
   const r = await startIkeway(net.responder, auth);
-  // Warm-up (JIT, pools), then the measured load; RSS growth counts from after the warm-up.
-  await runLoadIn(net, 200, 64, auth);
+  // Warm-up (JIT: V8 optimizes the engine over its first ~3,000 IKE SAs), each step's SAs deleted
+  // again; then the measured load. RSS growth counts from after the warm-up.
+  for (let left = warmup; left > 0; left -= PER_ADDRESS)
+    await runLoadIn(net, Math.min(PER_ADDRESS, left), 64, auth, net.nextLoadAddr(), undefined, true);
   const rss0 = rssKb(r.pid);
   const cpu0 = cpuMs(r.pid);
+  const t0 = monoUs();
   for (let done = 0; done < n; done += PER_ADDRESS) {
     const rep = await runLoadIn(net, Math.min(PER_ADDRESS, n - done), 64, auth);
     established += rep.established;
   }
+  window = [t0, monoUs()];
   const cpu = (cpuMs(r.pid) - cpu0) / Math.max(1, established);
   await new Promise((res) => setTimeout(res, 1000));
   const rss = (rssKb(r.pid) - rss0) / Math.max(1, established);
@@ -47,8 +57,12 @@ try {
 } finally {
   net.close();
 }
-if (heapMode) heapSummary(join(dir, 'daemon.heapsnapshot'), established + 200);
-else cpuSummary(dir);
+if (heapMode)
+  heapSummary(join(dir, 'daemon.heapsnapshot'), established); // the warm-up's SAs were deleted
+else if (!noProf) {
+  cpuSummary(dir, window);
+  if (window) console.log(`measured window (CLOCK_MONOTONIC us): ${window[0]} ${window[1]}`);
+}
 
 async function snapshot(pid: number): Promise<void> {
   const mine = (f: string) => f.startsWith('Heap.') && f.includes(`.${pid}.`) && f.endsWith('.heapsnapshot');

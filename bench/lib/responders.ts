@@ -151,6 +151,8 @@ export async function startIkeway(ns: Netns, auth: AuthSetup, k: ResponderKernel
   // IKEWAY_BENCH_PROF=<dir>: the responder writes a V8 CPU profile there when it stops.
   const prof = process.env.IKEWAY_BENCH_PROF;
   const nodeArgs = prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [];
+  // IKEWAY_BENCH_NODE_FLAGS: extra node/V8 flags for the responder (experiments; bench/profile-guest.ts).
+  nodeArgs.push(...(process.env.IKEWAY_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean));
   const kernel = k.realKernel ? [] : ['--kernel', 'memory'];
   const proc = ns.spawn(process.execPath, [...nodeArgs, cli, 'daemon', '-c', config, ...kernel], {
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -90,6 +90,8 @@ export const COUNTER_NAMES = [
   'hook.coalesced', // an event merged into a queued one of the same kind (the hook was still running)
   // src/kernel/error-count: kernel operations that failed (netlink NLMSG_ERROR, timeout, closed socket).
   'kernel.netlink_errors',
+  // src/daemon/runtime: netlink socket errors (ENOBUFS: the kernel overran a receive buffer).
+  'kernel.socket_errors',
   // src/daemon: control requests refused for bad input (e.g. `explain` with a bad address).
   'control.bad_request',
   // src/daemon/peer-resolve: `remote: <name>` resolved again before each initiation.

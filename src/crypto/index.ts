@@ -31,6 +31,7 @@ export {
 export { mlKemBackend, type MlKemBackend } from './mlkem.ts';
 export { intAuthInput, intAuthStep, intAuthOctets, type IntermediateMessage } from './intauth.ts';
 export { KeyExchangePool, type KeyExchangePoolOptions } from './pool.ts';
+export { RandomPool, randomBytes } from './random.ts';
 export { createSkCipher, type SkCipher, type SkTransforms, type SkKeys } from './sk.ts';
 export { KEY_PAD, pskAuth, verifyPskAuth, signedOctets, type SignedOctetsInput } from './auth.ts';
 export {

@@ -197,17 +197,25 @@ class MontgomeryKeyExchange extends BaseKeyExchange {
       const der = Buffer.concat([PKCS8_PREFIX[g.node]!, priv]);
       this.#priv = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
       der.fill(0);
+      this.publicKey = diffieHellman({ privateKey: this.#priv, publicKey: basePoint(g) });
     } else {
-      this.#priv = (
-        g.node === 'x448' ? generateKeyPairSync('x448') : generateKeyPairSync('x25519')
-      ).privateKey;
+      // The public value comes encoded out of the generation job itself (no second scalar
+      // multiplication: X25519(k, 9) costs as much as the key generation, ~35 us here).
+      // Never export (JWK, DER) a key that generateKeyPairSync made, afterwards: Node 20's key
+      // generation job locks that key's mutex in its destructor, which a GC runs; a GC inside an
+      // export (which holds the same mutex and allocates) deadlocks the process. It hung ikeway's
+      // responder and its load generator after ~24,000 IKE SAs (docs/benchmarks.md);
+      // test/crypto/ke-keygen-deadlock.test.ts. Encoded inside the job, the job is still running
+      // (not collectable) while the encoder holds the mutex.
+      const pair =
+        g.node === 'x448'
+          ? generateKeyPairSync('x448', { publicKeyEncoding: { format: 'jwk' } })
+          : generateKeyPairSync('x25519', { publicKeyEncoding: { format: 'jwk' } });
+      this.#priv = pair.privateKey;
+      const x = (pair.publicKey as { x?: unknown }).x;
+      if (typeof x !== 'string') fail('INVALID_KEY', `${g.name} key generation returned no public value`);
+      this.publicKey = Buffer.from(x, 'base64url');
     }
-    // Never export (JWK, DER) a key that generateKeyPairSync made: Node 20's key generation job
-    // locks that key's mutex in its destructor, which a GC runs; a GC inside an export (which holds
-    // the same mutex and allocates) deadlocks the process. It hung ikeway's responder and its load
-    // generator after ~24,000 IKE SAs (docs/benchmarks.md); test/crypto/ke-keygen-deadlock.test.ts.
-    // diffieHellman takes no lock and allocates outside V8, and keeps the key out of JS strings.
-    this.publicKey = diffieHellman({ privateKey: this.#priv, publicKey: basePoint(g) });
     if (this.publicKey.length !== g.publicLen) fail('INVALID_KEY', `${g.name} public key derivation failed`);
   }
   protected derive(peer: Uint8Array): Uint8Array {

@@ -132,7 +132,7 @@ export class Daemon {
   async #bringUp(): Promise<void> {
     const c = this.#config;
     const log = (m: string, f = {}) => this.#log.log('info', m, { component: 'daemon', ...f });
-    const opened = await openKernel(this.#o.kernel, c, this.#log);
+    const opened = await openKernel(this.#o.kernel, c, this.#log, this.#counters);
     const { owned } = opened;
     const kernel = countKernelErrors(
       this.#o.wrapKernel ? this.#o.wrapKernel(opened.kernel) : opened.kernel,

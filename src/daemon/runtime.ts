@@ -25,12 +25,18 @@ export async function openKernel(
   kind: KernelKind,
   config: Config,
   logger: Logger,
+  counters: Counters,
 ): Promise<Pick<Runtime, 'kernel' | 'owned'>> {
   if (kind === 'memory') {
     logger.log('warn', MEMORY_KERNEL_WARNING, { component: 'kernel' });
     return { kernel: new FakeKernel({ recordCalls: false, validate: false }), owned: undefined };
   }
-  const owned = new OwnedKernel(await openXfrmKernel(), config.stateDir);
+  const onSocketError = (purpose: 'requests' | 'events', e: Error): void => {
+    counters.inc('kernel.socket_errors');
+    const lost = purpose === 'events' ? 'kernel events (acquires, expires) were lost' : 'replies were lost';
+    logger.log('warn', `netlink ${purpose} socket: ${e.message}; ${lost}`, { component: 'kernel' });
+  };
+  const owned = new OwnedKernel(await openXfrmKernel({ onSocketError }), config.stateDir);
   return { kernel: owned, owned };
 }
 

@@ -1,9 +1,8 @@
 // The engine: owns the IKE SA tables, receives datagrams from a Transport and dispatches them to IKE
 // SAs after the cheap checks (size, header, SPI lookup, half-open limit, cookies), and starts
 // connections. All side effects are injected (transport, kernel, timers, randomness, logger).
-import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { ExchangeType, HeaderFlag, PayloadType, decodeMessage, type IkeMessage } from '../codec/index.ts';
-import { KeyExchangePool } from '../crypto/index.ts';
+import { KeyExchangePool, randomBytes as pooledRandomBytes } from '../crypto/index.ts';
 import type { Kernel } from '../kernel/types.ts';
 import type { PacketPath, Transport } from '../net/transport.ts';
 import { IKE_PORT, NATT_PORT } from '../net/transport.ts';
@@ -96,7 +95,7 @@ export class Engine implements EngineServices, LifecycleHost {
     this.options = { ...ENGINE_DEFAULTS, ...init.options };
     this.tasks = init.tasks ?? defaultTaskRegistry();
     this.ports = init.ports ?? { ike: IKE_PORT, natt: NATT_PORT };
-    this.#random = init.randomBytes ?? ((n) => new Uint8Array(nodeRandomBytes(n)));
+    this.#random = init.randomBytes ?? pooledRandomBytes;
     for (const c of init.connections) this.addConnection(c);
     this.#limits = new AdmissionLimits(this.options, () => this.timers.now(), this.counters, this.logger);
     this.#admission = new Admission(this.options, {

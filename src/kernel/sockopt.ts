@@ -1,5 +1,5 @@
 // Integer socket options on a bound node:dgram socket, for what node:dgram has no setter for
-// (UDP_ENCAP), and on a netlink socket of the `netlink` package (NETLINK_CAP_ACK). libc's setsockopt/getsockopt are called through koffi, an FFI addon whose npm package
+// (UDP_ENCAP), and on a netlink socket of the `netlink` package (NETLINK_CAP_ACK, NETLINK_NO_ENOBUFS, SO_RCVBUFFORCE). libc's setsockopt/getsockopt are called through koffi, an FFI addon whose npm package
 // ships real prebuilt binaries per platform (ELF for Linux x64 and arm64, glibc and musl), so an
 // install needs no compiler. Nothing here uses dgram's private fields (`socket._handle`, DEP0112):
 // Node has no public accessor for a dgram socket's descriptor, so it is found by its bound address
@@ -11,7 +11,9 @@ import { createRequire } from 'node:module';
 import { SocketAddress } from 'node:net';
 import { KernelError } from './errors.ts';
 
-const SOL_SOCKET = 1;
+/** Socket option levels (<sys/socket.h>, <linux/socket.h>). */
+export const SOL_SOCKET = 1;
+export const SOL_NETLINK = 270;
 const SO_PROTOCOL = 38;
 const IPPROTO_UDP = 17;
 const AF_INET = 2;
@@ -141,25 +143,41 @@ function sockName(c: Libc, fd: number): { family: number; port: number; address:
   return { family, port, address: new SocketAddress({ address: groups.join(':'), family: 'ipv6' }).address };
 }
 
-const SOL_NETLINK = 270;
+/** One integer option of a netlink socket (level SOL_NETLINK or SOL_SOCKET). */
+export interface NetlinkIntOption {
+  readonly level: number;
+  readonly name: number;
+  readonly value: number;
+  /** Its name for errors, e.g. 'NETLINK_CAP_ACK'. */
+  readonly what: string;
+}
 
 /**
- * Sets an int-valued SOL_NETLINK option (NETLINK_CAP_ACK ...) on this process's netlink socket of
- * `protocol` bound to `portId`. Its descriptor is found through /proc/net/netlink (protocol and port
- * id -> inode) and /proc/self/fd (inode -> descriptor). Throws a KernelError.
+ * Sets integer options on this process's netlink socket of `protocol` bound to `portId` (the
+ * `netlink` package has no setter for them). Its descriptor is found once, through /proc/net/netlink
+ * (protocol and port id -> inode) and /proc/self/fd (inode -> descriptor). Each option is tried on its
+ * own: returns the options that failed, with the error (unsupported: no koffi, no /proc).
  */
-export function setNetlinkIntOption(
+export function setNetlinkIntOptions(
   protocol: number,
   portId: number,
-  name: number,
-  value: number,
-  what: string,
-): void {
+  options: readonly NetlinkIntOption[],
+): { readonly option: NetlinkIntOption; readonly error: KernelError }[] {
   const object = `netlink protocol ${protocol} port ${portId}`;
-  const c = load(`setsockopt(${what})`, object);
-  const fd = netlinkFd(protocol, portId, object);
-  if (c.setsockopt(fd, SOL_NETLINK, name, new Int32Array([value]), 4) !== 0)
-    throw KernelError.fromErrno(c.errno(), `setsockopt(${what})`, object);
+  let c: Libc;
+  let fd: number;
+  try {
+    c = load('setsockopt', object);
+    fd = netlinkFd(protocol, portId, object);
+  } catch (e) {
+    const error = e instanceof KernelError ? e : KernelError.unsupported('setsockopt', object, String(e));
+    return options.map((option) => ({ option, error }));
+  }
+  const failed: { option: NetlinkIntOption; error: KernelError }[] = [];
+  for (const o of options)
+    if (c.setsockopt(fd, o.level, o.name, new Int32Array([o.value]), 4) !== 0)
+      failed.push({ option: o, error: KernelError.fromErrno(c.errno(), `setsockopt(${o.what})`, object) });
+  return failed;
 }
 
 function netlinkFd(protocol: number, portId: number, object: string): number {

@@ -142,7 +142,7 @@ export class UdpTransport implements Transport {
   }
 
   #pick(path: PacketPath): BoundSocket | undefined {
-    const v6 = isIPv6(path.remoteAddr);
+    const v6 = path.remoteAddr.includes(':'); // an IPv6 literal always has one, IPv4 never (isIPv6 is a regex)
     const candidates = this.#sockets.filter((s) => s.v6 === v6 && s.port === path.localPort);
     return (
       candidates.find((s) => s.address === path.localAddr) ?? candidates.find((s) => isWildcard(s.address))

@@ -50,6 +50,21 @@ describe('host XFRM over netlink', { skip: !isRoot && 'needs root for namespaces
     ]);
   });
 
+  test('a netlink receive buffer overrun: the process survives, lost replies time out, the socket still answers', (t) => {
+    const ns = Netns.create('kx');
+    t.after(() => ns.delete());
+    const r = run(ns, 'overrun') as {
+      failedOptions: string[];
+      counts: Record<string, number>;
+      after: string;
+    };
+    assert.deepEqual(r.failedOptions, [], 'NETLINK_CAP_ACK, SO_RCVBUFFORCE and NETLINK_NO_ENOBUFS were set');
+    // Every request ends: answered (ENOENT: no such policy) or, its reply dropped, with the timeout.
+    assert.deepEqual(Object.keys(r.counts).sort(), ['ENOENT', 'TIMEOUT'], JSON.stringify(r.counts));
+    assert.equal(r.counts.ENOENT! + r.counts.TIMEOUT!, 2000);
+    assert.equal(r.after, 'ENOENT', 'the socket answers after the overrun');
+  });
+
   test('policies and an SPI added by `ip xfrm` are read back by our dump, field by field', (t) => {
     const ns = Netns.create('kx');
     t.after(() => ns.delete());

@@ -4,9 +4,11 @@
 // The socket is behind a small Transport interface so tests can drive timeouts without a kernel.
 import { RawNetlinkSocket } from 'netlink';
 import { KernelError } from '../errors.ts';
-import { setNetlinkIntOption } from '../sockopt.ts';
+import { SOL_NETLINK, SOL_SOCKET, setNetlinkIntOptions } from '../sockopt.ts';
 import {
   NETLINK_CAP_ACK,
+  NETLINK_NO_ENOBUFS,
+  SO_RCVBUFFORCE,
   NLMSG_DONE,
   NLMSG_ERROR,
   NLMSG_OVERRUN,
@@ -23,32 +25,61 @@ export interface Transport {
   addMembership(group: number): void;
   ref(on: boolean): void;
   close(): void;
+  /** Socket-level errors (ENOBUFS: the receive buffer overflowed, messages were lost). */
+  onError?(fn: (e: Error) => void): void;
 }
 
 /** A real netlink socket of `protocol` in the caller's network namespace. */
 export function rawTransport(
   protocol: number,
   recvBufferSize = 4 << 20,
-): Transport & { readonly ackCapped: boolean } {
+): Transport & { readonly ackCapped: boolean; readonly failedOptions: readonly string[] } {
   const sock = new RawNetlinkSocket(protocol, { recvBufferSize, sendBufferSize: 1 << 20 });
-  // NETLINK_CAP_ACK (Linux 4.3): an error reply echoes the request's header only. Without it the
-  // kernel appends the whole failed request (a refused NEWSA / UPDSA: its keys) to the error, into
-  // this process's receive buffers, which nobody wipes. Best effort: without the option (no /proc,
-  // no FFI) errors are longer and carry the request, nothing else changes (parseNlError reads both).
-  let ackCapped = true;
-  try {
-    setNetlinkIntOption(protocol, sock.address().port, NETLINK_CAP_ACK, 1, 'NETLINK_CAP_ACK');
-  } catch {
-    ackCapped = false;
-  }
+  // The addon emits 'error' and 'truncatedMessage'; an 'error' without a listener would throw into
+  // its native code. Both are always handled.
+  let onError: (e: Error) => void = () => undefined;
+  sock.on('error', (e: Error) => outOfNative(() => onError(e)));
+  sock.on('truncatedMessage', () => outOfNative(() => onError(new Error('truncated netlink message'))));
+  // Best effort (no /proc or no FFI: the defaults stay, the channel works either way):
+  // - NETLINK_CAP_ACK (Linux 4.3): an error reply echoes the request's header only. Without it the
+  //   kernel appends the whole failed request (a refused NEWSA / UPDSA: its keys) to the error, into
+  //   this process's receive buffers, which nobody wipes (parseNlError reads both forms).
+  // - SO_RCVBUFFORCE: the addon's SO_RCVBUF is capped by net.core.rmem_max (~416 KiB with the
+  //   default); each small reply takes ~1 KiB of it, and a mass delete (700 IKE SAs, 3,500 requests)
+  //   under a slow CPU overran it.
+  // - NETLINK_NO_ENOBUFS: an overrun still possible (a flood of kernel events) drops messages but
+  //   sets no socket error: the addon (netlink 0.3.0) turns that error into an abort of the process
+  //   (its poll handler builds the error with a NULL syscall name: "terminate called after throwing
+  //   an instance of 'Napi::Error'"). A lost reply fails its request with the timeout instead.
+  const failed = setNetlinkIntOptions(protocol, sock.address().port, [
+    { level: SOL_NETLINK, name: NETLINK_CAP_ACK, value: 1, what: 'NETLINK_CAP_ACK' },
+    { level: SOL_SOCKET, name: SO_RCVBUFFORCE, value: recvBufferSize, what: 'SO_RCVBUFFORCE' },
+    { level: SOL_NETLINK, name: NETLINK_NO_ENOBUFS, value: 1, what: 'NETLINK_NO_ENOBUFS' },
+  ]).map((f) => f.option.what);
   return {
-    ackCapped,
-    send: (data, cb) => sock.send(data, {}, (err) => cb(err ?? undefined)),
-    onMessage: (fn) => sock.on('message', (msg) => fn(msg)),
+    ackCapped: !failed.includes('NETLINK_CAP_ACK'),
+    failedOptions: failed,
+    send: (data, cb) => sock.send(data, {}, (err) => outOfNative(() => cb(err ?? undefined))),
+    onMessage: (fn) => sock.on('message', (msg) => outOfNative(() => fn(msg))),
     addMembership: (g) => sock.addMembership(g),
     ref: (on) => (on ? sock.ref() : sock.unref()),
     close: () => sock.close(),
+    onError: (fn) => {
+      onError = fn;
+    },
   };
+}
+
+/**
+ * Runs a callback of the netlink addon outside its native callback scope. Whatever our code throws
+ * there, synchronously or in the microtasks that run when the scope closes (promise continuations
+ * of the request it answers), would be thrown into the addon's C++ code, which ends the process
+ * with "terminate called after throwing an instance of 'Napi::Error'" and no stack. On the next turn
+ * of the event loop (setImmediate keeps the order of callbacks) an exception is an ordinary uncaught
+ * one, which the daemon logs with its stack.
+ */
+function outOfNative(fn: () => void): void {
+  setImmediate(fn);
 }
 
 export interface ChannelRequest {
@@ -81,12 +112,18 @@ export class NetlinkChannel {
   private closed = false;
   /** Called for messages that answer no request (multicast events). */
   onUnsolicited: ((m: NlMsg) => void) | undefined;
+  /**
+   * Called for socket errors: after ENOBUFS some replies or events were lost (a lost reply's
+   * request fails with its timeout).
+   */
+  onSocketError: ((e: Error) => void) | undefined;
 
   constructor(
     private readonly transport: Transport,
     private readonly timeoutMs = 5000,
   ) {
     transport.onMessage((data) => this.receive(data));
+    transport.onError?.((e) => this.onSocketError?.(e));
     transport.ref(false);
   }
 

@@ -10,6 +10,13 @@ export const NETLINK_XFRM = 6;
 export const NETLINK_ROUTE = 0;
 /** SOL_NETLINK option: an error reply echoes the request's header only, not the request (<linux/netlink.h>). */
 export const NETLINK_CAP_ACK = 10;
+/**
+ * SOL_NETLINK option: a receive buffer overrun drops messages without setting the socket error
+ * (which the `netlink` addon turns into an abort of the process, see channel.ts).
+ */
+export const NETLINK_NO_ENOBUFS = 5;
+/** SOL_SOCKET option: the receive buffer size past net.core.rmem_max (CAP_NET_ADMIN). */
+export const SO_RCVBUFFORCE = 33;
 export const NLMSG_HDRLEN = 16;
 export const NLMSG_NOOP = 1;
 export const NLMSG_ERROR = 2;

@@ -36,12 +36,17 @@ import type { NlMsg } from './nlmsg.ts';
 export interface XfrmKernelOptions extends KernelOptions {
   /** Replaces the netlink socket (tests); called once for requests and once for events. */
   transport?: (purpose: 'requests' | 'events') => Transport;
+  /**
+   * Socket errors of either netlink socket (ENOBUFS: replies or events were lost). Without it
+   * they are dropped; a request whose reply was lost fails with its timeout either way.
+   */
+  onSocketError?: (purpose: 'requests' | 'events', e: Error) => void;
 }
 
 /** Opens the XFRM kernel backend in the current network namespace. */
 export async function openXfrmKernel(opts: XfrmKernelOptions = {}): Promise<Kernel> {
   const make = opts.transport ?? (() => rawTransport(NETLINK_XFRM));
-  return new XfrmKernel(make, opts.timeoutMs ?? 5000);
+  return new XfrmKernel(make, opts.timeoutMs ?? 5000, opts.onSocketError);
 }
 
 const toReq = (r: Request, extra: Partial<ChannelRequest> = {}): ChannelRequest => ({
@@ -78,8 +83,10 @@ class XfrmKernel implements Kernel {
   constructor(
     private readonly make: (purpose: 'requests' | 'events') => Transport,
     private readonly timeoutMs: number,
+    private readonly onSocketError?: (purpose: 'requests' | 'events', e: Error) => void,
   ) {
     this.ch = new NetlinkChannel(make('requests'), timeoutMs);
+    this.ch.onSocketError = (e) => this.onSocketError?.('requests', e);
   }
 
   private async one(r: ChannelRequest): Promise<NlMsg[]> {
@@ -188,6 +195,7 @@ class XfrmKernel implements Kernel {
       const ch = new NetlinkChannel(this.make('events'), this.timeoutMs);
       for (const g of [XfrmGroup.ACQUIRE, XfrmGroup.EXPIRE, XfrmGroup.MAPPING]) ch.joinGroup(g);
       ch.onUnsolicited = (m) => this.dispatch(m);
+      ch.onSocketError = (e) => this.onSocketError?.('events', e);
       this.events = ch;
     }
     this.listeners.add(listener);
