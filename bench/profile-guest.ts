@@ -18,7 +18,7 @@ const opt = (n: string, d: number): number => {
   return i >= 0 ? Number(argv[i + 1]) : d;
 };
 const burst = Number(argv.find((a, i) => !a.startsWith('--') && !argv[i - 1]?.startsWith('--')) ?? 300);
-const warmup = opt('--warmup', 700); // as the bench's guest plan (warm-up + burst <= 1000)
+const warmup = opt('--warmup', 1400); // as the bench's guest plan (steps of 700, each deleted again)
 const concurrency = opt('--concurrency', 16);
 const noProf = argv.includes('--no-prof'); // the same run without --cpu-prof (figures unbiased)
 const nodeFlags = argv.includes('--node-flags') ? argv[argv.indexOf('--node-flags') + 1]! : '';

@@ -69,3 +69,61 @@ test('reload: a policy the new connection claims again is not removed by sweep',
   await spd.sweep();
   assert.equal((await k.dumpPolicies()).length, 3, 'out, in and fwd stand');
 });
+
+test('a removed Child SA hands its shared policies to one sharer, the newest with the same policies', () => {
+  // Stubs of what the policy owner reads: selectors, state, policies; refreshes are counted.
+  const refreshed: string[] = [];
+  const policy = (ifId: number) => ({
+    selector: { src: '10.1.0.0/24', dst: '10.2.0.0/24' },
+    dir: 'out' as const,
+    action: 'allow' as const,
+    priority: 100,
+    ifId,
+    templates: [],
+  });
+  const child = (name: string, ifId = 0) => {
+    const c = {
+      name,
+      localTs: [tsFromCidr('10.1.0.0/24')],
+      remoteTs: [tsFromCidr('10.2.0.0/24')],
+      state: 'installed',
+      policies: () => (c.state === 'destroyed' ? [] : [policy(ifId)]),
+      placedPolicies: () => [policy(ifId)],
+      refreshPolicies: () => {
+        refreshed.push(name);
+        return Promise.resolve();
+      },
+    };
+    return c;
+  };
+  const sas: { children: ReturnType<typeof child>[]; state: string; config: { name: string } }[] = [];
+  const spd = new Spd(new FakeKernel());
+  spd.attach({
+    sas: () => sas as never,
+    sasOf: () => sas as never,
+    run: (_sa, fn) => void fn(),
+  });
+  const install = (c: ReturnType<typeof child>) => {
+    const sa = { children: [c], state: 'established', config: { name: 'hub' } };
+    sas.push(sa);
+    spd.childInstalled(sa as never, c as never);
+    return sa;
+  };
+  const all = Array.from({ length: 50 }, (_, i) => child(`c${i}`));
+  const owners = all.map(install);
+  const other = child('other-if-id', 7); // same selectors, its own policies (another if_id)
+  install(other);
+  // Remove the newest first: each removal refreshes exactly one sharer, the newest one left.
+  for (let i = 49; i >= 1; i--) {
+    all[i]!.state = 'destroyed';
+    owners[i]!.state = 'destroyed';
+    refreshed.length = 0;
+    spd.childGone(owners[i] as never, all[i] as never);
+    assert.deepEqual(refreshed, [`c${i - 1}`]);
+  }
+  // The last one with these policies gone: nobody shares them (the other if_id's stand untouched).
+  all[0]!.state = 'destroyed';
+  refreshed.length = 0;
+  spd.childGone(owners[0] as never, all[0] as never);
+  assert.deepEqual(refreshed, []);
+});

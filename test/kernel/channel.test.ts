@@ -93,3 +93,24 @@ test('a dump collects NLM_F_MULTI parts across datagrams until NLMSG_DONE; close
   ch.close();
   await assert.rejects(pending, (e: unknown) => e instanceof KernelError && e.kind === 'closed');
 });
+
+test('socket errors of either XFRM socket reach onSocketError with the socket named', async () => {
+  const errs: ((e: Error) => void)[] = [];
+  const withErrors = (): Transport => ({ ...scripted(), onError: (fn) => void errs.push(fn) });
+  const seen: string[] = [];
+  const k = await openXfrmKernel({
+    timeoutMs: 30,
+    transport: () => withErrors(),
+    onSocketError: (purpose, e) => seen.push(`${purpose}: ${e.message}`),
+  });
+  const off = k.onEvent(() => undefined); // opens the events socket
+  assert.equal(errs.length, 2);
+  errs[0]!(new Error('ENOBUFS'));
+  errs[1]!(new Error('truncated netlink message'));
+  assert.deepEqual(seen, ['requests: ENOBUFS', 'events: truncated netlink message']);
+  // A transport without onError (tests, other sockets) is fine.
+  const plain = await openXfrmKernel({ timeoutMs: 30, transport: () => scripted() });
+  await plain.close();
+  off();
+  await k.close();
+});
