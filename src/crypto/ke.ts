@@ -214,7 +214,9 @@ class MontgomeryKeyExchange extends BaseKeyExchange {
       this.#priv = pair.privateKey;
       const x = (pair.publicKey as { x?: unknown }).x;
       if (typeof x !== 'string') fail('INVALID_KEY', `${g.name} key generation returned no public value`);
-      this.publicKey = Buffer.from(x, 'base64url');
+      // Its own 32/56-byte buffer: Buffer.from would slice the shared 8 KiB pool, which a held IKE
+      // SA would then keep alive.
+      this.publicKey = new Uint8Array(Buffer.from(x, 'base64url'));
     }
     if (this.publicKey.length !== g.publicLen) fail('INVALID_KEY', `${g.name} public key derivation failed`);
   }
