@@ -45,7 +45,7 @@ for (const s of r.setup ?? [])
 const [i, c] = ['ikeway', 'charon'].map((n) => r.setup?.find((s) => s.responder === n));
 if (i && c)
   console.log(
-    `ikeway/charon (same boot, ${r.where}): CPU per SA ${(i.cpuMsPerSa / c.cpuMsPerSa).toFixed(2)}, rate ${(i.ratePerSec / c.ratePerSec).toFixed(2)} (ikeway profiled: --cpu-prof inflates its CPU)`,
+    `ikeway/charon (same boot, ${r.where}): CPU per SA ${(i.cpuMsPerSa / c.cpuMsPerSa).toFixed(2)}, rate ${(i.ratePerSec / c.ratePerSec).toFixed(2)}${noProf ? '' : ' (ikeway profiled: --cpu-prof inflates its CPU)'}`,
   );
 if (!noProf) {
   copyFileSync(await bundledCli(), join(prof, 'ikeway.mjs'));

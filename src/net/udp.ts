@@ -142,7 +142,8 @@ export class UdpTransport implements Transport {
   }
 
   #pick(path: PacketPath): BoundSocket | undefined {
-    const v6 = path.remoteAddr.includes(':'); // an IPv6 literal always has one, IPv4 never (isIPv6 is a regex)
+    // An IPv6 literal always has a colon, IPv4 never (isIPv6 runs a regex per datagram).
+    const v6 = path.remoteAddr.includes(':');
     const candidates = this.#sockets.filter((s) => s.v6 === v6 && s.port === path.localPort);
     return (
       candidates.find((s) => s.address === path.localAddr) ?? candidates.find((s) => isWildcard(s.address))

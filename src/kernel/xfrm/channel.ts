@@ -71,12 +71,11 @@ export function rawTransport(
 }
 
 /**
- * Runs a callback of the netlink addon outside its native callback scope. Whatever our code throws
- * there, synchronously or in the microtasks that run when the scope closes (promise continuations
- * of the request it answers), would be thrown into the addon's C++ code, which ends the process
- * with "terminate called after throwing an instance of 'Napi::Error'" and no stack. On the next turn
- * of the event loop (setImmediate keeps the order of callbacks) an exception is an ordinary uncaught
- * one, which the daemon logs with its stack.
+ * Runs a callback of the netlink addon outside its native callback scope: an exception our code
+ * threw inside it would reach the addon's C++ code (node-addon-api rethrows it there), which has no
+ * handler: the process would end with "terminate called after throwing an instance of
+ * 'Napi::Error'" and no stack. On the next turn of the event loop (setImmediate keeps the order of
+ * callbacks) an exception is an ordinary uncaught one, which the daemon logs with its stack.
  */
 function outOfNative(fn: () => void): void {
   setImmediate(fn);
