@@ -92,6 +92,8 @@ export class Daemon {
   #ifaces: TunnelInterfaces | undefined;
   /** Installed Child SAs per connection: routes go in with the first and out with the last. */
   readonly #liveChildren = new Map<string, Set<object>>();
+  /** The route change running or queued last per connection (#syncRoutes). */
+  readonly #routeWork = new Map<string, Promise<void>>();
 
   private constructor(o: DaemonOptions, config: Config) {
     this.#o = o;
@@ -240,18 +242,38 @@ export class Daemon {
     const set = this.#liveChildren.get(name) ?? new Set();
     this.#liveChildren.set(name, set);
     set.add(child);
-    const conn = this.#conns.get(name)?.conn;
-    if (set.size === 1 && conn?.interface && this.#ifaces)
-      this.#ifaces.routesUp(conn).catch((err: unknown) => this.#ifaceError(name, 'routes up', err));
+    if (set.size === 1) this.#syncRoutes(name);
   }
 
   /** The connection's last Child SA is gone: its routes go, so traffic takes another path. */
   #childDown(name: string, child: object): void {
     const set = this.#liveChildren.get(name);
     if (!set?.delete(child) || set.size > 0 || this.#stopping) return;
-    const conn = this.#conns.get(name)?.conn;
-    if (conn?.interface && this.#ifaces)
-      this.#ifaces.routesDown(conn).catch((err: unknown) => this.#ifaceError(name, 'routes down', err));
+    this.#syncRoutes(name);
+  }
+
+  /**
+   * Routes follow the connection's live Child SAs, one change at a time per connection, each doing
+   * what the live set asks for when it runs: a duplicate IKE SA's Child SA going while the kept one
+   * comes up queued up, down and up again, and unordered the down could land last (routes gone
+   * under a live tunnel; test/daemon/route-based.test.ts saw it).
+   */
+  #syncRoutes(name: string): void {
+    const run = async (): Promise<void> => {
+      const conn = this.#conns.get(name)?.conn;
+      if (!conn?.interface || !this.#ifaces) return;
+      if ((this.#liveChildren.get(name)?.size ?? 0) > 0)
+        await this.#ifaces.routesUp(conn).catch((err: unknown) => this.#ifaceError(name, 'routes up', err));
+      else if (!this.#stopping)
+        await this.#ifaces
+          .routesDown(conn)
+          .catch((err: unknown) => this.#ifaceError(name, 'routes down', err));
+    };
+    const next = (this.#routeWork.get(name) ?? Promise.resolve()).then(run);
+    this.#routeWork.set(name, next);
+    void next.then(() => {
+      if (this.#routeWork.get(name) === next) this.#routeWork.delete(name);
+    });
   }
 
   #ifaceError(conn: string, what: string, err: unknown): void {
