@@ -255,8 +255,8 @@ export class Daemon {
   /**
    * Routes follow the connection's live Child SAs, one change at a time per connection, each doing
    * what the live set asks for when it runs: a duplicate IKE SA's Child SA going while the kept one
-   * comes up queued up, down and up again, and unordered the down could land last (routes gone
-   * under a live tunnel; test/daemon/route-based.test.ts saw it).
+   * comes up asks for up, down and up again, and run side by side over rtnetlink their requests
+   * could interleave and leave the routes in either state.
    */
   #syncRoutes(name: string): void {
     const run = async (): Promise<void> => {
