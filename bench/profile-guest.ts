@@ -50,5 +50,7 @@ if (i && c)
 if (!noProf) {
   copyFileSync(await bundledCli(), join(prof, 'ikeway.mjs'));
   // Only the measured burst: the warm-up and the daemon's shutdown (every SA deleted) are left out.
+  if (i?.burstUs)
+    console.log(`measured burst (CLOCK_MONOTONIC us, as the profile's clock): ${i.burstUs.join(' ')}`);
   cpuSummary(prof, i?.burstUs);
 }

@@ -132,7 +132,8 @@ export class OwnedKernel implements Kernel {
   }
   private async deleting(o: OwnedObject, run: () => Promise<void>): Promise<void> {
     await run();
-    if (this.owned.delete(ownedObjectKey(o))) this.forget(ownedObjectKey(o));
+    const k = ownedObjectKey(o);
+    if (this.owned.delete(k)) this.forget(k);
   }
 
   async allocSpi(p: AllocSpiParams): Promise<number> {
@@ -191,19 +192,22 @@ export class OwnedKernel implements Kernel {
           : op.op === 'deletePolicy'
             ? polObj(op.id)
             : polObj(op.policy);
+    // Each op's object and key once (the keys are the journal's and the owned map's identity).
+    const objs = ops.map(objOf);
+    const keys = objs.map(ownedObjectKey);
     const fresh = new Set<string>();
-    for (const op of ops) {
-      if (op.op.startsWith('delete')) continue;
-      const o = objOf(op);
-      if (!this.owned.has(ownedObjectKey(o))) {
-        fresh.add(ownedObjectKey(o));
-        this.record(o);
+    ops.forEach((op, i) => {
+      if (op.op.startsWith('delete')) return;
+      const k = keys[i]!;
+      if (!this.owned.has(k)) {
+        fresh.add(k);
+        this.record(objs[i]!);
       }
-      this.owned.set(ownedObjectKey(o), o);
-    }
+      this.owned.set(k, objs[i]!);
+    });
     const res = await this.inner.batch(ops);
     ops.forEach((op, i) => {
-      const k = ownedObjectKey(objOf(op));
+      const k = keys[i]!;
       const gone = op.op.startsWith('delete') ? !res[i] || res[i]?.isNotFound : res[i] && fresh.has(k);
       if (gone && this.owned.delete(k)) this.forget(k);
     });

@@ -1,6 +1,7 @@
 // The netlink channel without a kernel: timeouts, errors matched back by sequence number across
 // one packed sendmsg, multipart dumps, close. A scripted Transport plays the kernel.
 import { test } from 'node:test';
+import { performance } from 'node:perf_hooks';
 import assert from 'node:assert/strict';
 import { KernelError } from '../../src/kernel/errors.ts';
 import { NetlinkChannel, type Transport } from '../../src/kernel/xfrm/channel.ts';
@@ -44,6 +45,37 @@ test('a request with no reply rejects with a timeout KernelError naming the requ
       e instanceof KernelError && e.isTimeout && e.request === 'XFRM_MSG_GETPOLICY' && e.errno === 0,
   );
   await k.close();
+});
+
+test('one timer serves every pending request: each times out after its own deadline, answered ones never; the socket is referenced only while requests wait', async () => {
+  const t = scripted();
+  const refs: boolean[] = [];
+  t.ref = (on) => refs.push(on);
+  const ch = new NetlinkChannel(t, 60);
+  const req = (i: number) => ({
+    type: 0x13,
+    payload: new Uint8Array([i, 0, 0, 0]),
+    name: 'X',
+    object: `o${i}`,
+  });
+  const t0 = performance.now();
+  const first = ch.pipeline([req(1), req(2)]);
+  await new Promise((r) => setTimeout(r, 30));
+  const later = ch.request(req(3));
+  const sent = t.sent.flatMap((d) => parseNlMsgs(d));
+  t.deliver(errMsg(sent[1]!, 0)); // o2 answered
+  const r1 = await Promise.allSettled([first[0]!]);
+  const at1 = performance.now() - t0;
+  assert.deepEqual(await first[1], [], 'o2 answered with its ACK');
+  await assert.rejects(later, (e: unknown) => e instanceof KernelError && e.isTimeout && e.object === 'o3');
+  const at3 = performance.now() - t0;
+  assert.equal(r1[0]!.status, 'rejected');
+  assert.ok(((r1[0] as PromiseRejectedResult).reason as KernelError).isTimeout);
+  assert.ok(at1 >= 55, `o1 timed out after ${at1.toFixed(0)} ms, before its 60 ms`);
+  assert.ok(at3 >= 85, `o3 (sent 30 ms later) timed out after ${at3.toFixed(0)} ms, before its deadline`);
+  // Referenced once when the first request went out, unreferenced once when the last one ended.
+  assert.deepEqual(refs, [false, true, false]);
+  ch.close();
 });
 
 test('pipelined requests share one sendmsg and each ACK/errno is matched by seq, in any order', async () => {

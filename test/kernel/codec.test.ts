@@ -355,6 +355,35 @@ test('IPv6 text is RFC 5952 canonical and parse/format round trips (property)', 
   assert.throws(() => parseAddr('192.0.2.256'), KernelError);
 });
 
+test('IPv4 text: exactly the canonical dotted quads parse, to their four octets (property)', () => {
+  const octet = fc.oneof(
+    fc.integer({ min: 0, max: 300 }).map(String),
+    fc.constantFrom('01', '00', '', 'x', '-1', '1e1'),
+  );
+  fc.assert(
+    fc.property(
+      fc.array(octet, { minLength: 1, maxLength: 5 }),
+      fc.constantFrom('.', '..', '/'),
+      (parts, sep) => {
+        const s = parts.join(sep);
+        const canonical =
+          sep === '.' &&
+          parts.length === 4 &&
+          parts.every((p) => /^(0|[1-9]\d{0,2})$/.test(p) && Number(p) <= 255);
+        if (!canonical) return assert.throws(() => parseAddr(s), KernelError);
+        const a = parseAddr(s);
+        assert.equal(a.family, 2);
+        assert.deepEqual([...a.bytes], [...parts.map(Number), ...new Array<number>(12).fill(0)]);
+        assert.equal(formatAddr(2, a.bytes), s);
+      },
+    ),
+    { numRuns: 2000 },
+  );
+  for (const bad of ['1.2.3.4.', '.1.2.3.4', '1.2.3', '1.2.3.04', '256.1.1.1', '1.2.3.4 ', ' 1.2.3.4'])
+    assert.throws(() => parseAddr(bad), KernelError, bad);
+  assert.deepEqual([...parseAddr('255.0.10.100').bytes.subarray(0, 4)], [255, 0, 10, 100]);
+});
+
 test('AH over IPv4 asks for 32-bit alignment (RFC 4302 §3.3.3.2.1); AH over IPv6 and ESP do not', () => {
   const sa = (proto: 'ah' | 'esp', src: string, dst: string) =>
     buildSa({

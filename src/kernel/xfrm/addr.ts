@@ -20,16 +20,38 @@ function bad(what: string, value: string, why: string): KernelError {
   return KernelError.invalid('address', what, `${JSON.stringify(value)}: ${why}`);
 }
 
-const V4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+/**
+ * Canonical dotted-quad IPv4 into bytes[0..3]: four decimal octets 0..255 without leading zeros.
+ * False for anything else (the bytes are then undefined). A loop, not a regular expression: every
+ * SA and policy request parses two or three addresses.
+ */
+function parseV4(s: string, bytes: Uint8Array): boolean {
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x2e) {
+      if (digits === 0 || part === 3) return false;
+      bytes[part++] = value;
+      value = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (digits > 0 && value === 0) return false; // a leading zero (01)
+      value = value * 10 + (c - 0x30);
+      if (++digits > 3 || value > 255) return false;
+    } else return false;
+  }
+  if (digits === 0 || part !== 3) return false;
+  bytes[3] = value;
+  return true;
+}
 
 /** Parses an IPv4 or IPv6 address (no prefix). */
 export function parseAddr(s: string, what = 'address'): Addr {
   const bytes = new Uint8Array(16);
-  const m = V4.exec(s);
-  if (m) {
-    for (let i = 0; i < 4; i++) bytes[i] = Number(m[i + 1]);
-    if (bytes.subarray(0, 4).join('.') === s) return { family: AF_INET, bytes }; // rejects 256, 01
-  }
+  if (parseV4(s, bytes)) return { family: AF_INET, bytes };
+  bytes.fill(0);
   if (isIPv4(s)) throw bad(what, s, 'not a canonical IPv4 address');
   if (!isIPv6(s) || s.includes('%')) throw bad(what, s, 'not an IPv4 or IPv6 address');
   let text = s;
@@ -58,11 +80,11 @@ export function parseCidr(s: string, what = 'selector'): Cidr {
   const slash = s.indexOf('/');
   const addr = parseAddr(slash < 0 ? s : s.slice(0, slash), what);
   const max = addr.family === AF_INET ? 32 : 128;
-  if (slash < 0) return { ...addr, prefix: max };
+  if (slash < 0) return { family: addr.family, bytes: addr.bytes, prefix: max };
   const ptext = s.slice(slash + 1);
   const prefix = Number(ptext);
   if (!/^\d{1,3}$/.test(ptext) || prefix > max) throw bad(what, s, `prefix length must be 0..${max}`);
-  return { ...addr, prefix };
+  return { family: addr.family, bytes: addr.bytes, prefix };
 }
 
 /** Formats 16 kernel address bytes of `family` at `off` (RFC 5952 text for IPv6). */

@@ -2,6 +2,7 @@
 // multipart dumps (NLM_F_MULTI ... NLMSG_DONE), NLMSG_ERROR -> KernelError with the errno, and a
 // pipelined path that packs many requests into one sendmsg and matches each ACK back by seq.
 // The socket is behind a small Transport interface so tests can drive timeouts without a kernel.
+import { performance } from 'node:perf_hooks';
 import { RawNetlinkSocket } from 'netlink';
 import { KernelError } from '../errors.ts';
 import { SOL_NETLINK, SOL_SOCKET, setNetlinkIntOptions } from '../sockopt.ts';
@@ -16,7 +17,7 @@ import {
   NLM_F_DUMP,
   NLM_F_REQUEST,
 } from './constants.ts';
-import { concat, encodeNlMsg, parseNlError, parseNlMsgs, type NlMsg } from './nlmsg.ts';
+import { encodeNlMsgs, nlMsgSize, parseNlError, parseNlMsgs, type NlMsg, type NlMsgOut } from './nlmsg.ts';
 
 /** The part of a netlink socket the channel needs. */
 export interface Transport {
@@ -98,7 +99,8 @@ interface Pending {
   replies: NlMsg[];
   resolve: (msgs: NlMsg[]) => void;
   reject: (e: KernelError) => void;
-  timer: ReturnType<typeof setTimeout>;
+  /** performance.now() after which the request fails with a timeout. */
+  deadline: number;
 }
 
 /** Bounds of one sendmsg in the pipelined path. */
@@ -107,8 +109,14 @@ const MAX_BATCH_MSGS = 256;
 
 export class NetlinkChannel {
   private seq = Math.floor(Math.random() * 0x7fffffff);
+  /** In the order sent, which is the order of their deadlines (one timeout for all). */
   private readonly pending = new Map<number, Pending>();
   private closed = false;
+  /** One timer, for the oldest pending request's deadline (not one per request). */
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Whether the socket keeps the process alive: while requests wait, or events are wanted. */
+  private refd = false;
+  private held = false;
   /** Called for messages that answer no request (multicast events). */
   onUnsolicited: ((m: NlMsg) => void) | undefined;
   /**
@@ -138,36 +146,37 @@ export class NetlinkChannel {
    * overrun a default-sized receive buffer (a lost ACK would look like a timeout).
    */
   pipeline(reqs: readonly ChannelRequest[]): Promise<NlMsg[]>[] {
-    const chunks: { data: Uint8Array[]; promises: Promise<NlMsg[]>[]; seqs: number[] }[] = [];
+    const chunks: { msgs: NlMsgOut[]; promises: Promise<NlMsg[]>[] }[] = [];
     let cur: (typeof chunks)[number] | undefined;
     let size = 0;
     const promises: Promise<NlMsg[]>[] = [];
     for (const req of reqs) {
       const seq = this.nextSeq();
       const flags = NLM_F_REQUEST | (req.dump ? NLM_F_DUMP : NLM_F_ACK) | (req.flags ?? 0);
-      const msg = encodeNlMsg(req.type, flags, seq, req.payload);
-      if (!cur || size + msg.length > MAX_BATCH_BYTES || cur.data.length >= MAX_BATCH_MSGS) {
-        cur = { data: [], promises: [], seqs: [] };
+      const len = nlMsgSize(req.payload);
+      if (!cur || size + len > MAX_BATCH_BYTES || cur.msgs.length >= MAX_BATCH_MSGS) {
+        cur = { msgs: [], promises: [] };
         chunks.push(cur);
         size = 0;
       }
       const p = this.register(seq, req);
       promises.push(p);
-      cur.data.push(msg);
+      cur.msgs.push({ type: req.type, flags, seq, payload: req.payload });
       cur.promises.push(p);
-      cur.seqs.push(seq);
-      size += msg.length;
+      size += len;
     }
     const send = (i: number): void => {
       const c = chunks[i];
       if (!c || this.closed) return;
-      this.transport.send(c.data.length === 1 ? c.data[0]! : concat(c.data), (err) => {
+      this.transport.send(encodeNlMsgs(c.msgs), (err) => {
         if (err)
-          for (const s of c.seqs)
-            this.fail(s, (p) => KernelError.fromErrno(errnoOf(err), p.req.name, p.req.object, 'send failed'));
+          for (const m of c.msgs)
+            this.fail(m.seq, (p) =>
+              KernelError.fromErrno(errnoOf(err), p.req.name, p.req.object, 'send failed'),
+            );
       });
       // When chunk i is answered, chunk i + 2 goes out (two in flight).
-      void Promise.allSettled(c.promises).then(() => send(i + 2));
+      if (chunks.length > i + 2) void Promise.allSettled(c.promises).then(() => send(i + 2));
     };
     send(0);
     send(1);
@@ -180,7 +189,16 @@ export class NetlinkChannel {
 
   /** Keeps the process alive while events are wanted. */
   holdOpen(on: boolean): void {
-    this.transport.ref(on || this.pending.size > 0);
+    this.held = on;
+    this.updateRef();
+  }
+
+  /** Tells the socket only when the wanted state changes (each call is a native call). */
+  private updateRef(): void {
+    const on = this.held || this.pending.size > 0;
+    if (on === this.refd) return;
+    this.refd = on;
+    this.transport.ref(on);
   }
 
   close(): void {
@@ -199,21 +217,41 @@ export class NetlinkChannel {
   private register(seq: number, req: ChannelRequest): Promise<NlMsg[]> {
     if (this.closed) return Promise.reject(KernelError.closed(req.name, req.object));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => this.fail(seq, (p) => KernelError.timeout(p.req.name, p.req.object, this.timeoutMs)),
-        this.timeoutMs,
-      );
-      this.pending.set(seq, { req, replies: [], resolve, reject, timer });
-      this.transport.ref(true);
+      const deadline = performance.now() + this.timeoutMs;
+      this.pending.set(seq, { req, replies: [], resolve, reject, deadline });
+      this.updateRef();
+      this.armTimer();
     });
+  }
+
+  /** Arms the timer for the oldest pending request, unless it is armed. */
+  private armTimer(): void {
+    if (this.timer || this.closed) return;
+    const oldest = this.pending.values().next().value as Pending | undefined;
+    if (!oldest) return;
+    this.timer = setTimeout(() => this.expire(), Math.max(0, oldest.deadline - performance.now()));
+  }
+
+  /** Fails every request past its deadline (the oldest first), then waits for the next one. */
+  private expire(): void {
+    this.timer = undefined;
+    const now = performance.now();
+    for (const [seq, p] of this.pending) {
+      if (p.deadline > now) break;
+      this.fail(seq, (q) => KernelError.timeout(q.req.name, q.req.object, this.timeoutMs));
+    }
+    this.armTimer();
   }
 
   private settle(seq: number): Pending | undefined {
     const p = this.pending.get(seq);
     if (!p) return undefined;
-    clearTimeout(p.timer);
     this.pending.delete(seq);
-    if (this.pending.size === 0) this.transport.ref(false);
+    if (this.pending.size === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.updateRef();
     return p;
   }
 

@@ -34,7 +34,7 @@ import {
   XfrmAttr,
   XfrmMsg,
 } from './constants.ts';
-import { concat, nla, nlaU32, parseAttrs } from './nlmsg.ts';
+import { concat, parseAttrs, u32Data, withAttrs, type Attr } from './nlmsg.ts';
 import {
   LE,
   decodeMark,
@@ -93,8 +93,8 @@ export function buildSaId(type: number, id: SaId): Request {
   v.setUint32(16, id.spi, false);
   v.setUint16(20, dst.family, LE);
   v.setUint8(22, protoNum(id.proto));
-  const attrs = id.mark ? [nla(XfrmAttr.MARK, encodeMark(id.mark))] : [];
-  return { type, payload: concat([b, ...attrs]), object };
+  const attrs: Attr[] = id.mark ? [[XfrmAttr.MARK, encodeMark(id.mark)]] : [];
+  return { type, payload: withAttrs(b, attrs), object };
 }
 
 /** struct xfrm_usersa_info (224) at 0 of `b`; returns the outer family. */
@@ -126,23 +126,24 @@ function writeSaInfo(b: Uint8Array, p: SaParams, object: string): Family {
   return src.family;
 }
 
-function algAttrs(p: SaParams, object: string): Uint8Array[] {
-  const out: Uint8Array[] = [];
+function algAttrs(p: SaParams, object: string): Attr[] {
+  const out: Attr[] = [];
   const keyed = (hdr: number, name: string, key: Uint8Array, extra?: number): Uint8Array => {
     const b = new Uint8Array(hdr + key.length);
     writeName(b, 0, name, ALG_NAME_LEN, object);
-    view(b).setUint32(64, key.length * 8, LE);
-    if (extra !== undefined) view(b).setUint32(68, extra, LE);
+    const v = view(b);
+    v.setUint32(64, key.length * 8, LE);
+    if (extra !== undefined) v.setUint32(68, extra, LE);
     b.set(key, hdr);
     return b;
   };
   if (p.aead) {
     if (p.crypt || p.auth) throw KernelError.invalid('encode', object, 'aead excludes crypt and auth');
-    out.push(nla(XfrmAttr.ALG_AEAD, keyed(Size.algoAead, p.aead.name, p.aead.key, p.aead.icvBits)));
+    out.push([XfrmAttr.ALG_AEAD, keyed(Size.algoAead, p.aead.name, p.aead.key, p.aead.icvBits)]);
   }
-  if (p.crypt) out.push(nla(XfrmAttr.ALG_CRYPT, keyed(Size.algo, p.crypt.name, p.crypt.key)));
+  if (p.crypt) out.push([XfrmAttr.ALG_CRYPT, keyed(Size.algo, p.crypt.name, p.crypt.key)]);
   if (p.auth)
-    out.push(nla(XfrmAttr.ALG_AUTH_TRUNC, keyed(Size.algoAuth, p.auth.name, p.auth.key, p.auth.truncBits)));
+    out.push([XfrmAttr.ALG_AUTH_TRUNC, keyed(Size.algoAuth, p.auth.name, p.auth.key, p.auth.truncBits)]);
   return out;
 }
 
@@ -185,17 +186,17 @@ export function buildSa(p: SaParams, update = false): Request {
     v.setUint16(2, p.encap.sport, false);
     v.setUint16(4, p.encap.dport, false);
     if (p.encap.oa) e.set(parseAddr(p.encap.oa, 'encap oa').bytes, 8);
-    attrs.push(nla(XfrmAttr.ENCAP, e));
+    attrs.push([XfrmAttr.ENCAP, e]);
   }
   const oseq = p.oseq ?? 0n;
   if (oseq < 0n || oseq > (p.esn ? 0xffffffffffffffffn : 0xffffffffn))
     throw KernelError.invalid('encode', object, `oseq ${oseq} out of range`);
-  if (p.esn || win > 32) attrs.push(nla(XfrmAttr.REPLAY_ESN_VAL, encodeReplayEsn(win, oseq)));
-  else if (oseq > 0n) attrs.push(nla(XfrmAttr.REPLAY_VAL, encodeReplay(oseq)));
-  if (p.mark) attrs.push(nla(XfrmAttr.MARK, encodeMark(p.mark)));
-  if (p.ifId !== undefined) attrs.push(nlaU32(XfrmAttr.IF_ID, p.ifId));
-  if (p.tfcPad !== undefined) attrs.push(nlaU32(XfrmAttr.TFCPAD, p.tfcPad));
-  return { type: update ? XfrmMsg.UPDSA : XfrmMsg.NEWSA, payload: concat([info, ...attrs]), object };
+  if (p.esn || win > 32) attrs.push([XfrmAttr.REPLAY_ESN_VAL, encodeReplayEsn(win, oseq)]);
+  else if (oseq > 0n) attrs.push([XfrmAttr.REPLAY_VAL, encodeReplay(oseq)]);
+  if (p.mark) attrs.push([XfrmAttr.MARK, encodeMark(p.mark)]);
+  if (p.ifId !== undefined) attrs.push([XfrmAttr.IF_ID, u32Data(p.ifId)]);
+  if (p.tfcPad !== undefined) attrs.push([XfrmAttr.TFCPAD, u32Data(p.tfcPad)]);
+  return { type: update ? XfrmMsg.UPDSA : XfrmMsg.NEWSA, payload: withAttrs(info, attrs), object };
 }
 
 /** XFRM_MSG_ALLOCSPI: xfrm_userspi_info = usersa_info (addresses, proto, reqid) + min + max. */
@@ -218,8 +219,8 @@ export function buildAllocSpi(p: AllocSpiParams): Request {
   v.setUint16(212, src.family, LE);
   v.setUint32(224, min, LE);
   v.setUint32(228, max, LE);
-  const attrs = p.mark ? [nla(XfrmAttr.MARK, encodeMark(p.mark))] : [];
-  return { type: XfrmMsg.ALLOCSPI, payload: concat([b, ...attrs]), object };
+  const attrs: Attr[] = p.mark ? [[XfrmAttr.MARK, encodeMark(p.mark)]] : [];
+  return { type: XfrmMsg.ALLOCSPI, payload: withAttrs(b, attrs), object };
 }
 
 export function buildFlushSa(proto?: IpProto): Request {
@@ -333,12 +334,13 @@ export function buildPolicy(p: PolicyParams, update = false): Request {
   v.setUint32(156, p.index ?? 0, LE);
   v.setUint8(160, DIRS[p.dir]);
   v.setUint8(161, p.action === 'block' ? XFRM_POLICY_BLOCK : XFRM_POLICY_ALLOW);
-  const attrs: Uint8Array[] = [];
-  if (p.templates.length)
-    attrs.push(nla(XfrmAttr.TMPL, concat(p.templates.map((t) => encodeTemplate(t, family)))));
-  if (p.mark) attrs.push(nla(XfrmAttr.MARK, encodeMark(p.mark)));
-  if (p.ifId !== undefined) attrs.push(nlaU32(XfrmAttr.IF_ID, p.ifId));
-  return { type: update ? XfrmMsg.UPDPOLICY : XfrmMsg.NEWPOLICY, payload: concat([b, ...attrs]), object };
+  const attrs: Attr[] = [];
+  if (p.templates.length === 1) attrs.push([XfrmAttr.TMPL, encodeTemplate(p.templates[0]!, family)]);
+  else if (p.templates.length)
+    attrs.push([XfrmAttr.TMPL, concat(p.templates.map((t) => encodeTemplate(t, family)))]);
+  if (p.mark) attrs.push([XfrmAttr.MARK, encodeMark(p.mark)]);
+  if (p.ifId !== undefined) attrs.push([XfrmAttr.IF_ID, u32Data(p.ifId)]);
+  return { type: update ? XfrmMsg.UPDPOLICY : XfrmMsg.NEWPOLICY, payload: withAttrs(b, attrs), object };
 }
 
 /** XFRM_MSG_GETPOLICY / DELPOLICY: xfrm_userpolicy_id (selector, index, dir) + MARK, IF_ID. */
@@ -350,10 +352,10 @@ export function buildPolicyId(type: number, id: PolicyId): Request {
   writeSelector(v, 0, id.selector);
   v.setUint32(56, id.index ?? 0, LE);
   v.setUint8(60, DIRS[id.dir]);
-  const attrs: Uint8Array[] = [];
-  if (id.mark) attrs.push(nla(XfrmAttr.MARK, encodeMark(id.mark)));
-  if (id.ifId !== undefined) attrs.push(nlaU32(XfrmAttr.IF_ID, id.ifId));
-  return { type, payload: concat([b, ...attrs]), object };
+  const attrs: Attr[] = [];
+  if (id.mark) attrs.push([XfrmAttr.MARK, encodeMark(id.mark)]);
+  if (id.ifId !== undefined) attrs.push([XfrmAttr.IF_ID, u32Data(id.ifId)]);
+  return { type, payload: withAttrs(b, attrs), object };
 }
 
 export function buildFlushPolicy(): Request {

@@ -49,10 +49,11 @@ export async function openXfrmKernel(opts: XfrmKernelOptions = {}): Promise<Kern
   return new XfrmKernel(make, opts.timeoutMs ?? 5000, opts.onSocketError);
 }
 
-const toReq = (r: Request, extra: Partial<ChannelRequest> = {}): ChannelRequest => ({
-  ...r,
+const toReq = (r: Request): ChannelRequest => ({
+  type: r.type,
+  payload: r.payload,
+  object: r.object,
   name: xfrmMsgName(r.type),
-  ...extra,
 });
 
 /** Encodes one batch operation; encoding errors are returned, not thrown. */

@@ -26,15 +26,31 @@ export function encodeNlMsg(
   payload: Uint8Array,
   pid = 0,
 ): Uint8Array {
-  const len = NLMSG_HDRLEN + payload.length;
-  const out = new Uint8Array(align4(len));
+  return encodeNlMsgs([{ type, flags, seq, pid, payload }]);
+}
+
+/** A message to encode: its header fields and payload. */
+export type NlMsgOut = Omit<NlMsg, 'pid'> & { pid?: number };
+
+/** The size of one message on the wire (header, payload, padding). */
+export const nlMsgSize = (payload: Uint8Array): number => align4(NLMSG_HDRLEN + payload.length);
+
+/** Messages back to back in one buffer (one datagram: the kernel handles them in order). */
+export function encodeNlMsgs(msgs: readonly NlMsgOut[]): Uint8Array {
+  let len = 0;
+  for (const m of msgs) len += nlMsgSize(m.payload);
+  const out = new Uint8Array(len);
   const v = new DataView(out.buffer);
-  v.setUint32(0, len, true);
-  v.setUint16(4, type, true);
-  v.setUint16(6, flags, true);
-  v.setUint32(8, seq, true);
-  v.setUint32(12, pid, true);
-  out.set(payload, NLMSG_HDRLEN);
+  let off = 0;
+  for (const m of msgs) {
+    v.setUint32(off, NLMSG_HDRLEN + m.payload.length, true);
+    v.setUint16(off + 4, m.type, true);
+    v.setUint16(off + 6, m.flags, true);
+    v.setUint32(off + 8, m.seq, true);
+    v.setUint32(off + 12, m.pid ?? 0, true);
+    out.set(m.payload, off + NLMSG_HDRLEN);
+    off += nlMsgSize(m.payload);
+  }
   return out;
 }
 
@@ -70,9 +86,7 @@ export function nla(type: number, data: Uint8Array): Uint8Array {
 }
 
 export function nlaU32(type: number, value: number): Uint8Array {
-  const d = new Uint8Array(4);
-  new DataView(d.buffer).setUint32(0, value >>> 0, true);
-  return nla(type, d);
+  return nla(type, u32Data(value));
 }
 
 /** Parses attributes from `off` to the end; the last one of a type wins. Type bits 14-15 are flags. */
@@ -86,6 +100,37 @@ export function parseAttrs(buf: Uint8Array, off: number): Map<number, Uint8Array
       throw protocolError(`attribute ${type} length ${len} at offset ${off}`);
     out.set(type, buf.subarray(off + 4, off + len));
     off += align4(len);
+  }
+  return out;
+}
+
+/** An attribute before encoding: its type and data. */
+export type Attr = readonly [type: number, data: Uint8Array];
+
+/** A u32 attribute's data (host order, as the kernel reads it). */
+export function u32Data(value: number): Uint8Array {
+  const d = new Uint8Array(4);
+  new DataView(d.buffer).setUint32(0, value >>> 0, true);
+  return d;
+}
+
+/**
+ * A fixed struct followed by its attributes, written into one buffer (the same bytes as
+ * concat([fixed, ...attrs.map(nla)]) for a 4-byte aligned struct, without a buffer per attribute).
+ */
+export function withAttrs(fixed: Uint8Array, attrs: readonly Attr[]): Uint8Array {
+  const start = align4(fixed.length);
+  let len = start;
+  for (const a of attrs) len += align4(4 + a[1].length);
+  const out = new Uint8Array(len);
+  out.set(fixed, 0);
+  const v = new DataView(out.buffer);
+  let off = start;
+  for (const [type, data] of attrs) {
+    v.setUint16(off, 4 + data.length, true);
+    v.setUint16(off + 2, type, true);
+    out.set(data, off + 4);
+    off += align4(4 + data.length);
   }
   return out;
 }
