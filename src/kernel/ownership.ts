@@ -138,7 +138,7 @@ export class OwnedKernel implements Kernel {
 
   async allocSpi(p: AllocSpiParams): Promise<number> {
     const spi = await this.inner.allocSpi(p);
-    const o = saObj({ ...p, spi });
+    const o = saObj({ dst: p.dst, spi, proto: p.proto, ...(p.mark ? { mark: p.mark } : {}) });
     this.owned.set(ownedObjectKey(o), o);
     this.record(o);
     return spi;

@@ -13,6 +13,7 @@ import {
   parseEvent,
   parsePolicy,
   parseSa,
+  parseSaSpi,
 } from '../../src/kernel/xfrm/codec.ts';
 import { XfrmMsg } from '../../src/kernel/xfrm/constants.ts';
 import { encodeNlMsg, parseAttrs, parseNlError, parseNlMsgs } from '../../src/kernel/xfrm/nlmsg.ts';
@@ -353,6 +354,26 @@ test('IPv6 text is RFC 5952 canonical and parse/format round trips (property)', 
   assert.equal(parseCidr('2001:db8::/32').prefix, 32);
   assert.throws(() => parseCidr('192.0.2.0/33'), /prefix length/);
   assert.throws(() => parseAddr('192.0.2.256'), KernelError);
+});
+
+test("ALLOCSPI's reply: only the SPI is read, as the full parse reads it; a short one is a protocol error", () => {
+  for (const spi of [0x100, 0xc0000001, 0xffffffff]) {
+    const { payload } = buildSa({
+      src: '192.0.2.1',
+      dst: '192.0.2.2',
+      spi,
+      proto: 'esp',
+      mode: 'tunnel',
+      reqid: 7,
+      aead: { name: 'rfc4106(gcm(aes))', key: new Uint8Array(20), icvBits: 128 },
+    });
+    assert.equal(parseSaSpi(payload), spi);
+    assert.equal(parseSaSpi(payload), parseSa(payload).spi);
+  }
+  assert.throws(
+    () => parseSaSpi(new Uint8Array(100)),
+    (e: unknown) => e instanceof KernelError && e.kind === 'protocol',
+  );
 });
 
 test('IPv4 text: exactly the canonical dotted quads parse, to their four octets (property)', () => {

@@ -34,7 +34,7 @@ import {
   XfrmAttr,
   XfrmMsg,
 } from './constants.ts';
-import { concat, parseAttrs, u32Data, withAttrs, type Attr } from './nlmsg.ts';
+import { concat, packAttrs, parseAttrs, u32Data, type Attr } from './nlmsg.ts';
 import {
   LE,
   decodeMark,
@@ -94,7 +94,7 @@ export function buildSaId(type: number, id: SaId): Request {
   v.setUint16(20, dst.family, LE);
   v.setUint8(22, protoNum(id.proto));
   const attrs: Attr[] = id.mark ? [[XfrmAttr.MARK, encodeMark(id.mark)]] : [];
-  return { type, payload: withAttrs(b, attrs), object };
+  return { type, payload: packAttrs(b, attrs), object };
 }
 
 /** struct xfrm_usersa_info (224) at 0 of `b`; returns the outer family. */
@@ -196,7 +196,7 @@ export function buildSa(p: SaParams, update = false): Request {
   if (p.mark) attrs.push([XfrmAttr.MARK, encodeMark(p.mark)]);
   if (p.ifId !== undefined) attrs.push([XfrmAttr.IF_ID, u32Data(p.ifId)]);
   if (p.tfcPad !== undefined) attrs.push([XfrmAttr.TFCPAD, u32Data(p.tfcPad)]);
-  return { type: update ? XfrmMsg.UPDSA : XfrmMsg.NEWSA, payload: withAttrs(info, attrs), object };
+  return { type: update ? XfrmMsg.UPDSA : XfrmMsg.NEWSA, payload: packAttrs(info, attrs), object };
 }
 
 /** XFRM_MSG_ALLOCSPI: xfrm_userspi_info = usersa_info (addresses, proto, reqid) + min + max. */
@@ -220,7 +220,7 @@ export function buildAllocSpi(p: AllocSpiParams): Request {
   v.setUint32(224, min, LE);
   v.setUint32(228, max, LE);
   const attrs: Attr[] = p.mark ? [[XfrmAttr.MARK, encodeMark(p.mark)]] : [];
-  return { type: XfrmMsg.ALLOCSPI, payload: withAttrs(b, attrs), object };
+  return { type: XfrmMsg.ALLOCSPI, payload: packAttrs(b, attrs), object };
 }
 
 export function buildFlushSa(proto?: IpProto): Request {
@@ -260,6 +260,12 @@ function need(b: Uint8Array, n: number, what: string): void {
 }
 
 /** Parses an SA (NEWSA payload from GETSA or a dump) into SaInfo (no key bytes). */
+/** The SPI of an xfrm_usersa_info (ALLOCSPI's reply: the rest is the larval SA we asked for). */
+export function parseSaSpi(p: Uint8Array): number {
+  need(p, Size.usersaInfo, 'xfrm_usersa_info');
+  return view(p).getUint32(72, false);
+}
+
 export function parseSa(p: Uint8Array, off = 0, withAttrs = true): SaInfo {
   need(p, off + Size.usersaInfo, 'xfrm_usersa_info');
   const v = view(p);
@@ -340,7 +346,7 @@ export function buildPolicy(p: PolicyParams, update = false): Request {
     attrs.push([XfrmAttr.TMPL, concat(p.templates.map((t) => encodeTemplate(t, family)))]);
   if (p.mark) attrs.push([XfrmAttr.MARK, encodeMark(p.mark)]);
   if (p.ifId !== undefined) attrs.push([XfrmAttr.IF_ID, u32Data(p.ifId)]);
-  return { type: update ? XfrmMsg.UPDPOLICY : XfrmMsg.NEWPOLICY, payload: withAttrs(b, attrs), object };
+  return { type: update ? XfrmMsg.UPDPOLICY : XfrmMsg.NEWPOLICY, payload: packAttrs(b, attrs), object };
 }
 
 /** XFRM_MSG_GETPOLICY / DELPOLICY: xfrm_userpolicy_id (selector, index, dir) + MARK, IF_ID. */
@@ -355,7 +361,7 @@ export function buildPolicyId(type: number, id: PolicyId): Request {
   const attrs: Attr[] = [];
   if (id.mark) attrs.push([XfrmAttr.MARK, encodeMark(id.mark)]);
   if (id.ifId !== undefined) attrs.push([XfrmAttr.IF_ID, u32Data(id.ifId)]);
-  return { type, payload: withAttrs(b, attrs), object };
+  return { type, payload: packAttrs(b, attrs), object };
 }
 
 export function buildFlushPolicy(): Request {

@@ -29,6 +29,7 @@ import {
   parseEvent,
   parsePolicy,
   parseSa,
+  parseSaSpi,
   type Request,
 } from './codec.ts';
 import type { NlMsg } from './nlmsg.ts';
@@ -113,7 +114,7 @@ class XfrmKernel implements Kernel {
   async allocSpi(p: AllocSpiParams): Promise<number> {
     const r = toReq(buildAllocSpi(p));
     const reply = this.first(await this.one(r), XfrmMsg.NEWSA, r);
-    return parseSa(reply.payload).spi;
+    return parseSaSpi(reply.payload);
   }
   async addSa(p: SaParams): Promise<void> {
     await this.one(toReq(buildSa(p)));

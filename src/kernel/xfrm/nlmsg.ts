@@ -118,7 +118,7 @@ export function u32Data(value: number): Uint8Array {
  * A fixed struct followed by its attributes, written into one buffer (the same bytes as
  * concat([fixed, ...attrs.map(nla)]) for a 4-byte aligned struct, without a buffer per attribute).
  */
-export function withAttrs(fixed: Uint8Array, attrs: readonly Attr[]): Uint8Array {
+export function packAttrs(fixed: Uint8Array, attrs: readonly Attr[]): Uint8Array {
   const start = align4(fixed.length);
   let len = start;
   for (const a of attrs) len += align4(4 + a[1].length);
