@@ -16,7 +16,16 @@ import {
   parseSaSpi,
 } from '../../src/kernel/xfrm/codec.ts';
 import { XfrmMsg } from '../../src/kernel/xfrm/constants.ts';
-import { encodeNlMsg, parseAttrs, parseNlError, parseNlMsgs } from '../../src/kernel/xfrm/nlmsg.ts';
+import {
+  concat,
+  encodeNlMsg,
+  encodeNlMsgs,
+  nla,
+  packAttrs,
+  parseAttrs,
+  parseNlError,
+  parseNlMsgs,
+} from '../../src/kernel/xfrm/nlmsg.ts';
 import type { SaParams } from '../../src/kernel/types.ts';
 
 const dv = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -354,6 +363,36 @@ test('IPv6 text is RFC 5952 canonical and parse/format round trips (property)', 
   assert.equal(parseCidr('2001:db8::/32').prefix, 32);
   assert.throws(() => parseCidr('192.0.2.0/33'), /prefix length/);
   assert.throws(() => parseAddr('192.0.2.256'), KernelError);
+});
+
+test('one-buffer encoders write the bytes of the part-by-part ones: attributes after a struct, messages in a datagram (property)', () => {
+  const bytes = (max: number) => fc.uint8Array({ maxLength: max });
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 16 }).map((n) => new Uint8Array(n * 4)),
+      fc.array(fc.tuple(fc.integer({ min: 1, max: 0x3fff }), bytes(40)), { maxLength: 6 }),
+      fc.array(
+        fc.tuple(fc.integer({ min: 16, max: 0xffff }), fc.integer({ min: 0, max: 0xffff }), bytes(60)),
+        {
+          minLength: 1,
+          maxLength: 5,
+        },
+      ),
+      (fixed, attrs, msgs) => {
+        assert.deepEqual(packAttrs(fixed, attrs), concat([fixed, ...attrs.map(([t, d]) => nla(t, d))]));
+        const out = msgs.map(([type, flags, payload], i) => ({ type, flags, seq: i + 1, payload }));
+        assert.deepEqual(
+          encodeNlMsgs(out),
+          concat(out.map((m) => encodeNlMsg(m.type, m.flags, m.seq, m.payload))),
+        );
+        assert.deepEqual(
+          parseNlMsgs(encodeNlMsgs(out)).map((m) => [m.type, m.flags, m.seq, [...m.payload]]),
+          out.map((m) => [m.type, m.flags, m.seq, [...m.payload]]),
+        );
+      },
+    ),
+    { numRuns: 500 },
+  );
 });
 
 test("ALLOCSPI's reply: only the SPI is read, as the full parse reads it; a short one is a protocol error", () => {
