@@ -1,9 +1,8 @@
 // Integer socket options on a bound node:dgram socket, for what node:dgram has no setter for
 // (UDP_ENCAP), and on a netlink socket of the `netlink` package (NETLINK_CAP_ACK,
 // NETLINK_NO_ENOBUFS, SO_RCVBUFFORCE). libc's setsockopt/getsockopt are called through koffi, an
-// FFI addon whose npm package
-// ships real prebuilt binaries per platform (ELF for Linux x64 and arm64, glibc and musl), so an
-// install needs no compiler. Nothing here uses dgram's private fields (`socket._handle`, DEP0112):
+// FFI addon whose npm package ships real prebuilt binaries per platform (ELF for Linux x64 and
+// arm64, glibc and musl), so an install needs no compiler. Nothing here uses dgram's private fields (`socket._handle`, DEP0112):
 // Node has no public accessor for a dgram socket's descriptor, so it is found by its bound address
 // among the process's socket descriptors in /proc/self/fd (a netlink socket by its port id, through
 // /proc/net/netlink). koffi is loaded on first use only.
